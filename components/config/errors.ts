@@ -1,0 +1,23 @@
+/** One problem in the operator's stack config: where it is, what is wrong, how to fix it. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+/**
+ * The one error type for bad operator input. It carries every problem found, so an operator
+ * fixes the whole stack file in one pass instead of one `pulumi up` per typo.
+ */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    super(
+      `invalid mailfleet stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p.path}: ${p.message}${p.hint ? ` — ${p.hint}` : ""}`).join("\n"),
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}

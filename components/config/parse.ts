@@ -1,0 +1,338 @@
+/**
+ * Raw stack config (the `mailfleet:` keys of a Pulumi stack file, prefix stripped) → FleetSpec.
+ * Each top-level key is checked on its own first, then the keys against each other, so that one
+ * ConfigError lists every problem in the file, each with its key path and a fix.
+ */
+import { z } from "zod";
+import { ConfigError, ConfigProblem } from "./errors";
+import {
+  cidr,
+  controlCharacterPaths,
+  dnsblSite,
+  dnsName,
+  email,
+  formatPath,
+  fqdn,
+  HOST_LABEL_RE,
+  ipv4,
+  ipv6,
+  passwordHash,
+  pemPrivateKey,
+  relayPassword,
+  SELECTOR_RE,
+  sshPublicKey,
+} from "./formats";
+import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
+
+const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
+/** Host label prefixes: mx1, mx2 … out1 … store1 … */
+export const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
+/** RFC 7208 §4.6.4: an SPF evaluation may cause at most 10 DNS lookups. */
+export const SPF_LOOKUP_LIMIT = 10;
+
+const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance type — like t3.small");
+const listedHost = z.strictObject({
+  name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
+  instanceType: instanceType.optional(),
+  ipv4: ipv4.optional(),
+  ipv6: ipv6.optional(),
+  sshHost: z.union([ipv4, fqdn]).optional(),
+});
+const roleHosts = z.union([
+  z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional() }),
+  z.array(listedHost),
+]);
+
+/** One schema per top-level key; a key's default applies when the stack leaves it out. */
+const KEYS = {
+  serverDomain: fqdn,
+  domains: z.array(fqdn).min(1, "at least one hosted domain is required"),
+  dnsZones: z.array(fqdn).optional(),
+  admin: email,
+  ipv6: z.boolean().default(true),
+  hosts: z.strictObject({ edge: roleHosts, outbound: roleHosts, store: roleHosts }),
+  dkim: z
+    .strictObject({
+      selectors: z.array(z.string().regex(SELECTOR_RE, "not a DKIM selector — lowercase letters, digits and hyphens")).min(1),
+      active: z.string().optional(),
+    })
+    .default({ selectors: ["mf1"] }),
+  dmarc: z
+    .strictObject({
+      policy: z.enum(["none", "quarantine", "reject"]),
+      rua: email.optional(),
+      alignment: z.enum(["relaxed", "strict"]).default("relaxed"),
+    })
+    .default({ policy: "none", alignment: "relaxed" }),
+  mtaSts: z
+    .strictObject({
+      mode: z.enum(["enforce", "testing", "none"]).default("testing"),
+      // RFC 8461 §3.2: max_age up to 31557600; below a day senders refetch constantly.
+      maxAge: z.number().int().min(86400).max(31557600).default(604800),
+    })
+    .default({ mode: "testing", maxAge: 604800 }),
+  tlsRpt: z.strictObject({ rua: email }).optional(),
+  mailboxes: z
+    .array(
+      z.strictObject({
+        address: email,
+        passwordHash,
+        quotaMb: z.number().int().min(1).max(1_048_576).default(1024),
+        store: z.string().optional(),
+      }),
+    )
+    .default([]),
+  aliases: z.record(z.string(), z.union([email, z.array(email).min(1)])).default({}),
+  catchAll: z.record(z.string(), email).default({}),
+  recipientDelimiter: z.enum(["+", "-", ""]).default("+"),
+  messageSizeLimitMb: z.number().int().min(1).max(200).default(25),
+  smarthost: z
+    .strictObject({
+      host: fqdn,
+      port: z.number().int().min(1).max(65535).default(587),
+      username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
+      password: relayPassword,
+      spfInclude: dnsName.optional(),
+    })
+    .optional(),
+  spfIncludes: z.array(dnsName).default([]),
+  spam: z
+    .strictObject({
+      dnsbls: z.array(dnsblSite).default(["zen.spamhaus.org*3", "bl.spamcop.net"]),
+      warnOnly: z.boolean().default(false),
+    })
+    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], warnOnly: false }),
+  relayNetworks: z.array(cidr).default([]),
+  adminSshCidrs: z.array(cidr).default([]),
+  pop3: z.boolean().default(false),
+  dnsTtl: z.number().int().min(60).max(86400).default(300),
+  compute: z.enum(["aws", "byo"]),
+  dns: z.enum(["cloudflare", "zone"]),
+  push: z.enum(["ssh", "none"]).default("ssh"),
+  aws: z
+    .strictObject({
+      ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "not an AMI id (ami-…)").optional(),
+      subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "not a subnet id (subnet-…)").optional(),
+      rootVolumeGb: z.number().int().min(8).max(16384).default(20),
+    })
+    .optional(),
+  cloudflare: z
+    .strictObject({ zoneIds: z.record(z.string(), z.string().regex(/^[0-9a-f]{32}$/, "not a Cloudflare zone id (32 hex digits)")).default({}) })
+    .optional(),
+  zone: z
+    .strictObject({
+      nameservers: z.array(z.strictObject({ name: fqdn, ipv4, ipv6: ipv6.optional() })).min(1, "at least one nameserver is required"),
+      sshHost: z.union([ipv4, fqdn]).optional(),
+      hostmaster: email.optional(),
+    })
+    .optional(),
+  ssh: z
+    .strictObject({
+      user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a Unix user name").default("admin"),
+      publicKey: sshPublicKey.optional(),
+      privateKey: pemPrivateKey.optional(),
+    })
+    .default({ user: "admin" }),
+} as const;
+
+type Parsed = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
+const REQUIRED_HINT: Partial<Record<keyof typeof KEYS, string>> = {
+  serverDomain: "set it with `pulumi config set mailfleet:serverDomain mail.example.com`",
+  domains: "list the hosted mail domains under mailfleet:domains",
+  admin: "name the mailbox that receives postmaster@ and abuse@ (mailfleet:admin)",
+  hosts: "give mailfleet:hosts with edge, outbound and store",
+  compute: "choose `aws` or `byo`",
+  dns: "choose `cloudflare` or `zone`",
+};
+
+/** Multi-line values are allowed only where a PEM block is expected. */
+const MULTILINE_PATHS = new Set(["ssh.privateKey"]);
+
+export function parseFleetConfig(raw: Record<string, unknown>): FleetSpec {
+  const problems: ConfigProblem[] = [];
+  const add = (path: readonly PropertyKey[], message: string, hint?: string) =>
+    problems.push({ path: formatPath(path), message, ...(hint ? { hint } : {}) });
+
+  for (const path of controlCharacterPaths(raw, [], (p) => MULTILINE_PATHS.has(formatPath(p)))) {
+    add(path, "contains a control character (newline, NUL, tab …)", "such a value could inject a line into a rendered file; remove it");
+  }
+  for (const key of Object.keys(raw)) {
+    if (!(key in KEYS)) add([key], "unknown key", `known keys: ${Object.keys(KEYS).join(", ")}`);
+  }
+
+  const parsed: Partial<Parsed> = {};
+  for (const key of Object.keys(KEYS) as (keyof typeof KEYS)[]) {
+    if (raw[key] === undefined && REQUIRED_HINT[key]) {
+      add([key], "is required", REQUIRED_HINT[key]);
+      continue;
+    }
+    const result = KEYS[key].safeParse(raw[key]);
+    if (result.success) (parsed as Record<string, unknown>)[key] = result.data;
+    else for (const issue of result.error.issues) add([key, ...issue.path], issue.message);
+  }
+  // Control characters are reported once, above; the format errors they also cause are noise.
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
+  if (unique.length > 0) throw new ConfigError(unique);
+  return crossCheck(parsed as Parsed);
+}
+
+function crossCheck(c: Parsed): FleetSpec {
+  const problems: ConfigProblem[] = [];
+  const add = (path: readonly PropertyKey[], message: string, hint?: string) =>
+    problems.push({ path: formatPath(path), message, ...(hint ? { hint } : {}) });
+  const hosted = new Set(c.domains);
+  const hostedList = c.domains.join(", ");
+  const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
+
+  duplicates(c.domains).forEach((i) => add(["domains", i], `"${c.domains[i]}" is listed twice`));
+
+  // Hosts
+  const hosts: HostSpec[] = [];
+  for (const role of ROLES) {
+    const given = c.hosts[role];
+    if (Array.isArray(given)) {
+      given.forEach((h, i) => {
+        if (c.compute === "aws" && (h.ipv4 || h.ipv6 || h.sshHost)) {
+          add(["hosts", role, i], "addresses are given, but the aws backend allocates its own", "remove ipv4/ipv6/sshHost, or use compute: byo");
+        }
+        if (c.compute === "byo" && !h.ipv4) add(["hosts", role, i, "ipv4"], "is required with compute: byo", "give the existing server's IPv4 address");
+        if (c.compute === "byo" && c.ipv6 && !h.ipv6) add(["hosts", role, i, "ipv6"], "is required when ipv6 is true", "give the server's IPv6 address, or set mailfleet:ipv6 false");
+        if (!c.ipv6 && h.ipv6) add(["hosts", role, i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true to publish AAAA records, or remove the address");
+        hosts.push({ name: h.name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4: h.ipv4, ipv6: h.ipv6, sshHost: h.sshHost });
+      });
+    } else {
+      if (c.compute === "byo" && given.count > 0) {
+        add(["hosts", role], "compute byo needs a list of existing servers, not a count", "list them as [{ name, ipv4, ipv6 }]");
+      }
+      for (let n = 1; n <= given.count; n++) {
+        hosts.push({ name: `${HOST_PREFIX[role]}${n}`, role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role] });
+      }
+    }
+    if (!hosts.some((h) => h.role === role)) {
+      const why = { edge: "MX records need at least one target", outbound: "users need a submission server", store: "mailboxes need a home" }[role];
+      add(["hosts", role], `no ${role === "edge" ? "edge MX" : role} host`, `${why}; give count: 1 or more`);
+    }
+  }
+  const names = hosts.map((h) => h.name);
+  duplicates(names).forEach((i) => add(["hosts", hosts[i].role], `host name "${names[i]}" is used twice`, "host names must be unique across roles"));
+  for (const family of ["ipv4", "ipv6"] as const) {
+    const addrs = hosts.map((h) => h[family] ?? "");
+    duplicates(addrs).filter((i) => addrs[i]).forEach((i) => add(["hosts", hosts[i].role], `address ${addrs[i]} is given to two hosts`));
+  }
+  const stores = hosts.filter((h) => h.role === "store").map((h) => h.name);
+
+  // Mailboxes
+  const mailboxes: MailboxSpec[] = [];
+  const addresses = c.mailboxes.map((m) => m.address);
+  duplicates(addresses).forEach((i) => add(["mailboxes", i, "address"], `"${addresses[i]}" is listed twice`));
+  c.mailboxes.forEach((m, i) => {
+    const domain = domainOf(m.address);
+    if (!hosted.has(domain)) add(["mailboxes", i, "address"], `domain "${domain}" is not a hosted domain`, `hosted: ${hostedList}`);
+    if (c.recipientDelimiter && m.address.slice(0, m.address.lastIndexOf("@")).includes(c.recipientDelimiter)) {
+      add(["mailboxes", i, "address"], `contains the recipient delimiter "${c.recipientDelimiter}"`, "mail to it would be read as an extension; choose another address");
+    }
+    let store = m.store;
+    if (store === undefined) {
+      if (stores.length === 1) store = stores[0];
+      else add(["mailboxes", i, "store"], `is required when there are ${stores.length} stores`, `one of ${stores.join(", ")}`);
+    } else if (!stores.includes(store)) {
+      add(["mailboxes", i, "store"], `store "${store}" does not exist`, `stores: ${stores.join(", ") || "none"}`);
+    }
+    mailboxes.push({ ...m, store: store ?? "" });
+  });
+  const mailboxSet = new Set(addresses);
+
+  // Aliases, catch-all, RFC 2142 role addresses
+  const aliases: Record<string, string[]> = {};
+  for (const [from, to] of Object.entries(c.aliases)) {
+    if (!email.safeParse(from).success) {
+      add(["aliases", from], "is not a mail address", "alias keys are full addresses like sales@example.com");
+      continue;
+    }
+    if (!hosted.has(domainOf(from))) add(["aliases", from], `domain "${domainOf(from)}" is not a hosted domain`, `hosted: ${hostedList}`);
+    if (mailboxSet.has(from)) add(["aliases", from], "is also a mailbox", "an address is either a mailbox or an alias");
+    aliases[from] = Array.isArray(to) ? to : [to];
+  }
+  for (const [from, targets] of Object.entries(aliases)) {
+    targets.forEach((t, i) => {
+      if (hosted.has(domainOf(t)) && !mailboxSet.has(t) && !(t in aliases)) {
+        add(["aliases", from, i], `${t} is in a hosted domain but is no mailbox or alias`, "add the mailbox, or fix the address");
+      }
+    });
+  }
+  if (!mailboxSet.has(c.admin)) add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
+  for (const domain of c.domains) {
+    for (const role of ["postmaster", "abuse"]) {
+      const address = `${role}@${domain}`;
+      if (!mailboxSet.has(address) && !(address in aliases)) aliases[address] = [c.admin];
+    }
+  }
+  for (const [domain, target] of Object.entries(c.catchAll)) {
+    if (!hosted.has(domain)) add(["catchAll", domain], "is not a hosted domain", `hosted: ${hostedList}`);
+    if (!mailboxSet.has(target)) add(["catchAll", domain], `${target} is not a mailbox`, "a catch-all must deliver to a mailbox");
+  }
+
+  // DKIM, SPF, DNS zones
+  duplicates(c.dkim.selectors).forEach((i) => add(["dkim", "selectors", i], `"${c.dkim.selectors[i]}" is listed twice`));
+  const active = c.dkim.active ?? c.dkim.selectors[c.dkim.selectors.length - 1];
+  if (!c.dkim.selectors.includes(active)) add(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${c.dkim.selectors.join(", ")}`);
+  const spfIncludes = [...c.spfIncludes, ...(c.smarthost?.spfInclude ? [c.smarthost.spfInclude] : [])];
+  const lookups = spfLookups(spfIncludes.length);
+  if (lookups > SPF_LOOKUP_LIMIT) {
+    add(["spfIncludes"], `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`, "drop includes, or flatten them into ip4:/ip6: terms");
+  }
+  const dnsZones = c.dnsZones ?? c.domains;
+  const inZone = (name: string) => dnsZones.some((z) => name === z || name.endsWith(`.${z}`));
+  if (!inZone(c.serverDomain)) {
+    add(["serverDomain"], `${c.serverDomain} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
+  }
+  c.domains.forEach((d, i) => {
+    if (!inZone(d)) add(["domains", i], `${d} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
+  });
+
+  // Backends
+  for (const [i, net] of c.adminSshCidrs.entries()) {
+    if (net.endsWith("/0")) add(["adminSshCidrs", i], `${net} opens SSH to the whole Internet`, "give your deploy runner's and admins' networks");
+  }
+  if (c.push === "ssh") {
+    if (!c.ssh.privateKey) add(["ssh", "privateKey"], "is required when push is ssh", "`pulumi config set --secret --path mailfleet:ssh.privateKey -- \"$(cat deploy_key)\"`, or set push: none");
+    if (c.compute === "aws" && c.adminSshCidrs.length === 0) {
+      add(["adminSshCidrs"], "is empty, but the push connects over SSH", "add the CIDR of the machine that runs `pulumi up`");
+    }
+  }
+  if (c.compute === "aws" && !c.ssh.publicKey) add(["ssh", "publicKey"], "is required with compute: aws", "new instances get it in their user data so the push can log in");
+  if (c.dns === "zone") {
+    if (!c.zone) add(["zone"], "is required with dns: zone", "give zone.nameservers [{ name, ipv4 }]");
+    else c.zone.nameservers.forEach((ns, i) => {
+      if (!c.ipv6 && ns.ipv6) add(["zone", "nameservers", i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true, or remove it");
+    });
+  }
+  for (const zone of Object.keys(c.cloudflare?.zoneIds ?? {})) {
+    if (!dnsZones.includes(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const { hosts: _hosts, dkim: _dkim, tlsRpt, aws, zone, ...rest } = c;
+  return {
+    ...rest,
+    dnsZones,
+    hosts,
+    mailboxes,
+    aliases,
+    dkim: { selectors: c.dkim.selectors, active },
+    tlsRpt: tlsRpt ?? { rua: c.admin },
+    ...(aws ? { aws } : c.compute === "aws" ? { aws: { rootVolumeGb: 20 } } : {}),
+    ...(zone ? { zone: { ...zone, hostmaster: zone.hostmaster ?? `hostmaster@${dnsZones[0]}` } } : {}),
+  };
+}
+
+/** `mx` costs one lookup, each include at least one more; ip4:/ip6: terms cost none. */
+export function spfLookups(includes: number): number {
+  return 1 + includes;
+}
+
+/** Indexes of entries that repeat an earlier one. */
+function duplicates(values: string[]): number[] {
+  return values.flatMap((v, i) => (values.indexOf(v) < i ? [i] : []));
+}

@@ -1,0 +1,118 @@
+/**
+ * FleetSpec: the validated stack config as plain data (no Pulumi Outputs). Everything below the
+ * config layer (topology, records, renderers) reads only this.
+ */
+
+export type Role = "edge" | "outbound" | "store";
+export const ROLES: readonly Role[] = ["edge", "outbound", "store"];
+
+export interface HostSpec {
+  /** Short label, unique in the fleet; the host's name is `<name>.<serverDomain>`. */
+  name: string;
+  role: Role;
+  /** Cloud instance size (aws backend). */
+  instanceType: string;
+  /** Addresses of an existing server (byo backend); the aws backend allocates its own. */
+  ipv4?: string;
+  ipv6?: string;
+  /** Where the push connects over SSH (byo); defaults to ipv4. */
+  sshHost?: string;
+}
+
+export interface MailboxSpec {
+  address: string;
+  /** Dovecot scheme-prefixed hash, e.g. `{SHA512-CRYPT}$6$…`. Secret. */
+  passwordHash: string;
+  quotaMb: number;
+  /** Name of the IMAP store host that holds this mailbox. */
+  store: string;
+}
+
+export type DmarcPolicy = "none" | "quarantine" | "reject";
+export type MtaStsMode = "enforce" | "testing" | "none";
+
+export interface SmarthostSpec {
+  host: string;
+  port: number;
+  username: string;
+  /** Secret. */
+  password: string;
+  /** SPF include the relay provider documents (e.g. `_spf.relay.example`), if any. */
+  spfInclude?: string;
+}
+
+export interface AwsSpec {
+  /** AMI id; when absent the backend looks up the newest official Debian image. */
+  ami?: string;
+  subnetId?: string;
+  rootVolumeGb: number;
+}
+
+export interface CloudflareSpec {
+  /** Zone id per DNS zone; a zone without one is looked up by name. */
+  zoneIds: Record<string, string>;
+}
+
+export interface NameserverSpec {
+  /** The nameserver's FQDN, as published in NS records. */
+  name: string;
+  ipv4: string;
+  ipv6?: string;
+}
+
+export interface ZoneBackendSpec {
+  /** The authoritative servers that publish the zones; the first is the primary the push updates. */
+  nameservers: NameserverSpec[];
+  /** Where the push connects over SSH to update the primary; defaults to its ipv4. */
+  sshHost?: string;
+  /** SOA RNAME as a mailbox address. */
+  hostmaster: string;
+}
+
+export interface SshSpec {
+  user: string;
+  /** OpenSSH public key installed on new hosts (aws user data). */
+  publicKey?: string;
+  /** Secret: the key the push connects with. */
+  privateKey?: string;
+}
+
+export interface FleetSpec {
+  /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
+  serverDomain: string;
+  /** Hosted mail domains. */
+  domains: string[];
+  /** DNS zones the records are published in (each record goes to its longest matching zone). */
+  dnsZones: string[];
+  /** Mailbox that receives postmaster@ and abuse@ of every hosted domain unless set otherwise. */
+  admin: string;
+  ipv6: boolean;
+  hosts: HostSpec[];
+  dkim: { selectors: string[]; active: string };
+  dmarc: { policy: DmarcPolicy; rua?: string; alignment: "relaxed" | "strict" };
+  mtaSts: { mode: MtaStsMode; maxAge: number };
+  tlsRpt: { rua: string };
+  mailboxes: MailboxSpec[];
+  /** Alias address -> target addresses (targets may be foreign). */
+  aliases: Record<string, string[]>;
+  /** Hosted domain -> address that receives mail for unknown local parts. */
+  catchAll: Record<string, string>;
+  recipientDelimiter: string;
+  messageSizeLimitMb: number;
+  smarthost?: SmarthostSpec;
+  /** Extra SPF includes for other senders of the hosted domains (newsletters, ticketing, …). */
+  spfIncludes: string[];
+  spam: { dnsbls: string[]; warnOnly: boolean };
+  /** Networks allowed to relay through the outbound MTA without AUTH (keep empty unless needed). */
+  relayNetworks: string[];
+  adminSshCidrs: string[];
+  pop3: boolean;
+  dnsTtl: number;
+  compute: "aws" | "byo";
+  dns: "cloudflare" | "zone";
+  push: "ssh" | "none";
+  aws?: AwsSpec;
+  cloudflare?: CloudflareSpec;
+  zone?: ZoneBackendSpec;
+  ssh: SshSpec;
+}

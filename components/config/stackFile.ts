@@ -1,0 +1,84 @@
+/**
+ * Reads `stacks/Pulumi.<stack>.yaml` without the Pulumi CLI, for the offline render and the lab.
+ * `secure:` values are decrypted when the stack uses the passphrase secrets provider and
+ * PULUMI_CONFIG_PASSPHRASE is set (the same scheme the CLI uses: PBKDF2-SHA256 with 1,000,000
+ * rounds over the stack's salt, then AES-256-GCM); otherwise they become REDACTED_SECRET, so a
+ * plan can still be shown for a stack whose secrets live in a cloud KMS.
+ */
+import { createDecipheriv, pbkdf2Sync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { ConfigError } from "./errors";
+import { REDACTED_SECRET } from "./formats";
+
+export const CONFIG_NAMESPACE = "mailfleet";
+
+export interface StackConfig {
+  /** The `mailfleet:` keys with the prefix stripped, secrets decrypted or redacted. */
+  raw: Record<string, unknown>;
+  /** Whether secrets were replaced by REDACTED_SECRET. */
+  redacted: boolean;
+}
+
+export function stackFilePath(stack: string, dir = "stacks"): string {
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(stack)) {
+    throw new ConfigError([{ path: "stack", message: `"${stack}" is not a stack name`, hint: "letters, digits, '-', '_' and '.'" }]);
+  }
+  return join(dir, `Pulumi.${stack}.yaml`);
+}
+
+export function readStackConfig(stack: string, options: { dir?: string; passphrase?: string } = {}): StackConfig {
+  const file = stackFilePath(stack, options.dir);
+  let doc: { config?: Record<string, unknown>; encryptionsalt?: string };
+  try {
+    doc = parse(readFileSync(file, "utf8")) ?? {};
+  } catch (error) {
+    throw new ConfigError([{ path: file, message: `cannot be read: ${(error as Error).message}`, hint: "create it with `pulumi stack init`" }]);
+  }
+  const decrypt = options.passphrase && doc.encryptionsalt ? passphraseDecrypter(options.passphrase, doc.encryptionsalt) : undefined;
+  let redacted = false;
+  const reveal = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value && typeof value === "object") {
+      const entries = Object.entries(value);
+      if (entries.length === 1 && entries[0][0] === "secure" && typeof entries[0][1] === "string") {
+        if (decrypt) return decrypt(entries[0][1]);
+        redacted = true;
+        return REDACTED_SECRET;
+      }
+      return Object.fromEntries(entries.map(([k, v]) => [k, reveal(v)]));
+    }
+    return value;
+  };
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = reveal(value);
+  }
+  return { raw, redacted };
+}
+
+function passphraseDecrypter(passphrase: string, encryptionSalt: string): (ciphertext: string) => string {
+  // encryptionsalt = "v1:" + base64(salt) + ":" + encrypt("pulumi"), a check value for the passphrase.
+  const [version, salt, ...check] = encryptionSalt.split(":");
+  if (version !== "v1" || !salt) throw new ConfigError([{ path: "encryptionsalt", message: "is not a passphrase salt Pulumi wrote" }]);
+  const key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+  const decrypt = (ciphertext: string): string => {
+    const [v, nonce, sealed] = ciphertext.split(":");
+    if (v !== "v1" || !nonce || !sealed) throw new Error("not a v1 ciphertext");
+    const data = Buffer.from(sealed, "base64");
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString("utf8");
+  };
+  let passphraseOk = false;
+  try {
+    passphraseOk = decrypt(check.join(":")) === "pulumi";
+  } catch {
+    passphraseOk = false;
+  }
+  if (!passphraseOk) {
+    throw new ConfigError([{ path: "PULUMI_CONFIG_PASSPHRASE", message: "does not decrypt this stack's secrets", hint: "use the passphrase the stack was created with" }]);
+  }
+  return decrypt;
+}

@@ -1,0 +1,28 @@
+/**
+ * Key material the renderers and the record set consume. In a Pulumi stack it comes from the key
+ * resources (made once, kept in state as secrets); offline it comes from a local key folder.
+ */
+
+export interface DkimKey {
+  domain: string;
+  selector: string;
+  /** base64 of the DER SubjectPublicKeyInfo: the `p=` of the DKIM TXT record. */
+  publicKey: string;
+  /** PKCS#8 PEM. Secret. */
+  privateKeyPem: string;
+}
+
+export interface HostCertificate {
+  /** PEM of the host certificate, issued by the fleet CA. */
+  certPem: string;
+  /** PEM private key. Secret. */
+  keyPem: string;
+}
+
+export interface FleetKeys {
+  dkim: DkimKey[];
+  /** The fleet's bootstrap CA, trusted between the fleet's own hosts (store-to-store proxy). */
+  caCertPem: string;
+  /** Host name -> its certificate. */
+  hosts: Record<string, HostCertificate>;
+}

@@ -1,0 +1,105 @@
+/**
+ * Topology: what the fleet is, derived from the spec alone (no addresses, no keys).
+ * Host and service names, who sends mail, who may reach which port, where each mailbox lives.
+ */
+import { FleetSpec, HostSpec, Role } from "../config/spec";
+
+/** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
+export type PortSource = "any" | "edge" | "outbound" | "admin";
+export interface Port {
+  port: number;
+  service: string;
+  from: PortSource;
+}
+
+export interface Host extends HostSpec {
+  /** `<name>.<serverDomain>`: its A/AAAA name, its PTR target and its HELO name. */
+  fqdn: string;
+  /** Sends mail to the Internet (needs FCrDNS and a HELO SPF record). */
+  sends: boolean;
+  ports: Port[];
+}
+
+export const LMTP_PORT = 24;
+/** Dovecot auth over TCP for the outbound MTA's SASL (the port Dovecot's own docs use). */
+export const AUTH_PORT = 12345;
+export const SIEVE_PORT = 4190;
+
+/** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
+export interface ServiceName {
+  fqdn: string;
+  role: Role;
+  purpose: string;
+}
+
+export interface Topology {
+  spec: FleetSpec;
+  hosts: Host[];
+  services: { smtp: ServiceName; imap: ServiceName; web: ServiceName; mtaSts: ServiceName };
+  /** Mailbox address -> store host name. */
+  mailboxStore: Record<string, string>;
+  /** The store whose Dovecot answers the outbound MTA's SASL queries (every store knows every user). */
+  authStore: string;
+}
+
+function portsFor(role: Role, spec: FleetSpec): Port[] {
+  const ssh: Port = { port: 22, service: "ssh", from: "admin" };
+  switch (role) {
+    case "edge":
+      return [
+        { port: 25, service: "smtp", from: "any" },
+        // MTA-STS policy and mail client autoconfig are served over HTTPS from the edge.
+        { port: 80, service: "http", from: "any" },
+        { port: 443, service: "https", from: "any" },
+        ssh,
+      ];
+    case "outbound":
+      return [
+        { port: 587, service: "submission", from: "any" },
+        { port: 465, service: "submissions", from: "any" },
+        ssh,
+      ];
+    case "store":
+      return [
+        { port: 993, service: "imaps", from: "any" },
+        ...(spec.pop3 ? [{ port: 995, service: "pop3s", from: "any" as const }] : []),
+        { port: SIEVE_PORT, service: "managesieve", from: "any" },
+        // LMTP and auth carry no TLS of their own: only the fleet's own hosts may reach them.
+        { port: LMTP_PORT, service: "lmtp", from: "edge" },
+        { port: AUTH_PORT, service: "dovecot-auth", from: "outbound" },
+        ssh,
+      ];
+  }
+}
+
+export function buildTopology(spec: FleetSpec): Topology {
+  const hosts: Host[] = spec.hosts.map((h) => ({
+    ...h,
+    fqdn: `${h.name}.${spec.serverDomain}`,
+    sends: h.role !== "store",
+    ports: portsFor(h.role, spec),
+  }));
+  const service = (label: string, role: Role, purpose: string): ServiceName => ({ fqdn: `${label}.${spec.serverDomain}`, role, purpose });
+  return {
+    spec,
+    hosts,
+    services: {
+      smtp: service("smtp", "outbound", "mail submission (587, 465)"),
+      imap: service("imap", "store", "IMAPS (993); a store proxies users it does not hold to their own store"),
+      web: service("mail", "edge", "mail client autoconfig and autodiscover"),
+      mtaSts: service("mta-sts", "edge", "MTA-STS policy over HTTPS"),
+    },
+    mailboxStore: Object.fromEntries(spec.mailboxes.map((m) => [m.address, m.store])),
+    authStore: hosts.find((h) => h.role === "store")!.name,
+  };
+}
+
+export function hostsOf(topology: Topology, role: Role): Host[] {
+  return topology.hosts.filter((h) => h.role === role);
+}
+
+export function hostNamed(topology: Topology, name: string): Host {
+  const host = topology.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`no host named ${name}`);
+  return host;
+}
