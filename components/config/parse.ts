@@ -148,7 +148,15 @@ const REQUIRED_HINT: Partial<Record<keyof typeof KEYS, string>> = {
 /** Multi-line values are allowed only where a PEM block is expected. */
 const MULTILINE_PATHS = new Set(["ssh.privateKey"]);
 
-export function parseFleetConfig(raw: Record<string, unknown>): FleetSpec {
+/** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
+function scalarFromString(value: unknown): unknown {
+  if (value === "true" || value === "false") return value === "true";
+  if (typeof value === "string" && /^[0-9]{1,9}$/.test(value)) return Number(value);
+  return value;
+}
+
+export function parseFleetConfig(input: Record<string, unknown>): FleetSpec {
+  const raw = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, scalarFromString(v)]));
   const problems: ConfigProblem[] = [];
   const add = (path: readonly PropertyKey[], message: string, hint?: string) =>
     problems.push({ path: formatPath(path), message, ...(hint ? { hint } : {}) });

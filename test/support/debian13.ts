@@ -1,0 +1,68 @@
+/**
+ * A throwaway Debian 13 host for conformance checks: an overlay over the cached trixie root
+ * (scripts/setup/debian13-root.sh), with a host's rendered files written at their real paths,
+ * their owners and modes applied, so that `postfix check`, `doveconf -n` and friends read them
+ * exactly as they would on a mail host. Every command runs in a private mount namespace, so
+ * nothing stays mounted when the test ends.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { RenderedFile } from "../../components/render/file";
+
+export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class Debian13Host {
+  private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
+  private readonly upper = join(this.dir, "upper");
+
+  constructor(files: RenderedFile[]) {
+    mkdirSync(join(this.dir, "work"));
+    mkdirSync(join(this.dir, "merged"));
+    for (const f of files) {
+      const target = join(this.upper, f.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, f.content);
+    }
+    for (const f of files) {
+      const set = this.run(["sh", "-c", 'chown "$1" "$3" && chmod "$2" "$3"', "sh", `${f.owner}:${f.group}`, f.mode.toString(8), f.path]);
+      if (set.code !== 0) throw new Error(`cannot set owner/mode of ${f.path}: ${set.stderr}`);
+    }
+  }
+
+  /** Runs argv inside the host's root (as root) and returns its exit code and output. */
+  run(argv: string[], input?: string): RunResult {
+    const merged = join(this.dir, "merged");
+    const script =
+      'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && mount -t proc proc "$4/proc" && ' +
+      'root=$4 && shift 4 && exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"';
+    const result = spawnSync(
+      "unshare",
+      ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...argv],
+      { encoding: "utf8", input, timeout: 120_000 },
+    );
+    if (result.error) throw result.error;
+    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs fn on a fresh host with files and disposes of the host afterwards. */
+export function withDebian13Host<T>(files: RenderedFile[], fn: (host: Debian13Host) => T): T {
+  const host = new Debian13Host(files);
+  try {
+    return fn(host);
+  } finally {
+    host.dispose();
+  }
+}
