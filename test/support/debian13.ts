@@ -2,8 +2,9 @@
  * A throwaway Debian 13 host for conformance checks: an overlay over the cached trixie root
  * (scripts/setup/debian13-root.sh), with a host's rendered files written at their real paths,
  * their owners and modes applied, so that `postfix check`, `doveconf -n` and friends read them
- * exactly as they would on a mail host. Every command runs in a private mount namespace, so
- * nothing stays mounted when the test ends.
+ * exactly as they would on a mail host. Every command runs in private mount and network
+ * namespaces (with only loopback up): nothing stays mounted, and a daemon a test starts can
+ * bind its ports without touching this machine's network.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,11 +42,11 @@ export class Debian13Host {
   run(argv: string[], input?: string): RunResult {
     const merged = join(this.dir, "merged");
     const script =
-      'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && mount -t proc proc "$4/proc" && ' +
+      'ip link set lo up && mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && mount -t proc proc "$4/proc" && ' +
       'root=$4 && shift 4 && exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"';
     const result = spawnSync(
       "unshare",
-      ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...argv],
+      ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...argv],
       { encoding: "utf8", input, timeout: 120_000 },
     );
     if (result.error) throw result.error;
