@@ -1,0 +1,28 @@
+/** The DNS record set: one source of truth for the Cloudflare backend and the zone files. */
+
+/** One record. `name` is an FQDN without the trailing dot; `zone` is the spec.dnsZones entry it belongs to. */
+export type DnsRecord = { name: string; zone: string; ttl: number } & (
+  | { type: "A" | "AAAA"; address: string }
+  | { type: "MX"; priority: number; exchange: string }
+  /** One logical string; writers split it into <=255-byte character-strings (txtStrings). */
+  | { type: "TXT"; text: string }
+  | { type: "CNAME"; target: string }
+  /** target "." = the service is decidedly not offered (RFC 2782, RFC 6186 §4). */
+  | { type: "SRV"; priority: number; weight: number; port: number; target: string }
+);
+
+/** A reverse DNS wish: `address` should resolve back to the host's name (FCrDNS for sending hosts). */
+export interface PtrRecord {
+  address: string;
+  /** The host's FQDN. */
+  name: string;
+  /** The host's label (AddressBook key). */
+  host: string;
+}
+
+export interface RecordSet {
+  records: DnsRecord[];
+  ptr: PtrRecord[];
+  /** The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt and its TXT id. */
+  mtaSts: { policy: string; id: string };
+}
