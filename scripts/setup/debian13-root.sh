@@ -8,7 +8,7 @@ MIRROR=${MAILFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(
   postfix postfix-lmdb
   dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved
-  rspamd nginx-light knot knot-dnsutils nftables
+  rspamd nginx-light knot knot-dnsutils knot-dnssecutils nftables
   openssh-server openssh-client swaks python3 openssl iproute2 procps ca-certificates
 )
 want="${PACKAGES[*]}"
