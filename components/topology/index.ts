@@ -103,3 +103,13 @@ export function hostNamed(topology: Topology, name: string): Host {
   if (!host) throw new Error(`no host named ${name}`);
   return host;
 }
+
+/**
+ * The names a host's certificate must carry: its own name, the service names of its role, and on
+ * edge hosts the per-domain web names that CNAME to it (MTA-STS policy, client autoconfig).
+ */
+export function hostCertificateNames(topology: Topology, host: Host): string[] {
+  const services = Object.values(topology.services).filter((s) => s.role === host.role).map((s) => s.fqdn);
+  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`]) : [];
+  return [host.fqdn, ...services, ...perDomain];
+}

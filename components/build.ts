@@ -1,0 +1,43 @@
+/**
+ * The whole pure pipeline in one call: spec + addresses + keys → topology, the DNS record set,
+ * every host's files and, for the zone backend, the authoritative server's files. The Pulumi
+ * layer calls it inside one `pulumi.all(...).apply`, the offline render and the lab call it
+ * directly: the same function, so what a cloud stack gets is what the lab tests.
+ */
+import { FleetSpec } from "./config/spec";
+import { FleetKeys } from "./keys/material";
+import { buildRecordSet, RecordSet, renderKnotServer, ZoneFile, zoneFiles } from "./records";
+import { renderHost } from "./render";
+import { RenderedFile } from "./render/file";
+import { AddressBook } from "./topology/addresses";
+import { buildTopology, Topology } from "./topology";
+export { hostCertificateNames } from "./topology";
+
+export interface FleetBuild {
+  topology: Topology;
+  recordSet: RecordSet;
+  /** Host name -> the files that host needs. */
+  hostFiles: Record<string, RenderedFile[]>;
+  /** Forward and reverse zones (dns: zone only). */
+  zoneFiles: ZoneFile[];
+  /** The authoritative server's config and zones (dns: zone only). */
+  dnsServerFiles: RenderedFile[];
+}
+
+export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetKeys): FleetBuild {
+  const topology = buildTopology(spec);
+  const missing = topology.hosts.filter((h) => !addresses[h.name]).map((h) => h.name);
+  if (missing.length > 0) throw new Error(`no addresses for ${missing.join(", ")}`);
+  const recordSet = buildRecordSet(topology, addresses, keys.dkim);
+  const input = { topology, addresses, keys };
+  const hostFiles = Object.fromEntries(topology.hosts.map((h) => [h.name, renderHost(input, h)]));
+  const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
+  return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles: spec.dns === "zone" ? renderKnotServer(zones, spec) : [] };
+}
+
+/** The addresses of existing servers (compute: byo), as the stack gives them. */
+export function givenAddresses(spec: FleetSpec): AddressBook {
+  return Object.fromEntries(
+    spec.hosts.filter((h) => h.ipv4).map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]),
+  );
+}

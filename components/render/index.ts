@@ -1,0 +1,26 @@
+/** Every file a host needs, by role: the daemons' configs plus the host's TLS files. */
+import { Host } from "../topology";
+import { renderStoreDovecot } from "./dovecot";
+import { RenderedFile } from "./file";
+import { RenderInput } from "./input";
+import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
+import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
+import { renderTlsFiles } from "./tls";
+import { renderEdgeWeb } from "./web";
+
+const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
+  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
+  outbound: [renderOutboundPostfix, renderOutboundRspamd],
+  store: [renderStoreDovecot],
+};
+
+export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
+  const files = [...renderTlsFiles(input, host), ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host))];
+  const paths = files.map((f) => f.path);
+  const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+  if (twice) throw new Error(`two renderers write ${twice} on ${host.name}`);
+  return files;
+}
+
+export { RenderedFile } from "./file";
+export { RenderInput, TLS_PATHS } from "./input";
