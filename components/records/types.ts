@@ -1,15 +1,17 @@
 /** The DNS record set: one source of truth for the Cloudflare backend and the zone files. */
 
-/** One record. `name` is an FQDN without the trailing dot; `zone` is the spec.dnsZones entry it belongs to. */
-export type DnsRecord = { name: string; zone: string; ttl: number } & (
+/** What a record says, apart from where it lives. */
+export type RecordData =
   | { type: "A" | "AAAA"; address: string }
   | { type: "MX"; priority: number; exchange: string }
   /** One logical string; writers split it into <=255-byte character-strings (txtStrings). */
   | { type: "TXT"; text: string }
   | { type: "CNAME"; target: string }
   /** target "." = the service is decidedly not offered (RFC 2782, RFC 6186 §4). */
-  | { type: "SRV"; priority: number; weight: number; port: number; target: string }
-);
+  | { type: "SRV"; priority: number; weight: number; port: number; target: string };
+
+/** One record. `name` is an FQDN without the trailing dot; `zone` is the spec.dnsZones entry it belongs to. */
+export type DnsRecord = { name: string; zone: string; ttl: number } & RecordData;
 
 /** A reverse DNS wish: `address` should resolve back to the host's name (FCrDNS for sending hosts). */
 export interface PtrRecord {

@@ -1,0 +1,147 @@
+/**
+ * The DNS record set: every record the fleet needs, derived from topology + addresses + DKIM keys.
+ * Pure and deterministic (same input, same records in the same order); both DNS backends
+ * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
+ */
+import { DkimKey } from "../keys/material";
+import { Host, hostsOf, Topology } from "../topology";
+import { AddressBook } from "../topology/addresses";
+import { mtaStsPolicy } from "./mtaSts";
+import { DnsRecord, PtrRecord, RecordData, RecordSet } from "./types";
+import { zoneOf } from "./zones";
+
+export * from "./types";
+export { mtaStsPolicy } from "./mtaSts";
+export { txtStrings } from "./txt";
+export * from "./zones";
+export * from "./zoneFile";
+export * from "./knot";
+
+/**
+ * Every edge host is an MX at this one priority: senders pick among equal-priority MX at random
+ * (RFC 5321 §5.1), so inbound load spreads over all of them and scaling is adding a host.
+ */
+export const MX_PRIORITY = 10;
+/** RFC 7208 §4.6.4: an `mx` mechanism whose name has more than 10 MX records is a permerror. */
+const SPF_MX_LIMIT = 10;
+
+type AddressData = Extract<RecordData, { type: "A" | "AAAA" }>;
+
+export function buildRecordSet(
+  topology: Topology,
+  addresses: AddressBook,
+  dkim: Pick<DkimKey, "domain" | "selector" | "publicKey">[],
+): RecordSet {
+  const { spec } = topology;
+  const S = spec.serverDomain;
+  const records: DnsRecord[] = [];
+  const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, ...data });
+  const txt = (name: string, text: string) => add(name, { type: "TXT", text });
+  const srv = (name: string, priority: number, weight: number, port: number, target: string) => add(name, { type: "SRV", priority, weight, port, target });
+  // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
+  const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
+
+  /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
+  const published = (host: Host): AddressData[] => {
+    const a = addresses[host.name];
+    if (!a) throw new Error(`no addresses for host ${host.name}: the compute backend must give every host an IPv4 address`);
+    return [{ type: "A", address: a.ipv4 }, ...(spec.ipv6 && a.ipv6 ? [{ type: "AAAA" as const, address: a.ipv6 }] : [])];
+  };
+  const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));
+
+  // Hosts: their own names (HELO names, MX targets, PTR targets).
+  const ptr: PtrRecord[] = [];
+  for (const host of topology.hosts) {
+    publishAt(host.fqdn, [host]);
+    published(host).forEach((a) => ptr.push({ address: a.address, name: host.fqdn, host: host.name }));
+    // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
+    // judged on it alone, so without this record the fleet's own bounces fail SPF.
+    if (host.sends) txt(host.fqdn, "v=spf1 a -all");
+  }
+  // Service names resolve to every host of their role: clients spread over them, and adding a
+  // host needs no client change.
+  for (const service of Object.values(topology.services)) publishAt(service.fqdn, hostsOf(topology, service.role));
+
+  const edges = hostsOf(topology, "edge");
+  const outboundAddresses = hostsOf(topology, "outbound").flatMap(published);
+  const ipTerms = (list: AddressData[]) => list.map((a) => `${a.type === "A" ? "ip4" : "ip6"}:${a.address}`);
+  // `mx` covers the edge hosts (they forward aliases to foreign targets) for one lookup; ip4/ip6
+  // terms cost none, so only the includes count against the limit of 10 (RFC 7208 §4.6.4).
+  // Past 10 MX the `mx` term itself would be a permerror, so a large edge tier is listed instead.
+  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(published)) : ["mx"];
+  const includes = [...spec.spfIncludes, ...(spec.smarthost?.spfInclude ? [spec.smarthost.spfInclude] : [])];
+  const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...includes.map((i) => `include:${i}`), "-all"].join(" ");
+
+  const dmarcRuaDomain = spec.dmarc.rua?.slice(spec.dmarc.rua.lastIndexOf("@") + 1);
+  const dmarc = [
+    "v=DMARC1",
+    `p=${spec.dmarc.policy}`,
+    ...(spec.dmarc.rua ? [`rua=mailto:${spec.dmarc.rua}`] : []),
+    `adkim=${spec.dmarc.alignment === "strict" ? "s" : "r"}`,
+    `aspf=${spec.dmarc.alignment === "strict" ? "s" : "r"}`,
+  ].join("; ");
+  const mtaSts = mtaStsPolicy(topology);
+  const { smtp, imap, web, mtaSts: mtaStsHost } = topology.services;
+
+  for (const D of spec.domains) {
+    for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
+    txt(D, spf);
+
+    // Every listed selector stays published: during a rotation mail signed with the old key is
+    // still in flight and must keep verifying.
+    for (const selector of spec.dkim.selectors) {
+      const key = dkim.find((k) => k.domain === D && k.selector === selector);
+      if (!key) throw new Error(`no DKIM key for ${selector}._domainkey.${D}: every domain needs a key per selector in dkim.selectors`);
+      txt(`${selector}._domainkey.${D}`, `v=DKIM1; k=rsa; p=${key.publicKey}`);
+    }
+
+    txt(`_dmarc.${D}`, dmarc);
+    // RFC 7489 §7.1: reports for D go to an address in another domain only if that domain
+    // agrees; receivers look for this record and drop the rua otherwise.
+    if (dmarcRuaDomain && dmarcRuaDomain !== D && spec.domains.includes(dmarcRuaDomain)) {
+      txt(`${D}._report._dmarc.${dmarcRuaDomain}`, "v=DMARC1");
+    }
+
+    txt(`_mta-sts.${D}`, `v=STSv1; id=${mtaSts.id}`);
+    cname(`mta-sts.${D}`, mtaStsHost.fqdn);
+    txt(`_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
+
+    // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
+    // offered; target "." says a service is not offered at all (RFC 6186 §4), so clients do not
+    // fall back to plain IMAP/POP3.
+    srv(`_submission._tcp.${D}`, 0, 1, 587, smtp.fqdn);
+    srv(`_submissions._tcp.${D}`, 0, 1, 465, smtp.fqdn);
+    srv(`_imaps._tcp.${D}`, 0, 1, 993, imap.fqdn);
+    srv(`_imap._tcp.${D}`, 0, 0, 0, ".");
+    if (spec.pop3) srv(`_pop3s._tcp.${D}`, 0, 1, 995, imap.fqdn);
+    else srv(`_pop3s._tcp.${D}`, 0, 0, 0, ".");
+    srv(`_pop3._tcp.${D}`, 0, 0, 0, ".");
+    // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
+    cname(`autoconfig.${D}`, web.fqdn);
+    cname(`autodiscover.${D}`, web.fqdn);
+    srv(`_autodiscover._tcp.${D}`, 0, 1, 443, web.fqdn);
+  }
+
+  const unique = dedupe(records);
+  checkCnames(unique);
+  return { records: unique, ptr: dedupe(ptr), mtaSts };
+}
+
+function dedupe<T>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = JSON.stringify(item);
+    return !seen.has(key) && seen.add(key);
+  });
+}
+
+/** RFC 1034 §3.6.2: a name with a CNAME has no other data; resolvers would return one or the other. */
+function checkCnames(records: DnsRecord[]): void {
+  for (const r of records) {
+    if (r.type !== "CNAME") continue;
+    const others = records.filter((o) => o.name === r.name && o !== r);
+    if (others.length > 0) {
+      throw new Error(`${r.name} would be a CNAME and also have ${others.map((o) => o.type).join(", ")} records; rename the host that uses this label`);
+    }
+  }
+}
