@@ -178,17 +178,26 @@ export function parseFleetConfig(input: Record<string, unknown>): FleetSpec {
     if (result.success) (parsed as Record<string, unknown>)[key] = result.data;
     else for (const issue of result.error.issues) add([key, ...issue.path], issue.message);
   }
+  const spec = crossCheck(parsed, add);
   // Control characters are reported once, above; the format errors they also cause are noise.
   const seen = new Set<string>();
   const unique = problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
-  if (unique.length > 0) throw new ConfigError(unique);
-  return crossCheck(parsed as Parsed);
+  if (unique.length > 0 || !spec) throw new ConfigError(unique);
+  return spec;
 }
 
-function crossCheck(c: Parsed): FleetSpec {
-  const problems: ConfigProblem[] = [];
-  const add = (path: readonly PropertyKey[], message: string, hint?: string) =>
-    problems.push({ path: formatPath(path), message, ...(hint ? { hint } : {}) });
+type Add = (path: readonly PropertyKey[], message: string, hint?: string) => void;
+
+/**
+ * Checks the keys against each other. Runs on whatever keys parsed, each check only when its
+ * keys did, so a format error in one key does not hide a cross-key problem in another.
+ * Returns the spec when every key parsed.
+ */
+function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
+  const complete = Object.keys(KEYS).every((k) => k in p || !(k in REQUIRED_HINT));
+  // Keys that failed stand in as empty values, and checks that need them are skipped.
+  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, spfIncludes: [], adminSshCidrs: [], ...p } as Parsed;
+  const ok = (...keys: (keyof Parsed)[]) => keys.every((k) => k in p);
   const hosted = new Set(c.domains);
   const hostedList = c.domains.join(", ");
   const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
@@ -197,7 +206,7 @@ function crossCheck(c: Parsed): FleetSpec {
 
   // Hosts
   const hosts: HostSpec[] = [];
-  for (const role of ROLES) {
+  for (const role of ok("hosts", "compute") ? ROLES : []) {
     const given = c.hosts[role];
     if (Array.isArray(given)) {
       given.forEach((h, i) => {
@@ -236,12 +245,14 @@ function crossCheck(c: Parsed): FleetSpec {
   duplicates(addresses).forEach((i) => add(["mailboxes", i, "address"], `"${addresses[i]}" is listed twice`));
   c.mailboxes.forEach((m, i) => {
     const domain = domainOf(m.address);
-    if (!hosted.has(domain)) add(["mailboxes", i, "address"], `domain "${domain}" is not a hosted domain`, `hosted: ${hostedList}`);
+    if (ok("domains") && !hosted.has(domain)) add(["mailboxes", i, "address"], `domain "${domain}" is not a hosted domain`, `hosted: ${hostedList}`);
     if (c.recipientDelimiter && m.address.slice(0, m.address.lastIndexOf("@")).includes(c.recipientDelimiter)) {
       add(["mailboxes", i, "address"], `contains the recipient delimiter "${c.recipientDelimiter}"`, "mail to it would be read as an extension; choose another address");
     }
     let store = m.store;
-    if (store === undefined) {
+    if (!ok("hosts", "compute")) {
+      // Without valid hosts there is nothing to check the store against.
+    } else if (store === undefined) {
       if (stores.length === 1) store = stores[0];
       else add(["mailboxes", i, "store"], `is required when there are ${stores.length} stores`, `one of ${stores.join(", ")}`);
     } else if (!stores.includes(store)) {
@@ -258,18 +269,18 @@ function crossCheck(c: Parsed): FleetSpec {
       add(["aliases", from], "is not a mail address", "alias keys are full addresses like sales@example.com");
       continue;
     }
-    if (!hosted.has(domainOf(from))) add(["aliases", from], `domain "${domainOf(from)}" is not a hosted domain`, `hosted: ${hostedList}`);
+    if (ok("domains") && !hosted.has(domainOf(from))) add(["aliases", from], `domain "${domainOf(from)}" is not a hosted domain`, `hosted: ${hostedList}`);
     if (mailboxSet.has(from)) add(["aliases", from], "is also a mailbox", "an address is either a mailbox or an alias");
     aliases[from] = Array.isArray(to) ? to : [to];
   }
   for (const [from, targets] of Object.entries(aliases)) {
     targets.forEach((t, i) => {
-      if (hosted.has(domainOf(t)) && !mailboxSet.has(t) && !(t in aliases)) {
+      if (ok("mailboxes") && hosted.has(domainOf(t)) && !mailboxSet.has(t) && !(t in aliases)) {
         add(["aliases", from, i], `${t} is in a hosted domain but is no mailbox or alias`, "add the mailbox, or fix the address");
       }
     });
   }
-  if (!mailboxSet.has(c.admin)) add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
+  if (ok("admin", "mailboxes") && !mailboxSet.has(c.admin)) add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
   for (const domain of c.domains) {
     for (const role of ["postmaster", "abuse"]) {
       const address = `${role}@${domain}`;
@@ -277,50 +288,51 @@ function crossCheck(c: Parsed): FleetSpec {
     }
   }
   for (const [domain, target] of Object.entries(c.catchAll)) {
-    if (!hosted.has(domain)) add(["catchAll", domain], "is not a hosted domain", `hosted: ${hostedList}`);
-    if (!mailboxSet.has(target)) add(["catchAll", domain], `${target} is not a mailbox`, "a catch-all must deliver to a mailbox");
+    if (ok("domains") && !hosted.has(domain)) add(["catchAll", domain], "is not a hosted domain", `hosted: ${hostedList}`);
+    if (ok("mailboxes") && !mailboxSet.has(target)) add(["catchAll", domain], `${target} is not a mailbox`, "a catch-all must deliver to a mailbox");
   }
 
   // DKIM, SPF, DNS zones
-  duplicates(c.dkim.selectors).forEach((i) => add(["dkim", "selectors", i], `"${c.dkim.selectors[i]}" is listed twice`));
-  const active = c.dkim.active ?? c.dkim.selectors[c.dkim.selectors.length - 1];
-  if (!c.dkim.selectors.includes(active)) add(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${c.dkim.selectors.join(", ")}`);
-  const spfIncludes = [...c.spfIncludes, ...(c.smarthost?.spfInclude ? [c.smarthost.spfInclude] : [])];
+  const active = ok("dkim") ? (c.dkim.active ?? c.dkim.selectors[c.dkim.selectors.length - 1]) : "";
+  if (ok("dkim")) duplicates(c.dkim.selectors).forEach((i) => add(["dkim", "selectors", i], `"${c.dkim.selectors[i]}" is listed twice`));
+  if (ok("dkim") && !c.dkim.selectors.includes(active)) add(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${c.dkim.selectors.join(", ")}`);
+  const spfIncludes = [...c.spfIncludes, ...(ok("smarthost") && c.smarthost?.spfInclude ? [c.smarthost.spfInclude] : [])];
   const lookups = spfLookups(spfIncludes.length);
   if (lookups > SPF_LOOKUP_LIMIT) {
     add(["spfIncludes"], `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`, "drop includes, or flatten them into ip4:/ip6: terms");
   }
   const dnsZones = c.dnsZones ?? c.domains;
   const inZone = (name: string) => dnsZones.some((z) => name === z || name.endsWith(`.${z}`));
-  if (!inZone(c.serverDomain)) {
+  const zonesKnown = ok("dnsZones", "domains");
+  if (zonesKnown && ok("serverDomain") && !inZone(c.serverDomain)) {
     add(["serverDomain"], `${c.serverDomain} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
   }
   c.domains.forEach((d, i) => {
-    if (!inZone(d)) add(["domains", i], `${d} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
+    if (zonesKnown && !inZone(d)) add(["domains", i], `${d} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
   });
 
   // Backends
   for (const [i, net] of c.adminSshCidrs.entries()) {
     if (net.endsWith("/0")) add(["adminSshCidrs", i], `${net} opens SSH to the whole Internet`, "give your deploy runner's and admins' networks");
   }
-  if (c.push === "ssh") {
+  if (ok("push", "ssh", "compute") && c.push === "ssh") {
     if (!c.ssh.privateKey) add(["ssh", "privateKey"], "is required when push is ssh", "`pulumi config set --secret --path mailfleet:ssh.privateKey -- \"$(cat deploy_key)\"`, or set push: none");
-    if (c.compute === "aws" && c.adminSshCidrs.length === 0) {
+    if (c.compute === "aws" && ok("adminSshCidrs") && c.adminSshCidrs.length === 0) {
       add(["adminSshCidrs"], "is empty, but the push connects over SSH", "add the CIDR of the machine that runs `pulumi up`");
     }
   }
-  if (c.compute === "aws" && !c.ssh.publicKey) add(["ssh", "publicKey"], "is required with compute: aws", "new instances get it in their user data so the push can log in");
-  if (c.dns === "zone") {
+  if (ok("compute", "ssh") && c.compute === "aws" && !c.ssh.publicKey) add(["ssh", "publicKey"], "is required with compute: aws", "new instances get it in their user data so the push can log in");
+  if (ok("dns", "zone") && c.dns === "zone") {
     if (!c.zone) add(["zone"], "is required with dns: zone", "give zone.nameservers [{ name, ipv4 }]");
     else c.zone.nameservers.forEach((ns, i) => {
       if (!c.ipv6 && ns.ipv6) add(["zone", "nameservers", i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true, or remove it");
     });
   }
-  for (const zone of Object.keys(c.cloudflare?.zoneIds ?? {})) {
+  for (const zone of ok("cloudflare") ? Object.keys(c.cloudflare?.zoneIds ?? {}) : []) {
     if (!dnsZones.includes(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (!complete) return undefined;
   const { hosts: _hosts, dkim: _dkim, tlsRpt, aws, zone, ...rest } = c;
   return {
     ...rest,

@@ -1,0 +1,30 @@
+/** A small valid stack config (byo + zone), as the raw `mailfleet:` keys of a stack file. */
+export const HASH = "{SHA512-CRYPT}$6$ffnBOymffUSxS6/3$lXkpxRiR7mWSuq7DDgVbTKGV/wI3VFndmtf5w44E2OsiMRD5.I20LlKCpJqMAs9/Bh8c.NzAWqYn2OEh/OPod/";
+
+export function validRaw(): Record<string, any> {
+  return {
+    serverDomain: "mail.example.com",
+    domains: ["example.com", "example.org"],
+    admin: "alice@example.com",
+    compute: "byo",
+    dns: "zone",
+    push: "none",
+    hosts: {
+      edge: [
+        { name: "mx1", ipv4: "192.0.2.11", ipv6: "2001:db8::11" },
+        { name: "mx2", ipv4: "192.0.2.12", ipv6: "2001:db8::12" },
+      ],
+      outbound: [{ name: "out1", ipv4: "192.0.2.21", ipv6: "2001:db8::21" }],
+      store: [
+        { name: "store1", ipv4: "192.0.2.31", ipv6: "2001:db8::31" },
+        { name: "store2", ipv4: "192.0.2.32", ipv6: "2001:db8::32" },
+      ],
+    },
+    zone: { nameservers: [{ name: "ns1.example.com", ipv4: "192.0.2.53" }] },
+    mailboxes: [
+      { address: "alice@example.com", passwordHash: HASH, store: "store1" },
+      { address: "bob@example.org", passwordHash: HASH, store: "store2", quotaMb: 2048 },
+    ],
+    aliases: { "sales@example.com": ["alice@example.com", "bob@example.org"] },
+  };
+}
