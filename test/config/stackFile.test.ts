@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
+
+// stacks/Pulumi.lab.yaml was written by the pulumi CLI (`pulumi config set --secret`), so these
+// tests show that the offline reader decrypts exactly what the CLI encrypts.
+describe("readStackConfig", () => {
+  it("decrypts the CLI's passphrase secrets", () => {
+    const { raw, redacted } = readStackConfig("lab", { passphrase: "mailfleet-lab" });
+    assert.equal(redacted, false);
+    const spec = parseFleetConfig(raw);
+    assert.match(spec.mailboxes[0].passwordHash, /^\{SHA512-CRYPT\}\$6\$/);
+    assert.equal(spec.mailboxes.length, 3);
+  });
+
+  it("redacts secrets when no passphrase is given, and the plan still parses", () => {
+    const { raw, redacted } = readStackConfig("prod");
+    assert.equal(redacted, true);
+    const spec = parseFleetConfig(raw);
+    assert.ok(spec.mailboxes.every((m) => m.passwordHash === REDACTED_SECRET));
+    assert.equal(spec.ssh.privateKey, REDACTED_SECRET);
+  });
+
+  it("refuses a wrong passphrase with an error that names it", () => {
+    assert.throws(() => readStackConfig("lab", { passphrase: "not-it" }), (e: unknown) => e instanceof ConfigError && e.problems[0].path === "PULUMI_CONFIG_PASSPHRASE");
+  });
+
+  it("names a missing stack file and rejects a stack name that could escape the folder", () => {
+    assert.throws(() => readStackConfig("nope"), /stacks\/Pulumi\.nope\.yaml: cannot be read/);
+    assert.throws(() => readStackConfig("../etc/passwd"), /is not a stack name/);
+  });
+
+  it("keeps only the mailfleet namespace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    writeFileSync(join(dir, "Pulumi.x.yaml"), "config:\n  aws:region: eu-west-1\n  mailfleet:dnsTtl: \"600\"\n");
+    assert.deepEqual(readStackConfig("x", { dir }).raw, { dnsTtl: "600" });
+  });
+});
