@@ -1,0 +1,63 @@
+/**
+ * The main job without a cloud account: render a stack offline.
+ *   ./mf start [--stack dev] [--out out/<stack>]
+ * Reads stacks/Pulumi.<stack>.yaml (secrets decrypted with PULUMI_CONFIG_PASSPHRASE when set,
+ * redacted otherwise), validates it, and writes every host's files, the zone files and a plan.
+ * Keys are kept in <out>/keys and reused, so a re-render never rotates them.
+ */
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildFleet, givenAddresses } from "../components/build";
+import { ConfigError, FleetSpec, parseFleetConfig, readStackConfig } from "../components/config";
+import { loadOrCreateKeys } from "../components/keys/offline";
+import { formatPlan } from "../components/plan";
+import { AddressBook } from "../components/topology/addresses";
+import { buildTopology } from "../components/topology";
+
+/** Stand-in addresses for hosts the cloud has not allocated yet (documentation ranges only). */
+function placeholderAddresses(spec: FleetSpec): AddressBook {
+  return Object.fromEntries(
+    spec.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${10 + i}`, ...(spec.ipv6 ? { ipv6: `2001:db8::${(10 + i).toString(16)}` } : {}) }]),
+  );
+}
+
+function main(): number {
+  const { values } = parseArgs({ options: { stack: { type: "string", default: "dev" }, out: { type: "string" } } });
+  const stack = values.stack!;
+  const outDir = values.out ?? join("out", stack);
+  try {
+    const config = readStackConfig(stack, { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
+    const spec = parseFleetConfig(config.raw);
+    const placeholders = spec.compute === "aws";
+    const addresses = placeholders ? placeholderAddresses(spec) : givenAddresses(spec);
+    const keys = loadOrCreateKeys(join(outDir, "keys"), buildTopology(spec));
+    const build = buildFleet(spec, addresses, keys);
+
+    for (const dir of ["hosts", "zones"]) rmSync(join(outDir, dir), { recursive: true, force: true });
+    for (const [host, files] of Object.entries(build.hostFiles)) {
+      for (const f of files) {
+        const target = join(outDir, "hosts", host, f.path);
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, f.content, { mode: f.mode });
+        chmodSync(target, f.mode);
+      }
+    }
+    for (const zone of build.zoneFiles) {
+      mkdirSync(join(outDir, "zones"), { recursive: true });
+      writeFileSync(join(outDir, "zones", `${zone.origin}.zone`), zone.content);
+    }
+    const plan = formatPlan(build, addresses, { stack, placeholderAddresses: placeholders, redactedSecrets: config.redacted, outDir });
+    writeFileSync(join(outDir, "plan.txt"), plan);
+    process.stdout.write(plan);
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = main();
