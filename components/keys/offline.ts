@@ -1,0 +1,90 @@
+/**
+ * Keys for the offline render and the lab, kept in a local folder and reused: re-rendering never
+ * rotates a key (a rotated DKIM key would break every signature until DNS caught up). Layout:
+ *   <dir>/dkim/<domain>.<selector>.key   PKCS#8 PEM (the public key is derived from it)
+ *   <dir>/ca.crt, <dir>/ca.key           the fleet CA
+ *   <dir>/hosts/<name>.crt, .key         one certificate per host
+ * Every file is 0600 and the folders 0700.
+ */
+import { X509Certificate, createPublicKey } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Host, Topology } from "../topology";
+import { FleetCa, createFleetCa, generateDkimKey, issueHostCertificate } from "./generate";
+import { DkimKey, FleetKeys, HostCertificate } from "./material";
+
+/**
+ * The names a host's certificate must carry: its own name and every service name its role answers
+ * to; edge hosts also serve MTA-STS and client autoconfig under each hosted domain.
+ */
+export function hostCertificateNames(topology: Topology, host: Host): string[] {
+  const services = Object.values(topology.services)
+    .filter((s) => s.role === host.role)
+    .map((s) => s.fqdn);
+  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`]) : [];
+  return [...new Set([host.fqdn, ...services, ...perDomain])];
+}
+
+/** Writes through a temporary file and a rename, so an interrupted run never leaves half a key. */
+function writeSecret(path: string, content: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+function loadOrCreate<T>(paths: string[], read: (contents: string[]) => T | undefined, create: () => [T, string[]]): T {
+  if (paths.every(existsSync)) {
+    const existing = read(paths.map((p) => readFileSync(p, "utf8")));
+    if (existing) return existing;
+  }
+  const [value, contents] = create();
+  paths.forEach((p, i) => writeSecret(p, contents[i]));
+  return value;
+}
+
+function dkimKey(dir: string, domain: string, selector: string): DkimKey {
+  return loadOrCreate(
+    [join(dir, "dkim", `${domain}.${selector}.key`)],
+    ([privateKeyPem]) => ({ domain, selector, privateKeyPem, publicKey: createPublicKey(privateKeyPem).export({ type: "spki", format: "der" }).toString("base64") }),
+    () => {
+      const key = generateDkimKey(domain, selector);
+      return [key, [key.privateKeyPem]];
+    },
+  );
+}
+
+/**
+ * A stored host certificate is reused while it is issued by this CA, names exactly the wanted
+ * names and stays valid for another 30 days; otherwise (a domain was added, it is about to
+ * expire) it is issued anew.
+ */
+function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]): HostCertificate {
+  const caCert = new X509Certificate(ca.certPem);
+  const usable = ([certPem, keyPem]: string[]): HostCertificate | undefined => {
+    const cert = new X509Certificate(certPem);
+    const sans = (cert.subjectAltName ?? "").split(", ").map((s) => s.replace(/^DNS:/, ""));
+    const fresh = new Date(cert.validTo).getTime() > Date.now() + 30 * 24 * 60 * 60 * 1000;
+    const same = sans.length === names.length && names.every((n) => sans.includes(n));
+    return cert.verify(caCert.publicKey) && fresh && same ? { certPem, keyPem } : undefined;
+  };
+  return loadOrCreate([join(dir, "hosts", `${host.name}.crt`), join(dir, "hosts", `${host.name}.key`)], usable, () => {
+    const issued = issueHostCertificate(ca, host.fqdn, names);
+    return [issued, [issued.certPem, issued.keyPem]];
+  });
+}
+
+export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  const { spec } = topology;
+  const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
+  const ca = loadOrCreate(
+    [join(dir, "ca.crt"), join(dir, "ca.key")],
+    ([certPem, keyPem]) => ({ certPem, keyPem }),
+    () => {
+      const made = createFleetCa(spec.serverDomain);
+      return [made, [made.certPem, made.keyPem]];
+    },
+  );
+  const hosts = Object.fromEntries(topology.hosts.map((h) => [h.name, hostCertificate(dir, ca, h, hostCertificateNames(topology, h))]));
+  return { dkim, caCertPem: ca.certPem, hosts };
+}

@@ -1,0 +1,126 @@
+/**
+ * The edge's web server (nginx-light, Debian 13): the MTA-STS policy (RFC 8461) and mail client
+ * autoconfig/autodiscover for every hosted domain; everything else is 404. One self-contained
+ * nginx.conf (Debian's sites-enabled default site is not included), the documents as plain
+ * files under /var/www/mailfleet, and maps from the Host header to the file.
+ */
+import { mtaStsPolicy } from "../../records/mtaSts";
+import { Host } from "../../topology";
+import { RenderedFile, file } from "../file";
+import { RenderInput, TLS_PATHS } from "../input";
+import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
+
+export const WEB_ROOT = "/var/www/mailfleet";
+export const NGINX_CONF = "/etc/nginx/nginx.conf";
+
+/** Where each document lives; the per-domain ones under <WEB_ROOT>/<domain>/. */
+export const WEB_FILES = {
+  mtaSts: "mta-sts.txt",
+  autoconfig: "config-v1.1.xml",
+  autodiscover: `${WEB_ROOT}/autodiscover.xml`,
+} as const;
+
+/** Host names are validated by the config layer; this refuses anything else in a map line. */
+function hostName(value: string): string {
+  if (!/^[a-z0-9.-]+$/.test(value)) throw new Error(`refusing to write ${JSON.stringify(value)} into nginx.conf`);
+  return value;
+}
+
+function nginxConf(input: RenderInput, host: Host): string {
+  const { spec, services } = input.topology;
+  const domains = spec.domains.map(hostName);
+  const map = (variable: string, entries: [string, string][]) => [
+    `    map $host $${variable} {`,
+    '        default "";',
+    ...entries.map(([name, value]) => `        ${hostName(name)} ${value};`),
+    "    }",
+  ];
+  // Listen on the wildcard address: a cloud host's public address (an Elastic IP) is NATed and
+  // not on any interface, so binding it would stop nginx from starting.
+  const listen = (port: number, tls: boolean) => [
+    `        listen ${port}${tls ? " ssl" : ""} default_server;`,
+    ...(input.addresses[host.name]?.ipv6 ? [`        listen [::]:${port}${tls ? " ssl" : ""} default_server;`] : []),
+  ];
+  const autoconfig = [
+    "        location = /mail/config-v1.1.xml {",
+    '            if ($mailfleet_autoconfig = "") { return 404; }',
+    "            default_type application/xml;",
+    `            alias ${WEB_ROOT}/$mailfleet_autoconfig/${WEB_FILES.autoconfig};`,
+    "        }",
+  ];
+  const notFound = ["        location / {", "            return 404;", "        }"];
+  return [
+    "# Rendered by mailfleet: the edge serves only the MTA-STS policy and mail client autoconfig.",
+    "user www-data;",
+    "worker_processes auto;",
+    "pid /run/nginx.pid;",
+    "error_log /var/log/nginx/error.log;",
+    "",
+    "events {",
+    "    worker_connections 768;",
+    "}",
+    "",
+    "http {",
+    "    server_tokens off;",
+    // No mime.types: each location sets its own type, so a file name cannot change what a
+    // client is told (RFC 8461 §3.3 requires text/plain for the policy).
+    "    types {}",
+    "    default_type application/octet-stream;",
+    "    charset off;",
+    "    access_log /var/log/nginx/access.log;",
+    `    ssl_certificate ${TLS_PATHS.cert};`,
+    `    ssl_certificate_key ${TLS_PATHS.key};`,
+    "    ssl_protocols TLSv1.2 TLSv1.3;",
+    "",
+    "    # Host header -> hosted domain whose document answers.",
+    ...map("mailfleet_mta_sts", domains.map((d) => [`mta-sts.${d}`, d])),
+    ...map("mailfleet_autoconfig", domains.map((d) => [`autoconfig.${d}`, d])),
+    // Outlook also reaches autodiscover through an SRV record pointing at the web service name.
+    ...map("mailfleet_autodiscover", [...domains.map((d) => `autodiscover.${d}`), services.web.fqdn].map((n): [string, string] => [n, "1"])),
+    "",
+    "    server {",
+    ...listen(443, true),
+    "        server_name _;",
+    "",
+    "        location = /.well-known/mta-sts.txt {",
+    '            if ($mailfleet_mta_sts = "") { return 404; }',
+    "            default_type text/plain;",
+    `            alias ${WEB_ROOT}/$mailfleet_mta_sts/${WEB_FILES.mtaSts};`,
+    "        }",
+    ...autoconfig,
+    "        location = /autodiscover/autodiscover.xml {",
+    '            if ($mailfleet_autodiscover = "") { return 404; }',
+    "            default_type application/xml;",
+    `            alias ${WEB_FILES.autodiscover};`,
+    "            # Outlook POSTs its request; nginx's static handler answers POST with 405, so",
+    "            # serve the same file again as a GET instead.",
+    "            error_page 405 =200 $uri;",
+    "        }",
+    ...notFound,
+    "    }",
+    "",
+    "    # Plain HTTP: autoconfig only (Thunderbird tries it); the MTA-STS policy is HTTPS-only.",
+    "    server {",
+    ...listen(80, false),
+    "        server_name _;",
+    ...autoconfig,
+    ...notFound,
+    "    }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
+  const { topology } = input;
+  if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
+  const { policy } = mtaStsPolicy(topology);
+  return [
+    file(NGINX_CONF, nginxConf(input, host)),
+    ...topology.spec.domains.flatMap((d) => [
+      file(`${WEB_ROOT}/${hostName(d)}/${WEB_FILES.mtaSts}`, policy),
+      file(`${WEB_ROOT}/${hostName(d)}/${WEB_FILES.autoconfig}`, thunderbirdAutoconfig(topology, d)),
+    ]),
+    file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
+  ];
+}

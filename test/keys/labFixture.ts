@@ -1,0 +1,26 @@
+/**
+ * The lab stack as render input, with keys from a fresh key folder (made once per test process):
+ * the real config path (stack file -> parseFleetConfig -> buildTopology), addresses from the spec.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { FleetSpec } from "../../components/config/spec";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { RenderInput } from "../../components/render/input";
+import { buildTopology } from "../../components/topology";
+
+export function labSpec(): FleetSpec {
+  return parseFleetConfig(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw);
+}
+
+let keyDir: string | undefined;
+
+/** Render input for the lab spec, optionally changed; keys are reused across calls. */
+export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): RenderInput {
+  const topology = buildTopology(change(labSpec()));
+  keyDir ??= mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
+  const addresses = Object.fromEntries(topology.spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
+  return { topology, addresses, keys: loadOrCreateKeys(keyDir, topology) };
+}
