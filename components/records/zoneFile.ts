@@ -5,7 +5,7 @@
  */
 import { FleetSpec, NameserverSpec, ZoneBackendSpec } from "../config/spec";
 import { txtStrings } from "./txt";
-import { reverseName, reverseZone, zoneOf } from "./zones";
+import { findZone, reverseName, reverseZone } from "./zones";
 import { DnsRecord, PtrRecord, RecordSet } from "./types";
 
 export interface ZoneFile {
@@ -52,8 +52,9 @@ export function zoneFiles(set: RecordSet, spec: FleetSpec): ZoneFile[] {
 function master(origin: string, ttl: number, lines: string[]): string {
   return [
     "; Rendered by mailfleet from its DNS record set; edits here are overwritten by the next push.",
-    "; The SOA serial below is a placeholder: the server numbers versions itself (Knot:",
-    "; zonefile-load difference-no-serial), so a re-render never has to guess a higher serial.",
+    "; The SOA serial stays 1: it is served only on the server's first load, after which the",
+    "; server numbers each changed version itself (Knot: zonefile-load difference-no-serial),",
+    "; so a re-render never has to know or guess the serial being served.",
     `$ORIGIN ${absolute(origin)}`,
     `$TTL ${ttl}`,
     ...lines,
@@ -81,7 +82,7 @@ function nsAddressLines(ns: NameserverSpec, spec: FleetSpec): string[] {
 
 /** Addresses of the nameservers named inside this zone: without them the NS records cannot be followed. */
 function nameserverAddresses(origin: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
-  return backend.nameservers.filter((ns) => zoneOf(spec.dnsZones, ns.name) === origin).flatMap((ns) => nsAddressLines(ns, spec));
+  return backend.nameservers.filter((ns) => findZone(spec.dnsZones, ns.name) === origin).flatMap((ns) => nsAddressLines(ns, spec));
 }
 
 /**
@@ -90,7 +91,7 @@ function nameserverAddresses(origin: string, backend: ZoneBackendSpec, spec: Fle
  * a nameserver named inside the child needs glue in the parent.
  */
 function delegations(origin: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
-  const children = spec.dnsZones.filter((z) => z.endsWith(`.${origin}`) && zoneOf(spec.dnsZones, z.slice(z.indexOf(".") + 1)) === origin);
+  const children = spec.dnsZones.filter((z) => z.endsWith(`.${origin}`) && findZone(spec.dnsZones, z.slice(z.indexOf(".") + 1)) === origin);
   return children.flatMap((child) => [
     ...nsRecords(child, backend, spec),
     ...backend.nameservers.filter((ns) => ns.name === child || ns.name.endsWith(`.${child}`)).flatMap((ns) => nsAddressLines(ns, spec)),

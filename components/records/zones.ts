@@ -1,10 +1,16 @@
 /** Which zone a name lives in, forward and reverse. */
 
-/** The spec.dnsZones entry with the longest suffix match for name. */
-export function zoneOf(zones: readonly string[], name: string): string {
+/** The spec.dnsZones entry with the longest suffix match for name, if any. */
+export function findZone(zones: readonly string[], name: string): string | undefined {
   const matches = zones.filter((z) => name === z || name.endsWith(`.${z}`));
-  if (matches.length === 0) throw new Error(`${name} is in none of the DNS zones (${zones.join(", ")})`);
-  return matches.reduce((a, b) => (b.length > a.length ? b : a));
+  return matches.length === 0 ? undefined : matches.reduce((a, b) => (b.length > a.length ? b : a));
+}
+
+/** The zone a record of the fleet goes to; config validation puts every fleet name in one. */
+export function zoneOf(zones: readonly string[], name: string): string {
+  const zone = findZone(zones, name);
+  if (!zone) throw new Error(`${name} is in none of the DNS zones (${zones.join(", ")})`);
+  return zone;
 }
 
 /** The 32 hex nibbles of an IPv6 address. */

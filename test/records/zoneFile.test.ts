@@ -1,0 +1,97 @@
+/**
+ * Zone files: hand-written expectations for the master-file details, and Knot's own zone checker
+ * (kzonecheck, the same semantic checks knotd runs at load) on every forward and reverse zone.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { reverseName, reverseZone, ZoneFile, zoneFiles } from "../../components/records";
+import { file } from "../../components/render/file";
+import { withDebian13Host } from "../support/debian13";
+import { lab } from "./lab";
+
+/** Runs kzonecheck on each zone; returns "origin: exit code + output" per zone, "" output when clean. */
+function kzonecheck(zones: ZoneFile[]): string[] {
+  const files = zones.map((z) => file(`/zones/${z.origin}.zone`, z.content));
+  return withDebian13Host(files, (host) =>
+    zones.map((z) => {
+      const r = host.run(["kzonecheck", "-o", z.origin, `/zones/${z.origin}.zone`]);
+      return `${z.origin}: ${r.code} ${(r.stdout + r.stderr).trim()}`.trim();
+    }),
+  );
+}
+
+describe("zone files", () => {
+  const LAB = lab();
+  const zones = zoneFiles(LAB.set, LAB.spec);
+
+  it("one forward zone per DNS zone, reverse zones per IPv4 /24 and IPv6 /64", () => {
+    assert.deepEqual(
+      zones.map((z) => `${z.kind} ${z.origin}`),
+      ["forward example.com", "forward example.org", "reverse 2.0.192.in-addr.arpa", "reverse 1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"],
+    );
+  });
+
+  it("SOA, NS and in-zone nameserver addresses, absolute names", () => {
+    const lines = zones[0].content.split("\n");
+    assert.ok(lines.includes("$ORIGIN example.com."));
+    assert.ok(lines.includes("$TTL 300"));
+    assert.ok(lines.includes("example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 3600 900 1209600 300"));
+    assert.ok(lines.includes("example.com. 300 IN NS ns1.example.com."));
+    assert.ok(lines.includes("ns1.example.com. 300 IN A 192.0.2.53"));
+    assert.ok(lines.includes("ns1.example.com. 300 IN AAAA 2001:db8:0:1::53"));
+    assert.ok(lines.includes("example.com. 300 IN MX 10 mx1.mail.example.com."));
+    assert.ok(lines.includes("_imap._tcp.example.com. 300 IN SRV 0 0 0 ."));
+    // The nameserver is not inside example.org: no address there, only its NS.
+    assert.ok(!zones[1].content.includes("ns1.example.com. 300 IN A"));
+    assert.ok(zones[1].content.includes("example.org. 300 IN NS ns1.example.com."));
+  });
+
+  it("PTR owner names (RFC 1035 §3.5, RFC 3596 §2.5)", () => {
+    assert.equal(reverseName("192.0.2.21"), "21.2.0.192.in-addr.arpa");
+    assert.equal(reverseZone("198.51.100.7"), "100.51.198.in-addr.arpa");
+    assert.equal(reverseName("2001:db8:0:1::21"), "1.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+    assert.equal(reverseZone("2001:db8::1"), "0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+    assert.equal(reverseName("::ffff:192.0.2.1"), "1.0.2.0.0.0.0.c.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa");
+    const v6 = zones.find((z) => z.origin.endsWith("ip6.arpa"))!;
+    assert.ok(v6.content.includes("1.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR out1.mail.example.com."));
+  });
+
+  it("TXT: quoted strings of at most 255 bytes, with \" and \\ escaped", () => {
+    const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: `a"b\\c${"x".repeat(300)}` }] };
+    const line = zoneFiles(set, LAB.spec)[0].content.split("\n").find((l) => l.startsWith("quoted.example.com."))!;
+    assert.equal(line, `quoted.example.com. 300 IN TXT "a\\"b\\\\c${"x".repeat(250)}" "${"x".repeat(50)}"`);
+  });
+
+  it("a hostmaster with a dot in the local part keeps it escaped in the SOA RNAME", () => {
+    const spec = { ...LAB.spec, zone: { ...LAB.spec.zone!, hostmaster: "dns.admin@example.org" } };
+    assert.ok(zoneFiles(LAB.set, spec)[0].content.includes(" IN SOA ns1.example.com. dns\\.admin.example.org. 1 "));
+  });
+
+  it("without mailfleet:zone there is nothing to write and the error says so", () => {
+    assert.throws(() => zoneFiles(LAB.set, { ...LAB.spec, zone: undefined }), /zone files need mailfleet:zone/);
+  });
+
+  it("kzonecheck: every lab zone loads clean, no errors and no warnings", () => {
+    assert.deepEqual(kzonecheck(zones), zones.map((z) => `${z.origin}: 0`));
+  });
+
+  it("kzonecheck: a zone below another is delegated, with glue for a nameserver inside it", () => {
+    const split = lab((raw) => {
+      raw.dnsZones = ["example.com", "example.org", "mail.example.com"];
+      raw.zone = {
+        hostmaster: "dns.admin@example.com",
+        nameservers: [
+          { name: "ns1.mail.example.com", ipv4: "192.0.2.53", ipv6: "2001:db8:0:1::53" },
+          { name: "ns2.example.net", ipv4: "198.51.100.53" },
+        ],
+      };
+    });
+    const zs = zoneFiles(split.set, split.spec);
+    const parent = zs.find((z) => z.origin === "example.com")!.content.split("\n");
+    assert.ok(parent.includes("mail.example.com. 300 IN NS ns1.mail.example.com."));
+    assert.ok(parent.includes("mail.example.com. 300 IN NS ns2.example.net."));
+    assert.ok(parent.includes("ns1.mail.example.com. 300 IN A 192.0.2.53"), "glue");
+    assert.ok(!parent.some((l) => l.startsWith("mx1.mail.example.com.")), "the child's records live in the child");
+    assert.deepEqual(kzonecheck(zs), zs.map((z) => `${z.origin}: 0`));
+  });
+});
