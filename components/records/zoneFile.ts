@@ -32,7 +32,7 @@ export function zoneFiles(set: RecordSet, spec: FleetSpec): ZoneFile[] {
       ...apex(origin, backend, spec),
       ...nameserverAddresses(origin, backend, spec),
       ...delegations(origin, backend, spec),
-      ...set.records.filter((r) => r.zone === origin).map((r) => line(r.name, r.ttl, r.type, rdata(r))),
+      ...set.records.filter((r) => r.zone === origin).map(recordLine),
     ];
     return { origin, kind: "forward", content: master(origin, spec.dnsTtl, lines) };
   });
@@ -96,6 +96,11 @@ function delegations(origin: string, backend: ZoneBackendSpec, spec: FleetSpec):
     ...nsRecords(child, backend, spec),
     ...backend.nameservers.filter((ns) => ns.name === child || ns.name.endsWith(`.${child}`)).flatMap((ns) => nsAddressLines(ns, spec)),
   ]);
+}
+
+/** One record as a master-file line with absolute names (also how the offline plan lists records). */
+export function recordLine(r: DnsRecord): string {
+  return line(r.name, r.ttl, r.type, rdata(r));
 }
 
 function line(owner: string, ttl: number, type: string, data: string): string {
