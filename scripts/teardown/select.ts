@@ -87,8 +87,8 @@ function hours(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
-/** Whether a stack is a test stack the tool may touch at all; the refusal reason otherwise. */
-function refusal(name: string, prefix: string): string | undefined {
+/** Why a stack is not a test stack this tool may touch (create or destroy); undefined if it is. */
+export function refusal(name: string, prefix: string): string | undefined {
   const word = protectedWord(name);
   if (word) return `the name contains "${word}", which marks a real environment; remove it by hand if it really is a test stack`;
   if (!shortName(name).startsWith(prefix)) return `does not start with the test prefix "${prefix}"`;

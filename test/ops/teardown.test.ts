@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { testStackConfig } from "../../scripts/teardown/testStack";
 import {
   checkPrefix,
   creationTags,
@@ -169,5 +174,49 @@ describe("teardown prefix, words and tags", () => {
         }
       }),
     );
+  });
+});
+
+describe("test stack settings derived from another stack", () => {
+  /** The derived stack file, read back the way every tool reads a stack (decrypted, validated). */
+  function derive(from: string, passphrase: string, stack: string) {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-teststack-"));
+    try {
+      writeFileSync(join(dir, `Pulumi.${stack}.yaml`), testStackConfig(readFileSync(`stacks/Pulumi.${from}.yaml`, "utf8"), stack));
+      return parseFleetConfig(readStackConfig(stack, { dir, passphrase }).raw);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("moves dev's mail namespace under the stack's label and keeps its zones, secrets and the rest", () => {
+    const dev = parseFleetConfig(readStackConfig("dev", { passphrase: "mailfleet-example" }).raw);
+    const test = derive("dev", "mailfleet-example", "test-pr-12");
+    assert.equal(dev.serverDomain, "mail.example.com");
+    assert.equal(test.serverDomain, "test-pr-12.mail.example.com");
+    assert.deepEqual(test.domains, ["test-pr-12.example.com", "test-pr-12.example.org"]);
+    assert.deepEqual(test.dnsZones, ["example.com", "example.org"]);
+    assert.equal(test.admin, "postmaster-team@test-pr-12.example.com");
+    assert.equal(test.dmarc.rua, "dmarc-reports@test-pr-12.example.com");
+    assert.equal(test.tlsRpt.rua, "tls-reports@test-pr-12.example.com");
+    assert.deepEqual(test.aliases["info@test-pr-12.example.org"], ["alice@test-pr-12.example.com", "bob@test-pr-12.example.org"]);
+    assert.deepEqual(
+      test.mailboxes.map((m) => [m.address, m.passwordHash]),
+      dev.mailboxes.map((m) => [m.address.replace("@", "@test-pr-12."), m.passwordHash]),
+    );
+    assert.deepEqual({ ...test, serverDomain: 0, domains: 0, dnsZones: 0, admin: 0, dmarc: 0, tlsRpt: 0, aliases: 0, mailboxes: 0 }, {
+      ...dev, serverDomain: 0, domains: 0, dnsZones: 0, admin: 0, dmarc: 0, tlsRpt: 0, aliases: 0, mailboxes: 0,
+    });
+  });
+
+  it("renames catch-alls of the lab and leaves foreign names alone", () => {
+    const test = derive("lab", "mailfleet-lab", "test-x");
+    assert.deepEqual(test.catchAll, { "test-x.example.org": "bob@test-x.example.org" });
+    assert.deepEqual(test.zone?.nameservers.map((n) => n.name), ["ns1.example.com"]);
+  });
+
+  it("refuses a stack name that is not a DNS label", () => {
+    assert.throws(() => testStackConfig("config: {}", "test_pr.1"), /must be a DNS label/);
+    assert.throws(() => testStackConfig("config: {}", "test-1"), /no mailfleet:serverDomain/);
   });
 });
