@@ -30,10 +30,14 @@ ip addr add 2001:db8:0:1::53/128 dev lo
 mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
 knotd -c ${KNOT_CONF} &
 pid=$!
-trap 'kill $pid; wait $pid' EXIT INT TERM
+trap 'kill $pid 2>/dev/null; wait $pid' EXIT INT TERM
 for zone in ${zones.map((z) => z.origin).join(" ")}; do
   # TCP: before knotd binds, a connection is refused at once (a UDP query would wait for its timeout).
-  for i in $(seq 100); do [ -n "$(kdig +tcp @192.0.2.53 SOA $zone +short 2>/dev/null)" ] && break; sleep 0.1; done
+  for i in $(seq 100); do
+    [ -n "$(kdig +tcp @192.0.2.53 SOA $zone +short 2>/dev/null)" ] && break
+    kill -0 $pid 2>/dev/null || { echo "knotd exited" >&2; exit 1; }
+    sleep 0.1
+  done
 done
 q() { echo "== $*"; kdig "$@" +short; }
 q @192.0.2.53 MX example.com
