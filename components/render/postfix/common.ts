@@ -1,0 +1,127 @@
+/**
+ * What the edge MX and the outbound MTA share: who the host is, no local mailboxes, TLS, how it
+ * sends to the Internet, limits. The role files add their own policy on top.
+ */
+import { FleetSpec } from "../../config/spec";
+import { Host } from "../../topology";
+import { HostAddresses } from "../../topology/addresses";
+import { RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
+import { Service, Setting, setting, TableEntries, texthash } from "./format";
+
+export const CONFIG_DIR = "/etc/postfix";
+export const VIRTUAL_TABLE = "virtual";
+
+export function hostAddresses(input: RenderInput, host: Host): HostAddresses {
+  const own = input.addresses[host.name];
+  if (!own) throw new Error(`no addresses for ${host.name}`);
+  if (input.topology.spec.ipv6 && !own.ipv6) {
+    // Unbound, the kernel would pick any address for IPv6 mail, one without PTR or SPF cover.
+    throw new Error(`${host.name} has no IPv6 address, but ipv6 is true: it would send from an address outside SPF and PTR`);
+  }
+  return own;
+}
+
+export function assertRole(host: Host, role: Host["role"]): void {
+  if (host.role !== role) throw new Error(`${host.name} is a ${host.role} host, not ${role}`);
+}
+
+/**
+ * Host-local addresses: postmaster@<host> must exist (RFC 5321 §4.5.1) and receives Postfix's
+ * own problem reports; root@<host> gets cron and system mail. Both go to the fleet's admin.
+ */
+export function hostAliases(spec: FleetSpec, host: Host): TableEntries {
+  return [
+    [`postmaster@${host.fqdn}`, [spec.admin]],
+    [`root@${host.fqdn}`, [spec.admin]],
+  ];
+}
+
+export function baseSettings(input: RenderInput, host: Host): Setting[] {
+  const spec = input.topology.spec;
+  const own = hostAddresses(input, host);
+  return [
+    setting("compatibility_level", "3.10", "Postfix 3.10 defaults (Debian 13); without it Postfix runs with the pre-3.0 defaults and warns."),
+    setting("myhostname", host.fqdn, "The name in the banner and in HELO: it must equal the PTR of the host's addresses (FCrDNS), or receivers score the mail as spam."),
+    setting("myorigin", "$myhostname"),
+    setting(
+      "mydestination",
+      ["$myhostname", "localhost"],
+      "Only the host's own names are local, so that postmaster@ and double-bounce@ of this host resolve here: Postfix discards mail to double-bounce only when it is local, which ends bounce loops.",
+    ),
+    setting("local_transport", "error:5.1.1 this host keeps no mailboxes", "No mail is stored on this host; the host-local addresses are aliased to the admin mailbox."),
+    setting("local_recipient_maps", "$virtual_alias_maps", "A host-local address exists only if it is aliased; anything else is rejected at RCPT instead of bounced later."),
+    setting("alias_maps", ""),
+    setting("alias_database", ""),
+    setting("virtual_alias_maps", texthash(VIRTUAL_TABLE)),
+    setting("inet_protocols", spec.ipv6 ? "all" : "ipv4"),
+    setting(
+      "recipient_delimiter",
+      spec.recipientDelimiter,
+      "alice+news@ is looked up as alice@ (aliases, mailboxes, sender logins) and delivered with its extension.",
+    ),
+    setting("message_size_limit", spec.messageSizeLimitMb * 1024 * 1024),
+    setting("smtpd_banner", "$myhostname ESMTP", "Do not tell scanners the software and version."),
+    setting("smtpd_helo_required", "yes", "Spamware often skips HELO; RFC 5321 requires it."),
+    setting("disable_vrfy_command", "yes", "VRFY lets spammers harvest valid addresses."),
+    setting("default_process_limit", 100, "At most 100 smtpd/smtp processes: a flood queues at the door instead of exhausting the host's memory."),
+    setting("smtpd_client_connection_count_limit", 10, "One client (address) may hold at most 10 of them, and open at most 60 connections a minute."),
+    setting("smtpd_client_connection_rate_limit", 60),
+    // Server TLS.
+    setting("smtpd_tls_chain_files", [TLS_PATHS.key, TLS_PATHS.cert]),
+    setting("smtpd_tls_protocols", ">=TLSv1.2", "SSLv3, TLS 1.0 and 1.1 are broken or deprecated (RFC 8996)."),
+    setting("smtpd_tls_mandatory_protocols", ">=TLSv1.2"),
+    setting("smtpd_tls_loglevel", 1),
+    // Client side: mail to the Internet.
+    setting(
+      "smtp_bind_address",
+      own.ipv4,
+      "Send from the address whose PTR, A record and SPF entry the fleet publishes; any other address of the host would fail FCrDNS and SPF.",
+    ),
+    ...(spec.ipv6 && own.ipv6 ? [setting("smtp_bind_address6", own.ipv6)] : []),
+    setting("smtp_helo_name", "$myhostname", "HELO must match the PTR (FCrDNS) and the HELO SPF record."),
+    setting("smtp_tls_loglevel", 1, "Logs which peers spoke TLS: what a TLS-RPT report needs to be acted on."),
+    setting("smtp_tls_mandatory_protocols", ">=TLSv1.2"),
+    setting("smtpd_milters", RSPAMD_MILTER),
+  ];
+}
+
+/** Clients trusted without AUTH: loopback plus the given networks (main.cf writes IPv6 as [2001:db8::]/32). */
+export function mynetworks(spec: FleetSpec, extra: readonly string[], why: string): Setting {
+  const loopback = ["127.0.0.0/8", ...(spec.ipv6 ? ["::1/128"] : [])];
+  const bracketed = [...loopback, ...extra].map((cidr) => {
+    const [address, bits] = cidr.split("/");
+    return address.includes(":") ? `[${address}]/${bits}` : cidr;
+  });
+  return setting("mynetworks", bracketed, why);
+}
+
+/** Opportunistic TLS to other MTAs: encrypt when offered; requiring it would bounce mail to the many MTAs without it. */
+export function opportunisticTls(): Setting {
+  return setting("smtp_tls_security_level", "may");
+}
+
+/** The services every Postfix instance needs for its own queue, whatever it receives. */
+export function coreServices(): Service[] {
+  return [
+    { service: "pickup", type: "unix", private: "n", wakeup: "60", maxproc: "1", command: "pickup" },
+    { service: "cleanup", type: "unix", private: "n", maxproc: "0", command: "cleanup" },
+    { service: "qmgr", type: "unix", private: "n", wakeup: "300", maxproc: "1", command: "qmgr" },
+    { service: "tlsmgr", type: "unix", wakeup: "1000?", maxproc: "1", command: "tlsmgr" },
+    { service: "rewrite", type: "unix", command: "trivial-rewrite" },
+    { service: "bounce", type: "unix", maxproc: "0", command: "bounce" },
+    { service: "defer", type: "unix", maxproc: "0", command: "bounce" },
+    { service: "trace", type: "unix", maxproc: "0", command: "bounce" },
+    { service: "verify", type: "unix", maxproc: "1", command: "verify" },
+    { service: "flush", type: "unix", private: "n", wakeup: "1000?", maxproc: "0", command: "flush" },
+    { service: "proxymap", type: "unix", command: "proxymap" },
+    { service: "proxywrite", type: "unix", maxproc: "1", command: "proxymap" },
+    { service: "smtp", type: "unix", command: "smtp" },
+    { service: "showq", type: "unix", private: "n", command: "showq" },
+    { service: "error", type: "unix", command: "error" },
+    { service: "retry", type: "unix", command: "error" },
+    { service: "discard", type: "unix", command: "discard" },
+    { service: "anvil", type: "unix", maxproc: "1", command: "anvil" },
+    { service: "scache", type: "unix", maxproc: "1", command: "scache" },
+    { service: "postlog", type: "unix-dgram", private: "n", maxproc: "1", command: "postlogd" },
+  ];
+}

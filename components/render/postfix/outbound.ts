@@ -1,0 +1,98 @@
+/**
+ * The outbound MTA: users submit on 587 (STARTTLS) and 465 (implicit TLS) with AUTH checked by
+ * Dovecot on a store; rspamd DKIM-signs; Postfix delivers to the Internet from the host's own
+ * addresses, or through the optional smarthost. No port 25 at all: nothing arrives unauthenticated.
+ */
+import { AUTH_PORT, Host, hostNamed } from "../../topology";
+import { file, RenderedFile } from "../file";
+import { RenderInput } from "../input";
+import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
+import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
+import { relayhost, senderLogins, smarthostPasswords } from "./tables";
+
+const SENDER_LOGIN_TABLE = "sender_login";
+const SMARTHOST_TABLE = "sasl_passwd";
+
+function outboundSettings(input: RenderInput, host: Host): Setting[] {
+  const { topology } = input;
+  const spec = topology.spec;
+  const authStore = hostNamed(topology, topology.authStore);
+  const authAddress = input.addresses[authStore.name]?.ipv4;
+  if (!authAddress) throw new Error(`no IPv4 address for ${authStore.name}, which answers SASL queries`);
+  const smarthost = spec.smarthost;
+  return [
+    ...baseSettings(input, host),
+    mynetworks(spec, spec.relayNetworks, "Loopback and the configured relay networks may send without AUTH; anyone else must log in."),
+    // The only smtpd services are submission (587) and submissions (465), so these apply to them alone.
+    setting("smtpd_sasl_auth_enable", "yes"),
+    setting("smtpd_sasl_type", "dovecot"),
+    setting("smtpd_sasl_path", `inet:${authAddress}:${AUTH_PORT}`, "Every store's Dovecot knows every user; one of them answers for all."),
+    setting("smtpd_tls_auth_only", "yes", "AUTH is offered only inside TLS, so passwords never cross the network in clear."),
+    setting("smtpd_sasl_security_options", "noanonymous"),
+    setting("smtpd_client_auth_rate_limit", 30, "Slows password guessing: at most 30 AUTH attempts a minute per client."),
+    setting("smtpd_relay_restrictions", ["permit_mynetworks", "permit_sasl_authenticated", "reject"]),
+    setting(
+      "smtpd_sender_login_maps",
+      texthash(SENDER_LOGIN_TABLE),
+      "A user may send only as their own addresses (mailbox and the aliases that reach it), so one stolen password cannot forge the whole domain.",
+    ),
+    setting("smtpd_sender_restrictions", ["reject_non_fqdn_sender", "permit_mynetworks", "reject_sender_login_mismatch"]),
+    setting("smtpd_recipient_restrictions", ["reject_non_fqdn_recipient"]),
+    setting("smtpd_hide_client_session", "yes", "The Received: header leaves out the user's IP address and client name (privacy); rspamd still sees them."),
+    setting(
+      "milter_default_action",
+      "tempfail",
+      "rspamd adds the DKIM signature: when it is down, submission gets a 4xx and the client retries, rather than unsigned mail failing DMARC.",
+    ),
+    setting("non_smtpd_milters", "$smtpd_milters", "Mail made on the host (sendmail) is signed too."),
+    ...(smarthost
+      ? [
+          setting("relayhost", relayhost(smarthost), "All mail leaves through the smarthost."),
+          setting("smtp_sasl_auth_enable", "yes"),
+          setting("smtp_sasl_password_maps", texthash(SMARTHOST_TABLE)),
+          setting("smtp_sasl_security_options", "noanonymous"),
+          setting("smtp_sasl_tls_security_options", "noanonymous"),
+          setting("smtp_tls_security_level", "encrypt", "The relay login must never be sent in clear, so TLS to the smarthost is required."),
+          // Port 465 speaks TLS from the first byte (RFC 8314); 587 starts with STARTTLS.
+          ...(smarthost.port === 465 ? [setting("smtp_tls_wrappermode", "yes")] : []),
+        ]
+      : [opportunisticTls()]),
+  ];
+}
+
+function outboundServices(): Service[] {
+  return [
+    {
+      service: "submission",
+      type: "inet",
+      private: "n",
+      command: "smtpd",
+      options: [setting("syslog_name", "postfix/submission"), setting("smtpd_tls_security_level", "encrypt")],
+      why: "Port 587: STARTTLS is required before anything else (and before AUTH is offered).",
+    },
+    {
+      service: "submissions",
+      type: "inet",
+      private: "n",
+      command: "smtpd",
+      options: [setting("syslog_name", "postfix/submissions"), setting("smtpd_tls_wrappermode", "yes")],
+      why: "Port 465: TLS from the first byte (RFC 8314).",
+    },
+    ...coreServices(),
+  ];
+}
+
+export function renderOutboundPostfix(input: RenderInput, host: Host): RenderedFile[] {
+  assertRole(host, "outbound");
+  const spec = input.topology.spec;
+  const title = `${host.fqdn}: outbound MTA`;
+  return [
+    file(`${CONFIG_DIR}/main.cf`, renderMainCf(title, outboundSettings(input, host))),
+    file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, outboundServices())),
+    file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: host-local aliases`, hostAliases(spec, host))),
+    file(`${CONFIG_DIR}/${SENDER_LOGIN_TABLE}`, renderTable(`${title}: sender address -> SASL logins that may use it`, senderLogins(spec))),
+    ...(spec.smarthost
+      ? [file(`${CONFIG_DIR}/${SMARTHOST_TABLE}`, renderTable(`${title}: smarthost login`, smarthostPasswords(spec.smarthost)), { secret: true, mode: 0o600 })]
+      : []),
+  ];
+}
