@@ -33,7 +33,6 @@ export function buildRecordSet(
   dkim: Pick<DkimKey, "domain" | "selector" | "publicKey">[],
 ): RecordSet {
   const { spec } = topology;
-  const S = spec.serverDomain;
   const records: DnsRecord[] = [];
   const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, ...data });
   const txt = (name: string, text: string) => add(name, { type: "TXT", text });
