@@ -1,0 +1,18 @@
+/** The IMAP store's Dovecot: its configuration and its passwd-file. */
+import { Host } from "../../topology";
+import { RenderedFile, file } from "../file";
+import { RenderInput } from "../input";
+import { renderDovecotConf } from "./conf";
+import { USERS_PATH, renderUsers } from "./users";
+
+export { VMAIL, VMAIL_BASE, IMAPS_PORT, POP3S_PORT } from "./conf";
+export { USERS_PATH } from "./users";
+
+export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile[] {
+  if (host.role !== "store") throw new Error(`${host.name} is a ${host.role} host, not an IMAP store`);
+  return [
+    file("/etc/dovecot/dovecot.conf", renderDovecotConf(input.topology, input.addresses, host)),
+    // Password hashes: readable by the auth processes (group dovecot), by nobody else.
+    file(USERS_PATH, renderUsers(input.topology, input.addresses, host), { secret: true, mode: 0o640, group: "dovecot" }),
+  ];
+}
