@@ -1,0 +1,218 @@
+/**
+ * Compute backend `aws`: per host a network interface with an Elastic IP (and an IPv6 address
+ * when ipv6 is on), an EC2 instance on Debian 13 booted with it, and reverse DNS for the Elastic
+ * IP; one security group per role, with the rules the topology's ports call for.
+ *
+ * The addresses belong to the network interface, not to the instance: an instance can be
+ * replaced (new image, new size) and the host keeps its addresses, its PTR and its sending
+ * reputation.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { FleetBuild } from "../build";
+import { FleetSpec, Role, ROLES } from "../config/spec";
+import { hostsOf, Topology } from "../topology";
+import { AddressBook } from "../topology/addresses";
+import type { Compute } from ".";
+import { cidrFamily, ingressRules, ruleName, RuleSource } from "./firewall";
+import { userData } from "./userData";
+
+/** Debian's own AWS account: the official Debian cloud images. */
+export const DEBIAN_AMI_OWNER = "136693071363";
+/** Private addressing of the fleet's own VPC; the hosts reach each other at their published addresses. */
+const VPC_CIDR = "10.77.0.0/16";
+const SUBNET_CIDR = "10.77.0.0/24";
+/** EC2's default Elastic IP quota per region. */
+const EIP_DEFAULT_QUOTA = 5;
+
+/** The first /64 of the /56 AWS gives a VPC: the same network address with a longer prefix. */
+export function firstSubnet64(vpcIpv6Cidr: string): string {
+  const [address, bits] = vpcIpv6Cidr.split("/");
+  if (bits !== "56") throw new Error(`expected the /56 AWS assigns to a VPC, got ${vpcIpv6Cidr}`);
+  return `${address}/64`;
+}
+
+/**
+ * Stand-in addresses with the shape the real ones will have (IPv4 for every host, IPv6 when
+ * ipv6 is on): documentation addresses that never reach a resource, only the DNS plan.
+ */
+export function awsAddressShape(topology: Topology): AddressBook {
+  return Object.fromEntries(
+    topology.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${i + 1}`, ...(topology.spec.ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}) }]),
+  );
+}
+
+/** The newest official Debian 13 "trixie" image for amd64. */
+function debianAmi(spec: FleetSpec, opts: pulumi.InvokeOutputOptions): pulumi.Input<string> {
+  if (spec.aws?.ami) return spec.aws.ami;
+  return aws.ec2.getAmiOutput(
+    {
+      owners: [DEBIAN_AMI_OWNER],
+      mostRecent: true,
+      filters: [
+        { name: "name", values: ["debian-13-amd64-*"] },
+        { name: "architecture", values: ["x86_64"] },
+        { name: "virtualization-type", values: ["hvm"] },
+      ],
+    },
+    opts,
+  ).id;
+}
+
+interface Network {
+  vpcId: pulumi.Input<string>;
+  subnetId: pulumi.Input<string>;
+  /** What an Elastic IP needs first: AWS refuses to associate one in a VPC without an Internet gateway. */
+  ready: pulumi.Resource[];
+}
+
+/** The fleet's own VPC: one public subnet, dual-stack when ipv6 is on (the default VPC has no IPv6). */
+function fleetNetwork(spec: FleetSpec, parent: pulumi.Resource): Network {
+  const opts = { parent };
+  const tags = { Name: `mailfleet ${spec.serverDomain}` };
+  const vpc = new aws.ec2.Vpc("vpc", { cidrBlock: VPC_CIDR, assignGeneratedIpv6CidrBlock: spec.ipv6, enableDnsHostnames: true, tags }, opts);
+  const gateway = new aws.ec2.InternetGateway("gateway", { vpcId: vpc.id, tags }, opts);
+  const subnet = new aws.ec2.Subnet(
+    "subnet",
+    {
+      vpcId: vpc.id,
+      cidrBlock: SUBNET_CIDR,
+      ...(spec.ipv6 ? { ipv6CidrBlock: vpc.ipv6CidrBlock.apply(firstSubnet64), assignIpv6AddressOnCreation: true } : {}),
+      tags,
+    },
+    opts,
+  );
+  const routes = new aws.ec2.RouteTable(
+    "routes",
+    {
+      vpcId: vpc.id,
+      routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }, ...(spec.ipv6 ? [{ ipv6CidrBlock: "::/0", gatewayId: gateway.id }] : [])],
+      tags,
+    },
+    opts,
+  );
+  const association = new aws.ec2.RouteTableAssociation("routes-subnet", { subnetId: subnet.id, routeTableId: routes.id }, opts);
+  return { vpcId: vpc.id, subnetId: subnet.id, ready: [gateway, association] };
+}
+
+function existingSubnet(subnetId: string, parent: pulumi.Resource): Network {
+  return { vpcId: aws.ec2.getSubnetOutput({ id: subnetId }, { parent }).vpcId, subnetId, ready: [] };
+}
+
+export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute {
+  const { spec } = topology;
+  const opts = { parent };
+  const tags = (name: string) => ({ Name: name, "mailfleet:serverDomain": spec.serverDomain });
+  const network = spec.aws?.subnetId ? existingSubnet(spec.aws.subnetId, parent) : fleetNetwork(spec, parent);
+
+  const roles = ROLES.filter((role) => hostsOf(topology, role).length > 0);
+  const groups = Object.fromEntries(
+    roles.map((role) => [
+      role,
+      new aws.ec2.SecurityGroup(`${role}-group`, { vpcId: network.vpcId, description: `mailfleet ${role} hosts of ${spec.serverDomain}`, tags: tags(`${role}.${spec.serverDomain}`) }, opts),
+    ]),
+  ) as Record<Role, aws.ec2.SecurityGroup>;
+
+  const ami = debianAmi(spec, opts);
+  const hosts = topology.hosts.map((host) => {
+    const nic = new aws.ec2.NetworkInterface(
+      `${host.name}-nic`,
+      { subnetId: network.subnetId, securityGroups: [groups[host.role].id], ...(spec.ipv6 ? { ipv6AddressCount: 1 } : {}), tags: tags(host.fqdn) },
+      opts,
+    );
+    const eip = new aws.ec2.Eip(`${host.name}-ip`, { domain: "vpc", networkInterface: nic.id, tags: tags(host.fqdn) }, { parent, dependsOn: network.ready });
+    const instance = new aws.ec2.Instance(
+      host.name,
+      {
+        ami,
+        instanceType: host.instanceType,
+        primaryNetworkInterface: { networkInterfaceId: nic.id },
+        userData: userData(spec, host),
+        rootBlockDevice: { volumeSize: spec.aws?.rootVolumeGb ?? 20, volumeType: "gp3", encrypted: true },
+        // IMDSv2 only: a request forged through a web-facing daemon cannot read the instance's credentials.
+        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
+        tags: tags(host.fqdn),
+      },
+      {
+        parent,
+        // Booted with its Elastic IP already in place, so first-boot traffic leaves from the published address.
+        dependsOn: [eip],
+        // A newer Debian image or an edited first-boot script must not replace or restart a running
+        // mail host (user data runs only at first boot anyway); the push keeps the config current.
+        ignoreChanges: ["ami", "userData"],
+      },
+    );
+    return { host, nic, eip, instance };
+  });
+
+  const addressOf = (name: string, family: "ipv4" | "ipv6"): pulumi.Output<string> => {
+    const h = hosts.find((x) => x.host.name === name)!;
+    return family === "ipv4" ? h.eip.publicIp : h.nic.ipv6Addresses.apply((list) => list[0]);
+  };
+  const sourceArgs = (source: RuleSource) => {
+    switch (source.kind) {
+      case "cidr":
+        return cidrFamily(source.cidr) === "ipv4" ? { cidrIpv4: source.cidr } : { cidrIpv6: source.cidr };
+      case "group":
+        return { referencedSecurityGroupId: groups[source.role].id };
+      case "host":
+        return source.family === "ipv4"
+          ? { cidrIpv4: pulumi.interpolate`${addressOf(source.host, "ipv4")}/32` }
+          : { cidrIpv6: pulumi.interpolate`${addressOf(source.host, "ipv6")}/128` };
+    }
+  };
+  for (const rule of ingressRules(topology)) {
+    new aws.vpc.SecurityGroupIngressRule(
+      ruleName(rule),
+      { securityGroupId: groups[rule.role].id, ipProtocol: "tcp", fromPort: rule.port, toPort: rule.port, description: rule.service, ...sourceArgs(rule.source) },
+      opts,
+    );
+  }
+  for (const role of roles) {
+    // Outbound is open: mail goes to any MX on the Internet, and packages come from Debian's mirrors.
+    new aws.vpc.SecurityGroupEgressRule(`${role}-egress-ipv4`, { securityGroupId: groups[role].id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" }, opts);
+    if (spec.ipv6) new aws.vpc.SecurityGroupEgressRule(`${role}-egress-ipv6`, { securityGroupId: groups[role].id, ipProtocol: "-1", cidrIpv6: "::/0" }, opts);
+  }
+
+  const addresses = pulumi
+    .all(hosts.map((h) => pulumi.all([h.eip.publicIp, h.nic.ipv6Addresses]).apply(([ipv4, ipv6]) => [h.host.name, { ipv4, ...(spec.ipv6 && ipv6[0] ? { ipv6: ipv6[0] } : {}) }] as const)))
+    .apply((entries): AddressBook => Object.fromEntries(entries));
+
+  return {
+    addresses,
+    addressShape: awsAddressShape(topology),
+    sshHosts: Object.fromEntries(hosts.map((h) => [h.host.name, h.eip.publicIp])),
+    machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance]])),
+    publishReverseDns(forwardRecords) {
+      for (const { host, eip } of hosts) {
+        // AWS sets the PTR only after checking that the name already resolves to the Elastic IP,
+        // so this waits for the host's A record.
+        new aws.ec2.EipDomainName(`${host.name}-ptr`, { allocationId: eip.allocationId, domainName: host.fqdn }, { parent, dependsOn: forwardRecords(host.name) });
+      }
+    },
+    nextSteps: (build) => awsNextSteps(build),
+  };
+}
+
+/** What an AWS fleet needs besides `pulumi up`. */
+export function awsNextSteps(build: FleetBuild): string[] {
+  const { spec, hosts } = build.topology;
+  const sending = hosts.filter((h) => h.sends).map((h) => h.fqdn);
+  const steps = [
+    "Port 25: AWS blocks outbound TCP port 25 from EC2 until the account asks for the block to be lifted. " +
+      "Until then the edge and outbound hosts receive mail but cannot deliver any to other domains (it queues, then bounces). " +
+      `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
+    spec.ipv6
+      ? "IPv6 reverse DNS: EC2 offers no custom PTR for IPv6 addresses, so the hosts' IPv6 addresses resolve to no name. " +
+        "Receiving over IPv6 is unaffected, but mail sent from an IPv6 address without a matching PTR fails forward-confirmed reverse DNS, " +
+        "and large receivers reject it (Gmail: 550-5.7.25) or file it as spam. The rendered Postfix config binds outgoing mail to the " +
+        "published addresses, IPv4 and IPv6; until a provider-side PTR exists for IPv6, set mailfleet:ipv6 false to send over IPv4 only " +
+        "(the hosts then publish no AAAA records)."
+      : "IPv6 is off (mailfleet:ipv6 false): the hosts send and receive over IPv4 only, whose reverse DNS this stack sets. " +
+        "EC2 offers no custom PTR for IPv6 addresses, so IPv6 sending would fail forward-confirmed reverse DNS at large receivers.",
+  ];
+  if (hosts.length > EIP_DEFAULT_QUOTA) {
+    steps.push(`Elastic IPs: this fleet needs ${hosts.length}, over EC2's default quota of ${EIP_DEFAULT_QUOTA} per region: ask for a higher quota before \`pulumi up\`.`);
+  }
+  return steps;
+}

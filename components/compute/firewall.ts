@@ -1,0 +1,64 @@
+/**
+ * The cloud firewall, planned from the topology's ports: which source may reach which port of
+ * which role. Pure; the aws backend turns each rule into one security group rule.
+ */
+import { isIPv6 } from "node:net";
+import { Role, ROLES } from "../config/spec";
+import { hostsOf, Topology } from "../topology";
+
+export type RuleSource =
+  | { kind: "cidr"; cidr: string }
+  /** The security group of every host of a role: traffic between the hosts' private addresses. */
+  | { kind: "group"; role: Role }
+  /** One host's published address: the fleet's hosts reach each other at the addresses DNS gives. */
+  | { kind: "host"; host: string; family: "ipv4" | "ipv6" };
+
+export interface IngressRule {
+  /** The role whose security group gets the rule. */
+  role: Role;
+  port: number;
+  service: string;
+  source: RuleSource;
+}
+
+const ANYWHERE_V4 = "0.0.0.0/0";
+const ANYWHERE_V6 = "::/0";
+
+export function ingressRules(topology: Topology): IngressRule[] {
+  const { spec } = topology;
+  const rules: IngressRule[] = [];
+  for (const role of ROLES) {
+    const sample = hostsOf(topology, role)[0];
+    if (!sample) continue;
+    for (const { port, service, from } of sample.ports) {
+      const sources: RuleSource[] =
+        from === "any"
+          ? [{ kind: "cidr", cidr: ANYWHERE_V4 }, ...(spec.ipv6 ? [{ kind: "cidr" as const, cidr: ANYWHERE_V6 }] : [])]
+          : from === "admin"
+            ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
+            : [
+                { kind: "group", role: from },
+                // The rendered configs connect to a peer's published address (its Elastic IP),
+                // and AWS matches a group reference only on private addresses: without these,
+                // LMTP and auth between the hosts would be dropped.
+                ...hostsOf(topology, from).flatMap((h) => [
+                  { kind: "host" as const, host: h.name, family: "ipv4" as const },
+                  ...(spec.ipv6 ? [{ kind: "host" as const, host: h.name, family: "ipv6" as const }] : []),
+                ]),
+              ];
+      sources.forEach((source) => rules.push({ role, port, service, source }));
+    }
+  }
+  return rules;
+}
+
+export function cidrFamily(cidr: string): "ipv4" | "ipv6" {
+  return isIPv6(cidr.split("/")[0]) ? "ipv6" : "ipv4";
+}
+
+/** A stable, readable name for a rule's resource: `store-24-lmtp-from-mx1-ipv4`. */
+export function ruleName(rule: IngressRule): string {
+  const { source } = rule;
+  const from = source.kind === "cidr" ? source.cidr : source.kind === "group" ? `${source.role}-group` : `${source.host}-${source.family}`;
+  return `${rule.role}-${rule.port}-${rule.service}-from-${from}`;
+}

@@ -1,0 +1,34 @@
+/**
+ * The Pulumi program: this stack's `mailfleet:` config -> FleetSpec -> one MailFleet -> its
+ * outputs. `index.ts` runs it under `pulumi up`; the Automation API driver runs the same function
+ * as an inline program.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE, parseFleetConfig } from "./config";
+import { MailFleet } from "./fleet";
+
+/**
+ * The `mailfleet:` keys of the stack's config, prefix stripped. Pulumi hands structured values
+ * (lists, maps) over as JSON text and scalars as their text; parseFleetConfig reads scalar text
+ * itself, so only what parses as JSON is decoded (a PEM key or a domain name stays as it is).
+ */
+export function fleetConfig(all: Record<string, string>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+    let parsed: unknown = value;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = value;
+    }
+    raw[key.slice(CONFIG_NAMESPACE.length + 1)] = parsed;
+  }
+  return raw;
+}
+
+export async function mailfleetProgram(): Promise<Record<string, unknown>> {
+  // Parsed before anything is created: bad config fails with every problem listed and nothing registered.
+  const spec = parseFleetConfig(fleetConfig(pulumi.runtime.allConfig()));
+  return new MailFleet("mailfleet", { spec }).outputs();
+}

@@ -1,0 +1,153 @@
+/**
+ * Runs the Pulumi layer under mocks (pulumi.runtime.setMocks, no engine) and records every
+ * resource it registers with its resolved inputs.
+ *
+ * The key resources are not faked: the mock loads each dynamic resource's serialized provider
+ * (its `__provider` input, the very text the engine's dynamic provider host would load) and runs
+ * its create, so the tests also show that the providers serialize and run on their own. Created
+ * keys are kept per resource name and inputs for the whole test process, as state would keep them:
+ * a second run of the same stack gets the same keys.
+ */
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { runInThisContext } from "node:vm";
+import * as pulumi from "@pulumi/pulumi";
+import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
+
+export interface Registered {
+  type: string;
+  name: string;
+  /** Inputs as a provider that takes no secrets gets them: plain values. */
+  inputs: Record<string, any>;
+  /** Inputs as the monitor got them: secret values still wrapped (see isSecretValue). */
+  rawInputs: Record<string, any>;
+  state: Record<string, any>;
+}
+
+/** The wire form of a secret value (@pulumi/pulumi runtime/rpc). */
+const SECRET_SIG = { key: "4dabf18193072939515e22adb298388d", value: "1b47061264138c4ac30d75fd1eb44270" };
+
+export function isSecretValue(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG.key] === SECRET_SIG.value;
+}
+
+/** Unwraps secrets, as the engine does for a provider that does not accept them (the dynamic provider host). */
+export function plain(value: any): any {
+  if (isSecretValue(value)) return plain(value.value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+const ROOT = join(__dirname, "..", "..");
+const providerRequire = createRequire(join(ROOT, "index.ts"));
+const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
+const dynamicState = new Map<string, Record<string, unknown>>();
+
+function loadProvider(text: string): pulumi.dynamic.ResourceProvider {
+  let provider = providers.get(text);
+  if (!provider) {
+    const module = { exports: {} as { handler: () => pulumi.dynamic.ResourceProvider } };
+    runInThisContext(`(function (exports, require, module) {\n${text}\n})`)(module.exports, providerRequire, module);
+    provider = module.exports.handler();
+    providers.set(text, provider);
+  }
+  return provider;
+}
+
+/** Deterministic per resource name, so two runs of one stack see the same addresses. */
+function octet(name: string): number {
+  return (createHash("sha256").update(name).digest()[0] % 250) + 2;
+}
+
+export const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic/mailfleet:";
+
+async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
+  const inputs = plain(args.inputs) as Record<string, any>;
+  if (args.type.startsWith(DYNAMIC_PREFIX)) {
+    const { __provider, ...rest } = inputs;
+    const key = `${args.type} ${args.name} ${JSON.stringify(rest)}`;
+    if (!dynamicState.has(key)) {
+      const created = await loadProvider(__provider).create(rest);
+      dynamicState.set(key, { ...created.outs, __id: created.id });
+    }
+    const outs = dynamicState.get(key)!;
+    return { id: String(outs.__id), state: outs };
+  }
+  switch (args.type) {
+    case "aws:ec2/eip:Eip":
+      return { id: `eipalloc-${args.name}`, state: { ...inputs, publicIp: `198.51.100.${octet(args.name)}`, allocationId: `eipalloc-${args.name}` } };
+    case "aws:ec2/networkInterface:NetworkInterface":
+      return {
+        id: `eni-${args.name}`,
+        state: { ...inputs, ipv6Addresses: inputs.ipv6AddressCount ? [`2001:db8:77::${octet(args.name).toString(16)}`] : [] },
+      };
+    case "aws:ec2/vpc:Vpc":
+      return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
+    default:
+      return { id: `${args.name}-id`, state: inputs };
+  }
+}
+
+function call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+  switch (args.token) {
+    case "aws:ec2/getAmi:getAmi":
+      return { id: "ami-0123456789abcdef0" };
+    case "aws:ec2/getSubnet:getSubnet":
+      return { id: args.inputs.id, vpcId: "vpc-given" };
+    case "cloudflare:index/getZone:getZone":
+      return { id: `zone-of-${args.inputs.filter.name}` };
+    default:
+      throw new Error(`unexpected call ${args.token}`);
+  }
+}
+
+// Internal to the SDK, but exactly what is needed: wait until every registration has gone out.
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+
+/** Sets fresh mocks, runs `program`, waits for every registration, and returns what was registered. */
+export async function underMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result: T }> {
+  const resources: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        const made = await newResource(args);
+        resources.push({ type: args.type, name: args.name, inputs: plain(args.inputs), rawInputs: args.inputs, state: made.state });
+        return made;
+      },
+      call: (args) => call(args),
+    },
+    "mailfleet",
+    "test",
+    false,
+  );
+  const result = await program();
+  await waitForRPCs();
+  return { resources, result };
+}
+
+/** The value and secretness of an Output, once it resolves. */
+export async function reveal<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  const value = await new Promise<T>((resolve) => output.apply((v) => resolve(v)));
+  return { value, secret: await pulumi.isSecret(output) };
+}
+
+export const EXAMPLE_STACKS = ["dev", "staging", "prod"] as const;
+
+/** An example stack (aws + cloudflare), decrypted with its example-only passphrase. */
+export function exampleSpec(stack: string, change: (raw: Record<string, any>) => void = () => undefined): FleetSpec {
+  const raw = readStackConfig(stack, { passphrase: "mailfleet-example" }).raw;
+  change(raw);
+  return parseFleetConfig(raw);
+}
+
+export function labSpec(change: (raw: Record<string, any>) => void = () => undefined): FleetSpec {
+  const raw = readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw;
+  change(raw);
+  return parseFleetConfig(raw);
+}
+
+export function ofType(resources: Registered[], type: string): Registered[] {
+  return resources.filter((r) => r.type === type);
+}
