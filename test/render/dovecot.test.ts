@@ -97,7 +97,7 @@ if cmd == "lmtp":  # lmtp <ip> <rcpt> <subject> <body bytes>
         code, msg = c.data(f"From: sender@example.net\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\n{body}")
         out["data"] = [code, msg.decode()]
     c.quit()
-elif cmd == "imap":  # imap <ip> <user> <password>
+elif cmd == "imap":  # imap <ip> <user> <password> [mailbox]
     c = imaplib.IMAP4_SSL(ip, 993, ssl_context=insecure)
     out["greeting"] = c.welcome.decode()
     try:
@@ -106,12 +106,12 @@ elif cmd == "imap":  # imap <ip> <user> <password>
         out["login"] = str(e)
     else:
         out["login"] = "OK"
-        c.select("INBOX")
+        c.select(args[2] if len(args) > 2 else "INBOX")
         nums = c.search(None, "ALL")[1][0].split()
         out["messages"] = [c.fetch(n, "(BODY.PEEK[HEADER.FIELDS (SUBJECT DELIVERED-TO)])")[1][0][1].decode() for n in nums]
         out["quota"] = c.getquotaroot("INBOX")[1][1][0].decode()
         c.logout()
-elif cmd == "sasl":  # sasl <ip> <user> <password> <secured|cleartext>: what Postfix's smtpd_sasl_type = dovecot sends
+elif cmd == "sasl":  # sasl <ip> <user> <password>: what Postfix (smtpd_sasl_type = dovecot) sends for AUTH over TLS
     s = socket.create_connection((ip, 12345)); f = s.makefile("rwb")
     f.write(b"VERSION\t1\t2\nCPID\t4242\n"); f.flush()
     hello = []
@@ -119,10 +119,9 @@ elif cmd == "sasl":  # sasl <ip> <user> <password> <secured|cleartext>: what Pos
         hello.append(f.readline().decode().rstrip("\n"))
     out["mechs"] = sorted(l.split("\t")[1] for l in hello if l.startswith("MECH\t"))
     resp = base64.b64encode(f"\0{args[0]}\0{args[1]}".encode()).decode()
-    flags = "\tsecured" if args[2] == "secured" else ""
-    f.write(f"AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip={ip}\trip=192.0.2.21{flags}\tresp={resp}\n".encode()); f.flush()
+    f.write(f"AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip={ip}\trip=192.0.2.21\tsecured\tresp={resp}\n".encode()); f.flush()
     out["reply"] = f.readline().decode().rstrip("\n")
-elif cmd == "sieve":  # sieve <ip> <user> <password>: ManageSieve, STARTTLS then AUTHENTICATE PLAIN
+elif cmd == "sieve":  # sieve <ip> <user> <password> [script]: ManageSieve, STARTTLS, AUTHENTICATE PLAIN, upload and activate
     s = socket.create_connection((ip, 4190)); f = s.makefile("rwb")
     def response():
         lines = []
@@ -135,6 +134,12 @@ elif cmd == "sieve":  # sieve <ip> <user> <password>: ManageSieve, STARTTLS then
     out["after_tls"] = response()
     f.write(f'AUTHENTICATE "PLAIN" "{base64.b64encode(f"\0{args[0]}\0{args[1]}".encode()).decode()}"\r\n'.encode()); f.flush()
     out["auth"] = response()[-1]
+    if len(args) > 2:
+        script = args[2].encode()
+        f.write(b'PUTSCRIPT "filter" {%d+}\r\n%s\r\n' % (len(script), script)); f.flush()
+        out["put"] = response()[-1]
+        f.write(b'SETACTIVE "filter"\r\n'); f.flush()
+        out["active"] = response()[-1]
 print(json.dumps(out))
 `,
   { mode: 0o755 },
@@ -225,14 +230,16 @@ echo "== auth good"; doveadm auth test alice@example.com alice-lab-password; ech
 echo "== auth bad"; doveadm auth test alice@example.com not-her-password; echo "exit=$?"
 echo "== user"; doveadm user alice@example.com; echo "exit=$?"
 echo "== clients"
+python3 /root/client.py sieve 192.0.2.31 alice@example.com alice-lab-password 'require "fileinto"; if header :contains "subject" "[list]" { fileinto "Lists"; }'
 python3 /root/client.py lmtp 192.0.2.31 alice+news@example.com "to alice plus news" 300
+python3 /root/client.py lmtp 192.0.2.31 alice@example.com "[list] digest" 300
 python3 /root/client.py imap 192.0.2.31 alice@example.com alice-lab-password
+python3 /root/client.py imap 192.0.2.31 alice@example.com alice-lab-password Lists
 python3 /root/client.py imap 192.0.2.31 alice@example.com not-her-password
-python3 /root/client.py sasl 192.0.2.31 alice@example.com alice-lab-password secured
-python3 /root/client.py sasl 192.0.2.31 bob@example.org bob-lab-password secured
-python3 /root/client.py sasl 192.0.2.31 alice@example.com not-her-password secured
-python3 /root/client.py sieve 192.0.2.31 alice@example.com alice-lab-password
-echo "== maildir"; find /var/vmail -type f -path '*/Maildir/cur/*' | wc -l
+python3 /root/client.py sasl 192.0.2.31 alice@example.com alice-lab-password
+python3 /root/client.py sasl 192.0.2.31 bob@example.org bob-lab-password
+python3 /root/client.py sasl 192.0.2.31 alice@example.com not-her-password
+echo "== maildir"; find /var/vmail -type f -path '*/Maildir/*/cur/*' -o -type f -path '*/Maildir/cur/*' | sort
 `;
     const r = runStores(filesOf(LAB, "store1"), script);
     assert.equal(r.code, 0, r.stdout);
@@ -252,15 +259,23 @@ echo "== maildir"; find /var/vmail -type f -path '*/Maildir/cur/*' | wc -l
     assert.match(section(r, "auth bad"), /auth failed[\s\S]*exit=77/);
     assert.match(section(r, "user"), /home\s+\/var\/vmail\/example\.com\/alice\n[\s\S]*quota_storage_size\s+512M\n[\s\S]*exit=0/);
 
-    const [lmtp, imap, imapBad, sasl, saslProxied, saslBad, sieve] = clientResults(r);
+    const [sieve, lmtp, lmtpList, imap, imapLists, imapBad, sasl, saslProxied, saslBad] = clientResults(r);
+    assert.ok(sieve.after_tls.some((l: string) => /^"SASL" "PLAIN LOGIN"$/.test(l)), `${sieve.after_tls}`);
+    assert.match(sieve.auth, /^OK/);
+    assert.match(sieve.put, /^OK/);
+    assert.match(sieve.active, /^OK/);
+
     assert.match(lmtp.greeting, /^store1\.mail\.example\.com\b/);
     assert.equal(lmtp.rcpt[0], 250);
     assert.match(lmtp.data[1], /^2\.0\.0 <alice\+news@example\.com> .* Saved$/);
+    assert.equal(lmtpList.data[0], 250);
 
     assert.match(imap.greeting, /^\* OK \[CAPABILITY .*\] store1\.mail\.example\.com ready\.$/);
     assert.doesNotMatch(imap.greeting, /Dovecot|\d+\.\d+\.\d+ /, "the greeting names no software version");
     assert.equal(imap.login, "OK");
     assert.deepEqual(imap.messages, ["Delivered-To: alice+news@example.com\r\nSubject: to alice plus news\r\n\r\n"]);
+    // Her Sieve filter ran at LMTP delivery and filed the list mail into a folder it created.
+    assert.deepEqual(imapLists.messages, ["Delivered-To: alice@example.com\r\nSubject: [list] digest\r\n\r\n"]);
     assert.match(imap.quota, /^"User quota" \(STORAGE \d+ 524288\)$/, "512 MB, in KiB");
     assert.match(imapBad.login, /AUTHENTICATIONFAILED/);
 
@@ -269,10 +284,7 @@ echo "== maildir"; find /var/vmail -type f -path '*/Maildir/cur/*' | wc -l
     assert.match(saslProxied.reply, /^OK\t1\tuser=bob@example\.org/, "the auth store answers for users of every store");
     assert.match(saslBad.reply, /^FAIL\t1\t/);
 
-    assert.ok(sieve.after_tls.some((l: string) => /^"SASL" "PLAIN LOGIN"$/.test(l)), `${sieve.after_tls}`);
-    assert.match(sieve.auth, /^OK/);
-
-    assert.equal(section(r, "maildir").trim(), "1");
+    assert.deepEqual(section(r, "maildir").trim().split("\n").map((l) => l.split("/").slice(3, -2).join("/")), ["example.com/alice/Maildir/.Lists", "example.com/alice/Maildir"]);
   });
 
   it("store2 passes store1's user on to store1 (IMAPS with store1's certificate verified, LMTP), once", () => {
