@@ -1,0 +1,72 @@
+/**
+ * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
+ *   [--addresses <json>] [--dkim <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]
+ * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
+ * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
+ * pipeline can gate on it), 2 on a usage error. Secrets: PULUMI_CONFIG_PASSPHRASE.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../components/config";
+import { runChecks } from "./check/checks";
+import { systemDns } from "./check/dns";
+import { expectedFromStack, readJsonFile } from "./check/expect";
+import { fetchMtaStsPolicy, probeStartTls } from "./check/probes";
+import { CheckName, CHECKS, formatTable } from "./check/result";
+
+const USAGE =
+  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--addresses <json>] [--dkim <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
+  `checks: ${CHECKS.join(", ")}`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        stack: { type: "string" },
+        dns: { type: "string", multiple: true, default: [] },
+        addresses: { type: "string" },
+        dkim: { type: "string" },
+        ca: { type: "string" },
+        dnsbl: { type: "string", multiple: true },
+        skip: { type: "string", default: "" },
+        json: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const skip = values.skip.split(",").filter((s) => s !== "");
+  const unknown = skip.filter((s) => !(CHECKS as readonly string[]).includes(s));
+  if (!values.stack || unknown.length > 0) {
+    console.error(`${unknown.length ? `unknown check(s): ${unknown.join(", ")}\n` : ""}${USAGE}`);
+    return 2;
+  }
+  try {
+    const expected = expectedFromStack(values.stack, {
+      passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
+      addressesJson: readJsonFile(values.addresses),
+      dkimJson: readJsonFile(values.dkim),
+      ...(values.dnsbl ? { dnsbls: values.dnsbl } : {}),
+    });
+    const ca = values.ca ? readFileSync(values.ca, "utf8") : undefined;
+    const results = await runChecks(
+      expected,
+      {
+        dns: systemDns(values.dns),
+        starttls: (host, address) => probeStartTls(host, address, { ca }),
+        policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
+        now: new Date(),
+      },
+      new Set(skip as CheckName[]),
+    );
+    console.log(values.json ? JSON.stringify(results, null, 2) : formatTable(results));
+    return results.some((r) => r.status === "fail") ? 1 : 0;
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : `check: ${(error as Error).message}`);
+    return 2;
+  }
+}
+
+main().then((code) => process.exit(code));

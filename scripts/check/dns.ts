@@ -1,0 +1,51 @@
+/**
+ * The DNS answers the check compares: a small interface (so tests answer from a hand-written zone)
+ * and its implementation over node:dns, pointed at given servers with --dns. NXDOMAIN and NODATA
+ * are empty answers; anything else (timeout, SERVFAIL, REFUSED) is an error the check reports as
+ * such, never as "record missing".
+ */
+import { Resolver } from "node:dns/promises";
+import { SpfDns } from "./spf";
+
+export interface Dns extends SpfDns {
+  ptr(address: string): Promise<string[]>;
+  cname(name: string): Promise<string[]>;
+  srv(name: string): Promise<{ priority: number; weight: number; port: number; target: string }[]>;
+}
+
+/** Names as DNS gives them back compare equal to the record set's: lowercase, no trailing dot. */
+export function normalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith(".") && lower !== "." ? lower.slice(0, -1) : lower;
+}
+
+/** One textual form per address (IPv6 has many: 2001:db8::1 = 2001:0db8:0:0::1). */
+export function normalAddress(address: string): string {
+  return address.includes(":") ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+}
+
+const EMPTY = new Set(["ENODATA", "ENOTFOUND"]);
+
+export function systemDns(servers: string[] = [], timeoutMs = 4000): Dns {
+  const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
+  if (servers.length > 0) resolver.setServers(servers);
+  const query = async <T>(what: string, fn: () => Promise<T[]>): Promise<T[]> => {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (EMPTY.has(code)) return [];
+      throw new Error(`${what}: ${code || (error as Error).message}`);
+    }
+  };
+  return {
+    txt: (n) => query(`TXT ${n}`, async () => (await resolver.resolveTxt(n)).map((chunks) => chunks.join(""))),
+    a: (n) => query(`A ${n}`, () => resolver.resolve4(n)),
+    aaaa: async (n) => (await query(`AAAA ${n}`, () => resolver.resolve6(n))).map(normalAddress),
+    mx: async (n) => (await query(`MX ${n}`, () => resolver.resolveMx(n))).map((m) => ({ priority: m.priority, exchange: normalName(m.exchange) })),
+    ptr: async (ip) => (await query(`PTR ${ip}`, () => resolver.reverse(ip))).map(normalName),
+    cname: async (n) => (await query(`CNAME ${n}`, () => resolver.resolveCname(n))).map(normalName),
+    // A target of "." (service decidedly not offered) comes back as an empty name.
+    srv: async (n) => (await query(`SRV ${n}`, () => resolver.resolveSrv(n))).map((s) => ({ ...s, target: s.name === "" ? "." : normalName(s.name) })),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The two network probes of the check: SMTP STARTTLS on port 25 (what a sending MTA sees) and the
+ * MTA-STS policy over HTTPS (what an MTA-STS sender fetches). Both connect to an address the
+ * check resolved itself, so the answer comes from the DNS being checked, not the machine's resolver.
+ */
+import { request } from "node:https";
+import { connect as tcpConnect, Socket } from "node:net";
+import { connect as tlsConnect, TLSSocket } from "node:tls";
+import { certificateNames } from "./parse";
+
+export interface StartTlsProbe {
+  /** The 220 greeting, or the error that stopped the session before TLS. */
+  banner?: string;
+  error?: string;
+  starttls: boolean;
+  tls?: {
+    protocol: string;
+    /** DNS names of the certificate's subjectAltName. */
+    names: string[];
+    validTo: Date;
+    /** Chains to a trusted root (the system's or --ca) — MTA-STS senders require it. */
+    trusted: boolean;
+    trustError?: string;
+  };
+}
+
+/** Reads SMTP replies line by line; resolves with the complete (possibly multi-line) reply. */
+function replies(socket: Socket | TLSSocket): () => Promise<string> {
+  let buffer = "";
+  const waiting: ((reply: string) => void)[] = [];
+  const complete: string[] = [];
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    buffer += chunk;
+    // A reply ends with a line "NNN " (space after the code); "NNN-" continues it.
+    const end = /(^|\r?\n)\d{3}(?: [^\n]*)?\r?\n/m;
+    let match;
+    while ((match = end.exec(buffer))) {
+      const upto = match.index + match[0].length;
+      complete.push(buffer.slice(0, upto));
+      buffer = buffer.slice(upto);
+      if (waiting.length > 0) waiting.shift()!(complete.shift()!);
+    }
+  });
+  return () => new Promise((resolve) => (complete.length > 0 ? resolve(complete.shift()!) : waiting.push(resolve)));
+}
+
+export function probeStartTls(host: string, address: string, options: { ca?: string; timeoutMs?: number } = {}): Promise<StartTlsProbe> {
+  const timeoutMs = options.timeoutMs ?? 15000;
+  return new Promise((resolve) => {
+    const result: StartTlsProbe = { starttls: false };
+    const socket = tcpConnect({ host: address, port: 25 });
+    let done = false;
+    const finish = (error?: string) => {
+      if (done) return;
+      done = true;
+      if (error) result.error = error;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    socket.on("error", (e) => finish(e.message));
+    socket.on("connect", async () => {
+      const next = replies(socket);
+      const greeting = await next();
+      result.banner = greeting.trim();
+      if (!greeting.startsWith("220")) return finish(`greeting is not 220: ${greeting.trim()}`);
+      // A name of its own, not one of the fleet's: edge hosts may rightly reject a stranger that
+      // claims to be one of them.
+      socket.write("EHLO mailfleet-check.invalid\r\n");
+      const ehlo = await next();
+      if (!ehlo.startsWith("250")) return finish(`EHLO refused: ${ehlo.trim()}`);
+      result.starttls = /^250[- ]STARTTLS\s*$/im.test(ehlo);
+      if (!result.starttls) return finish();
+      socket.write("STARTTLS\r\n");
+      const ready = await next();
+      if (!ready.startsWith("220")) return finish(`STARTTLS refused: ${ready.trim()}`);
+      socket.removeAllListeners("data");
+      // rejectUnauthorized: false: the probe reports an untrusted certificate instead of failing blind.
+      const secure = tlsConnect({ socket, servername: host, ca: options.ca, rejectUnauthorized: false });
+      secure.on("error", (e) => finish(`TLS handshake failed: ${e.message}`));
+      secure.on("secureConnect", () => {
+        const cert = secure.getPeerCertificate();
+        result.tls = {
+          protocol: secure.getProtocol() ?? "?",
+          names: certificateNames(cert.subjectaltname),
+          validTo: new Date(cert.valid_to),
+          trusted: secure.authorized,
+          ...(secure.authorizationError ? { trustError: String(secure.authorizationError) } : {}),
+        };
+        secure.write("QUIT\r\n");
+        secure.end();
+        finish();
+      });
+    });
+  });
+}
+
+export interface PolicyFetch {
+  status?: number;
+  contentType?: string;
+  body?: string;
+  error?: string;
+}
+
+/**
+ * GET https://mta-sts.<domain>/.well-known/mta-sts.txt from one address, verifying the certificate
+ * for mta-sts.<domain> the way senders do (RFC 8461 §3.3: a valid PKIX certificate, no redirects).
+ */
+export function fetchMtaStsPolicy(domain: string, address: string, options: { ca?: string; timeoutMs?: number } = {}): Promise<PolicyFetch> {
+  const host = `mta-sts.${domain}`;
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: address,
+        servername: host,
+        headers: { Host: host },
+        path: "/.well-known/mta-sts.txt",
+        method: "GET",
+        ca: options.ca,
+        timeout: options.timeoutMs ?? 15000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          // RFC 8461 §3.3: senders stop reading a policy past 64 KiB.
+          if (body.length < 65536) body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode, contentType: res.headers["content-type"], body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", (e) => resolve({ error: e.message }));
+    req.end();
+  });
+}

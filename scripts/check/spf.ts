@@ -1,0 +1,258 @@
+/**
+ * SPF (RFC 7208) as a receiver sees it: record syntax, the DNS lookup count over the whole include
+ * and redirect tree, and check_host() for one address. Pure apart from the injected DNS lookups,
+ * so every rule is tested with a hand-written zone.
+ */
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+
+/** RFC 7208 §4.6.4: more than 10 terms that query DNS make the whole evaluation a permerror. */
+export const SPF_LOOKUP_LIMIT = 10;
+/** RFC 7208 §4.6.4: an `mx` or `ptr` name with more than 10 records is a permerror. */
+const NAME_LIMIT = 10;
+
+/** The DNS answers SPF needs; empty for NXDOMAIN/NODATA, a thrown error for a failed query. */
+export interface SpfDns {
+  txt(name: string): Promise<string[]>;
+  a(name: string): Promise<string[]>;
+  aaaa(name: string): Promise<string[]>;
+  mx(name: string): Promise<{ priority: number; exchange: string }[]>;
+}
+
+export type Qualifier = "+" | "-" | "~" | "?";
+export type Mechanism = "all" | "include" | "a" | "mx" | "ptr" | "ip4" | "ip6" | "exists";
+export type Term =
+  | { kind: "mechanism"; qualifier: Qualifier; mechanism: Mechanism; domain?: string; cidr4?: number; cidr6?: number; network?: string; text: string }
+  | { kind: "modifier"; name: string; value: string; text: string };
+
+export interface ParsedSpf {
+  terms: Term[];
+  /** Syntax errors: any one makes the record a permerror for every receiver. */
+  errors: string[];
+  /** Legal but harmful or pointless. */
+  warnings: string[];
+}
+
+const DOMAIN_SPEC = /^(?=.{1,253}$)(?:%\{[a-z][0-9]*r?[.\-+,/_=]*\}|%[%_-]|[a-z0-9_-])(?:[a-z0-9_.-]|%\{[a-z][0-9]*r?[.\-+,/_=]*\}|%[%_-])*$/i;
+/** Mechanisms that cost one DNS lookup each (RFC 7208 §4.6.4); `redirect` costs one too. */
+const LOOKUP_MECHANISMS: readonly Mechanism[] = ["include", "a", "mx", "ptr", "exists"];
+
+/** Parses one SPF record (already joined from its character-strings). */
+export function parseSpf(record: string): ParsedSpf {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const terms: Term[] = [];
+  const words = record.trim().split(/ +/);
+  if (words[0]?.toLowerCase() !== "v=spf1") return { terms, errors: [`does not start with "v=spf1"`], warnings };
+  for (const text of words.slice(1)) {
+    const modifier = /^([a-z][a-z0-9_.-]*)=(.*)$/i.exec(text);
+    if (modifier) {
+      const name = modifier[1].toLowerCase();
+      if ((name === "redirect" || name === "exp") && terms.some((t) => t.kind === "modifier" && t.name === name)) errors.push(`"${name}=" appears twice`);
+      if ((name === "redirect" || name === "exp") && !DOMAIN_SPEC.test(modifier[2])) errors.push(`"${text}" has no valid domain`);
+      terms.push({ kind: "modifier", name, value: modifier[2], text });
+      continue;
+    }
+    const m = /^([+\-~?]?)([a-z0-9]+)(?::([^/]*))?((?:\/[0-9]+)?(?:\/\/[0-9]+)?)$/i.exec(text);
+    const mechanism = m?.[2].toLowerCase() as Mechanism | undefined;
+    if (!m || !mechanism || !["all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"].includes(mechanism)) {
+      errors.push(`"${text}" is not an SPF mechanism or modifier`);
+      continue;
+    }
+    const qualifier = (m[1] || "+") as Qualifier;
+    const arg = m[3];
+    const cidr = /^(?:\/([0-9]+))?(?:\/\/([0-9]+))?$/.exec(m[4])!;
+    const term = { kind: "mechanism" as const, qualifier, mechanism, text };
+    const bad = (why: string) => errors.push(`"${text}" ${why}`);
+    switch (mechanism) {
+      case "all":
+        if (arg !== undefined || m[4]) bad("takes no argument");
+        terms.push(term);
+        break;
+      case "ip4":
+      case "ip6": {
+        const bits = cidr[1] === undefined ? undefined : Number(cidr[1]);
+        const max = mechanism === "ip4" ? 32 : 128;
+        const valid = mechanism === "ip4" ? isIPv4(arg ?? "") : isIPv6(arg ?? "");
+        if (!valid || cidr[2] !== undefined || (bits !== undefined && bits > max)) bad(`is not a valid ${mechanism} network`);
+        else terms.push({ ...term, network: arg, ...(mechanism === "ip4" ? { cidr4: bits ?? 32 } : { cidr6: bits ?? 128 }) });
+        break;
+      }
+      case "include":
+      case "exists":
+        if (!arg || !DOMAIN_SPEC.test(arg)) bad("needs a domain");
+        else terms.push({ ...term, domain: arg });
+        if (m[4]) bad("takes no prefix length");
+        break;
+      default: {
+        // a, mx, ptr: optional domain; a and mx take dual CIDR lengths.
+        if (arg !== undefined && !DOMAIN_SPEC.test(arg)) bad("has no valid domain");
+        const cidr4 = cidr[1] === undefined ? 32 : Number(cidr[1]);
+        const cidr6 = cidr[2] === undefined ? 128 : Number(cidr[2]);
+        if (cidr4 > 32 || cidr6 > 128 || (mechanism === "ptr" && m[4])) bad("has an invalid prefix length");
+        terms.push({ ...term, ...(arg ? { domain: arg } : {}), cidr4, cidr6 });
+        if (mechanism === "ptr") warnings.push(`"${text}": RFC 7208 §5.5 says ptr SHOULD NOT be used (slow, and many receivers skip it)`);
+      }
+    }
+  }
+  const mechanisms = terms.filter((t) => t.kind === "mechanism");
+  const allAt = mechanisms.findIndex((t) => t.mechanism === "all");
+  if (allAt >= 0 && allAt < mechanisms.length - 1) warnings.push(`terms after "all" are never evaluated`);
+  if (allAt >= 0 && terms.some((t) => t.kind === "modifier" && t.name === "redirect")) warnings.push(`"redirect=" is ignored because the record has "all"`);
+  if (allAt < 0 && !terms.some((t) => t.kind === "modifier" && t.name === "redirect")) {
+    warnings.push(`no "all" term: unlisted senders get "neutral", which protects nothing; end with "-all" or "~all"`);
+  }
+  const all = mechanisms[allAt];
+  if (all?.kind === "mechanism" && all.qualifier === "+") errors.push(`"+all" authorises every host on the Internet`);
+  return { terms, errors, warnings };
+}
+
+/** The single SPF record at a name (RFC 7208 §4.5), or why there is none usable. */
+export async function fetchSpf(dns: SpfDns, domain: string): Promise<{ record: string } | { problem: string; none: boolean }> {
+  const records = (await dns.txt(domain)).filter((t) => /^v=spf1( |$)/i.test(t));
+  if (records.length === 0) return { problem: `${domain} has no SPF record`, none: true };
+  if (records.length > 1) return { problem: `${domain} has ${records.length} SPF records; receivers treat that as a permerror (RFC 7208 §4.5)`, none: false };
+  return { record: records[0] };
+}
+
+export interface SpfLookups {
+  /** DNS-querying terms in the whole tree (includes and redirects followed). */
+  count: number;
+  /** Each counted term with where it sits, e.g. `example.com → include:_spf.relay.example`. */
+  trail: string[];
+  errors: string[];
+}
+
+/**
+ * Counts every DNS-querying term across the record and everything it includes or redirects to,
+ * the way receivers count them (the worst case: every branch). Over SPF_LOOKUP_LIMIT, receivers
+ * return permerror and the domain's mail fails SPF everywhere.
+ */
+export async function countSpfLookups(dns: SpfDns, domain: string): Promise<SpfLookups> {
+  const result: SpfLookups = { count: 0, trail: [], errors: [] };
+  const walk = async (name: string, path: string[]): Promise<void> => {
+    if (path.includes(name)) {
+      result.errors.push(`loop: ${[...path, name].join(" → ")}`);
+      return;
+    }
+    const fetched = await fetchSpf(dns, name);
+    if ("problem" in fetched) {
+      if (path.length > 0) result.errors.push(`${[...path, name].join(" → ")}: ${fetched.problem}`);
+      else result.errors.push(fetched.problem);
+      return;
+    }
+    const parsed = parseSpf(fetched.record);
+    parsed.errors.forEach((e) => result.errors.push(`${name}: ${e}`));
+    const here = [...path, name];
+    const hasAll = parsed.terms.some((t) => t.kind === "mechanism" && t.mechanism === "all");
+    for (const t of parsed.terms) {
+      const counts = (t.kind === "mechanism" && LOOKUP_MECHANISMS.includes(t.mechanism)) || (t.kind === "modifier" && t.name === "redirect" && !hasAll);
+      if (!counts) continue;
+      result.count++;
+      result.trail.push(`${here.join(" → ")}: ${t.text}`);
+      const target = t.kind === "mechanism" ? (t.mechanism === "include" ? t.domain : undefined) : t.value;
+      // Macros expand per message; their targets cannot be followed ahead of time.
+      if (target && !target.includes("%")) await walk(target.toLowerCase(), here);
+    }
+  };
+  await walk(domain.toLowerCase(), []);
+  return result;
+}
+
+export type SpfResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "permerror" | "temperror";
+const QUALIFIER_RESULT: Record<Qualifier, SpfResult> = { "+": "pass", "-": "fail", "~": "softfail", "?": "neutral" };
+
+function inNetwork(ip: string, network: string, bits: number): boolean {
+  const family = isIPv4(ip) ? "ipv4" : "ipv6";
+  if ((family === "ipv4") !== isIPv4(network)) return false;
+  const list = new BlockList();
+  list.addSubnet(network, bits, family);
+  return list.check(ip, family);
+}
+
+/**
+ * RFC 7208 §4 check_host(ip, domain) for a sender address, without macro expansion (a term with
+ * a macro counts as not matching). Used to prove the published record authorises every address
+ * the fleet sends from.
+ */
+export async function checkHost(dns: SpfDns, ip: string, domain: string): Promise<{ result: SpfResult; why: string }> {
+  let lookups = 0;
+  const v4 = isIPv4(ip);
+  const addressesOf = async (name: string) => (v4 ? dns.a(name) : dns.aaaa(name));
+  const matchesAddresses = (list: string[], t: { cidr4?: number; cidr6?: number }) => list.some((a) => inNetwork(ip, a, v4 ? t.cidr4 ?? 32 : t.cidr6 ?? 128));
+
+  const evaluate = async (name: string, depth: number): Promise<{ result: SpfResult; why: string }> => {
+    if (depth > SPF_LOOKUP_LIMIT) return { result: "permerror", why: "include/redirect nesting too deep" };
+    let fetched;
+    try {
+      fetched = await fetchSpf(dns, name);
+    } catch (error) {
+      return { result: "temperror", why: `${name}: ${(error as Error).message}` };
+    }
+    if ("problem" in fetched) return { result: fetched.none ? "none" : "permerror", why: fetched.problem };
+    const parsed = parseSpf(fetched.record);
+    if (parsed.errors.length > 0) return { result: "permerror", why: `${name}: ${parsed.errors[0]}` };
+    const count = () => {
+      lookups++;
+      if (lookups > SPF_LOOKUP_LIMIT) throw new PermError(`more than ${SPF_LOOKUP_LIMIT} DNS lookups`);
+    };
+    for (const t of parsed.terms) {
+      if (t.kind !== "mechanism") continue;
+      const target = (t.domain ?? name).toLowerCase();
+      if (target.includes("%")) continue;
+      let match = false;
+      switch (t.mechanism) {
+        case "all":
+          match = true;
+          break;
+        case "ip4":
+        case "ip6":
+          match = inNetwork(ip, t.network!, (t.mechanism === "ip4" ? t.cidr4 : t.cidr6)!);
+          break;
+        case "a":
+          count();
+          match = matchesAddresses(await addressesOf(target), t);
+          break;
+        case "mx": {
+          count();
+          const exchanges = await dns.mx(target);
+          if (exchanges.length > NAME_LIMIT) throw new PermError(`${target} has more than ${NAME_LIMIT} MX records`);
+          for (const mx of exchanges) if (matchesAddresses(await addressesOf(mx.exchange), t)) match = true;
+          break;
+        }
+        case "exists":
+          count();
+          match = (await dns.a(target)).length > 0;
+          break;
+        case "ptr":
+          // Not evaluated: RFC 7208 §5.5 discourages it and the fleet never publishes it.
+          count();
+          break;
+        case "include": {
+          count();
+          const inner = await evaluate(target, depth + 1);
+          if (inner.result === "pass") match = true;
+          else if (inner.result === "temperror") return inner;
+          else if (inner.result === "permerror" || inner.result === "none") return { result: "permerror", why: `include:${target}: ${inner.why}` };
+          break;
+        }
+      }
+      if (match) return { result: QUALIFIER_RESULT[t.qualifier], why: `${name}: ${t.text}` };
+    }
+    const redirect = parsed.terms.find((t) => t.kind === "modifier" && t.name === "redirect");
+    if (redirect?.kind === "modifier" && !redirect.value.includes("%")) {
+      count();
+      const inner = await evaluate(redirect.value.toLowerCase(), depth + 1);
+      return inner.result === "none" ? { result: "permerror", why: `redirect=${redirect.value}: ${inner.why}` } : inner;
+    }
+    return { result: "neutral", why: `${name}: no term matched` };
+  };
+
+  try {
+    return await evaluate(domain.toLowerCase(), 0);
+  } catch (error) {
+    if (error instanceof PermError) return { result: "permerror", why: error.message };
+    return { result: "temperror", why: (error as Error).message };
+  }
+}
+
+class PermError extends Error {}
