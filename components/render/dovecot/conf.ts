@@ -60,17 +60,20 @@ export function renderDovecotConf(topology: Topology, addresses: AddressBook, ho
     .map((h) => addressList(addressesOf(addresses, h)));
   const protocols = ["imap", "lmtp", "sieve", ...(spec.pop3 ? ["pop3"] : [])];
   return `# Rendered by mailfleet for ${host.fqdn}: the push replaces this file, edit the stack instead.
+# The setting semantics this file is written for, and the oldest Dovecot that must still read
+# the mail it stores (so a rollback within 2.4 never meets an unreadable index).
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
 
 protocols = ${protocols.join(" ")}
+# The name in LMTP's greeting and in the Received: header of every delivery.
 hostname = ${host.fqdn}
 postmaster_address = ${postmasterAddress(topology)}
 # Say nothing about the software or its version to unauthenticated clients.
 login_greeting = ${host.fqdn} ready.
 
 ## TLS
-# required: no password is accepted before TLS, on any protocol (ManageSieve must STARTTLS first).
+# required: IMAP, POP3 and ManageSieve accept no password before TLS (ManageSieve must STARTTLS).
 ssl = required
 ssl_min_protocol = TLSv1.2
 ssl_server_cert_file = ${TLS_PATHS.cert}
@@ -156,8 +159,8 @@ recipient_delimiter = ${spec.recipientDelimiter}
 # A recipient whose mailbox lives on another store is passed on to that store's LMTP instead of
 # being delivered here: one copy, in the right place, whichever store the edge picked.
 lmtp_proxy = yes
-# Refuse RCPT for a full mailbox, so the edge MX bounces at once with the quota message instead
-# of accepting the message and failing at delivery.
+# Refuse a full mailbox at RCPT, with the quota message and before any data is sent, instead of
+# failing at delivery: the edge MX returns the mail to its sender at once, with that reason.
 lmtp_rcpt_check_quota = yes
 # A Sieve fileinto to a folder that does not exist yet creates it instead of falling back to INBOX.
 lda_mailbox_autocreate = yes
