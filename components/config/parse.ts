@@ -194,7 +194,8 @@ type Add = (path: readonly PropertyKey[], message: string, hint?: string) => voi
  * Returns the spec when every key parsed.
  */
 function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
-  const complete = Object.keys(KEYS).every((k) => k in p || !(k in REQUIRED_HINT));
+  // A key is in p only when it parsed (optional keys the stack leaves out parse to their default).
+  const complete = Object.keys(KEYS).every((k) => k in p);
   // Keys that failed stand in as empty values, and checks that need them are skipped.
   const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, spfIncludes: [], adminSshCidrs: [], ...p } as Parsed;
   const ok = (...keys: (keyof Parsed)[]) => keys.every((k) => k in p);

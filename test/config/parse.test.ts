@@ -45,6 +45,7 @@ const CASES: Case[] = [
   ["alias to a missing local mailbox", (r) => (r.aliases["sales@example.com"] = ["nobody@example.com"]), 'aliases["sales@example.com"][0]', /no mailbox or alias/],
   ["alias that is also a mailbox", (r) => (r.aliases["alice@example.com"] = "bob@example.org"), 'aliases["alice@example.com"]', /also a mailbox/],
   ["catch-all for a foreign domain", (r) => (r.catchAll = { "example.net": "alice@example.com" }), 'catchAll["example.net"]', /not a hosted domain/],
+  ["malformed DKIM selector", (r) => (r.dkim = { selectors: ["a.example"] }), "dkim.selectors[0]", /not a DKIM selector/],
   ["active DKIM selector not listed", (r) => (r.dkim = { selectors: ["s1"], active: "s2" }), "dkim.active", /not one of the selectors/],
   ["server domain outside the DNS zones", (r) => (r.serverDomain = "mail.example.net"), "serverDomain", /none of the DNS zones/],
   ["zone backend without nameservers", (r) => delete r.zone, "zone", /required with dns: zone/],
