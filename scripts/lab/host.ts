@@ -1,0 +1,198 @@
+/**
+ * Lab hosts as Linux namespaces: each host is a network namespace plus a UTS namespace (its own
+ * host name), with its own filesystem: an overlay of the read-only Debian 13 root and a per-host
+ * upper directory, so a file written to /etc/postfix/main.cf on mx1 exists on mx1 only. A host's
+ * processes run as `nsenter --net --uts chroot <merged>`; every process of the lab is therefore
+ * in one of the lab's network namespaces, which is how `down` finds them all (and nothing else).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { BRIDGE_NS, DOC_ROUTES, LAB_DIR, LabHost, NS_PREFIX, netnsName, prefixOf } from "./plan";
+
+export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
+const UTS_DIR = join(LAB_DIR, "uts");
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command on this machine (root namespace) and throws with its output when it fails. */
+export function sh(script: string, args: string[] = [], timeoutMs = 60_000): string {
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script, "lab", ...args], { encoding: "utf8", timeout: timeoutMs });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`lab: command failed (${r.status}): ${script.slice(0, 200)}\n${r.stderr}`);
+  return r.stdout;
+}
+
+export function hostDir(name: string): string {
+  return join(LAB_DIR, "hosts", name);
+}
+
+/** Where a host's files are seen from this machine (while the lab is up). */
+export function hostRoot(name: string): string {
+  return join(hostDir(name), "merged");
+}
+
+/** nsenter arguments that run argv as root on a lab host. */
+export function enterArgv(name: string, argv: string[]): string[] {
+  return [
+    `--net=/run/netns/${netnsName(name)}`,
+    `--uts=${join(UTS_DIR, name)}`,
+    "--",
+    "chroot",
+    hostRoot(name),
+    "/usr/bin/env",
+    "-i",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+    "LANG=C.UTF-8",
+    ...argv,
+  ];
+}
+
+/** Runs argv on a lab host as root and waits for it. */
+export function exec(name: string, argv: string[], options: { input?: string; timeoutMs?: number } = {}): ExecResult {
+  const r = spawnSync("nsenter", enterArgv(name, argv), { encoding: "utf8", input: options.input, timeout: options.timeoutMs ?? 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** exec, but throws unless the command succeeds; returns its stdout. */
+export function execOk(name: string, argv: string[], options: { input?: string; timeoutMs?: number } = {}): string {
+  const r = exec(name, argv, options);
+  if (r.code !== 0) throw new Error(`${name}: ${argv.join(" ")} exited ${r.code}\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Starts a long-running process on a host, detached from this one (it outlives the CLI). */
+export function startDetached(name: string, argv: string[]): void {
+  const child = spawn("nsenter", enterArgv(name, argv), { detached: true, stdio: "ignore" });
+  child.unref();
+}
+
+/** The bridge every host hangs off, in a namespace of its own (not this machine's). */
+export function createBridge(): void {
+  sh(
+    `ip netns add "$1"
+     ip -n "$1" link set lo up
+     ip -n "$1" link add br0 type bridge
+     ip -n "$1" link set br0 up
+     mkdir -p "$2" && mount --bind "$2" "$2" && mount --make-private "$2"`,
+    [BRIDGE_NS, UTS_DIR],
+  );
+}
+
+/**
+ * Creates one host: filesystem (overlay, /proc, a minimal /dev with its own /dev/pts), identity
+ * (host name, /etc/hosts, resolv.conf pointing at the lab DNS) and network (a veth into the
+ * bridge, its documentation-range addresses, on-link routes for the documentation ranges only).
+ */
+export function createHost(host: LabHost, nameservers: string[]): void {
+  const dir = hostDir(host.name);
+  const resolv = nameservers.map((n) => `nameserver ${n}`).join("\n");
+  sh(
+    `name=$1 fqdn=$2 v4=$3 v6=$4 dir=$5 root=$6 ns=$7 br=$8 uts=$9 resolv=\${10} routes=\${11}
+     rm -rf "$dir"; mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
+     m=$dir/merged
+     mount -t overlay "$ns" -o "lowerdir=$root,upperdir=$dir/upper,workdir=$dir/work" "$m"
+     mount -t proc proc "$m/proc"
+     mount -t tmpfs -o mode=0755,size=4m dev "$m/dev"
+     mknod -m 666 "$m/dev/null" c 1 3; mknod -m 666 "$m/dev/zero" c 1 5; mknod -m 666 "$m/dev/full" c 1 7
+     mknod -m 666 "$m/dev/random" c 1 8; mknod -m 666 "$m/dev/urandom" c 1 9; mknod -m 666 "$m/dev/tty" c 5 0
+     mkdir "$m/dev/pts" "$m/dev/shm"
+     mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$m/dev/pts"
+     ln -s pts/ptmx "$m/dev/ptmx"; ln -s /proc/self/fd "$m/dev/fd"
+     ln -s /proc/self/fd/0 "$m/dev/stdin"; ln -s /proc/self/fd/1 "$m/dev/stdout"; ln -s /proc/self/fd/2 "$m/dev/stderr"
+     echo "$fqdn" > "$m/etc/hostname"
+     printf '127.0.0.1 localhost\\n::1 localhost\\n%s %s %s\\n%s %s %s\\n' "$v4" "$fqdn" "$name" "$v6" "$fqdn" "$name" > "$m/etc/hosts"
+     rm -f "$m/etc/resolv.conf"; printf '%s\\n' "$resolv" > "$m/etc/resolv.conf"
+     ip netns add "$ns"
+     ip -n "$br" link add "$name" type veth peer name eth0 netns "$ns"
+     ip -n "$br" link set "$name" master br0 up
+     ip -n "$ns" link set lo up
+     ip -n "$ns" addr add "$v4/${prefixOf(host.ipv4)}" dev eth0
+     ip -n "$ns" addr add "$v6/${prefixOf(host.ipv6)}" dev eth0 nodad
+     ip -n "$ns" link set eth0 up
+     for r in $routes; do ip -n "$ns" route replace "$r" dev eth0; done
+     touch "$uts/$name"
+     unshare --uts="$uts/$name" hostname "$fqdn"`,
+    [host.name, host.fqdn, host.ipv4, host.ipv6, dir, DEBIAN13_ROOT, netnsName(host.name), BRIDGE_NS, UTS_DIR, resolv, DOC_ROUTES.join(" ")],
+  );
+}
+
+/** A tiny syslog for a host (the lab's, not the fleet's): /dev/log lines go to /var/log/syslog. */
+const SYSLOG_PY = `
+import os, select, socket
+socks = []
+# Postfix's chrooted daemons log through the socket inside their chroot.
+for path in ("/dev/log", "/var/spool/postfix/dev/log"):
+    if not os.path.isdir(os.path.dirname(path)): continue
+    try: os.unlink(path)
+    except FileNotFoundError: pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path); os.chmod(path, 0o666); socks.append(s)
+with open("/var/log/syslog", "ab", buffering=0) as f:
+    while True:
+        for s in select.select(socks, [], [])[0]:
+            f.write(s.recv(65536).rstrip(b"\\0\\n") + b"\\n")
+`;
+
+export function startSyslog(name: string): void {
+  startDetached(name, ["python3", "-c", SYSLOG_PY]);
+}
+
+export function labNamespaces(): string[] {
+  const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
+  return (r.stdout ?? "")
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(NS_PREFIX));
+}
+
+/** Processes inside a lab namespace: the only ones `down` may end. */
+export function namespacePids(ns: string): number[] {
+  const r = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });
+  return (r.stdout ?? "").split("\n").filter(Boolean).map(Number);
+}
+
+function labMounts(): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((p): p is string => !!p && (p === LAB_DIR || p.startsWith(`${LAB_DIR}/`)));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Ends every process in the lab's namespaces, unmounts everything under LAB_DIR, deletes the namespaces. */
+export async function destroyLab(): Promise<void> {
+  const namespaces = labNamespaces();
+  const pids = () => namespaces.flatMap(namespacePids);
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    for (const pid of pids()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+    for (let i = 0; i < 25 && pids().length > 0; i++) await sleep(200);
+  }
+  const left = pids();
+  if (left.length > 0) throw new Error(`lab: processes ${left.join(" ")} did not end`);
+  // Deepest first; a mount that stays busy is detached lazily so it leaves the table anyway.
+  for (const mount of labMounts().sort((a, b) => b.length - a.length)) {
+    if (spawnSync("umount", [mount]).status !== 0) sh('umount -l "$1"', [mount]);
+  }
+  for (const ns of namespaces) sh('ip netns delete "$1"', [ns]);
+  rmSync(join("/etc/netns", netnsName("client")), { recursive: true, force: true });
+}
+
+/** Hosts whose directory exists (the last `up`'s hosts, running or not). */
+export function knownHosts(): string[] {
+  const dir = join(LAB_DIR, "hosts");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}

@@ -1,0 +1,294 @@
+/**
+ * The local lab: the lab stack's whole fleet on this machine (network namespaces, real daemons
+ * from the Debian 13 root), configured over SSH by the same deploy command the Pulumi push runs.
+ *   up()      build the hosts and network, start SSH, push every host's rendered files, start the peers
+ *   down()    end every lab process, unmount, delete the namespaces
+ *   status()  what runs where, and where to point a mail client
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { buildFleet, FleetBuild, givenAddresses } from "../../components/build";
+import { parseFleetConfig } from "../../components/config/parse";
+import { FleetSpec } from "../../components/config/spec";
+import { readStackConfig } from "../../components/config/stackFile";
+import { FleetKeys } from "../../components/keys/material";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
+import { RenderedFile } from "../../components/render/file";
+import { buildTopology } from "../../components/topology";
+import {
+  createBridge,
+  createHost,
+  destroyLab,
+  exec,
+  execOk,
+  ExecResult,
+  hostRoot,
+  labNamespaces,
+  namespacePids,
+  sh,
+  startSyslog,
+} from "./host";
+import { CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
+import { LAB_DIR, LabHost, labHosts, netnsName } from "./plan";
+
+export { exec, execOk, ExecResult, hostRoot } from "./host";
+export * from "./plan";
+export { CLIENT, EXT, EXT_USER } from "./peers";
+
+const REPO = join(__dirname, "..", "..");
+export const LAB_STACK = "lab";
+export const LAB_PASSPHRASE = "mailfleet-lab";
+export const SSH_KEY = join(LAB_DIR, "ssh", "id_ed25519");
+export const KEYS_DIR = join(LAB_DIR, "keys");
+/** Where client and ext find the lab's mail test tool and the fleet CA. */
+export const LAB_TOOLS = "/usr/local/share/mailfleet-lab";
+export const MAILTOOL = `${LAB_TOOLS}/mailtool.py`;
+export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
+
+/** The lab stack's test users log in with `<local part>-lab-password` (see stacks/Pulumi.lab.yaml). */
+export function labPassword(address: string): string {
+  return `${address.split("@")[0]}-lab-password`;
+}
+
+export interface LabFleet {
+  spec: FleetSpec;
+  keys: FleetKeys;
+  build: FleetBuild;
+  hosts: LabHost[];
+}
+
+/** The lab stack rendered by the project: spec → keys (kept under LAB_DIR) → buildFleet. */
+export function loadLabFleet(): LabFleet {
+  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
+  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec) };
+}
+
+export function labHost(fleet: LabFleet, name: string): LabHost {
+  const host = fleet.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`no lab host ${name}`);
+  return host;
+}
+
+/** The files the push sends to a host: its rendered files, or for dns1 the Knot server's plus the lab's peer zones. */
+export function deployFiles(fleet: LabFleet, host: LabHost): RenderedFile[] {
+  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host.fqdn);
+  const files = fleet.build.hostFiles[host.name];
+  if (!files) throw new Error(`no rendered files for ${host.name}`);
+  return files;
+}
+
+/** Runs a command on a lab host over SSH from the admin namespace, as the push does. */
+export function ssh(host: LabHost, command: string, input = "", timeoutMs = 300_000): Promise<ExecResult> {
+  const argv = [
+    `--net=/run/netns/${netnsName("admin")}`,
+    "ssh",
+    "-F", "/dev/null",
+    "-i", SSH_KEY,
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR",
+    "-o", "ConnectTimeout=5",
+    `root@${host.ipv4}`,
+    command,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn("nsenter", argv, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** Pushes files to a host with the deploy command and bundle the Pulumi push uses. */
+export function push(host: LabHost, files: RenderedFile[], role: DeployRole = host.role!): Promise<ExecResult> {
+  return ssh(host, deployCommand(role), bundleFiles(files));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether a TCP port answers, tried from the admin namespace. */
+export function portOpen(address: string, port: number): boolean {
+  const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName("admin")}`, "bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "probe", address, String(port)], {
+    timeout: 3000,
+    stdio: "ignore",
+  });
+  return r.status === 0;
+}
+
+export async function waitForPort(address: string, port: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!portOpen(address, port)) {
+    if (Date.now() > until) throw new Error(`lab: nothing answers on ${address} port ${port} after ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+function ensureSshKey(): string {
+  if (!existsSync(SSH_KEY)) {
+    mkdirSync(dirname(SSH_KEY), { recursive: true, mode: 0o700 });
+    sh('ssh-keygen -q -t ed25519 -N "" -C mailfleet-lab -f "$1"', [SSH_KEY]);
+  }
+  return readFileSync(`${SSH_KEY}.pub`, "utf8");
+}
+
+function writeHostFile(host: string, path: string, content: string, mode = 0o644): void {
+  const target = join(hostRoot(host), path);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, content);
+  chmodSync(target, mode);
+}
+
+/** The lab's SSH server on a host: root logs in with the lab key only. */
+function startSsh(host: LabHost, publicKey: string): void {
+  writeHostFile(host.name, "/root/.ssh/authorized_keys", publicKey, 0o600);
+  chmodSync(join(hostRoot(host.name), "root/.ssh"), 0o700);
+  writeHostFile(
+    host.name,
+    "/etc/ssh/sshd_config.d/mailfleet-lab.conf",
+    "# The lab's SSH server: the push logs in as root with the lab key, nothing else.\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
+  );
+  execOk(host.name, ["sh", "-c", "install -d -m 0755 /run/sshd && /usr/sbin/sshd"]);
+}
+
+function startPeers(fleet: LabFleet): void {
+  const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
+  for (const peer of [CLIENT, EXT]) {
+    writeHostFile(peer.name, MAILTOOL, tool, 0o755);
+    writeHostFile(peer.name, CA_FILE, fleet.keys.caCertPem);
+    writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
+  }
+  for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
+  // Daemons get their own log, not exec's pipes (which would stay open as long as they run).
+  execOk(EXT.name, [
+    "sh",
+    "-c",
+    `useradd -m ${EXT_USER} && postfix start && install -d -o _rspamd -g _rspamd /run/rspamd && rspamd -u _rspamd -g _rspamd </dev/null >/var/log/rspamd-start.log 2>&1`,
+  ]);
+  execOk(CLIENT.name, ["postfix", "start"]);
+  // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
+  mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
+  writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
+}
+
+/** The ports that show a host's role is serving. */
+export function servicePorts(host: LabHost): number[] {
+  switch (host.role) {
+    case "dns":
+      return [53];
+    case "edge":
+      return [25];
+    case "outbound":
+      return [587, 465];
+    case "store":
+      return [993, 24];
+    default:
+      return host.kind === "ext" ? [25] : [];
+  }
+}
+
+export interface UpTimings {
+  [step: string]: number;
+}
+
+export async function up(log: (line: string) => void = () => {}): Promise<UpTimings> {
+  if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces, mounts)");
+  const timings: UpTimings = {};
+  let mark = Date.now();
+  const step = (name: string) => {
+    const now = Date.now();
+    timings[name] = (now - mark) / 1000;
+    log(`lab: ${name} (${timings[name].toFixed(1)} s)`);
+    mark = now;
+  };
+  sh('bash "$1"', [join(REPO, "scripts/setup/debian13-root.sh")], 30 * 60_000);
+  step("Debian 13 root ready");
+  if (labNamespaces().length > 0) await destroyLab();
+  const fleet = loadLabFleet();
+  const publicKey = ensureSshKey();
+  step("lab stack rendered, keys loaded");
+
+  const dns = fleet.hosts.find((h) => h.role === "dns")!;
+  createBridge();
+  for (const host of fleet.hosts) createHost(host, [dns.ipv4, dns.ipv6]);
+  for (const host of fleet.hosts) startSyslog(host.name);
+  for (const host of fleet.hosts.filter((h) => h.ssh)) startSsh(host, publicKey);
+  step("namespaces, filesystems, network, SSH");
+
+  for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, 22, 20_000);
+  const results = await Promise.all(fleet.hosts.filter((h) => h.ssh).map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
+  const failed = results.filter((r) => r.result.code !== 0);
+  for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
+  if (failed.length > 0) {
+    throw new Error(`lab: the push failed on ${failed.map((r) => `${r.host.name}:\n${r.result.stderr}`).join("\n")}`);
+  }
+  step("fleet deployed over SSH");
+
+  startPeers(fleet);
+  for (const host of fleet.hosts) for (const port of servicePorts(host)) await waitForPort(host.ipv4, port);
+  step("peers started, every service answers");
+  timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
+  return timings;
+}
+
+export async function down(): Promise<void> {
+  await destroyLab();
+}
+
+const DAEMONS: Record<string, string> = { master: "postfix", rspamd: "rspamd", nginx: "nginx", dovecot: "dovecot", knotd: "knot", sshd: "sshd" };
+
+/** The daemons running on a lab host (by process name). */
+export function runningDaemons(host: string): string[] {
+  const names = new Set<string>();
+  for (const pid of namespacePids(netnsName(host))) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      const daemon = Object.entries(DAEMONS).find(([prefix]) => comm.startsWith(prefix));
+      if (daemon) names.add(daemon[1]);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return [...names].sort();
+}
+
+export function status(): string {
+  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const hosts = labHosts(spec);
+  const live = new Set(labNamespaces());
+  if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
+  const rows = [
+    ["HOST", "NAME", "IPv4", "IPv6", "UP", "DAEMONS"],
+    ...hosts.map((h) => [h.name, h.fqdn, h.ipv4, h.ipv6, live.has(netnsName(h.name)) ? "yes" : "NO", runningDaemons(h.name).join(" ") || "-"]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  const role = (r: string) => hosts.filter((h) => h.role === r).map((h) => `${h.name} ${h.ipv4}`).join(", ");
+  return [
+    `mailfleet lab: up (${live.size} namespaces)`,
+    ...table,
+    "",
+    `A mail client runs inside the client namespace, where DNS is the lab's: ip netns exec ${netnsName(CLIENT.name)} <program>`,
+    `  IMAP        imap.${spec.serverDomain} port 993, TLS            (${role("store")})`,
+    `  Submission  smtp.${spec.serverDomain} port 587 STARTTLS or 465 TLS, with AUTH  (${role("outbound")})`,
+    `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
+    `  TLS trust   the fleet CA ${join(KEYS_DIR, "ca.crt")}`,
+    "  Users:",
+    ...spec.mailboxes.map((m) => `    ${m.address}  password ${labPassword(m.address)}  (on ${m.store})`),
+    `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,
+    "",
+    "A shell command on a host: npm run lab -- exec <host> <command…>   (e.g. exec mx1 postqueue -p)",
+  ].join("\n");
+}
+

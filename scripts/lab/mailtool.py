@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The lab's mail client, run on the client (and ext) hosts by the end-to-end tests.
+
+  mailtool.py send  --host H --port P --mode plain|starttls|tls [--user U --password P]
+                    --mail-from A --rcpt R [--rcpt R ...] --subject S [--cafile F]
+  mailtool.py ehlo  --host H --port P --mode plain|starttls|tls [--cafile F]
+  mailtool.py imap  --host H --user U --password P --subject S [--cafile F]
+
+Prints one JSON object: what the server answered at each step, so a test can assert on codes.
+"""
+import argparse
+import email
+import email.utils
+import imaplib
+import json
+import smtplib
+import ssl
+import sys
+
+
+def tls_context(cafile):
+    return ssl.create_default_context(cafile=cafile)
+
+
+def connect(args):
+    context = tls_context(args.cafile)
+    if args.mode == "tls":
+        smtp = smtplib.SMTP_SSL(args.host, args.port, timeout=30, context=context, local_hostname=args.helo)
+    else:
+        smtp = smtplib.SMTP(args.host, args.port, timeout=30, local_hostname=args.helo)
+    smtp.ehlo()
+    result = {"ehlo": sorted(smtp.esmtp_features.keys()), "auth_before_tls": smtp.esmtp_features.get("auth")}
+    if args.mode == "starttls":
+        code, message = smtp.starttls(context=context)
+        result["starttls"] = code
+        smtp.ehlo()
+        result["ehlo_tls"] = sorted(smtp.esmtp_features.keys())
+    result["auth"] = smtp.esmtp_features.get("auth")
+    return smtp, result
+
+
+def send(args):
+    smtp, result = connect(args)
+    try:
+        if args.user:
+            try:
+                code, message = smtp.login(args.user, args.password)
+                result["login"] = code
+            except smtplib.SMTPAuthenticationError as error:
+                result.update(ok=False, stage="auth", code=error.smtp_code, message=error.smtp_error.decode(errors="replace"))
+                return result
+        code, message = smtp.mail(args.mail_from)
+        if code != 250:
+            result.update(ok=False, stage="mail", code=code, message=message.decode(errors="replace"))
+            return result
+        for rcpt in args.rcpt:
+            code, message = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                result.update(ok=False, stage="rcpt", code=code, message=message.decode(errors="replace"), rcpt=rcpt)
+                return result
+        msgid = email.utils.make_msgid(domain=args.mail_from.split("@")[-1] or "lab")
+        body = (
+            f"From: <{args.mail_from}>\r\nTo: {', '.join('<' + r + '>' for r in args.rcpt)}\r\n"
+            f"Subject: {args.subject}\r\nMessage-ID: {msgid}\r\nDate: {email.utils.formatdate()}\r\n\r\n"
+            "A mailfleet lab test message.\r\n"
+        )
+        code, message = smtp.data(body.encode())
+        result.update(ok=code == 250, stage="data", code=code, message=message.decode(errors="replace"), message_id=msgid)
+        return result
+    finally:
+        try:
+            smtp.quit()
+        except Exception:
+            pass
+
+
+def ehlo(args):
+    smtp, result = connect(args)
+    smtp.quit()
+    return result
+
+
+def imap(args):
+    context = tls_context(args.cafile)
+    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=context, timeout=30)
+    try:
+        try:
+            client.login(args.user, args.password)
+        except imaplib.IMAP4.error as error:
+            return {"ok": False, "stage": "login", "message": str(error)}
+        client.select("INBOX", readonly=True)
+        typ, data = client.search(None, "SUBJECT", json.dumps(args.subject))
+        messages = []
+        for num in data[0].split():
+            typ, parts = client.fetch(num, "(BODY.PEEK[HEADER])")
+            header = email.message_from_bytes(parts[0][1])
+            messages.append({
+                "subject": header.get("Subject"),
+                "message_id": header.get("Message-ID"),
+                "to": header.get("To"),
+                "delivered_to": header.get_all("Delivered-To") or [],
+                "received": [" ".join(r.split()) for r in header.get_all("Received") or []],
+            })
+        return {"ok": True, "messages": messages}
+    finally:
+        try:
+            client.logout()
+        except Exception:
+            pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["send", "ehlo", "imap"])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, default=25)
+    parser.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
+    parser.add_argument("--helo", default=None)
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    parser.add_argument("--mail-from", default="")
+    parser.add_argument("--rcpt", action="append", default=[])
+    parser.add_argument("--subject", default="")
+    parser.add_argument("--cafile")
+    args = parser.parse_args()
+    try:
+        result = {"send": send, "ehlo": ehlo, "imap": imap}[args.command](args)
+    except (OSError, smtplib.SMTPException, imaplib.IMAP4.error) as error:
+        result = {"ok": False, "stage": "connect", "message": f"{type(error).__name__}: {error}"}
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

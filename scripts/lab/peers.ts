@@ -1,0 +1,133 @@
+/**
+ * The lab's own test peers, pure: the DNS data of the foreign domain (example.net with its MX
+ * host `ext` and the user's machine `client`, their reverse zones) served by dns1 beside the
+ * fleet's zones, and the configs of ext's and client's Postfix and ext's rspamd. None of this
+ * is fleet config: the fleet's hosts get only what the project renders.
+ */
+import { KNOT_CONF, knotZonePath, reverseName, reverseZone } from "../../components/records";
+import { file, RenderedFile } from "../../components/render/file";
+import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
+
+const peer = (name: string): LabHost => LAB_PEERS.find((h) => h.name === name)!;
+export const CLIENT = peer("client");
+export const EXT = peer("ext");
+/** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
+export const EXT_USER = "bob";
+
+interface LabZone {
+  origin: string;
+  records: string[];
+}
+
+function zoneText(zone: LabZone, nameserver: string): string {
+  return [
+    "; The lab's own zone (a foreign domain and its reverse DNS), not part of the fleet.",
+    `$ORIGIN ${zone.origin}.`,
+    "$TTL 300",
+    `@ SOA ${nameserver}. hostmaster.${EXT_DOMAIN}. 1 3600 900 1209600 300`,
+    `@ NS ${nameserver}.`,
+    ...zone.records,
+    "",
+  ].join("\n");
+}
+
+export function labZones(): LabZone[] {
+  const hosts = [CLIENT, EXT];
+  const forward: LabZone = {
+    origin: EXT_DOMAIN,
+    records: [
+      `@ MX 10 ${EXT.fqdn}.`,
+      // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
+      `@ TXT "v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all"`,
+      ...hosts.flatMap((h) => [`${h.fqdn}. A ${h.ipv4}`, `${h.fqdn}. AAAA ${h.ipv6}`]),
+    ],
+  };
+  const reverse = new Map<string, string[]>();
+  for (const h of hosts) {
+    for (const address of [h.ipv4, h.ipv6]) {
+      const origin = reverseZone(address);
+      reverse.set(origin, [...(reverse.get(origin) ?? []), `${reverseName(address)}. PTR ${h.fqdn}.`]);
+    }
+  }
+  return [forward, ...[...reverse].map(([origin, records]) => ({ origin, records }))];
+}
+
+/**
+ * dns1's bundle: the project's Knot server files, plus the lab zones appended to knot.conf as a
+ * second `zone:` section (Knot reads repeated sections as one list) and their zone files.
+ */
+export function labDnsFiles(dnsServerFiles: RenderedFile[], nameserver: string): RenderedFile[] {
+  const zones = labZones();
+  const conf = dnsServerFiles.find((f) => f.path === KNOT_CONF);
+  if (!conf) throw new Error(`the project's DNS server files have no ${KNOT_CONF}`);
+  const extra = [
+    "",
+    "# mailfleet lab: zones of the lab's own peers (a foreign domain, the reverse DNS of its hosts).",
+    "zone:",
+    ...zones.flatMap((z) => [`  - domain: ${z.origin}`, `    file: "${knotZonePath(z.origin)}"`]),
+    "",
+  ].join("\n");
+  return [
+    ...dnsServerFiles.map((f) => (f === conf ? { ...f, content: `${f.content.trimEnd()}\n${extra}` } : f)),
+    ...zones.map((z) => file(knotZonePath(z.origin), zoneText(z, nameserver))),
+  ];
+}
+
+/** ext's Postfix: a strict foreign receiver for example.net that has every message judged by its rspamd. */
+export function extPostfixMainCf(): string {
+  return [
+    "# The lab's foreign mail server (not fleet config).",
+    "compatibility_level = 3.6",
+    `myhostname = ${EXT.fqdn}`,
+    `mydomain = ${EXT_DOMAIN}`,
+    `myorigin = ${EXT_DOMAIN}`,
+    `mydestination = ${EXT_DOMAIN}, localhost`,
+    "inet_interfaces = all",
+    "inet_protocols = all",
+    "mynetworks = 127.0.0.0/8 [::1]/128",
+    "alias_maps =",
+    "alias_database =",
+    "home_mailbox = Maildir/",
+    "smtpd_helo_required = yes",
+    // Like a strict receiver: a client without forward-confirmed reverse DNS is turned away.
+    "smtpd_client_restrictions = reject_unknown_client_hostname",
+    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+    "smtpd_milters = inet:127.0.0.1:11332",
+    "milter_default_action = tempfail",
+    "maillog_file = /var/log/postfix.log",
+    "",
+  ].join("\n");
+}
+
+/** client's Postfix: a user's machine that sends by MX lookup (Postfix picks among equal-priority MX at random). */
+export function clientPostfixMainCf(): string {
+  return [
+    "# The lab's user machine (not fleet config): sends straight to the MX of the recipient's domain.",
+    "compatibility_level = 3.6",
+    `myhostname = ${CLIENT.fqdn}`,
+    `myorigin = ${EXT_DOMAIN}`,
+    "mydestination =",
+    "inet_interfaces = loopback-only",
+    "inet_protocols = all",
+    "alias_maps =",
+    "alias_database =",
+    "smtp_tls_security_level = may",
+    // A stopped MX must make the next one take the message at once, not after a 30 s timeout.
+    "smtp_connect_timeout = 5s",
+    "maillog_file = /var/log/postfix.log",
+    "",
+  ].join("\n");
+}
+
+/** ext's rspamd: add its verdicts (DKIM, SPF, DMARC) to every message instead of acting on them. */
+export const EXT_RSPAMD_FILES: Record<string, string> = {
+  "/etc/rspamd/local.d/milter_headers.conf": [
+    'use = ["authentication-results", "x-spamd-result"];',
+    "skip_local = false;",
+    "skip_authenticated = false;",
+    "",
+  ].join("\n"),
+  // ext only reports; a test reads the verdicts from the delivered message.
+  "/etc/rspamd/local.d/actions.conf": "reject = 1000;\nadd_header = 999;\ngreylist = 998;\n",
+  "/etc/rspamd/local.d/options.inc": 'local_addrs = "127.0.0.0/8, ::1";\n',
+};

@@ -1,0 +1,60 @@
+/**
+ * The lab's layout, pure: which namespaces exist, their names and documentation-range addresses.
+ * The fleet hosts and the nameserver take exactly the addresses of the lab stack; the lab's own
+ * peers (a user's machine, a foreign mail server, the admin host the push runs from) sit on the
+ * other documentation ranges, so every mail path crosses "the Internet" between prefixes.
+ */
+import { FleetSpec, Role } from "../../components/config/spec";
+import { zoneBackend } from "../../components/records";
+
+export const LAB_DIR = "/var/lib/mailfleet-lab";
+export const NS_PREFIX = "mflab-";
+/** The namespace holding the bridge every host's veth is plugged into. */
+export const BRIDGE_NS = `${NS_PREFIX}net`;
+/** Every documentation range, routed on-link over each host's one interface (no default route: nothing leaves the lab). */
+export const DOC_ROUTES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
+
+/** The foreign domain the lab's `ext` host receives mail for. */
+export const EXT_DOMAIN = "example.net";
+
+export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin";
+
+export interface LabHost {
+  /** Label: mx1, dns1, client, … */
+  name: string;
+  fqdn: string;
+  ipv4: string;
+  ipv6: string;
+  kind: LabKind;
+  /** Deploy role (fleet hosts and dns1). */
+  role?: Role | "dns";
+  /** Runs an SSH server the push connects to. */
+  ssh: boolean;
+}
+
+export function netnsName(host: string): string {
+  return `${NS_PREFIX}${host}`;
+}
+
+export const LAB_PEERS: LabHost[] = [
+  { name: "admin", fqdn: "admin.mail.lab", ipv4: "192.0.2.2", ipv6: "2001:db8:0:1::2", kind: "admin", ssh: false },
+  { name: "client", fqdn: `client.${EXT_DOMAIN}`, ipv4: "198.51.100.10", ipv6: "2001:db8:0:2::10", kind: "client", ssh: false },
+  { name: "ext", fqdn: `mx.${EXT_DOMAIN}`, ipv4: "203.0.113.25", ipv6: "2001:db8:0:3::25", kind: "ext", ssh: false },
+];
+
+/** Every lab host: the stack's fleet hosts and first nameserver, then the lab's own peers. */
+export function labHosts(spec: FleetSpec): LabHost[] {
+  const ns = zoneBackend(spec).nameservers[0];
+  if (!ns.ipv6) throw new Error("the lab stack's nameserver needs an IPv6 address");
+  const fleet = spec.hosts.map((h): LabHost => {
+    if (!h.ipv4 || !h.ipv6) throw new Error(`lab host ${h.name} needs ipv4 and ipv6 in the lab stack`);
+    return { name: h.name, fqdn: `${h.name}.${spec.serverDomain}`, ipv4: h.ipv4, ipv6: h.ipv6, kind: "fleet", role: h.role, ssh: true };
+  });
+  const dns: LabHost = { name: "dns1", fqdn: ns.name, ipv4: ns.ipv4, ipv6: ns.ipv6, kind: "dns", role: "dns", ssh: true };
+  return [dns, ...fleet, ...LAB_PEERS];
+}
+
+/** The prefix length a host's own address is configured with (its reverse zone's size). */
+export function prefixOf(address: string): number {
+  return address.includes(":") ? 64 : 24;
+}
