@@ -5,7 +5,7 @@
 import { FleetSpec, HostSpec, Role } from "../config/spec";
 
 /** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
-export type PortSource = "any" | "edge" | "outbound" | "admin";
+export type PortSource = "any" | "admin" | Role;
 export interface Port {
   port: number;
   service: string;
@@ -66,6 +66,8 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         { port: SIEVE_PORT, service: "managesieve", from: "any" },
         // LMTP and auth carry no TLS of their own: only the fleet's own hosts may reach them.
         { port: LMTP_PORT, service: "lmtp", from: "edge" },
+        // A store proxies LMTP for a mailbox it does not hold to the store that does.
+        { port: LMTP_PORT, service: "lmtp", from: "store" },
         { port: AUTH_PORT, service: "dovecot-auth", from: "outbound" },
         ssh,
       ];
