@@ -4,7 +4,7 @@
  * daemon reads.
  */
 import { Host, LMTP_PORT, AUTH_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
-import { AddressBook, HostAddresses } from "../../topology/addresses";
+import { AddressBook, HostAddresses, internalIpv4 } from "../../topology/addresses";
 import { TLS_PATHS } from "../input";
 import { USERS_PATH } from "./users";
 
@@ -14,7 +14,8 @@ export const VMAIL_BASE = "/var/vmail";
 export const IMAPS_PORT = 993;
 export const POP3S_PORT = 995;
 
-const addressList = (a: HostAddresses): string => [a.ipv4, ...(a.ipv6 ? [a.ipv6] : [])].join(" ");
+// The addresses on the host's own interface (not a NATed public one) and where other hosts reach it.
+const addressList = (a: HostAddresses): string => [internalIpv4(a), ...(a.ipv6 ? [a.ipv6] : [])].join(" ");
 
 function addressesOf(addresses: AddressBook, host: Host): HostAddresses {
   const a = addresses[host.name];

@@ -6,7 +6,7 @@
  */
 import { MailboxSpec } from "../../config/spec";
 import { Host, Topology, hostNamed } from "../../topology";
-import { AddressBook } from "../../topology/addresses";
+import { AddressBook, internalIpv4 } from "../../topology/addresses";
 
 /** Where Dovecot reads it; dovecot.conf names it for both databases. */
 export const USERS_PATH = "/etc/dovecot/users";
@@ -34,7 +34,7 @@ export function mailboxFields(mailbox: MailboxSpec, host: Host, topology: Topolo
   if (!address) throw new Error(`no address for store ${store} of ${mailbox.address}`);
   // host is the name the other store's certificate carries (the TLS check matches it), hostip
   // where to connect: no DNS lookup on the way, and no dependence on DNS being up.
-  return ["proxy=y", `host=${target.fqdn}`, `hostip=${address.ipv4}`];
+  return ["proxy=y", `host=${target.fqdn}`, `hostip=${internalIpv4(address)}`];
 }
 
 export function renderUsers(topology: Topology, addresses: AddressBook, host: Host): string {
