@@ -1,0 +1,145 @@
+/**
+ * rspamd 3.12 (Debian 13) for the two roles that pass mail through it as Postfix's milter:
+ * the outbound MTA (DKIM signing) and the edge MX (spam scoring). Only local.d/ files are
+ * written: they merge over Debian's defaults, so a package update keeps its own fixes.
+ */
+import { Host } from "../../topology";
+import { RenderedFile, file } from "../file";
+import { RSPAMD_MILTER, RenderInput } from "../input";
+
+const LOCAL = "/etc/rspamd/local.d";
+export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
+/** The user Debian's rspamd package runs as (and owns /var/lib/rspamd). */
+const RSPAMD_USER = "_rspamd";
+const SCANNER = "127.0.0.1:11333";
+const CONTROLLER = "127.0.0.1:11334";
+
+/** Edge thresholds: rspamd's own defaults, which its symbol scores are tuned for. */
+export const EDGE_SCORES = { reject: 15, addHeader: 6 } as const;
+
+/** A UCL string literal; refuses anything that could end the string or the line. */
+function ucl(value: string): string {
+  if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(value)) throw new Error(`refusing to write ${JSON.stringify(value)} into an rspamd file`);
+  return `"${value}"`;
+}
+
+function milterAddress(): string {
+  const address = RSPAMD_MILTER.replace(/^inet:/, "");
+  if (address === RSPAMD_MILTER) throw new Error(`RSPAMD_MILTER must be an inet: address, got ${RSPAMD_MILTER}`);
+  return address;
+}
+
+/** Workers and their sockets: the same on every role. */
+function workers(): RenderedFile[] {
+  return [
+    file(
+      `${LOCAL}/worker-proxy.inc`,
+      [
+        "# Postfix's milter (smtpd_milters). Explicit 127.0.0.1 rather than Debian's \"localhost\",",
+        "# which may resolve to ::1 first while Postfix dials the IPv4 address.",
+        `bind_socket = ${ucl(milterAddress())};`,
+        "milter = yes;",
+        'upstream "local" {',
+        "  default = yes;",
+        `  hosts = ${ucl(SCANNER)};`,
+        "}",
+        "",
+      ].join("\n"),
+    ),
+    file(`${LOCAL}/worker-normal.inc`, `# The scanner the proxy forwards to; loopback only.\nbind_socket = ${ucl(SCANNER)};\n`),
+    file(
+      `${LOCAL}/worker-controller.inc`,
+      // The controller's web UI and learning API trust their callers (secure_ip): never beyond loopback.
+      `# Web UI and learning API: loopback only, never exposed.\nbind_socket = ${ucl(CONTROLLER)};\n`,
+    ),
+  ];
+}
+
+function actions(lines: string[]): RenderedFile {
+  return file(`${LOCAL}/actions.conf`, [...lines, ""].join("\n"));
+}
+
+/** DKIM signing for every hosted domain with the active selector. */
+export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFile[] {
+  const { spec } = input.topology;
+  if (host.role !== "outbound") throw new Error(`${host.name} is not an outbound host`);
+  const selector = spec.dkim.active;
+  const keyPath = (domain: string) => `${RSPAMD_DKIM_DIR}/${domain}.${selector}.key`;
+  const keyFiles = spec.domains.map((domain) => {
+    const key = input.keys.dkim.find((k) => k.domain === domain && k.selector === selector);
+    if (!key) throw new Error(`no DKIM key for ${domain} with selector ${selector}`);
+    return file(keyPath(domain), key.privateKeyPem, { secret: true, owner: RSPAMD_USER, group: RSPAMD_USER });
+  });
+  const domains = spec.domains.flatMap((domain) => [
+    `  ${ucl(domain)} {`,
+    `    selectors [{ path = ${ucl(keyPath(domain))}; selector = ${ucl(selector)}; }]`,
+    "  }",
+  ]);
+  const dkim = [
+    "# Sign what users submit with AUTH, nothing else: with sign_local (Debian's default) any host on",
+    "# a private network (a cloud VPC) could get mail signed for the hosted domains.",
+    "sign_authenticated = true;",
+    "sign_local = false;",
+    ...(spec.relayNetworks.length
+      ? ["# The configured relay networks send without AUTH and need signatures to pass DMARC.", `sign_networks = [${spec.relayNetworks.map(ucl).join(", ")}];`]
+      : []),
+    "# Sign as the header From domain only when the user's login (an address) is in that domain:",
+    "# one user cannot get mail signed for another hosted domain.",
+    "use_domain = \"header\";",
+    "allow_username_mismatch = false;",
+    "allow_hdrfrom_mismatch = false;",
+    "# Sign with exactly the hosted domain: eSLD normalisation would pick a parent domain for a hosted",
+    "# subdomain, whose key does not exist.",
+    "use_esld = false;",
+    "# Only the domains below have keys; no fallback to a guessed key path for anything else.",
+    "try_fallback = false;",
+    "# rspamd signs with relaxed/relaxed canonicalization and rsa-sha256 for RSA keys (fixed in its",
+    "# signer, not configurable): relaxed survives the header re-folding relays do.",
+    "domain {",
+    ...domains,
+    "}",
+    "",
+  ];
+  return [
+    ...workers(),
+    file(`${LOCAL}/dkim_signing.conf`, dkim.join("\n")),
+    actions([
+      "# Submission is authenticated: never reject, delay or mark a user's own mail (a spam verdict",
+      "# here would bounce legitimate mail with no one to appeal to).",
+      "reject = null;",
+      "add_header = null;",
+      "rewrite_subject = null;",
+      "greylist = null;",
+    ]),
+    ...keyFiles,
+  ];
+}
+
+/** Spam scoring of mail from the Internet; spec.spam.warnOnly keeps it to headers. */
+export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[] {
+  const { spam } = input.topology.spec;
+  if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
+  return [
+    ...workers(),
+    file(`${LOCAL}/dkim_signing.conf`, "# The edge receives; only the outbound MTA signs.\nenabled = false;\n"),
+    actions([
+      ...(spam.warnOnly
+        ? ["# warnOnly: a dry run. Nothing is rejected; spam only gets the X-Spam header.", "reject = null;"]
+        : [`reject = ${EDGE_SCORES.reject};`]),
+      `add_header = ${EDGE_SCORES.addHeader};`,
+      "# Greylisting needs Redis, which the edge does not run, and delays first-time senders by",
+      "# minutes (password resets, sign-up codes).",
+      "greylist = null;",
+    ]),
+    file(
+      `${LOCAL}/milter_headers.conf`,
+      [
+        "# Authentication-Results (SPF, DKIM, DMARC) for Sieve and clients; rspamd removes any such",
+        "# header already in the message, so a sender cannot forge a pass. X-Spam-Status shows the",
+        "# score of every message, which is what a warnOnly dry run is read from.",
+        'use = ["authentication-results", "x-spam-status"];',
+        "",
+      ].join("\n"),
+    ),
+  ];
+}

@@ -1,0 +1,125 @@
+/**
+ * rspamd files for the lab stack, checked by rspamd 3.12 itself in the Debian 13 root:
+ * `rspamadm configtest`, the actions as `rspamadm configdump` parses them, and a started rspamd
+ * asked for its actions (controller /actions), its listening sockets and DKIM signatures, which an
+ * RFC 6376 verifier checks against the public key as published in DNS.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RenderedFile, file } from "../../components/render/file";
+import { EDGE_SCORES, renderEdgeRspamd, renderOutboundRspamd } from "../../components/render/rspamd";
+import { hostNamed } from "../../components/topology";
+import { verifyDkim } from "../keys/dkimVerify";
+import { labInput } from "../keys/labFixture";
+import { withDebian13Host } from "../support/debian13";
+
+const input = labInput();
+const warnOnlyInput = labInput((s) => ({ ...s, spam: { ...s.spam, warnOnly: true } }));
+const edge = (i = input) => renderEdgeRspamd(i, hostNamed(i.topology, "mx1"));
+const outbound = () => renderOutboundRspamd(input, hostNamed(input.topology, "out1"));
+
+/** What every real host has besides rspamd's files: a resolver. */
+const HOST_FILES: RenderedFile[] = [file("/etc/resolv.conf", "nameserver 127.0.0.1\n")];
+
+/**
+ * Runs named shell commands against a started rspamd (files written in place) and returns each
+ * one's output by name. rspamd runs under `timeout`, so it dies even if the host run is cut off.
+ */
+function inRspamd(files: RenderedFile[], commands: Record<string, string>): Record<string, string> {
+  const script = Object.entries(commands)
+    .map(([name, command]) => `echo "=== ${name}" && ${command}`)
+    .join(" && ");
+  const run = withDebian13Host([...files, ...HOST_FILES], (host) =>
+    host.run([
+      "sh",
+      "-c",
+      `mkdir -p /run/rspamd /var/log/rspamd && chown _rspamd:_rspamd /run/rspamd /var/log/rspamd /var/lib/rspamd
+timeout -s KILL 110 rspamd -u _rspamd -g _rspamd -f >/tmp/rspamd.out 2>&1 & pid=$!
+for i in $(seq 450); do rspamc -t 1 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && break; sleep 0.2; done
+( ${script} ); rc=$?
+kill $pid; wait $pid
+[ $rc = 0 ] || tail -20 /var/log/rspamd/rspamd.log >&2
+exit $rc`,
+    ]),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  return Object.fromEntries(
+    run.stdout
+      .split(/^=== /m)
+      .slice(1)
+      .map((part) => [part.slice(0, part.indexOf("\n")), part.slice(part.indexOf("\n") + 1)]),
+  );
+}
+
+/** The actions as rspamd parses them from the whole configuration tree (Debian's and ours). */
+function configuredActions(files: RenderedFile[]): Record<string, number | null> {
+  return withDebian13Host([...files, ...HOST_FILES], (host) => {
+    const dump = host.run(["rspamadm", "configdump", "-j", "actions"]);
+    assert.equal(dump.code, 0, dump.stderr);
+    return JSON.parse(dump.stdout);
+  });
+}
+
+test("rspamadm configtest accepts the edge, warn-only edge and outbound files", () => {
+  for (const [name, files] of [["edge", edge()], ["edge warnOnly", edge(warnOnlyInput)], ["outbound", outbound()]] as const) {
+    withDebian13Host([...files, ...HOST_FILES], (host) => {
+      const check = host.run(["rspamadm", "configtest"]);
+      assert.equal(check.code, 0, `${name}: ${check.stdout}${check.stderr}`);
+      assert.match(check.stdout, /syntax OK/, name);
+    });
+  }
+});
+
+test("the edge rejects at its threshold, never greylists; warnOnly drops the reject action", () => {
+  const enforcing = configuredActions(edge());
+  assert.equal(enforcing.reject, EDGE_SCORES.reject);
+  assert.equal(enforcing.add_header, EDGE_SCORES.addHeader);
+  assert.equal(enforcing.greylist, null);
+
+  const warnOnly = configuredActions(edge(warnOnlyInput));
+  assert.equal(warnOnly.reject, null);
+  assert.equal(warnOnly.add_header, EDGE_SCORES.addHeader);
+});
+
+test("outbound: listens on loopback only, no spam action at all, signs authenticated mail for the user's own domain only", () => {
+  const key = input.keys.dkim.find((k) => k.domain === "example.com" && k.selector === input.topology.spec.dkim.active)!;
+  // Folded headers, runs of blanks and trailing blank lines exercise relaxed canonicalization.
+  const message = [
+    "From: Alice <alice@example.com>",
+    "To: someone@example.net",
+    "Subject: relaxed   canonicalization",
+    "  \tfolded line",
+    "Date: Mon, 01 Jan 2024 00:00:00 +0000",
+    "Message-ID: <dkim-test@example.com>",
+    "",
+    "Hello  there \t",
+    "",
+    "",
+  ].join("\r\n");
+  const scan = (user: string) =>
+    `rspamc -h 127.0.0.1:11333 --mime --ip 127.0.0.1 ${user ? `--user ${user}` : ""} --from alice@example.com --rcpt someone@example.net /tmp/msg.eml`;
+  const { actions, listening, signed, local, other } = inRspamd([...outbound(), file("/tmp/msg.eml", message)], {
+    // The actions as the running daemon reports them (controller GET /actions).
+    actions: `python3 -c 'import json,urllib.request; print(json.dumps({a["action"]: a.get("value") for a in json.load(urllib.request.urlopen("http://127.0.0.1:11334/actions"))}))'`,
+    listening: "ss -Hltn | awk '{print $4}' | sort",
+    signed: scan("alice@example.com"),
+    local: scan(""),
+    other: scan("bob@example.org"),
+  });
+  for (const [name, value] of Object.entries(JSON.parse(actions))) assert.equal(value, null, `action ${name}`);
+  // Proxy (the milter), scanner and controller, all on loopback; the same workers on every role.
+  assert.deepEqual(listening.trim().split("\n"), ["127.0.0.1:11332", "127.0.0.1:11333", "127.0.0.1:11334"]);
+
+  const result = verifyDkim(signed, key.publicKey);
+  assert.ok(result.ok, `${result.reason}\n${signed}`);
+  assert.equal(result.tags.d, "example.com");
+  assert.equal(result.tags.s, input.topology.spec.dkim.active);
+  assert.equal(result.tags.c, "relaxed/relaxed");
+  // The verifier is not fooled: a changed body fails.
+  assert.equal(verifyDkim(signed.replace("Hello", "Hallo"), key.publicKey).ok, false);
+
+  // Debian's default signs mail from local addresses; here only AUTH counts.
+  assert.doesNotMatch(local, /DKIM-Signature/i, "unauthenticated mail from 127.0.0.1 was signed");
+  // bob@example.org may not get mail signed as example.com.
+  assert.doesNotMatch(other, /DKIM-Signature/i, "a user of another domain got a signature");
+});
