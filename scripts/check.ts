@@ -1,6 +1,6 @@
 /**
  * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
- *   [--addresses <json>] [--dkim <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]
+ *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
  * pipeline can gate on it), 2 on a usage error. Secrets: PULUMI_CONFIG_PASSPHRASE.
@@ -10,12 +10,12 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
 import { systemDns } from "./check/dns";
-import { expectedFromStack, readJsonFile } from "./check/expect";
+import { expectedFromStack } from "./check/expect";
 import { fetchMtaStsPolicy, probeStartTls } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
 
 const USAGE =
-  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--addresses <json>] [--dkim <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
+  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
   `checks: ${CHECKS.join(", ")}`;
 
 async function main(): Promise<number> {
@@ -25,8 +25,7 @@ async function main(): Promise<number> {
       options: {
         stack: { type: "string" },
         dns: { type: "string", multiple: true, default: [] },
-        addresses: { type: "string" },
-        dkim: { type: "string" },
+        outputs: { type: "string" },
         ca: { type: "string" },
         dnsbl: { type: "string", multiple: true },
         skip: { type: "string", default: "" },
@@ -46,8 +45,7 @@ async function main(): Promise<number> {
   try {
     const expected = expectedFromStack(values.stack, {
       passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
-      addressesJson: readJsonFile(values.addresses),
-      dkimJson: readJsonFile(values.dkim),
+      outputsJson: values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8"),
       ...(values.dnsbl ? { dnsbls: values.dnsbl } : {}),
     });
     const ca = values.ca ? readFileSync(values.ca, "utf8") : undefined;

@@ -34,7 +34,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const dryRun = values["dry-run"];
-  let decisions = selectStacks(await listStacks(), { prefix: values.prefix, now: new Date(), explicit: values.stack });
+  // The project folder npm runs scripts in: its Pulumi.yaml names the project whose stacks these are.
+  const workDir = process.cwd();
+  let decisions = selectStacks(await listStacks({ workDir }), { prefix: values.prefix, now: new Date(), explicit: values.stack });
   if (values["missing-ok"]) {
     decisions = decisions.filter((d) => {
       const missing = d.action === "refuse" && d.reason === "no such stack in this backend";
@@ -53,7 +55,7 @@ async function main(): Promise<number> {
     }
     console.log(`destroying ${d.stack} …`);
     try {
-      await destroyStack(d.stack, { log: (s) => process.stdout.write(s) });
+      await destroyStack(d.stack, { workDir, log: (s) => process.stdout.write(s) });
       console.log(`destroyed and removed ${d.stack}`);
     } catch (error) {
       // Go on with the others: one stuck stack must not keep the rest alive (and billed).

@@ -281,7 +281,7 @@ async function checkDkim(e: Expected, p: Probes): Promise<CheckResult[]> {
           if (e.dkimKeysKnown && expected && "key" in expected && expected.key.publicKey !== parsed.key.publicKey) {
             return { check: "dkim", subject: name, status: "fail", detail: "the published key is not the key the outbound MTA signs with: signatures fail", fix };
           }
-          const known = e.dkimKeysKnown ? "the signing key" : "a well-formed key (signing key not given: pass --dkim to compare)";
+          const known = e.dkimKeysKnown ? "the signing key" : "a well-formed key (signing key not given: pass --outputs to compare)";
           if (parsed.key.bits < 2048) return { check: "dkim", subject: name, status: "warn", detail: `${parsed.key.bits}-bit RSA, ${known}`, fix: "rotate to a new selector with a 2048-bit key" };
           return { check: "dkim", subject: name, status: "pass", detail: `${parsed.key.bits}-bit RSA, ${known}` };
         })),

@@ -4,7 +4,6 @@
  * known, the DKIM public keys. The record set is built by the same buildRecordSet the DNS
  * backends publish from, so the check compares DNS with exactly what should have been published.
  */
-import { readFileSync } from "node:fs";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { givenAddresses } from "../../components/build";
 import { buildRecordSet } from "../../components/records";
@@ -12,7 +11,7 @@ import { buildTopology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { DkimKey } from "../../components/keys/material";
 import { Expected } from "./checks";
-import { dnsblZone } from "./parse";
+import { dnsblZone, parseDkimRecord } from "./parse";
 
 type PublicDkim = Pick<DkimKey, "domain" | "selector" | "publicKey">;
 
@@ -20,42 +19,56 @@ export interface ExpectOptions {
   /** Folder of the stack files (stacks/). */
   dir?: string;
   passphrase?: string;
-  /** AddressBook as JSON, or `pulumi stack output --json` with an `addresses` output. */
-  addressesJson?: string;
-  /** [{domain, selector, publicKey}] as JSON, or stack outputs with a `dkim` output. */
-  dkimJson?: string;
+  /**
+   * The stack's outputs as `pulumi stack output --json --show-secrets` prints them: `hostAddresses`
+   * (the addresses AWS allocated) and `dkimTxt` (the keys the outbound MTA signs with).
+   */
+  outputsJson?: string;
   /** DNSBL zones; spec.spam.dnsbls when not given. */
   dnsbls?: string[];
 }
 
-function fromOutputs(json: string, key: string): unknown {
-  const value = JSON.parse(json) as unknown;
-  return value && typeof value === "object" && !Array.isArray(value) && key in value ? (value as Record<string, unknown>)[key] : value;
+interface StackOutputs {
+  hostAddresses?: AddressBook;
+  dkimTxt?: Record<string, string>;
 }
 
-function addressBook(value: unknown): AddressBook {
-  const ok =
-    value &&
-    typeof value === "object" &&
-    Object.values(value).every((a) => a && typeof a === "object" && typeof (a as { ipv4?: unknown }).ipv4 === "string");
-  if (!ok) throw new Error("--addresses: expected {\"<host>\": {\"ipv4\": \"…\", \"ipv6\": \"…\"}} or stack outputs with an `addresses` output");
-  return value as AddressBook;
+function readOutputs(json: string): StackOutputs {
+  const value = JSON.parse(json) as Record<string, unknown>;
+  const out: StackOutputs = {};
+  const book = value?.hostAddresses;
+  if (book !== undefined) {
+    const ok = book && typeof book === "object" && Object.values(book).every((a) => a && typeof a === "object" && typeof (a as { ipv4?: unknown }).ipv4 === "string");
+    if (!ok) throw new Error('--outputs: hostAddresses is not {"<host>": {"ipv4": …, "ipv6": …}}');
+    out.hostAddresses = book as AddressBook;
+  }
+  const dkim = value?.dkimTxt;
+  if (dkim !== undefined) {
+    if (!dkim || typeof dkim !== "object" || !Object.values(dkim).every((t) => typeof t === "string")) throw new Error('--outputs: dkimTxt is not {"<selector>._domainkey.<domain>": "<TXT>"}');
+    out.dkimTxt = dkim as Record<string, string>;
+  }
+  return out;
 }
 
-function dkimKeys(value: unknown): PublicDkim[] {
-  const ok = Array.isArray(value) && value.every((k) => k && typeof k.domain === "string" && typeof k.selector === "string" && typeof k.publicKey === "string");
-  if (!ok) throw new Error("--dkim: expected [{\"domain\", \"selector\", \"publicKey\"}] or stack outputs with a `dkim` output");
-  return value as PublicDkim[];
+/** The public keys of the dkimTxt output: `<selector>._domainkey.<domain>` -> its p= value. */
+function dkimKeys(dkimTxt: Record<string, string>): PublicDkim[] {
+  return Object.entries(dkimTxt).map(([name, text]) => {
+    const at = name.indexOf("._domainkey.");
+    const parsed = parseDkimRecord(text);
+    if (at < 0 || "problem" in parsed) throw new Error(`--outputs: dkimTxt ${name} is not a DKIM key record`);
+    return { selector: name.slice(0, at), domain: name.slice(at + "._domainkey.".length), publicKey: parsed.key.publicKey };
+  });
 }
 
 export function expectedFromStack(stack: string, options: ExpectOptions = {}): Expected {
   const spec = parseFleetConfig(readStackConfig(stack, { dir: options.dir, passphrase: options.passphrase }).raw);
   const topology = buildTopology(spec);
+  const outputs = options.outputsJson === undefined ? {} : readOutputs(options.outputsJson);
   let addresses: AddressBook;
-  if (options.addressesJson !== undefined) addresses = addressBook(fromOutputs(options.addressesJson, "addresses"));
+  if (outputs.hostAddresses) addresses = outputs.hostAddresses;
   else if (spec.compute === "byo") addresses = givenAddresses(spec);
-  else throw new Error(`stack ${stack} allocates its addresses in AWS: pass --addresses <file> with \`pulumi stack output --json\``);
-  const given = options.dkimJson !== undefined ? dkimKeys(fromOutputs(options.dkimJson, "dkim")) : undefined;
+  else throw new Error(`stack ${stack} allocates its addresses in AWS: pass --outputs <file> with \`pulumi stack output --json --show-secrets\``);
+  const given = outputs.dkimTxt ? dkimKeys(outputs.dkimTxt) : undefined;
   // Without the keys the record set still needs one per selector; the DKIM check then judges the
   // published key by its form alone (dkimKeysKnown: false), never by this empty placeholder.
   const keys = given ?? spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "" })));
@@ -65,8 +78,4 @@ export function expectedFromStack(stack: string, options: ExpectOptions = {}): E
     dkimKeysKnown: given !== undefined,
     dnsbls: (options.dnsbls ?? spec.spam.dnsbls).map(dnsblZone),
   };
-}
-
-export function readJsonFile(path: string | undefined): string | undefined {
-  return path === undefined ? undefined : readFileSync(path, "utf8");
 }
