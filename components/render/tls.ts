@@ -8,8 +8,8 @@ export function renderTlsFiles(input: RenderInput, host: Host): RenderedFile[] {
   if (!cert) throw new Error(`no certificate for host ${host.name}`);
   const pem = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
   return [
-    // The chain, leaf first: a client that trusts the fleet CA but was never given it as an
-    // intermediate can still build the path (Postfix, Dovecot and nginx all send this file whole).
+    // Leaf first, then the CA: Postfix, Dovecot and nginx send the file whole, so a peer sees the
+    // full chain and an operator can pin the fleet CA from any handshake.
     file(TLS_PATHS.cert, pem(cert.certPem) + pem(input.keys.caCertPem)),
     // Read by each daemon's master process as root before it drops privileges.
     file(TLS_PATHS.key, pem(cert.keyPem), { secret: true }),

@@ -1,0 +1,78 @@
+/** The offline key folder: keys are made once and reused; a new selector adds exactly one key per domain. */
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { buildTopology } from "../../components/topology";
+import { labSpec } from "./labFixture";
+
+const spec = labSpec();
+const topology = buildTopology(spec);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+test("a second run returns the same keys; every file is 0600", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  const first = loadOrCreateKeys(dir, topology);
+  const second = loadOrCreateKeys(dir, topology);
+  assert.deepEqual(second, first);
+  assert.equal(first.dkim.length, spec.domains.length * spec.dkim.selectors.length);
+  assert.deepEqual(Object.keys(first.hosts).sort(), topology.hosts.map((h) => h.name).sort());
+  for (const f of filesUnder(dir)) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("adding a selector creates exactly one new DKIM key per domain and rotates nothing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  const before = loadOrCreateKeys(dir, topology);
+  const rotated = buildTopology({ ...spec, dkim: { selectors: [...spec.dkim.selectors, "next1"], active: spec.dkim.active } });
+  const after = loadOrCreateKeys(dir, rotated);
+  const added = after.dkim.filter((k) => !before.dkim.some((b) => b.domain === k.domain && b.selector === k.selector));
+  assert.deepEqual(added.map((k) => `${k.domain}/${k.selector}`).sort(), spec.domains.map((d) => `${d}/next1`).sort());
+  for (const old of before.dkim) assert.deepEqual(after.dkim.find((k) => k.domain === old.domain && k.selector === old.selector), old);
+  assert.deepEqual(after.hosts, before.hosts);
+  assert.equal(after.caCertPem, before.caCertPem);
+  assert.equal(new Set(after.dkim.map((k) => k.publicKey)).size, after.dkim.length, "two DKIM keys are the same key");
+});
+
+test("host certificates name the host and its role's service names; edge hosts every domain's web names", () => {
+  const keys = loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-test-")), topology);
+  const sans = (name: string) =>
+    new X509Certificate(keys.hosts[name].certPem).subjectAltName!.split(", ").map((s) => s.replace(/^DNS:/, "")).sort();
+  assert.deepEqual(
+    sans("mx1"),
+    [
+      "mx1.mail.example.com",
+      "mail.mail.example.com",
+      "mta-sts.mail.example.com",
+      "mta-sts.example.com",
+      "autoconfig.example.com",
+      "autodiscover.example.com",
+      "mta-sts.example.org",
+      "autoconfig.example.org",
+      "autodiscover.example.org",
+    ].sort(),
+  );
+  assert.deepEqual(sans("out1"), ["out1.mail.example.com", "smtp.mail.example.com"].sort());
+  assert.deepEqual(sans("store2"), ["imap.mail.example.com", "store2.mail.example.com"]);
+  assert.ok(new X509Certificate(keys.hosts.store2.certPem).checkIssued(new X509Certificate(keys.caCertPem)));
+});
+
+test("a host certificate is issued anew when its names change (a domain is added), the CA and DKIM keys stay", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  const before = loadOrCreateKeys(dir, topology);
+  const more = buildTopology({ ...spec, domains: [...spec.domains, "example.net"] });
+  const after = loadOrCreateKeys(dir, more);
+  assert.notEqual(after.hosts.mx1.certPem, before.hosts.mx1.certPem);
+  assert.match(new X509Certificate(after.hosts.mx1.certPem).subjectAltName!, /DNS:autoconfig\.example\.net/);
+  assert.equal(after.hosts.store1.certPem, before.hosts.store1.certPem);
+  assert.equal(after.caCertPem, before.caCertPem);
+  for (const old of before.dkim) assert.deepEqual(after.dkim.find((k) => k.domain === old.domain && k.selector === old.selector), old);
+});
