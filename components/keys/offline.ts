@@ -9,21 +9,9 @@
 import { X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Host, Topology } from "../topology";
+import { Host, Topology, hostCertificateNames } from "../topology";
 import { FleetCa, createFleetCa, generateDkimKey, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys, HostCertificate } from "./material";
-
-/**
- * The names a host's certificate must carry: its own name and every service name its role answers
- * to; edge hosts also serve MTA-STS and client autoconfig under each hosted domain.
- */
-export function hostCertificateNames(topology: Topology, host: Host): string[] {
-  const services = Object.values(topology.services)
-    .filter((s) => s.role === host.role)
-    .map((s) => s.fqdn);
-  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`]) : [];
-  return [...new Set([host.fqdn, ...services, ...perDomain])];
-}
 
 /** Writes through a temporary file and a rename, so an interrupted run never leaves half a key. */
 function writeSecret(path: string, content: string): void {
@@ -64,7 +52,8 @@ function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]):
     const cert = new X509Certificate(certPem);
     const sans = (cert.subjectAltName ?? "").split(", ").map((s) => s.replace(/^DNS:/, ""));
     const fresh = new Date(cert.validTo).getTime() > Date.now() + 30 * 24 * 60 * 60 * 1000;
-    const same = sans.length === names.length && names.every((n) => sans.includes(n));
+    const wanted = new Set(names);
+    const same = sans.length === wanted.size && sans.every((n) => wanted.has(n));
     return cert.verify(caCert.publicKey) && fresh && same ? { certPem, keyPem } : undefined;
   };
   return loadOrCreate([join(dir, "hosts", `${host.name}.crt`), join(dir, "hosts", `${host.name}.key`)], usable, () => {
