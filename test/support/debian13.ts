@@ -47,7 +47,7 @@ export class Debian13Host {
     const result = spawnSync(
       "unshare",
       ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...argv],
-      { encoding: "utf8", input, timeout: 120_000 },
+      { encoding: "utf8", input, timeout: 300_000 },
     );
     if (result.error) throw result.error;
     return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
