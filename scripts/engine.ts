@@ -67,7 +67,7 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
         ...(passphrase === undefined ? {} : { PULUMI_CONFIG_PASSPHRASE: passphrase }),
         // Read by the dynamic-provider plugin: the checkout whose SDK and node-forge run the keys.
         MAILFLEET_ROOT: REPO_ROOT,
-        // Nothing to check against here, and an operator's run should not phone home either.
+        // Otherwise the CLI asks api.pulumi.com for a newer version on every run.
         PULUMI_SKIP_UPDATE_CHECK: "true",
       },
     },

@@ -37,13 +37,14 @@ else
   command -v go >/dev/null || { say "no pulumi $PULUMI_VERSION on PATH and no Go toolchain to build it"; exit 1; }
   say "building pulumi $PULUMI_VERSION from its Go module (about 9 minutes cold, seconds with a warm Go cache)"
   mkdir -p "$BIN"
-  # -mod=readonly: build exactly what go.mod/go.sum pin, never rewrite them.
+  # -mod=readonly: build exactly what go.mod/go.sum pin, never rewrite them. Temp names carry the
+  # PID and are renamed into place, so runs started side by side never see half a file.
   # The version ldflag is what `pulumi version` prints; without it the Automation API, which
   # checks the CLI's version before every operation, refuses the CLI.
-  (cd scripts/setup/pulumi-cli && go build -mod=readonly -o "$BIN/pulumi.tmp" \
+  (cd scripts/setup/pulumi-cli && go build -mod=readonly -o "$BIN/pulumi.tmp.$$" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-  mv "$BIN/pulumi.tmp" "$BIN/pulumi"
+  mv "$BIN/pulumi.tmp.$$" "$BIN/pulumi"
   did="built $BIN/pulumi"
 fi
 
@@ -60,9 +61,9 @@ cd \"\$root\" || exit 1
 exec \"\$node\" \"\$root/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js\" \"\$@\"
 "
 if [ "$(cat "$BIN/$PROVIDER" 2>/dev/null || true)" != "${script%$'\n'}" ]; then
-  printf '%s' "$script" > "$BIN/$PROVIDER.tmp"
-  chmod 755 "$BIN/$PROVIDER.tmp"
-  mv "$BIN/$PROVIDER.tmp" "$BIN/$PROVIDER"
+  printf '%s' "$script" > "$BIN/$PROVIDER.tmp.$$"
+  chmod 755 "$BIN/$PROVIDER.tmp.$$"
+  mv "$BIN/$PROVIDER.tmp.$$" "$BIN/$PROVIDER"
   did="$did, wrote $BIN/$PROVIDER"
 fi
 say "$did ($((SECONDS - start)) s)"
