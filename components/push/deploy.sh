@@ -66,6 +66,7 @@ if [ "${#changed[@]}" = 0 ]; then
   echo "deploy[$role]: no change (${#paths[@]} files as they are)"
   exit 0
 fi
+for i in "${changed[@]}"; do log "changed: ${paths[$i]}"; done
 
 # --- 2. prerequisites
 missing=()

@@ -9,7 +9,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "up": {
-      const timings = await up((line) => console.log(line));
+      const timings = await up({ log: (line) => console.log(line) });
       console.log(`lab: up in ${timings.total.toFixed(1)} s\n`);
       console.log(status());
       return 0;

@@ -31,21 +31,18 @@ import {
   startSyslog,
 } from "./host";
 import { CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
-import { LAB_DIR, LabHost, labHosts, netnsName } from "./plan";
+import { CA_FILE, LAB_DIR, LabHost, labHosts, MAILTOOL, netnsName } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot } from "./host";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
+export * from "./clients";
 
 const REPO = join(__dirname, "..", "..");
 export const LAB_STACK = "lab";
 export const LAB_PASSPHRASE = "mailfleet-lab";
 export const SSH_KEY = join(LAB_DIR, "ssh", "id_ed25519");
 export const KEYS_DIR = join(LAB_DIR, "keys");
-/** Where client and ext find the lab's mail test tool and the fleet CA. */
-export const LAB_TOOLS = "/usr/local/share/mailfleet-lab";
-export const MAILTOOL = `${LAB_TOOLS}/mailtool.py`;
-export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
 
 /** The lab stack's test users log in with `<local part>-lab-password` (see stacks/Pulumi.lab.yaml). */
 export function labPassword(address: string): string {
@@ -202,7 +199,14 @@ export interface UpTimings {
   [step: string]: number;
 }
 
-export async function up(log: (line: string) => void = () => {}): Promise<UpTimings> {
+export interface UpOptions {
+  /** Bring up only these hosts (plus the admin host the push runs from); default: all. */
+  only?: string[];
+  log?: (line: string) => void;
+}
+
+export async function up(options: UpOptions = {}): Promise<UpTimings> {
+  const log = options.log ?? (() => {});
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces, mounts)");
   const timings: UpTimings = {};
   let mark = Date.now();
@@ -215,11 +219,13 @@ export async function up(log: (line: string) => void = () => {}): Promise<UpTimi
   sh('bash "$1"', [join(REPO, "scripts/setup/debian13-root.sh")], 30 * 60_000);
   step("Debian 13 root ready");
   if (labNamespaces().length > 0) await destroyLab();
-  const fleet = loadLabFleet();
+  const loaded = loadLabFleet();
+  const only = options.only;
+  const fleet = only ? { ...loaded, hosts: loaded.hosts.filter((h) => h.kind === "admin" || only.includes(h.name)) } : loaded;
   const publicKey = ensureSshKey();
   step("lab stack rendered, keys loaded");
 
-  const dns = fleet.hosts.find((h) => h.role === "dns")!;
+  const dns = loaded.hosts.find((h) => h.role === "dns")!;
   createBridge();
   for (const host of fleet.hosts) createHost(host, [dns.ipv4, dns.ipv6]);
   for (const host of fleet.hosts) startSyslog(host.name);
@@ -235,7 +241,7 @@ export async function up(log: (line: string) => void = () => {}): Promise<UpTimi
   }
   step("fleet deployed over SSH");
 
-  startPeers(fleet);
+  if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet);
   for (const host of fleet.hosts) for (const port of servicePorts(host)) await waitForPort(host.ipv4, port);
   step("peers started, every service answers");
   timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
