@@ -38,7 +38,10 @@ export function firstSubnet64(vpcIpv6Cidr: string): string {
  */
 export function awsAddressShape(topology: Topology): AddressBook {
   return Object.fromEntries(
-    topology.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${i + 1}`, ...(topology.spec.ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}) }]),
+    topology.hosts.map((h, i) => [
+      h.name,
+      { ipv4: `192.0.2.${i + 1}`, privateIpv4: `10.77.0.${i + 10}`, ...(topology.spec.ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}) },
+    ]),
   );
 }
 
@@ -145,20 +148,12 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
     return { host, nic, eip, instance };
   });
 
-  const addressOf = (name: string, family: "ipv4" | "ipv6"): pulumi.Output<string> => {
-    const h = hosts.find((x) => x.host.name === name)!;
-    return family === "ipv4" ? h.eip.publicIp : h.nic.ipv6Addresses.apply((list) => list[0]);
-  };
   const sourceArgs = (source: RuleSource) => {
     switch (source.kind) {
       case "cidr":
         return cidrFamily(source.cidr) === "ipv4" ? { cidrIpv4: source.cidr } : { cidrIpv6: source.cidr };
       case "group":
         return { referencedSecurityGroupId: groups[source.role].id };
-      case "host":
-        return source.family === "ipv4"
-          ? { cidrIpv4: pulumi.interpolate`${addressOf(source.host, "ipv4")}/32` }
-          : { cidrIpv6: pulumi.interpolate`${addressOf(source.host, "ipv6")}/128` };
     }
   };
   for (const rule of ingressRules(topology)) {
@@ -175,7 +170,14 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
   }
 
   const addresses = pulumi
-    .all(hosts.map((h) => pulumi.all([h.eip.publicIp, h.nic.ipv6Addresses]).apply(([ipv4, ipv6]) => [h.host.name, { ipv4, ...(spec.ipv6 && ipv6[0] ? { ipv6: ipv6[0] } : {}) }] as const)))
+    .all(
+      hosts.map((h) =>
+        pulumi
+          .all([h.eip.publicIp, h.nic.privateIp, h.nic.ipv6Addresses])
+          // The Elastic IP is NATed to the interface's private address, which the daemons bind to.
+          .apply(([ipv4, privateIpv4, ipv6]) => [h.host.name, { ipv4, privateIpv4, ...(spec.ipv6 && ipv6[0] ? { ipv6: ipv6[0] } : {}) }] as const),
+      ),
+    )
     .apply((entries): AddressBook => Object.fromEntries(entries));
 
   return {
@@ -204,10 +206,11 @@ export function awsNextSteps(build: FleetBuild): string[] {
       `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
     spec.ipv6
       ? "IPv6 reverse DNS: EC2 offers no custom PTR for IPv6 addresses, so the hosts' IPv6 addresses resolve to no name. " +
-        "Receiving over IPv6 is unaffected, but mail sent from an IPv6 address without a matching PTR fails forward-confirmed reverse DNS, " +
-        "and large receivers reject it (Gmail: 550-5.7.25) or file it as spam. The rendered Postfix config binds outgoing mail to the " +
-        "published addresses, IPv4 and IPv6; until a provider-side PTR exists for IPv6, set mailfleet:ipv6 false to send over IPv4 only " +
-        "(the hosts then publish no AAAA records)."
+        "Receiving over IPv6 is unaffected (senders do not check the receiver's PTR), but mail sent from an IPv6 address without a " +
+        "matching PTR fails forward-confirmed reverse DNS, and large receivers reject it (Gmail: 550-5.7.25) or file it as spam. " +
+        "With mailfleet:ipv6 true the edge and outbound hosts send over IPv6 too (Postfix uses either protocol per receiving MX), " +
+        "so some mail would leave from such an address. Until a provider-side PTR exists for IPv6, set mailfleet:ipv6 false: " +
+        "the hosts then send and receive over IPv4 only, whose reverse DNS this stack sets, and publish no AAAA records."
       : "IPv6 is off (mailfleet:ipv6 false): the hosts send and receive over IPv4 only, whose reverse DNS this stack sets. " +
         "EC2 offers no custom PTR for IPv6 addresses, so IPv6 sending would fail forward-confirmed reverse DNS at large receivers.",
   ];

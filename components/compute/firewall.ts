@@ -8,10 +8,11 @@ import { hostsOf, Topology } from "../topology";
 
 export type RuleSource =
   | { kind: "cidr"; cidr: string }
-  /** The security group of every host of a role: traffic between the hosts' private addresses. */
-  | { kind: "group"; role: Role }
-  /** One host's published address: the fleet's hosts reach each other at the addresses DNS gives. */
-  | { kind: "host"; host: string; family: "ipv4" | "ipv6" };
+  /**
+   * The security group of every host of a role. The fleet's hosts reach each other on their
+   * private addresses (topology/addresses internalIpv4), which is what a group reference matches.
+   */
+  | { kind: "group"; role: Role };
 
 export interface IngressRule {
   /** The role whose security group gets the rule. */
@@ -36,16 +37,7 @@ export function ingressRules(topology: Topology): IngressRule[] {
           ? [{ kind: "cidr", cidr: ANYWHERE_V4 }, ...(spec.ipv6 ? [{ kind: "cidr" as const, cidr: ANYWHERE_V6 }] : [])]
           : from === "admin"
             ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
-            : [
-                { kind: "group", role: from },
-                // The rendered configs connect to a peer's published address (its Elastic IP),
-                // and AWS matches a group reference only on private addresses: without these,
-                // LMTP and auth between the hosts would be dropped.
-                ...hostsOf(topology, from).flatMap((h) => [
-                  { kind: "host" as const, host: h.name, family: "ipv4" as const },
-                  ...(spec.ipv6 ? [{ kind: "host" as const, host: h.name, family: "ipv6" as const }] : []),
-                ]),
-              ];
+            : [{ kind: "group", role: from }];
       sources.forEach((source) => rules.push({ role, port, service, source }));
     }
   }
@@ -59,6 +51,6 @@ export function cidrFamily(cidr: string): "ipv4" | "ipv6" {
 /** A stable, readable name for a rule's resource: `store-24-lmtp-from-mx1-ipv4`. */
 export function ruleName(rule: IngressRule): string {
   const { source } = rule;
-  const from = source.kind === "cidr" ? source.cidr : source.kind === "group" ? `${source.role}-group` : `${source.host}-${source.family}`;
+  const from = source.kind === "cidr" ? source.cidr : `${source.role}-group`;
   return `${rule.role}-${rule.port}-${rule.service}-from-${from}`;
 }

@@ -32,6 +32,13 @@ export function isSecretValue(value: unknown): boolean {
   return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG.key] === SECRET_SIG.value;
 }
 
+/** Whether the value at path is secret, itself or as part of a secret around it. */
+export function isSecretAt(value: any, path: string[]): boolean {
+  if (isSecretValue(value)) return true;
+  if (path.length === 0 || value === null || typeof value !== "object") return false;
+  return isSecretAt(value[path[0]], path.slice(1));
+}
+
 /** Unwraps secrets, as the engine does for a provider that does not accept them (the dynamic provider host). */
 export function plain(value: any): any {
   if (isSecretValue(value)) return plain(value.value);
@@ -81,7 +88,11 @@ async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id:
     case "aws:ec2/networkInterface:NetworkInterface":
       return {
         id: `eni-${args.name}`,
-        state: { ...inputs, ipv6Addresses: inputs.ipv6AddressCount ? [`2001:db8:77::${octet(args.name).toString(16)}`] : [] },
+        state: {
+          ...inputs,
+          privateIp: `10.77.0.${octet(args.name)}`,
+          ipv6Addresses: inputs.ipv6AddressCount ? [`2001:db8:77::${octet(args.name).toString(16)}`] : [],
+        },
       };
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
@@ -106,8 +117,34 @@ function call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
 // Internal to the SDK, but exactly what is needed: wait until every registration has gone out.
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
-/** Sets fresh mocks, runs `program`, waits for every registration, and returns what was registered. */
-export async function underMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result: T }> {
+/** A resource's explicit dependencies (dependsOn), as resource names. */
+export type Dependencies = Map<string, string[]>;
+
+/**
+ * Records every resource's dependsOn. The mock monitor is not told about dependencies, so this
+ * reads them where the SDK applies a parent's transformations to each child.
+ */
+export function dependencyRecorder(): { transformation: pulumi.ResourceTransformation; resolve: () => Promise<Dependencies> } {
+  const pending: { name: string; deps: pulumi.Resource[] }[] = [];
+  return {
+    transformation: (args) => {
+      const deps = args.opts.dependsOn;
+      pending.push({ name: args.name, deps: deps === undefined ? [] : Array.isArray(deps) ? (deps as pulumi.Resource[]) : [deps as pulumi.Resource] });
+      return undefined;
+    },
+    resolve: async () => {
+      const names = async (deps: pulumi.Resource[]) =>
+        Promise.all(deps.map((d) => new Promise<string>((resolve) => d.urn.apply((urn) => resolve(urn.slice(urn.lastIndexOf("::") + 2))))));
+      return new Map(await Promise.all(pending.map(async (p) => [p.name, await names(p.deps)] as const)));
+    },
+  };
+}
+
+/**
+ * Sets fresh mocks, runs `program`, waits for every registration, and returns what was
+ * registered, with the program's result or the error it failed with.
+ */
+export async function settleUnderMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result?: T; error?: unknown }> {
   const resources: Registered[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -122,9 +159,20 @@ export async function underMocks<T>(program: () => T | Promise<T>): Promise<{ re
     "test",
     false,
   );
-  const result = await program();
-  await waitForRPCs();
-  return { resources, result };
+  try {
+    const result = await program();
+    await waitForRPCs();
+    return { resources, result };
+  } catch (error) {
+    await waitForRPCs();
+    return { resources, error };
+  }
+}
+
+export async function underMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result: T }> {
+  const { resources, result, error } = await settleUnderMocks(program);
+  if (error !== undefined) throw error;
+  return { resources, result: result as T };
 }
 
 /** The value and secretness of an Output, once it resolves. */

@@ -1,0 +1,246 @@
+/**
+ * The MailFleet component under Pulumi mocks: the example stacks (aws + cloudflare) and the lab
+ * stack (byo + zone), as the resources they register. Expectations are written from what each
+ * resource is for (RFC 5321 MX, EC2 reverse DNS, the port plan), not read back from the code.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { FleetSpec } from "../../components/config";
+import { cloudflareRecordArgs } from "../../components/dns/cloudflare";
+import { MailFleet } from "../../components/fleet";
+import { deployCommand } from "../../components/push/bundle";
+import { DnsRecord } from "../../components/records";
+import { buildTopology, hostsOf } from "../../components/topology";
+import {
+  Dependencies,
+  dependencyRecorder,
+  DYNAMIC_PREFIX,
+  EXAMPLE_STACKS,
+  exampleSpec,
+  isSecretAt,
+  labSpec,
+  ofType,
+  Registered,
+  reveal,
+  underMocks,
+} from "./harness";
+
+const EIP = "aws:ec2/eip:Eip";
+const PTR = "aws:ec2/eipDomainName:EipDomainName";
+const GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const INSTANCE = "aws:ec2/instance:Instance";
+const CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
+const COMMAND = "command:remote:Command";
+
+interface Run {
+  spec: FleetSpec;
+  resources: Registered[];
+  deps: Dependencies;
+  fleet: MailFleet;
+  dnsRecords: DnsRecord[];
+}
+
+async function runFleet(spec: FleetSpec): Promise<Run> {
+  const recorder = dependencyRecorder();
+  const { resources, result: fleet } = await underMocks(() => new MailFleet("mailfleet", { spec }, { transformations: [recorder.transformation] }));
+  return { spec, resources, deps: await recorder.resolve(), fleet, dnsRecords: (await reveal(fleet.dnsRecords)).value };
+}
+
+/** A deploy key for stacks that push over SSH in these tests (never used to connect). */
+function deployKey(): string {
+  return generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+}
+
+const byName = (resources: Registered[], name: string): Registered => {
+  const found = resources.find((r) => r.name === name);
+  assert.ok(found, `no resource named ${name}`);
+  return found;
+};
+
+for (const stack of EXAMPLE_STACKS) {
+  describe(`example stack ${stack} (aws + cloudflare)`, () => {
+    let run: Run;
+    before(async () => {
+      run = await runFleet(exampleSpec(stack));
+    });
+
+    it("gives every host one Elastic IP and one reverse-DNS entry naming the host", () => {
+      const topology = buildTopology(run.spec);
+      const eips = ofType(run.resources, EIP);
+      const ptrs = ofType(run.resources, PTR);
+      assert.equal(eips.length, topology.hosts.length);
+      assert.equal(ptrs.length, topology.hosts.length);
+      for (const host of topology.hosts) {
+        const eip = byName(run.resources, `${host.name}-ip`);
+        const ptr = ptrs.filter((p) => p.inputs.allocationId === eip.state.allocationId);
+        assert.equal(ptr.length, 1, `${host.name}: one PTR on its own Elastic IP`);
+        assert.equal(ptr[0].inputs.domainName, host.fqdn);
+      }
+    });
+
+    it("sets reverse DNS only after the host's A record exists (AWS checks the forward name)", () => {
+      for (const host of buildTopology(run.spec).hosts) {
+        const eip = byName(run.resources, `${host.name}-ip`);
+        const ptr = ofType(run.resources, PTR).find((p) => p.inputs.allocationId === eip.state.allocationId)!;
+        const aRecords = ofType(run.resources, CF_RECORD).filter(
+          (r) => r.inputs.type === "A" && r.inputs.name === host.fqdn && r.inputs.content === eip.state.publicIp,
+        );
+        assert.equal(aRecords.length, 1, `${host.fqdn}: one A record with its Elastic IP`);
+        assert.ok(run.deps.get(ptr.name)?.includes(aRecords[0].name), `${ptr.name} depends on ${aRecords[0].name}`);
+      }
+    });
+
+    it("publishes, for every domain, one MX per edge host, all at the same priority", () => {
+      const edges = hostsOf(buildTopology(run.spec), "edge").map((h) => h.fqdn).sort();
+      const published = ofType(run.resources, CF_RECORD).filter((r) => r.inputs.type === "MX");
+      for (const domain of run.spec.domains) {
+        const mx = published.filter((r) => r.inputs.name === domain);
+        assert.deepEqual(mx.map((r) => r.inputs.content).sort(), edges);
+        assert.equal(new Set(mx.map((r) => r.inputs.priority)).size, 1, `${domain}: equal-priority MX (RFC 5321 §5.1 spreads load over them)`);
+      }
+      assert.equal(published.length, run.spec.domains.length * edges.length, "no MX anywhere else");
+    });
+
+    it("opens each role's ports to exactly the sources the role needs", () => {
+      const role = new Map(ofType(run.resources, GROUP).map((g) => [`${g.name}-id`, g.name.replace(/-group$/, "")]));
+      const rules = ofType(run.resources, INGRESS).map((r) => ({
+        role: role.get(r.inputs.securityGroupId),
+        port: r.inputs.fromPort,
+        toPort: r.inputs.toPort,
+        source: r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6 ?? `group:${role.get(r.inputs.referencedSecurityGroupId)}`,
+      }));
+      const sources = (r: string, port: number) => rules.filter((x) => x.role === r && x.port === port).map((x) => x.source).sort();
+      const anywhere = ["0.0.0.0/0", ...(run.spec.ipv6 ? ["::/0"] : [])].sort();
+
+      assert.ok(rules.every((r) => r.role && r.port === r.toPort), "single-port rules on known groups");
+      assert.deepEqual(sources("edge", 25), anywhere);
+      for (const port of [587, 465]) assert.deepEqual(sources("outbound", port), anywhere);
+      assert.deepEqual(sources("store", 993), anywhere);
+      assert.equal(rules.filter((r) => r.port === 25 && r.role !== "edge").length, 0, "SMTP 25 on the edge only: no 25 on stores");
+      // LMTP: the edge delivers, and a store proxies mail for a mailbox it does not hold to its store.
+      assert.deepEqual(sources("store", 24), ["group:edge", "group:store"], "LMTP only from the edge and the other stores");
+      assert.deepEqual(sources("store", 12345), ["group:outbound"], "Dovecot auth only from the outbound hosts");
+      for (const r of ["edge", "outbound", "store"]) assert.deepEqual(sources(r, 22), [...run.spec.adminSshCidrs].sort(), `${r}: SSH from the admin networks`);
+      assert.equal(rules.filter((r) => r.port === 22 && (r.source === "0.0.0.0/0" || r.source === "::/0")).length, 0, "no SSH from anywhere");
+    });
+
+    it("keeps private keys and password hashes secret on their way to the hosts", async () => {
+      const pushes = ofType(run.resources, COMMAND);
+      assert.equal(pushes.length, buildTopology(run.spec).hosts.length);
+      for (const push of pushes) {
+        assert.ok(isSecretAt(push.rawInputs, ["stdin"]), `${push.name}: the bundle is secret`);
+        assert.ok(isSecretAt(push.rawInputs, ["connection", "privateKey"]), `${push.name}: the SSH key is secret`);
+        assert.match(push.inputs.stdin, /^mailfleet-bundle 1 /);
+      }
+      const stores = pushes.filter((p) => p.name.startsWith("push-store"));
+      const hash = run.spec.mailboxes[0].passwordHash;
+      assert.ok(stores.some((p) => bundleHolds(p.inputs.stdin, hash)), "the stores' bundles carry the password hashes");
+      assert.equal(await pulumi.isSecret(run.fleet.dnsRecords), false, "the DNS records are public");
+    });
+
+    it("publishes through Cloudflare exactly the core's record set", () => {
+      const published = ofType(run.resources, CF_RECORD).map((r) => ({ zoneId: r.inputs.zoneId, ...cloudflareFields(r.inputs) }));
+      const expected = run.dnsRecords.map((record) => ({ zoneId: `zone-of-${record.zone}`, ...cloudflareFields(cloudflareRecordArgs(record)) }));
+      const sort = (list: object[]) => list.map(canonical).sort();
+      assert.deepEqual(sort(published), sort(expected));
+      assert.ok(published.every((r) => r.proxied === false), "no record behind Cloudflare's HTTP proxy");
+    });
+
+    it("tells the operator about AWS's port-25 block and the missing IPv6 PTR", async () => {
+      const steps = (await reveal(run.fleet.nextSteps)).value.join("\n");
+      assert.match(steps, /blocks outbound TCP port 25/);
+      assert.match(steps, /no custom PTR for IPv6/);
+      for (const host of hostsOf(buildTopology(run.spec), "outbound")) assert.ok(steps.includes(host.fqdn), `names ${host.fqdn}`);
+    });
+
+    it("boots each instance with its role's packages and the deploy key", () => {
+      for (const host of buildTopology(run.spec).hosts) {
+        const script: string = byName(run.resources, host.name).inputs.userData;
+        assert.ok(script.includes(run.spec.ssh.publicKey!), `${host.name}: deploy key installed`);
+        assert.equal(script.includes("--uid 5000"), host.role === "store", `${host.name}: vmail only on stores`);
+        assert.ok(script.includes(host.role === "store" ? "dovecot-imapd" : "postfix"));
+      }
+      assert.ok(ofType(run.resources, INSTANCE).every((i) => i.inputs.ami === "ami-0123456789abcdef0"), "the looked-up Debian image");
+    });
+  });
+}
+
+/** Does a bundle (one base64 content per line) hold this text in one of its files? */
+function bundleHolds(bundle: string, text: string): boolean {
+  return bundle
+    .split("\n")
+    .slice(1)
+    .some((line) => Buffer.from(line.split(" ")[4] ?? "", "base64").toString("utf8").includes(text));
+}
+
+/** JSON with sorted keys: the wire does not keep key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The fields a DNS record resource publishes (what it says, not the provider's bookkeeping). */
+function cloudflareFields(r: Record<string, any>) {
+  return { name: r.name, type: r.type, ttl: r.ttl, proxied: r.proxied, content: r.content ?? null, priority: r.priority ?? null, data: r.data ?? null };
+}
+
+describe("the lab stack (byo + zone)", () => {
+  it("with push none creates only the keys and exports each host's files and the nameserver's, secret", async () => {
+    const run = await runFleet(labSpec());
+    const types = new Set(run.resources.map((r) => r.type.startsWith(DYNAMIC_PREFIX) ? "keys" : r.type));
+    assert.deepEqual([...types].sort(), ["keys", "mailfleet:index:MailFleet"]);
+    const hostFiles = await reveal(run.fleet.hostFiles!);
+    assert.ok(hostFiles.secret, "host files hold keys and password hashes");
+    assert.deepEqual(Object.keys(hostFiles.value).sort(), run.spec.hosts.map((h) => h.name).sort());
+    const dnsFiles = await reveal(run.fleet.dnsServerFiles!);
+    assert.ok(dnsFiles.value.some((f) => f.path === "/etc/knot/knot.conf"));
+    const files = Object.values(hostFiles.value).flat();
+    assert.ok(files.some((f) => f.secret && f.content.includes("PRIVATE KEY-----")), "private keys are among them");
+  });
+
+  it("with push ssh pushes every host at its own address and the zones to the primary nameserver", async () => {
+    const spec = labSpec((raw) => {
+      raw.push = "ssh";
+      raw.ssh = { user: "deploy", privateKey: deployKey() };
+    });
+    const run = await runFleet(spec);
+    const pushes = ofType(run.resources, COMMAND);
+    assert.equal(pushes.length, spec.hosts.length + 1);
+    for (const host of spec.hosts) {
+      const push = byName(pushes, `push-${host.name}`);
+      assert.equal(push.inputs.connection.host, host.ipv4);
+      assert.equal(push.inputs.connection.user, "deploy");
+      assert.equal(push.inputs.create, deployCommand(host.role));
+    }
+    const zone = byName(pushes, "zone-push");
+    assert.equal(zone.inputs.connection.host, spec.zone!.nameservers[0].ipv4);
+    assert.equal(zone.inputs.create, deployCommand("dns"));
+    assert.ok(bundleHolds(zone.inputs.stdin, "$ORIGIN example.com."), "the zone files travel in the bundle");
+    assert.equal(ofType(run.resources, EIP).length + ofType(run.resources, CF_RECORD).length, 0);
+  });
+});
+
+describe("keys", () => {
+  it("stay the same across runs, and a new selector adds one key per domain while the old stays published", async () => {
+    const first = await runFleet(exampleSpec("prod"));
+    const rotated = await runFleet(exampleSpec("prod", (raw) => (raw.dkim = { selectors: ["mf2026a", "mf2026b"], active: "mf2026b" })));
+    const dkim = (run: Run) => run.resources.filter((r) => r.type === `${DYNAMIC_PREFIX}DkimKey`);
+    assert.equal(dkim(first).length, first.spec.domains.length);
+    assert.equal(dkim(rotated).length, 2 * first.spec.domains.length);
+    for (const key of dkim(first)) {
+      assert.deepEqual(byName(dkim(rotated), key.name).state.publicKey, key.state.publicKey, `${key.name} is kept`);
+    }
+    const txt = await reveal(rotated.fleet.dkimTxt);
+    for (const domain of first.spec.domains) {
+      for (const selector of ["mf2026a", "mf2026b"]) assert.match(txt.value[`${selector}._domainkey.${domain}`], /^v=DKIM1; k=rsa; p=[A-Za-z0-9+/]+=*$/);
+    }
+    const old = (await reveal(first.fleet.dkimTxt)).value;
+    for (const [name, value] of Object.entries(old)) assert.equal(txt.value[name], value, `${name} unchanged during the rotation`);
+  });
+});
