@@ -99,7 +99,9 @@ for (const stack of EXAMPLE_STACKS) {
       for (const domain of run.spec.domains) {
         const mx = published.filter((r) => r.inputs.name === domain);
         assert.deepEqual(mx.map((r) => r.inputs.content).sort(), edges);
-        assert.equal(new Set(mx.map((r) => r.inputs.priority)).size, 1, `${domain}: equal-priority MX (RFC 5321 §5.1 spreads load over them)`);
+        const priorities = new Set(mx.map((r) => r.inputs.priority));
+        assert.equal(priorities.size, 1, `${domain}: equal-priority MX (RFC 5321 §5.1 spreads load over them)`);
+        assert.ok(mx.every((r) => Number.isInteger(r.inputs.priority) && r.inputs.priority >= 0 && r.inputs.priority <= 65535), "an MX preference is a 16-bit number");
       }
       assert.equal(published.length, run.spec.domains.length * edges.length, "no MX anywhere else");
     });

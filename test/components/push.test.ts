@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec } from "../../components/config";
 import { MailFleet } from "../../components/fleet";
-import { sshPush } from "../../components/push/ssh";
+import { pushCommandArgs, sshPush } from "../../components/push/ssh";
 import { RenderedFile } from "../../components/render/file";
 import { exampleSpec, labSpec, ofType, reveal, underMocks } from "./harness";
 
@@ -25,6 +25,18 @@ function pushAll(spec: FleetSpec, files: Record<string, RenderedFile[]>): void {
     sshPush(spec, `push-${host.name}`, { role: host.role, host: host.ipv4!, files: pulumi.output(files[host.name]) }, {});
   }
 }
+
+describe("push arguments", () => {
+  it("carry the files and the SSH key as secrets, even when the files came in plain", async () => {
+    const spec: FleetSpec = { ...labSpec(), push: "ssh", ssh: { user: "admin", privateKey: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString() } };
+    const files: RenderedFile[] = [{ path: "/etc/dovecot/users", content: "alice@example.com:{SHA512-CRYPT}$6$x", mode: 0o640, owner: "root", group: "dovecot", secret: true }];
+    const args = pushCommandArgs(spec, { role: "store", host: "192.0.2.31", files: pulumi.output(files) });
+    assert.ok(await pulumi.isSecret(pulumi.output(args.stdin)), "the bundle");
+    const connection = pulumi.output(args.connection);
+    assert.ok(await pulumi.isSecret(connection.apply((c) => c.privateKey)), "the SSH key");
+    assert.equal(await pulumi.isSecret(pulumi.output(args.triggers)), false, "the content hash stays readable for previews");
+  });
+});
 
 describe("push triggers", () => {
   it("are the same for the same stack, run after run", async () => {
