@@ -6,7 +6,7 @@
  * in one of the lab's network namespaces, which is how `down` finds them all (and nothing else).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BRIDGE_NS, DOC_ROUTES, LAB_DIR, LabHost, NS_PREFIX, netnsName, prefixOf } from "./plan";
 
@@ -181,14 +181,66 @@ export async function destroyLab(): Promise<void> {
     }
     for (let i = 0; i < 25 && pids().length > 0; i++) await sleep(200);
   }
-  const left = pids();
-  if (left.length > 0) throw new Error(`lab: processes ${left.join(" ")} did not end`);
+  const survivors = pids();
+  if (survivors.length > 0) throw new Error(`lab: processes ${survivors.join(" ")} did not end`);
   // Deepest first; a mount that stays busy is detached lazily so it leaves the table anyway.
   for (const mount of labMounts().sort((a, b) => b.length - a.length)) {
-    if (spawnSync("umount", [mount]).status !== 0) sh('umount -l "$1"', [mount]);
+    if (spawnSync("umount", [mount]).status !== 0) spawnSync("umount", ["-l", mount]);
   }
-  for (const ns of namespaces) sh('ip netns delete "$1"', [ns]);
+  const stuck = labMounts();
+  if (stuck.length > 0) throw new Error(`lab: still mounted: ${stuck.join(" ")}`);
+  for (const ns of namespaces) spawnSync("ip", ["netns", "delete", ns]);
+  const left = labNamespaces();
+  if (left.length > 0) throw new Error(`lab: namespaces left: ${left.join(" ")}`);
   rmSync(join("/etc/netns", netnsName("client")), { recursive: true, force: true });
+}
+
+const LOCK = join(LAB_DIR, "lock");
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One lab per machine: a test run (or an operator) that finds the lab held by another live
+ * process waits for it (bounded) instead of tearing it down under the other's feet. The CLI's
+ * `up` exits and leaves a lock whose process is gone: the next user takes the lab over.
+ */
+export async function acquireLabLock(timeoutMs = 20 * 60_000): Promise<void> {
+  mkdirSync(LAB_DIR, { recursive: true, mode: 0o700 });
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+      return;
+    } catch {
+      // held: by us, by a live process, or stale
+    }
+    const holder = Number(readFileSync(LOCK, "utf8").trim());
+    if (holder === process.pid) return;
+    if (!holder || !running(holder)) {
+      rmSync(LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() > until) throw new Error(`lab: in use by process ${holder} (waited ${timeoutMs / 1000} s)`);
+    await sleep(2000);
+  }
+}
+
+/** Another live process that holds the lab, if any. */
+export function otherLabHolder(): number | undefined {
+  if (!existsSync(LOCK)) return undefined;
+  const holder = Number(readFileSync(LOCK, "utf8").trim());
+  return holder && holder !== process.pid && running(holder) ? holder : undefined;
+}
+
+export function releaseLabLock(): void {
+  if (otherLabHolder() === undefined) rmSync(LOCK, { force: true });
 }
 
 /** Hosts whose directory exists (the last `up`'s hosts, running or not). */

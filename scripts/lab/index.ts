@@ -18,6 +18,7 @@ import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bu
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
 import {
+  acquireLabLock,
   createBridge,
   createHost,
   destroyLab,
@@ -27,6 +28,8 @@ import {
   hostRoot,
   labNamespaces,
   namespacePids,
+  otherLabHolder,
+  releaseLabLock,
   sh,
   startSyslog,
 } from "./host";
@@ -216,8 +219,9 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
     log(`lab: ${name} (${timings[name].toFixed(1)} s)`);
     mark = now;
   };
+  await acquireLabLock();
   sh('bash "$1"', [join(REPO, "scripts/setup/debian13-root.sh")], 30 * 60_000);
-  step("Debian 13 root ready");
+  step("Debian 13 root ready (lab lock held)");
   if (labNamespaces().length > 0) await destroyLab();
   const loaded = loadLabFleet();
   const only = options.only;
@@ -249,7 +253,10 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
 }
 
 export async function down(): Promise<void> {
+  const holder = otherLabHolder();
+  if (holder !== undefined) throw new Error(`lab: in use by process ${holder}; not tearing it down`);
   await destroyLab();
+  releaseLabLock();
 }
 
 const DAEMONS: Record<string, string> = { master: "postfix", rspamd: "rspamd", nginx: "nginx", dovecot: "dovecot", knotd: "knot", sshd: "sshd" };
