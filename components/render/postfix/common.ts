@@ -50,7 +50,7 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
     ),
     setting("local_transport", "error:5.1.1 this host keeps no mailboxes", "No mail is stored on this host; the host-local addresses are aliased to the admin mailbox."),
     setting("local_recipient_maps", "$virtual_alias_maps", "A host-local address exists only if it is aliased; anything else is rejected at RCPT instead of bounced later."),
-    setting("alias_maps", ""),
+    setting("alias_maps", "", "Nothing is delivered by local(8), so /etc/aliases (and its newaliases step) is not used."),
     setting("alias_database", ""),
     setting("virtual_alias_maps", texthash(VIRTUAL_TABLE)),
     setting("inet_protocols", spec.ipv6 ? "all" : "ipv4"),
