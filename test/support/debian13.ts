@@ -26,6 +26,7 @@ export class Debian13Host {
 
   constructor(files: RenderedFile[]) {
     mkdirSync(join(this.dir, "work"));
+    mkdirSync(this.upper);
     mkdirSync(join(this.dir, "merged"));
     for (const f of files) {
       const target = join(this.upper, f.path);

@@ -4,7 +4,7 @@
  */
 import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
-import { HostAddresses } from "../../topology/addresses";
+import { HostAddresses, internalIpv4 } from "../../topology/addresses";
 import { RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
 import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
@@ -74,8 +74,8 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
     // Client side: mail to the Internet.
     setting(
       "smtp_bind_address",
-      own.ipv4,
-      "Send from the address whose PTR, A record and SPF entry the fleet publishes; any other address of the host would fail FCrDNS and SPF.",
+      internalIpv4(own),
+      "Send from the address whose PTR, A record and SPF entry the fleet publishes (or, behind a cloud's 1:1 NAT, the private address that maps to it); any other address of the host would fail FCrDNS and SPF.",
     ),
     ...(spec.ipv6 && own.ipv6 ? [setting("smtp_bind_address6", own.ipv6)] : []),
     setting("smtp_helo_name", "$myhostname", "HELO must match the PTR (FCrDNS) and the HELO SPF record."),

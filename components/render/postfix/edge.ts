@@ -3,6 +3,7 @@
  * to the store that holds the mailbox. Accepts nothing else, relays for nobody.
  */
 import { Host } from "../../topology";
+import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
@@ -40,7 +41,7 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
     setting("virtual_mailbox_maps", texthash(MAILBOX_TABLE)),
     setting("transport_maps", texthash(MAILBOX_TABLE), "Each mailbox goes over LMTP to the store that holds it."),
     setting("virtual_transport", "error:5.1.1 mailbox unknown", "A hosted address that is no mailbox (only locally submitted mail gets this far) bounces instead of landing in a local spool."),
-    setting("lmtp_bind_address", hostAddresses(input, host).ipv4, "The stores accept LMTP only from the edge hosts' published addresses."),
+    setting("lmtp_bind_address", internalIpv4(hostAddresses(input, host)), "The stores accept LMTP only from the edge hosts' own addresses."),
     setting(
       "smtpd_relay_restrictions",
       ["permit_mynetworks", "reject_unauth_destination"],

@@ -4,6 +4,7 @@
  * addresses, or through the optional smarthost. No port 25 at all: nothing arrives unauthenticated.
  */
 import { AUTH_PORT, Host, hostNamed } from "../../topology";
+import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
@@ -17,7 +18,8 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const { topology } = input;
   const spec = topology.spec;
   const authStore = hostNamed(topology, topology.authStore);
-  const authAddress = input.addresses[authStore.name]?.ipv4;
+  const authAddresses = input.addresses[authStore.name];
+  const authAddress = authAddresses && internalIpv4(authAddresses);
   if (!authAddress) throw new Error(`no IPv4 address for ${authStore.name}, which answers SASL queries`);
   const smarthost = spec.smarthost;
   return [

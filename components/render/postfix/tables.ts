@@ -1,7 +1,7 @@
 /** The lookup tables' contents, as pure functions of the spec and topology. */
 import { FleetSpec, SmarthostSpec } from "../../config/spec";
 import { LMTP_PORT, Topology } from "../../topology";
-import { AddressBook } from "../../topology/addresses";
+import { AddressBook, internalIpv4 } from "../../topology/addresses";
 import { TableEntries } from "./format";
 
 const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
@@ -26,7 +26,7 @@ export function hostedAliases(spec: FleetSpec): TableEntries {
  */
 export function mailboxTransports(topology: Topology, addresses: AddressBook): TableEntries {
   return Object.entries(topology.mailboxStore).map(([mailbox, store]) => {
-    const ipv4 = addresses[store]?.ipv4;
+    const ipv4 = addresses[store] && internalIpv4(addresses[store]);
     if (!ipv4) throw new Error(`no IPv4 address for store ${store}, which holds ${mailbox}`);
     return [mailbox, [`lmtp:inet:[${ipv4}]:${LMTP_PORT}`]] as const;
   });
