@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { buildTopology } from "../../components/topology";
-import { labSpec } from "./labFixture";
+import { labSpec } from "../support/lab";
 
 const spec = labSpec();
 const topology = buildTopology(spec);

@@ -10,7 +10,7 @@ import { RenderedFile, file } from "../../components/render/file";
 import { EDGE_SCORES, renderEdgeRspamd, renderOutboundRspamd } from "../../components/render/rspamd";
 import { hostNamed } from "../../components/topology";
 import { verifyDkim } from "../keys/dkimVerify";
-import { labInput } from "../keys/labFixture";
+import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
 
 const input = labInput();

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { TLS_PATHS } from "../../components/render/input";
 import { renderTlsFiles } from "../../components/render/tls";
 import { hostNamed } from "../../components/topology";
-import { labInput } from "../keys/labFixture";
+import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
 
 const input = labInput();

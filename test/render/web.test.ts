@@ -9,7 +9,7 @@ import { file } from "../../components/render/file";
 import { renderTlsFiles } from "../../components/render/tls";
 import { NGINX_CONF, renderEdgeWeb } from "../../components/render/web";
 import { hostNamed } from "../../components/topology";
-import { labInput } from "../keys/labFixture";
+import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
 
 const input = labInput();

@@ -5,6 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { givenAddresses } from "../../components/build";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
@@ -21,6 +22,5 @@ let keyDir: string | undefined;
 export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): RenderInput {
   const topology = buildTopology(change(labSpec()));
   keyDir ??= mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
-  const addresses = Object.fromEntries(topology.spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
-  return { topology, addresses, keys: loadOrCreateKeys(keyDir, topology) };
+  return { topology, addresses: givenAddresses(topology.spec), keys: loadOrCreateKeys(keyDir, topology) };
 }
