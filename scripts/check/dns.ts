@@ -38,13 +38,25 @@ export function systemDns(servers: string[] = [], timeoutMs = 4000): Dns {
       throw new Error(`${what}: ${code || (error as Error).message}`);
     }
   };
+  const cname = async (n: string) => (await query(`CNAME ${n}`, () => resolver.resolveCname(n))).map(normalName);
+  /**
+   * Follows a CNAME the answer stopped at: an authoritative server (what --dns usually points at)
+   * does not chase a CNAME into another zone (mta-sts.example.org → mta-sts.mail.example.com), a
+   * recursive resolver would, and senders see the recursive answer.
+   */
+  const chased = async <T>(n: string, fn: (name: string) => Promise<T[]>, depth = 0): Promise<T[]> => {
+    const direct = await fn(n);
+    if (direct.length > 0 || depth >= 8) return direct;
+    const [target] = await cname(n);
+    return target ? chased(target, fn, depth + 1) : [];
+  };
   return {
-    txt: (n) => query(`TXT ${n}`, async () => (await resolver.resolveTxt(n)).map((chunks) => chunks.join(""))),
-    a: (n) => query(`A ${n}`, () => resolver.resolve4(n)),
-    aaaa: async (n) => (await query(`AAAA ${n}`, () => resolver.resolve6(n))).map(normalAddress),
+    txt: (n) => chased(n, (x) => query(`TXT ${x}`, async () => (await resolver.resolveTxt(x)).map((chunks) => chunks.join("")))),
+    a: (n) => chased(n, (x) => query(`A ${x}`, () => resolver.resolve4(x))),
+    aaaa: async (n) => (await chased(n, (x) => query(`AAAA ${x}`, () => resolver.resolve6(x)))).map(normalAddress),
     mx: async (n) => (await query(`MX ${n}`, () => resolver.resolveMx(n))).map((m) => ({ priority: m.priority, exchange: normalName(m.exchange) })),
     ptr: async (ip) => (await query(`PTR ${ip}`, () => resolver.reverse(ip))).map(normalName),
-    cname: async (n) => (await query(`CNAME ${n}`, () => resolver.resolveCname(n))).map(normalName),
+    cname,
     // A target of "." (service decidedly not offered) comes back as an empty name.
     srv: async (n) => (await query(`SRV ${n}`, () => resolver.resolveSrv(n))).map((s) => ({ ...s, target: s.name === "" ? "." : normalName(s.name) })),
   };

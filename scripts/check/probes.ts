@@ -45,11 +45,11 @@ function replies(socket: Socket | TLSSocket): () => Promise<string> {
   return () => new Promise((resolve) => (complete.length > 0 ? resolve(complete.shift()!) : waiting.push(resolve)));
 }
 
-export function probeStartTls(host: string, address: string, options: { ca?: string; timeoutMs?: number } = {}): Promise<StartTlsProbe> {
+export function probeStartTls(host: string, address: string, options: { ca?: string; timeoutMs?: number; port?: number } = {}): Promise<StartTlsProbe> {
   const timeoutMs = options.timeoutMs ?? 15000;
   return new Promise((resolve) => {
     const result: StartTlsProbe = { starttls: false };
-    const socket = tcpConnect({ host: address, port: 25 });
+    const socket = tcpConnect({ host: address, port: options.port ?? 25 });
     let done = false;
     const finish = (error?: string) => {
       if (done) return;
@@ -108,12 +108,13 @@ export interface PolicyFetch {
  * GET https://mta-sts.<domain>/.well-known/mta-sts.txt from one address, verifying the certificate
  * for mta-sts.<domain> the way senders do (RFC 8461 §3.3: a valid PKIX certificate, no redirects).
  */
-export function fetchMtaStsPolicy(domain: string, address: string, options: { ca?: string; timeoutMs?: number } = {}): Promise<PolicyFetch> {
+export function fetchMtaStsPolicy(domain: string, address: string, options: { ca?: string; timeoutMs?: number; port?: number } = {}): Promise<PolicyFetch> {
   const host = `mta-sts.${domain}`;
   return new Promise((resolve) => {
     const req = request(
       {
         host: address,
+        port: options.port ?? 443,
         servername: host,
         headers: { Host: host },
         path: "/.well-known/mta-sts.txt",
