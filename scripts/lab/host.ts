@@ -27,6 +27,19 @@ export function sh(script: string, args: string[] = [], timeoutMs = 60_000): str
   return r.stdout;
 }
 
+/** sh, without blocking: hosts are built side by side. */
+export function shAsync(script: string, args: string[] = [], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-euo", "pipefail", "-c", script, "lab", ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`lab: command failed (${code}): ${script.slice(0, 200)}\n${stderr}`))));
+  });
+}
+
 export function hostDir(name: string): string {
   return join(LAB_DIR, "hosts", name);
 }
@@ -67,6 +80,14 @@ export function execOk(name: string, argv: string[], options: { input?: string; 
   return r.stdout;
 }
 
+/**
+ * Runs a daemon's start command on a host (postfix start, dovecot, …). The daemon gets a log file
+ * for the descriptors it inherits, never exec's pipes, which would stay open as long as it runs.
+ */
+export function startService(name: string, argv: string[]): void {
+  execOk(name, ["sh", "-c", '"$@" </dev/null >>/var/log/lab-start.log 2>&1', "start", ...argv]);
+}
+
 /** Starts a long-running process on a host, detached from this one (it outlives the CLI). */
 export function startDetached(name: string, argv: string[]): void {
   const child = spawn("nsenter", enterArgv(name, argv), { detached: true, stdio: "ignore" });
@@ -90,10 +111,10 @@ export function createBridge(): void {
  * (host name, /etc/hosts, resolv.conf pointing at the lab DNS) and network (a veth into the
  * bridge, its documentation-range addresses, on-link routes for the documentation ranges only).
  */
-export function createHost(host: LabHost, nameservers: string[]): void {
+export async function createHost(host: LabHost, nameservers: string[]): Promise<void> {
   const dir = hostDir(host.name);
   const resolv = nameservers.map((n) => `nameserver ${n}`).join("\n");
-  sh(
+  await shAsync(
     `name=$1 fqdn=$2 v4=$3 v6=$4 dir=$5 root=$6 ns=$7 br=$8 uts=$9 resolv=\${10} routes=\${11}
      rm -rf "$dir"; mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
      m=$dir/merged

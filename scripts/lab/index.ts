@@ -31,12 +31,13 @@ import {
   otherLabHolder,
   releaseLabLock,
   sh,
+  startService,
   startSyslog,
 } from "./host";
 import { CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
 import { CA_FILE, LAB_DIR, LabHost, labHosts, MAILTOOL, netnsName } from "./plan";
 
-export { exec, execOk, ExecResult, hostRoot } from "./host";
+export { exec, execOk, ExecResult, hostRoot, startService } from "./host";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
 export * from "./clients";
@@ -170,13 +171,10 @@ function startPeers(fleet: LabFleet): void {
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
   }
   for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
-  // Daemons get their own log, not exec's pipes (which would stay open as long as they run).
-  execOk(EXT.name, [
-    "sh",
-    "-c",
-    `useradd -m ${EXT_USER} && postfix start && install -d -o _rspamd -g _rspamd /run/rspamd && rspamd -u _rspamd -g _rspamd </dev/null >/var/log/rspamd-start.log 2>&1`,
-  ]);
-  execOk(CLIENT.name, ["postfix", "start"]);
+  execOk(EXT.name, ["sh", "-c", `useradd -m ${EXT_USER} && install -d -o _rspamd -g _rspamd /run/rspamd`]);
+  startService(EXT.name, ["postfix", "start"]);
+  startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
+  startService(CLIENT.name, ["postfix", "start"]);
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
@@ -231,7 +229,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
 
   const dns = loaded.hosts.find((h) => h.role === "dns")!;
   createBridge();
-  for (const host of fleet.hosts) createHost(host, [dns.ipv4, dns.ipv6]);
+  await Promise.all(fleet.hosts.map((host) => createHost(host, [dns.ipv4, dns.ipv6])));
   for (const host of fleet.hosts) startSyslog(host.name);
   for (const host of fleet.hosts.filter((h) => h.ssh)) startSsh(host, publicKey);
   step("namespaces, filesystems, network, SSH");

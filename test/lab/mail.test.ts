@@ -28,6 +28,7 @@ import {
   sendByMx,
   smtpEhlo,
   smtpSend,
+  startService,
   txtValue,
   up,
   waitUntil,
@@ -233,7 +234,7 @@ describe("6. faults, nothing lost", () => {
       assert.equal(got.length, 50);
       assert.ok(got.every((m) => m.received.some((r) => r.includes(`by ${fqdn("mx2")} (Postfix)`))));
     } finally {
-      execOk("mx1", ["postfix", "start"]);
+      startService("mx1", ["postfix", "start"]);
     }
   });
 
@@ -248,7 +249,7 @@ describe("6. faults, nothing lost", () => {
       }
       const queued = await waitUntil(() => queueSize("mx1") + queueSize("mx2"), (n) => n >= 50, 60_000);
       assert.ok(queued >= 50, `${queued} messages queued on the edges`);
-      execOk("store1", ["dovecot"]);
+      startService("store1", ["dovecot"]);
       started = true;
       // The edges retry on their own after minutes; an operator (and this test) asks them now.
       for (const mx of ["mx1", "mx2"]) execOk(mx, ["postqueue", "-f"]);
@@ -256,7 +257,7 @@ describe("6. faults, nothing lost", () => {
       assert.equal(got.length, 50);
       assert.equal(new Set(got.map((m) => m.subject)).size, 50, "each message once");
     } finally {
-      if (!started) execOk("store1", ["dovecot"]);
+      if (!started) startService("store1", ["dovecot"]);
     }
   });
 
