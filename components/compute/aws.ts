@@ -22,6 +22,7 @@ export const DEBIAN_AMI_OWNER = "136693071363";
 /** Private addressing of the fleet's own VPC; the hosts reach each other at their published addresses. */
 const VPC_CIDR = "10.77.0.0/16";
 const SUBNET_CIDR = "10.77.0.0/24";
+const SSH_PORT = 22;
 /** EC2's default Elastic IP quota per region. */
 const EIP_DEFAULT_QUOTA = 5;
 
@@ -156,13 +157,19 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
         return { referencedSecurityGroupId: groups[source.role].id };
     }
   };
-  for (const rule of ingressRules(topology)) {
-    new aws.vpc.SecurityGroupIngressRule(
-      ruleName(rule),
-      { securityGroupId: groups[rule.role].id, ipProtocol: "tcp", fromPort: rule.port, toPort: rule.port, description: rule.service, ...sourceArgs(rule.source) },
-      opts,
-    );
-  }
+  const rules = ingressRules(topology).map(
+    (rule) =>
+      [
+        rule,
+        new aws.vpc.SecurityGroupIngressRule(
+          ruleName(rule),
+          { securityGroupId: groups[rule.role].id, ipProtocol: "tcp", fromPort: rule.port, toPort: rule.port, description: rule.service, ...sourceArgs(rule.source) },
+          opts,
+        ),
+      ] as const,
+  );
+  // The push logs in over SSH: it waits for the instance and for the rules that let it in.
+  const sshRules = (role: Role) => rules.filter(([rule]) => rule.role === role && rule.port === SSH_PORT).map(([, resource]) => resource);
   for (const role of roles) {
     // Outbound is open: mail goes to any MX on the Internet, and packages come from Debian's mirrors.
     new aws.vpc.SecurityGroupEgressRule(`${role}-egress-ipv4`, { securityGroupId: groups[role].id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" }, opts);
@@ -184,7 +191,7 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
     addresses,
     addressShape: awsAddressShape(topology),
     sshHosts: Object.fromEntries(hosts.map((h) => [h.host.name, h.eip.publicIp])),
-    machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance]])),
+    machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance, ...sshRules(h.host.role)]])),
     publishReverseDns(forwardRecords) {
       for (const { host, eip } of hosts) {
         // AWS sets the PTR only after checking that the name already resolves to the Elastic IP,

@@ -19,7 +19,7 @@ export interface Compute {
   addressShape: AddressBook;
   /** Where the push reaches each host over SSH. */
   sshHosts: Record<string, pulumi.Input<string>>;
-  /** What a host's push must wait for: the machine itself. */
+  /** What a host's push must wait for: the machine and the way in. */
   machines: Record<string, pulumi.Resource[]>;
   /** Sets reverse DNS for the hosts' addresses; forwardRecords(host) are the records it must follow. */
   publishReverseDns(forwardRecords: (host: string) => pulumi.Resource[]): void;

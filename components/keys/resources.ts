@@ -126,7 +126,7 @@ export class HostCertificateResource extends pulumi.dynamic.Resource {
   declare readonly certPem: pulumi.Output<string>;
   declare readonly keyPem: pulumi.Output<string>;
 
-  constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: { [K in keyof HostCertificateInputs]: pulumi.Input<HostCertificateInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
     super(
       hostCertificateProvider,
       name,

@@ -129,6 +129,14 @@ for (const stack of EXAMPLE_STACKS) {
       assert.equal(rules.filter((r) => r.port === 22 && (r.source === "0.0.0.0/0" || r.source === "::/0")).length, 0, "no SSH from anywhere");
     });
 
+    it("pushes each host after its instance exists and SSH is let in", () => {
+      for (const host of buildTopology(run.spec).hosts) {
+        const deps = run.deps.get(`push-${host.name}`) ?? [];
+        assert.ok(deps.includes(host.name), `push-${host.name} waits for its instance`);
+        for (const cidr of run.spec.adminSshCidrs) assert.ok(deps.includes(`${host.role}-22-ssh-from-${cidr}`), `push-${host.name} waits for SSH from ${cidr}`);
+      }
+    });
+
     it("keeps private keys and password hashes secret on their way to the hosts", async () => {
       const pushes = ofType(run.resources, COMMAND);
       assert.equal(pushes.length, buildTopology(run.spec).hosts.length);
