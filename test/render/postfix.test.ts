@@ -235,6 +235,20 @@ describe("postfix tables and formats", () => {
     assert.throws(() => renderTable("t", [["a b", ["c"]]]));
   });
 
+  it("on AWS mail leaves over IPv4 only (EC2 gives IPv6 addresses no PTR); elsewhere over both", () => {
+    const byo = labInput();
+    const aws: RenderInput = { ...byo, topology: { ...byo.topology, spec: { ...byo.topology.spec, compute: "aws" } } };
+    for (const [input, protocols, bind6] of [[aws, "ipv4", false], [byo, "", true]] as const) {
+      for (const host of [...hostsOf(input.topology, "edge"), ...hostsOf(input.topology, "outbound")].slice(0, 2)) {
+        checked(input, host, (h) => {
+          const client = h.run(["postconf", "-P", "smtp/unix/inet_protocols"]);
+          assert.equal(client.stdout.trim(), protocols ? `smtp/unix/inet_protocols = ${protocols}` : "", `${host.name} smtp client`);
+          assert.equal(postconf(h, ["smtp_bind_address6"]).smtp_bind_address6 !== "", bind6, `${host.name} smtp_bind_address6`);
+        });
+      }
+    }
+  });
+
   it("refuses a host of the wrong role", () => {
     const input = labInput();
     assert.throws(() => renderEdgePostfix(input, hostsOf(input.topology, "outbound")[0]), /not edge/);

@@ -77,7 +77,7 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
       internalIpv4(own),
       "Send from the address whose PTR, A record and SPF entry the fleet publishes (or, behind a cloud's 1:1 NAT, the private address that maps to it); any other address of the host would fail FCrDNS and SPF.",
     ),
-    ...(spec.ipv6 && own.ipv6 ? [setting("smtp_bind_address6", own.ipv6)] : []),
+    ...(sendsOverIpv6(spec) && own.ipv6 ? [setting("smtp_bind_address6", own.ipv6)] : []),
     setting("smtp_helo_name", "$myhostname", "HELO must match the PTR (FCrDNS) and the HELO SPF record."),
     setting("smtp_tls_loglevel", 1, "Logs which peers spoke TLS: what a TLS-RPT report needs to be acted on."),
     setting("smtp_tls_mandatory_protocols", ">=TLSv1.2"),
@@ -101,7 +101,16 @@ export function opportunisticTls(): Setting {
 }
 
 /** The services every Postfix instance needs for its own queue, whatever it receives. */
-export function coreServices(): Service[] {
+/**
+ * Whether mail may leave over IPv6: only where the host's IPv6 address can carry a PTR. EC2 sets no
+ * custom PTR for IPv6, and receivers reject or spam-folder mail from an address without FCrDNS.
+ */
+export function sendsOverIpv6(spec: FleetSpec): boolean {
+  return spec.ipv6 && spec.compute !== "aws";
+}
+
+export function coreServices(spec: FleetSpec): Service[] {
+  const ipv4Only = sendsOverIpv6(spec) ? {} : { options: [setting("inet_protocols", "ipv4")], why: "Mail leaves over IPv4 only: this host's IPv6 address has no PTR." };
   return [
     { service: "pickup", type: "unix", private: "n", wakeup: "60", maxproc: "1", command: "pickup" },
     { service: "cleanup", type: "unix", private: "n", maxproc: "0", command: "cleanup" },
@@ -115,7 +124,7 @@ export function coreServices(): Service[] {
     { service: "flush", type: "unix", private: "n", wakeup: "1000?", maxproc: "0", command: "flush" },
     { service: "proxymap", type: "unix", command: "proxymap" },
     { service: "proxywrite", type: "unix", maxproc: "1", command: "proxymap" },
-    { service: "smtp", type: "unix", command: "smtp" },
+    { service: "smtp", type: "unix", command: "smtp", ...ipv4Only },
     { service: "showq", type: "unix", private: "n", command: "showq" },
     { service: "error", type: "unix", command: "error" },
     { service: "retry", type: "unix", command: "error" },

@@ -2,6 +2,7 @@
  * The edge MX: receives mail for the hosted domains on port 25 and hands each message over LMTP
  * to the store that holds the mailbox. Accepts nothing else, relays for nobody.
  */
+import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
@@ -77,7 +78,7 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
   ];
 }
 
-function edgeServices(): Service[] {
+function edgeServices(spec: FleetSpec): Service[] {
   return [
     {
       service: "smtp",
@@ -90,7 +91,7 @@ function edgeServices(): Service[] {
     { service: "smtpd", type: "pass", command: "smtpd" },
     { service: "dnsblog", type: "unix", maxproc: "0", command: "dnsblog" },
     { service: "tlsproxy", type: "unix", maxproc: "0", command: "tlsproxy" },
-    ...coreServices(),
+    ...coreServices(spec),
     { service: "lmtp", type: "unix", command: "lmtp" },
   ];
 }
@@ -101,7 +102,7 @@ export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[
   const title = `${host.fqdn}: edge MX`;
   return [
     file(`${CONFIG_DIR}/main.cf`, renderMainCf(title, edgeSettings(input, host))),
-    file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, edgeServices())),
+    file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, edgeServices(spec))),
     file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, [...hostAliases(spec, host), ...hostedAliases(spec)])),
     file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, renderTable(`${title}: mailbox -> its store's LMTP`, mailboxTransports(input.topology, input.addresses))),
   ];

@@ -3,6 +3,7 @@
  * Dovecot on a store; rspamd DKIM-signs; Postfix delivers to the Internet from the host's own
  * addresses, or through the optional smarthost. No port 25 at all: nothing arrives unauthenticated.
  */
+import { FleetSpec } from "../../config/spec";
 import { AUTH_PORT, Host, hostNamed } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
@@ -62,7 +63,7 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
   ];
 }
 
-function outboundServices(): Service[] {
+function outboundServices(spec: FleetSpec): Service[] {
   return [
     {
       service: "submission",
@@ -80,7 +81,7 @@ function outboundServices(): Service[] {
       options: [setting("syslog_name", "postfix/submissions"), setting("smtpd_tls_wrappermode", "yes")],
       why: "Port 465: TLS from the first byte (RFC 8314).",
     },
-    ...coreServices(),
+    ...coreServices(spec),
   ];
 }
 
@@ -90,7 +91,7 @@ export function renderOutboundPostfix(input: RenderInput, host: Host): RenderedF
   const title = `${host.fqdn}: outbound MTA`;
   return [
     file(`${CONFIG_DIR}/main.cf`, renderMainCf(title, outboundSettings(input, host))),
-    file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, outboundServices())),
+    file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, outboundServices(spec))),
     file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: host-local aliases`, hostAliases(spec, host))),
     file(`${CONFIG_DIR}/${SENDER_LOGIN_TABLE}`, renderTable(`${title}: sender address -> SASL logins that may use it`, senderLogins(spec))),
     ...(spec.smarthost
