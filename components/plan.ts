@@ -1,5 +1,6 @@
 /** The readable plan of an offline render: hosts, addresses, every DNS record, what to do next. */
 import { FleetBuild } from "./build";
+import { computeNextSteps } from "./compute/nextSteps";
 import { recordLine } from "./records";
 
 export interface PlanNotes {
@@ -55,13 +56,7 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
     `  ${notes.outDir}/plan.txt  this plan`,
     "",
     "NEXT STEPS",
-    ...(spec.compute === "aws"
-      ? [
-          "  - Ask AWS to lift the outbound port 25 block for the account (EC2 console: 'Request to remove email sending limitations'),",
-          "    and to set reverse DNS for the Elastic IPs (the stack sets it, AWS checks the forward A record first).",
-          "  - EC2 offers no custom PTR for IPv6: outbound hosts send over IPv4 only unless the addresses have matching PTRs.",
-        ]
-      : []),
+    ...computeNextSteps(build).map((step) => `  - ${step}`),
     `  - Preview with \`pulumi preview --stack ${notes.stack}\`, apply with \`pulumi up --stack ${notes.stack}\`.`,
     "  - After the DNS has propagated, run the live check: `./mf check --stack " + notes.stack + "`.",
   ];

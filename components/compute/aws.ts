@@ -9,11 +9,11 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { FleetBuild } from "../build";
 import { FleetSpec, Role, ROLES } from "../config/spec";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook } from "../topology/addresses";
 import type { Compute } from ".";
+import { awsNextSteps } from "./nextSteps";
 import { cidrFamily, ingressRules, ruleName, RuleSource } from "./firewall";
 import { userData } from "./userData";
 
@@ -24,7 +24,6 @@ const VPC_CIDR = "10.77.0.0/16";
 const SUBNET_CIDR = "10.77.0.0/24";
 const SSH_PORT = 22;
 /** EC2's default Elastic IP quota per region. */
-const EIP_DEFAULT_QUOTA = 5;
 
 /** The first /64 of the /56 AWS gives a VPC: the same network address with a longer prefix. */
 export function firstSubnet64(vpcIpv6Cidr: string): string {
@@ -199,30 +198,7 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
         new aws.ec2.EipDomainName(`${host.name}-ptr`, { allocationId: eip.allocationId, domainName: host.fqdn }, { parent, dependsOn: forwardRecords(host.name) });
       }
     },
-    nextSteps: (build) => awsNextSteps(build),
+    nextSteps: awsNextSteps,
   };
 }
 
-/** What an AWS fleet needs besides `pulumi up`. */
-export function awsNextSteps(build: FleetBuild): string[] {
-  const { spec, hosts } = build.topology;
-  const sending = hosts.filter((h) => h.sends).map((h) => h.fqdn);
-  const steps = [
-    "Port 25: AWS blocks outbound TCP port 25 from EC2 until the account asks for the block to be lifted. " +
-      "Until then the edge and outbound hosts receive mail but cannot deliver any to other domains (it queues, then bounces). " +
-      `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
-    spec.ipv6
-      ? "IPv6 reverse DNS: EC2 offers no custom PTR for IPv6 addresses, so the hosts' IPv6 addresses resolve to no name. " +
-        "Receiving over IPv6 is unaffected (senders do not check the receiver's PTR), but mail sent from an IPv6 address without a " +
-        "matching PTR fails forward-confirmed reverse DNS, and large receivers reject it (Gmail: 550-5.7.25) or file it as spam. " +
-        "With mailfleet:ipv6 true the edge and outbound hosts send over IPv6 too (Postfix uses either protocol per receiving MX), " +
-        "so some mail would leave from such an address. Until a provider-side PTR exists for IPv6, set mailfleet:ipv6 false: " +
-        "the hosts then send and receive over IPv4 only, whose reverse DNS this stack sets, and publish no AAAA records."
-      : "IPv6 is off (mailfleet:ipv6 false): the hosts send and receive over IPv4 only, whose reverse DNS this stack sets. " +
-        "EC2 offers no custom PTR for IPv6 addresses, so IPv6 sending would fail forward-confirmed reverse DNS at large receivers.",
-  ];
-  if (hosts.length > EIP_DEFAULT_QUOTA) {
-    steps.push(`Elastic IPs: this fleet needs ${hosts.length}, over EC2's default quota of ${EIP_DEFAULT_QUOTA} per region: ask for a higher quota before \`pulumi up\`.`);
-  }
-  return steps;
-}

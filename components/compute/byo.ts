@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { givenAddresses } from "../build";
 import { Topology } from "../topology";
 import type { Compute } from ".";
+import { byoNextSteps } from "./nextSteps";
 
 export function byoCompute(topology: Topology): Compute {
   const addresses = givenAddresses(topology.spec);
@@ -13,15 +14,6 @@ export function byoCompute(topology: Topology): Compute {
     machines: {},
     // Reverse DNS belongs to whoever owns the addresses; nextSteps says what to ask them for.
     publishReverseDns: () => undefined,
-    nextSteps: (build) => {
-      const sending = new Set(build.topology.hosts.filter((h) => h.sends).map((h) => h.name));
-      const ptr = build.recordSet.ptr.filter((p) => sending.has(p.host));
-      return [
-        "Reverse DNS: ask the owner of each sending host's addresses (your hosting provider) to set these PTR records, " +
-          "or to delegate the reverse zone to your nameservers. Large receivers reject or spam-folder mail from an address " +
-          "whose PTR does not name the host that its A/AAAA record points back to (forward-confirmed reverse DNS): " +
-          ptr.map((p) => `${p.address} -> ${p.name}`).join(", "),
-      ];
-    },
+    nextSteps: byoNextSteps,
   };
 }

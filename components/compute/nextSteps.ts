@@ -1,0 +1,46 @@
+/**
+ * What an operator must do besides `pulumi up`, per compute backend. Pure, so the offline plan
+ * prints the same steps the stack exports.
+ */
+import { FleetBuild } from "../build";
+
+const EIP_DEFAULT_QUOTA = 5;
+
+/** What an AWS fleet needs besides `pulumi up`. */
+export function awsNextSteps(build: FleetBuild): string[] {
+  const { spec, hosts } = build.topology;
+  const sending = hosts.filter((h) => h.sends).map((h) => h.fqdn);
+  const steps = [
+    "Port 25: AWS blocks outbound TCP port 25 from EC2 until the account asks for the block to be lifted. " +
+      "Until then the edge and outbound hosts receive mail but cannot deliver any to other domains (it queues, then bounces). " +
+      `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
+    spec.ipv6
+      ? "IPv6 reverse DNS: EC2 offers no custom PTR for IPv6 addresses, so the hosts' IPv6 addresses resolve to no name. " +
+        "Receiving over IPv6 is unaffected (senders do not check the receiver's PTR), but mail sent from an IPv6 address without a " +
+        "matching PTR fails forward-confirmed reverse DNS, and large receivers reject it (Gmail: 550-5.7.25) or file it as spam. " +
+        "So on AWS the edge and outbound hosts send over IPv4 only (their Postfix SMTP client is set to IPv4), whose reverse " +
+        "DNS this stack sets, and receive over both."
+      : "IPv6 is off (mailfleet:ipv6 false): the hosts send and receive over IPv4 only, whose reverse DNS this stack sets. " +
+        "EC2 offers no custom PTR for IPv6 addresses, so IPv6 sending would fail forward-confirmed reverse DNS at large receivers.",
+  ];
+  if (hosts.length > EIP_DEFAULT_QUOTA) {
+    steps.push(`Elastic IPs: this fleet needs ${hosts.length}, over EC2's default quota of ${EIP_DEFAULT_QUOTA} per region: ask for a higher quota before \`pulumi up\`.`);
+  }
+  return steps;
+}
+
+/** Existing servers: their reverse DNS belongs to whoever owns the addresses. */
+export function byoNextSteps(build: FleetBuild): string[] {
+  const sending = new Set(build.topology.hosts.filter((h) => h.sends).map((h) => h.name));
+  const ptr = build.recordSet.ptr.filter((p) => sending.has(p.host));
+  return [
+    "Reverse DNS: ask the owner of each sending host's addresses (your hosting provider) to set these PTR records, " +
+      "or to delegate the reverse zone to your nameservers. Large receivers reject or spam-folder mail from an address " +
+      "whose PTR does not name the host that its A/AAAA record points back to (forward-confirmed reverse DNS): " +
+      ptr.map((p) => `${p.address} -> ${p.name}`).join(", "),
+  ];
+}
+
+export function computeNextSteps(build: FleetBuild): string[] {
+  return build.topology.spec.compute === "aws" ? awsNextSteps(build) : byoNextSteps(build);
+}
