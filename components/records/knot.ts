@@ -13,6 +13,11 @@ export function knotZonePath(origin: string): string {
   return `${KNOT_ZONE_DIR}/${origin}.zone`;
 }
 
+/** A Knot `zone:` section serving each origin from its file (Knot accepts repeated sections). */
+export function knotZoneSection(origins: string[]): string[] {
+  return ["zone:", ...origins.flatMap((origin) => [`  - domain: ${origin}`, `    file: "${knotZonePath(origin)}"`])];
+}
+
 export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFile[] {
   const primary = zoneBackend(spec).nameservers[0];
   const listen = [primary.ipv4, ...(spec.ipv6 && primary.ipv6 ? [primary.ipv6] : [])].map((a) => `${a}@53`);
@@ -45,8 +50,7 @@ export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFi
     "    journal-content: all",
     "    serial-policy: unixtime",
     "",
-    "zone:",
-    ...zones.flatMap((z) => [`  - domain: ${z.origin}`, `    file: "${knotZonePath(z.origin)}"`]),
+    ...knotZoneSection(zones.map((z) => z.origin)),
     "",
   ].join("\n");
   return [

@@ -4,7 +4,7 @@
  * fleet's zones, and the configs of ext's and client's Postfix and ext's rspamd. None of this
  * is fleet config: the fleet's hosts get only what the project renders.
  */
-import { KNOT_CONF, knotZonePath, reverseName, reverseZone } from "../../components/records";
+import { KNOT_CONF, knotZonePath, knotZoneSection, reverseName, reverseZone } from "../../components/records";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 
@@ -63,8 +63,7 @@ export function labDnsFiles(dnsServerFiles: RenderedFile[], nameserver: string):
   const extra = [
     "",
     "# mailfleet lab: zones of the lab's own peers (a foreign domain, the reverse DNS of its hosts).",
-    "zone:",
-    ...zones.flatMap((z) => [`  - domain: ${z.origin}`, `    file: "${knotZonePath(z.origin)}"`]),
+    ...knotZoneSection(zones.map((z) => z.origin)),
     "",
   ].join("\n");
   return [
