@@ -1,0 +1,115 @@
+/**
+ * The engine's outputs configure real hosts: the lab stack goes `up` under the real engine, then
+ * every lab host is pushed the files the engine exported (with the deploy command the Pulumi push
+ * runs, over SSH) in place of the lab's offline render, and mail flows in and out. The DKIM key
+ * that signs is the one the engine holds, and the record that verifies it is the one it published.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { RenderedFile } from "../../components/render/file";
+import { openStack } from "../../scripts/engine";
+import * as lab from "../../scripts/lab";
+import { labDnsFiles } from "../../scripts/lab/peers";
+import { LAB_PASSPHRASE, labSandbox, Sandbox } from "./sandbox";
+
+const ALICE = "alice@example.com";
+const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;
+
+/** Each lab host's files from the engine's outputs; the nameserver also gets the lab's peer zones. */
+function engineFiles(outputs: OutputMap, host: lab.LabHost): RenderedFile[] {
+  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles.value as RenderedFile[], host.fqdn);
+  const files = (outputs.hostFiles.value as Record<string, RenderedFile[]>)[host.name];
+  assert.ok(files, `the engine exported no files for ${host.name}`);
+  return files;
+}
+
+const tag = (name: string) => `${name} ${Date.now()}`;
+
+describe("engine + lab: hosts configured from the engine's outputs", { timeout: 20 * 60_000 }, () => {
+  let box: Sandbox;
+  let stack: Stack;
+  let outputs: OutputMap;
+  let dkimKeyPem: string;
+
+  before(async () => {
+    box = labSandbox();
+    stack = await openStack("lab", { workDir: box.workDir, backendUrl: box.backendUrl, passphrase: LAB_PASSPHRASE });
+    await stack.up();
+    outputs = await stack.outputs();
+    const exported = await stack.exportStack();
+    const key = exported.deployment.resources.find((r: any) => r.id === "lab1._domainkey.example.com");
+    dkimKeyPem = JSON.parse(key.outputs.privateKeyPem.plaintext);
+
+    await lab.up();
+    const hosts = lab.loadLabFleet().hosts.filter((h) => h.ssh);
+    for (const host of hosts) {
+      const result = await lab.push(host, engineFiles(outputs, host));
+      assert.equal(result.code, 0, `${host.name}: ${result.stdout}${result.stderr}`);
+    }
+    // The lab's client and foreign server trust the fleet CA: now the engine's.
+    const caPem = engineFiles(outputs, hosts.find((h) => h.role === "edge")!).find((f) => f.path === "/etc/mailfleet/tls/ca.crt")!.content;
+    for (const peer of [lab.CLIENT, lab.EXT]) writeFileSync(join(lab.hostRoot(peer.name), lab.CA_FILE), caPem);
+  });
+
+  after(async () => {
+    await lab.down();
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack("lab", { preserveConfig: true }).catch(() => undefined);
+    box.remove();
+  });
+
+  it("every host now holds the engine's files", () => {
+    for (const host of lab.loadLabFleet().hosts.filter((h) => h.ssh)) {
+      for (const f of engineFiles(outputs, host)) {
+        assert.equal(readFileSync(join(lab.hostRoot(host.name), f.path), "utf8"), f.content, `${host.name}:${f.path}`);
+      }
+    }
+    assert.equal(readFileSync(join(lab.hostRoot("out1"), "/var/lib/rspamd/dkim/example.com.lab1.key"), "utf8"), dkimKeyPem);
+  });
+
+  it("inbound: mail sent by MX lookup lands in the mailbox and is read back over IMAPS with the engine's certificate", async () => {
+    const subject = tag("engine inbound");
+    lab.sendByMx(`someone@${lab.EXT_DOMAIN}`, ALICE, subject);
+    const messages = await lab.waitUntil(
+      () => lab.imapMessages("store1.mail.example.com", ALICE, lab.labPassword(ALICE), subject),
+      (m) => m.length > 0,
+      90_000,
+    );
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0].subject, `${subject} 1`);
+  });
+
+  it("submission: the outbound MTA signs with the engine's DKIM key and the published record verifies it", async () => {
+    // The record the receiver looks up is the one the engine exported.
+    const published = lab.dig("lab1._domainkey.example.com", "TXT", lab.EXT.name).map(lab.txtValue);
+    assert.deepEqual(published, [outputs.dkimTxt.value["lab1._domainkey.example.com"]]);
+
+    const subject = tag("engine submission");
+    const sent = lab.smtpSend({
+      server: "smtp.mail.example.com",
+      port: 587,
+      mode: "starttls",
+      auth: { user: ALICE, password: lab.labPassword(ALICE) },
+      from: ALICE,
+      to: [EXT_ADDRESS],
+      subject,
+    });
+    assert.equal(sent.ok, true, JSON.stringify(sent));
+    const received = await lab.waitUntil(
+      () => lab.extMessages().filter((m) => m.includes(subject)),
+      (m) => m.length > 0,
+      90_000,
+    );
+    assert.equal(received.length, 1);
+    const fields = lab.headers(received[0]);
+    const signature = fields.find((f) => f.name === "dkim-signature")?.value ?? "";
+    assert.match(signature, /(^|;)\s*d=example\.com\s*(;|$)/);
+    assert.match(signature, /(^|;)\s*s=lab1\s*(;|$)/);
+    // ext's rspamd checked the signature against the DNS record (RFC 8601 Authentication-Results).
+    const results = fields.filter((f) => f.name === "authentication-results").map((f) => f.value).join("\n");
+    assert.match(results, /dkim=pass header\.d=example\.com header\.s=lab1/);
+  });
+});
