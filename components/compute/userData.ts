@@ -13,7 +13,8 @@ import { Host } from "../topology";
  */
 export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
   edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light"],
-  outbound: ["postfix", "postfix-lmdb", "rspamd"],
+  // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules"],
   store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved"],
 };
 

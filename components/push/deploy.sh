@@ -24,7 +24,7 @@ die() { log "$*"; exit 1; }
 
 case "$role" in
   edge) packages=(postfix postfix-lmdb rspamd nginx-light) daemons=(postfix rspamd nginx) ;;
-  outbound) packages=(postfix postfix-lmdb rspamd) daemons=(postfix rspamd) ;;
+  outbound) packages=(postfix postfix-lmdb rspamd libsasl2-modules) daemons=(postfix rspamd) ;;
   store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved) daemons=(dovecot) ;;
   dns) packages=(knot knot-dnsutils knot-dnssecutils) daemons=(knot) ;;
   *) echo "usage: deploy.sh edge|outbound|store|dns < bundle" >&2; exit 2 ;;

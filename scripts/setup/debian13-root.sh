@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=${MAILFLEET_DEBIAN13_ROOT:-/var/cache/mailfleet/trixie-root}
 MIRROR=${MAILFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(
-  postfix postfix-lmdb
+  postfix postfix-lmdb libsasl2-modules
   dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved
   rspamd nginx-light knot knot-dnsutils knot-dnssecutils nftables
   openssh-server openssh-client swaks python3 openssl iproute2 procps ca-certificates
