@@ -12,7 +12,7 @@ const SERVICE_LABEL = "(?:_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)";
 const TLD = "[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?";
 
 export const FQDN_RE = new RegExp(`^(?=.{4,253}$)(?:${LABEL}\\.)+${TLD}$`);
-export const DNS_NAME_RE = new RegExp(`^(?=.{4,253}$)(?:${SERVICE_LABEL}\\.)+${TLD}$`);
+const DNS_NAME_RE = new RegExp(`^(?=.{4,253}$)(?:${SERVICE_LABEL}\\.)+${TLD}$`);
 export const HOST_LABEL_RE = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const LOCAL_PART_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const SELECTOR_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -39,7 +39,7 @@ export const email = z.string().refine((value) => {
 export const ipv4 = z.string().refine((v) => isIPv4(v), "not an IPv4 address");
 export const ipv6 = z.string().refine((v) => isIPv6(v) && v === v.toLowerCase(), "not an IPv6 address in lowercase");
 
-export function isCidr(value: string): boolean {
+function isCidr(value: string): boolean {
   const [address, bits, ...rest] = value.split("/");
   if (rest.length > 0 || bits === undefined || !/^[0-9]{1,3}$/.test(bits)) return false;
   if (isIPv4(address)) return Number(bits) <= 32;
@@ -47,7 +47,7 @@ export function isCidr(value: string): boolean {
 }
 export const cidr = z.string().refine(isCidr, "not a network in CIDR form — like 203.0.113.0/24 or 2001:db8::/48");
 
-export function secretOf(schema: z.ZodString | z.ZodType<string>) {
+function secretOf(schema: z.ZodString | z.ZodType<string>) {
   return z.union([z.literal(REDACTED_SECRET), schema]);
 }
 

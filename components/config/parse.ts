@@ -26,7 +26,7 @@ import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
 
 const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
 /** Host label prefixes: mx1, mx2 … out1 … store1 … */
-export const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
+const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
 /** RFC 7208 §4.6.4: an SPF evaluation may cause at most 10 DNS lookups. */
 export const SPF_LOOKUP_LIMIT = 10;
 
