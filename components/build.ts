@@ -6,9 +6,10 @@
  */
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { buildRecordSet, RecordSet, renderKnotServer, ZoneFile, zoneFiles } from "./records";
+import { buildRecordSet, RecordSet, renderKnotServer, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost } from "./render";
 import { RenderedFile } from "./render/file";
+import { renderNameserverFirewall } from "./render/firewall";
 import { AddressBook } from "./topology/addresses";
 import { buildTopology, Topology } from "./topology";
 export { hostCertificateNames } from "./topology";
@@ -32,7 +33,11 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const input = { topology, addresses, keys };
   const hostFiles = Object.fromEntries(topology.hosts.map((h) => [h.name, renderHost(input, h)]));
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
-  return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles: spec.dns === "zone" ? renderKnotServer(zones, spec) : [] };
+  const dnsServerFiles =
+    spec.dns === "zone"
+      ? [renderNameserverFirewall(topology, addresses, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, spec)]
+      : [];
+  return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
 }
 
 /** The addresses of existing servers (compute: byo), as the stack gives them. */

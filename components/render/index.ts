@@ -2,6 +2,7 @@
 import { Host } from "../topology";
 import { renderStoreDovecot } from "./dovecot";
 import { RenderedFile } from "./file";
+import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
@@ -15,7 +16,11 @@ const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => 
 };
 
 export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
-  const files = [...renderTlsFiles(input, host), ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host))];
+  const files = [
+    renderHostFirewall(input.topology, input.addresses, host),
+    ...renderTlsFiles(input, host),
+    ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host)),
+  ];
   const paths = files.map((f) => f.path);
   const twice = paths.find((p, i) => paths.indexOf(p) !== i);
   if (twice) throw new Error(`two renderers write ${twice} on ${host.name}`);

@@ -10,6 +10,8 @@ export interface Port {
   port: number;
   service: string;
   from: PortSource;
+  /** Also open for UDP (DNS); every other service is TCP only. */
+  udp?: boolean;
 }
 
 export interface Host extends HostSpec {
@@ -42,8 +44,10 @@ export interface Topology {
   authStore: string;
 }
 
+/** SSH on every host, for the push and the admins only. */
+const ssh: Port = { port: 22, service: "ssh", from: "admin" };
+
 function portsFor(role: Role, spec: FleetSpec): Port[] {
-  const ssh: Port = { port: 22, service: "ssh", from: "admin" };
   switch (role) {
     case "edge":
       return [
@@ -73,6 +77,12 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
       ];
   }
 }
+
+/** The zone backend's primary nameserver: authoritative DNS for everyone, SSH for the push. */
+export const NAMESERVER_PORTS: Port[] = [
+  { port: 53, service: "dns", from: "any", udp: true },
+  ssh,
+];
 
 export function buildTopology(spec: FleetSpec): Topology {
   const hosts: Host[] = spec.hosts.map((h) => ({

@@ -1,0 +1,122 @@
+/**
+ * The host firewall: every host's rule set opens exactly its role's ports, each to exactly the
+ * sources the topology names, and nft itself (Debian 13) accepts and loads every rendered file.
+ * Who can really connect from outside is tested in the lab (test/lab/firewall.test.ts).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { buildFleet } from "../../components/build";
+import { FleetSpec } from "../../components/config/spec";
+import { NFTABLES_CONF } from "../../components/render/firewall";
+import { hostsOf, Topology } from "../../components/topology";
+import { AddressBook } from "../../components/topology/addresses";
+import { withDebian13Host } from "../support/debian13";
+import { labInput } from "../support/lab";
+
+const input = labInput();
+/** The lab's addresses with a private IPv4 per host, as behind 1:1 NAT. */
+const natted: AddressBook = Object.fromEntries(
+  Object.entries(input.addresses).map(([name, a], i) => [name, { ...a, privateIpv4: `198.51.100.${100 + i}` }]),
+);
+const build = (addresses: AddressBook, change: (s: FleetSpec) => FleetSpec = (s) => s) => {
+  const { topology, keys } = labInput(change);
+  return buildFleet(topology.spec, addresses, keys);
+};
+const rulesOf = (files: { path: string; content: string }[]) => files.find((f) => f.path === NFTABLES_CONF)!.content;
+
+/** Elements of a named set, as rendered. */
+function setMembers(rules: string, name: string): string[] {
+  const body = new RegExp(`set ${name} \\{\\n([\\s\\S]*?)\\n  \\}`).exec(rules);
+  assert.ok(body, `set ${name} is defined`);
+  const elements = /elements = \{ ([^}]*) \}/.exec(body[1]);
+  return elements ? elements[1].split(", ").sort() : [];
+}
+
+/** Ports accepted from anywhere, and port -> sets it is accepted from. */
+function openings(rules: string): { anyone: number[]; fromSets: Map<number, string[]> } {
+  const anyone: number[] = [];
+  const fromSets = new Map<number, string[]>();
+  for (const m of rules.matchAll(/^\s+(tcp|udp) dport (\d+) (?:ip6? saddr @(\S+) )?accept/gm)) {
+    const port = Number(m[2]);
+    if (!m[3]) anyone.push(port);
+    else fromSets.set(port, [...(fromSets.get(port) ?? []), m[3]].sort());
+  }
+  return { anyone: [...new Set(anyone)].sort((a, b) => a - b), fromSets };
+}
+
+const addressesOfRole = (topology: Topology, addresses: AddressBook, role: "edge" | "outbound" | "store", family: 4 | 6) =>
+  [...new Set(hostsOf(topology, role).flatMap((h) => {
+    const a = addresses[h.name];
+    return family === 4 ? [a.privateIpv4 ?? a.ipv4, a.ipv4] : a.ipv6 ? [a.ipv6] : [];
+  }))].sort();
+
+test("a store opens IMAPS and ManageSieve to anyone, LMTP only to edges and stores, auth only to outbound, SSH only to admins", () => {
+  const fleet = build(natted);
+  const rules = rulesOf(fleet.hostFiles.store1);
+  const { anyone, fromSets } = openings(rules);
+  assert.deepEqual(anyone, [993, 4190]);
+  assert.deepEqual(fromSets.get(24), ["edge_v4", "edge_v6", "store_v4", "store_v6"]);
+  assert.deepEqual(fromSets.get(12345), ["outbound_v4", "outbound_v6"]);
+  assert.deepEqual(fromSets.get(22), ["admin_v4", "admin_v6"]);
+  // The hosts connect from their own interface's (private) address; both it and the published one are in.
+  assert.deepEqual(setMembers(rules, "edge_v4"), addressesOfRole(fleet.topology, natted, "edge", 4));
+  assert.ok(setMembers(rules, "edge_v4").includes(natted.mx1.privateIpv4!));
+  assert.deepEqual(setMembers(rules, "edge_v6"), addressesOfRole(fleet.topology, natted, "edge", 6));
+  assert.deepEqual(setMembers(rules, "outbound_v4"), addressesOfRole(fleet.topology, natted, "outbound", 4));
+  assert.deepEqual(setMembers(rules, "admin_v4"), [...fleet.topology.spec.adminSshCidrs].sort());
+  assert.match(rules, /policy drop;/);
+});
+
+test("edges and outbound hosts open only their public mail ports to anyone", () => {
+  const fleet = build(input.addresses);
+  assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);
+  assert.deepEqual(openings(rulesOf(fleet.hostFiles.out1)).anyone, [465, 587]);
+  for (const host of ["mx1", "out1"]) {
+    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()], [22], `${host}: only SSH is restricted, nothing else is open`);
+  }
+});
+
+test("POP3S opens 995 on the stores only when pop3 is on", () => {
+  assert.ok(!openings(rulesOf(build(input.addresses).hostFiles.store1)).anyone.includes(995));
+  assert.ok(openings(rulesOf(build(input.addresses, (s) => ({ ...s, pop3: true })).hostFiles.store1)).anyone.includes(995));
+});
+
+test("the nameserver answers DNS over UDP and TCP to anyone and SSH only to admins", () => {
+  const rules = rulesOf(build(input.addresses).dnsServerFiles);
+  assert.match(rules, /^\s+udp dport 53 accept/m);
+  assert.match(rules, /^\s+tcp dport 53 accept/m);
+  assert.deepEqual([...openings(rules).fromSets.entries()], [[22, ["admin_v4", "admin_v6"]]]);
+});
+
+test("an admin network that overlaps another merges instead of failing", () => {
+  const fleet = build(input.addresses, (s) => ({ ...s, adminSshCidrs: ["192.0.2.0/24", "192.0.2.2/32", "2001:db8:0:9::/64"] }));
+  const rules = rulesOf(fleet.hostFiles.mx1);
+  assert.deepEqual(setMembers(rules, "admin_v6"), ["2001:db8:0:9::/64"]);
+  loadAll([rules]);
+});
+
+/** Loads each rule set with nft in a fresh network namespace; throws with nft's message on failure. */
+function loadAll(ruleSets: string[]): void {
+  withDebian13Host([], (host) => {
+    for (const rules of ruleSets) {
+      const r = host.run(["sh", "-c", "cat > /tmp/rules.nft && nft -c -f /tmp/rules.nft && nft -f /tmp/rules.nft"], rules);
+      assert.equal(r.code, 0, `${r.stderr}\n${rules}`);
+    }
+  });
+}
+
+test("nft checks and loads the rule set of every host and the nameserver, with and without private addresses and IPv6", () => {
+  const fleets = [build(input.addresses), build(natted), build(input.addresses, (s) => ({ ...s, ipv6: false }))];
+  loadAll(fleets.flatMap((f) => [...Object.values(f.hostFiles).map(rulesOf), rulesOf(f.dnsServerFiles)]));
+});
+
+test("the loaded rule set admits the admin network and no other source to SSH (nft's own set lookup)", () => {
+  const rules = rulesOf(build(input.addresses).hostFiles.store1);
+  withDebian13Host([], (host) => {
+    const lookup = (set: string, address: string) =>
+      host.run(["sh", "-c", 'nft -f - && nft get element inet mailfleet "$1" "{ $2 }"', "sh", set, address], rules).code;
+    assert.equal(lookup("admin_v4", "192.0.2.2"), 0);
+    assert.notEqual(lookup("admin_v4", "203.0.113.25"), 0);
+    assert.notEqual(lookup("edge_v4", "203.0.113.25"), 0);
+  });
+});
