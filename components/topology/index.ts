@@ -23,6 +23,12 @@ export interface Host extends HostSpec {
 }
 
 export const LMTP_PORT = 24;
+/**
+ * Parallel LMTP deliveries from one edge to one store. Every delivery into a store starts at an
+ * edge, so this (times the edges) bounds what a store takes at once; the store sets no per-user
+ * limit of its own, which would turn a burst to one mailbox into deferrals and retries.
+ */
+export const LMTP_CONCURRENCY = 10;
 /** Dovecot auth over TCP for the outbound MTA's SASL (the port Dovecot's own docs use). */
 export const AUTH_PORT = 12345;
 export const SIEVE_PORT = 4190;

@@ -1,8 +1,9 @@
 /**
- * `npm run lab -- up | down | status | exec <host> <command…>`: the local lab (see ./index.ts).
+ * `npm run lab -- up | down | status | bench | exec <host> <command…>`: the local lab (see ./index.ts).
  */
 import { spawnSync } from "node:child_process";
 import { down, status, up } from "./index";
+import { formatResults, mailBench } from "./mailBench";
 import { enterArgv } from "./host";
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +19,11 @@ async function main(argv: string[]): Promise<number> {
       await down();
       console.log("lab: down (no namespace, mount or process left)");
       return 0;
+    case "bench": {
+      const results = await mailBench();
+      console.log(`\n${formatResults(results)}`);
+      return 0;
+    }
     case "status":
       console.log(status());
       return 0;
@@ -29,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
       return r.status ?? 1;
     }
   }
-  console.error("usage: npm run lab -- up | down | status | exec <host> <command…>");
+  console.error("usage: npm run lab -- up | down | status | bench | exec <host> <command…>");
   return 2;
 }
 

@@ -16,7 +16,7 @@ import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { RenderedFile } from "../../components/render/file";
-import { buildTopology } from "../../components/topology";
+import { buildTopology, LMTP_PORT } from "../../components/topology";
 import {
   acquireLabLock,
   createBridge,
@@ -119,21 +119,35 @@ export function push(host: LabHost, files: RenderedFile[], role: DeployRole = ho
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Whether a TCP port answers, tried from the admin namespace. */
-export function portOpen(address: string, port: number): boolean {
-  const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName("admin")}`, "bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "probe", address, String(port)], {
+/** Whether a TCP port answers, tried from a lab host (default: the admin host the push runs from). */
+export function portOpen(address: string, port: number, from = "admin"): boolean {
+  const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName(from)}`, "bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "probe", address, String(port)], {
     timeout: 3000,
     stdio: "ignore",
   });
   return r.status === 0;
 }
 
-export async function waitForPort(address: string, port: number, timeoutMs = 60_000): Promise<void> {
+export async function waitForPort(address: string, port: number, timeoutMs = 60_000, from = "admin"): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!portOpen(address, port)) {
-    if (Date.now() > until) throw new Error(`lab: nothing answers on ${address} port ${port} after ${timeoutMs / 1000} s`);
+  while (!portOpen(address, port, from)) {
+    if (Date.now() > until) throw new Error(`lab: nothing answers on ${address} port ${port} (from ${from}) after ${timeoutMs / 1000} s`);
     await sleep(250);
   }
+}
+
+/**
+ * Which of the targets (`address:port`, IPv6 in brackets) accept a TCP connection from a lab host,
+ * all probed at once: a port the firewall drops only times out, so probing one by one would take minutes.
+ */
+export function openPorts(from: string, targets: string[], timeoutSeconds = 3): string[] {
+  const probe = 'for t in "$@"; do (a=${t%:*}; a=${a#[}; a=${a%]}; timeout "$0" bash -c "exec 3<>/dev/tcp/$a/${t##*:}" 2>/dev/null && echo "$t") & done; wait';
+  const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName(from)}`, "bash", "-c", probe, String(timeoutSeconds), ...targets], {
+    encoding: "utf8",
+    timeout: (timeoutSeconds + 10) * 1000,
+  });
+  if (r.status !== 0) throw new Error(`lab: port probe from ${from} failed: ${r.stderr}`);
+  return r.stdout.split("\n").filter(Boolean).sort();
 }
 
 function ensureSshKey(): string {
@@ -180,19 +194,24 @@ function startPeers(fleet: LabFleet): void {
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
 }
 
-/** The ports that show a host's role is serving. */
-export function servicePorts(host: LabHost): number[] {
+/**
+ * The ports that show a host's role is serving, each with a lab host its firewall admits: public
+ * ports from the admin host, LMTP from an edge (when one is up).
+ */
+export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; from: string }[] {
+  const fromAdmin = (...ports: number[]) => ports.map((port) => ({ port, from: "admin" }));
+  const edge = hosts.find((h) => h.role === "edge");
   switch (host.role) {
     case "dns":
-      return [53];
+      return fromAdmin(53);
     case "edge":
-      return [25];
+      return fromAdmin(25);
     case "outbound":
-      return [587, 465];
+      return fromAdmin(587, 465);
     case "store":
-      return [993, 24];
+      return [...fromAdmin(993), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
     default:
-      return host.kind === "ext" ? [25] : [];
+      return host.kind === "ext" ? fromAdmin(25) : [];
   }
 }
 
@@ -244,7 +263,9 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   step("fleet deployed over SSH");
 
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet);
-  for (const host of fleet.hosts) for (const port of servicePorts(host)) await waitForPort(host.ipv4, port);
+  for (const host of fleet.hosts) {
+    for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
+  }
   step("peers started, every service answers");
   timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
   return timings;

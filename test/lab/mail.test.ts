@@ -14,6 +14,7 @@ import {
   down,
   EXT,
   EXT_USER,
+  exec,
   execOk,
   extMessages,
   headers,
@@ -23,6 +24,7 @@ import {
   LabFleet,
   labPassword,
   loadLabFleet,
+  openPorts,
   push,
   queueSize,
   sendByMx,
@@ -285,5 +287,47 @@ describe("6. faults, nothing lost", () => {
     const subject = tag("after-broken-push");
     await sendDirect({ server: fqdn("mx2"), from: "carol@example.net", to: [ALICE], subject });
     assert.equal((await aliceReceives(subject, 1)).length, 1);
+  });
+});
+
+describe("7. exposure: each host's own firewall", () => {
+  // Every port any lab host listens on, public or internal (rspamd's worker and controller included).
+  const PROBED = [22, 24, 25, 53, 80, 443, 465, 587, 993, 995, 4190, 11332, 11334, 12345];
+  // Written out here, not derived from the topology: the oracle must not be the code under test.
+  const PUBLIC: Record<string, number[]> = { dns1: [53], mx1: [25, 80, 443], mx2: [25, 80, 443], out1: [465, 587], store1: [993, 4190], store2: [993, 4190] };
+  const targets = (host: string, ports: number[], family: "ipv4" | "ipv6") =>
+    ports.map((p) => (family === "ipv4" ? `${labHost(fleet, host).ipv4}:${p}` : `[${labHost(fleet, host).ipv6}]:${p}`));
+
+  for (const from of [EXT.name, CLIENT.name]) {
+    test(`from ${from}, every host answers only on its role's public ports, over IPv4 and IPv6`, () => {
+      for (const family of ["ipv4", "ipv6"] as const) {
+        const all = Object.keys(PUBLIC).flatMap((h) => targets(h, PROBED, family));
+        const expected = Object.entries(PUBLIC).flatMap(([h, ports]) => targets(h, ports, family));
+        assert.deepEqual(openPorts(from, all), expected.sort(), `${family} from ${from}`);
+      }
+    });
+  }
+
+  test("an LMTP delivery straight into a store is refused from outside and works from an edge", async () => {
+    const lmtp = (on: string, subject: string) =>
+      exec(on, ["swaks", "--protocol", "LMTP", "--server", labHost(fleet, "store1").ipv4, "--port", "24", "--timeout", "5",
+        "--from", "attacker@example.net", "--to", ALICE, "--header", `Subject: ${subject}`], { timeoutMs: 30_000 });
+    const outside = tag("lmtp-from-ext");
+    const r = lmtp(EXT.name, outside);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.doesNotMatch(r.stdout, /250 .*Saved/);
+    // The same session from an edge is delivered: the refusal above is the firewall's, not a broken client.
+    const inside = tag("lmtp-from-edge");
+    assert.equal(lmtp("mx1", inside).code, 0);
+    assert.equal((await aliceReceives(inside, 1)).length, 1);
+    assert.deepEqual(aliceInbox(outside), []);
+  });
+
+  test("inside the fleet, each internal port admits exactly the roles that need it", () => {
+    const store1 = (port: number) => targets("store1", [port], "ipv4")[0];
+    assert.deepEqual(openPorts("mx1", [store1(24), store1(12345), store1(22)]), [store1(24)], "edge: LMTP only");
+    assert.deepEqual(openPorts("store2", [store1(24), store1(12345)]), [store1(24)], "store: LMTP proxy only");
+    assert.deepEqual(openPorts("out1", [store1(24), store1(12345)]), [store1(12345)], "outbound: Dovecot auth only");
+    assert.deepEqual(openPorts("admin", Object.keys(PUBLIC).flatMap((h) => targets(h, [22], "ipv4"))).length, Object.keys(PUBLIC).length, "the push reaches SSH everywhere");
   });
 });

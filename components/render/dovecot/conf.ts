@@ -3,7 +3,7 @@
  * Self-contained: no conf.d includes, so what the push validates with `doveconf -n` is all the
  * daemon reads.
  */
-import { Host, LMTP_PORT, AUTH_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
+import { Host, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
 import { AddressBook, HostAddresses, internalIpv4 } from "../../topology/addresses";
 import { TLS_PATHS } from "../input";
 import { USERS_PATH } from "./users";
@@ -155,6 +155,10 @@ service lmtp {
     port = ${LMTP_PORT}
   }
 }
+# Dovecot 2.4 defers a user's deliveries past 10 at once (451 "Too many concurrent deliveries"):
+# a burst to one mailbox (a list, a reply-all storm) then waits minutes in the edges' queues. The
+# edges bound what a store takes instead (${LMTP_CONCURRENCY} deliveries per edge: lmtp_destination_concurrency_limit).
+lmtp_user_concurrency_limit = unlimited
 # alice+news@ is delivered to alice (into INBOX).
 recipient_delimiter = ${spec.recipientDelimiter}
 # A recipient whose mailbox lives on another store is passed on to that store's LMTP instead of

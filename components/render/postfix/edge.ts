@@ -3,7 +3,7 @@
  * to the store that holds the mailbox. Accepts nothing else, relays for nobody.
  */
 import { FleetSpec } from "../../config/spec";
-import { Host } from "../../topology";
+import { Host, LMTP_CONCURRENCY } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
@@ -43,6 +43,18 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
     setting("transport_maps", texthash(MAILBOX_TABLE), "Each mailbox goes over LMTP to the store that holds it."),
     setting("virtual_transport", "error:5.1.1 mailbox unknown", "A hosted address that is no mailbox (only locally submitted mail gets this far) bounces instead of landing in a local spool."),
     setting("lmtp_bind_address", internalIpv4(hostAddresses(input, host)), "The stores accept LMTP only from the edge hosts' own addresses."),
+    setting(
+      "lmtp_destination_concurrency_limit",
+      LMTP_CONCURRENCY,
+      "Parallel deliveries to one store: the bound the stores rely on instead of a per-user limit that would defer bursts.",
+    ),
+    setting(
+      "minimal_backoff_time",
+      "30s",
+      "A store that was briefly away (restart, failover) gets its queued mail within seconds of being back, not after 5 minutes.",
+    ),
+    setting("queue_run_delay", "30s", "Deferred mail is looked at as often as the shortest backoff allows."),
+    setting("maximal_backoff_time", "10m", "Even long-deferred mail to a store is retried every 10 minutes."),
     setting(
       "smtpd_relay_restrictions",
       ["permit_mynetworks", "reject_unauth_destination"],
