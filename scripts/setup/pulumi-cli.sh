@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-PULUMI_VERSION=v3.259.0
+PULUMI_VERSION=v3.276.0
 ROOT=${MAILFLEET_PULUMI_ROOT:-/var/cache/mailfleet/pulumi-$PULUMI_VERSION}
 BIN=$ROOT/bin
 # The engine starts this plugin for dynamic resources (the node-forge keys). Pulumi looks for it
