@@ -209,7 +209,11 @@ export function parseFleetConfig(input: Record<string, unknown>, options: ParseO
     add(path, "contains a control character (newline, NUL, tab …)", "such a value could inject a line into a rendered file; remove it");
   }
   for (const path of options.allowRedacted ? [] : stringPaths(raw, (text) => text === REDACTED_SECRET)) {
-    add(path, `is the placeholder "${REDACTED_SECRET}" that an offline render shows for a secret, not a real value`, secretHint(path));
+    add(
+      path,
+      `is the placeholder "${REDACTED_SECRET}" that an offline render shows for a secret it cannot decrypt, not a real value`,
+      `${secretHint(path)}; if the stack's secrets are encrypted, run with PULUMI_CONFIG_PASSPHRASE set`,
+    );
   }
   for (const key of Object.keys(raw)) {
     if (!(key in KEYS)) add([key], "unknown key", `known keys: ${Object.keys(KEYS).join(", ")}`);
@@ -268,7 +272,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     });
   }
   const hosts: HostSpec[] = [];
-  /** Where each host's name comes from: its own name key, or the count that numbered it. */
+  /** The key that makes each host's name long: its own name, or the server domain under numbered hosts. */
   const namePaths: PropertyKey[][] = [];
   for (const role of ok("hosts", "compute") ? ROLES : []) {
     const given = c.hosts[role];
@@ -284,7 +288,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       }
       for (let n = 1; n <= given.count; n++) {
         hosts.push({ name: `${HOST_PREFIX[role]}${n}`, role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role] });
-        namePaths.push(["hosts", role, "count"]);
+        namePaths.push(["serverDomain"]);
       }
     }
     if (!hosts.some((h) => h.role === role)) {
