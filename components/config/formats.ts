@@ -97,7 +97,9 @@ export function network(widest: { ipv4: number; ipv6: number }, tooWide: (text: 
     }
     const bits = Number(bitsText);
     const family = address.kind();
-    if (bits > (family === "ipv4" ? 32 : 128)) return fail(`not a network in CIDR form: /${bitsText} is longer than an ${family} address — like 203.0.113.0/24 or 2001:db8::/48`);
+    if (bits > (family === "ipv4" ? 32 : 128)) {
+      return fail(`not a network in CIDR form: /${bitsText} is longer than an ${family} address — like 203.0.113.0/24 or 2001:db8::/48`);
+    }
     if (address.range() === "ipv4Mapped") return fail("an IPv4-mapped IPv6 network — write the IPv4 network instead");
     if (bits < widest[family]) fail(tooWide(text, bits));
   });
@@ -130,7 +132,9 @@ export const passwordHash = secret((value) => {
   if (!format) {
     return `not a strong password hash — use a Dovecot hash such as the output of \`doveadm pw -s SHA512-CRYPT\` (schemes: ${PASSWORD_SCHEMES.join(", ")})`;
   }
-  if (!format.form.test(crypt)) return `is labelled {${scheme}} but is not a ${scheme} hash (${format.looks}) — paste the whole output of \`doveadm pw -s ${scheme}\``;
+  if (!format.form.test(crypt)) {
+    return `is labelled {${scheme}} but is not in that scheme's form (${format.looks}) — paste the whole output of \`doveadm pw -s ${scheme}\``;
+  }
   return undefined;
 });
 

@@ -161,7 +161,8 @@ const KEYS = {
         .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a Unix user name")
         .refine(
           (user) => !isSystemAccount(user),
-          "is a system account (a daemon's or Debian's own): the push logs in as it and EC2 hosts give it sudo — use a dedicated admin user such as mailfleet",
+          "is a system account (a daemon's or Debian's own): the push logs in as it and EC2 hosts give it sudo — " +
+            "use a dedicated admin user such as mailfleet",
         )
         .default("admin"),
       publicKey: sshPublicKey.optional(),
@@ -267,8 +268,12 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
         add(["hosts", role, i], "addresses are given, but the aws backend allocates its own", "remove ipv4/ipv6/privateIpv4/sshHost, or use compute: byo");
       }
       if (c.compute === "byo" && !h.ipv4) add(["hosts", role, i, "ipv4"], "is required with compute: byo", "give the existing server's IPv4 address");
-      if (c.compute === "byo" && c.ipv6 && !h.ipv6) add(["hosts", role, i, "ipv6"], "is required when ipv6 is true", "give the server's IPv6 address, or set mailfleet:ipv6 false");
-      if (!c.ipv6 && h.ipv6) add(["hosts", role, i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true to publish AAAA records, or remove the address");
+      if (c.compute === "byo" && c.ipv6 && !h.ipv6) {
+        add(["hosts", role, i, "ipv6"], "is required when ipv6 is true", "give the server's IPv6 address, or set mailfleet:ipv6 false");
+      }
+      if (!c.ipv6 && h.ipv6) {
+        add(["hosts", role, i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true to publish AAAA records, or remove the address");
+      }
     });
   }
   const hosts: HostSpec[] = [];
@@ -389,7 +394,9 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
 
   // Backends
   if (ok("push", "ssh", "compute") && c.push === "ssh") {
-    if (!c.ssh.privateKey) add(["ssh", "privateKey"], "is required when push is ssh", `${secretHint(["ssh", "privateKey"])} (the deploy key), or set push: none`);
+    if (!c.ssh.privateKey) {
+      add(["ssh", "privateKey"], "is required when push is ssh", `${secretHint(["ssh", "privateKey"])} (the deploy key), or set push: none`);
+    }
     if (c.compute === "aws" && ok("adminSshCidrs") && c.adminSshCidrs.length === 0) {
       add(["adminSshCidrs"], "is empty, but the push connects over SSH", "add the CIDR of the machine that runs `pulumi up`");
     }
@@ -483,7 +490,8 @@ function derivedNameLengths(c: Parsed, hosts: HostSpec[], namePaths: PropertyKey
   const ruaDomain = c.dmarc.rua?.slice(c.dmarc.rua.lastIndexOf("@") + 1);
   const hostedRua = ruaDomain !== undefined && c.domains.includes(ruaDomain);
   c.domains.forEach((d, i) => {
-    const longest = [`${LONGEST_DOMAIN_PREFIX}${d}`, `${selector}._domainkey.${d}`, ...(hostedRua && ruaDomain !== d ? [`${d}._report._dmarc.${ruaDomain}`] : [])];
+    const report = hostedRua && ruaDomain !== d ? [`${d}._report._dmarc.${ruaDomain}`] : [];
+    const longest = [`${LONGEST_DOMAIN_PREFIX}${d}`, `${selector}._domainkey.${d}`, ...report];
     tooLong(["domains", i], longest.reduce((a, b) => (b.length > a.length ? b : a)), "use a shorter domain (or DKIM selector, or DMARC report domain)");
   });
 }

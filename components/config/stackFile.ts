@@ -42,7 +42,8 @@ export function readStackConfig(stack: string, options: { dir?: string; passphra
     // Only the position and yaml's error code: its message and code frame can quote the line, which may hold a plain-text secret.
     const { pos, code } = error as { pos?: [number, number]; code?: string };
     const where = pos ? (({ line, col }) => ` at line ${line}, column ${col}`)(lines.linePos(pos[0])) : "";
-    throw new ConfigError([{ path: file, message: `is not valid YAML${where} (${code ?? "parse error"})`, hint: "fix the YAML there (the line is not shown: it may hold a secret)" }]);
+    const message = `is not valid YAML${where} (${code ?? "parse error"})`;
+    throw new ConfigError([{ path: file, message, hint: "fix the YAML there (the line is not shown: it may hold a secret)" }]);
   }
   const decrypt = options.passphrase && doc.encryptionsalt ? passphraseDecrypter(options.passphrase, doc.encryptionsalt) : undefined;
   let redacted = false;

@@ -70,13 +70,16 @@ const REFUSALS: Row[] = [
   ...["127.0.0.1", "0.0.0.0", "169.254.169.254", "239.1.1.1"].map(
     (privateIpv4): Row => [`private IPv4 ${privateIpv4}`, (r) => (r.hosts.store[0].privateIpv4 = privateIpv4), ["hosts.store[0].privateIpv4"], UNREACHABLE],
   ),
-  ["MD5-crypt under a SHA512 label", (r) => (r.mailboxes[0].passwordHash = "{SHA512-CRYPT}$1$abcdefgh$0123456789abcdefghijkl"), ["mailboxes[0].passwordHash"],
-    /labelled \{SHA512-CRYPT\} but is not a SHA512-CRYPT hash \(\$6\$salt\$hash\) — paste the whole output of `doveadm pw -s SHA512-CRYPT`/],
-  ["empty Argon2 fields", (r) => (r.mailboxes[0].passwordHash = "{ARGON2ID}$$$$$$$$$$$$$$$$$$$$$$$$$$"), ["mailboxes[0].passwordHash"], /not a ARGON2ID hash.*doveadm pw -s ARGON2ID/],
-  ["SHA512 hash under a SHA256 label", (r) => (r.mailboxes[0].passwordHash = HASH.replace("SHA512", "SHA256")), ["mailboxes[0].passwordHash"], /doveadm pw -s SHA256-CRYPT/],
-  ["Argon2id hash under an Argon2i label", (r) => (r.mailboxes[0].passwordHash = `{ARGON2I}$argon2id$v=19$m=65536,t=3,p=1$${"s".repeat(22)}$${"h".repeat(43)}`),
-    ["mailboxes[0].passwordHash"], /doveadm pw -s ARGON2I`/],
-  ["bcrypt with the old $2a$ prefix", (r) => (r.mailboxes[0].passwordHash = `{BLF-CRYPT}$2a$05$${"x".repeat(53)}`), ["mailboxes[0].passwordHash"], /doveadm pw -s BLF-CRYPT/],
+  ...(
+    [
+      ["MD5-crypt under a SHA512 label", "{SHA512-CRYPT}$1$abcdefgh$0123456789abcdefghijkl",
+        /labelled \{SHA512-CRYPT\} but is not in that scheme's form \(\$6\$salt\$hash\) — paste the whole output of `doveadm pw -s SHA512-CRYPT`/],
+      ["empty Argon2 fields", "{ARGON2ID}$$$$$$$$$$$$$$$$$$$$$$$$$$", /\$argon2id\$v=19\$m=….*doveadm pw -s ARGON2ID/],
+      ["SHA512 hash under a SHA256 label", HASH.replace("SHA512", "SHA256"), /doveadm pw -s SHA256-CRYPT/],
+      ["Argon2id hash under an Argon2i label", `{ARGON2I}$argon2id$v=19$m=65536,t=3,p=1$${"s".repeat(22)}$${"h".repeat(43)}`, /doveadm pw -s ARGON2I`/],
+      ["bcrypt with the old $2a$ prefix", `{BLF-CRYPT}$2a$05$${"x".repeat(53)}`, /doveadm pw -s BLF-CRYPT/],
+    ] as const
+  ).map(([title, hash, fix]): Row => [title, (r) => (r.mailboxes[0].passwordHash = hash), ["mailboxes[0].passwordHash"], fix]),
   ["placeholder secrets", (r) => {
     r.mailboxes[1].passwordHash = REDACTED_SECRET;
     r.smarthost = { host: "relay.example.net", username: "u", password: REDACTED_SECRET };
@@ -99,10 +102,14 @@ const REFUSALS: Row[] = [
   ["self-alias", (r) => (r.aliases["sales@example.com"] = ["sales@example.com"]), ['aliases["sales@example.com"]'], /alias of itself — .*/],
   ["alias loop a → b → a", (r) => Object.assign(r.aliases, { "a@example.com": "b@example.com", "b@example.com": ["a@example.com"] }),
     ['aliases["a@example.com"]'], /loop: a@example.com → b@example.com → a@example.com — mail to it would circle/],
-  ["longer alias loop", (r) => Object.assign(r.aliases, { "a@example.com": "b@example.com", "b@example.com": ["alice@example.com", "c@example.com"], "c@example.com": "a@example.com" }),
-    ['aliases["a@example.com"]'], LOOP],
+  ["longer alias loop", (r) => Object.assign(r.aliases, {
+    "a@example.com": "b@example.com",
+    "b@example.com": ["alice@example.com", "c@example.com"],
+    "c@example.com": "a@example.com",
+  }), ['aliases["a@example.com"]'], LOOP],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
-    ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"], /not a host label|no other host reaches|IPv4 address or host name|required with compute: byo/],
+    ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
+    /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
 ];
 
 describe("config refusals", () => {
