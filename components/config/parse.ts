@@ -231,7 +231,7 @@ export function parseFleetConfig(input: Record<string, unknown>, options: ParseO
     else for (const issue of result.error.issues) add([key, ...issue.path], issue.message);
   }
   const spec = crossCheck(parsed, raw.hosts, add);
-  // Control characters are reported once, above; the format errors they also cause are noise.
+  // Control characters and placeholders are reported once, above; the format errors they also cause are noise.
   const seen = new Set<string>();
   const unique = problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
   if (unique.length > 0 || !spec) throw new ConfigError(unique);
@@ -239,7 +239,6 @@ export function parseFleetConfig(input: Record<string, unknown>, options: ParseO
 }
 
 type Add = (path: readonly PropertyKey[], message: string, hint?: string) => void;
-
 
 /**
  * Checks the keys against each other. Runs on whatever keys parsed, each check only when its
@@ -277,15 +276,14 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     });
   }
   const hosts: HostSpec[] = [];
-  /** The key that makes each host's name long: its own name, or the server domain under numbered hosts. */
-  const namePaths: PropertyKey[][] = [];
+  const hostNames: [PropertyKey[], string][] = [];
   for (const role of ok("hosts", "compute") ? ROLES : []) {
     const given = c.hosts[role];
     if (Array.isArray(given)) {
       given.forEach((h, i) => {
         const { name, ipv4, ipv6, privateIpv4, sshHost } = h;
         hosts.push({ name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4, ipv6, privateIpv4, sshHost });
-        namePaths.push(["hosts", role, i, "name"]);
+        hostNames.push([["hosts", role, i, "name"], name]);
       });
     } else {
       if (c.compute === "byo" && given.count > 0) {
@@ -293,7 +291,6 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       }
       for (let n = 1; n <= given.count; n++) {
         hosts.push({ name: `${HOST_PREFIX[role]}${n}`, role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role] });
-        namePaths.push(["serverDomain"]);
       }
     }
     if (!hosts.some((h) => h.role === role)) {
@@ -390,7 +387,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     if (zonesKnown && !inZone(d)) add(["domains", i], `${d} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
   });
 
-  derivedNameLengths(c, ok("serverDomain", "dkim", "dmarc") ? hosts : [], namePaths, ok("domains", "dkim", "dmarc"), add);
+  derivedNameLengths(c, { serverDomain: ok("serverDomain"), domains: ok("domains", "dkim", "dmarc") }, hostNames, add);
 
   // Backends
   if (ok("push", "ssh", "compute") && c.push === "ssh") {
@@ -476,22 +473,23 @@ const LONGEST_DOMAIN_PREFIX = "_autodiscover._tcp.";
 const LONGEST_SERVICE_PREFIX = "mta-sts.";
 
 /** Refuses stacks whose record set would hold a name over 253 characters, at the key that makes it long. */
-function derivedNameLengths(c: Parsed, hosts: HostSpec[], namePaths: PropertyKey[][], domainsKnown: boolean, add: Add): void {
-  const tooLong = (path: PropertyKey[], name: string, hint: string) =>
-    name.length > MAX_NAME && (add(path, `gives the DNS name ${name.slice(0, 40)}… of ${name.length} characters, over the limit of ${MAX_NAME}`, hint), true);
-  if (hosts.length > 0) {
-    const shorten = "use a shorter server domain";
-    if (!tooLong(["serverDomain"], `${LONGEST_SERVICE_PREFIX}${c.serverDomain}`, shorten)) {
-      hosts.forEach((h, i) => tooLong(namePaths[i], `${h.name}.${c.serverDomain}`, "use a shorter host name or server domain"));
-    }
+function derivedNameLengths(c: Parsed, known: { serverDomain: boolean; domains: boolean }, hostNames: [PropertyKey[], string][], add: Add): void {
+  const check = (path: PropertyKey[], names: string[], hint: string) => {
+    const name = names.reduce((a, b) => (b.length > a.length ? b : a));
+    if (name.length > MAX_NAME) add(path, `gives the DNS name ${name.slice(0, 40)}… of ${name.length} characters, over the limit of ${MAX_NAME}`, hint);
+    return name.length <= MAX_NAME;
+  };
+  // Numbered hosts (mx1 … store50) are never longer than the service label, so listed names are the only others.
+  if (known.serverDomain && check(["serverDomain"], [`${LONGEST_SERVICE_PREFIX}${c.serverDomain}`], "use a shorter server domain")) {
+    for (const [path, name] of hostNames) check(path, [`${name}.${c.serverDomain}`], "use a shorter host name or server domain");
   }
-  if (!domainsKnown) return;
+  if (!known.domains) return;
   const selector = c.dkim.selectors.reduce((a, b) => (b.length > a.length ? b : a));
   const ruaDomain = c.dmarc.rua?.slice(c.dmarc.rua.lastIndexOf("@") + 1);
   const hostedRua = ruaDomain !== undefined && c.domains.includes(ruaDomain);
   c.domains.forEach((d, i) => {
     const report = hostedRua && ruaDomain !== d ? [`${d}._report._dmarc.${ruaDomain}`] : [];
-    const longest = [`${LONGEST_DOMAIN_PREFIX}${d}`, `${selector}._domainkey.${d}`, ...report];
-    tooLong(["domains", i], longest.reduce((a, b) => (b.length > a.length ? b : a)), "use a shorter domain (or DKIM selector, or DMARC report domain)");
+    const names = [`${LONGEST_DOMAIN_PREFIX}${d}`, `${selector}._domainkey.${d}`, ...report];
+    check(["domains", i], names, "use a shorter domain (or DKIM selector, or DMARC report domain)");
   });
 }
