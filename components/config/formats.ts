@@ -45,12 +45,13 @@ type Address = ipaddr.IPv4 | ipaddr.IPv6;
  * octal or hex forms, IPv6 in lowercase, no zone id (a zone id names one machine's interface and
  * means nothing in DNS or on another host).
  */
+const NOT_AN_ADDRESS = "not an IP address — like 192.0.2.10 or 2001:db8::10";
 function parseAddress(text: string): Address | string {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
-  if (!ipaddr.IPv6.isValid(text)) return "not an IP address";
+  if (!ipaddr.IPv6.isValid(text)) return NOT_AN_ADDRESS;
   const address = ipaddr.IPv6.parse(text);
   if (address.zoneId !== undefined) return `has a zone id (%${address.zoneId}), which means nothing outside one machine — remove it`;
-  if (text !== text.toLowerCase()) return "not an IPv6 address in lowercase";
+  if (text !== text.toLowerCase()) return "not an IPv6 address in lowercase — write it like 2001:db8::10";
   return address;
 }
 
@@ -67,10 +68,11 @@ const UNREACHABLE: Record<string, string> = {
 function addressOf(family: "ipv4" | "ipv6") {
   return z.string().superRefine((text, ctx) => {
     const address = parseAddress(text);
-    let problem = typeof address === "string" ? address : address.kind() === family ? undefined : `not an ${family === "ipv4" ? "IPv4" : "IPv6"} address`;
-    const range = typeof address === "string" ? "" : address.range();
-    if (!problem && range in UNREACHABLE) problem = `${text} is ${UNREACHABLE[range]}, which no other host reaches — give the server's own routable address`;
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
+    const fail = (message: string) => ctx.addIssue({ code: "custom", message });
+    if (typeof address === "string") return fail(address);
+    if (address.kind() !== family) return fail(family === "ipv4" ? "not an IPv4 address — like 192.0.2.10" : "not an IPv6 address — like 2001:db8::10");
+    const range = address.range();
+    if (range in UNREACHABLE) fail(`${text} is ${UNREACHABLE[range]}, which no other host reaches — give the server's own routable address`);
   });
 }
 /** Addresses of fleet hosts and nameservers: published in A/AAAA records and bound by daemons. */
@@ -91,7 +93,7 @@ export function network(widest: { ipv4: number; ipv6: number }, tooWide: (text: 
     const fail = (message: string) => ctx.addIssue({ code: "custom", message });
     const [addressText, bitsText, ...rest] = text.split("/");
     const address = parseAddress(addressText);
-    if (typeof address === "string" && address.startsWith("has a zone id")) return fail(address);
+    if (typeof address === "string" && address !== NOT_AN_ADDRESS) return fail(address);
     if (rest.length > 0 || bitsText === undefined || !/^[0-9]{1,3}$/.test(bitsText) || typeof address === "string") {
       return fail("not a network in CIDR form — like 203.0.113.0/24 or 2001:db8::/48");
     }

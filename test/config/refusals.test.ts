@@ -48,6 +48,7 @@ const REFUSALS: Row[] = [
   ["relay wider than /16", (r) => (r.relayNetworks = ["10.0.0.0/15"]), ["relayNetworks[0]"], /wider than \/16.*open relay/],
   ["relay wider than /48", (r) => (r.relayNetworks = ["2001:db8::/47"]), ["relayNetworks[0]"], /\/48 \(IPv6\).*open relay/],
   ["relay network with a zone id", (r) => (r.relayNetworks = ["fe80::%eth0/64"]), ["relayNetworks[0]"], ZONE_ID],
+  ["relay network in upper case", (r) => (r.relayNetworks = ["2001:DB8::/48"]), ["relayNetworks[0]"], /not an IPv6 address in lowercase/],
   ["relay network in IPv4-mapped form", (r) => (r.relayNetworks = ["::ffff:0:0/96"]), ["relayNetworks[0]"], /write the IPv4 network instead/],
   ["malformed relay networks", (r) => (r.relayNetworks = ["10.0.0.0", "010.0.0.0/24", "10.0.0.0/8/8", "10.0.0.0/0x8"]),
     ["relayNetworks[0]", "relayNetworks[1]", "relayNetworks[2]", "relayNetworks[3]"], /CIDR form — like 203.0.113.0\/24/],
