@@ -43,6 +43,8 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
 /** The addresses of existing servers (compute: byo), as the stack gives them. */
 export function givenAddresses(spec: FleetSpec): AddressBook {
   return Object.fromEntries(
-    spec.hosts.filter((h) => h.ipv4).map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]),
+    spec.hosts
+      .filter((h) => h.ipv4)
+      .map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}), ...(h.privateIpv4 ? { privateIpv4: h.privateIpv4 } : {}) }]),
   );
 }

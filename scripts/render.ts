@@ -28,7 +28,8 @@ function main(): number {
   const outDir = values.out ?? join("out", stack);
   try {
     const config = readStackConfig(stack, { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
-    const spec = parseFleetConfig(config.raw);
+    // Offline: secrets this run could not decrypt may stand as placeholders (and are shown as such).
+    const spec = parseFleetConfig(config.raw, { allowRedacted: config.redacted });
     const placeholders = spec.compute === "aws";
     const addresses = placeholders ? placeholderAddresses(spec) : givenAddresses(spec);
     const keys = loadOrCreateKeys(join(outDir, "keys"), buildTopology(spec));

@@ -3,7 +3,7 @@
  * file or a shell command passes one of these, and none of them admits whitespace, quotes,
  * semicolons, backslashes or control characters — so no value can add a line or a directive.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
@@ -18,7 +18,9 @@ export const LOCAL_PART_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const SELECTOR_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // Dovecot scheme prefixes strong enough for stored passwords; PLAIN, MD5 and friends are refused.
 export const PASSWORD_SCHEMES = ["ARGON2ID", "ARGON2I", "BLF-CRYPT", "SHA512-CRYPT", "SHA256-CRYPT"] as const;
-const HASH_RE = new RegExp(`^\\{(?:${PASSWORD_SCHEMES.join("|")})\\}\\$[A-Za-z0-9$./=,+-]{20,}$`);
+
+/** The stack config namespace: `mailfleet:serverDomain`. */
+export const CONFIG_NAMESPACE = "mailfleet";
 
 /** What the offline reader puts in place of a secret it cannot decrypt (no passphrase given). */
 export const REDACTED_SECRET = "(redacted)";
@@ -36,37 +38,113 @@ export const email = z.string().refine((value) => {
   return at > 0 && LOCAL_PART_RE.test(value.slice(0, at)) && !value.includes("..") && FQDN_RE.test(value.slice(at + 1));
 }, "not a mail address — use lowercase like alice@example.com (letters, digits, '.', '_', '-')");
 
-export const ipv4 = z.string().refine((v) => isIPv4(v), "not an IPv4 address");
-export const ipv6 = z.string().refine((v) => isIPv6(v) && v === v.toLowerCase(), "not an IPv6 address in lowercase");
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
-function isCidr(value: string): boolean {
-  const [address, bits, ...rest] = value.split("/");
-  if (rest.length > 0 || bits === undefined || !/^[0-9]{1,3}$/.test(bits)) return false;
-  if (isIPv4(address)) return Number(bits) <= 32;
-  return isIPv6(address) && Number(bits) <= 128;
+/**
+ * An address as the fleet writes it into zone files and daemon configs: dotted decimal without
+ * octal or hex forms, IPv6 in lowercase, no zone id (a zone id names one machine's interface and
+ * means nothing in DNS or on another host).
+ */
+const NOT_AN_ADDRESS = "not an IP address — like 192.0.2.10 or 2001:db8::10";
+function parseAddress(text: string): Address | string {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
+  if (!ipaddr.IPv6.isValid(text)) return NOT_AN_ADDRESS;
+  const address = ipaddr.IPv6.parse(text);
+  if (address.zoneId !== undefined) return `has a zone id (%${address.zoneId}), which means nothing outside one machine — remove it`;
+  if (text !== text.toLowerCase()) return "not an IPv6 address in lowercase — write it like 2001:db8::10";
+  return address;
 }
-export const cidr = z.string().refine(isCidr, "not a network in CIDR form — like 203.0.113.0/24 or 2001:db8::/48");
 
-function secretOf(schema: z.ZodString | z.ZodType<string>) {
-  return z.union([z.literal(REDACTED_SECRET), schema]);
+/** Ranges no other host can reach a server on (ipaddr.js range names), with why. */
+const UNREACHABLE: Record<string, string> = {
+  unspecified: "the unspecified address (any)",
+  loopback: "a loopback address",
+  linkLocal: "a link-local address",
+  multicast: "a multicast address",
+  broadcast: "the broadcast address",
+  ipv4Mapped: "an IPv4-mapped IPv6 address (give the IPv4 address as ipv4)",
+};
+
+function addressOf(family: "ipv4" | "ipv6") {
+  return z.string().superRefine((text, ctx) => {
+    const address = parseAddress(text);
+    const fail = (message: string) => ctx.addIssue({ code: "custom", message });
+    if (typeof address === "string") return fail(address);
+    if (address.kind() !== family) return fail(family === "ipv4" ? "not an IPv4 address — like 192.0.2.10" : "not an IPv6 address — like 2001:db8::10");
+    const range = address.range();
+    if (range in UNREACHABLE) fail(`${text} is ${UNREACHABLE[range]}, which no other host reaches — give the server's own routable address`);
+  });
+}
+/** Addresses of fleet hosts and nameservers: published in A/AAAA records and bound by daemons. */
+export const hostIpv4 = addressOf("ipv4");
+export const hostIpv6 = addressOf("ipv6");
+
+/** Where the push connects: an address (a loopback tunnel is fine) or a host name. */
+export const sshTarget = z
+  .string()
+  .refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v) || FQDN_RE.test(v), "not an IPv4 address or host name — like 192.0.2.10 or mx1.example.com");
+
+/**
+ * A network in CIDR form no wider than widest (prefix lengths per family); the prefix is read as
+ * a number, so 0.0.0.0/00 is the /0 it is. tooWide says what such a network would open.
+ */
+export function network(widest: { ipv4: number; ipv6: number }, tooWide: (text: string, bits: number) => string) {
+  return z.string().superRefine((text, ctx) => {
+    const fail = (message: string) => ctx.addIssue({ code: "custom", message });
+    const [addressText, bitsText, ...rest] = text.split("/");
+    const address = parseAddress(addressText);
+    if (typeof address === "string" && address !== NOT_AN_ADDRESS) return fail(address);
+    if (rest.length > 0 || bitsText === undefined || !/^[0-9]{1,3}$/.test(bitsText) || typeof address === "string") {
+      return fail("not a network in CIDR form — like 203.0.113.0/24 or 2001:db8::/48");
+    }
+    const bits = Number(bitsText);
+    const family = address.kind();
+    if (bits > (family === "ipv4" ? 32 : 128)) {
+      return fail(`not a network in CIDR form: /${bitsText} is longer than an ${family} address — like 203.0.113.0/24 or 2001:db8::/48`);
+    }
+    if (address.range() === "ipv4Mapped") return fail("an IPv4-mapped IPv6 network — write the IPv4 network instead");
+    if (bits < widest[family]) fail(tooWide(text, bits));
+  });
 }
 
-export const passwordHash = secretOf(
-  z
-    .string()
-    .regex(
-      HASH_RE,
-      `not a strong password hash — use a Dovecot hash such as the output of \`doveadm pw -s SHA512-CRYPT\` (schemes: ${PASSWORD_SCHEMES.join(", ")})`,
-    ),
-);
+function secret(check: (value: string) => string | undefined) {
+  // The offline render's placeholder passes the format; parseFleetConfig decides whether it may stand.
+  return z.string().superRefine((value, ctx) => {
+    const problem = value === REDACTED_SECRET ? undefined : check(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+}
+
+/** The crypt(3) form each scheme's hash takes (what `doveadm pw -s <scheme>` prints after the label). */
+const CRYPT_FORMATS: Record<(typeof PASSWORD_SCHEMES)[number], { form: RegExp; looks: string }> = {
+  "SHA512-CRYPT": { form: /^\$6\$(?:rounds=[0-9]{1,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/, looks: "$6$salt$hash" },
+  "SHA256-CRYPT": { form: /^\$5\$(?:rounds=[0-9]{1,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{43}$/, looks: "$5$salt$hash" },
+  "BLF-CRYPT": { form: /^\$2[by]\$[0-9]{2}\$[./0-9A-Za-z]{53}$/, looks: "$2y$cost$salthash" },
+  ARGON2ID: { form: argon2("argon2id"), looks: "$argon2id$v=19$m=…,t=…,p=…$salt$hash" },
+  ARGON2I: { form: argon2("argon2i"), looks: "$argon2i$v=19$m=…,t=…,p=…$salt$hash" },
+};
+function argon2(variant: string): RegExp {
+  return new RegExp(`^\\$${variant}\\$v=19\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{16,}$`);
+}
+
+// Never quotes the value: it is a secret.
+export const passwordHash = secret((value) => {
+  const [, scheme, crypt] = /^\{([A-Z0-9-]+)\}(.*)$/s.exec(value) ?? [];
+  const format = CRYPT_FORMATS[scheme as keyof typeof CRYPT_FORMATS];
+  if (!format) {
+    return `not a strong password hash — use a Dovecot hash such as the output of \`doveadm pw -s SHA512-CRYPT\` (schemes: ${PASSWORD_SCHEMES.join(", ")})`;
+  }
+  if (!format.form.test(crypt)) {
+    return `is labelled {${scheme}} but is not in that scheme's form (${format.looks}) — paste the whole output of \`doveadm pw -s ${scheme}\``;
+  }
+  return undefined;
+});
 
 // A relay password lands in a Postfix lookup table as the rest of a line: printable, no spaces.
-export const relayPassword = secretOf(
-  z.string().regex(/^[\x21-\x7e]{1,256}$/, "must be 1-256 printable ASCII characters without spaces"),
-);
+export const relayPassword = secret((v) => (/^[\x21-\x7e]{1,256}$/.test(v) ? undefined : "must be 1-256 printable ASCII characters without spaces"));
 
 const PEM_RE = /^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n]+-----END [A-Z ]+-----\n?$/;
-export const pemPrivateKey = secretOf(z.string().regex(PEM_RE, "not a PEM private key (-----BEGIN … PRIVATE KEY----- … -----END …-----)"));
+export const pemPrivateKey = secret((v) => (PEM_RE.test(v) ? undefined : "not a PEM private key (-----BEGIN … PRIVATE KEY----- … -----END …-----)"));
 
 export const sshPublicKey = z
   .string()
@@ -83,18 +161,23 @@ export const dnsblSite = z
     "not a DNSBL site — use zone[=127.0.0.[2..11]][*weight], like zen.spamhaus.org*3",
   );
 
-/** Finds strings holding control characters (newline, NUL, escape …) anywhere in raw config. */
-export function controlCharacterPaths(value: unknown, path: (string | number)[] = [], allow: (p: (string | number)[]) => boolean = () => false): (string | number)[][] {
-  if (typeof value === "string") {
-    // eslint-disable-next-line no-control-regex
-    const bad = allow(path) ? /[\x00-\x09\x0b-\x1f\x7f]/ : /[\x00-\x1f\x7f]/;
-    return bad.test(value) ? [path] : [];
-  }
-  if (Array.isArray(value)) return value.flatMap((item, i) => controlCharacterPaths(item, [...path, i], allow));
-  if (value && typeof value === "object") {
-    return Object.entries(value).flatMap(([k, v]) => controlCharacterPaths(v, [...path, k], allow));
-  }
+/** Paths of the strings anywhere in raw config for which test holds. */
+export function stringPaths(value: unknown, test: (text: string, path: (string | number)[]) => boolean, path: (string | number)[] = []): (string | number)[][] {
+  if (typeof value === "string") return test(value, path) ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((item, i) => stringPaths(item, test, [...path, i]));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => stringPaths(v, test, [...path, k]));
   return [];
+}
+
+/** Finds strings holding control characters (newline, NUL, escape …); allow admits newlines at some paths. */
+export function controlCharacterPaths(value: unknown, allow: (p: (string | number)[]) => boolean): (string | number)[][] {
+  // eslint-disable-next-line no-control-regex
+  return stringPaths(value, (text, path) => (allow(path) ? /[\x00-\x09\x0b-\x1f\x7f]/ : /[\x00-\x1f\x7f]/).test(text));
+}
+
+/** How to set the secret at path without it landing in argv (`ps`): pulumi reads a missing value from stdin. */
+export function secretHint(path: readonly PropertyKey[]): string {
+  return `set it from stdin: \`pulumi config set --path --secret '${CONFIG_NAMESPACE}:${formatPath(path)}' < file\``;
 }
 
 /** `mailboxes[3].address`, `aliases["sales@example.com"][0]` */

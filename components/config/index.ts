@@ -1,5 +1,5 @@
 export { ConfigError, ConfigProblem } from "./errors";
-export { REDACTED_SECRET } from "./formats";
-export { parseFleetConfig, SPF_LOOKUP_LIMIT } from "./parse";
+export { CONFIG_NAMESPACE, REDACTED_SECRET } from "./formats";
+export { parseFleetConfig, ParseOptions, SPF_LOOKUP_LIMIT } from "./parse";
 export * from "./spec";
-export { readStackConfig, stackFilePath, CONFIG_NAMESPACE } from "./stackFile";
+export { readStackConfig, stackFilePath } from "./stackFile";

@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
+import { isSystemAccount } from "./accounts";
 import {
-  cidr,
   controlCharacterPaths,
   dnsblSite,
   dnsName,
@@ -14,13 +14,18 @@ import {
   formatPath,
   fqdn,
   HOST_LABEL_RE,
-  ipv4,
-  ipv6,
+  hostIpv4,
+  hostIpv6,
+  network,
   passwordHash,
   pemPrivateKey,
+  REDACTED_SECRET,
   relayPassword,
+  secretHint,
   SELECTOR_RE,
   sshPublicKey,
+  sshTarget,
+  stringPaths,
 } from "./formats";
 import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
 
@@ -34,14 +39,37 @@ const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance
 const listedHost = z.strictObject({
   name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
   instanceType: instanceType.optional(),
-  ipv4: ipv4.optional(),
-  ipv6: ipv6.optional(),
-  sshHost: z.union([ipv4, fqdn]).optional(),
+  ipv4: hostIpv4.optional(),
+  ipv6: hostIpv6.optional(),
+  privateIpv4: hostIpv4.optional(),
+  sshHost: sshTarget.optional(),
 });
-const roleHosts = z.union([
-  z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional() }),
-  z.array(listedHost),
-]);
+const countedHosts = z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional() });
+// Not a z.union: a union that fails reports only "Invalid input" at hosts.<role>, hiding each host's own errors.
+const roleHosts = z.unknown().transform((value, ctx): z.output<typeof countedHosts> | z.output<typeof listedHost>[] => {
+  const result = (Array.isArray(value) ? z.array(listedHost) : countedHosts).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+/**
+ * Relay networks send through the outbound hosts without AUTH and get DKIM-signed, so a wide one is
+ * an open relay for the fleet's domains. A /16 (IPv4) or /48 (IPv6, one site) holds any office.
+ */
+const relayNetwork = network({ ipv4: 16, ipv6: 48 }, (net, bits) =>
+  `${net} ${bits === 0 ? "is the whole Internet" : "is wider than /16 (IPv4) or /48 (IPv6)"}: every address in it could relay DKIM-signed mail ` +
+  "without AUTH (an open relay) — list only your own senders' networks, or leave relayNetworks empty and use AUTH",
+);
+/**
+ * SSH is the push's way in. /8 (IPv4) and /32 (IPv6, an ISP's whole allocation) are already more
+ * than any admin network; anything wider is a typo or "everyone", and brute force finds it.
+ */
+const adminNetwork = network({ ipv4: 8, ipv6: 32 }, (net, bits) =>
+  bits === 0
+    ? `${net} opens SSH to the whole Internet — give your deploy runner's and admins' networks`
+    : `${net} is wider than /8 (IPv4) or /32 (IPv6), most of the Internet — give your deploy runner's and admins' networks`,
+);
 
 /** One schema per top-level key; a key's default applies when the stack leaves it out. */
 const KEYS = {
@@ -102,8 +130,8 @@ const KEYS = {
       warnOnly: z.boolean().default(false),
     })
     .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], warnOnly: false }),
-  relayNetworks: z.array(cidr).default([]),
-  adminSshCidrs: z.array(cidr).default([]),
+  relayNetworks: z.array(relayNetwork).default([]),
+  adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),
   dnsTtl: z.number().int().min(60).max(86400).default(300),
   compute: z.enum(["aws", "byo"]),
@@ -121,14 +149,22 @@ const KEYS = {
     .optional(),
   zone: z
     .strictObject({
-      nameservers: z.array(z.strictObject({ name: fqdn, ipv4, ipv6: ipv6.optional() })).min(1, "at least one nameserver is required"),
-      sshHost: z.union([ipv4, fqdn]).optional(),
+      nameservers: z.array(z.strictObject({ name: fqdn, ipv4: hostIpv4, ipv6: hostIpv6.optional() })).min(1, "at least one nameserver is required"),
+      sshHost: sshTarget.optional(),
       hostmaster: email.optional(),
     })
     .optional(),
   ssh: z
     .strictObject({
-      user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a Unix user name").default("admin"),
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a Unix user name")
+        .refine(
+          (user) => !isSystemAccount(user),
+          "is a system account (a daemon's or Debian's own): the push logs in as it and EC2 hosts give it sudo — " +
+            "use a dedicated admin user such as mailfleet",
+        )
+        .default("admin"),
       publicKey: sshPublicKey.optional(),
       privateKey: pemPrivateKey.optional(),
     })
@@ -155,14 +191,30 @@ function scalarFromString(value: unknown): unknown {
   return value;
 }
 
-export function parseFleetConfig(input: Record<string, unknown>): FleetSpec {
+export interface ParseOptions {
+  /**
+   * The input comes from an offline read that could not decrypt the stack's secrets
+   * (readStackConfig's `redacted`): REDACTED_SECRET may stand in for them. Any real run leaves
+   * this off, so a placeholder that reached a stack file is refused instead of deployed.
+   */
+  allowRedacted?: boolean;
+}
+
+export function parseFleetConfig(input: Record<string, unknown>, options: ParseOptions = {}): FleetSpec {
   const raw = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, scalarFromString(v)]));
   const problems: ConfigProblem[] = [];
   const add = (path: readonly PropertyKey[], message: string, hint?: string) =>
     problems.push({ path: formatPath(path), message, ...(hint ? { hint } : {}) });
 
-  for (const path of controlCharacterPaths(raw, [], (p) => MULTILINE_PATHS.has(formatPath(p)))) {
+  for (const path of controlCharacterPaths(raw, (p) => MULTILINE_PATHS.has(formatPath(p)))) {
     add(path, "contains a control character (newline, NUL, tab …)", "such a value could inject a line into a rendered file; remove it");
+  }
+  for (const path of options.allowRedacted ? [] : stringPaths(raw, (text) => text === REDACTED_SECRET)) {
+    add(
+      path,
+      `is the placeholder "${REDACTED_SECRET}" that an offline render shows for a secret it cannot decrypt, not a real value`,
+      `${secretHint(path)}; if the stack's secrets are encrypted, run with PULUMI_CONFIG_PASSPHRASE set`,
+    );
   }
   for (const key of Object.keys(raw)) {
     if (!(key in KEYS)) add([key], "unknown key", `known keys: ${Object.keys(KEYS).join(", ")}`);
@@ -178,8 +230,8 @@ export function parseFleetConfig(input: Record<string, unknown>): FleetSpec {
     if (result.success) (parsed as Record<string, unknown>)[key] = result.data;
     else for (const issue of result.error.issues) add([key, ...issue.path], issue.message);
   }
-  const spec = crossCheck(parsed, add);
-  // Control characters are reported once, above; the format errors they also cause are noise.
+  const spec = crossCheck(parsed, raw.hosts, add);
+  // Control characters and placeholders are reported once, above; the format errors they also cause are noise.
   const seen = new Set<string>();
   const unique = problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
   if (unique.length > 0 || !spec) throw new ConfigError(unique);
@@ -193,7 +245,7 @@ type Add = (path: readonly PropertyKey[], message: string, hint?: string) => voi
  * keys did, so a format error in one key does not hide a cross-key problem in another.
  * Returns the spec when every key parsed.
  */
-function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
+function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec | undefined {
   // A key is in p only when it parsed (optional keys the stack leaves out parse to their default).
   const complete = Object.keys(KEYS).every((k) => k in p);
   // Keys that failed stand in as empty values, and checks that need them are skipped.
@@ -205,19 +257,33 @@ function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
 
   duplicates(c.domains).forEach((i) => add(["domains", i], `"${c.domains[i]}" is listed twice`));
 
-  // Hosts
+  // Hosts. Which addresses a listed host has is read from the raw list, so that a host whose
+  // other keys failed their format still gets these checks.
+  for (const role of ok("compute", "ipv6") ? ROLES : []) {
+    const listed = (rawHosts as Record<string, unknown> | undefined)?.[role];
+    (Array.isArray(listed) ? listed : []).forEach((h: Partial<Record<keyof HostSpec, unknown>>, i) => {
+      if (!h || typeof h !== "object") return;
+      if (c.compute === "aws" && (h.ipv4 || h.ipv6 || h.privateIpv4 || h.sshHost)) {
+        add(["hosts", role, i], "addresses are given, but the aws backend allocates its own", "remove ipv4/ipv6/privateIpv4/sshHost, or use compute: byo");
+      }
+      if (c.compute === "byo" && !h.ipv4) add(["hosts", role, i, "ipv4"], "is required with compute: byo", "give the existing server's IPv4 address");
+      if (c.compute === "byo" && c.ipv6 && !h.ipv6) {
+        add(["hosts", role, i, "ipv6"], "is required when ipv6 is true", "give the server's IPv6 address, or set mailfleet:ipv6 false");
+      }
+      if (!c.ipv6 && h.ipv6) {
+        add(["hosts", role, i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true to publish AAAA records, or remove the address");
+      }
+    });
+  }
   const hosts: HostSpec[] = [];
+  const hostNames: [PropertyKey[], string][] = [];
   for (const role of ok("hosts", "compute") ? ROLES : []) {
     const given = c.hosts[role];
     if (Array.isArray(given)) {
       given.forEach((h, i) => {
-        if (c.compute === "aws" && (h.ipv4 || h.ipv6 || h.sshHost)) {
-          add(["hosts", role, i], "addresses are given, but the aws backend allocates its own", "remove ipv4/ipv6/sshHost, or use compute: byo");
-        }
-        if (c.compute === "byo" && !h.ipv4) add(["hosts", role, i, "ipv4"], "is required with compute: byo", "give the existing server's IPv4 address");
-        if (c.compute === "byo" && c.ipv6 && !h.ipv6) add(["hosts", role, i, "ipv6"], "is required when ipv6 is true", "give the server's IPv6 address, or set mailfleet:ipv6 false");
-        if (!c.ipv6 && h.ipv6) add(["hosts", role, i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true to publish AAAA records, or remove the address");
-        hosts.push({ name: h.name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4: h.ipv4, ipv6: h.ipv6, sshHost: h.sshHost });
+        const { name, ipv4, ipv6, privateIpv4, sshHost } = h;
+        hosts.push({ name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4, ipv6, privateIpv4, sshHost });
+        hostNames.push([["hosts", role, i, "name"], name]);
       });
     } else {
       if (c.compute === "byo" && given.count > 0) {
@@ -276,16 +342,23 @@ function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
   }
   for (const [from, targets] of Object.entries(aliases)) {
     targets.forEach((t, i) => {
-      if (ok("mailboxes") && hosted.has(domainOf(t)) && !mailboxSet.has(t) && !(t in aliases)) {
+      if (ok("mailboxes") && hosted.has(domainOf(t)) && !mailboxSet.has(t) && !Object.hasOwn(aliases, t)) {
         add(["aliases", from, i], `${t} is in a hosted domain but is no mailbox or alias`, "add the mailbox, or fix the address");
       }
     });
+  }
+  for (const loop of aliasLoops(aliases)) {
+    add(
+      ["aliases", loop[0]],
+      loop.length === 2 ? "is an alias of itself" : `forms a loop: ${loop.join(" → ")}`,
+      "mail to it would circle until it bounces; point it at a mailbox or a foreign address",
+    );
   }
   if (ok("admin", "mailboxes") && !mailboxSet.has(c.admin)) add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
   for (const domain of c.domains) {
     for (const role of ["postmaster", "abuse"]) {
       const address = `${role}@${domain}`;
-      if (!mailboxSet.has(address) && !(address in aliases)) aliases[address] = [c.admin];
+      if (!mailboxSet.has(address) && !Object.hasOwn(aliases, address)) aliases[address] = [c.admin];
     }
   }
   for (const [domain, target] of Object.entries(c.catchAll)) {
@@ -303,7 +376,9 @@ function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
     add(["spfIncludes"], `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`, "drop includes, or flatten them into ip4:/ip6: terms");
   }
   const dnsZones = c.dnsZones ?? c.domains;
-  const inZone = (name: string) => dnsZones.some((z) => name === z || name.endsWith(`.${z}`));
+  const zoneSet = new Set(dnsZones);
+  // Walks up the name's labels: a lookup per label, not a scan of every zone per name.
+  const inZone = (name: string) => name.split(".").some((_, i, labels) => zoneSet.has(labels.slice(i).join(".")));
   const zonesKnown = ok("dnsZones", "domains");
   if (zonesKnown && ok("serverDomain") && !inZone(c.serverDomain)) {
     add(["serverDomain"], `${c.serverDomain} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
@@ -312,12 +387,13 @@ function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
     if (zonesKnown && !inZone(d)) add(["domains", i], `${d} is in none of the DNS zones (${dnsZones.join(", ")})`, "add its zone to mailfleet:dnsZones");
   });
 
+  derivedNameLengths(c, { serverDomain: ok("serverDomain"), domains: ok("domains", "dkim", "dmarc") }, hostNames, add);
+
   // Backends
-  for (const [i, net] of c.adminSshCidrs.entries()) {
-    if (net.endsWith("/0")) add(["adminSshCidrs", i], `${net} opens SSH to the whole Internet`, "give your deploy runner's and admins' networks");
-  }
   if (ok("push", "ssh", "compute") && c.push === "ssh") {
-    if (!c.ssh.privateKey) add(["ssh", "privateKey"], "is required when push is ssh", "`pulumi config set --secret --path mailfleet:ssh.privateKey -- \"$(cat deploy_key)\"`, or set push: none");
+    if (!c.ssh.privateKey) {
+      add(["ssh", "privateKey"], "is required when push is ssh", `${secretHint(["ssh", "privateKey"])} (the deploy key), or set push: none`);
+    }
     if (c.compute === "aws" && ok("adminSshCidrs") && c.adminSshCidrs.length === 0) {
       add(["adminSshCidrs"], "is empty, but the push connects over SSH", "add the CIDR of the machine that runs `pulumi up`");
     }
@@ -330,7 +406,7 @@ function crossCheck(p: Partial<Parsed>, add: Add): FleetSpec | undefined {
     });
   }
   for (const zone of ok("cloudflare") ? Object.keys(c.cloudflare?.zoneIds ?? {}) : []) {
-    if (!dnsZones.includes(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);
+    if (!zoneSet.has(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);
   }
 
   if (!complete) return undefined;
@@ -355,5 +431,65 @@ export function spfLookups(includes: number): number {
 
 /** Indexes of entries that repeat an earlier one. */
 function duplicates(values: string[]): number[] {
-  return values.flatMap((v, i) => (values.indexOf(v) < i ? [i] : []));
+  const seen = new Set<string>();
+  return values.flatMap((v, i) => (seen.has(v) ? [i] : (seen.add(v), [])));
+}
+
+/**
+ * Alias chains that come back to where they started (a → b → a, or a → a), each as the addresses
+ * along it. An iterative depth-first walk: each alias and target is visited once.
+ */
+function aliasLoops(aliases: Record<string, string[]>): string[][] {
+  const state = new Map<string, "open" | "done">();
+  const loops: string[][] = [];
+  for (const start of Object.keys(aliases)) {
+    if (state.has(start)) continue;
+    const path = [start];
+    const next = [0];
+    state.set(start, "open");
+    while (path.length > 0) {
+      const top = path[path.length - 1];
+      const target = aliases[top][next[next.length - 1]++];
+      if (target === undefined) {
+        state.set(top, "done");
+        path.pop();
+        next.pop();
+      } else if (state.get(target) === "open") {
+        loops.push([...path.slice(path.lastIndexOf(target)), target]);
+      } else if (!state.has(target) && Object.hasOwn(aliases, target)) {
+        state.set(target, "open");
+        path.push(target);
+        next.push(0);
+      }
+    }
+  }
+  return loops;
+}
+
+/** RFC 1035 §3.1 / RFC 2181 §11: a domain name is at most 253 characters in text form. */
+const MAX_NAME = 253;
+/** The longest names components/records derives: `_autodiscover._tcp.<domain>` and `mta-sts.<serverDomain>`. */
+const LONGEST_DOMAIN_PREFIX = "_autodiscover._tcp.";
+const LONGEST_SERVICE_PREFIX = "mta-sts.";
+
+/** Refuses stacks whose record set would hold a name over 253 characters, at the key that makes it long. */
+function derivedNameLengths(c: Parsed, known: { serverDomain: boolean; domains: boolean }, hostNames: [PropertyKey[], string][], add: Add): void {
+  const check = (path: PropertyKey[], names: string[], hint: string) => {
+    const name = names.reduce((a, b) => (b.length > a.length ? b : a));
+    if (name.length > MAX_NAME) add(path, `gives the DNS name ${name.slice(0, 40)}… of ${name.length} characters, over the limit of ${MAX_NAME}`, hint);
+    return name.length <= MAX_NAME;
+  };
+  // Numbered hosts (mx1 … store50) are never longer than the service label, so listed names are the only others.
+  if (known.serverDomain && check(["serverDomain"], [`${LONGEST_SERVICE_PREFIX}${c.serverDomain}`], "use a shorter server domain")) {
+    for (const [path, name] of hostNames) check(path, [`${name}.${c.serverDomain}`], "use a shorter host name or server domain");
+  }
+  if (!known.domains) return;
+  const selector = c.dkim.selectors.reduce((a, b) => (b.length > a.length ? b : a));
+  const ruaDomain = c.dmarc.rua?.slice(c.dmarc.rua.lastIndexOf("@") + 1);
+  const hostedRua = ruaDomain !== undefined && c.domains.includes(ruaDomain);
+  c.domains.forEach((d, i) => {
+    const report = hostedRua && ruaDomain !== d ? [`${d}._report._dmarc.${ruaDomain}`] : [];
+    const names = [`${LONGEST_DOMAIN_PREFIX}${d}`, `${selector}._domainkey.${d}`, ...report];
+    check(["domains", i], names, "use a shorter domain (or DKIM selector, or DMARC report domain)");
+  });
 }

@@ -15,6 +15,11 @@ export interface HostSpec {
   /** Addresses of an existing server (byo backend); the aws backend allocates its own. */
   ipv4?: string;
   ipv6?: string;
+  /**
+   * byo: the address on the host's own interface when the published ipv4 is NATed to it; daemons
+   * bind there and the fleet's hosts reach each other on it (HostAddresses.privateIpv4).
+   */
+  privateIpv4?: string;
   /** Where the push connects over SSH (byo); defaults to ipv4. */
   sshHost?: string;
 }

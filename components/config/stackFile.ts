@@ -8,11 +8,9 @@
 import { createDecipheriv, pbkdf2Sync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { LineCounter, parse } from "yaml";
 import { ConfigError } from "./errors";
-import { REDACTED_SECRET } from "./formats";
-
-export const CONFIG_NAMESPACE = "mailfleet";
+import { CONFIG_NAMESPACE, formatPath, REDACTED_SECRET, secretHint } from "./formats";
 
 export interface StackConfig {
   /** The `mailfleet:` keys with the prefix stripped, secrets decrypted or redacted. */
@@ -30,30 +28,61 @@ export function stackFilePath(stack: string, dir = "stacks"): string {
 
 export function readStackConfig(stack: string, options: { dir?: string; passphrase?: string } = {}): StackConfig {
   const file = stackFilePath(stack, options.dir);
-  let doc: { config?: Record<string, unknown>; encryptionsalt?: string };
+  let text: string;
   try {
-    doc = parse(readFileSync(file, "utf8")) ?? {};
+    text = readFileSync(file, "utf8");
   } catch (error) {
     throw new ConfigError([{ path: file, message: `cannot be read: ${(error as Error).message}`, hint: "create it with `pulumi stack init`" }]);
   }
+  let doc: { config?: Record<string, unknown>; encryptionsalt?: string };
+  const lines = new LineCounter();
+  try {
+    doc = parse(text, { prettyErrors: false, lineCounter: lines }) ?? {};
+  } catch (error) {
+    // Only the position and yaml's error code: its message and code frame can quote the line, which may hold a plain-text secret.
+    const { pos, code } = error as { pos?: [number, number]; code?: string };
+    const where = pos ? (({ line, col }) => ` at line ${line}, column ${col}`)(lines.linePos(pos[0])) : "";
+    const message = `is not valid YAML${where} (${code ?? "parse error"})`;
+    throw new ConfigError([{ path: file, message, hint: "fix the YAML there (the line is not shown: it may hold a secret)" }]);
+  }
   const decrypt = options.passphrase && doc.encryptionsalt ? passphraseDecrypter(options.passphrase, doc.encryptionsalt) : undefined;
   let redacted = false;
-  const reveal = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(reveal);
+  const undecryptable: (string | number)[][] = [];
+  const reveal = (value: unknown, path: (string | number)[]): unknown => {
+    if (Array.isArray(value)) return value.map((item, i) => reveal(item, [...path, i]));
     if (value && typeof value === "object") {
       const entries = Object.entries(value);
       if (entries.length === 1 && entries[0][0] === "secure" && typeof entries[0][1] === "string") {
-        if (decrypt) return decrypt(entries[0][1]);
-        redacted = true;
-        return REDACTED_SECRET;
+        if (!decrypt) {
+          redacted = true;
+          return REDACTED_SECRET;
+        }
+        try {
+          return decrypt(entries[0][1]);
+        } catch {
+          undecryptable.push(path);
+          return REDACTED_SECRET;
+        }
       }
-      return Object.fromEntries(entries.map(([k, v]) => [k, reveal(v)]));
+      return Object.fromEntries(entries.map(([k, v]) => [k, reveal(v, [...path, k])]));
     }
     return value;
   };
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
-    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = reveal(value);
+    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) {
+      const name = key.slice(CONFIG_NAMESPACE.length + 1);
+      raw[name] = reveal(value, [name]);
+    }
+  }
+  if (undecryptable.length > 0) {
+    throw new ConfigError(
+      undecryptable.map((path) => ({
+        path: formatPath(path),
+        message: "is a secure value this stack's passphrase does not decrypt (corrupt, or encrypted for another stack)",
+        hint: secretHint(path),
+      })),
+    );
   }
   return { raw, redacted };
 }

@@ -61,7 +61,9 @@ function dkimKeys(dkimTxt: Record<string, string>): PublicDkim[] {
 }
 
 export function expectedFromStack(stack: string, options: ExpectOptions = {}): Expected {
-  const spec = parseFleetConfig(readStackConfig(stack, { dir: options.dir, passphrase: options.passphrase }).raw);
+  // A read-only check: it needs no secret, so undecrypted ones may stand as placeholders.
+  const config = readStackConfig(stack, { dir: options.dir, passphrase: options.passphrase });
+  const spec = parseFleetConfig(config.raw, { allowRedacted: config.redacted });
   const topology = buildTopology(spec);
   const outputs = options.outputsJson === undefined ? {} : readOutputs(options.outputsJson);
   let addresses: AddressBook;

@@ -19,7 +19,7 @@ describe("readStackConfig", () => {
   it("redacts secrets when no passphrase is given, and the plan still parses", () => {
     const { raw, redacted } = readStackConfig("prod");
     assert.equal(redacted, true);
-    const spec = parseFleetConfig(raw);
+    const spec = parseFleetConfig(raw, { allowRedacted: redacted });
     assert.ok(spec.mailboxes.every((m) => m.passwordHash === REDACTED_SECRET));
     assert.equal(spec.ssh.privateKey, REDACTED_SECRET);
   });

@@ -1,0 +1,251 @@
+/**
+ * Config that would open the fleet (issue 12): one row per refusal, each asserting the key path
+ * and that the message names the fix; and the values that must keep passing.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { givenAddresses } from "../../components/build";
+import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
+import { DEBIAN13_ROOT, withDebian13Host } from "../support/debian13";
+import { HASH, validRaw } from "../support/fixtures";
+
+/** Every problem parseFleetConfig reports for raw, as "message — hint". */
+function problemsOf(raw: Record<string, unknown>, options = {}): Map<string, string> {
+  try {
+    parseFleetConfig(raw, options);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return new Map(error.problems.map((p) => [p.path, `${p.message}${p.hint ? ` — ${p.hint}` : ""}`]));
+  }
+  return new Map();
+}
+
+type Raw = Record<string, any>;
+type Row = [title: string, change: (raw: Raw) => void, paths: string[], fix: RegExp];
+
+const OPEN_RELAY = /open relay.*list only your own senders' networks/;
+const UNREACHABLE = /which no other host reaches — give the server's own routable address/;
+const ZONE_ID = /zone id \(%eth0\).*remove it/;
+const ADMIN_USER = /system account.*use a dedicated admin user such as mailfleet/;
+const STDIN = /placeholder.*pulumi config set --path --secret 'mailfleet:[^']+' < file/;
+const LONG = /over the limit of 253 — use a shorter/;
+const LOOP = /mail to it would circle until it bounces; point it at a mailbox/;
+const label = (n: number, c = "a") => c.repeat(n);
+/** A valid FQDN of exactly n characters under example.com: 63-letter labels. */
+function longDomain(n: number): string {
+  const labels = Array.from({ length: n - ".example.com".length }, (_, i) => (i % 64 === 63 ? "." : "a")).join("");
+  return `${labels}.example.com`;
+}
+
+const REFUSALS: Row[] = [
+  ["relay to the whole Internet", (r) => (r.relayNetworks = ["0.0.0.0/0"]), ["relayNetworks[0]"], /whole Internet/],
+  ["relay to the whole IPv6 Internet", (r) => (r.relayNetworks = ["::/0"]), ["relayNetworks[0]"], OPEN_RELAY],
+  ["relay /0 spelled /00", (r) => (r.relayNetworks = ["0.0.0.0/00"]), ["relayNetworks[0]"], /whole Internet.*open relay/],
+  ["relay through two /1 halves", (r) => (r.relayNetworks = ["0.0.0.0/1", "128.0.0.0/1"]), ["relayNetworks[0]", "relayNetworks[1]"], OPEN_RELAY],
+  ["relay wider than /16", (r) => (r.relayNetworks = ["10.0.0.0/15"]), ["relayNetworks[0]"], /wider than \/16.*open relay/],
+  ["relay wider than /48", (r) => (r.relayNetworks = ["2001:db8::/47"]), ["relayNetworks[0]"], /\/48 \(IPv6\).*open relay/],
+  ["relay network with a zone id", (r) => (r.relayNetworks = ["fe80::%eth0/64"]), ["relayNetworks[0]"], ZONE_ID],
+  ["relay network in upper case", (r) => (r.relayNetworks = ["2001:DB8::/48"]), ["relayNetworks[0]"], /not an IPv6 address in lowercase/],
+  ["relay network in IPv4-mapped form", (r) => (r.relayNetworks = ["::ffff:0:0/96"]), ["relayNetworks[0]"], /write the IPv4 network instead/],
+  ["malformed relay networks", (r) => (r.relayNetworks = ["10.0.0.0", "010.0.0.0/24", "10.0.0.0/8/8", "10.0.0.0/0x8"]),
+    ["relayNetworks[0]", "relayNetworks[1]", "relayNetworks[2]", "relayNetworks[3]"], /CIDR form — like 203.0.113.0\/24/],
+  ["SSH open to the world spelled /00", (r) => (r.adminSshCidrs = ["0.0.0.0/00"]), ["adminSshCidrs[0]"], /whole Internet — give your deploy runner's/],
+  ["SSH open to the IPv6 world", (r) => (r.adminSshCidrs = ["::/000"]), ["adminSshCidrs[0]"], /whole Internet — give your deploy runner's/],
+  ["SSH through two /1 halves", (r) => (r.adminSshCidrs = ["0.0.0.0/1", "128.0.0.0/1"]), ["adminSshCidrs[0]", "adminSshCidrs[1]"], /wider than \/8.*give your/],
+  ["SSH wider than /32 IPv6", (r) => (r.adminSshCidrs = ["2001::/31"]), ["adminSshCidrs[0]"], /\/32 \(IPv6\).*give your/],
+  ...["www-data", "_rspamd", "dovecot", "dovenull", "vmail", "nobody", "postfix", "knot", "sshd", "messagebus", "daemon", "_apt", "systemd-network"].map(
+    (user): Row => [`ssh.user ${user}`, (r) => (r.ssh = { user }), ["ssh.user"], ADMIN_USER],
+  ),
+  ...["0.0.0.0", "127.0.0.1", "169.254.10.1", "224.0.0.251", "255.255.255.255"].map(
+    (ipv4): Row => [`host IPv4 ${ipv4}`, (r) => (r.hosts.edge[0].ipv4 = ipv4), ["hosts.edge[0].ipv4"], UNREACHABLE],
+  ),
+  ...["::", "::1", "fe80::12", "ff02::1", "::ffff:192.0.2.11"].map(
+    (ipv6): Row => [`host IPv6 ${ipv6}`, (r) => (r.hosts.store[1].ipv6 = ipv6), ["hosts.store[1].ipv6"], UNREACHABLE],
+  ),
+  ["host IPv6 with a zone id", (r) => (r.hosts.edge[1].ipv6 = "fe80::12%eth0"), ["hosts.edge[1].ipv6"], ZONE_ID],
+  ["nameserver on loopback", (r) => (r.zone.nameservers[0] = { name: "ns1.example.com", ipv4: "127.0.0.53", ipv6: "::1" }),
+    ["zone.nameservers[0].ipv4", "zone.nameservers[0].ipv6"], UNREACHABLE],
+  ...["127.0.0.1", "0.0.0.0", "169.254.169.254", "239.1.1.1"].map(
+    (privateIpv4): Row => [`private IPv4 ${privateIpv4}`, (r) => (r.hosts.store[0].privateIpv4 = privateIpv4), ["hosts.store[0].privateIpv4"], UNREACHABLE],
+  ),
+  ...(
+    [
+      ["MD5-crypt under a SHA512 label", "{SHA512-CRYPT}$1$abcdefgh$0123456789abcdefghijkl",
+        /labelled \{SHA512-CRYPT\} but is not in that scheme's form \(\$6\$salt\$hash\) — paste the whole output of `doveadm pw -s SHA512-CRYPT`/],
+      ["empty Argon2 fields", "{ARGON2ID}$$$$$$$$$$$$$$$$$$$$$$$$$$", /\$argon2id\$v=19\$m=….*doveadm pw -s ARGON2ID/],
+      ["SHA512 hash under a SHA256 label", HASH.replace("SHA512", "SHA256"), /doveadm pw -s SHA256-CRYPT/],
+      ["Argon2id hash under an Argon2i label", `{ARGON2I}$argon2id$v=19$m=65536,t=3,p=1$${"s".repeat(22)}$${"h".repeat(43)}`, /doveadm pw -s ARGON2I`/],
+      ["bcrypt with the old $2a$ prefix", `{BLF-CRYPT}$2a$05$${"x".repeat(53)}`, /doveadm pw -s BLF-CRYPT/],
+    ] as const
+  ).map(([title, hash, fix]): Row => [title, (r) => (r.mailboxes[0].passwordHash = hash), ["mailboxes[0].passwordHash"], fix]),
+  ["placeholder secrets", (r) => {
+    r.mailboxes[1].passwordHash = REDACTED_SECRET;
+    r.smarthost = { host: "relay.example.net", username: "u", password: REDACTED_SECRET };
+    r.ssh = { privateKey: REDACTED_SECRET };
+  }, ["mailboxes[1].passwordHash", "smarthost.password", "ssh.privateKey"], STDIN],
+  ["server domain that makes mta-sts.<it> too long", (r) => {
+    r.serverDomain = longDomain(250);
+    r.dnsZones = ["example.com", "example.org"];
+  }, ["serverDomain"], LONG],
+  ["host name that makes its FQDN too long", (r) => {
+    r.serverDomain = longDomain(200);
+    r.dnsZones = ["example.com", "example.org"];
+    r.hosts.edge[0].name = `m${label(62)}`;
+  }, ["hosts.edge[0].name"], LONG],
+  ["domain that makes _autodiscover._tcp.<it> too long", (r) => r.domains.push(longDomain(240)), ["domains[2]"], LONG],
+  ["DKIM selector that makes <selector>._domainkey.<domain> too long", (r) => {
+    r.domains.push(longDomain(200));
+    r.dkim = { selectors: [label(63, "s")] };
+  }, ["domains[2]"], LONG],
+  ["self-alias", (r) => (r.aliases["sales@example.com"] = ["sales@example.com"]), ['aliases["sales@example.com"]'], /alias of itself — .*/],
+  ["alias loop a → b → a", (r) => Object.assign(r.aliases, { "a@example.com": "b@example.com", "b@example.com": ["a@example.com"] }),
+    ['aliases["a@example.com"]'], /loop: a@example.com → b@example.com → a@example.com — mail to it would circle/],
+  ["longer alias loop", (r) => Object.assign(r.aliases, {
+    "a@example.com": "b@example.com",
+    "b@example.com": ["alice@example.com", "c@example.com"],
+    "c@example.com": "a@example.com",
+  }), ['aliases["a@example.com"]'], LOOP],
+  ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
+    ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
+    /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
+];
+
+describe("config refusals", () => {
+  for (const [title, change, paths, fix] of REFUSALS) {
+    it(`refuses ${title} at ${paths.join(", ")}`, () => {
+      const raw = validRaw();
+      change(raw);
+      const problems = problemsOf(raw);
+      for (const path of paths) {
+        const text = problems.get(path);
+        assert.ok(text, `no problem at ${path}; got ${JSON.stringify([...problems])}`);
+        assert.match(text, fix);
+      }
+    });
+  }
+
+  it("refuses every system account of Debian 13's own passwd file but root", () => {
+    const system = readFileSync(join(DEBIAN13_ROOT, "etc/passwd"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => line.split(":"))
+      .filter(([user, , uid]) => user !== "root" && (Number(uid) < 1000 || Number(uid) === 65534))
+      .map(([user]) => user);
+    assert.ok(system.includes("_rspamd") && system.includes("dovenull"), "the root holds the daemons' accounts");
+    for (const user of system) assert.match(problemsOf({ ...validRaw(), ssh: { user } }).get("ssh.user") ?? "", ADMIN_USER, user);
+  });
+});
+
+describe("config that must keep passing", () => {
+  const accepts = (title: string, change: (raw: Raw) => void) =>
+    it(`accepts ${title}`, () => {
+      const raw = validRaw();
+      change(raw);
+      assert.deepEqual([...problemsOf(raw)], []);
+    });
+  accepts("documentation addresses", (r) => {
+    r.hosts.edge[0] = { name: "mx1", ipv4: "198.51.100.7", ipv6: "2001:db8:ffff::7" };
+    r.hosts.edge[1] = { name: "mx2", ipv4: "203.0.113.9", ipv6: "2001:db8::abcd", sshHost: "127.0.0.1" };
+    r.zone.nameservers[0] = { name: "ns1.example.com", ipv4: "203.0.113.53", ipv6: "2001:db8::53" };
+  });
+  accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
+  accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));
+  for (const user of ["root", "mailfleet", "admin", "deploy"]) accepts(`ssh.user ${user}`, (r) => (r.ssh = { user }));
+  accepts("a SHA512-CRYPT hash with rounds", (r) => (r.mailboxes[0].passwordHash = HASH.replace("$6$", "$6$rounds=656000$")));
+
+  it("accepts every hash scheme as Debian 13's doveadm writes it", () => {
+    const hashes = withDebian13Host([], (host) =>
+      ["SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "ARGON2I"].map((scheme) => {
+        const made = host.run(["doveadm", "pw", "-s", scheme, "-p", "lab-password"]);
+        assert.equal(made.code, 0, made.stderr);
+        return made.stdout.trim();
+      }),
+    );
+    const raw = validRaw();
+    raw.mailboxes = hashes.map((passwordHash, i) => ({ address: `user${i}@example.com`, passwordHash, store: "store1" }));
+    raw.mailboxes.push({ address: "alice@example.com", passwordHash: HASH, store: "store1" });
+    raw.aliases = {};
+    assert.deepEqual([...problemsOf(raw)], []);
+  });
+
+  it("passes a byo host's private address on to its addresses", () => {
+    const raw = validRaw();
+    raw.hosts.store[0].privateIpv4 = "10.0.0.31";
+    raw.hosts.store[1].privateIpv4 = "192.0.2.132";
+    const addresses = givenAddresses(parseFleetConfig(raw));
+    assert.deepEqual(addresses.store1, { ipv4: "192.0.2.31", ipv6: "2001:db8::31", privateIpv4: "10.0.0.31" });
+    assert.equal(addresses.store2.privateIpv4, "192.0.2.132");
+    assert.equal(addresses.mx1.privateIpv4, undefined);
+  });
+});
+
+describe("placeholder secrets", () => {
+  it("an offline read without a passphrase renders with placeholders, a real run refuses them", () => {
+    const { raw, redacted } = readStackConfig("prod");
+    assert.equal(redacted, true);
+    assert.equal(parseFleetConfig(raw, { allowRedacted: redacted }).ssh.privateKey, REDACTED_SECRET);
+    const problems = problemsOf(raw);
+    assert.match(problems.get("ssh.privateKey") ?? "", STDIN);
+    assert.match(problems.get("mailboxes[0].passwordHash") ?? "", /PULUMI_CONFIG_PASSPHRASE/);
+  });
+
+  it("a placeholder written into a stack file is refused when the secrets decrypt", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    const lab = readFileSync("stacks/Pulumi.lab.yaml", "utf8");
+    writeFileSync(join(dir, "Pulumi.lab.yaml"), lab.replace(/(passwordHash:)\n\s+secure: \S+/, `$1 "${REDACTED_SECRET}"`));
+    const config = readStackConfig("lab", { dir, passphrase: "mailfleet-lab" });
+    assert.equal(config.redacted, false);
+    assert.match(problemsOf(config.raw, { allowRedacted: config.redacted }).get("mailboxes[0].passwordHash") ?? "", STDIN);
+  });
+});
+
+describe("no secret in an error", () => {
+  const labSecrets = () => {
+    const raw = readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw as Raw;
+    return raw.mailboxes.map((m: Raw) => m.passwordHash.slice(20, 40)) as string[];
+  };
+
+  it("names an undecryptable secure value by its key, without a stack trace or any secret", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    const lab = readFileSync("stacks/Pulumi.lab.yaml", "utf8");
+    // The second mailbox's ciphertext, corrupted past its nonce: AES-GCM's tag no longer matches.
+    const corrupt = lab.replace(/(secure: v1:[^:]+:[^\n]*\n[\s\S]*?secure: v1:[^:]+:)(.)/, (_, head, c) => `${head}${c === "A" ? "B" : "A"}`);
+    assert.notEqual(corrupt, lab);
+    writeFileSync(join(dir, "Pulumi.lab.yaml"), corrupt);
+    assert.throws(
+      () => readStackConfig("lab", { dir, passphrase: "mailfleet-lab" }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.deepEqual(e.problems.map((p) => p.path), ["mailboxes[1].passwordHash"]);
+        assert.match(e.message, /does not decrypt.*pulumi config set --path --secret 'mailfleet:mailboxes\[1\]\.passwordHash' < file/);
+        for (const secret of labSecrets()) assert.ok(!e.message.includes(secret));
+        return true;
+      },
+    );
+  });
+
+  it("a wrong passphrase names the passphrase, never a secret or the passphrase", () => {
+    assert.throws(
+      () => readStackConfig("lab", { passphrase: "mailfleet-lab-wrong" }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes("mailfleet-lab-wrong") && labSecrets().every((s) => !e.message.includes(s)),
+    );
+  });
+
+  it("a YAML error on a line holding a plain-text secret shows where, not the line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    const secret = "hunter2-relay-secret";
+    writeFileSync(join(dir, "Pulumi.x.yaml"), `config:\n  mailfleet:smarthost:\n    host: relay.example.net\n    password: ${secret}: x\n`);
+    assert.throws(
+      () => readStackConfig("x", { dir }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.match(e.message, /is not valid YAML at line 4, column 15/);
+        for (const part of ["hunter2", "relay-secret", "password:"]) assert.ok(!e.message.includes(part), `${part} in ${e.message}`);
+        return true;
+      },
+    );
+  });
+});
