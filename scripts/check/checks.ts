@@ -4,6 +4,8 @@
  * through Probes, so the same code runs against a hand-written zone in the unit tests.
  */
 import { isIPv4 } from "node:net";
+import { validateMx } from "mailauth/lib/mta-sts";
+import { SPF_LOOKUP_LIMIT } from "../../components/config";
 import { DnsRecord, RecordSet } from "../../components/records";
 import { Host, Topology } from "../../components/topology";
 import { Dns, normalAddress } from "./dns";
@@ -20,7 +22,7 @@ import {
 } from "./parse";
 import { PolicyFetch, StartTlsProbe } from "./probes";
 import { CheckName, CHECKS, CheckResult, Status, worst } from "./result";
-import { checkHost, countSpfLookups, fetchSpf, parseSpf, SPF_LOOKUP_LIMIT } from "./spf";
+import { checkHost, countSpfLookups, fetchSpf, parseSpf } from "./spf";
 
 export interface Expected {
   topology: Topology;
@@ -395,7 +397,7 @@ async function checkMtaSts(e: Expected, p: Probes): Promise<CheckResult[]> {
             findings.push({ status: "fail", text: `${at}: serves mode ${parsed.policy.mode}, mx ${parsed.policy.mx.join(" ")}, max_age ${parsed.policy.maxAge}; the stack's is mode ${expected.policy.mode}, mx ${expected.policy.mx.join(" ")}, max_age ${expected.policy.maxAge}`, fix: "push the current policy to the edge hosts (`pulumi up`)" });
           }
           for (const mx of mxHosts) {
-            if (!parsed.policy.mx.some((pattern) => nameMatches(mx, pattern))) {
+            if (!validateMx(mx, parsed.policy).valid) {
               findings.push({ status: parsed.policy.mode === "enforce" ? "fail" : "warn", text: `MX ${mx} is not covered by the policy's mx lines: senders in enforce mode refuse to deliver to it`, fix: "list the MX in the policy (mx: *.<server domain>)" });
             }
           }

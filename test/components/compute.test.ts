@@ -51,5 +51,8 @@ describe("firstSubnet64", () => {
   it("takes the first /64 of the VPC's /56", () => {
     assert.equal(firstSubnet64("2001:db8:77:ab00::/56"), "2001:db8:77:ab00::/64");
     assert.throws(() => firstSubnet64("2001:db8::/48"), /56/);
+    // AWS may spell the network long-hand; the subnet gets one canonical form (ipaddr.js).
+    assert.equal(firstSubnet64("2001:0db8:0077:ab00:0000::/56"), "2001:db8:77:ab00::/64");
+    assert.throws(() => firstSubnet64("10.77.0.0/56"));
   });
 });
