@@ -334,6 +334,23 @@ describe("check runs over the lab fleet", () => {
     assert.match(awsPtr.fix!, /reverse DNS of Elastic IP 192\.0\.2\.21 to out1\.mail\.example\.com/);
   });
 
+  it("on AWS, expects no PTR for IPv6 addresses, which EC2 cannot set and the hosts do not send from", async () => {
+    const zone = publishedZone();
+    for (const p of recordSet.ptr.filter((w) => w.address.includes(":"))) delete zone[p.address];
+    const aws = await runChecks({ ...EXPECTED, topology: { ...topology, spec: { ...spec, compute: "aws" } } }, {
+      dns: fakeDns(zone),
+      starttls: async (h) => goodTls(h),
+      policy: async () => goodPolicy,
+      now: NOW,
+    });
+    assert.deepEqual(failures(aws), [], formatTable(aws));
+    const ptr = aws.find((r) => r.check === "ptr" && r.subject === "2001:db8:0:1::21")!;
+    assert.equal(ptr.status, "pass");
+    assert.match(ptr.detail, /no PTR expected: EC2 offers no custom PTR for IPv6 addresses/);
+    // The same zone on byo (the lab) fails: there the address owner can set them.
+    assert.ok(failures(await check((z) => delete z["2001:db8:0:1::21"])).some((r) => r.check === "ptr" && r.subject === "2001:db8:0:1::21"));
+  });
+
   it("warns only about a wrong PTR of a store, which never sends", async () => {
     const results = await check((z) => (z["192.0.2.31"].PTR = ["elsewhere.example"]));
     assert.deepEqual(failures(results), []);
