@@ -188,7 +188,12 @@ function ptrFix(e: Expected, address: string, name: string): string {
 async function checkPtr(e: Expected, p: Probes): Promise<CheckResult[]> {
   const reverse = reverseDnsPlan(e);
   // Addresses the backend cannot give a PTR (IPv6 on AWS): the hosts do not send from them.
-  const out: CheckResult[] = reverse.none.map((wish) => ({ check: "ptr", subject: wish.address, status: "pass", detail: `no PTR expected: ${reverse.noneWhy}` }));
+  const out: CheckResult[] = reverse.none.map((wish) => ({
+    check: "ptr",
+    subject: wish.address,
+    status: "pass",
+    detail: `no PTR expected: ${reverse.noneWhy}`,
+  }));
   for (const wish of reverse.set) {
     const host = e.topology.hosts.find((h) => h.name === wish.host);
     // Receivers judge senders by FCrDNS; for a host that never sends, a wrong PTR is only untidy.

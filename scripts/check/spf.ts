@@ -1,7 +1,8 @@
 /**
- * SPF (RFC 7208) as a receiver sees it: record syntax, the DNS lookup count over the whole include
- * and redirect tree, and check_host() for one address. Pure apart from the injected DNS lookups,
- * so every rule is tested with a hand-written zone.
+ * SPF (RFC 7208) as a receiver sees it: check_host() for one address is mailauth's; the lint of the
+ * record (errors and harmful terms, each named) and the worst-case lookup count over every include
+ * and redirect branch are the check's own, since an evaluation only walks the branch one address
+ * takes. Pure apart from the injected DNS lookups, so every rule is tested with a hand-written zone.
  */
 import ipaddr from "ipaddr.js";
 import type { DNSResolver } from "mailauth";
