@@ -184,9 +184,11 @@ function mailauthResolver(dns: SpfDns): DNSResolver {
   };
 }
 
+const QUALIFIER: Partial<Record<SpfResult, Qualifier>> = { pass: "+", fail: "-", softfail: "~", neutral: "?" };
+
 /** The term that decided a result: the one term of the record with that qualifier, if there is only one. */
 function decidingTerm(domain: string, record: string | undefined, result: SpfResult): string {
-  const qualifier = { pass: "+", fail: "-", softfail: "~", neutral: "?" }[result as "pass"];
+  const qualifier = QUALIFIER[result];
   const terms = (record ?? "").split(/ +/).slice(1).filter((t) => !t.includes("=") && (/^[+\-~?]/.test(t) ? t[0] : "+") === qualifier);
   if (terms.length === 1) return `${domain}: ${terms[0]}`;
   if (terms.length === 0 && result === "neutral") return `${domain}: no term matched`;
@@ -210,7 +212,7 @@ export async function checkHost(dns: SpfDns, ip: string, domain: string): Promis
     maxVoidCount: Infinity,
   });
   const result = verdict.status.result as SpfResult;
-  if (["pass", "fail", "softfail", "neutral"].includes(result)) return { result, why: decidingTerm(domain, verdict.rr, result) };
+  if (QUALIFIER[result]) return { result, why: decidingTerm(domain, verdict.rr, result) };
   if (result === "none") return { result, why: `${domain} has no SPF record` };
   const text = /during lookup of \S+?: (.*)$/.exec(verdict.status.comment ?? "")?.[1] ?? verdict.status.comment ?? result;
   return { result, why: text === "Too many DNS requests" ? `more than ${SPF_LOOKUP_LIMIT} DNS lookups` : text };
