@@ -1,6 +1,6 @@
 /** The readable plan of an offline render: hosts, addresses, every DNS record, what to do next. */
 import { FleetBuild } from "./build";
-import { computeNextSteps } from "./compute/nextSteps";
+import { computeNextSteps, reverseDnsPlan } from "./compute/nextSteps";
 import { recordLine } from "./records";
 
 export interface PlanNotes {
@@ -30,6 +30,7 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
       h.ports.map((p) => `${p.port}/${p.service}${p.from === "any" ? "" : `(${p.from})`}`).join(" "),
     ]),
   ];
+  const reverse = reverseDnsPlan(build);
   const sections = [
     `mailfleet plan for stack "${notes.stack}": ${spec.domains.length} hosted domain(s), ${topology.hosts.length} host(s), compute ${spec.compute}, dns ${spec.dns}, push ${spec.push}`,
     ...(notes.placeholderAddresses ? ["note: addresses are placeholders from 192.0.2.0/24 and 2001:db8::/32; AWS allocates the real ones at `pulumi up`"] : []),
@@ -44,8 +45,9 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
     `DNS RECORDS (${recordSet.records.length})`,
     ...recordSet.records.map((r) => `  ${recordLine(r)}`),
     "",
-    "REVERSE DNS (PTR)",
-    ...recordSet.ptr.map((p) => `  ${p.address} -> ${p.name}`),
+    `REVERSE DNS (PTR), set by ${reverse.setBy}`,
+    ...reverse.set.map((p) => `  ${p.address} -> ${p.name}`),
+    ...(reverse.none.length > 0 ? [`  no PTR (${reverse.noneWhy}): ${reverse.none.map((p) => `${p.address} (${p.host})`).join(", ")}`] : []),
     "",
     `MTA-STS POLICY (id ${recordSet.mtaSts.id})`,
     ...recordSet.mtaSts.policy.trimEnd().split(/\r?\n/).map((l) => `  ${l}`),

@@ -9,6 +9,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook } from "../topology/addresses";
@@ -27,9 +28,9 @@ const SSH_PORT = 22;
 
 /** The first /64 of the /56 AWS gives a VPC: the same network address with a longer prefix. */
 export function firstSubnet64(vpcIpv6Cidr: string): string {
-  const [address, bits] = vpcIpv6Cidr.split("/");
-  if (bits !== "56") throw new Error(`expected the /56 AWS assigns to a VPC, got ${vpcIpv6Cidr}`);
-  return `${address}/64`;
+  const [, bits] = ipaddr.IPv6.parseCIDR(vpcIpv6Cidr);
+  if (bits !== 56) throw new Error(`expected the /56 AWS assigns to a VPC, got ${vpcIpv6Cidr}`);
+  return `${ipaddr.IPv6.networkAddressFromCIDR(vpcIpv6Cidr).toRFC5952String()}/64`;
 }
 
 /**

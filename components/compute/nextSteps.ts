@@ -2,7 +2,29 @@
  * What an operator must do besides `pulumi up`, per compute backend. Pure, so the offline plan
  * prints the same steps the stack exports.
  */
+import { isIPv4 } from "node:net";
 import { FleetBuild } from "../build";
+import { PtrRecord } from "../records";
+
+/** Which PTRs a backend gets set, by whom, and the addresses that get none (with why). */
+export interface ReverseDnsPlan {
+  set: PtrRecord[];
+  setBy: string;
+  none: PtrRecord[];
+  noneWhy?: string;
+}
+
+/** The reverse DNS the fleet will have: on AWS only the Elastic IPs (IPv4) get a PTR. */
+export function reverseDnsPlan(build: Pick<FleetBuild, "topology" | "recordSet">): ReverseDnsPlan {
+  const { ptr } = build.recordSet;
+  if (build.topology.spec.compute !== "aws") return { set: ptr, setBy: "the owner of the addresses (see NEXT STEPS)", none: [] };
+  return {
+    set: ptr.filter((p) => isIPv4(p.address)),
+    setBy: "this stack, on each host's Elastic IP",
+    none: ptr.filter((p) => !isIPv4(p.address)),
+    noneWhy: "EC2 offers no custom PTR for IPv6 addresses; on AWS the hosts send over IPv4 only",
+  };
+}
 
 const EIP_DEFAULT_QUOTA = 5;
 

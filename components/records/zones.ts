@@ -1,4 +1,5 @@
 /** Which zone a name lives in, forward and reverse. */
+import ipaddr from "ipaddr.js";
 
 /** The spec.dnsZones entry with the longest suffix match for name, if any. */
 export function findZone(zones: readonly string[], name: string): string | undefined {
@@ -13,30 +14,24 @@ export function zoneOf(zones: readonly string[], name: string): string {
   return zone;
 }
 
-/** The 32 hex nibbles of an IPv6 address. */
-function ipv6Nibbles(address: string): string[] {
-  let text = address.toLowerCase();
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number);
-    text = text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  if (groups.length !== 8) throw new Error(`not an IPv6 address: ${address}`);
-  return groups.flatMap((g) => g.padStart(4, "0").split(""));
+/** An address's labels under in-addr.arpa or ip6.arpa, most specific first: its octets or nibbles, reversed. */
+export function reverseLabels(address: string): string[] {
+  const bytes = ipaddr.parse(address).toByteArray();
+  const labels = bytes.length === 4 ? bytes.map(String) : bytes.flatMap((b) => [b >> 4, b & 15].map((n) => n.toString(16)));
+  return labels.reverse();
 }
+
+/** The reverse tree of a full label list: 4 octets are IPv4, 32 nibbles IPv6. */
+const arpa = (labels: string[]) => (labels.length === 4 ? "in-addr.arpa" : "ip6.arpa");
 
 /** The reverse zone an address belongs to: its IPv4 /24 or its IPv6 /64. */
 export function reverseZone(address: string): string {
-  if (address.includes(":")) return `${ipv6Nibbles(address).slice(0, 16).reverse().join(".")}.ip6.arpa`;
-  return `${address.split(".").slice(0, 3).reverse().join(".")}.in-addr.arpa`;
+  const labels = reverseLabels(address);
+  return `${labels.slice(labels.length === 4 ? 1 : 16).join(".")}.${arpa(labels)}`;
 }
 
 /** The PTR owner name of an address (RFC 1035 §3.5, RFC 3596 §2.5). */
 export function reverseName(address: string): string {
-  if (address.includes(":")) return `${ipv6Nibbles(address).reverse().join(".")}.ip6.arpa`;
-  return `${address.split(".").reverse().join(".")}.in-addr.arpa`;
+  const labels = reverseLabels(address);
+  return `${labels.join(".")}.${arpa(labels)}`;
 }

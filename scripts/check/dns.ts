@@ -5,6 +5,7 @@
  * such, never as "record missing".
  */
 import { Resolver } from "node:dns/promises";
+import ipaddr from "ipaddr.js";
 import { SpfDns } from "./spf";
 
 export interface Dns extends SpfDns {
@@ -21,7 +22,7 @@ export function normalName(name: string): string {
 
 /** One textual form per address (IPv6 has many: 2001:db8::1 = 2001:0db8:0:0::1). */
 export function normalAddress(address: string): string {
-  return address.includes(":") ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+  return address.includes(":") ? ipaddr.IPv6.parse(address).toRFC5952String() : address;
 }
 
 const EMPTY = new Set(["ENODATA", "ENOTFOUND"]);

@@ -4,7 +4,9 @@
  * with problems in words an operator can act on.
  */
 import { createPublicKey } from "node:crypto";
-import { isIPv4 } from "node:net";
+import { MTASTSPolicy } from "mailauth";
+import { parsePolicy } from "mailauth/lib/mta-sts";
+import { reverseLabels } from "../../components/records";
 
 /** RFC 6376 §3.2 tag=value list (also DMARC, TLS-RPT, MTA-STS TXT): tags lowercased, values trimmed. */
 export function tagList(text: string): { tags: Map<string, string>; problems: string[] } {
@@ -106,37 +108,44 @@ export function parseMtaStsTxt(text: string): { id: string } | { problem: string
 
 export interface MtaStsPolicy {
   version: string;
-  mode: string;
+  mode: MTASTSPolicy["mode"];
   mx: string[];
   maxAge: number;
 }
 
-/** An MTA-STS policy file (RFC 8461 §3.2), or why senders reject it. */
+/** Why mailauth refused a policy, quoting the line that was served. */
+function policyProblem(body: string, error: Error & { code?: string }): string {
+  const served = (key: string) => body.split(/\r?\n/).filter((l) => l.startsWith(`${key}:`)).map((l) => l.slice(key.length + 1).trim());
+  switch (error.code) {
+    case "invalid_sts_version":
+      return `version is ${served("version")[0] ?? "missing"}, not STSv1`;
+    case "invalid_sts_mode":
+      return `mode is ${served("mode")[0] ?? "missing"}`;
+    case "invalid_sts_max_age":
+      return `max_age is ${served("max_age")[0] ?? "missing"}, not 0-31557600 seconds`;
+    case "invalid_sts_mx":
+      return served("mx").length === 0 ? "has no mx: line" : `mx ${served("mx").join(", ")}: each must be a host name or *.<domain>`;
+    default:
+      return error.message;
+  }
+}
+
+/** An MTA-STS policy file (RFC 8461 §3.2) read by mailauth's strict parser, or why senders reject it. */
 export function parseMtaStsPolicy(body: string): { policy: MtaStsPolicy; warnings: string[] } | { problem: string } {
   const warnings: string[] = [];
   if (/[^\r]\n/.test(body) || body.startsWith("\n")) warnings.push("lines end in LF, not CRLF as RFC 8461 §3.2 says");
-  const fields: [string, string][] = body
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== "")
-    .map((l) => {
-      const colon = l.indexOf(":");
-      return colon < 0 ? [l.trim(), ""] : [l.slice(0, colon).trim(), l.slice(colon + 1).trim()];
-    });
-  const one = (key: string) => fields.find(([k]) => k === key)?.[1];
-  const version = one("version");
-  const mode = one("mode");
-  const maxAge = one("max_age");
-  const mx = fields.filter(([k]) => k === "mx").map(([, v]) => v.toLowerCase());
-  if (version !== "STSv1") return { problem: `version is ${version ?? "missing"}, not STSv1` };
-  if (!mode || !["enforce", "testing", "none"].includes(mode)) return { problem: `mode is ${mode ?? "missing"}` };
-  if (!maxAge || !/^[0-9]{1,10}$/.test(maxAge) || Number(maxAge) > 31557600) return { problem: `max_age is ${maxAge ?? "missing"}, not 0-31557600 seconds` };
-  if (mode !== "none" && mx.length === 0) return { problem: "has no mx: line" };
-  return { policy: { version, mode, mx, maxAge: Number(maxAge) }, warnings };
+  let policy: MTASTSPolicy;
+  try {
+    policy = parsePolicy(body, { strict: true });
+  } catch (error) {
+    return { problem: policyProblem(body, error as Error) };
+  }
+  return { policy: { version: policy.version ?? "STSv1", mode: policy.mode, mx: policy.mx ?? [], maxAge: policy.maxAge ?? 0 }, warnings };
 }
 
 /**
- * Whether a host name matches a certificate name or an MTA-STS mx pattern: exactly, or as a
- * wildcard `*.example.com` that stands for one leftmost label (RFC 6125 §6.4.3, RFC 8461 §4.1).
+ * Whether a host name matches a certificate name: exactly, or as a wildcard `*.example.com` that
+ * stands for one leftmost label (RFC 6125 §6.4.3).
  */
 export function nameMatches(host: string, pattern: string): boolean {
   const h = host.toLowerCase();
@@ -159,11 +168,7 @@ export function certificateNames(subjectAltName: string | undefined): string[] {
 
 /** The query name that asks a DNSBL about an address: reversed octets, or reversed nibbles for IPv6. */
 export function dnsblQuery(address: string, zone: string): string {
-  if (isIPv4(address)) return `${address.split(".").reverse().join(".")}.${zone}`;
-  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1).split(":");
-  const gap = groups.indexOf("");
-  const full = gap < 0 ? groups : [...groups.slice(0, gap), ...Array(8 - groups.filter((g) => g !== "").length).fill("0"), ...groups.slice(gap).filter((g) => g !== "")];
-  return `${full.map((g) => g.padStart(4, "0")).join("").split("").reverse().join(".")}.${zone}`;
+  return `${reverseLabels(address).join(".")}.${zone}`;
 }
 
 /** The zone of a postscreen_dnsbl_sites entry: `zen.spamhaus.org=127.0.0.[2..11]*3` → `zen.spamhaus.org`. */

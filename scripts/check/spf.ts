@@ -1,14 +1,13 @@
 /**
- * SPF (RFC 7208) as a receiver sees it: record syntax, the DNS lookup count over the whole include
- * and redirect tree, and check_host() for one address. Pure apart from the injected DNS lookups,
- * so every rule is tested with a hand-written zone.
+ * SPF (RFC 7208) as a receiver sees it: check_host() for one address is mailauth's; the lint of the
+ * record (errors and harmful terms, each named) and the worst-case lookup count over every include
+ * and redirect branch are the check's own, since an evaluation only walks the branch one address
+ * takes. Pure apart from the injected DNS lookups, so every rule is tested with a hand-written zone.
  */
-import { BlockList, isIPv4, isIPv6 } from "node:net";
-
-/** RFC 7208 §4.6.4: more than 10 terms that query DNS make the whole evaluation a permerror. */
-export const SPF_LOOKUP_LIMIT = 10;
-/** RFC 7208 §4.6.4: an `mx` or `ptr` name with more than 10 records is a permerror. */
-const NAME_LIMIT = 10;
+import ipaddr from "ipaddr.js";
+import type { DNSResolver } from "mailauth";
+import { spf } from "mailauth/lib/spf";
+import { SPF_LOOKUP_LIMIT } from "../../components/config";
 
 /** The DNS answers SPF needs; empty for NXDOMAIN/NODATA, a thrown error for a failed query. */
 export interface SpfDns {
@@ -72,7 +71,7 @@ export function parseSpf(record: string): ParsedSpf {
       case "ip6": {
         const bits = cidr[1] === undefined ? undefined : Number(cidr[1]);
         const max = mechanism === "ip4" ? 32 : 128;
-        const valid = mechanism === "ip4" ? isIPv4(arg ?? "") : isIPv6(arg ?? "");
+        const valid = mechanism === "ip4" ? ipaddr.IPv4.isValidFourPartDecimal(arg ?? "") : ipaddr.IPv6.isValid(arg ?? "");
         if (!valid || cidr[2] !== undefined || (bits !== undefined && bits > max)) bad(`is not a valid ${mechanism} network`);
         else terms.push({ ...term, network: arg, ...(mechanism === "ip4" ? { cidr4: bits ?? 32 } : { cidr6: bits ?? 128 }) });
         break;
@@ -159,100 +158,62 @@ export async function countSpfLookups(dns: SpfDns, domain: string): Promise<SpfL
 }
 
 export type SpfResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "permerror" | "temperror";
-const QUALIFIER_RESULT: Record<Qualifier, SpfResult> = { "+": "pass", "-": "fail", "~": "softfail", "?": "neutral" };
 
-function inNetwork(ip: string, network: string, bits: number): boolean {
-  const family = isIPv4(ip) ? "ipv4" : "ipv6";
-  if ((family === "ipv4") !== isIPv4(network)) return false;
-  const list = new BlockList();
-  list.addSubnet(network, bits, family);
-  return list.check(ip, family);
+/** mailauth's resolver contract over the check's Dns: node:dns answer shapes, ENODATA for an empty answer. */
+function mailauthResolver(dns: SpfDns): DNSResolver {
+  const empty = () => Object.assign(new Error("no records"), { code: "ENODATA" });
+  const nonEmpty = <T>(answers: T[]): T[] => {
+    if (answers.length === 0) throw empty();
+    return answers;
+  };
+  return async (name, type) => {
+    switch (type) {
+      case "TXT":
+        return nonEmpty((await dns.txt(name)).map((t) => [t]));
+      case "A":
+        return nonEmpty(await dns.a(name));
+      case "AAAA":
+        return nonEmpty(await dns.aaaa(name));
+      case "MX":
+        // node:dns shape ({ exchange, priority }), which mailauth reads although its type says string[].
+        return nonEmpty(await dns.mx(name)) as unknown as string[];
+      default:
+        // ptr is left unmatched, as RFC 7208 §5.5 advises; the fleet never publishes it.
+        throw empty();
+    }
+  };
+}
+
+const QUALIFIER: Partial<Record<SpfResult, Qualifier>> = { pass: "+", fail: "-", softfail: "~", neutral: "?" };
+
+/** The term that decided a result: the one term of the record with that qualifier, if there is only one. */
+function decidingTerm(domain: string, record: string | undefined, result: SpfResult): string {
+  const qualifier = QUALIFIER[result];
+  const terms = (record ?? "").split(/ +/).slice(1).filter((t) => !t.includes("=") && (/^[+\-~?]/.test(t) ? t[0] : "+") === qualifier);
+  if (terms.length === 1) return `${domain}: ${terms[0]}`;
+  if (terms.length === 0 && result === "neutral") return `${domain}: no term matched`;
+  return `${domain}: "${record}"`;
 }
 
 /**
- * RFC 7208 §4 check_host(ip, domain) for a sender address, without macro expansion (a term with
- * a macro counts as not matching). Used to prove the published record authorises every address
- * the fleet sends from.
+ * RFC 7208 §4 check_host(ip, domain) for a sender address, by mailauth (strict RFC mode, the lookup
+ * limit of SPF_LOOKUP_LIMIT). Used to prove the published record authorises every address the fleet
+ * sends from.
  */
 export async function checkHost(dns: SpfDns, ip: string, domain: string): Promise<{ result: SpfResult; why: string }> {
-  let lookups = 0;
-  const v4 = isIPv4(ip);
-  const addressesOf = async (name: string) => (v4 ? dns.a(name) : dns.aaaa(name));
-  const matchesAddresses = (list: string[], t: { cidr4?: number; cidr6?: number }) => list.some((a) => inNetwork(ip, a, v4 ? t.cidr4 ?? 32 : t.cidr6 ?? 128));
-
-  const evaluate = async (name: string, depth: number): Promise<{ result: SpfResult; why: string }> => {
-    if (depth > SPF_LOOKUP_LIMIT) return { result: "permerror", why: "include/redirect nesting too deep" };
-    let fetched;
-    try {
-      fetched = await fetchSpf(dns, name);
-    } catch (error) {
-      return { result: "temperror", why: `${name}: ${(error as Error).message}` };
-    }
-    if ("problem" in fetched) return { result: fetched.none ? "none" : "permerror", why: fetched.problem };
-    const parsed = parseSpf(fetched.record);
-    if (parsed.errors.length > 0) return { result: "permerror", why: `${name}: ${parsed.errors[0]}` };
-    const count = () => {
-      lookups++;
-      if (lookups > SPF_LOOKUP_LIMIT) throw new PermError(`more than ${SPF_LOOKUP_LIMIT} DNS lookups`);
-    };
-    for (const t of parsed.terms) {
-      if (t.kind !== "mechanism") continue;
-      const target = (t.domain ?? name).toLowerCase();
-      if (target.includes("%")) continue;
-      let match = false;
-      switch (t.mechanism) {
-        case "all":
-          match = true;
-          break;
-        case "ip4":
-        case "ip6":
-          match = inNetwork(ip, t.network!, (t.mechanism === "ip4" ? t.cidr4 : t.cidr6)!);
-          break;
-        case "a":
-          count();
-          match = matchesAddresses(await addressesOf(target), t);
-          break;
-        case "mx": {
-          count();
-          const exchanges = await dns.mx(target);
-          if (exchanges.length > NAME_LIMIT) throw new PermError(`${target} has more than ${NAME_LIMIT} MX records`);
-          for (const mx of exchanges) if (matchesAddresses(await addressesOf(mx.exchange), t)) match = true;
-          break;
-        }
-        case "exists":
-          count();
-          match = (await dns.a(target)).length > 0;
-          break;
-        case "ptr":
-          // Not evaluated: RFC 7208 §5.5 discourages it and the fleet never publishes it.
-          count();
-          break;
-        case "include": {
-          count();
-          const inner = await evaluate(target, depth + 1);
-          if (inner.result === "pass") match = true;
-          else if (inner.result === "temperror") return inner;
-          else if (inner.result === "permerror" || inner.result === "none") return { result: "permerror", why: `include:${target}: ${inner.why}` };
-          break;
-        }
-      }
-      if (match) return { result: QUALIFIER_RESULT[t.qualifier], why: `${name}: ${t.text}` };
-    }
-    const redirect = parsed.terms.find((t) => t.kind === "modifier" && t.name === "redirect");
-    if (redirect?.kind === "modifier" && !redirect.value.includes("%")) {
-      count();
-      const inner = await evaluate(redirect.value.toLowerCase(), depth + 1);
-      return inner.result === "none" ? { result: "permerror", why: `redirect=${redirect.value}: ${inner.why}` } : inner;
-    }
-    return { result: "neutral", why: `${name}: no term matched` };
-  };
-
-  try {
-    return await evaluate(domain.toLowerCase(), 0);
-  } catch (error) {
-    if (error instanceof PermError) return { result: "permerror", why: error.message };
-    return { result: "temperror", why: (error as Error).message };
-  }
+  const verdict = await spf({
+    ip,
+    sender: `postmaster@${domain}`,
+    mta: "check",
+    resolver: mailauthResolver(dns),
+    strict: true,
+    maxResolveCount: SPF_LOOKUP_LIMIT,
+    // Void lookups (RFC 7208 §4.6.4's SHOULD of 2) are not the verdict's business: the lookup limit is.
+    maxVoidCount: Infinity,
+  });
+  const result = verdict.status.result as SpfResult;
+  if (QUALIFIER[result]) return { result, why: decidingTerm(domain, verdict.rr, result) };
+  if (result === "none") return { result, why: `${domain} has no SPF record` };
+  const text = /during lookup of \S+?: (.*)$/.exec(verdict.status.comment ?? "")?.[1] ?? verdict.status.comment ?? result;
+  return { result, why: text === "Too many DNS requests" ? `more than ${SPF_LOOKUP_LIMIT} DNS lookups` : text };
 }
-
-class PermError extends Error {}

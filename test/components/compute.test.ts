@@ -1,10 +1,18 @@
 /**
- * The compute backends' pure parts: the first-boot script, the firewall plan and the IPv6 subnet.
+ * The compute backends' pure parts: the first-boot script, the firewall plan, the IPv6 subnet and
+ * the reverse DNS each backend sets, as the plan prints it.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { firstSubnet64 } from "../../components/compute/aws";
+import { buildFleet, givenAddresses } from "../../components/build";
+import { awsAddressShape, firstSubnet64 } from "../../components/compute/aws";
+import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { formatPlan } from "../../components/plan";
+import { AddressBook } from "../../components/topology/addresses";
 import { ingressRules } from "../../components/compute/firewall";
 import { ROLE_PACKAGES, userData } from "../../components/compute/userData";
 import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
@@ -51,5 +59,42 @@ describe("firstSubnet64", () => {
   it("takes the first /64 of the VPC's /56", () => {
     assert.equal(firstSubnet64("2001:db8:77:ab00::/56"), "2001:db8:77:ab00::/64");
     assert.throws(() => firstSubnet64("2001:db8::/48"), /56/);
+    // AWS may spell the network long-hand; the subnet gets one canonical form (ipaddr.js).
+    assert.equal(firstSubnet64("2001:0db8:0077:ab00:0000::/56"), "2001:db8:77:ab00::/64");
+    assert.throws(() => firstSubnet64("10.77.0.0/56"));
+  });
+});
+
+describe("plan: reverse DNS lists only the PTRs the backend will set", () => {
+  const planOf = (stack: string, passphrase: string | undefined, addressesOf: (spec: FleetSpec) => AddressBook) => {
+    const spec = parseFleetConfig(readStackConfig(stack, { passphrase }).raw);
+    const topology = buildTopology(spec);
+    const addresses = addressesOf(spec);
+    const build = buildFleet(spec, addresses, loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-plan-")), topology));
+    const plan = formatPlan(build, addresses, { stack, placeholderAddresses: false, redactedSecrets: false, outDir: "out" });
+    const section = plan.slice(plan.indexOf("REVERSE DNS"), plan.indexOf("MTA-STS POLICY"));
+    return { build, section };
+  };
+
+  it("aws (dev stack): the Elastic IPs' PTRs, and the IPv6 addresses named as having none", () => {
+    const { build, section } = planOf("dev", undefined, (spec) => awsAddressShape(buildTopology(spec)));
+    assert.ok(build.topology.spec.ipv6, "the dev stack has IPv6, so it has addresses without a PTR");
+    const ipv4 = build.recordSet.ptr.filter((p) => !p.address.includes(":"));
+    const ipv6 = build.recordSet.ptr.filter((p) => p.address.includes(":"));
+    assert.ok(ipv6.length > 0);
+    const lines = section.trimEnd().split("\n");
+    assert.equal(lines[0], "REVERSE DNS (PTR), set by this stack, on each host's Elastic IP");
+    assert.deepEqual(lines.filter((l) => l.includes(" -> ")), ipv4.map((p) => `  ${p.address} -> ${p.name}`));
+    const none = lines.filter((l) => l.startsWith("  no PTR"));
+    const why = "EC2 offers no custom PTR for IPv6 addresses; on AWS the hosts send over IPv4 only";
+    assert.deepEqual(none, [`  no PTR (${why}): ${ipv6.map((p) => `${p.address} (${p.host})`).join(", ")}`]);
+  });
+
+  it("byo (lab stack): every PTR, none left out", () => {
+    const { build, section } = planOf("lab", "mailfleet-lab", givenAddresses);
+    const lines = section.trimEnd().split("\n");
+    assert.equal(lines[0], "REVERSE DNS (PTR), set by the owner of the addresses (see NEXT STEPS)");
+    assert.deepEqual(lines.slice(1), build.recordSet.ptr.map((p) => `  ${p.address} -> ${p.name}`));
+    assert.ok(build.recordSet.ptr.some((p) => p.address.includes(":")), "the lab's IPv6 PTRs are listed too");
   });
 });

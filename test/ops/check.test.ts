@@ -156,6 +156,15 @@ describe("SPF check_host (RFC 7208 §4)", () => {
     assert.deepEqual(await checkHost(fakeDns(zone), "192.0.2.21", "many.example"), { result: "permerror", why: "more than 10 DNS lookups" });
     assert.equal((await checkHost(fakeDns(zone, new Set(["many.example"])), "192.0.2.21", "many.example")).result, "temperror");
   });
+
+  it("expands macros (mailauth), where the hand-written evaluator skipped the term", async () => {
+    const zone: Zone = {
+      "macro.example": { TXT: ["v=spf1 exists:%{i}._spf.macro.example -all"] },
+      "192.0.2.21._spf.macro.example": { A: ["127.0.0.2"] },
+    };
+    assert.equal((await checkHost(fakeDns(zone), "192.0.2.21", "macro.example")).result, "pass");
+    assert.deepEqual(await checkHost(fakeDns(zone), "192.0.2.22", "macro.example"), { result: "fail", why: "macro.example: -all" });
+  });
 });
 
 const RSA2048 = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "der" }).toString("base64");
@@ -204,6 +213,10 @@ describe("record readers", () => {
     assert.deepEqual(parseMtaStsPolicy("version: STSv1\r\nmode: strict\r\nmx: a.example\r\nmax_age: 86400\r\n"), { problem: "mode is strict" });
     assert.deepEqual(parseMtaStsPolicy("version: STSv1\r\nmode: testing\r\nmx: a.example\r\nmax_age: 31557601\r\n"), { problem: "max_age is 31557601, not 0-31557600 seconds" });
     assert.deepEqual(parseMtaStsPolicy("<html>not found</html>"), { problem: "version is missing, not STSv1" });
+    // mailauth's strict parser refuses an mx line that is neither a host name nor *.<domain>.
+    assert.deepEqual(parseMtaStsPolicy("version: STSv1\r\nmode: enforce\r\nmx: mx*.example.com\r\nmax_age: 86400\r\n"), {
+      problem: "mx mx*.example.com: each must be a host name or *.<domain>",
+    });
   });
 
   it("certificate names and mx patterns: a wildcard is one leftmost label (RFC 6125 §6.4.3, RFC 8461 §4.1)", () => {
@@ -321,6 +334,23 @@ describe("check runs over the lab fleet", () => {
     assert.match(awsPtr.fix!, /reverse DNS of Elastic IP 192\.0\.2\.21 to out1\.mail\.example\.com/);
   });
 
+  it("on AWS, expects no PTR for IPv6 addresses, which EC2 cannot set and the hosts do not send from", async () => {
+    const zone = publishedZone();
+    for (const p of recordSet.ptr.filter((w) => w.address.includes(":"))) delete zone[p.address];
+    const aws = await runChecks({ ...EXPECTED, topology: { ...topology, spec: { ...spec, compute: "aws" } } }, {
+      dns: fakeDns(zone),
+      starttls: async (h) => goodTls(h),
+      policy: async () => goodPolicy,
+      now: NOW,
+    });
+    assert.deepEqual(failures(aws), [], formatTable(aws));
+    const ptr = aws.find((r) => r.check === "ptr" && r.subject === "2001:db8:0:1::21")!;
+    assert.equal(ptr.status, "pass");
+    assert.match(ptr.detail, /no PTR expected: EC2 offers no custom PTR for IPv6 addresses/);
+    // The same zone on byo (the lab) fails: there the address owner can set them.
+    assert.ok(failures(await check((z) => delete z["2001:db8:0:1::21"])).some((r) => r.check === "ptr" && r.subject === "2001:db8:0:1::21"));
+  });
+
   it("warns only about a wrong PTR of a store, which never sends", async () => {
     const results = await check((z) => (z["192.0.2.31"].PTR = ["elsewhere.example"]));
     assert.deepEqual(failures(results), []);
@@ -413,6 +443,17 @@ describe("check runs over the lab fleet", () => {
     assert.match(com.detail, /MX mx2\.mail\.example\.com is not covered by the policy's mx lines/);
     assert.match(org.detail, /https:\/\/mta-sts\.example\.org\/\.well-known\/mta-sts\.txt via 192\.0\.2\.11: HTTP 404/);
     assert.match(org.fix!, /serve the policy at https:\/\/mta-sts\.example\.org\/\.well-known\/mta-sts\.txt from every edge host/);
+  });
+
+  it("does not ask a policy in mode none to cover the MX hosts: senders do not apply it (RFC 8461 §5)", async () => {
+    const none = "version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n";
+    const results = await check(undefined, { policy: async () => ({ ...goodPolicy, body: none }) });
+    const sts = results.filter((r) => r.check === "mta-sts");
+    assert.deepEqual(sts.map((r) => r.status), ["fail", "fail"]);
+    for (const r of sts) {
+      assert.match(r.detail, /serves mode none, mx , max_age 86400; the stack's is mode testing/);
+      assert.doesNotMatch(r.detail, /not covered/);
+    }
   });
 
   it("names a missing TLS-RPT record", async () => {

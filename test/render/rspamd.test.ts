@@ -120,6 +120,43 @@ test("outbound: listens on loopback only, no spam action at all, signs authentic
 
   // Debian's default signs mail from local addresses; here only AUTH counts.
   assert.doesNotMatch(local, /DKIM-Signature/i, "unauthenticated mail from 127.0.0.1 was signed");
-  // bob@example.org may not get mail signed as example.com.
+  // bob@example.org may not send as alice@example.com: refused, and unsigned.
   assert.doesNotMatch(other, /DKIM-Signature/i, "a user of another domain got a signature");
+});
+
+test("outbound: signs for the From domain whatever the login's domain, and refuses (unsigned) a From the login may not use", () => {
+  const keyOf = (domain: string) => input.keys.dkim.find((k) => k.domain === domain && k.selector === input.topology.spec.dkim.active)!.publicKey;
+  const message = (from: string) =>
+    [`From: ${from}`, "To: someone@example.net", "Subject: sender check", "Date: Mon, 01 Jan 2024 00:00:00 +0000", `Message-ID: <${from}.test>`]
+      .concat(["", "Hi", ""])
+      .join("\r\n");
+  // Postfix has already held MAIL FROM to sender_login; rspamd sees the login, MAIL FROM and the message.
+  const cases = {
+    bobAsSales: ["bob@example.org", "sales@example.com", "sales@example.com"],
+    aliceAsPostmaster: ["alice@example.com", "postmaster@example.org", "postmaster@example.org"],
+    aliceAsBob: ["alice@example.com", "alice@example.com", "bob@example.org"],
+    aliceAsCarol: ["alice@example.com", "alice@example.com", "carol@example.com"],
+  };
+  const files = Object.entries(cases).map(([name, [, , from]]) => file(`/tmp/${name}.eml`, message(from)));
+  const out = inRspamd([...outbound(), ...files], {
+    ...Object.fromEntries(
+      Object.entries(cases).map(([name, [user, envelope]]) => [
+        name,
+        `rspamc -h 127.0.0.1:11333 --mime --ip 127.0.0.1 --user ${user} --from ${envelope} --rcpt someone@example.net /tmp/${name}.eml`,
+      ]),
+    ),
+    aliceAsBobVerdict: "rspamc -h 127.0.0.1:11333 --ip 127.0.0.1 --user alice@example.com --from alice@example.com --rcpt x@example.net /tmp/aliceAsBob.eml",
+  });
+  const signedFor = (name: string, domain: string) => {
+    const result = verifyDkim(out[name], keyOf(domain));
+    assert.ok(result.ok, `${name}: ${result.reason}\n${out[name]}`);
+    assert.equal(result.tags.d, domain, name);
+  };
+  signedFor("bobAsSales", "example.com");
+  signedFor("aliceAsPostmaster", "example.org");
+  for (const name of ["aliceAsBob", "aliceAsCarol"]) assert.doesNotMatch(out[name], /DKIM-Signature/i, `${name} was signed\n${out[name]}`);
+  assert.match(out.aliceAsBobVerdict, /Action: reject/);
+  assert.match(out.aliceAsBobVerdict, /Symbol: MAILFLEET_FROM_NOT_OWNED \(\S+\)\[bob@example\.org\]/);
+  // The milter hands this reply to Postfix, which refuses the message at submission.
+  assert.match(out.aliceAsBobVerdict, /smtp_message: From: bob@example\.org is not an address you may send as/);
 });

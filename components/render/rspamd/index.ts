@@ -6,6 +6,7 @@
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { RSPAMD_MILTER, RenderInput } from "../input";
+import { senderLogins } from "../postfix/tables";
 
 const LOCAL = "/etc/rspamd/local.d";
 export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
@@ -55,6 +56,49 @@ function workers(): RenderedFile[] {
   ];
 }
 
+const SENDER_LOGIN_MAP = `${LOCAL}/sender_login.map`;
+
+/**
+ * Postfix's reject_sender_login_mismatch checks only the envelope sender (MAIL FROM), never the
+ * header From that DKIM and DMARC are about. This prefilter holds the header From to the same
+ * table: an authenticated user's message whose From holds an address the login may not use is
+ * refused (554 at submission), and rspamd does not sign what it rejects.
+ */
+function senderCheck(input: RenderInput): RenderedFile[] {
+  const map = senderLogins(input.topology.spec).map(([address, logins]) => `${address} ${logins.join(" ")}`);
+  const lua = [
+    "-- mailfleet: the header From of authenticated mail must be an address the login may send as.",
+    `local owners = rspamd_config:add_map({ type = "map", url = "${SENDER_LOGIN_MAP}", description = "sender address -> logins that may use it" })`,
+    "rspamd_config:register_symbol({",
+    '  name = "MAILFLEET_FROM_NOT_OWNED",',
+    '  type = "prefilter",',
+    "  score = 0.0,",
+    "  callback = function(task)",
+    "    local user = task:get_user()",
+    "    if not user then return end",
+    "    user = user:lower()",
+    "    for _, from in ipairs(task:get_from('mime') or {}) do",
+    "      local addr = (from.addr or ''):lower()",
+    "      local owned = false",
+    "      for login in string.gmatch(owners:get_key(addr) or '', '%S+') do",
+    "        if login == user then owned = true end",
+    "      end",
+    "      if not owned then",
+    "        task:insert_result('MAILFLEET_FROM_NOT_OWNED', 1.0, addr)",
+    "        task:set_pre_result('reject', 'From: ' .. addr .. ' is not an address you may send as')",
+    "        return",
+    "      end",
+    "    end",
+    "  end,",
+    "})",
+    "",
+  ];
+  return [
+    file(SENDER_LOGIN_MAP, [`# sender address -> SASL logins that may use it (the outbound Postfix's sender_login)`, ...map, ""].join("\n")),
+    file("/etc/rspamd/lua.local.d/sender_login.lua", lua.join("\n")),
+  ];
+}
+
 function actions(lines: string[]): RenderedFile {
   return file(`${LOCAL}/actions.conf`, [...lines, ""].join("\n"));
 }
@@ -83,11 +127,12 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
     ...(spec.relayNetworks.length
       ? ["# The configured relay networks send without AUTH and need signatures to pass DMARC.", `sign_networks = [${spec.relayNetworks.map(ucl).join(", ")}];`]
       : []),
-    "# Sign as the header From domain only when the user's login (an address) is in that domain:",
-    "# one user cannot get mail signed for another hosted domain.",
+    "# Sign as the header From domain, whatever the login's or the envelope's domain: bob@example.org",
+    "# may send as sales@example.com. What a login may send as is enforced before signing: Postfix",
+    "# holds MAIL FROM to sender_login, lua.local.d/sender_login.lua holds the header From to it.",
     "use_domain = \"header\";",
-    "allow_username_mismatch = false;",
-    "allow_hdrfrom_mismatch = false;",
+    "allow_username_mismatch = true;",
+    "allow_hdrfrom_mismatch = true;",
     "# Sign with exactly the hosted domain: eSLD normalisation would pick a parent domain for a hosted",
     "# subdomain, whose key does not exist.",
     "use_esld = false;",
@@ -103,6 +148,7 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
   return [
     ...workers(),
     file(`${LOCAL}/dkim_signing.conf`, dkim.join("\n")),
+    ...senderCheck(input),
     actions([
       "# Submission is authenticated: never reject, delay or mark a user's own mail (a spam verdict",
       "# here would bounce legitimate mail with no one to appeal to).",
