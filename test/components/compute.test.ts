@@ -77,7 +77,7 @@ describe("plan: reverse DNS lists only the PTRs the backend will set", () => {
   };
 
   it("aws (dev stack): the Elastic IPs' PTRs, and the IPv6 addresses named as having none", () => {
-    const { build, section } = planOf("dev", undefined, (spec) => awsAddressShape(buildTopology(spec)));
+    const { build, section } = planOf("dev", "mailfleet-example", (spec) => awsAddressShape(buildTopology(spec)));
     assert.ok(build.topology.spec.ipv6, "the dev stack has IPv6, so it has addresses without a PTR");
     const ipv4 = build.recordSet.ptr.filter((p) => !p.address.includes(":"));
     const ipv6 = build.recordSet.ptr.filter((p) => p.address.includes(":"));
