@@ -42,6 +42,8 @@ export interface SendOptions {
   mode?: "plain" | "starttls" | "tls";
   auth?: { user: string; password: string };
   from: string;
+  /** The From: header, when it is not the envelope sender. */
+  headerFrom?: string;
   to: string[];
   subject: string;
   /** Where the client runs (default: client). */
@@ -57,6 +59,7 @@ export function smtpSend(o: SendOptions): SmtpResult {
     "--mode", o.mode ?? "plain",
     ...(o.auth ? ["--user", o.auth.user, "--password", o.auth.password] : []),
     "--mail-from", o.from,
+    ...(o.headerFrom ? ["--header-from", o.headerFrom] : []),
     ...o.to.flatMap((r) => ["--rcpt", r]),
     "--subject", o.subject,
   ]);

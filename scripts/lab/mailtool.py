@@ -60,7 +60,7 @@ def send(args):
                 return result
         msgid = email.utils.make_msgid(domain=args.mail_from.split("@")[-1] or "lab")
         body = (
-            f"From: <{args.mail_from}>\r\nTo: {', '.join('<' + r + '>' for r in args.rcpt)}\r\n"
+            f"From: <{args.header_from or args.mail_from}>\r\nTo: {', '.join('<' + r + '>' for r in args.rcpt)}\r\n"
             f"Subject: {args.subject}\r\nMessage-ID: {msgid}\r\nDate: {email.utils.formatdate()}\r\n\r\n"
             "A mailfleet lab test message.\r\n"
         )
@@ -119,6 +119,7 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--mail-from", default="")
+    parser.add_argument("--header-from", default=None, help="the From: header, when it differs from the envelope sender")
     parser.add_argument("--rcpt", action="append", default=[])
     parser.add_argument("--subject", default="")
     parser.add_argument("--cafile")

@@ -167,6 +167,31 @@ describe("4. submission", () => {
   });
 });
 
+describe("4b. DKIM for every address a user may send as", () => {
+  const extGot = (subject: string) => waitUntil(() => extMessages().filter((m) => m.includes(`Subject: ${subject}`)), (m) => m.length > 0, 120_000, 1000);
+  const resultsOf = (message: string) => headers(message).find((f) => f.name === "authentication-results")!.value;
+
+  test("bob@example.org sending as sales@example.com (an alias he receives) is signed for example.com and passes DMARC at ext", async () => {
+    const subject = tag("cross-domain");
+    const r = smtpSend({ server: fqdn("out1"), port: 587, mode: "starttls", auth: { user: BOB, password: labPassword(BOB) }, from: "sales@example.com",
+      to: [`${EXT_USER}@example.net`], subject });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const [message] = await extGot(subject);
+    assert.ok(message, "ext got the message");
+    assert.match(resultsOf(message), /dkim=pass header\.d=example\.com header\.s=lab1/);
+    assert.match(resultsOf(message), /dmarc=pass \(policy=reject\) header\.from=example\.com/);
+  });
+
+  test("alice with her own envelope sender but the header From of carol@example.com is refused, not signed", () => {
+    const subject = tag("forged-from");
+    const r = smtpSend({ server: fqdn("out1"), port: 587, mode: "starttls", auth: { user: ALICE, password: labPassword(ALICE) }, from: ALICE,
+      headerFrom: "carol@example.com", to: [`${EXT_USER}@example.net`], subject });
+    assert.equal(r.ok, false, JSON.stringify(r));
+    assert.equal(r.stage, "data");
+    assert.equal(r.code, 554);
+  });
+});
+
 describe("5. DNS from the client", () => {
   test("the MX set is every edge host at one priority", () => {
     for (const domain of fleet.spec.domains) {
