@@ -25,8 +25,9 @@ function placeholderAddresses(spec: FleetSpec): AddressBook {
 /** Replaces <out>/hosts (one tree per host, each file with its mode) and <out>/zones. */
 export function writeBuild(outDir: string, build: FleetBuild): void {
   for (const dir of ["hosts", "zones"]) rmSync(join(outDir, dir), { recursive: true, force: true });
-  for (const [host, files] of Object.entries(build.hostFiles)) {
-    for (const f of files) {
+  // One host at a time: each host's files are rendered as they are read (FleetBuild.hostFiles).
+  for (const host of Object.keys(build.hostFiles)) {
+    for (const f of build.hostFiles[host]) {
       const target = join(outDir, "hosts", host, f.path);
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, f.content, { mode: f.mode });

@@ -3,13 +3,14 @@
  * and runs the offline render's real pipeline on it, phase by phase, each size in its own process
  * so that peak RSS is that size's own:
  *   node --import tsx scripts/bench/renderScale.ts [--sizes small,medium,large] [--out DIR]
- * Phases: parse (parseFleetConfig of the generated stack values), build (buildFleet), write (the
- * files as `./mf start` writes them, scripts/render.ts writeBuild). Key generation is not measured:
+ * Phases: parse (parseFleetConfig of the generated stack values), build (buildFleet: topology,
+ * records, zones), render + write (each host's files rendered and written as `./mf start` does,
+ * scripts/render.ts writeBuild). Key generation is not measured:
  * one DKIM key and one host certificate, made once, stand in for every domain's and host's.
  * Bounded: each size gets at most SIZE_TIMEOUT_MS.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -121,13 +122,17 @@ function runSize(size: Size, outDir: string): SizeResult {
   const spec = timed(phases, "parse", () => parseFleetConfig(raw));
   const keys = sharedKeys(spec);
   const build = timed(phases, "build", () => buildFleet(spec, givenAddresses(spec), keys));
-  timed(phases, "write", () => writeBuild(outDir, build));
-  const hostFiles = Object.entries(build.hostFiles);
-  const perHost = Object.fromEntries(
-    (Object.keys(size.hosts) as Role[]).map((role) => [role, build.hostFiles[spec.hosts.find((h) => h.role === role)!.name].length]),
-  ) as Record<Role, number>;
-  const bytes = hostFiles.reduce((sum, [, files]) => sum + files.reduce((s, f) => s + Buffer.byteLength(f.content), 0), 0);
-  return { size, phases, files: { total: hostFiles.reduce((sum, [, files]) => sum + files.length, 0), perHost, bytes } };
+  // Host files are rendered as the writer reads them (FleetBuild.hostFiles): one phase.
+  timed(phases, "render+write", () => writeBuild(outDir, build));
+  // Counted from what was written, so the files need not be rendered again.
+  const written = spec.hosts.map((h) => ({ role: h.role, files: filesUnder(join(outDir, "hosts", h.name)) }));
+  const perHost = Object.fromEntries((Object.keys(size.hosts) as Role[]).map((role) => [role, written.find((w) => w.role === role)!.files.length]));
+  const all = written.flatMap((w) => w.files);
+  return { size, phases, files: { total: all.length, perHost: perHost as Record<Role, number>, bytes: all.reduce((sum, f) => sum + statSync(f).size, 0) } };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
 function table(results: SizeResult[]): string {
@@ -137,14 +142,14 @@ function table(results: SizeResult[]): string {
     const total = r.phases.reduce((s, x) => s + x.seconds, 0);
     return [
       `${r.size.domains} × ${hosts(r.size)} × ${r.size.mailboxes}`,
-      ...["parse", "build", "write"].map((name) => `${p[name].seconds.toFixed(2)} s / ${p[name].peakRssMb.toFixed(0)} MB`),
+      ...["parse", "build", "render+write"].map((name) => `${p[name].seconds.toFixed(2)} s / ${p[name].peakRssMb.toFixed(0)} MB`),
       `${total.toFixed(2)} s`,
       `${r.files.perHost.edge}/${r.files.perHost.outbound}/${r.files.perHost.store}`,
       `${r.files.total}`,
       `${(r.files.bytes / 1e6).toFixed(1)} MB`,
     ];
   });
-  const header = ["domains × hosts (edge/out/store) × mailboxes", "parse", "build", "write", "total", "files per host", "files", "bytes"];
+  const header = ["domains × hosts (edge/out/store) × mailboxes", "parse", "build", "render + write", "total", "files per host", "files", "bytes"];
   return [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 

@@ -167,7 +167,7 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
         const [address, hash, uid, gid, gecos, home, shell, extra, ...rest] = line.split(":");
         const mailbox = LAB.topology.spec.mailboxes.find((m) => m.address === address)!;
         // The auth store answers SASL for everyone; any other store checks only its own users' passwords.
-        const checksHere = mailbox.store === store || store === LAB.topology.authStore;
+        const checksHere: boolean = mailbox.store === store || store === LAB.topology.authStore;
         assert.equal(hash, checksHere ? mailbox.passwordHash : "", `${address} on ${store}`);
         assert.deepEqual([uid, gid, gecos, home, shell, rest], ["", "", "", "", "", []], "uid, gid and home come from dovecot.conf");
         const other = hostNamed(LAB.topology, mailbox.store);
