@@ -5,11 +5,13 @@
  *   node --import tsx scripts/bench/renderScale.ts [--sizes small,medium,large] [--out DIR]
  * Phases: parse (parseFleetConfig of the generated stack values), build (buildFleet: topology,
  * records, zones), render + write (each host's files rendered and written as `./mf start` does,
- * scripts/render.ts writeBuild). Key generation is not measured:
+ * scripts/render.ts writeBuild), and push (mocks): every host's SSH push registered under Pulumi
+ * mocks, its bundle staged, and the size of what the state would keep of the push (pushState.ts). Key generation is not measured:
  * one DKIM key and one host certificate, made once, stand in for every domain's and host's.
  * Bounded: each size gets at most SIZE_TIMEOUT_MS.
  */
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +23,7 @@ import { createFleetCa, generateDkimKey, issueHostCertificate } from "../../comp
 import { FleetKeys } from "../../components/keys/material";
 import { buildTopology } from "../../components/topology";
 import { writeBuild } from "../render";
+import type { PushState } from "./pushState";
 
 export interface Size {
   name: string;
@@ -70,7 +73,8 @@ export function benchStack(size: Size): Record<string, unknown> {
     admin: "user0@d0.example",
     compute: "byo",
     dns: "zone",
-    push: "none",
+    push: "ssh",
+    ssh: { user: "admin", privateKey: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString() },
     hosts,
     zone: { nameservers: [{ name: "ns1.d0.example", ipv4: "198.51.100.53" }] },
     mailboxes,
@@ -102,12 +106,13 @@ export interface Phase {
 export interface SizeResult {
   size: Size;
   phases: Phase[];
+  push: PushState;
   files: { total: number; perHost: Record<Role, number>; bytes: number };
 }
 
-function timed<T>(phases: Phase[], phase: string, run: () => T): T {
+async function timed<T>(phases: Phase[], phase: string, run: () => T | Promise<T>): Promise<T> {
   const start = performance.now();
-  const result = run();
+  const result = await run();
   const done = { phase, seconds: (performance.now() - start) / 1000, peakRssMb: process.resourceUsage().maxRSS / 1024 };
   phases.push(done);
   // Progress on stderr, so a size that runs out of time still shows how far it got.
@@ -116,19 +121,22 @@ function timed<T>(phases: Phase[], phase: string, run: () => T): T {
 }
 
 /** Runs one size in this process. */
-function runSize(size: Size, outDir: string): SizeResult {
+async function runSize(size: Size, outDir: string): Promise<SizeResult> {
   const raw = benchStack(size);
   const phases: Phase[] = [];
-  const spec = timed(phases, "parse", () => parseFleetConfig(raw));
+  const spec = await timed(phases, "parse", () => parseFleetConfig(raw));
   const keys = sharedKeys(spec);
-  const build = timed(phases, "build", () => buildFleet(spec, givenAddresses(spec), keys));
+  const build = await timed(phases, "build", () => buildFleet(spec, givenAddresses(spec), keys));
   // Host files are rendered as the writer reads them (FleetBuild.hostFiles): one phase.
-  timed(phases, "render+write", () => writeBuild(outDir, build));
+  await timed(phases, "render+write", () => writeBuild(outDir, build));
+  // The push renders them again, as a `pulumi up` would, and stages each host's bundle. Loaded only
+  // now: @pulumi/pulumi alone adds about 100 MB to the process, which the render does not need.
+  const push = await timed(phases, "push (mocks)", async () => (await import("./pushState")).measurePush(spec, build));
   // Counted from what was written, so the files need not be rendered again.
   const written = spec.hosts.map((h) => ({ role: h.role, files: filesUnder(join(outDir, "hosts", h.name)) }));
   const perHost = Object.fromEntries((Object.keys(size.hosts) as Role[]).map((role) => [role, written.find((w) => w.role === role)!.files.length]));
   const all = written.flatMap((w) => w.files);
-  return { size, phases, files: { total: all.length, perHost: perHost as Record<Role, number>, bytes: all.reduce((sum, f) => sum + statSync(f).size, 0) } };
+  return { size, phases, push, files: { total: all.length, perHost: perHost as Record<Role, number>, bytes: all.reduce((sum, f) => sum + statSync(f).size, 0) } };
 }
 
 function filesUnder(dir: string): string[] {
@@ -139,25 +147,37 @@ function table(results: SizeResult[]): string {
   const hosts = (s: Size) => `${s.hosts.edge + s.hosts.outbound + s.hosts.store} (${s.hosts.edge}/${s.hosts.outbound}/${s.hosts.store})`;
   const rows = results.map((r) => {
     const p = Object.fromEntries(r.phases.map((x) => [x.phase, x]));
-    const total = r.phases.reduce((s, x) => s + x.seconds, 0);
+    const total = r.phases.filter((x) => x.phase !== "push (mocks)").reduce((s, x) => s + x.seconds, 0);
     return [
       `${r.size.domains} × ${hosts(r.size)} × ${r.size.mailboxes}`,
-      ...["parse", "build", "render+write"].map((name) => `${p[name].seconds.toFixed(2)} s / ${p[name].peakRssMb.toFixed(0)} MB`),
+      ...["parse", "build", "render+write", "push (mocks)"].map((name) => `${p[name].seconds.toFixed(2)} s / ${p[name].peakRssMb.toFixed(0)} MB`),
       `${total.toFixed(2)} s`,
       `${r.files.perHost.edge}/${r.files.perHost.outbound}/${r.files.perHost.store}`,
       `${r.files.total}`,
       `${(r.files.bytes / 1e6).toFixed(1)} MB`,
     ];
   });
-  const header = ["domains × hosts (edge/out/store) × mailboxes", "parse", "build", "render + write", "total", "files per host", "files", "bytes"];
+  const header = ["domains × hosts (edge/out/store) × mailboxes", "parse", "build", "render + write", "push (mocks)", "total (render)", "files per host", "files", "bytes"];
   return [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 
-function main(): void {
+function pushTable(results: SizeResult[]): string {
+  const header = ["domains × hosts × mailboxes", "push resources", "push inputs in state", "bundles uploaded (the state's share before)"];
+  const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+  const rows = results.map((r) => [
+    `${r.size.domains} × ${r.size.hosts.edge + r.size.hosts.outbound + r.size.hosts.store} × ${r.size.mailboxes}`,
+    `${r.push.resources}`,
+    mb(r.push.stateBytes),
+    mb(r.push.bundleBytes),
+  ]);
+  return [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+async function main(): Promise<void> {
   const { values } = parseArgs({ options: { sizes: { type: "string" }, child: { type: "string" }, out: { type: "string" } } });
   if (values.child) {
     const size = SIZES.find((s) => s.name === values.child)!;
-    process.stdout.write(JSON.stringify(runSize(size, values.out!)));
+    process.stdout.write(JSON.stringify(await runSize(size, values.out!)));
     return;
   }
   const wanted = values.sizes?.split(",") ?? SIZES.map((s) => s.name);
@@ -174,7 +194,7 @@ function main(): void {
     results.push(JSON.parse(run.stdout) as SizeResult);
     process.stderr.write(`${size.name} done\n`);
   }
-  process.stdout.write(`${table(results)}\n\ntime per phase / peak RSS of the process after it; Node ${process.version}, ${new Date().toISOString()}\n`);
+  process.stdout.write(`${table(results)}\n\n${pushTable(results)}\n\ntime per phase / peak RSS of the process after it; Node ${process.version}, ${new Date().toISOString()}\n`);
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

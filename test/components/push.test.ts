@@ -16,6 +16,7 @@ import { MailFleet } from "../../components/fleet";
 import { bundleFiles, deployCommand } from "../../components/push/bundle";
 import { PREPARE_COMMAND, remoteDeploy, sshPush } from "../../components/push/ssh";
 import { RenderedFile } from "../../components/render/file";
+import { asStored } from "../../scripts/bench/pushState";
 import { HASH } from "../support/fixtures";
 import { exampleSpec, isSecretValue, labSpec, ofType, Registered, reveal, underMocks } from "./harness";
 
@@ -34,21 +35,6 @@ function pushAll(spec: FleetSpec, files: Record<string, RenderedFile[]>): void {
   for (const host of spec.hosts) {
     sshPush(spec, `push-${host.name}`, { role: host.role, host: host.ipv4!, files: pulumi.output(files[host.name]) }, {});
   }
-}
-
-/**
- * A resource's inputs as the state keeps them: a secret as a blank of its length (the state holds it
- * encrypted, no shorter), a file asset as its path and content hash (what the engine records for it).
- */
-async function asStored(value: any): Promise<any> {
-  if (isSecretValue(value)) return "*".repeat(JSON.stringify(await asStored(value.value)).length);
-  if (value instanceof pulumi.asset.FileAsset) {
-    const path = await value.path;
-    return { asset: true, path, hash: createHash("sha256").update(readFileSync(path)).digest("hex") };
-  }
-  if (Array.isArray(value)) return Promise.all(value.map(asStored));
-  if (value && typeof value === "object") return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await asStored(v)])));
-  return value;
 }
 
 const pushResources = (resources: Registered[]) => resources.filter((r) => r.type === COMMAND || r.type === UPLOAD);
