@@ -42,7 +42,8 @@ const pushResources = (resources: Registered[]) => resources.filter((r) => r.typ
 describe("push resources", () => {
   it("keep the bundle out of their inputs: it travels as a private local file, and the SSH key stays secret", async () => {
     const spec: FleetSpec = { ...labSpec(), push: "ssh", ssh: { user: "admin", privateKey: deployKey() } };
-    const files: RenderedFile[] = [{ path: "/etc/dovecot/users", content: `alice@example.com:${HASH}`, mode: 0o640, owner: "root", group: "dovecot", secret: true }];
+    const users = { path: "/etc/dovecot/users", content: `alice@example.com:${HASH}`, mode: 0o640, owner: "root", group: "dovecot", secret: true };
+    const files: RenderedFile[] = [users];
     const { resources } = await underMocks(() => sshPush(spec, "push-store1", { role: "store", host: "192.0.2.31", files: pulumi.secret(files) }, {}));
     assert.deepEqual(pushResources(resources).map((r) => r.name), ["push-store1-dir", "push-store1-upload", "push-store1"]);
     for (const r of pushResources(resources)) {
@@ -69,7 +70,11 @@ describe("push resources", () => {
         raw.ssh = { user: "admin", privateKey: deployKey() };
         raw.mailboxes = [
           ...raw.mailboxes,
-          ...Array.from({ length: mailboxes }, (_, i) => ({ address: `user${i}@example.com`, passwordHash: `${HASH.slice(0, -6)}${i.toString().padStart(6, "0")}`, store: "store2" })),
+          ...Array.from({ length: mailboxes }, (_, i) => ({
+            address: `user${i}@example.com`,
+            passwordHash: `${HASH.slice(0, -6)}${i.toString().padStart(6, "0")}`,
+            store: "store2",
+          })),
         ];
       });
       const { resources } = await underMocks(() => new MailFleet("mailfleet", { spec }));
