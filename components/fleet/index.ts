@@ -60,7 +60,8 @@ export class MailFleet extends pulumi.ComponentResource {
         );
       }
     } else {
-      this.hostFiles = pulumi.secret(build.apply((b) => b.hostFiles));
+      // Spread once into plain data: each read of a build's hostFiles entry renders that host again.
+      this.hostFiles = pulumi.secret(build.apply((b) => ({ ...b.hostFiles })));
       this.dnsServerFiles = dns.dnsServerFiles;
     }
 
