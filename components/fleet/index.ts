@@ -55,7 +55,7 @@ export class MailFleet extends pulumi.ComponentResource {
         sshPush(
           spec,
           `push-${host.name}`,
-          { role: host.role, host: compute.sshHosts[host.name], files: build.apply((b) => b.hostFiles[host.name]) },
+          { role: host.role, host: compute.sshHosts[host.name], files: build.apply((b) => () => b.hostFiles[host.name]) },
           { parent: this, dependsOn: compute.machines[host.name] ?? [] },
         );
       }

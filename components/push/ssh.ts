@@ -26,7 +26,12 @@ export interface PushTarget {
   role: DeployRole;
   /** Where SSH connects: an address or a name. */
   host: pulumi.Input<string>;
-  files: pulumi.Output<RenderedFile[]>;
+  /**
+   * The host's files, or a function that renders them. A function is called inside the push's one
+   * apply, so the hosts of a fleet are rendered and staged one at a time: Outputs resolve breadth
+   * first, and an Output of every host's files would hold them all in memory at once.
+   */
+  files: pulumi.Output<RenderedFile[] | (() => RenderedFile[])>;
 }
 
 /** The SSH user's upload directory on the host, relative to its home (where SFTP starts). */
@@ -78,7 +83,7 @@ export function sshPush(spec: FleetSpec, name: string, target: PushTarget, opts:
   if (!NAME_RE.test(name)) throw new Error(`not a push name: ${name}`);
   const connection = { host: target.host, user, privateKey: pulumi.secret(privateKey) };
   // Neither the path nor a SHA-256 over the files reveals anything of them: readable, so a preview shows which hosts change.
-  const staged = pulumi.unsecret(target.files.apply((files) => stage(name, bundleFiles(files))));
+  const staged = pulumi.unsecret(target.files.apply((files) => stage(name, bundleFiles(typeof files === "function" ? files() : files))));
   const triggers = [staged.sha256];
   const dir = new command.remote.Command(`${name}-dir`, { connection, create: PREPARE_COMMAND, triggers }, opts);
   const upload = new command.remote.CopyToRemote(

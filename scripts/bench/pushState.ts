@@ -51,7 +51,7 @@ export async function measurePush(spec: FleetSpec, build: FleetBuild): Promise<P
     false,
   );
   const deploys = spec.hosts.map((h) =>
-    sshPush(spec, `push-${h.name}`, { role: h.role, host: h.ipv4!, files: pulumi.output(h.name).apply((name) => build.hostFiles[name]) }, {}),
+    sshPush(spec, `push-${h.name}`, { role: h.role, host: h.ipv4!, files: pulumi.output(() => build.hostFiles[h.name]) }, {}),
   );
   await new Promise<void>((resolve) => pulumi.all(deploys.map((d) => d.id)).apply(() => resolve()));
   let stateBytes = 0;
