@@ -17,7 +17,11 @@ export { hostCertificateNames } from "./topology";
 export interface FleetBuild {
   topology: Topology;
   recordSet: RecordSet;
-  /** Host name -> the files that host needs. */
+  /**
+   * Host name -> the files that host needs. Rendered each time a host's entry is read and not kept,
+   * so that a large fleet's files (hundreds of MB at 50 000 mailboxes) are never all in memory at
+   * once: read each host's entry once, one host at a time (Object.entries renders every host).
+   */
   hostFiles: Record<string, RenderedFile[]>;
   /** Forward and reverse zones (dns: zone only). */
   zoneFiles: ZoneFile[];
@@ -31,7 +35,8 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   if (missing.length > 0) throw new Error(`no addresses for ${missing.join(", ")}`);
   const recordSet = buildRecordSet(topology, addresses, keys.dkim);
   const input = { topology, addresses, keys };
-  const hostFiles = Object.fromEntries(topology.hosts.map((h) => [h.name, renderHost(input, h)]));
+  const hostFiles: Record<string, RenderedFile[]> = {};
+  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"

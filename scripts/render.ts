@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildFleet, givenAddresses } from "../components/build";
+import { buildFleet, FleetBuild, givenAddresses } from "../components/build";
 import { ConfigError, FleetSpec, parseFleetConfig, readStackConfig } from "../components/config";
 import { loadOrCreateKeys } from "../components/keys/offline";
 import { formatPlan } from "../components/plan";
@@ -20,6 +20,24 @@ function placeholderAddresses(spec: FleetSpec): AddressBook {
   return Object.fromEntries(
     spec.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${10 + i}`, ...(spec.ipv6 ? { ipv6: `2001:db8::${(10 + i).toString(16)}` } : {}) }]),
   );
+}
+
+/** Replaces <out>/hosts (one tree per host, each file with its mode) and <out>/zones. */
+export function writeBuild(outDir: string, build: FleetBuild): void {
+  for (const dir of ["hosts", "zones"]) rmSync(join(outDir, dir), { recursive: true, force: true });
+  // One host at a time: each host's files are rendered as they are read (FleetBuild.hostFiles).
+  for (const host of Object.keys(build.hostFiles)) {
+    for (const f of build.hostFiles[host]) {
+      const target = join(outDir, "hosts", host, f.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, f.content, { mode: f.mode });
+      chmodSync(target, f.mode);
+    }
+  }
+  for (const zone of build.zoneFiles) {
+    mkdirSync(join(outDir, "zones"), { recursive: true });
+    writeFileSync(join(outDir, "zones", `${zone.origin}.zone`), zone.content);
+  }
 }
 
 function main(): number {
@@ -35,19 +53,7 @@ function main(): number {
     const keys = loadOrCreateKeys(join(outDir, "keys"), buildTopology(spec));
     const build = buildFleet(spec, addresses, keys);
 
-    for (const dir of ["hosts", "zones"]) rmSync(join(outDir, dir), { recursive: true, force: true });
-    for (const [host, files] of Object.entries(build.hostFiles)) {
-      for (const f of files) {
-        const target = join(outDir, "hosts", host, f.path);
-        mkdirSync(dirname(target), { recursive: true });
-        writeFileSync(target, f.content, { mode: f.mode });
-        chmodSync(target, f.mode);
-      }
-    }
-    for (const zone of build.zoneFiles) {
-      mkdirSync(join(outDir, "zones"), { recursive: true });
-      writeFileSync(join(outDir, "zones", `${zone.origin}.zone`), zone.content);
-    }
+    writeBuild(outDir, build);
     const plan = formatPlan(build, addresses, { stack, placeholderAddresses: placeholders, redactedSecrets: config.redacted, outDir });
     writeFileSync(join(outDir, "plan.txt"), plan);
     process.stdout.write(plan);
@@ -61,4 +67,5 @@ function main(): number {
   }
 }
 
-process.exitCode = main();
+// Run as a script (./mf start), not when the scale benchmark imports writeBuild.
+if (require.main === module) process.exitCode = main();

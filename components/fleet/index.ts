@@ -55,12 +55,13 @@ export class MailFleet extends pulumi.ComponentResource {
         sshPush(
           spec,
           `push-${host.name}`,
-          { role: host.role, host: compute.sshHosts[host.name], files: build.apply((b) => b.hostFiles[host.name]) },
+          { role: host.role, host: compute.sshHosts[host.name], files: build.apply((b) => () => b.hostFiles[host.name]) },
           { parent: this, dependsOn: compute.machines[host.name] ?? [] },
         );
       }
     } else {
-      this.hostFiles = pulumi.secret(build.apply((b) => b.hostFiles));
+      // Spread once into plain data: each read of a build's hostFiles entry renders that host again.
+      this.hostFiles = pulumi.secret(build.apply((b) => ({ ...b.hostFiles })));
       this.dnsServerFiles = dns.dnsServerFiles;
     }
 

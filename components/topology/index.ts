@@ -46,7 +46,7 @@ export interface Topology {
   services: { smtp: ServiceName; imap: ServiceName; web: ServiceName; mtaSts: ServiceName };
   /** Mailbox address -> store host name. */
   mailboxStore: Record<string, string>;
-  /** The store whose Dovecot answers the outbound MTA's SASL queries (every store knows every user). */
+  /** The store whose Dovecot answers the outbound MTA's SASL queries: the one store that holds every user's hash. */
   authStore: string;
 }
 
@@ -91,11 +91,13 @@ export const NAMESERVER_PORTS: Port[] = [
 ];
 
 export function buildTopology(spec: FleetSpec): Topology {
+  const authStore = spec.hosts.find((h) => h.role === "store")!.name;
   const hosts: Host[] = spec.hosts.map((h) => ({
     ...h,
     fqdn: `${h.name}.${spec.serverDomain}`,
     sends: h.role !== "store",
-    ports: portsFor(h.role, spec),
+    // Only the auth store listens for the outbound MTA's SASL queries.
+    ports: portsFor(h.role, spec).filter((p) => p.port !== AUTH_PORT || h.name === authStore),
   }));
   const service = (label: string, role: Role, purpose: string): ServiceName => ({ fqdn: `${label}.${spec.serverDomain}`, role, purpose });
   return {
@@ -108,7 +110,7 @@ export function buildTopology(spec: FleetSpec): Topology {
       mtaSts: service("mta-sts", "edge", "MTA-STS policy over HTTPS"),
     },
     mailboxStore: Object.fromEntries(spec.mailboxes.map((m) => [m.address, m.store])),
-    authStore: hosts.find((h) => h.role === "store")!.name,
+    authStore,
   };
 }
 

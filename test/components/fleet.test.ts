@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec } from "../../components/config";
@@ -34,6 +35,7 @@ const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const INSTANCE = "aws:ec2/instance:Instance";
 const CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
 const COMMAND = "command:remote:Command";
+const UPLOAD = "command:remote:CopyToRemote";
 
 interface Run {
   spec: FleetSpec;
@@ -137,17 +139,17 @@ for (const stack of EXAMPLE_STACKS) {
       }
     });
 
-    it("keeps private keys and password hashes secret on their way to the hosts", async () => {
-      const pushes = ofType(run.resources, COMMAND);
+    it("keeps private keys and password hashes out of the push inputs: the bundles travel as private files", async () => {
+      const pushes = deploys(run.resources);
       assert.equal(pushes.length, buildTopology(run.spec).hosts.length);
-      for (const push of pushes) {
-        assert.ok(isSecretAt(push.rawInputs, ["stdin"]), `${push.name}: the bundle is secret`);
-        assert.ok(isSecretAt(push.rawInputs, ["connection", "privateKey"]), `${push.name}: the SSH key is secret`);
-        assert.match(push.inputs.stdin, /^mailfleet-bundle 1 /);
-      }
-      const stores = pushes.filter((p) => p.name.startsWith("push-store"));
       const hash = run.spec.mailboxes[0].passwordHash;
-      assert.ok(stores.some((p) => bundleHolds(p.inputs.stdin, hash)), "the stores' bundles carry the password hashes");
+      for (const push of ofType(run.resources, COMMAND).concat(ofType(run.resources, UPLOAD))) {
+        assert.ok(isSecretAt(push.rawInputs, ["connection", "privateKey"]), `${push.name}: the SSH key is secret`);
+        assert.ok(!JSON.stringify(push.inputs).includes(hash), `${push.name}: no password hash in its inputs`);
+      }
+      const bundles = await Promise.all(pushes.filter((p) => p.name.startsWith("push-store")).map((p) => stagedBundle(run.resources, p.name)));
+      assert.ok(bundles.every((b) => b.startsWith("mailfleet-bundle 1 ")));
+      assert.ok(bundles.some((b) => bundleHolds(b, hash)), "the stores' bundles carry the password hashes");
       assert.equal(await pulumi.isSecret(run.fleet.dnsRecords), false, "the DNS records are public");
     });
 
@@ -176,6 +178,16 @@ for (const stack of EXAMPLE_STACKS) {
       assert.ok(ofType(run.resources, INSTANCE).every((i) => i.inputs.ami === "ami-0123456789abcdef0"), "the looked-up Debian image");
     });
   });
+}
+
+/** The deploy commands: one per host (and the nameserver), beside their upload and upload-directory resources. */
+function deploys(resources: Registered[]): Registered[] {
+  return ofType(resources, COMMAND).filter((c) => !c.name.endsWith("-dir"));
+}
+
+/** The bundle a push uploads: the local file its CopyToRemote names. */
+async function stagedBundle(resources: Registered[], push: string): Promise<string> {
+  return readFileSync(await byName(resources, `${push}-upload`).rawInputs.source.path, "utf8");
 }
 
 /** Does a bundle (one base64 content per line) hold this text in one of its files? */
@@ -220,18 +232,20 @@ describe("the lab stack (byo + zone)", () => {
       raw.ssh = { user: "deploy", privateKey: deployKey() };
     });
     const run = await runFleet(spec);
-    const pushes = ofType(run.resources, COMMAND);
+    const pushes = deploys(run.resources);
     assert.equal(pushes.length, spec.hosts.length + 1);
     for (const host of spec.hosts) {
       const push = byName(pushes, `push-${host.name}`);
       assert.equal(push.inputs.connection.host, host.ipv4);
       assert.equal(push.inputs.connection.user, "deploy");
-      assert.equal(push.inputs.create, deployCommand(host.role));
+      assert.ok(push.inputs.create.includes(deployCommand(host.role)), `push-${host.name} runs deploy.sh for its role`);
+      assert.equal(byName(run.resources, `push-${host.name}-upload`).inputs.connection.host, host.ipv4);
     }
     const zone = byName(pushes, "zone-push");
     assert.equal(zone.inputs.connection.host, spec.zone!.nameservers[0].ipv4);
-    assert.equal(zone.inputs.create, deployCommand("dns"));
-    assert.ok(bundleHolds(zone.inputs.stdin, "$ORIGIN example.com."), "the zone files travel in the bundle");
+    assert.ok(zone.inputs.create.includes(deployCommand("dns")));
+    assert.ok(bundleHolds(await stagedBundle(run.resources, "zone-push"), "$ORIGIN example.com."), "the zone files travel in the bundle");
+    assert.deepEqual(run.deps.get("zone-push"), ["zone-push-upload"], "the nameserver's deploy runs after its upload");
     assert.equal(ofType(run.resources, EIP).length + ofType(run.resources, CF_RECORD).length, 0);
   });
 });

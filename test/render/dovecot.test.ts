@@ -156,7 +156,8 @@ function section(r: RunResult, name: string): string {
 }
 
 describe("Dovecot 2.4 files of the IMAP stores", () => {
-  it("give every store every mailbox: local ones with their quota, others proxied to their store", () => {
+  it("give every store every mailbox: local ones with their quota, others proxied to their store; hashes on the auth store and the own store only", () => {
+    assert.equal(LAB.topology.authStore, "store1");
     for (const store of ["store1", "store2"]) {
       const users = filesOf(LAB, store).find((f) => f.path === "/etc/dovecot/users")!;
       assert.deepEqual({ mode: users.mode, owner: users.owner, group: users.group, secret: users.secret }, { mode: 0o640, owner: "root", group: "dovecot", secret: true });
@@ -165,12 +166,15 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
       for (const line of lines) {
         const [address, hash, uid, gid, gecos, home, shell, extra, ...rest] = line.split(":");
         const mailbox = LAB.topology.spec.mailboxes.find((m) => m.address === address)!;
-        assert.equal(hash, mailbox.passwordHash);
+        // The auth store answers SASL for everyone; any other store checks only its own users' passwords.
+        const checksHere: boolean = mailbox.store === store || store === LAB.topology.authStore;
+        assert.equal(hash, checksHere ? mailbox.passwordHash : "", `${address} on ${store}`);
         assert.deepEqual([uid, gid, gecos, home, shell, rest], ["", "", "", "", "", []], "uid, gid and home come from dovecot.conf");
         const other = hostNamed(LAB.topology, mailbox.store);
+        const proxy = `proxy=y host=${other.fqdn} hostip=${LAB.addresses[other.name]!.ipv4}`;
         assert.equal(
           extra,
-          mailbox.store === store ? `userdb_quota_storage_size=${mailbox.quotaMb}M` : `proxy=y host=${other.fqdn} hostip=${LAB.addresses[other.name]!.ipv4}`,
+          mailbox.store === store ? `userdb_quota_storage_size=${mailbox.quotaMb}M` : checksHere ? proxy : `${proxy} nopassword=y`,
           `${address} on ${store}`,
         );
       }
@@ -308,6 +312,8 @@ ip addr add 192.0.2.31/24 dev v1 && ip -6 addr add 2001:db8:0:1::31/64 dev v1 no
 dovecot && listening && listening in2
 echo "== auth proxied"; in2 doveadm auth test -x service=imap alice@example.com alice-lab-password; echo "exit=$?"
 echo "== auth proxied bad"; in2 doveadm auth test -x service=imap alice@example.com not-her-password; echo "exit=$?"
+echo "== store2 ports"; in2 ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un
+echo "== store2 sasl"; in2 python3 /root/client.py sasl 192.0.2.32 alice@example.com not-her-password 2>&1 | tail -1
 echo "== clients"
 python3 /root/client.py lmtp 192.0.2.32 alice+news@example.com "to alice via store2" 300
 python3 /root/client.py lmtp 192.0.2.32 bob@example.org "to bob on store2" 300
@@ -322,7 +328,11 @@ echo "== store2 maildirs"; cd /srv/store2/vmail && find . -type f \\( -path '*/M
     assert.equal(r.code, 0, r.stdout);
 
     assert.match(section(r, "auth proxied"), /auth succeeded\n[\s\S]*\n  proxy=\n  host=store1\.mail\.example\.com\n  hostip=192\.0\.2\.31\n  port=993\n  ssl=yes\n[\s\S]*exit=0/);
-    assert.match(section(r, "auth proxied bad"), /auth failed[\s\S]*exit=77/, "store2 checks the password before it proxies");
+    // store2 holds no hash of alice's: it passes any password on, and store1 checks it (imapBad below).
+    assert.match(section(r, "auth proxied bad"), /auth succeeded\n[\s\S]*\n  proxy=\n  host=store1\.mail\.example\.com\n[\s\S]*exit=0/);
+    // Nor may store2 answer the outbound MTA's SASL, which would take any password for alice.
+    assert.deepEqual(section(r, "store2 ports").trim().split("\n"), ["24", "993", "4190"]);
+    assert.match(section(r, "store2 sasl"), /ConnectionRefusedError/);
 
     const [toAlice, toBob, imap, imapBad, sieve] = clientResults(r);
     assert.match(toAlice.greeting, /^store2\.mail\.example\.com\b/);

@@ -69,6 +69,13 @@ test("a store opens IMAPS and ManageSieve to anyone, LMTP only to edges and stor
   assert.match(rules, /policy drop;/);
 });
 
+test("only the auth store opens Dovecot auth, and only to the outbound hosts", () => {
+  const fleet = build(input.addresses);
+  assert.equal(fleet.topology.authStore, "store1");
+  assert.equal(openings(rulesOf(fleet.hostFiles.store2)).fromSets.get(12345), undefined);
+  assert.deepEqual(openings(rulesOf(fleet.hostFiles.store2)).fromSets.get(24), ["edge_v4", "edge_v6", "store_v4", "store_v6"]);
+});
+
 test("edges and outbound hosts open only their public mail ports to anyone", () => {
   const fleet = build(input.addresses);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);

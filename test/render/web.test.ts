@@ -105,3 +105,10 @@ test("the edge serves the MTA-STS policy, autoconfig and autodiscover, and 404 f
   }
   for (const nf of notFound) assert.equal(nf.status, 404, nf.url);
 });
+
+test("an edge's web files are the same few whatever the number of hosted domains", () => {
+  const many = labInput((spec) => ({ ...spec, domains: [...spec.domains, ...Array.from({ length: 50 }, (_, i) => `d${i}.example`)] }));
+  const paths = (files: { path: string }[]) => files.map((f) => f.path);
+  assert.deepEqual(paths(renderEdgeWeb(many, hostNamed(many.topology, "mx1"))), paths(renderEdgeWeb(input, mx1)));
+  assert.deepEqual(paths(renderEdgeWeb(input, mx1)), [NGINX_CONF, "/var/www/mailfleet/mta-sts.txt", "/var/www/mailfleet/autodiscover.xml"]);
+});

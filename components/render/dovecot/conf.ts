@@ -53,6 +53,25 @@ ${protocolSettings}  passdb passwd-file {
 `;
 }
 
+/**
+ * The auth listener the outbound MTA's Postfix asks, on the auth store only: the other stores hold
+ * no hash of another store's users (users.ts), so their auth service must not answer SASL at all.
+ */
+function postfixAuth(host: Host, own: string): string {
+  return `## Auth for the outbound MTA's Postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path = inet:${host.fqdn}:${AUTH_PORT})
+# On this host's own addresses; only the outbound hosts may reach port ${AUTH_PORT} (firewall). The
+# auth protocol has no TLS of its own, and the auth server does not ask whether Postfix's SMTP
+# session was encrypted: Postfix must offer AUTH only over TLS (smtpd_tls_auth_only = yes).
+service auth {
+  inet_listener auth-postfix {
+    listen = ${own}
+    port = ${AUTH_PORT}
+  }
+}
+`;
+}
+const NO_POSTFIX_AUTH = "## No auth listener for Postfix: the auth store answers the outbound MTA's SASL.\n";
+
 export function renderDovecotConf(topology: Topology, addresses: AddressBook, host: Host): string {
   const spec = topology.spec;
   const own = addressList(addressesOf(addresses, host));
@@ -202,15 +221,5 @@ protocol sieve {
   }
 }
 
-## Auth for the outbound MTA's Postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path = inet:${host.fqdn}:${AUTH_PORT})
-# On this host's own addresses; only the outbound hosts may reach port ${AUTH_PORT} (firewall). The
-# auth protocol has no TLS of its own, and the auth server does not ask whether Postfix's SMTP
-# session was encrypted: Postfix must offer AUTH only over TLS (smtpd_tls_auth_only = yes).
-service auth {
-  inet_listener auth-postfix {
-    listen = ${own}
-    port = ${AUTH_PORT}
-  }
-}
-`;
+${host.name === topology.authStore ? postfixAuth(host, own) : NO_POSTFIX_AUTH}`;
 }

@@ -14,7 +14,7 @@ function xml(value: string): string {
   return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** Thunderbird autoconfig for one hosted domain (the file names the domain it configures). */
+/** Thunderbird autoconfig for one hosted domain (the document names the domain it configures). */
 export function thunderbirdAutoconfig(topology: Topology, domain: string): string {
   const { smtp, imap } = topology.services;
   const server = (tag: "incomingServer" | "outgoingServer", type: string, host: string, port: number, socketType: "SSL" | "STARTTLS") => [

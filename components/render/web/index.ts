@@ -1,8 +1,10 @@
 /**
  * The edge's web server (nginx-light, Debian 13): the MTA-STS policy (RFC 8461) and mail client
  * autoconfig/autodiscover for every hosted domain; everything else is 404. One self-contained
- * nginx.conf (Debian's sites-enabled default site is not included), the documents as plain
- * files under /var/www/mailfleet, and maps from the Host header to the file.
+ * nginx.conf (Debian's sites-enabled default site is not included) with maps from the Host header
+ * to the hosted domain. The files an edge gets do not grow with the domains: the policy and the
+ * autodiscover answer are the same for every domain (one file each), and the autoconfig document,
+ * which names its domain, is answered by nginx itself with the domain from the map filled in.
  */
 import { mtaStsPolicy } from "../../records/mtaSts";
 import { Host } from "../../topology";
@@ -13,10 +15,9 @@ import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
 export const WEB_ROOT = "/var/www/mailfleet";
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
 
-/** Where each document lives; the per-domain ones under <WEB_ROOT>/<domain>/. */
+/** Where each document lives: one file each, whichever domain asks. */
 export const WEB_FILES = {
-  mtaSts: "mta-sts.txt",
-  autoconfig: "config-v1.1.xml",
+  mtaSts: `${WEB_ROOT}/mta-sts.txt`,
   autodiscover: `${WEB_ROOT}/autodiscover.xml`,
 } as const;
 
@@ -24,6 +25,17 @@ export const WEB_FILES = {
 function hostName(value: string): string {
   if (!/^[a-z0-9.-]+$/.test(value)) throw new Error(`refusing to write ${JSON.stringify(value)} into nginx.conf`);
   return value;
+}
+
+/**
+ * An nginx `return` body: the autoconfig document with the map's domain variable in place of the
+ * domain. Single-quoted, so nothing in it but the one variable may be a quote, a backslash or a `$`.
+ */
+function autoconfigBody(input: RenderInput): string {
+  const placeholder = "@DOMAIN@";
+  const document = thunderbirdAutoconfig(input.topology, placeholder);
+  if (/['\\$]/.test(document)) throw new Error("the autoconfig document cannot be written into nginx.conf");
+  return `'${document.replaceAll(placeholder, "$mailfleet_autoconfig")}'`;
 }
 
 function nginxConf(input: RenderInput, host: Host): string {
@@ -45,7 +57,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "        location = /mail/config-v1.1.xml {",
     '            if ($mailfleet_autoconfig = "") { return 404; }',
     "            default_type application/xml;",
-    `            alias ${WEB_ROOT}/$mailfleet_autoconfig/${WEB_FILES.autoconfig};`,
+    `            return 200 ${autoconfigBody(input)};`,
     "        }",
   ];
   const notFound = ["        location / {", "            return 404;", "        }"];
@@ -73,7 +85,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "    ssl_protocols TLSv1.2 TLSv1.3;",
     "",
     "    # Host header -> hosted domain whose document answers.",
-    ...map("mailfleet_mta_sts", domains.map((d) => [`mta-sts.${d}`, d])),
+    ...map("mailfleet_mta_sts", domains.map((d) => [`mta-sts.${d}`, "1"])),
     ...map("mailfleet_autoconfig", domains.map((d) => [`autoconfig.${d}`, d])),
     // Outlook also reaches autodiscover through an SRV record pointing at the web service name.
     ...map("mailfleet_autodiscover", [...domains.map((d) => `autodiscover.${d}`), services.web.fqdn].map((n): [string, string] => [n, "1"])),
@@ -85,7 +97,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "        location = /.well-known/mta-sts.txt {",
     '            if ($mailfleet_mta_sts = "") { return 404; }',
     "            default_type text/plain;",
-    `            alias ${WEB_ROOT}/$mailfleet_mta_sts/${WEB_FILES.mtaSts};`,
+    `            alias ${WEB_FILES.mtaSts};`,
     "        }",
     ...autoconfig,
     "        location = /autodiscover/autodiscover.xml {",
@@ -115,12 +127,6 @@ export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
   const { topology } = input;
   if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
   const { policy } = mtaStsPolicy(topology);
-  return [
-    file(NGINX_CONF, nginxConf(input, host)),
-    ...topology.spec.domains.flatMap((d) => [
-      file(`${WEB_ROOT}/${hostName(d)}/${WEB_FILES.mtaSts}`, policy),
-      file(`${WEB_ROOT}/${hostName(d)}/${WEB_FILES.autoconfig}`, thunderbirdAutoconfig(topology, d)),
-    ]),
-    file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
-  ];
+  // Every domain's policy names the same *.<serverDomain> pattern: one file serves them all.
+  return [file(NGINX_CONF, nginxConf(input, host)), file(WEB_FILES.mtaSts, policy), file(WEB_FILES.autodiscover, outlookAutodiscover(topology))];
 }
