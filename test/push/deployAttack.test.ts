@@ -1,0 +1,244 @@
+/**
+ * deploy.sh under attack, as root in a booted throwaway Debian 13 host (test/support/debian13.ts):
+ * daemons (knot, _rspamd) plant symlinks where the script writes, bundles try to leave the role's
+ * allowlist, a deploy is SIGKILLed mid-swap, two deploys race, files leave the bundle, and
+ * firewalls would lock out the push. The dns role (Knot) runs its real checkers and daemon on
+ * the nameserver's documentation addresses, added to the host's own loopback; the outbound role
+ * (Postfix + rspamd) likewise on out1's addresses.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
+import { renderKnotServer, zoneFiles } from "../../components/records";
+import { file, RenderedFile } from "../../components/render/file";
+import { asUser, Debian13Host, RunResult } from "../support/debian13";
+import { lab } from "../records/lab";
+
+const PUSHER = "192.0.2.99";
+const STATE = "/var/lib/mailfleet";
+
+/** A rule set by the firewall contract: only table inet mailfleet, SSH from the admin sets. */
+function nftConf(adminV4: string[], extra = ""): RenderedFile {
+  const elements = adminV4.length ? ` elements = { ${adminV4.join(", ")} };` : "";
+  return file(
+    "/etc/nftables.conf",
+    `table inet mailfleet {}
+delete table inet mailfleet
+table inet mailfleet {
+  set admin_v4 { type ipv4_addr; flags interval;${elements} }
+  set admin_v6 { type ipv6_addr; flags interval; }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif lo accept
+    ct state established,related accept
+    tcp dport 22 ip saddr @admin_v4 accept
+    tcp dport 22 ip6 saddr @admin_v6 accept
+    meta l4proto { tcp, udp } th dport 53 accept${extra}
+  }
+}
+`,
+  );
+}
+
+const LAB = lab();
+/** The lab's Knot server files, with an extra TXT record so that two versions differ. */
+function dnsFiles(version: string, firewall = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
+  const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: version }] };
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec), firewall];
+}
+
+function dnsHost(): Debian13Host {
+  const host = new Debian13Host([]).boot();
+  sh(host, "ip addr add 192.0.2.53/32 dev lo && ip addr add 2001:db8:0:1::53/128 dev lo");
+  return host;
+}
+
+function sh(host: Debian13Host, script: string, input?: string): string {
+  const r = host.exec(["bash", "-c", script], input);
+  assert.equal(r.code, 0, `${script}\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs a bash script with variables (CMD: the dns deploy command, as pushed from PUSHER). */
+function shWith(host: Debian13Host, vars: Record<string, string>, script: string): string {
+  const env = Object.entries({ ...vars, CMD: deployCommand("dns"), SSH_CONNECTION: `${PUSHER} 50022 192.0.2.53 22` }).map(([k, v]) => `${k}=${v}`);
+  const r = host.exec(["env", ...env, "bash", "-c", script]);
+  assert.equal(r.code, 0, `${script}\n${r.stdout}${r.stderr}`);
+  return r.stdout + r.stderr;
+}
+
+/** The push as the Pulumi command runs it: deployCommand over "SSH" from PUSHER, the bundle on stdin. */
+function push(host: Debian13Host, role: DeployRole, bundle: string | RenderedFile[], from = PUSHER): RunResult {
+  const input = typeof bundle === "string" ? bundle : bundleFiles(bundle);
+  return host.exec(["env", `SSH_CONNECTION=${from} 50022 192.0.2.53 22`, "sh", "-c", deployCommand(role)], input);
+}
+
+function pushOk(host: Debian13Host, role: DeployRole, bundle: RenderedFile[]): string {
+  const r = push(host, role, bundle);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return r.stdout + r.stderr;
+}
+
+/** Owner, group, mode, type, link target and content hash of everything below the roots. */
+const LISTING = `find "$@" -xdev -printf '%p %u:%g %m %y %l\\n' 2>/dev/null | sort; find "$@" -xdev -type f -exec sha256sum {} + 2>/dev/null | sort`;
+function listing(host: Debian13Host, roots = ["/etc", "/root", "/var/lib", "/var/www", "/usr/local", "/tmp", "/var/tmp"]): string[] {
+  return host.exec(["bash", "-c", LISTING, "listing", ...roots]).stdout.split("\n").filter(Boolean);
+}
+
+/** Lines of `after` not in `before` (new or changed entries), outside the given path prefixes. */
+function changedOutside(before: string[], after: string[], prefixes: string[]): string[] {
+  const old = new Set(before);
+  const pathOf = (line: string) => (/^[0-9a-f]{64}  /.test(line) ? line.slice(66) : line.split(" ")[0]);
+  const inside = (p: string) => prefixes.some((prefix) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`));
+  return [...after.filter((l) => !old.has(l)), ...before.filter((l) => !after.includes(l))].filter((l) => !inside(pathOf(l)));
+}
+
+const live = (host: Debian13Host, path: string) => host.exec(["cat", path]).stdout;
+const nftTable = (host: Debian13Host) => host.exec(["nft", "list", "table", "inet", "mailfleet"]).stdout;
+const KNOT_RUNTIME = ["/var/lib/knot/journal", "/var/lib/knot/timers", "/var/lib/knot/catalog", "/var/lib/knot/keys", STATE];
+
+describe("deploy.sh (dns role, Knot)", () => {
+  const hosts: Debian13Host[] = [];
+  const fresh = () => {
+    const host = dnsHost();
+    hosts.push(host);
+    return host;
+  };
+  after(() => hosts.forEach((h) => h.dispose()));
+
+  it("a knot account's symlinks at the zone directory change nothing outside the bundle and give knot nothing", () => {
+    const host = fresh();
+    const v1 = dnsFiles("v1");
+    const paths = v1.map((f) => f.path);
+    // Before the first push: knot owns /var/lib/knot (root:knot 0770) and plants the zone directory.
+    sh(host, asUser("knot", ["ln", "-s", "/root", "/var/lib/knot/zones"]).join(" "));
+    let before = listing(host);
+    const first = pushOk(host, "dns", v1);
+    assert.match(first, /removing the symlink planted at \/var\/lib\/knot\/zones/);
+    assert.deepEqual(changedOutside(before, listing(host), [...paths, "/var/lib/knot/zones", ...KNOT_RUNTIME]), []);
+    assert.equal(sh(host, "stat -c '%U:%G %a %F' /var/lib/knot/zones /var/lib/knot/zones/example.com.zone"), "root:knot 750 directory\nroot:knot 640 regular file\n");
+    // After it: knot swaps the (now root's) directory for a link to /etc and tries the old
+    // script's staged and backup names inside; only the swap itself is within its rights.
+    const planted = host.exec([
+      "bash",
+      "-c",
+      `${asUser("knot", ["bash", "-c", "'mv /var/lib/knot/zones /var/lib/knot/zones.real && ln -s /etc /var/lib/knot/zones'"]).join(" ")}
+       for n in zones.real/example.com.zone.mailfleet-new zones.real/example.com.zone.mailfleet-old zones.real/x; do
+         ${asUser("knot", ["ln", "-s", "/etc/shadow", "/var/lib/knot/$n"]).join(" ")} 2>/dev/null && echo "planted $n"
+       done; true`,
+    ]);
+    assert.equal(planted.stdout, "", "knot could write into its root-owned zone directory");
+    before = listing(host);
+    pushOk(host, "dns", dnsFiles("v2"));
+    assert.deepEqual(changedOutside(before, listing(host), [...paths, "/var/lib/knot/zones", ...KNOT_RUNTIME]), []);
+    assert.match(live(host, "/var/lib/knot/zones/example.com.zone"), /"v2"/);
+    assert.equal(sh(host, "kdig @192.0.2.53 TXT version.example.com +short"), '"v2"\n');
+  });
+
+  it("refuses bundles outside the allowlist, above its modes or with odd bytes, with nothing changed", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1"));
+    const before = listing(host);
+    const good = bundleFiles(dnsFiles("v1"));
+    const [header, ...rest] = good.split("\n");
+    const line = (l: string) => `mailfleet-bundle 1 1\n${l}\n`;
+    for (const [bundle, message] of [
+      [line("0644 root root /etc/shadow eA=="), /not a file the dns role may write/],
+      [line("0600 root root /root/.ssh/authorized_keys eA=="), /not a file the dns role may write/],
+      [line("0644 root root /etc/postfix/main.cf eA=="), /not a file the dns role may write/],
+      [line("0644 root knot /var/lib/knot/zones/x.zone eA=="), /mode 0644 is above the 0640/],
+      [line("0640 knot knot /var/lib/knot/zones/x.zone eA=="), /owner knot:knot is not allowed/],
+      [line("0644 root root /etc/nftables.conf eA==").replace("/etc/nft", "/etc/nft\0"), /a byte outside its alphabet/],
+      [line("0644 root root /etc/nftables.conf\teA=="), /a byte outside its alphabet/],
+      [line("0644 root root /etc/nftables.conf eA==\r"), /a byte outside its alphabet/],
+      [line("0644 root  root /etc/nftables.conf eA=="), /single spaces/],
+      [line("0644 root root /etc/nftables.conf eA== "), /single spaces/],
+      [line("0644 root root /etc/nftables.conf eA="), /bad content/],
+      [[header, ...rest.slice(0, 1)].join("\n") + "\n", /truncated bundle/],
+      [good.slice(0, -1), /no final newline/],
+    ] as const) {
+      const r = push(host, "dns", bundle);
+      assert.equal(r.code, 1, JSON.stringify(bundle));
+      assert.match(r.stderr, message, JSON.stringify(bundle));
+    }
+    assert.deepEqual(listing(host), before);
+  });
+
+  it("refuses a rule set that would lock out the push (old rules stay), accepts one that lets it in, refuses a syntax error", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1"));
+    const rules = nftTable(host);
+    assert.match(rules, /192\.0\.2\.96\/30/);
+    const before = listing(host);
+    for (const firewall of [nftConf([]), nftConf(["198.51.100.0/24"])]) {
+      const r = push(host, "dns", dnsFiles("v2", firewall));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /would lock out the push from 192\.0\.2\.99: add it to adminSshCidrs/);
+      assert.equal(nftTable(host), rules);
+      assert.deepEqual(changedOutside(before, listing(host), KNOT_RUNTIME), []);
+    }
+    const broken = push(host, "dns", dnsFiles("v2", nftConf([PUSHER], "\n    tcp dport 22 acept")));
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /validation failed: nothing was changed/);
+    assert.equal(nftTable(host), rules);
+    // The push from an IPv6 address is looked up in admin_v6, empty here.
+    assert.match(push(host, "dns", dnsFiles("v2"), "2001:db8::99").stderr, /would lock out the push from 2001:db8::99/);
+    pushOk(host, "dns", dnsFiles("v2", nftConf(["198.51.100.0/24", `${PUSHER}/32`])));
+    assert.match(nftTable(host), /198\.51\.100\.0\/24/);
+  });
+
+  it("a deploy SIGKILLed mid-swap is rolled back by the next run, which leaves the old set live", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1"));
+    const old = { zone: live(host, "/var/lib/knot/zones/example.com.zone"), rules: nftTable(host) };
+    // A stopped knotd blocks the reload (knotc waits for its answer): the new files are all in
+    // place, nothing is committed, and the deploy is killed there.
+    const killed = shWith(
+      host,
+      { BUNDLE: bundleFiles(dnsFiles("v2", nftConf(["192.0.2.0/24"]))) },
+      `kill -STOP $(cat /run/knot/knot.pid)
+       printf '%s' "$BUNDLE" | setsid sh -c "$CMD" >/tmp/killed.log 2>&1 & pid=$!
+       for i in $(seq 300); do grep -q '"v2"' /var/lib/knot/zones/example.com.zone && [ -d ${STATE}/dns/txn ] && break; sleep 0.1; done
+       sleep 0.5
+       kill -KILL -- -$pid
+       kill -CONT $(cat /run/knot/knot.pid)
+       cat /tmp/killed.log`,
+    );
+    assert.match(live(host, "/var/lib/knot/zones/example.com.zone"), /"v2"/, `the kill came before the swap: ${killed}`);
+    assert.notEqual(nftTable(host), old.rules);
+    // The next run, refused by validation for its own bundle, first restores the interrupted set.
+    const bogus = file("/etc/knot/knot.conf", "server:\n  bogus: 1\n", { mode: 0o640, group: "knot" });
+    const next = push(host, "dns", [...dnsFiles("v3").filter((f) => f.path !== bogus.path), bogus]);
+    assert.equal(next.code, 1);
+    assert.match(next.stderr, /cut off mid-swap: restoring its previous files first/);
+    assert.match(next.stderr, /validation failed/);
+    assert.equal(live(host, "/var/lib/knot/zones/example.com.zone"), old.zone);
+    assert.equal(nftTable(host), old.rules);
+    assert.equal(sh(host, "kdig @192.0.2.53 TXT version.example.com +short"), '"v1"\n');
+    assert.equal(sh(host, `ls -A ${STATE}/dns /var/lib/knot/zones | grep -c 'txn\\|done\\|mailfleet-new' || true`), "0\n");
+    assert.match(pushOk(host, "dns", dnsFiles("v1")), /no change/);
+  });
+
+  it("two concurrent deploys to one host serialize on the lock", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1"));
+    const out = shWith(
+      host,
+      { A: bundleFiles(dnsFiles("v2")), B: bundleFiles(dnsFiles("v3")) },
+      `kill -STOP $(cat /run/knot/knot.pid)
+       printf '%s' "$A" | sh -c "$CMD" >/tmp/a.log 2>&1 & a=$!
+       for i in $(seq 300); do [ -d ${STATE}/dns/txn ] && break; sleep 0.1; done
+       printf '%s' "$B" | sh -c "$CMD" >/tmp/b.log 2>&1 & b=$!
+       sleep 2
+       # A is stuck in its reload, holding the lock: B waits and has touched nothing.
+       echo "live $(grep -o 'v[0-9]' /var/lib/knot/zones/example.com.zone | head -1)"
+       kill -0 $b && echo "b waiting"
+       kill -CONT $(cat /run/knot/knot.pid)
+       wait $a; echo "a=$?"; wait $b; echo "b=$?"
+       echo "live $(grep -o 'v[0-9]' /var/lib/knot/zones/example.com.zone | head -1)"
+       cat /tmp/b.log`,
+    );
+    assert.match(out, /^live v2\nb waiting\na=0\nb=0\nlive v3\n/, out);
+    assert.match(out, /waiting for another deploy to this host/);
+  });
+});
