@@ -99,8 +99,9 @@ allowed() {
 }
 plain_path() { [[ $1 =~ ^(/[A-Za-z0-9_.+@-]+)+$ && "$1/" != */./* && "$1/" != */../* ]]; }
 
+work='' phase=prepare raw=''
+trap '[ -z "$raw" ] || rm -f "$raw"' EXIT
 raw=$(mktemp)
-work='' phase=prepare
 cat > "$raw"
 [ -s "$raw" ] || die "empty bundle on stdin"
 # Every byte a bundle can hold: NUL, tab, CR or anything else would be read differently somewhere.
@@ -108,6 +109,7 @@ cat > "$raw"
 [ "$(tail -c 1 "$raw" | od -An -tx1 | tr -d ' ')" = 0a ] || die "truncated bundle: no final newline"
 mapfile -t lines < "$raw"
 rm -f "$raw"
+raw=''
 [[ ${lines[0]} =~ ^mailfleet-bundle\ 1\ (0|[1-9][0-9]{0,4})$ ]] || die "stdin is not a mailfleet bundle"
 count=${BASH_REMATCH[1]}
 [ "$((${#lines[@]} - 1))" -ge "$count" ] || die "truncated bundle: $((${#lines[@]} - 1)) of $count files"
