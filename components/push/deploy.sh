@@ -219,7 +219,7 @@ reload_nft() {
   fi
 }
 reload_postfix() {
-  if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi
+  if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi || return 1
   comes_up /var/spool/postfix/pid/master.pid && stays_alive /var/spool/postfix/pid/master.pid
 }
 reload_rspamd() {
@@ -228,16 +228,16 @@ reload_rspamd() {
     kill -HUP "$(tr -dc 0-9 < "$pid")"
   else
     install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd
-    rspamd -u _rspamd -g _rspamd -c /etc/rspamd/rspamd.conf
+    rspamd -u _rspamd -g _rspamd -c /etc/rspamd/rspamd.conf || return 1
   fi
   comes_up "$pid" && stays_alive "$pid"
 }
 reload_nginx() {
-  if alive /run/nginx.pid; then nginx -s reload; else nginx; fi
+  if alive /run/nginx.pid; then nginx -s reload; else nginx; fi || return 1
   comes_up /run/nginx.pid && stays_alive /run/nginx.pid
 }
 reload_dovecot() {
-  if alive /run/dovecot/master.pid; then doveadm reload; else dovecot; fi
+  if alive /run/dovecot/master.pid; then doveadm reload; else dovecot; fi || return 1
   comes_up /run/dovecot/master.pid && stays_alive /run/dovecot/master.pid
 }
 reload_knot() {
@@ -414,7 +414,9 @@ for i in "${!paths[@]}"; do
   # New, empty directories only: nothing a daemon reads changes before validation.
   target_dir "${paths[$i]}"
   live=$dir/${paths[$i]##*/}
-  if [ -L "$live" ] || { [ -e "$live" ] && [ ! -f "$live" ]; }; then die "${paths[$i]} is not a regular file: refusing to replace it"; fi
+  # A link planted while the directory was still a daemon's is replaced (rename never follows it).
+  if [ -L "$live" ]; then log "replacing the symlink at ${paths[$i]}"
+  elif [ -e "$live" ] && [ ! -f "$live" ]; then die "${paths[$i]} is not a regular file: refusing to replace it"; fi
 done
 for p in "${removed[@]}"; do target_dir "$p"; done
 
@@ -494,8 +496,8 @@ for i in "${changed[@]}"; do touched+=("${paths[$i]}"); done
 for p in "${touched[@]}"; do
   target_dir "$p"
   live=$dir/${p##*/}
-  if [ -e "$live" ] || [ -L "$live" ]; then
-    [ -f "$live" ] && [ ! -L "$live" ] || die "$p is not a regular file: refusing to replace it"
+  if [ -e "$live" ] && [ ! -L "$live" ]; then
+    [ -f "$live" ] || die "$p is not a regular file: refusing to replace it"
     mkdir -p "$new/backup${p%/*}"
     cp -p "$live" "$new/backup$p"
     echo "present $p"

@@ -11,7 +11,10 @@ import { after, describe, it } from "node:test";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { renderKnotServer, zoneFiles } from "../../components/records";
 import { file, RenderedFile } from "../../components/render/file";
+import { renderHost } from "../../components/render";
+import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
+import { labInput } from "../support/lab";
 import { lab } from "../records/lab";
 
 const PUSHER = "192.0.2.99";
@@ -85,12 +88,16 @@ function listing(host: Debian13Host, roots = ["/etc", "/root", "/var/lib", "/var
   return host.exec(["bash", "-c", LISTING, "listing", ...roots]).stdout.split("\n").filter(Boolean);
 }
 
-/** Lines of `after` not in `before` (new or changed entries), outside the given path prefixes. */
+/**
+ * Entries new, changed or gone between two listings, except at or below the given paths and except
+ * a new root:root 0755 directory above one of them (the push makes missing parents so).
+ */
 function changedOutside(before: string[], after: string[], prefixes: string[]): string[] {
   const old = new Set(before);
   const pathOf = (line: string) => (/^[0-9a-f]{64}  /.test(line) ? line.slice(66) : line.split(" ")[0]);
-  const inside = (p: string) => prefixes.some((prefix) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`));
-  return [...after.filter((l) => !old.has(l)), ...before.filter((l) => !after.includes(l))].filter((l) => !inside(pathOf(l)));
+  const inside = (p: string) => prefixes.some((prefix) => p === prefix || p.startsWith(`${prefix}/`));
+  const parent = (line: string) => / root:root 755 d $/.test(line) && prefixes.some((prefix) => prefix.startsWith(`${pathOf(line)}/`));
+  return [...after.filter((l) => !old.has(l) && !parent(l)), ...before.filter((l) => !after.includes(l))].filter((l) => !inside(pathOf(l)));
 }
 
 const live = (host: Debian13Host, path: string) => host.exec(["cat", path]).stdout;
@@ -240,5 +247,96 @@ describe("deploy.sh (dns role, Knot)", () => {
     );
     assert.match(out, /^live "v2"\nb waiting\na=0\nb=0\nlive "v3"\n/, out);
     assert.match(out, /waiting for another deploy to this host/);
+  });
+});
+
+/** out1 of the lab, signing with `active` of lab1/lab2, with or without a smarthost. */
+function outboundFiles(active: "lab1" | "lab2", smarthost: boolean): RenderedFile[] {
+  const input = labInput((s) => ({
+    ...s,
+    dkim: { selectors: ["lab1", "lab2"], active },
+    smarthost: smarthost ? { host: "relay.example.net", port: 587, username: "u@example.com", password: "pw" } : undefined,
+  }));
+  return [...renderHost(input, hostNamed(input.topology, "out1")), nftConf(["192.0.2.96/30"])];
+}
+
+describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
+  const hosts: Debian13Host[] = [];
+  const fresh = () => {
+    const host = new Debian13Host([file("/etc/resolv.conf", "nameserver 127.0.0.1\n")]).boot();
+    hosts.push(host);
+    const { ipv4, ipv6 } = labInput().addresses.out1;
+    sh(host, `ip addr add ${ipv4}/32 dev lo${ipv6 ? ` && ip addr add ${ipv6}/128 dev lo` : ""}`);
+    return host;
+  };
+  after(() => hosts.forEach((h) => h.dispose()));
+  const KEY1 = "/var/lib/rspamd/dkim/example.com.lab1.key";
+  const KEY2 = "/var/lib/rspamd/dkim/example.com.lab2.key";
+  const SASL = "/etc/postfix/sasl_passwd";
+  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own.
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE];
+
+  it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
+    const host = fresh();
+    const v1 = outboundFiles("lab1", true);
+    const paths = v1.map((f) => f.path);
+    // The state the old script left: the key directory _rspamd's own; the daemon plants links
+    // at the key and at the old staged and backup names.
+    sh(host, "install -d -o _rspamd -g _rspamd -m 0750 /var/lib/rspamd/dkim");
+    sh(
+      host,
+      asUser("_rspamd", [
+        "sh",
+        "-c",
+        `'ln -s /etc/passwd ${KEY1} && ln -s /etc/passwd ${KEY1}.mailfleet-new && ln -s /etc/shadow ${KEY1}.mailfleet-old && ln -s /etc/passwd /var/lib/rspamd/dkim/.mailfleet-new.AAAAAAAA'`,
+      ]).join(" "),
+    );
+    let before = listing(host);
+    const first = pushOk(host, "outbound", v1);
+    assert.match(first, /replacing the symlink at \/var\/lib\/rspamd\/dkim\/example\.com\.lab1\.key/);
+    assert.deepEqual(changedOutside(before, listing(host), [...paths, ...RUNTIME]), []);
+    assert.equal(
+      sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEY1} /etc/passwd /etc/shadow`),
+      "root:_rspamd 750 directory\nroot:_rspamd 640 regular file\nroot:root 644 regular file\nroot:shadow 640 regular file\n",
+    );
+    // Now the directory is root's: _rspamd can only swap it for a link to /etc (its parent is _rspamd's).
+    sh(host, asUser("_rspamd", ["sh", "-c", "'mv /var/lib/rspamd/dkim /var/lib/rspamd/dkim.old && ln -s /etc /var/lib/rspamd/dkim'"]).join(" "));
+    assert.notEqual(host.exec(asUser("_rspamd", ["ln", "-s", "/etc/passwd", "/var/lib/rspamd/dkim.old/x"])).code, 0);
+    before = listing(host);
+    pushOk(host, "outbound", outboundFiles("lab2", true));
+    assert.deepEqual(changedOutside(before, listing(host), [...paths, KEY2, ...RUNTIME]), []);
+    assert.equal(sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEY2}`), "root:_rspamd 750 directory\nroot:_rspamd 640 regular file\n");
+    // Nothing below the roots that _rspamd did not own before is its now.
+    const owned = (lines: string[]) => lines.filter((l) => / _rspamd:/.test(l)).map((l) => l.split(" ")[0]);
+    const ownedBefore = new Set(owned(before));
+    assert.deepEqual(owned(listing(host)).filter((p) => !ownedBefore.has(p) && !p.startsWith("/var/lib/rspamd/") ), []);
+  });
+
+  it("a rotated-away DKIM key and a removed smarthost's credentials are gone after the next push, and back after a rollback", () => {
+    const host = fresh();
+    pushOk(host, "outbound", outboundFiles("lab1", true));
+    const exists = (p: string) => host.exec(["test", "-e", p]).code === 0;
+    const saslV1 = live(host, SASL);
+    assert.ok(exists(KEY1) && exists(SASL) && !exists(KEY2));
+    // Postfix cannot come back up: its submission port is taken. The new set is swapped in, fails to
+    // reload, and the previous one (key and credentials included) is put back.
+    const { ipv4 } = labInput().addresses.out1;
+    sh(
+      host,
+      `postfix stop >/dev/null 2>&1; for i in $(seq 50); do postfix status >/dev/null 2>&1 || break; sleep 0.1; done
+       setsid python3 -c 'import socket, time; s = socket.socket(); s.bind(("${ipv4}", 587)); s.listen(); time.sleep(600)' >/dev/null 2>&1 &
+       echo $! > /tmp/squatter.pid; sleep 0.5`,
+    );
+    const failed = push(host, "outbound", outboundFiles("lab2", false));
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /reload failed: previous files restored/);
+    assert.ok(exists(KEY1) && !exists(KEY2));
+    assert.equal(live(host, SASL), saslV1);
+    assert.equal(sh(host, `stat -c '%U:%G %a' ${SASL} ${KEY1}`), "root:root 600\nroot:_rspamd 640\n");
+    sh(host, "kill $(cat /tmp/squatter.pid)");
+    const next = pushOk(host, "outbound", outboundFiles("lab2", false));
+    assert.match(next, /removed: \/etc\/postfix\/sasl_passwd/);
+    assert.ok(!exists(KEY1) && !exists(SASL) && exists(KEY2));
+    assert.doesNotMatch(sh(host, `cat ${STATE}/outbound/manifest`), /sasl_passwd|lab1/);
   });
 });
