@@ -226,6 +226,32 @@ describe("deploy.sh (dns role, Knot)", () => {
     assert.match(pushOk(host, "dns", dnsFiles("v1")), /no change/);
   });
 
+  it("a deploy whose connection drops (SIGHUP) mid-swap puts the previous set back itself", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1"));
+    const old = { zone: live(host, "/var/lib/knot/zones/example.com.zone"), rules: nftTable(host) };
+    const out = shWith(
+      host,
+      { BUNDLE: bundleFiles(dnsFiles("v2", nftConf(["192.0.2.0/24"]))) },
+      `kill -STOP $(cat /run/knot/knot.pid)
+       printf '%s' "$BUNDLE" | setsid sh -c "$CMD" >/tmp/hup.log 2>&1 & pid=$!
+       for i in $(seq 300); do grep -q '"v2"' /var/lib/knot/zones/example.com.zone && [ -d ${STATE}/dns/txn ] && break; sleep 0.1; done
+       echo "live $(grep -o '"v[0-9]"' /var/lib/knot/zones/example.com.zone)"
+       kill -HUP -- -$pid
+       kill -CONT $(cat /run/knot/knot.pid)
+       wait $pid; echo "rc=$?"
+       # deploy.sh outlives its dead session while it restores; it holds the lock until done.
+       flock ${STATE}/lock true
+       cat /tmp/hup.log`,
+    );
+    assert.match(out, /^live "v2"\nrc=129\n/, out);
+    assert.match(out, /stopped before the new files were committed \(status 129\): restoring the previous files/);
+    assert.equal(live(host, "/var/lib/knot/zones/example.com.zone"), old.zone);
+    assert.equal(nftTable(host), old.rules);
+    assert.equal(sh(host, "kdig @192.0.2.53 TXT version.example.com +short"), '"v1"\n');
+    assert.equal(sh(host, `ls -A ${STATE}/dns`), "manifest\n");
+  });
+
   it("two concurrent deploys to one host serialize on the lock", () => {
     const host = fresh();
     pushOk(host, "dns", dnsFiles("v1"));

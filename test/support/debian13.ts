@@ -6,7 +6,7 @@
  * namespaces (with only loopback up): nothing stays mounted, and a daemon a test starts can
  * bind its ports without touching this machine's network.
  */
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -34,8 +34,8 @@ function pause(ms: number): void {
 export class Debian13Host {
   private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
   private readonly upper = join(this.dir, "upper");
-  /** After boot(): the unshare process and its child, the booted host's pid 1. */
-  private booted?: { unshare: ChildProcess; init: number };
+  /** After boot(): the booted host's pid 1 (unshare's child), as this machine numbers it. */
+  private booted?: { init: number };
 
   constructor(files: RenderedFile[]) {
     mkdirSync(join(this.dir, "work"));
@@ -85,7 +85,7 @@ export class Debian13Host {
       const children = existsSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`) ? readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, "utf8").trim() : "";
       const init = Number(children.split(" ")[0]);
       if (init && readlinkSync(`/proc/${init}/root`, { encoding: "utf8" }) === merged) {
-        this.booted = { unshare, init };
+        this.booted = { init };
         return this;
       }
       if (unshare.exitCode !== null) break;
