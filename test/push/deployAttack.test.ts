@@ -169,6 +169,13 @@ describe("deploy.sh (dns role, Knot)", () => {
       assert.match(r.stderr, message, JSON.stringify(bundle));
     }
     assert.deepEqual(changedOutside(before, listing(host), KNOT_RUNTIME), []);
+    // A symlinked parent directory is refused, not written through.
+    sh(host, "mv /etc/knot /etc/knot.real && ln -s /etc/knot.real /etc/knot");
+    const linked = listing(host);
+    const r = push(host, "dns", dnsFiles("v2"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /\/etc\/knot is a symlink or was moved while opened: refusing to write below it/);
+    assert.deepEqual(changedOutside(linked, listing(host), KNOT_RUNTIME), []);
   });
 
   it("refuses a rule set that would lock out the push (old rules stay), accepts one that lets it in, refuses a syntax error", () => {
