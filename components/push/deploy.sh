@@ -56,26 +56,22 @@ allow_mta='
 /etc/rspamd/local.d/worker-normal.inc 0644 root:root
 /etc/rspamd/local.d/worker-proxy.inc 0644 root:root'
 case "$role" in
-  edge)
-    packages=(postfix postfix-lmdb rspamd nginx-light nftables) daemons=(postfix rspamd nginx)
+  edge) packages=(postfix postfix-lmdb rspamd nginx-light nftables) daemons=(postfix rspamd nginx)
     allow="$allow_all$allow_tls$allow_mta
 /etc/postfix/mailboxes 0644 root:root
 /etc/rspamd/local.d/milter_headers.conf 0644 root:root
 /etc/nginx/ 0644 root:root
 /var/www/ 0644 root:root" ;;
-  outbound)
-    packages=(postfix postfix-lmdb rspamd libsasl2-modules nftables) daemons=(postfix rspamd)
+  outbound) packages=(postfix postfix-lmdb rspamd libsasl2-modules nftables) daemons=(postfix rspamd)
     allow="$allow_all$allow_tls$allow_mta
 /etc/postfix/sender_login 0644 root:root
 /etc/postfix/sasl_passwd 0600 root:root
 /var/lib/rspamd/dkim/ 0640 root:_rspamd" ;;
-  store)
-    packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables) daemons=(dovecot)
+  store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables) daemons=(dovecot)
     allow="$allow_all$allow_tls
 /etc/dovecot/dovecot.conf 0644 root:root
 /etc/dovecot/users 0640 root:dovecot" ;;
-  dns)
-    packages=(knot knot-dnsutils knot-dnssecutils nftables) daemons=(knot)
+  dns) packages=(knot knot-dnsutils knot-dnssecutils nftables) daemons=(knot)
     allow="$allow_all
 /etc/knot/knot.conf 0640 root:knot
 /var/lib/knot/zones/ 0640 root:knot" ;;
