@@ -45,9 +45,9 @@ table inet mailfleet {
 
 const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
-function dnsFiles(version: string, firewall = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
+function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec), firewall];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {
@@ -253,6 +253,22 @@ describe("deploy.sh (dns role, Knot)", () => {
     assert.equal(nftTable(host), old.rules);
     assert.equal(sh(host, "kdig @192.0.2.53 TXT version.example.com +short"), '"v1"\n');
     assert.equal(sh(host, `ls -A ${STATE}/dns`), "manifest\n");
+  });
+
+  it("rolling back to a set without a firewall deletes table inet mailfleet; dropping the file later does too", () => {
+    const host = fresh();
+    pushOk(host, "dns", dnsFiles("v1", null));
+    const debian = live(host, "/etc/nftables.conf");
+    assert.match(debian, /flush ruleset/);
+    assert.match(interruptMidSwap(host, "HUP"), /restoring the previous files/);
+    assert.notEqual(host.exec(["nft", "list", "table", "inet", "mailfleet"]).code, 0, "the rolled-back firewall is still loaded");
+    // Debian's own file is back on disk, and never loaded: it would flush every other table.
+    assert.equal(live(host, "/etc/nftables.conf"), debian);
+    assert.equal(sh(host, "nft list tables"), "");
+    pushOk(host, "dns", dnsFiles("v2"));
+    assert.match(nftTable(host), /admin_v4/);
+    assert.match(pushOk(host, "dns", dnsFiles("v2", null)), /removed: \/etc\/nftables.conf/);
+    assert.notEqual(host.exec(["nft", "list", "table", "inet", "mailfleet"]).code, 0);
   });
 
   it("two concurrent deploys to one host serialize on the lock", () => {
