@@ -66,6 +66,8 @@ case "$role" in
     allow="$allow_all$allow_tls$allow_mta
 /etc/postfix/sender_login 0644 root:root
 /etc/postfix/sasl_passwd 0600 root:root
+/etc/rspamd/local.d/sender_login.map 0644 root:root
+/etc/rspamd/lua.local.d/sender_login.lua 0644 root:root
 /var/lib/rspamd/dkim/ 0640 root:_rspamd" ;;
   store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables) daemons=(dovecot)
     allow="$allow_all$allow_tls
