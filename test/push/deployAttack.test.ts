@@ -20,11 +20,15 @@ import { lab } from "../records/lab";
 const PUSHER = "192.0.2.99";
 const STATE = "/var/lib/mailfleet";
 
-/** A rule set by the firewall contract: only table inet mailfleet, SSH from the admin sets. */
+const NFT_CONF = "/etc/nftables.conf";
+/**
+ * A rule set by the firewall contract, written here so that the tests choose the admin sets (a
+ * rendered one, if the renderers bring one, is replaced): only table inet mailfleet, SSH from them.
+ */
 function nftConf(adminV4: string[], extra = ""): RenderedFile {
   const elements = adminV4.length ? ` elements = { ${adminV4.join(", ")} };` : "";
   return file(
-    "/etc/nftables.conf",
+    NFT_CONF,
     `table inet mailfleet {}
 delete table inet mailfleet
 table inet mailfleet {
@@ -47,7 +51,7 @@ const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {
@@ -212,7 +216,8 @@ describe("deploy.sh (dns role, Knot)", () => {
       { BUNDLE: bundleFiles(dnsFiles("v2", nftConf(["192.0.2.0/24"]))) },
       `kill -STOP $(cat /run/knot/knot.pid)
        printf '%s' "$BUNDLE" | setsid sh -c "$CMD" >/tmp/push.log 2>&1 & pid=$!
-       for i in $(seq 300); do grep -q '"v2"' /var/lib/knot/zones/example.com.zone && [ -d ${STATE}/dns/txn ] && break; sleep 0.1; done
+       # Every file swapped and the new rule set loaded: the deploy is in knotc, waiting.
+       for i in $(seq 300); do [ -d ${STATE}/dns/txn ] && nft list table inet mailfleet | grep -q '192.0.2.0/24' && break; sleep 0.1; done
        echo "live $(grep -o '"v[0-9]"' /var/lib/knot/zones/example.com.zone)"
        kill -${signal} -- -$pid
        kill -CONT $(cat /run/knot/knot.pid)
@@ -302,7 +307,7 @@ function outboundFiles(active: "lab1" | "lab2", smarthost: boolean): RenderedFil
     dkim: { selectors: ["lab1", "lab2"], active },
     smarthost: smarthost ? { host: "relay.example.net", port: 587, username: "u@example.com", password: "pw" } : undefined,
   }));
-  return [...renderHost(input, hostNamed(input.topology, "out1")), nftConf(["192.0.2.96/30"])];
+  return [...renderHost(input, hostNamed(input.topology, "out1")).filter((f) => f.path !== NFT_CONF), nftConf(["192.0.2.96/30"])];
 }
 
 describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
