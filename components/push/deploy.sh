@@ -3,7 +3,7 @@
 # (components/push/bundle.ts), without ever leaving a broken config live.
 #
 #   deploy.sh edge|outbound|store|dns [PUSH_FROM_ADDRESS] < bundle
-#   deploy.sh --check ROLE < bundle     steps 1 only: print what the bundle holds, change nothing
+#   deploy.sh --check ROLE < bundle     step 1 only: print what the bundle holds, change nothing
 #
 # 1. Read the bundle strictly (one alphabet, single spaces, no NUL/tab/CR) and refuse any file
 #    outside the role's allowlist below, or above its mode or with another owner: nothing changed.
