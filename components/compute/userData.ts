@@ -12,10 +12,11 @@ import { Host } from "../topology";
  * boot already so the first push has nothing to fetch. A test keeps the two lists equal.
  */
 export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light"],
+  // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
+  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables"],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules"],
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved"],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables"],
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables"],
 };
 
 /** The mailbox owner on stores: the same fixed ids deploy.sh and the Dovecot config use. */

@@ -55,6 +55,7 @@ export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFi
   ].join("\n");
   return [
     file(KNOT_CONF, conf, { mode: 0o640, group: "knot" }),
-    ...zones.map((z) => file(knotZonePath(z.origin), z.content)),
+    // Knot only reads them (zonefile-sync: -1): root's, readable by its group (deploy.sh keeps the directory root:knot 0750).
+    ...zones.map((z) => file(knotZonePath(z.origin), z.content, { mode: 0o640, group: "knot" })),
   ];
 }

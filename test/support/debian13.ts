@@ -6,8 +6,8 @@
  * namespaces (with only loopback up): nothing stays mounted, and a daemon a test starts can
  * bind its ports without touching this machine's network.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../components/render/file";
@@ -20,9 +20,22 @@ export interface RunResult {
   stderr: string;
 }
 
+const ENV = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"];
+
+/** argv run as a daemon's own user and group (no supplementary groups), as a compromised daemon would. */
+export function asUser(user: string, argv: string[]): string[] {
+  return ["setpriv", "--reuid", user, "--regid", user, "--clear-groups", ...argv];
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export class Debian13Host {
   private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
   private readonly upper = join(this.dir, "upper");
+  /** After boot(): the booted host's pid 1 (unshare's child), as this machine numbers it. */
+  private booted?: { init: number };
 
   constructor(files: RenderedFile[]) {
     mkdirSync(join(this.dir, "work"));
@@ -44,17 +57,58 @@ export class Debian13Host {
     const merged = join(this.dir, "merged");
     const script =
       'ip link set lo up && mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && mount -t proc proc "$4/proc" && ' +
-      'root=$4 && shift 4 && exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"';
+      'root=$4 && shift 4 && exec chroot "$root" "$@"';
     const result = spawnSync(
       "unshare",
-      ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...argv],
+      ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged, ...ENV, ...argv],
       { encoding: "utf8", input, timeout: 300_000 },
     );
     if (result.error) throw result.error;
     return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /**
+   * Boots the host: one set of mount, network and pid namespaces that lives until dispose(), so a
+   * daemon that one exec() starts is still running for the next; dispose() ends every process in it.
+   */
+  boot(): this {
+    const script =
+      'ip link set lo up && mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && mount -t proc proc "$4/proc" && ' +
+      'exec chroot "$4" sleep infinity';
+    const merged = join(this.dir, "merged");
+    const unshare = spawn(
+      "unshare",
+      ["--mount", "--net", "--pid", "--fork", "--propagation", "private", "--", "sh", "-c", script, "sh", DEBIAN13_ROOT, this.upper, join(this.dir, "work"), merged],
+      { stdio: "ignore" },
+    );
+    for (let i = 0; i < 200; i++) {
+      const children = existsSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`) ? readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, "utf8").trim() : "";
+      const init = Number(children.split(" ")[0]);
+      if (init && readlinkSync(`/proc/${init}/root`, { encoding: "utf8" }) === merged) {
+        this.booted = { init };
+        return this;
+      }
+      if (unshare.exitCode !== null) break;
+      pause(50);
+    }
+    unshare.kill("SIGKILL");
+    throw new Error("the Debian 13 host did not boot");
+  }
+
+  /** Runs argv as root inside the booted host (see boot()). */
+  exec(argv: string[], input?: string): RunResult {
+    if (!this.booted) throw new Error("exec() needs boot() first");
+    const result = spawnSync("nsenter", ["-t", String(this.booted.init), "-m", "-n", "-p", "-r", "-w", ...ENV, ...argv], { encoding: "utf8", input, timeout: 300_000 });
+    if (result.error) throw result.error;
+    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  }
+
   dispose(): void {
+    if (this.booted) {
+      // SIGKILL to the pid namespace's init ends every process in it.
+      process.kill(this.booted.init, "SIGKILL");
+      for (let i = 0; i < 200 && existsSync(`/proc/${this.booted.init}`); i++) pause(50);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -10,8 +10,8 @@ import { senderLogins } from "../postfix/tables";
 
 const LOCAL = "/etc/rspamd/local.d";
 export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
-/** The user Debian's rspamd package runs as (and owns /var/lib/rspamd). */
-const RSPAMD_USER = "_rspamd";
+/** The group Debian's rspamd package runs as: it reads the keys, never writes them (deploy.sh keeps the directory root:_rspamd 0750). */
+const RSPAMD_GROUP = "_rspamd";
 const SCANNER = "127.0.0.1:11333";
 const CONTROLLER = "127.0.0.1:11334";
 
@@ -112,7 +112,7 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
   const keyFiles = spec.domains.map((domain) => {
     const key = input.keys.dkim.find((k) => k.domain === domain && k.selector === selector);
     if (!key) throw new Error(`no DKIM key for ${domain} with selector ${selector}`);
-    return file(keyPath(domain), key.privateKeyPem, { secret: true, owner: RSPAMD_USER, group: RSPAMD_USER });
+    return file(keyPath(domain), key.privateKeyPem, { secret: true, mode: 0o640, group: RSPAMD_GROUP });
   });
   const domains = spec.domains.flatMap((domain) => [
     `  ${ucl(domain)} {`,
