@@ -13,6 +13,11 @@ export function knotZonePath(origin: string): string {
   return `${KNOT_ZONE_DIR}/${origin}.zone`;
 }
 
+/** A zone file as Knot reads it: root's, readable by the knot group only (Knot never writes it). */
+export function knotZoneFile(origin: string, content: string): RenderedFile {
+  return file(knotZonePath(origin), content, { mode: 0o640, group: "knot" });
+}
+
 /** A Knot `zone:` section serving each origin from its file (Knot accepts repeated sections). */
 export function knotZoneSection(origins: string[]): string[] {
   return ["zone:", ...origins.flatMap((origin) => [`  - domain: ${origin}`, `    file: "${knotZonePath(origin)}"`])];
@@ -56,6 +61,6 @@ export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFi
   return [
     file(KNOT_CONF, conf, { mode: 0o640, group: "knot" }),
     // Knot only reads them (zonefile-sync: -1): root's, readable by its group (deploy.sh keeps the directory root:knot 0750).
-    ...zones.map((z) => file(knotZonePath(z.origin), z.content, { mode: 0o640, group: "knot" })),
+    ...zones.map((z) => knotZoneFile(z.origin, z.content)),
   ];
 }

@@ -4,7 +4,7 @@
  * fleet's zones, and the configs of ext's and client's Postfix and ext's rspamd. None of this
  * is fleet config: the fleet's hosts get only what the project renders.
  */
-import { KNOT_CONF, knotZonePath, knotZoneSection, reverseName, reverseZone } from "../../components/records";
+import { KNOT_CONF, knotZoneFile, knotZoneSection, reverseName, reverseZone } from "../../components/records";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 
@@ -68,7 +68,7 @@ export function labDnsFiles(dnsServerFiles: RenderedFile[], nameserver: string):
   ].join("\n");
   return [
     ...dnsServerFiles.map((f) => (f === conf ? { ...f, content: `${f.content.trimEnd()}\n${extra}` } : f)),
-    ...zones.map((z) => file(knotZonePath(z.origin), zoneText(z, nameserver))),
+    ...zones.map((z) => knotZoneFile(z.origin, zoneText(z, nameserver))),
   ];
 }
 

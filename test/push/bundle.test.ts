@@ -12,6 +12,7 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, contentHash, deployCommand, DEPLOY_SCRIPT_PATH, DeployRole, parseBundle } from "../../components/push/bundle";
 import { file, RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
+import { labDnsFiles } from "../../scripts/lab/peers";
 
 const files: RenderedFile[] = [
   file("/etc/postfix/main.cf", "myhostname = mx1.mail.example.com\n"),
@@ -159,6 +160,8 @@ function exampleBundles(): { name: string; role: DeployRole; files: RenderedFile
     return [
       ...topology.hosts.map((h) => ({ name: `${stack}/${h.name}`, role: h.role as DeployRole, files: build.hostFiles[h.name] })),
       ...(build.dnsServerFiles.length ? [{ name: `${stack}/zone server`, role: "dns" as const, files: build.dnsServerFiles }] : []),
+      // The lab's nameserver also serves the lab's own peer zones.
+      ...(stack === "lab" ? [{ name: "lab/dns1 with peer zones", role: "dns" as const, files: labDnsFiles(build.dnsServerFiles, "ns1.example.com") }] : []),
     ];
   });
 }
