@@ -13,7 +13,7 @@ import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook } from "../topology/addresses";
-import type { Compute } from ".";
+import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
 import { cidrFamily, ingressRules, ruleName, RuleSource } from "./firewall";
 import { userData } from "./userData";

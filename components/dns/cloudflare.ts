@@ -7,8 +7,8 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { buildRecordSet, DnsRecord, txtStrings } from "../records";
 import { Topology } from "../topology";
-import type { Compute } from "../compute";
-import type { DnsBackend, DnsInput } from ".";
+import type { Compute } from "../compute/types";
+import type { DnsBackend, DnsInput } from "./types";
 import { recordKeys, recordResourceName } from "./plan";
 
 /** The Cloudflare arguments of one record, apart from the zone id. */

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { sshPush } from "../push/ssh";
 import { Topology } from "../topology";
-import type { DnsBackend, DnsInput } from ".";
+import type { DnsBackend, DnsInput } from "./types";
 
 export function zoneDns(topology: Topology, input: DnsInput, parent: pulumi.Resource): DnsBackend {
   const { spec } = topology;
