@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { exec, execOk, hostRoot } from "./host";
 import { CA_FILE, MAILTOOL } from "./plan";
 import { CLIENT, EXT, EXT_USER } from "./peers";
@@ -121,7 +122,6 @@ export function queueSize(host: string): number {
   return r.stdout.split("\n").filter((l) => l.startsWith("{")).length;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until check returns a value, at most timeoutMs; the last value is returned either way. */
 export async function waitUntil<T>(probe: () => T, done: (value: T) => boolean, timeoutMs: number, intervalMs = 1000): Promise<T> {

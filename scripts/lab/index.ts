@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, FleetBuild, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config/parse";
 import { FleetSpec } from "../../components/config/spec";
@@ -16,6 +17,7 @@ import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { RenderedFile } from "../../components/render/file";
+import { textTable } from "../../components/table";
 import { buildTopology, LMTP_PORT } from "../../components/topology";
 import {
   acquireLabLock,
@@ -117,7 +119,6 @@ export function push(host: LabHost, files: RenderedFile[], role: DeployRole = ho
   return ssh(host, deployCommand(role), bundleFiles(files));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether a TCP port answers, tried from a lab host (default: the admin host the push runs from). */
 export function portOpen(address: string, port: number, from = "admin"): boolean {
@@ -304,12 +305,10 @@ export function status(): string {
     ["HOST", "NAME", "IPv4", "IPv6", "UP", "DAEMONS"],
     ...hosts.map((h) => [h.name, h.fqdn, h.ipv4, h.ipv6, live.has(netnsName(h.name)) ? "yes" : "NO", runningDaemons(h.name).join(" ") || "-"]),
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
   const role = (r: string) => hosts.filter((h) => h.role === r).map((h) => `${h.name} ${h.ipv4}`).join(", ");
   return [
     `mailfleet lab: up (${live.size} namespaces)`,
-    ...table,
+    textTable(rows),
     "",
     `A mail client runs inside the client namespace, where DNS is the lab's: ip netns exec ${netnsName(CLIENT.name)} <program>`,
     `  IMAP        imap.${spec.serverDomain} port 993, TLS            (${role("store")})`,

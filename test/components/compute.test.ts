@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
-import { awsAddressShape, firstSubnet64 } from "../../components/compute/aws";
+import { firstSubnet64 } from "../../components/compute/aws";
 import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { formatPlan } from "../../components/plan";
-import { AddressBook } from "../../components/topology/addresses";
+import { AddressBook, standInAddresses } from "../../components/topology/addresses";
 import { ingressRules } from "../../components/compute/firewall";
 import { ROLE_PACKAGES, userData } from "../../components/compute/userData";
 import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
@@ -77,7 +77,7 @@ describe("plan: reverse DNS lists only the PTRs the backend will set", () => {
   };
 
   it("aws (dev stack): the Elastic IPs' PTRs, and the IPv6 addresses named as having none", () => {
-    const { build, section } = planOf("dev", "mailfleet-example", (spec) => awsAddressShape(buildTopology(spec)));
+    const { build, section } = planOf("dev", "mailfleet-example", (spec) => standInAddresses(buildTopology(spec)));
     assert.ok(build.topology.spec.ipv6, "the dev stack has IPv6, so it has addresses without a PTR");
     const ipv4 = build.recordSet.ptr.filter((p) => !p.address.includes(":"));
     const ipv6 = build.recordSet.ptr.filter((p) => p.address.includes(":"));
