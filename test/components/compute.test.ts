@@ -17,6 +17,8 @@ import { ingressRules } from "../../components/compute/firewall";
 import { ROLE_PACKAGES, userData } from "../../components/compute/userData";
 import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
 import { buildTopology, hostsOf } from "../../components/topology";
+import { VMAIL } from "../../components/topology/vmail";
+import { labInput } from "../support/lab";
 import { exampleSpec } from "./harness";
 
 describe("userData", () => {
@@ -39,6 +41,19 @@ describe("userData", () => {
     assert.ok(install > 0 && key > install, "the push can log in only once the packages are there");
     assert.match(script, /useradd --system --uid 5000 --gid 5000 .* vmail/);
     assert.ok(script.includes(`'${topology.spec.ssh.user} ALL=(root) NOPASSWD: ALL'`), "deploy.sh runs as root through sudo");
+  });
+
+  it("creates the vmail user Dovecot runs mail access as (one set of ids, topology/vmail.ts)", () => {
+    const { topology, addresses, keys } = labInput();
+    const store = hostsOf(topology, "store")[0];
+    const script = userData({ ...topology.spec, ssh: { ...topology.spec.ssh, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 test" } }, store);
+    const conf = buildFleet(topology.spec, addresses, keys).hostFiles[store.name].find((f) => f.path === "/etc/dovecot/dovecot.conf")!.content;
+    const setting = (name: string) => conf.match(new RegExp(`^${name} = (\\S+)$`, "m"))?.[1];
+    assert.equal(setting("mail_uid"), VMAIL.user);
+    assert.equal(setting("first_valid_uid"), String(VMAIL.uid));
+    assert.equal(setting("first_valid_gid"), String(VMAIL.gid));
+    assert.ok(script.includes(`useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} --home-dir ${VMAIL.home} `), script);
+    assert.ok(conf.includes(`mail_home = ${VMAIL.home}/`), "mailboxes live in the vmail user's home");
   });
 });
 
