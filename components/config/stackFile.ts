@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { LineCounter, parse } from "yaml";
 import { ConfigError } from "./errors";
 import { CONFIG_NAMESPACE, formatPath, REDACTED_SECRET, secretHint } from "./formats";
+import { parseFleetConfig } from "./parse";
+import { FleetSpec } from "./spec";
 
 export interface StackConfig {
   /** The `mailfleet:` keys with the prefix stripped, secrets decrypted or redacted. */
@@ -85,6 +87,23 @@ export function readStackConfig(stack: string, options: { dir?: string; passphra
     );
   }
   return { raw, redacted };
+}
+
+export interface StackFileOptions {
+  /** The folder of the stack files (default: stacks). */
+  dir?: string;
+  passphrase?: string;
+  /**
+   * A read-only use (the offline plan, the live check): secrets this run could not decrypt may
+   * stand as placeholders. Anything that deploys leaves it off, so a placeholder is refused.
+   */
+  allowRedacted?: boolean;
+}
+
+/** A stack file read and validated: the one way the render, the check, the engine and the lab get a spec. */
+export function readStackSpec(stack: string, options: StackFileOptions = {}): { spec: FleetSpec; redacted: boolean } {
+  const { raw, redacted } = readStackConfig(stack, options);
+  return { spec: parseFleetConfig(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
 }
 
 function passphraseDecrypter(passphrase: string, encryptionSalt: string): (ciphertext: string) => string {

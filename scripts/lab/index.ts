@@ -10,9 +10,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, FleetBuild, givenAddresses } from "../../components/build";
-import { parseFleetConfig } from "../../components/config/parse";
 import { FleetSpec } from "../../components/config/spec";
-import { readStackConfig } from "../../components/config/stackFile";
+import { readStackSpec } from "../../components/config/stackFile";
 import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
@@ -62,9 +61,13 @@ export interface LabFleet {
   hosts: LabHost[];
 }
 
+function labSpec(): FleetSpec {
+  return readStackSpec(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).spec;
+}
+
 /** The lab stack rendered by the project: spec → keys (kept under LAB_DIR) → buildFleet. */
 export function loadLabFleet(): LabFleet {
-  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const spec = labSpec();
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
   return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec) };
 }
@@ -297,7 +300,7 @@ export function runningDaemons(host: string): string[] {
 }
 
 export function status(): string {
-  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const spec = labSpec();
   const hosts = labHosts(spec);
   const live = new Set(labNamespaces());
   if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
