@@ -80,7 +80,7 @@ export function labHost(fleet: LabFleet, name: string): LabHost {
 
 /** The files the push sends to a host: its rendered files, or for dns1 the Knot server's plus the lab's peer zones. */
 export function deployFiles(fleet: LabFleet, host: LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host.fqdn);
+  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host);
   const files = fleet.build.hostFiles[host.name];
   if (!files) throw new Error(`no rendered files for ${host.name}`);
   return files;
