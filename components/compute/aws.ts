@@ -11,7 +11,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
-import { hostsOf, Topology } from "../topology";
+import { hostsOf, SSH_PORT, Topology } from "../topology";
 import { AddressBook, standInAddresses } from "../topology/addresses";
 import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
@@ -23,7 +23,6 @@ export const DEBIAN_AMI_OWNER = "136693071363";
 /** Private addressing of the fleet's own VPC: the daemons bind to the private address, and the hosts reach each other on it. */
 const VPC_CIDR = "10.77.0.0/16";
 const SUBNET_CIDR = "10.77.0.0/24";
-const SSH_PORT = 22;
 
 /** The first /64 of the /56 AWS gives a VPC: the same network address with a longer prefix. */
 export function firstSubnet64(vpcIpv6Cidr: string): string {

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SMTP_PORT } from "../../components/topology";
 import { exec, execOk, hostRoot } from "./host";
 import { CA_FILE, MAILTOOL } from "./plan";
 import { CLIENT, EXT, EXT_USER } from "./peers";
@@ -54,7 +55,7 @@ export function smtpSend(o: SendOptions): SmtpResult {
   return mailtool<SmtpResult>(o.on ?? CLIENT.name, [
     "send",
     "--host", o.server,
-    "--port", String(o.port ?? 25),
+    "--port", String(o.port ?? SMTP_PORT),
     "--mode", o.mode ?? "plain",
     ...(o.auth ? ["--user", o.auth.user, "--password", o.auth.password] : []),
     "--mail-from", o.from,

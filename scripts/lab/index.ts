@@ -17,7 +17,16 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { RenderedFile } from "../../components/render/file";
 import { textTable } from "../../components/table";
-import { buildTopology, LMTP_PORT } from "../../components/topology";
+import {
+  buildTopology,
+  DNS_PORT,
+  IMAPS_PORT,
+  LMTP_PORT,
+  SMTP_PORT,
+  SSH_PORT,
+  SUBMISSION_PORT,
+  SUBMISSIONS_PORT,
+} from "../../components/topology";
 import {
   acquireLabLock,
   createBridge,
@@ -207,15 +216,15 @@ export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; 
   const edge = hosts.find((h) => h.role === "edge");
   switch (host.role) {
     case "dns":
-      return fromAdmin(53);
+      return fromAdmin(DNS_PORT);
     case "edge":
-      return fromAdmin(25);
+      return fromAdmin(SMTP_PORT);
     case "outbound":
-      return fromAdmin(587, 465);
+      return fromAdmin(SUBMISSION_PORT, SUBMISSIONS_PORT);
     case "store":
-      return [...fromAdmin(993), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
+      return [...fromAdmin(IMAPS_PORT), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
     default:
-      return host.kind === "ext" ? fromAdmin(25) : [];
+      return host.kind === "ext" ? fromAdmin(SMTP_PORT) : [];
   }
 }
 
@@ -257,7 +266,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   for (const host of fleet.hosts.filter((h) => h.ssh)) startSsh(host, publicKey);
   step("namespaces, filesystems, network, SSH");
 
-  for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, 22, 20_000);
+  for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
   const results = await Promise.all(fleet.hosts.filter((h) => h.ssh).map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
   const failed = results.filter((r) => r.result.code !== 0);
   for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
@@ -301,6 +310,7 @@ export function runningDaemons(host: string): string[] {
 
 export function status(): string {
   const spec = labSpec();
+  const { services } = buildTopology(spec);
   const hosts = labHosts(spec);
   const live = new Set(labNamespaces());
   if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
@@ -314,8 +324,8 @@ export function status(): string {
     textTable(rows),
     "",
     `A mail client runs inside the client namespace, where DNS is the lab's: ip netns exec ${netnsName(CLIENT.name)} <program>`,
-    `  IMAP        imap.${spec.serverDomain} port 993, TLS            (${role("store")})`,
-    `  Submission  smtp.${spec.serverDomain} port 587 STARTTLS or 465 TLS, with AUTH  (${role("outbound")})`,
+    `  IMAP        ${services.imap.fqdn} port ${IMAPS_PORT}, TLS            (${role("store")})`,
+    `  Submission  ${services.smtp.fqdn} port ${SUBMISSION_PORT} STARTTLS or ${SUBMISSIONS_PORT} TLS, with AUTH  (${role("outbound")})`,
     `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
     `  TLS trust   the fleet CA ${join(KEYS_DIR, "ca.crt")}`,
     "  Users:",
