@@ -27,7 +27,7 @@ import {
   sshTarget,
   stringPaths,
 } from "./formats";
-import { DOMAIN_WEB_LABELS, FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
+import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
 
 const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
 /** Host label prefixes: mx1, mx2 … out1 … store1 … */
@@ -388,14 +388,6 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
   });
 
   derivedNameLengths(c, { serverDomain: ok("serverDomain"), domains: ok("domains", "dkim", "dmarc") }, hostNames, add);
-  if (ok("serverDomain", "domains")) {
-    // RFC 1034 §3.6.2: a name with a CNAME holds no other record, so no host may take a domain's web name.
-    const webNames = new Map<string, string>(c.domains.flatMap((d) => DOMAIN_WEB_LABELS.map((label) => [`${label}.${d}`, d] as const)));
-    for (const [path, name] of hostNames) {
-      const domain = webNames.get(`${name}.${c.serverDomain}`);
-      if (domain) add(path, `makes ${name}.${c.serverDomain}, the name of ${domain}'s ${name} CNAME to the edge`, "give the host another name");
-    }
-  }
 
   // Backends
   if (ok("push", "ssh", "compute") && c.push === "ssh") {

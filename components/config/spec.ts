@@ -6,12 +6,6 @@
 export type Role = "edge" | "outbound" | "store";
 export const ROLES: readonly Role[] = ["edge", "outbound", "store"];
 
-/**
- * The names each hosted domain gets on the edge's web server: `<label>.<domain>`, a CNAME to the
- * edge (MTA-STS policy, Thunderbird autoconfig, Outlook autodiscover), named on the edge's certificate.
- */
-export const DOMAIN_WEB_LABELS = ["mta-sts", "autoconfig", "autodiscover"] as const;
-
 export interface HostSpec {
   /** Short label, unique in the fleet; the host's name is `<name>.<serverDomain>`. */
   name: string;

@@ -2,7 +2,7 @@
  * Topology: what the fleet is, derived from the spec alone (no addresses, no keys).
  * Host and service names, who sends mail, who may reach which port, where each mailbox lives.
  */
-import { DOMAIN_WEB_LABELS, FleetSpec, HostSpec, Role } from "../config/spec";
+import { FleetSpec, HostSpec, Role } from "../config/spec";
 
 /** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
 export type PortSource = "any" | "admin" | Role;
@@ -138,6 +138,6 @@ export function hostNamed(topology: Topology, name: string): Host {
  */
 export function hostCertificateNames(topology: Topology, host: Host): string[] {
   const services = Object.values(topology.services).filter((s) => s.role === host.role).map((s) => s.fqdn);
-  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => DOMAIN_WEB_LABELS.map((label) => `${label}.${d}`)) : [];
+  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`]) : [];
   return [host.fqdn, ...services, ...perDomain];
 }

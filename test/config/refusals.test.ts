@@ -111,12 +111,6 @@ const REFUSALS: Row[] = [
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
-  ["a host named like a domain's web CNAME", (r) => {
-    r.serverDomain = "example.com";
-    r.hosts.edge[1].name = "autodiscover";
-    r.hosts.store[0].name = "mta-sts";
-    r.mailboxes[0].store = "mta-sts";
-  }, ["hosts.edge[1].name", "hosts.store[0].name"], /the name of example\.com's (autodiscover|mta-sts) CNAME to the edge — give the host another name/],
 ];
 
 describe("config refusals", () => {
