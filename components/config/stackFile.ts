@@ -106,11 +106,24 @@ export function readStackSpec(stack: string, options: StackFileOptions = {}): { 
   return { spec: parseFleetConfig(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
 }
 
+/** Derived keys by salt and passphrase: the million rounds are paid once per process, not on every read of a stack. */
+const derivedKeys = new Map<string, Buffer>();
+
+function derivedKey(passphrase: string, salt: string): Buffer {
+  const id = JSON.stringify([salt, passphrase]);
+  let key = derivedKeys.get(id);
+  if (!key) {
+    key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
 function passphraseDecrypter(passphrase: string, encryptionSalt: string): (ciphertext: string) => string {
   // encryptionsalt = "v1:" + base64(salt) + ":" + encrypt("pulumi"), a check value for the passphrase.
   const [version, salt, ...check] = encryptionSalt.split(":");
   if (version !== "v1" || !salt) throw new ConfigError([{ path: "encryptionsalt", message: "is not a passphrase salt Pulumi wrote" }]);
-  const key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+  const key = derivedKey(passphrase, salt);
   const decrypt = (ciphertext: string): string => {
     const [v, nonce, sealed] = ciphertext.split(":");
     if (v !== "v1" || !nonce || !sealed) throw new Error("not a v1 ciphertext");

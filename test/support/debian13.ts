@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../components/render/file";
+import { skipInUnitTier } from "./unitTier";
 
 export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
 
@@ -21,10 +22,13 @@ export interface RunResult {
 }
 
 export class Debian13Host {
-  private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
-  private readonly upper = join(this.dir, "upper");
+  private readonly dir: string;
+  private readonly upper: string;
 
   constructor(files: RenderedFile[]) {
+    skipInUnitTier("needs the Debian 13 root and its daemons (the full `./mf test` runs it)");
+    this.dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
+    this.upper = join(this.dir, "upper");
     mkdirSync(join(this.dir, "work"));
     mkdirSync(this.upper);
     mkdirSync(join(this.dir, "merged"));
