@@ -10,6 +10,7 @@ export function dnsNextSteps(spec: FleetSpec): string[] {
   if (!spec.zone) throw new Error("dns: zone needs the zone settings (nameservers)");
   const nameservers = spec.zone.nameservers.map((ns) => `${ns.name} (${[ns.ipv4, ...(ns.ipv6 ? [ns.ipv6] : [])].join(", ")})`).join(", ");
   return [
-    `Delegation: at the registrar of ${spec.dnsZones.join(", ")}, set the NS records to ${nameservers}, with glue records where a nameserver lies inside the zone it serves.`,
+    `Delegation: at the registrar of ${spec.dnsZones.join(", ")}, set the NS records to ${nameservers}, ` +
+      "with glue records where a nameserver lies inside the zone it serves.",
   ];
 }

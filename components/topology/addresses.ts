@@ -32,7 +32,11 @@ export function standInAddresses(topology: Topology): AddressBook {
   return Object.fromEntries(
     topology.hosts.map((h, i) => [
       h.name,
-      { ipv4: `192.0.2.${i + 1}`, ...(compute === "aws" ? { privateIpv4: `10.77.0.${i + 10}` } : {}), ...(ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}) },
+      {
+        ipv4: `192.0.2.${i + 1}`,
+        ...(compute === "aws" ? { privateIpv4: `10.77.0.${i + 10}` } : {}),
+        ...(ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}),
+      },
     ]),
   );
 }

@@ -118,7 +118,8 @@ describe("formatPlan: the header and the hosts", () => {
     assert.doesNotMatch(head({}), /note:/);
     assert.match(head({ placeholderAddresses: true }), /note: addresses are placeholders/);
     assert.match(head({ redactedSecrets: true }), /note: secrets are redacted \(set PULUMI_CONFIG_PASSPHRASE/);
-    assert.match(head({}), new RegExp(`^mailfleet plan for stack "test": ${spec.domains.length} hosted domain\\(s\\), ${spec.hosts.length} host\\(s\\), compute byo, dns zone`));
+    const summary = `mailfleet plan for stack "test": ${spec.domains.length} hosted domain(s), ${spec.hosts.length} host(s), compute byo, dns zone`;
+    assert.ok(head({}).startsWith(summary), head({}));
   });
 
   it("lists every record of the record set and names the zone files it wrote", () => {
