@@ -22,7 +22,7 @@ export interface Host extends HostSpec {
   ports: Port[];
 }
 
-/** The fleet's ports, by service: the one list the firewalls, the renderers and the lab read. */
+/** The fleet's ports by service, in one place: the port table below, the SRV records, the AWS SSH rule and the lab take them from here. */
 export const SSH_PORT = 22;
 export const SMTP_PORT = 25;
 export const DNS_PORT = 53;
