@@ -123,7 +123,6 @@ export function queueSize(host: string): number {
   return r.stdout.split("\n").filter((l) => l.startsWith("{")).length;
 }
 
-
 /** Polls until check returns a value, at most timeoutMs; the last value is returned either way. */
 export async function waitUntil<T>(probe: () => T, done: (value: T) => boolean, timeoutMs: number, intervalMs = 1000): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -187,7 +187,6 @@ function labMounts(): string[] {
     .filter((p): p is string => !!p && (p === LAB_DIR || p.startsWith(`${LAB_DIR}/`)));
 }
 
-
 /** Ends every process in the lab's namespaces, unmounts everything under LAB_DIR, deletes the namespaces. */
 export async function destroyLab(): Promise<void> {
   const namespaces = labNamespaces();

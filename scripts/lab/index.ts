@@ -131,7 +131,6 @@ export function push(host: LabHost, files: RenderedFile[], role: DeployRole = ho
   return ssh(host, deployCommand(role), bundleFiles(files));
 }
 
-
 /** Whether a TCP port answers, tried from a lab host (default: the admin host the push runs from). */
 export function portOpen(address: string, port: number, from = "admin"): boolean {
   const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName(from)}`, "bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "probe", address, String(port)], {
