@@ -22,13 +22,10 @@ export interface RunResult {
 }
 
 export class Debian13Host {
-  private readonly dir: string;
-  private readonly upper: string;
+  private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
+  private readonly upper = join(this.dir, "upper");
 
   constructor(files: RenderedFile[]) {
-    skipInUnitTier("needs the Debian 13 root and its daemons (the full `./mf test` runs it)");
-    this.dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
-    this.upper = join(this.dir, "upper");
     mkdirSync(join(this.dir, "work"));
     mkdirSync(this.upper);
     mkdirSync(join(this.dir, "merged"));
@@ -65,6 +62,7 @@ export class Debian13Host {
 
 /** Runs fn on a fresh host with files and disposes of the host afterwards. */
 export function withDebian13Host<T>(files: RenderedFile[], fn: (host: Debian13Host) => T): T {
+  skipInUnitTier("needs the Debian 13 root and its daemons (the full `./mf test` runs it)");
   const host = new Debian13Host(files);
   try {
     return fn(host);

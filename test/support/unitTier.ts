@@ -1,6 +1,6 @@
 /**
  * The fast tier (`./mf test --unit`, package.json test:unit): preloaded into every test process
- * with MAILFLEET_TEST_TIER=unit. A test that asks for the Debian 13 root (test/support/debian13.ts)
+ * with MAILFLEET_TEST_TIER=unit. A test that asks for the Debian 13 root (withDebian13Host)
  * stops there and is reported as skipped, with the reason; every assertion before that point has
  * run. So a file mixing pure checks and daemon checks keeps its pure half in the fast tier.
  */
