@@ -1,7 +1,9 @@
 /** The readable plan of an offline render: hosts, addresses, every DNS record, what to do next. */
 import { FleetBuild } from "./build";
 import { computeNextSteps, reverseDnsPlan } from "./compute/nextSteps";
+import { dnsNextSteps } from "./dns/nextSteps";
 import { recordLine } from "./records";
+import { textTable } from "./table";
 
 export interface PlanNotes {
   stack: string;
@@ -15,10 +17,6 @@ export interface PlanNotes {
 export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: string; ipv6?: string }>, notes: PlanNotes): string {
   const { topology, recordSet } = build;
   const spec = topology.spec;
-  const table = (rows: string[][]) => {
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
-  };
   const hostRows = [
     ["HOST", "ROLE", "IPv4", "IPv6", "SIZE", "PORTS"],
     ...topology.hosts.map((h) => [
@@ -37,7 +35,7 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
     ...(notes.redactedSecrets ? ["note: secrets are redacted (set PULUMI_CONFIG_PASSPHRASE to render them)"] : []),
     "",
     "HOSTS",
-    table(hostRows),
+    textTable(hostRows),
     "",
     "SERVICE NAMES",
     ...Object.values(topology.services).map((s) => `  ${s.fqdn} -> every ${s.role} host: ${s.purpose}`),
@@ -58,7 +56,8 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
     `  ${notes.outDir}/plan.txt  this plan`,
     "",
     "NEXT STEPS",
-    ...computeNextSteps(build).map((step) => `  - ${step}`),
+    // The steps the stack exports (compute, then DNS, as the fleet component joins them), then the plan's own.
+    ...[...computeNextSteps(build), ...dnsNextSteps(spec)].map((step) => `  - ${step}`),
     `  - Preview with \`pulumi preview --stack ${notes.stack}\`, apply with \`pulumi up --stack ${notes.stack}\`.`,
     "  - After the DNS has propagated, run the live check: `./mf check --stack " + notes.stack + "`.",
   ];

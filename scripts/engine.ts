@@ -10,18 +10,18 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { mailfleetProgram } from "../components/program";
-import { parseFleetConfig, readStackConfig } from "../components/config";
+import { readStackSpec } from "../components/config";
 import { FleetSpec } from "../components/config/spec";
 
 /** The checkout this file belongs to: Pulumi.yaml, stacks/ and the node_modules the engine uses. */
 export const REPO_ROOT = resolve(__dirname, "..");
 /** Where stacks keep their state on this machine unless PULUMI_BACKEND_URL says otherwise. */
-export const DEFAULT_STATE_DIR = "/var/lib/mailfleet/state";
+const DEFAULT_STATE_DIR = "/var/lib/mailfleet/state";
 
 export interface StackOptions {
   /** Folder with Pulumi.yaml and its stackConfigDir (stacks/); the repo root by default. */
   workDir?: string;
-  /** State backend; PULUMI_BACKEND_URL, else file://DEFAULT_STATE_DIR. */
+  /** State backend; stateBackendUrl picks PULUMI_BACKEND_URL, else file://DEFAULT_STATE_DIR. */
   backendUrl?: string;
   /** Passphrase of the stack's secrets; PULUMI_CONFIG_PASSPHRASE when not given. */
   passphrase?: string;
@@ -43,6 +43,11 @@ function pulumiCli(): Promise<PulumiCommand> {
   return PulumiCommand.get({ root: dirname(bin) });
 }
 
+/** The state backend a stack command uses: the option, else PULUMI_BACKEND_URL, else the file folder here. */
+export function stateBackendUrl(options: Pick<StackOptions, "backendUrl"> = {}): string {
+  return options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${DEFAULT_STATE_DIR}`;
+}
+
 /** The folder of a file backend URL (file:///abs/path or file://~/path), as the CLI reads it. */
 function fileBackendDir(backendUrl: string): string | undefined {
   return backendUrl.startsWith("file://") ? backendUrl.slice("file://".length).replace(/^~(?=\/|$)/, homedir()) : undefined;
@@ -51,7 +56,7 @@ function fileBackendDir(backendUrl: string): string | undefined {
 /** Creates the stack on first use (its config file in stacks/ must exist) or selects it. */
 export async function openStack(stackName: string, options: StackOptions = {}): Promise<Stack> {
   const workDir = resolve(options.workDir ?? REPO_ROOT);
-  const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${DEFAULT_STATE_DIR}`;
+  const backendUrl = stateBackendUrl(options);
   const stateDir = fileBackendDir(backendUrl);
   // The file backend refuses a folder that does not exist yet.
   if (stateDir) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -79,9 +84,8 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
  * bad file fails with the same ConfigError and no resource is ever registered.
  */
 export function checkStackFile(stackName: string, options: Pick<StackOptions, "workDir" | "passphrase"> = {}): FleetSpec {
-  const config = readStackConfig(stackName, {
+  return readStackSpec(stackName, {
     dir: join(resolve(options.workDir ?? REPO_ROOT), "stacks"),
     passphrase: options.passphrase ?? process.env.PULUMI_CONFIG_PASSPHRASE,
-  });
-  return parseFleetConfig(config.raw);
+  }).spec;
 }

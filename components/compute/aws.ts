@@ -11,39 +11,24 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
-import { hostsOf, Topology } from "../topology";
-import { AddressBook } from "../topology/addresses";
-import type { Compute } from ".";
+import { hostsOf, SSH_PORT, Topology } from "../topology";
+import { AddressBook, standInAddresses } from "../topology/addresses";
+import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
 import { cidrFamily, ingressRules, ruleName, RuleSource } from "./firewall";
 import { userData } from "./userData";
 
 /** Debian's own AWS account: the official Debian cloud images. */
 export const DEBIAN_AMI_OWNER = "136693071363";
-/** Private addressing of the fleet's own VPC; the hosts reach each other at their published addresses. */
+/** Private addressing of the fleet's own VPC: the daemons bind to the private address, and the hosts reach each other on it. */
 const VPC_CIDR = "10.77.0.0/16";
 const SUBNET_CIDR = "10.77.0.0/24";
-const SSH_PORT = 22;
-/** EC2's default Elastic IP quota per region. */
 
 /** The first /64 of the /56 AWS gives a VPC: the same network address with a longer prefix. */
 export function firstSubnet64(vpcIpv6Cidr: string): string {
   const [, bits] = ipaddr.IPv6.parseCIDR(vpcIpv6Cidr);
   if (bits !== 56) throw new Error(`expected the /56 AWS assigns to a VPC, got ${vpcIpv6Cidr}`);
   return `${ipaddr.IPv6.networkAddressFromCIDR(vpcIpv6Cidr).toRFC5952String()}/64`;
-}
-
-/**
- * Stand-in addresses with the shape the real ones will have (IPv4 for every host, IPv6 when
- * ipv6 is on): documentation addresses that never reach a resource, only the DNS plan.
- */
-export function awsAddressShape(topology: Topology): AddressBook {
-  return Object.fromEntries(
-    topology.hosts.map((h, i) => [
-      h.name,
-      { ipv4: `192.0.2.${i + 1}`, privateIpv4: `10.77.0.${i + 10}`, ...(topology.spec.ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}) },
-    ]),
-  );
 }
 
 /** The newest official Debian 13 "trixie" image for amd64. */
@@ -189,7 +174,7 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
 
   return {
     addresses,
-    addressShape: awsAddressShape(topology),
+    addressShape: standInAddresses(topology),
     sshHosts: Object.fromEntries(hosts.map((h) => [h.host.name, h.eip.publicIp])),
     machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance, ...sshRules(h.host.role)]])),
     publishReverseDns(forwardRecords) {

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { givenAddresses } from "../build";
 import { Topology } from "../topology";
-import type { Compute } from ".";
+import type { Compute } from "./types";
 import { byoNextSteps } from "./nextSteps";
 
 export function byoCompute(topology: Topology): Compute {

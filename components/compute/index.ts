@@ -3,29 +3,10 @@
  * `byo` takes existing servers from the stack. Both hand the fleet the same things.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { FleetBuild } from "../build";
 import { Topology } from "../topology";
-import { AddressBook } from "../topology/addresses";
 import { awsCompute } from "./aws";
 import { byoCompute } from "./byo";
-
-export interface Compute {
-  /** Every host's published addresses, once the backend has them. */
-  addresses: pulumi.Output<AddressBook>;
-  /**
-   * Which hosts have which address families, known before any address is (real addresses for
-   * byo, stand-ins for aws): the DNS backend plans one resource per record with it.
-   */
-  addressShape: AddressBook;
-  /** Where the push reaches each host over SSH. */
-  sshHosts: Record<string, pulumi.Input<string>>;
-  /** What a host's push must wait for: the machine and the way in. */
-  machines: Record<string, pulumi.Resource[]>;
-  /** Sets reverse DNS for the hosts' addresses; forwardRecords(host) are the records it must follow. */
-  publishReverseDns(forwardRecords: (host: string) => pulumi.Resource[]): void;
-  /** What the operator still has to do outside this stack. */
-  nextSteps(build: FleetBuild): string[];
-}
+import type { Compute } from "./types";
 
 export function createCompute(topology: Topology, parent: pulumi.Resource): Compute {
   return topology.spec.compute === "aws" ? awsCompute(topology, parent) : byoCompute(topology);

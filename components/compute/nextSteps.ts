@@ -26,13 +26,14 @@ export function reverseDnsPlan(build: Pick<FleetBuild, "topology" | "recordSet">
   };
 }
 
+/** EC2's default Elastic IP quota per region (Service Quotas: "EC2-VPC Elastic IPs"). */
 const EIP_DEFAULT_QUOTA = 5;
 
 /** What an AWS fleet needs besides `pulumi up`. */
 export function awsNextSteps(build: FleetBuild): string[] {
   const { spec, hosts } = build.topology;
   const sending = hosts.filter((h) => h.sends).map((h) => h.fqdn);
-  const steps = [
+  return [
     "Port 25: AWS blocks outbound TCP port 25 from EC2 until the account asks for the block to be lifted. " +
       "Until then the edge and outbound hosts receive mail but cannot deliver any to other domains (it queues, then bounces). " +
       `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
@@ -44,11 +45,11 @@ export function awsNextSteps(build: FleetBuild): string[] {
         "DNS this stack sets, and receive over both."
       : "IPv6 is off (mailfleet:ipv6 false): the hosts send and receive over IPv4 only, whose reverse DNS this stack sets. " +
         "EC2 offers no custom PTR for IPv6 addresses, so IPv6 sending would fail forward-confirmed reverse DNS at large receivers.",
+    `Elastic IPs: AWS allows ${EIP_DEFAULT_QUOTA} per region by default, and this fleet needs ${hosts.length} (one per host)` +
+      (hosts.length > EIP_DEFAULT_QUOTA
+        ? `, over the default: ask AWS for a higher Elastic IP quota in this region before \`pulumi up\`, or the hosts past ${EIP_DEFAULT_QUOTA} get none.`
+        : `; a fleet over ${EIP_DEFAULT_QUOTA} hosts (counting other Elastic IPs of the account in this region) needs a quota raise first.`),
   ];
-  if (hosts.length > EIP_DEFAULT_QUOTA) {
-    steps.push(`Elastic IPs: this fleet needs ${hosts.length}, over EC2's default quota of ${EIP_DEFAULT_QUOTA} per region: ask for a higher quota before \`pulumi up\`.`);
-  }
-  return steps;
 }
 
 /** Existing servers: their reverse DNS belongs to whoever owns the addresses. */

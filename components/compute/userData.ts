@@ -6,6 +6,7 @@
  */
 import { FleetSpec, Role } from "../config/spec";
 import { Host } from "../topology";
+import { VMAIL } from "../topology/vmail";
 
 /**
  * The packages deploy.sh (components/push/deploy.sh) makes sure of for each role; installed at
@@ -18,9 +19,6 @@ export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
   outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables"],
   store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables"],
 };
-
-/** The mailbox owner on stores: the same fixed ids deploy.sh and the Dovecot config use. */
-const VMAIL = { user: "vmail", uid: 5000, gid: 5000, home: "/var/vmail" } as const;
 
 export function userData(spec: FleetSpec, host: Host): string {
   const { user, publicKey } = spec.ssh;
@@ -40,9 +38,9 @@ export function userData(spec: FleetSpec, host: Host): string {
   if (host.role === "store") {
     lines.push(
       "# Every mailbox belongs to one unprivileged user with fixed ids, so a mailbox copied to another store keeps its owner.",
-      `getent group ${VMAIL.user} >/dev/null || groupadd --system --gid ${VMAIL.gid} ${VMAIL.user}`,
+      `getent group ${VMAIL.group} >/dev/null || groupadd --system --gid ${VMAIL.gid} ${VMAIL.group}`,
       `getent passwd ${VMAIL.user} >/dev/null || useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} --home-dir ${VMAIL.home} --no-create-home --shell /usr/sbin/nologin ${VMAIL.user}`,
-      `install -d -o ${VMAIL.user} -g ${VMAIL.user} -m 0750 ${VMAIL.home}`,
+      `install -d -o ${VMAIL.user} -g ${VMAIL.group} -m 0750 ${VMAIL.home}`,
     );
   }
   lines.push(

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { LineCounter, parse } from "yaml";
 import { ConfigError } from "./errors";
 import { CONFIG_NAMESPACE, formatPath, REDACTED_SECRET, secretHint } from "./formats";
+import { parseFleetConfig } from "./parse";
+import { FleetSpec } from "./spec";
 
 export interface StackConfig {
   /** The `mailfleet:` keys with the prefix stripped, secrets decrypted or redacted. */
@@ -87,11 +89,41 @@ export function readStackConfig(stack: string, options: { dir?: string; passphra
   return { raw, redacted };
 }
 
+export interface StackFileOptions {
+  /** The folder of the stack files (default: stacks). */
+  dir?: string;
+  passphrase?: string;
+  /**
+   * A read-only use (the offline plan, the live check): secrets this run could not decrypt may
+   * stand as placeholders. Anything that deploys leaves it off, so a placeholder is refused.
+   */
+  allowRedacted?: boolean;
+}
+
+/** A stack file read and validated: the one way the render, the check, the engine and the lab get a spec. */
+export function readStackSpec(stack: string, options: StackFileOptions = {}): { spec: FleetSpec; redacted: boolean } {
+  const { raw, redacted } = readStackConfig(stack, options);
+  return { spec: parseFleetConfig(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
+}
+
+/** Derived keys by salt and passphrase: the million rounds are paid once per process, not on every read of a stack. */
+const derivedKeys = new Map<string, Buffer>();
+
+function derivedKey(passphrase: string, salt: string): Buffer {
+  const id = JSON.stringify([salt, passphrase]);
+  let key = derivedKeys.get(id);
+  if (!key) {
+    key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
 function passphraseDecrypter(passphrase: string, encryptionSalt: string): (ciphertext: string) => string {
   // encryptionsalt = "v1:" + base64(salt) + ":" + encrypt("pulumi"), a check value for the passphrase.
   const [version, salt, ...check] = encryptionSalt.split(":");
   if (version !== "v1" || !salt) throw new ConfigError([{ path: "encryptionsalt", message: "is not a passphrase salt Pulumi wrote" }]);
-  const key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+  const key = derivedKey(passphrase, salt);
   const decrypt = (ciphertext: string): string => {
     const [v, nonce, sealed] = ciphertext.split(":");
     if (v !== "v1" || !nonce || !sealed) throw new Error("not a v1 ciphertext");

@@ -7,8 +7,9 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { buildRecordSet, DnsRecord, txtStrings } from "../records";
 import { Topology } from "../topology";
-import type { Compute } from "../compute";
-import type { DnsBackend, DnsInput } from ".";
+import type { Compute } from "../compute/types";
+import type { DnsBackend, DnsInput } from "./types";
+import { dnsNextSteps } from "./nextSteps";
 import { recordKeys, recordResourceName } from "./plan";
 
 /** The Cloudflare arguments of one record, apart from the zone id. */
@@ -100,5 +101,5 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
     if (host) byHost.set(host.name, [...(byHost.get(host.name) ?? []), resource]);
   });
 
-  return { forwardRecords: (host) => byHost.get(host) ?? [], nextSteps: [] };
+  return { forwardRecords: (host) => byHost.get(host) ?? [], nextSteps: dnsNextSteps(topology.spec) };
 }

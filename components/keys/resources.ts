@@ -10,8 +10,7 @@
  * node-forge and nothing else) and require Node built-ins inside themselves.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostCertificateNames } from "../build";
-import { Topology } from "../topology";
+import { hostCertificateNames, Topology } from "../topology";
 import { createFleetCa, generateDkimKey, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys } from "./material";
 

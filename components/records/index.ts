@@ -4,7 +4,7 @@
  * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
  */
 import { DkimKey } from "../keys/material";
-import { Host, hostsOf, Topology } from "../topology";
+import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordSet } from "./types";
@@ -108,17 +108,17 @@ export function buildRecordSet(
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
     // offered; target "." says a service is not offered at all (RFC 6186 §4), so clients do not
     // fall back to plain IMAP/POP3.
-    srv(`_submission._tcp.${D}`, 0, 1, 587, smtp.fqdn);
-    srv(`_submissions._tcp.${D}`, 0, 1, 465, smtp.fqdn);
-    srv(`_imaps._tcp.${D}`, 0, 1, 993, imap.fqdn);
+    srv(`_submission._tcp.${D}`, 0, 1, SUBMISSION_PORT, smtp.fqdn);
+    srv(`_submissions._tcp.${D}`, 0, 1, SUBMISSIONS_PORT, smtp.fqdn);
+    srv(`_imaps._tcp.${D}`, 0, 1, IMAPS_PORT, imap.fqdn);
     srv(`_imap._tcp.${D}`, 0, 0, 0, ".");
-    if (spec.pop3) srv(`_pop3s._tcp.${D}`, 0, 1, 995, imap.fqdn);
+    if (spec.pop3) srv(`_pop3s._tcp.${D}`, 0, 1, POP3S_PORT, imap.fqdn);
     else srv(`_pop3s._tcp.${D}`, 0, 0, 0, ".");
     srv(`_pop3._tcp.${D}`, 0, 0, 0, ".");
     // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
     cname(`autoconfig.${D}`, web.fqdn);
     cname(`autodiscover.${D}`, web.fqdn);
-    srv(`_autodiscover._tcp.${D}`, 0, 1, 443, web.fqdn);
+    srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
   const unique = dedupe(records);

@@ -20,12 +20,15 @@ const SOA_REFRESH = 3600;
 const SOA_RETRY = 900;
 const SOA_EXPIRE = 1209600;
 
-export function zoneBackend(spec: FleetSpec): ZoneBackendSpec {
+/** What zone files are written from besides the records: the zones, their TTL and the nameservers (the fleet's spec, or the lab's peer zones). */
+export type ZoneSettings = Pick<FleetSpec, "dnsZones" | "dnsTtl" | "ipv6" | "zone">;
+
+export function zoneBackend(spec: Pick<FleetSpec, "zone">): ZoneBackendSpec {
   if (!spec.zone) throw new Error("zone files need mailfleet:zone (nameservers and hostmaster); set zone.nameservers in the stack config");
   return spec.zone;
 }
 
-export function zoneFiles(set: RecordSet, spec: FleetSpec): ZoneFile[] {
+export function zoneFiles(set: Pick<RecordSet, "records" | "ptr">, spec: ZoneSettings): ZoneFile[] {
   const backend = zoneBackend(spec);
   const forward = spec.dnsZones.map((origin): ZoneFile => {
     const lines = [
@@ -62,18 +65,18 @@ function master(origin: string, ttl: number, lines: string[]): string {
   ].join("\n");
 }
 
-function apex(origin: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
+function apex(origin: string, backend: ZoneBackendSpec, spec: ZoneSettings): string[] {
   // The SOA minimum is the negative-caching TTL (RFC 2308 §4): kept at the record TTL so a newly
   // added name (another MX) is not cached as nonexistent for longer than a change takes anyway.
   const soa = `${absolute(backend.nameservers[0].name)} ${mailboxName(backend.hostmaster)} 1 ${SOA_REFRESH} ${SOA_RETRY} ${SOA_EXPIRE} ${spec.dnsTtl}`;
   return [line(origin, spec.dnsTtl, "SOA", soa), ...nsRecords(origin, backend, spec)];
 }
 
-function nsRecords(owner: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
+function nsRecords(owner: string, backend: ZoneBackendSpec, spec: ZoneSettings): string[] {
   return backend.nameservers.map((ns) => line(owner, spec.dnsTtl, "NS", absolute(ns.name)));
 }
 
-function nsAddressLines(ns: NameserverSpec, spec: FleetSpec): string[] {
+function nsAddressLines(ns: NameserverSpec, spec: ZoneSettings): string[] {
   return [
     line(ns.name, spec.dnsTtl, "A", ns.ipv4),
     ...(spec.ipv6 && ns.ipv6 ? [line(ns.name, spec.dnsTtl, "AAAA", ns.ipv6)] : []),
@@ -81,7 +84,7 @@ function nsAddressLines(ns: NameserverSpec, spec: FleetSpec): string[] {
 }
 
 /** Addresses of the nameservers named inside this zone: without them the NS records cannot be followed. */
-function nameserverAddresses(origin: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
+function nameserverAddresses(origin: string, backend: ZoneBackendSpec, spec: ZoneSettings): string[] {
   return backend.nameservers.filter((ns) => findZone(spec.dnsZones, ns.name) === origin).flatMap((ns) => nsAddressLines(ns, spec));
 }
 
@@ -90,7 +93,7 @@ function nameserverAddresses(origin: string, backend: ZoneBackendSpec, spec: Fle
  * delegated from its parent, or resolvers that ask the parent's servers get NXDOMAIN for it;
  * a nameserver named inside the child needs glue in the parent.
  */
-function delegations(origin: string, backend: ZoneBackendSpec, spec: FleetSpec): string[] {
+function delegations(origin: string, backend: ZoneBackendSpec, spec: ZoneSettings): string[] {
   const children = spec.dnsZones.filter((z) => z.endsWith(`.${origin}`) && findZone(spec.dnsZones, z.slice(z.indexOf(".") + 1)) === origin);
   return children.flatMap((child) => [
     ...nsRecords(child, backend, spec),

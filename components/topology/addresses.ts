@@ -1,3 +1,5 @@
+import type { Topology } from ".";
+
 /** The static addresses of each host, known after the compute backend has allocated them. */
 export interface HostAddresses {
   /** The published address: A record, PTR, SPF. */
@@ -18,3 +20,23 @@ export function internalIpv4(addresses: HostAddresses): string {
 
 /** Host name (label, e.g. `mx1`) -> its addresses. */
 export type AddressBook = Record<string, HostAddresses>;
+
+/**
+ * Stand-ins with the shape the real addresses will have, for a cloud that allocates them at `pulumi up`:
+ * a public IPv4 per host (documentation range), on AWS the private IPv4 in the fleet VPC's subnet
+ * (compute/aws.ts SUBNET_CIDR) that the Elastic IP is NATed to, and IPv6 when ipv6 is on. The offline
+ * render and the DNS plan use them; they never reach a resource.
+ */
+export function standInAddresses(topology: Topology): AddressBook {
+  const { compute, ipv6 } = topology.spec;
+  return Object.fromEntries(
+    topology.hosts.map((h, i) => [
+      h.name,
+      {
+        ipv4: `192.0.2.${i + 1}`,
+        ...(compute === "aws" ? { privateIpv4: `10.77.0.${i + 10}` } : {}),
+        ...(ipv6 ? { ipv6: `2001:db8::${(i + 1).toString(16)}` } : {}),
+      },
+    ]),
+  );
+}

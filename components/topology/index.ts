@@ -22,6 +22,16 @@ export interface Host extends HostSpec {
   ports: Port[];
 }
 
+/** The fleet's ports by service, in one place: the port table below, the SRV records, the AWS SSH rule and the lab take them from here. */
+export const SSH_PORT = 22;
+export const SMTP_PORT = 25;
+export const DNS_PORT = 53;
+export const HTTP_PORT = 80;
+export const HTTPS_PORT = 443;
+export const SUBMISSIONS_PORT = 465;
+export const SUBMISSION_PORT = 587;
+export const IMAPS_PORT = 993;
+export const POP3S_PORT = 995;
 export const LMTP_PORT = 24;
 /**
  * Parallel LMTP deliveries from one edge to one store. Every delivery into a store starts at an
@@ -51,28 +61,28 @@ export interface Topology {
 }
 
 /** SSH on every host, for the push and the admins only. */
-const ssh: Port = { port: 22, service: "ssh", from: "admin" };
+const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {
   switch (role) {
     case "edge":
       return [
-        { port: 25, service: "smtp", from: "any" },
+        { port: SMTP_PORT, service: "smtp", from: "any" },
         // MTA-STS policy and mail client autoconfig are served over HTTPS from the edge.
-        { port: 80, service: "http", from: "any" },
-        { port: 443, service: "https", from: "any" },
+        { port: HTTP_PORT, service: "http", from: "any" },
+        { port: HTTPS_PORT, service: "https", from: "any" },
         ssh,
       ];
     case "outbound":
       return [
-        { port: 587, service: "submission", from: "any" },
-        { port: 465, service: "submissions", from: "any" },
+        { port: SUBMISSION_PORT, service: "submission", from: "any" },
+        { port: SUBMISSIONS_PORT, service: "submissions", from: "any" },
         ssh,
       ];
     case "store":
       return [
-        { port: 993, service: "imaps", from: "any" },
-        ...(spec.pop3 ? [{ port: 995, service: "pop3s", from: "any" as const }] : []),
+        { port: IMAPS_PORT, service: "imaps", from: "any" },
+        ...(spec.pop3 ? [{ port: POP3S_PORT, service: "pop3s", from: "any" as const }] : []),
         { port: SIEVE_PORT, service: "managesieve", from: "any" },
         // LMTP and auth carry no TLS of their own: only the fleet's own hosts may reach them.
         { port: LMTP_PORT, service: "lmtp", from: "edge" },
@@ -86,7 +96,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
 
 /** The zone backend's primary nameserver: authoritative DNS for everyone, SSH for the push. */
 export const NAMESERVER_PORTS: Port[] = [
-  { port: 53, service: "dns", from: "any", udp: true },
+  { port: DNS_PORT, service: "dns", from: "any", udp: true },
   ssh,
 ];
 
@@ -104,8 +114,8 @@ export function buildTopology(spec: FleetSpec): Topology {
     spec,
     hosts,
     services: {
-      smtp: service("smtp", "outbound", "mail submission (587, 465)"),
-      imap: service("imap", "store", "IMAPS (993); a store proxies users it does not hold to their own store"),
+      smtp: service("smtp", "outbound", `mail submission (${SUBMISSION_PORT}, ${SUBMISSIONS_PORT})`),
+      imap: service("imap", "store", `IMAPS (${IMAPS_PORT}); a store proxies users it does not hold to their own store`),
       web: service("mail", "edge", "mail client autoconfig and autodiscover"),
       mtaSts: service("mta-sts", "edge", "MTA-STS policy over HTTPS"),
     },

@@ -4,7 +4,7 @@
  * known, the DKIM public keys. The record set is built by the same buildRecordSet the DNS
  * backends publish from, so the check compares DNS with exactly what should have been published.
  */
-import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { readStackSpec } from "../../components/config";
 import { givenAddresses } from "../../components/build";
 import { buildRecordSet } from "../../components/records";
 import { buildTopology } from "../../components/topology";
@@ -62,8 +62,7 @@ function dkimKeys(dkimTxt: Record<string, string>): PublicDkim[] {
 
 export function expectedFromStack(stack: string, options: ExpectOptions = {}): Expected {
   // A read-only check: it needs no secret, so undecrypted ones may stand as placeholders.
-  const config = readStackConfig(stack, { dir: options.dir, passphrase: options.passphrase });
-  const spec = parseFleetConfig(config.raw, { allowRedacted: config.redacted });
+  const { spec } = readStackSpec(stack, { dir: options.dir, passphrase: options.passphrase, allowRedacted: true });
   const topology = buildTopology(spec);
   const outputs = options.outputsJson === undefined ? {} : readOutputs(options.outputsJson);
   let addresses: AddressBook;

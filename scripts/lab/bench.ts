@@ -3,6 +3,7 @@
  * table of each step's seconds (the numbers in scripts/lab/BENCH.md come from here).
  */
 import { cpus, loadavg } from "node:os";
+import { markdownTable } from "../../components/table";
 import { down, up, UpTimings } from "./index";
 
 async function main(runs: number): Promise<void> {
@@ -15,9 +16,9 @@ async function main(runs: number): Promise<void> {
   }
   const steps = Object.keys(rows[0].up);
   console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the end\n`);
-  console.log(`| run | ${steps.join(" | ")} | down |`);
-  console.log(`|---|${steps.map(() => "---:").join("|")}|---:|`);
-  rows.forEach((r, i) => console.log(`| ${i + 1} | ${steps.map((s) => r.up[s].toFixed(1)).join(" | ")} | ${r.down.toFixed(1)} |`));
+  const head = ["run", ...steps, "down"];
+  const cells = rows.map((r, i) => [String(i + 1), ...steps.map((s) => r.up[s].toFixed(1)), r.down.toFixed(1)]);
+  console.log(markdownTable(head, cells, head.map((_, i) => i > 0)));
 }
 
 main(Number(process.argv[2] ?? 2)).catch((error: Error) => {

@@ -6,6 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SMTP_PORT } from "../../components/topology";
 import { exec, execOk, hostRoot } from "./host";
 import { CA_FILE, MAILTOOL } from "./plan";
 import { CLIENT, EXT, EXT_USER } from "./peers";
@@ -55,7 +57,7 @@ export function smtpSend(o: SendOptions): SmtpResult {
   return mailtool<SmtpResult>(o.on ?? CLIENT.name, [
     "send",
     "--host", o.server,
-    "--port", String(o.port ?? 25),
+    "--port", String(o.port ?? SMTP_PORT),
     "--mode", o.mode ?? "plain",
     ...(o.auth ? ["--user", o.auth.user, "--password", o.auth.password] : []),
     "--mail-from", o.from,
@@ -123,8 +125,6 @@ export function queueSize(host: string): number {
   const r = exec(host, ["postqueue", "-j"]);
   return r.stdout.split("\n").filter((l) => l.startsWith("{")).length;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until check returns a value, at most timeoutMs; the last value is returned either way. */
 export async function waitUntil<T>(probe: () => T, done: (value: T) => boolean, timeoutMs: number, intervalMs = 1000): Promise<T> {

@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BRIDGE_NS, DOC_ROUTES, LAB_DIR, LabHost, NS_PREFIX, netnsName, prefixOf } from "./plan";
 
 export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
@@ -185,8 +186,6 @@ function labMounts(): string[] {
     .map((l) => l.split(" ")[4])
     .filter((p): p is string => !!p && (p === LAB_DIR || p.startsWith(`${LAB_DIR}/`)));
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Ends every process in the lab's namespaces, unmounts everything under LAB_DIR, deletes the namespaces. */
 export async function destroyLab(): Promise<void> {

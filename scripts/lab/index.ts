@@ -8,15 +8,25 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, FleetBuild, givenAddresses } from "../../components/build";
-import { parseFleetConfig } from "../../components/config/parse";
 import { FleetSpec } from "../../components/config/spec";
-import { readStackConfig } from "../../components/config/stackFile";
+import { readStackSpec } from "../../components/config/stackFile";
 import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { RenderedFile } from "../../components/render/file";
-import { buildTopology, LMTP_PORT } from "../../components/topology";
+import { textTable } from "../../components/table";
+import {
+  buildTopology,
+  DNS_PORT,
+  IMAPS_PORT,
+  LMTP_PORT,
+  SMTP_PORT,
+  SSH_PORT,
+  SUBMISSION_PORT,
+  SUBMISSIONS_PORT,
+} from "../../components/topology";
 import {
   acquireLabLock,
   createBridge,
@@ -60,9 +70,13 @@ export interface LabFleet {
   hosts: LabHost[];
 }
 
+function labSpec(): FleetSpec {
+  return readStackSpec(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).spec;
+}
+
 /** The lab stack rendered by the project: spec → keys (kept under LAB_DIR) → buildFleet. */
 export function loadLabFleet(): LabFleet {
-  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const spec = labSpec();
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
   return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec) };
 }
@@ -75,7 +89,7 @@ export function labHost(fleet: LabFleet, name: string): LabHost {
 
 /** The files the push sends to a host: its rendered files, or for dns1 the Knot server's plus the lab's peer zones. */
 export function deployFiles(fleet: LabFleet, host: LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host.fqdn);
+  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host);
   const files = fleet.build.hostFiles[host.name];
   if (!files) throw new Error(`no rendered files for ${host.name}`);
   return files;
@@ -116,8 +130,6 @@ export function ssh(host: LabHost, command: string, input = "", timeoutMs = 300_
 export function push(host: LabHost, files: RenderedFile[], role: DeployRole = host.role!): Promise<ExecResult> {
   return ssh(host, deployCommand(role), bundleFiles(files));
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether a TCP port answers, tried from a lab host (default: the admin host the push runs from). */
 export function portOpen(address: string, port: number, from = "admin"): boolean {
@@ -203,15 +215,15 @@ export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; 
   const edge = hosts.find((h) => h.role === "edge");
   switch (host.role) {
     case "dns":
-      return fromAdmin(53);
+      return fromAdmin(DNS_PORT);
     case "edge":
-      return fromAdmin(25);
+      return fromAdmin(SMTP_PORT);
     case "outbound":
-      return fromAdmin(587, 465);
+      return fromAdmin(SUBMISSION_PORT, SUBMISSIONS_PORT);
     case "store":
-      return [...fromAdmin(993), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
+      return [...fromAdmin(IMAPS_PORT), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
     default:
-      return host.kind === "ext" ? fromAdmin(25) : [];
+      return host.kind === "ext" ? fromAdmin(SMTP_PORT) : [];
   }
 }
 
@@ -253,7 +265,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   for (const host of fleet.hosts.filter((h) => h.ssh)) startSsh(host, publicKey);
   step("namespaces, filesystems, network, SSH");
 
-  for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, 22, 20_000);
+  for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
   const results = await Promise.all(fleet.hosts.filter((h) => h.ssh).map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
   const failed = results.filter((r) => r.result.code !== 0);
   for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
@@ -296,7 +308,8 @@ export function runningDaemons(host: string): string[] {
 }
 
 export function status(): string {
-  const spec = parseFleetConfig(readStackConfig(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).raw);
+  const spec = labSpec();
+  const { services } = buildTopology(spec);
   const hosts = labHosts(spec);
   const live = new Set(labNamespaces());
   if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
@@ -304,16 +317,14 @@ export function status(): string {
     ["HOST", "NAME", "IPv4", "IPv6", "UP", "DAEMONS"],
     ...hosts.map((h) => [h.name, h.fqdn, h.ipv4, h.ipv6, live.has(netnsName(h.name)) ? "yes" : "NO", runningDaemons(h.name).join(" ") || "-"]),
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
   const role = (r: string) => hosts.filter((h) => h.role === r).map((h) => `${h.name} ${h.ipv4}`).join(", ");
   return [
     `mailfleet lab: up (${live.size} namespaces)`,
-    ...table,
+    textTable(rows),
     "",
     `A mail client runs inside the client namespace, where DNS is the lab's: ip netns exec ${netnsName(CLIENT.name)} <program>`,
-    `  IMAP        imap.${spec.serverDomain} port 993, TLS            (${role("store")})`,
-    `  Submission  smtp.${spec.serverDomain} port 587 STARTTLS or 465 TLS, with AUTH  (${role("outbound")})`,
+    `  IMAP        ${services.imap.fqdn} port ${IMAPS_PORT}, TLS            (${role("store")})`,
+    `  Submission  ${services.smtp.fqdn} port ${SUBMISSION_PORT} STARTTLS or ${SUBMISSIONS_PORT} TLS, with AUTH  (${role("outbound")})`,
     `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
     `  TLS trust   the fleet CA ${join(KEYS_DIR, "ca.crt")}`,
     "  Users:",

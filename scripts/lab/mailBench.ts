@@ -12,9 +12,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { MailboxSpec } from "../../components/config/spec";
 import { VMAIL_BASE } from "../../components/render/dovecot/conf";
+import { markdownTable } from "../../components/table";
 import { LMTP_PORT } from "../../components/topology";
 import { enterArgv, exec, execOk, hostRoot, labNamespaces } from "./host";
 import { deployFiles, labHost, LabFleet, loadLabFleet, push } from "./index";
@@ -30,7 +32,6 @@ const STORE = "store1";
 const EDGE = "mx1";
 /** smtp-sink listens on the edge's loopback only: the firewall admits nobody else to it anyway. */
 const SINK_PORT = 2525;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Scenario {
   name: string;
@@ -152,7 +153,7 @@ export function formatResults(results: Result[]): string {
       .map((v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(v < 10 ? 2 : 0) : String(v))),
   );
   const head = ["burst", "deliveries", "raw LMTP/s", "smtp-sink/s", "fleet accepted/s", "fleet delivered/s", "delivered/raw", "all in (s)", "deferred"];
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return markdownTable(head, rows);
 }
 
 export async function mailBench(log: (line: string) => void = console.log): Promise<Result[]> {

@@ -4,7 +4,8 @@
  * fleet's zones, and the configs of ext's and client's Postfix and ext's rspamd. None of this
  * is fleet config: the fleet's hosts get only what the project renders.
  */
-import { KNOT_CONF, knotZoneFile, knotZoneSection, reverseName, reverseZone } from "../../components/records";
+import { NameserverSpec } from "../../components/config/spec";
+import { DnsRecord, KNOT_CONF, knotZoneFile, knotZoneSection, RecordData, ZoneFile, zoneFiles } from "../../components/records";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 
@@ -14,50 +15,30 @@ export const EXT = peer("ext");
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
 
-interface LabZone {
-  origin: string;
-  records: string[];
-}
+/** The TTL of the lab's peer zones. */
+const PEER_TTL = 300;
 
-function zoneText(zone: LabZone, nameserver: string): string {
-  return [
-    "; The lab's own zone (a foreign domain and its reverse DNS), not part of the fleet.",
-    `$ORIGIN ${zone.origin}.`,
-    "$TTL 300",
-    `@ SOA ${nameserver}. hostmaster.${EXT_DOMAIN}. 1 3600 900 1209600 300`,
-    `@ NS ${nameserver}.`,
-    ...zone.records,
-    "",
-  ].join("\n");
-}
-
-export function labZones(): LabZone[] {
+/** The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's own zone writer. */
+export function labZones(nameserver: NameserverSpec): ZoneFile[] {
   const hosts = [CLIENT, EXT];
-  const forward: LabZone = {
-    origin: EXT_DOMAIN,
-    records: [
-      `@ MX 10 ${EXT.fqdn}.`,
-      // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
-      `@ TXT "v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all"`,
-      ...hosts.flatMap((h) => [`${h.fqdn}. A ${h.ipv4}`, `${h.fqdn}. AAAA ${h.ipv6}`]),
-    ],
-  };
-  const reverse = new Map<string, string[]>();
-  for (const h of hosts) {
-    for (const address of [h.ipv4, h.ipv6]) {
-      const origin = reverseZone(address);
-      reverse.set(origin, [...(reverse.get(origin) ?? []), `${reverseName(address)}. PTR ${h.fqdn}.`]);
-    }
-  }
-  return [forward, ...[...reverse].map(([origin, records]) => ({ origin, records }))];
+  const record = (name: string, data: RecordData): DnsRecord => ({ name, zone: EXT_DOMAIN, ttl: PEER_TTL, ...data });
+  const records = [
+    record(EXT_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
+    // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
+    record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
+    ...hosts.flatMap((h) => [record(h.fqdn, { type: "A", address: h.ipv4 }), record(h.fqdn, { type: "AAAA", address: h.ipv6 })]),
+  ];
+  const ptr = hosts.flatMap((h) => [h.ipv4, h.ipv6].map((address) => ({ address, name: h.fqdn, host: h.name })));
+  const zone = { nameservers: [nameserver], hostmaster: `hostmaster@${EXT_DOMAIN}` };
+  return zoneFiles({ records, ptr }, { dnsZones: [EXT_DOMAIN], dnsTtl: PEER_TTL, ipv6: true, zone });
 }
 
 /**
  * dns1's bundle: the project's Knot server files, plus the lab zones appended to knot.conf as a
  * second `zone:` section (Knot reads repeated sections as one list) and their zone files.
  */
-export function labDnsFiles(dnsServerFiles: RenderedFile[], nameserver: string): RenderedFile[] {
-  const zones = labZones();
+export function labDnsFiles(dnsServerFiles: RenderedFile[], dns1: Pick<LabHost, "fqdn" | "ipv4" | "ipv6">): RenderedFile[] {
+  const zones = labZones({ name: dns1.fqdn, ipv4: dns1.ipv4, ipv6: dns1.ipv6 });
   const conf = dnsServerFiles.find((f) => f.path === KNOT_CONF);
   if (!conf) throw new Error(`the project's DNS server files have no ${KNOT_CONF}`);
   const extra = [
@@ -68,7 +49,7 @@ export function labDnsFiles(dnsServerFiles: RenderedFile[], nameserver: string):
   ].join("\n");
   return [
     ...dnsServerFiles.map((f) => (f === conf ? { ...f, content: `${f.content.trimEnd()}\n${extra}` } : f)),
-    ...zones.map((z) => knotZoneFile(z.origin, zoneText(z, nameserver))),
+    ...zones.map((z) => knotZoneFile(z.origin, z.content)),
   ];
 }
 

@@ -6,6 +6,7 @@
  */
 import { FleetSpec, Role } from "../../components/config/spec";
 import { zoneBackend } from "../../components/records";
+import { buildTopology } from "../../components/topology";
 
 export const LAB_DIR = "/var/lib/mailfleet-lab";
 export const NS_PREFIX = "mflab-";
@@ -51,9 +52,9 @@ export const LAB_PEERS: LabHost[] = [
 export function labHosts(spec: FleetSpec): LabHost[] {
   const ns = zoneBackend(spec).nameservers[0];
   if (!ns.ipv6) throw new Error("the lab stack's nameserver needs an IPv6 address");
-  const fleet = spec.hosts.map((h): LabHost => {
+  const fleet = buildTopology(spec).hosts.map((h): LabHost => {
     if (!h.ipv4 || !h.ipv6) throw new Error(`lab host ${h.name} needs ipv4 and ipv6 in the lab stack`);
-    return { name: h.name, fqdn: `${h.name}.${spec.serverDomain}`, ipv4: h.ipv4, ipv6: h.ipv6, kind: "fleet", role: h.role, ssh: true };
+    return { name: h.name, fqdn: h.fqdn, ipv4: h.ipv4, ipv6: h.ipv6, kind: "fleet", role: h.role, ssh: true };
   });
   const dns: LabHost = { name: "dns1", fqdn: ns.name, ipv4: ns.ipv4, ipv6: ns.ipv6, kind: "dns", role: "dns", ssh: true };
   return [dns, ...fleet, ...LAB_PEERS];

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { stackFilePath } from "../../components/config";
-import { DEFAULT_STATE_DIR, openStack, REPO_ROOT, StackOptions } from "../engine";
+import { openStack, REPO_ROOT, StackOptions, stateBackendUrl } from "../engine";
 import { creationTags, DEFAULT_PREFIX, refusal, StackInfo, TAG_CREATED } from "./select";
 import { testStackConfig } from "./testStack";
 
@@ -42,12 +42,11 @@ export async function createTestStack(options: CreateOptions): Promise<Stack> {
 
 /** Every stack of the project in the backend, with its tags. */
 export async function listStacks(options: StackOptions = {}): Promise<StackInfo[]> {
-  const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${DEFAULT_STATE_DIR}`;
   // Listing needs neither the program nor the secrets: a plain workspace over the same backend,
   // with the `pulumi` on PATH (./mf teardown and the workflows put it there).
   const workspace = await LocalWorkspace.create({
     workDir: resolve(options.workDir ?? REPO_ROOT),
-    envVars: { PULUMI_BACKEND_URL: backendUrl, PULUMI_SKIP_UPDATE_CHECK: "true" },
+    envVars: { PULUMI_BACKEND_URL: stateBackendUrl(options), PULUMI_SKIP_UPDATE_CHECK: "true" },
   });
   const summaries = await workspace.listStacks();
   return Promise.all(summaries.map(async (s) => ({ name: s.name, tags: await workspace.listTags(s.name) })));

@@ -8,15 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
-import { awsAddressShape, firstSubnet64 } from "../../components/compute/aws";
+import { firstSubnet64 } from "../../components/compute/aws";
 import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { formatPlan } from "../../components/plan";
-import { AddressBook } from "../../components/topology/addresses";
+import { AddressBook, standInAddresses } from "../../components/topology/addresses";
 import { ingressRules } from "../../components/compute/firewall";
 import { ROLE_PACKAGES, userData } from "../../components/compute/userData";
 import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
 import { buildTopology, hostsOf } from "../../components/topology";
+import { VMAIL } from "../../components/topology/vmail";
+import { labInput } from "../support/lab";
 import { exampleSpec } from "./harness";
 
 describe("userData", () => {
@@ -39,6 +41,19 @@ describe("userData", () => {
     assert.ok(install > 0 && key > install, "the push can log in only once the packages are there");
     assert.match(script, /useradd --system --uid 5000 --gid 5000 .* vmail/);
     assert.ok(script.includes(`'${topology.spec.ssh.user} ALL=(root) NOPASSWD: ALL'`), "deploy.sh runs as root through sudo");
+  });
+
+  it("creates the vmail user Dovecot runs mail access as (one set of ids, topology/vmail.ts)", () => {
+    const { topology, addresses, keys } = labInput();
+    const store = hostsOf(topology, "store")[0];
+    const script = userData({ ...topology.spec, ssh: { ...topology.spec.ssh, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 test" } }, store);
+    const conf = buildFleet(topology.spec, addresses, keys).hostFiles[store.name].find((f) => f.path === "/etc/dovecot/dovecot.conf")!.content;
+    const setting = (name: string) => conf.match(new RegExp(`^${name} = (\\S+)$`, "m"))?.[1];
+    assert.equal(setting("mail_uid"), VMAIL.user);
+    assert.equal(setting("first_valid_uid"), String(VMAIL.uid));
+    assert.equal(setting("first_valid_gid"), String(VMAIL.gid));
+    assert.ok(script.includes(`useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} --home-dir ${VMAIL.home} `), script);
+    assert.ok(conf.includes(`mail_home = ${VMAIL.home}/`), "mailboxes live in the vmail user's home");
   });
 });
 
@@ -77,7 +92,7 @@ describe("plan: reverse DNS lists only the PTRs the backend will set", () => {
   };
 
   it("aws (dev stack): the Elastic IPs' PTRs, and the IPv6 addresses named as having none", () => {
-    const { build, section } = planOf("dev", "mailfleet-example", (spec) => awsAddressShape(buildTopology(spec)));
+    const { build, section } = planOf("dev", "mailfleet-example", (spec) => standInAddresses(buildTopology(spec)));
     assert.ok(build.topology.spec.ipv6, "the dev stack has IPv6, so it has addresses without a PTR");
     const ipv4 = build.recordSet.ptr.filter((p) => !p.address.includes(":"));
     const ipv6 = build.recordSet.ptr.filter((p) => p.address.includes(":"));

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
+import { ConfigError, parseFleetConfig, readStackConfig, readStackSpec, REDACTED_SECRET } from "../../components/config";
 
 // stacks/Pulumi.lab.yaml was written by the pulumi CLI (`pulumi config set --secret`), so these
 // tests show that the offline reader decrypts exactly what the CLI encrypts.
@@ -37,5 +37,26 @@ describe("readStackConfig", () => {
     const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
     writeFileSync(join(dir, "Pulumi.x.yaml"), "config:\n  aws:region: eu-west-1\n  mailfleet:dnsTtl: \"600\"\n");
     assert.deepEqual(readStackConfig("x", { dir }).raw, { dnsTtl: "600" });
+  });
+});
+
+describe("readStackSpec", () => {
+  it("reads and validates: the lab stack's spec with its secrets", () => {
+    const { spec, redacted } = readStackSpec("lab", { passphrase: "mailfleet-lab" });
+    assert.equal(redacted, false);
+    assert.deepEqual(spec, parseFleetConfig(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw));
+  });
+
+  it("lets placeholders stand for undecrypted secrets only when the use is read-only", () => {
+    const { spec, redacted } = readStackSpec("prod", { allowRedacted: true });
+    assert.equal(redacted, true);
+    assert.equal(spec.ssh.privateKey, REDACTED_SECRET);
+    assert.throws(() => readStackSpec("prod"), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === "ssh.privateKey"));
+  });
+
+  it("fails on a bad stack file with the ConfigError naming the key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    writeFileSync(join(dir, "Pulumi.x.yaml"), "config:\n  mailfleet:dnsTtl: \"600\"\n");
+    assert.throws(() => readStackSpec("x", { dir }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === "serverDomain"));
   });
 });

@@ -20,7 +20,7 @@ const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;
 
 /** Each lab host's files from the engine's outputs; the nameserver also gets the lab's peer zones. */
 function engineFiles(outputs: OutputMap, host: lab.LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles.value as RenderedFile[], host.fqdn);
+  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles.value as RenderedFile[], host);
   const files = (outputs.hostFiles.value as Record<string, RenderedFile[]>)[host.name];
   assert.ok(files, `the engine exported no files for ${host.name}`);
   return files;

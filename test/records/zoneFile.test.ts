@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { reverseName, reverseZone, ZoneFile, zoneFiles } from "../../components/records";
 import { file } from "../../components/render/file";
+import { CLIENT, EXT, labZones } from "../../scripts/lab/peers";
+import { EXT_DOMAIN } from "../../scripts/lab/plan";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "./lab";
 
@@ -93,5 +95,29 @@ describe("zone files", () => {
     assert.ok(parent.includes("ns1.mail.example.com. 300 IN A 192.0.2.53"), "glue");
     assert.ok(!parent.some((l) => l.startsWith("mx1.mail.example.com.")), "the child's records live in the child");
     assert.deepEqual(kzonecheck(zs), zs.map((z) => `${z.origin}: 0`));
+  });
+});
+
+describe("the lab's peer zones (scripts/lab/peers.ts), through the same writer", () => {
+  const ns = { name: "ns1.example.com", ipv4: "192.0.2.53", ipv6: "2001:db8:0:1::53" };
+  const zones = labZones(ns);
+
+  it("example.net with its MX, SPF and hosts, and a reverse zone per peer address, every PTR naming its host", () => {
+    assert.deepEqual(zones.map((z) => z.origin), [EXT_DOMAIN, ...[CLIENT.ipv4, CLIENT.ipv6, EXT.ipv4, EXT.ipv6].map(reverseZone)]);
+    const forward = zones[0].content.split("\n");
+    assert.ok(forward.includes(`${EXT_DOMAIN}. 300 IN MX 10 ${EXT.fqdn}.`));
+    assert.ok(forward.includes(`${EXT_DOMAIN}. 300 IN TXT "v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all"`));
+    assert.ok(forward.includes(`${EXT_DOMAIN}. 300 IN NS ${ns.name}.`));
+    for (const host of [CLIENT, EXT]) {
+      assert.ok(forward.includes(`${host.fqdn}. 300 IN A ${host.ipv4}`) && forward.includes(`${host.fqdn}. 300 IN AAAA ${host.ipv6}`));
+      for (const address of [host.ipv4, host.ipv6]) {
+        const zone = zones.find((z) => z.origin === reverseZone(address))!;
+        assert.ok(zone.content.includes(`${reverseName(address)}. 300 IN PTR ${host.fqdn}.`), address);
+      }
+    }
+  });
+
+  it("kzonecheck: every peer zone loads clean", () => {
+    assert.deepEqual(kzonecheck(zones), zones.map((z) => `${z.origin}: 0`));
   });
 });

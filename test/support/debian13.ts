@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../components/render/file";
+import { skipInUnitTier } from "./unitTier";
 
 export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
 
@@ -115,6 +116,7 @@ export class Debian13Host {
 
 /** Runs fn on a fresh host with files and disposes of the host afterwards. */
 export function withDebian13Host<T>(files: RenderedFile[], fn: (host: Debian13Host) => T): T {
+  skipInUnitTier("needs the Debian 13 root and its daemons (the full `./mf test` runs it)");
   const host = new Debian13Host(files);
   try {
     return fn(host);

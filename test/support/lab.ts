@@ -1,19 +1,19 @@
 /**
  * The lab stack as render input, with keys from a fresh key folder (made once per test process):
- * the real config path (stack file -> parseFleetConfig -> buildTopology), addresses from the spec.
+ * the real config path (stack file -> readStackSpec -> buildTopology), addresses from the spec.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { givenAddresses } from "../../components/build";
-import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { readStackSpec } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { RenderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
 
 export function labSpec(): FleetSpec {
-  return parseFleetConfig(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw);
+  return readStackSpec("lab", { passphrase: "mailfleet-lab" }).spec;
 }
 
 let keyDir: string | undefined;

@@ -1,0 +1,22 @@
+/** What every compute backend hands the fleet; aws.ts and byo.ts implement it, index.ts picks one. */
+import * as pulumi from "@pulumi/pulumi";
+import type { FleetBuild } from "../build";
+import { AddressBook } from "../topology/addresses";
+
+export interface Compute {
+  /** Every host's published addresses, once the backend has them. */
+  addresses: pulumi.Output<AddressBook>;
+  /**
+   * Which hosts have which address families, known before any address is (real addresses for
+   * byo, stand-ins for aws): the DNS backend plans one resource per record with it.
+   */
+  addressShape: AddressBook;
+  /** Where the push reaches each host over SSH. */
+  sshHosts: Record<string, pulumi.Input<string>>;
+  /** What a host's push must wait for: the machine and the way in. */
+  machines: Record<string, pulumi.Resource[]>;
+  /** Sets reverse DNS for the hosts' addresses; forwardRecords(host) are the records it must follow. */
+  publishReverseDns(forwardRecords: (host: string) => pulumi.Resource[]): void;
+  /** What the operator still has to do outside this stack. */
+  nextSteps(build: FleetBuild): string[];
+}
