@@ -9,18 +9,11 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildFleet, FleetBuild, givenAddresses } from "../components/build";
-import { ConfigError, FleetSpec, parseFleetConfig, readStackConfig } from "../components/config";
+import { ConfigError, readStackSpec } from "../components/config";
 import { loadOrCreateKeys } from "../components/keys/offline";
 import { formatPlan } from "../components/plan";
-import { AddressBook } from "../components/topology/addresses";
+import { standInAddresses } from "../components/topology/addresses";
 import { buildTopology } from "../components/topology";
-
-/** Stand-in addresses for hosts the cloud has not allocated yet (documentation ranges only). */
-function placeholderAddresses(spec: FleetSpec): AddressBook {
-  return Object.fromEntries(
-    spec.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${10 + i}`, ...(spec.ipv6 ? { ipv6: `2001:db8::${(10 + i).toString(16)}` } : {}) }]),
-  );
-}
 
 /** Replaces <out>/hosts (one tree per host, each file with its mode) and <out>/zones. */
 export function writeBuild(outDir: string, build: FleetBuild): void {
@@ -45,16 +38,17 @@ function main(): number {
   const stack = values.stack!;
   const outDir = values.out ?? join("out", stack);
   try {
-    const config = readStackConfig(stack, { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
     // Offline: secrets this run could not decrypt may stand as placeholders (and are shown as such).
-    const spec = parseFleetConfig(config.raw, { allowRedacted: config.redacted });
+    const { spec, redacted } = readStackSpec(stack, { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE, allowRedacted: true });
+    const topology = buildTopology(spec);
+    // The cloud allocates its addresses at deploy time: stand-ins of the same shape, private ones included.
     const placeholders = spec.compute === "aws";
-    const addresses = placeholders ? placeholderAddresses(spec) : givenAddresses(spec);
-    const keys = loadOrCreateKeys(join(outDir, "keys"), buildTopology(spec));
+    const addresses = placeholders ? standInAddresses(topology) : givenAddresses(spec);
+    const keys = loadOrCreateKeys(join(outDir, "keys"), topology);
     const build = buildFleet(spec, addresses, keys);
 
     writeBuild(outDir, build);
-    const plan = formatPlan(build, addresses, { stack, placeholderAddresses: placeholders, redactedSecrets: config.redacted, outDir });
+    const plan = formatPlan(build, addresses, { stack, placeholderAddresses: placeholders, redactedSecrets: redacted, outDir });
     writeFileSync(join(outDir, "plan.txt"), plan);
     process.stdout.write(plan);
     return 0;

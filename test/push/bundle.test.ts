@@ -13,6 +13,7 @@ import { bundleFiles, contentHash, deployCommand, DEPLOY_SCRIPT_PATH, DeployRole
 import { file, RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
 import { labDnsFiles } from "../../scripts/lab/peers";
+import { VMAIL } from "../../components/topology/vmail";
 
 const files: RenderedFile[] = [
   file("/etc/postfix/main.cf", "myhostname = mx1.mail.example.com\n"),
@@ -175,4 +176,10 @@ test("deploy.sh's own allowlist admits every file every example stack renders fo
     assert.equal(r.status, 0, `${name}: ${r.stderr}`);
     assert.equal(r.stdout.trimEnd().split("\n").length, files.length, name);
   }
+});
+
+test("deploy.sh creates the mail user with the fleet's one set of ids (topology/vmail.ts)", () => {
+  const script = readFileSync(DEPLOY_SCRIPT_PATH, "utf8");
+  assert.match(script, new RegExp(`groupadd -g ${VMAIL.gid} ${VMAIL.group}\\b`));
+  assert.match(script, new RegExp(`useradd -u ${VMAIL.uid} -g ${VMAIL.group} -d ${VMAIL.home} `));
 });

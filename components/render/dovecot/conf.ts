@@ -3,16 +3,15 @@
  * Self-contained: no conf.d includes, so what the push validates with `doveconf -n` is all the
  * daemon reads.
  */
-import { Host, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
+import { Host, IMAPS_PORT, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, POP3S_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
+import { VMAIL } from "../../topology/vmail";
 import { AddressBook, HostAddresses, internalIpv4 } from "../../topology/addresses";
 import { TLS_PATHS } from "../input";
 import { USERS_PATH } from "./users";
 
 /** The one system user and group that owns every mailbox; host provisioning creates them. */
-export const VMAIL = { user: "vmail", group: "vmail", uid: 5000, gid: 5000 } as const;
-export const VMAIL_BASE = "/var/vmail";
-export const IMAPS_PORT = 993;
-export const POP3S_PORT = 995;
+/** Every mailbox lives under the vmail user's home (topology/vmail.ts). */
+export const VMAIL_BASE = VMAIL.home;
 
 // The addresses on the host's own interface (not a NATed public one) and where other hosts reach it.
 const addressList = (a: HostAddresses): string => [internalIpv4(a), ...(a.ipv6 ? [a.ipv6] : [])].join(" ");

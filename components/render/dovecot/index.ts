@@ -5,7 +5,7 @@ import { RenderInput } from "../input";
 import { renderDovecotConf } from "./conf";
 import { USERS_PATH, renderUsers } from "./users";
 
-export { VMAIL, VMAIL_BASE, IMAPS_PORT, POP3S_PORT } from "./conf";
+export { VMAIL_BASE } from "./conf";
 export { USERS_PATH } from "./users";
 
 export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile[] {
