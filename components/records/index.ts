@@ -136,9 +136,11 @@ function dedupe<T>(items: T[]): T[] {
 
 /** RFC 1034 §3.6.2: a name with a CNAME has no other data; resolvers would return one or the other. */
 function checkCnames(records: DnsRecord[]): void {
+  const byName = new Map<string, DnsRecord[]>();
+  for (const r of records) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
   for (const r of records) {
     if (r.type !== "CNAME") continue;
-    const others = records.filter((o) => o.name === r.name && o !== r);
+    const others = byName.get(r.name)!.filter((o) => o !== r);
     if (others.length > 0) {
       throw new Error(`${r.name} would be a CNAME and also have ${others.map((o) => o.type).join(", ")} records; rename the host that uses this label`);
     }

@@ -1,10 +1,18 @@
 /** Which zone a name lives in, forward and reverse. */
 import ipaddr from "ipaddr.js";
 
+/** Zone lists as sets, made once per list: a fleet looks up thousands of names in one list. */
+const zoneSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 /** The spec.dnsZones entry with the longest suffix match for name, if any. */
 export function findZone(zones: readonly string[], name: string): string | undefined {
-  const matches = zones.filter((z) => name === z || name.endsWith(`.${z}`));
-  return matches.length === 0 ? undefined : matches.reduce((a, b) => (b.length > a.length ? b : a));
+  let listed = zoneSets.get(zones);
+  if (!listed) zoneSets.set(zones, (listed = new Set(zones)));
+  // The name itself, then each parent: the first one listed is the longest match.
+  for (let suffix = name; ; suffix = suffix.slice(suffix.indexOf(".") + 1)) {
+    if (listed.has(suffix)) return suffix;
+    if (!suffix.includes(".")) return undefined;
+  }
 }
 
 /** The zone a record of the fleet goes to; config validation puts every fleet name in one. */

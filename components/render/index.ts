@@ -21,9 +21,11 @@ export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
     ...renderTlsFiles(input, host),
     ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host)),
   ];
-  const paths = files.map((f) => f.path);
-  const twice = paths.find((p, i) => paths.indexOf(p) !== i);
-  if (twice) throw new Error(`two renderers write ${twice} on ${host.name}`);
+  const paths = new Set<string>();
+  for (const { path } of files) {
+    if (paths.has(path)) throw new Error(`two renderers write ${path} on ${host.name}`);
+    paths.add(path);
+  }
   return files;
 }
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { buildFleet, givenAddresses } from "../../components/build";
 import { RenderedFile } from "../../components/render/file";
 import { down, execOk, hostRoot, labHost, LabFleet, loadLabFleet, push, runningDaemons, up } from "../../scripts/lab";
 
@@ -74,4 +75,16 @@ test("private keys and password files land with the bundle's owner and mode", ()
   const users = files("store1").find((f) => f.path === "/etc/dovecot/users")!;
   assert.equal(stat("store1", users.path), `${users.mode.toString(8)} ${users.owner} ${users.group}`);
   assert.equal(users.mode & 0o007, 0, "the password file is not world-readable");
+});
+
+test("a firewall that would shut out the push's own address is refused over SSH; the host keeps its rules and its SSH", async () => {
+  const rules = () => execOk("mx1", ["nft", "list", "table", "inet", "mailfleet"]);
+  const before = rules();
+  const spec = { ...fleet.spec, adminSshCidrs: ["198.51.100.0/24"] };
+  const lockedOut = buildFleet(spec, givenAddresses(spec), fleet.keys).hostFiles.mx1;
+  const r = await push(labHost(fleet, "mx1"), lockedOut);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`would lock out the push from ${labHost(fleet, "admin").ipv4.replace(/\./g, "\\.")}`));
+  assert.equal(rules(), before);
+  assert.equal((await push(labHost(fleet, "mx1"), files("mx1"))).code, 0, "the push still gets in");
 });

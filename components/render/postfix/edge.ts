@@ -108,6 +108,18 @@ function edgeServices(spec: FleetSpec): Service[] {
   ];
 }
 
+/** The mailbox table is the same on every edge: rendered once per build, not once per edge. */
+const mailboxTables = new WeakMap<RenderInput, string>();
+
+function mailboxTable(input: RenderInput): string {
+  let table = mailboxTables.get(input);
+  if (table === undefined) {
+    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.addresses));
+    mailboxTables.set(input, table);
+  }
+  return table;
+}
+
 export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[] {
   assertRole(host, "edge");
   const spec = input.topology.spec;
@@ -116,6 +128,6 @@ export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[
     file(`${CONFIG_DIR}/main.cf`, renderMainCf(title, edgeSettings(input, host))),
     file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, edgeServices(spec))),
     file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, [...hostAliases(spec, host), ...hostedAliases(spec)])),
-    file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, renderTable(`${title}: mailbox -> its store's LMTP`, mailboxTransports(input.topology, input.addresses))),
+    file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, mailboxTable(input)),
   ];
 }

@@ -38,6 +38,15 @@ export function mailboxTransports(topology: Topology, addresses: AddressBook): T
  * whose targets are all foreign has no owner, and nobody may send as it.
  */
 export function senderLogins(spec: FleetSpec): TableEntries {
+  let table = senderLoginTables.get(spec);
+  if (!table) senderLoginTables.set(spec, (table = computeSenderLogins(spec)));
+  return table;
+}
+
+/** Every outbound host's Postfix and rspamd read the same table: computed once per spec. */
+const senderLoginTables = new WeakMap<FleetSpec, TableEntries>();
+
+function computeSenderLogins(spec: FleetSpec): TableEntries {
   const mailboxes = new Set(spec.mailboxes.map((m) => m.address));
   const owners = (address: string, seen: ReadonlySet<string>): string[] => {
     if (mailboxes.has(address)) return [address];
