@@ -40,7 +40,8 @@ function pulumiCli(): Promise<PulumiCommand> {
     .trim()
     .split("\n")
     .pop()!;
-  return PulumiCommand.get({ root: dirname(bin) });
+  // pulumi-cli.sh has checked the version already: one `pulumi version` less per run.
+  return PulumiCommand.get({ root: dirname(bin), skipVersionCheck: true });
 }
 
 /** The state backend a stack command uses: the option, else PULUMI_BACKEND_URL, else the file folder here. */

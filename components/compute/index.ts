@@ -4,10 +4,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Topology } from "../topology";
-import { awsCompute } from "./aws";
 import { byoCompute } from "./byo";
 import type { Compute } from "./types";
 
 export function createCompute(topology: Topology, parent: pulumi.Resource): Compute {
-  return topology.spec.compute === "aws" ? awsCompute(topology, parent) : byoCompute(topology);
+  if (topology.spec.compute !== "aws") return byoCompute(topology);
+  // Loaded only for AWS stacks: the provider SDK is the largest module of the program.
+  const { awsCompute } = require("./aws") as typeof import("./aws");
+  return awsCompute(topology, parent);
 }
