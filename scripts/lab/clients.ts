@@ -4,7 +4,7 @@
  * through client's own Postfix, DNS through kdig with the host's resolv.conf, and the messages
  * ext received. Every wait is bounded in time.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SMTP_PORT } from "../../components/topology";
@@ -118,6 +118,17 @@ export function headers(message: string): { name: string; value: string }[] {
     const colon = line.indexOf(":");
     return { name: line.slice(0, colon).toLowerCase(), value: line.slice(colon + 1).trim() };
   });
+}
+
+/** The size of a host's syslog now: where to count from. */
+export function logSize(host: string): number {
+  return statSync(join(hostRoot(host), "var/log/syslog")).size;
+}
+
+/** Lines of a host's syslog that match `pattern`, since the log had `offset` bytes; by default Postfix's deferrals. */
+export function logLinesSince(host: string, offset: number, pattern = /status=deferred/): number {
+  const log = readFileSync(join(hostRoot(host), "var/log/syslog"), "utf8").slice(offset);
+  return log.split("\n").filter((line) => pattern.test(line)).length;
 }
 
 /** Messages waiting in a Postfix queue on a host. */

@@ -95,6 +95,29 @@ export function startDetached(name: string, argv: string[]): void {
   child.unref();
 }
 
+/**
+ * Starts argv on a lab host without waiting for it; `stop`, or the time limit, kills it with its
+ * whole process group (nsenter, chroot and what they exec), so no load generator outlives its run.
+ */
+export function startOn(host: string, argv: string[], limitMs: number): { done: Promise<ExecResult>; stop: () => void } {
+  const child = spawn("nsenter", enterArgv(host, argv), { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const stop = () => {
+    if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+  };
+  const timer = setTimeout(stop, limitMs);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const done = new Promise<ExecResult>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    }),
+  );
+  return { done, stop };
+}
+
 /** The bridge every host hangs off, in a namespace of its own (not this machine's). */
 export function createBridge(): void {
   sh(

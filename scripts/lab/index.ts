@@ -47,7 +47,7 @@ import {
 import { CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
 import { CA_FILE, LAB_DIR, LabHost, labHosts, MAILTOOL, netnsName } from "./plan";
 
-export { exec, execOk, ExecResult, hostRoot, startService } from "./host";
+export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
 export * from "./clients";

@@ -9,16 +9,14 @@
  * run has a time limit, and only lab addresses are used. The bench mailboxes are added to the lab
  * stack's files for the run and removed afterwards, with their mail.
  */
-import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { MailboxSpec } from "../../components/config/spec";
 import { VMAIL_BASE } from "../../components/render/dovecot/conf";
 import { markdownTable } from "../../components/table";
 import { LMTP_PORT } from "../../components/topology";
-import { enterArgv, exec, execOk, hostRoot, labNamespaces } from "./host";
+import { logLinesSince, logSize } from "./clients";
+import { exec, execOk, labNamespaces, startOn } from "./host";
 import { deployFiles, labHost, LabFleet, loadLabFleet, push } from "./index";
 import { EXT } from "./peers";
 
@@ -74,25 +72,6 @@ async function pushAll(fleet: LabFleet): Promise<void> {
   }
 }
 
-/** Starts argv on a lab host; `stop` (or the time limit) kills it with its whole process group. */
-function startOn(host: string, argv: string[], limitMs = RUN_LIMIT_MS): { done: Promise<{ code: number; output: string }>; stop: () => void } {
-  const child = spawn("nsenter", enterArgv(host, argv), { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const stop = () => {
-    if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
-  };
-  const timer = setTimeout(stop, limitMs);
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const done = new Promise<{ code: number; output: string }>((resolve) =>
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, output });
-    }),
-  );
-  return { done, stop };
-}
-
 function smtpSource(s: Scenario, target: string, lmtp = false): string[] {
   const common = [...(lmtp ? ["-L"] : []), "-l", String(s.sizeKb * 1024), "-f", "sender@example.net"];
   if (s.recipients === 1) return ["smtp-source", ...common, "-d", "-s", String(SESSIONS), "-m", String(s.deliveries), "-t", BURST, target];
@@ -116,13 +95,11 @@ function emptyInboxes(): void {
 
 async function timed(host: string, argv: string[]): Promise<number> {
   const start = Date.now();
-  const r = await startOn(host, argv).done;
-  if (r.code !== 0) throw new Error(`bench: ${argv.join(" ")} on ${host} failed (${r.code}): ${r.output}`);
+  const r = await startOn(host, argv, RUN_LIMIT_MS).done;
+  if (r.code !== 0) throw new Error(`bench: ${argv.join(" ")} on ${host} failed (${r.code}): ${r.stdout}${r.stderr}`);
   return (Date.now() - start) / 1000;
 }
 
-const EDGE_LOG = () => join(hostRoot(EDGE), "var/log/syslog");
-const deferredSince = (offset: number) => (readFileSync(EDGE_LOG(), "utf8").slice(offset).match(/status=deferred/g) ?? []).length;
 
 async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   const store = labHost(fleet, STORE);
@@ -130,12 +107,12 @@ async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   const raw = await timed(EDGE, smtpSource(s, `${store.ipv4}:${LMTP_PORT}`, true));
   if (inboxCount(s) !== s.deliveries) throw new Error(`bench: raw LMTP stored ${inboxCount(s)} of ${s.deliveries}`);
 
-  const sink = startOn(EDGE, ["smtp-sink", "-u", "postfix", `127.0.0.1:${SINK_PORT}`, "256"]);
+  const sink = startOn(EDGE, ["smtp-sink", "-u", "postfix", `127.0.0.1:${SINK_PORT}`, "256"], RUN_LIMIT_MS);
   await sleep(500);
   const sinkSeconds = await timed(EDGE, smtpSource(s, `127.0.0.1:${SINK_PORT}`)).finally(sink.stop);
 
   emptyInboxes();
-  const offset = statSync(EDGE_LOG()).size;
+  const offset = logSize(EDGE);
   const start = Date.now();
   const accepted = await timed(EXT.name, smtpSource(s, `${labHost(fleet, EDGE).ipv4}:25`));
   while (inboxCount(s) < s.deliveries) {
@@ -144,7 +121,7 @@ async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   }
   const seconds = (Date.now() - start) / 1000;
   const rate = (t: number) => s.deliveries / t;
-  return { scenario: s, rawLmtp: rate(raw), sink: rate(sinkSeconds), accepted: rate(accepted), delivered: rate(seconds), deferred: deferredSince(offset), seconds };
+  return { scenario: s, rawLmtp: rate(raw), sink: rate(sinkSeconds), accepted: rate(accepted), delivered: rate(seconds), deferred: logLinesSince(EDGE, offset), seconds };
 }
 
 export function formatResults(results: Result[]): string {

@@ -24,12 +24,15 @@ import {
   LabFleet,
   labPassword,
   loadLabFleet,
+  logLinesSince,
+  logSize,
   openPorts,
   push,
   queueSize,
   sendByMx,
   smtpEhlo,
   smtpSend,
+  startOn,
   startService,
   txtValue,
   up,
@@ -250,6 +253,35 @@ function expectedAnswer(r: DnsRecord): string {
       return r.text;
   }
 }
+
+describe("5b. bursts", () => {
+  test("1000 messages to one mailbox, queued on both MX and then flushed at once, all arrive without a per-user deferral", async () => {
+    const subject = tag("burst").replace(" ", "-");
+    const offsets = { mx1: logSize("mx1"), mx2: logSize("mx2") };
+    // With store1 down the burst waits on both edges; the flush then delivers it to store1 with
+    // each edge's full LMTP concurrency at once, the most a store ever gets.
+    execOk("store1", ["doveadm", "stop"]);
+    let started = false;
+    try {
+      const bursts = [[EXT.name, "mx1"], [CLIENT.name, "mx2"]].map(([from, mx]) =>
+        startOn(from, ["smtp-source", "-d", "-s", "8", "-m", "500", "-l", "8192", "-S", subject, "-f", "carol@example.net", "-t", ALICE,
+          `${labHost(fleet, mx).ipv4}:25`], 180_000).done);
+      for (const r of await Promise.all(bursts)) assert.equal(r.code, 0, r.stderr);
+      const queued = await waitUntil(() => queueSize("mx1") + queueSize("mx2"), (n) => n >= 1000, 120_000);
+      assert.ok(queued >= 1000, `${queued} messages queued on the edges`);
+      startService("store1", ["dovecot"]);
+      started = true;
+      for (const mx of ["mx1", "mx2"]) execOk(mx, ["postqueue", "-f"]);
+      const found = () => execOk("store1", ["doveadm", "search", "-u", ALICE, "mailbox", "INBOX", "header", "Subject", subject]).split("\n").filter(Boolean).length;
+      assert.equal(await waitUntil(found, (n) => n >= 1000, 180_000, 1000), 1000);
+      const perUser = /Too many concurrent deliveries/;
+      assert.equal(logLinesSince("mx1", offsets.mx1, perUser) + logLinesSince("mx2", offsets.mx2, perUser), 0, "deliveries deferred by the store's per-user limit");
+      execOk("store1", ["doveadm", "expunge", "-u", ALICE, "mailbox", "INBOX", "header", "Subject", subject]);
+    } finally {
+      if (!started) startService("store1", ["dovecot"]);
+    }
+  });
+});
 
 describe("6. faults, nothing lost", () => {
   /**
