@@ -159,7 +159,8 @@ describe("engine: the lab stack from up to rm", () => {
     for (const key of ofType(firstResources, DKIM)) {
       const file = fileOf(firstOutputs, "out1", `/var/lib/rspamd/dkim/${key.outputs.domain}.${key.outputs.selector}.key`);
       assert.equal(file.content, key.outputs.privateKeyPem);
-      assert.equal(file.mode, 0o600);
+      // Root's, readable by rspamd's group only: rspamd reads its keys and never owns them.
+      assert.deepEqual([file.mode, file.owner, file.group], [0o640, "root", "_rspamd"]);
     }
     // The nameserver's zones publish the same DKIM record.
     const zone = (firstOutputs.dnsServerFiles.value as RenderedFile[]).find((f) => f.path.endsWith("/example.com.zone"));
@@ -181,12 +182,13 @@ describe("engine: the lab stack from up to rm", () => {
     assert.deepEqual(result.summary.resourceChanges, { same: RESOURCES });
     assert.deepEqual(keyMaterial(await stateResources(stack)), keyMaterial(firstResources));
     const outputs = await stack.outputs();
-    // The edges learn where dave's mail goes, the outbound MTA that dave may send as dave@, and
-    // both stores his login (a store proxies IMAP logins for mailboxes the other one holds).
+    // The edges learn where dave's mail goes, the outbound MTA that dave may send as dave@ (Postfix
+    // for the envelope, rspamd for the header From), and both stores his login (a store proxies
+    // IMAP logins for mailboxes the other one holds).
     assert.deepEqual(changedFiles(firstOutputs, outputs), {
       mx1: ["/etc/postfix/mailboxes"],
       mx2: ["/etc/postfix/mailboxes"],
-      out1: ["/etc/postfix/sender_login"],
+      out1: ["/etc/postfix/sender_login", "/etc/rspamd/local.d/sender_login.map"],
       store1: ["/etc/dovecot/users"],
       store2: ["/etc/dovecot/users"],
     });
