@@ -6,10 +6,11 @@
  */
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { buildRecordSet, RecordSet, renderKnotServer, ZoneFile, zoneBackend, zoneFiles } from "./records";
+import { buildRecordSet, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
+import { renderKnotServer } from "./render/knot";
 import { AddressBook } from "./topology/addresses";
 import { buildTopology, Topology } from "./topology";
 export { hostCertificateNames } from "./topology";

@@ -15,7 +15,6 @@ export { mtaStsPolicy } from "./mtaSts";
 export { txtStrings } from "./txt";
 export * from "./zones";
 export * from "./zoneFile";
-export * from "./knot";
 
 /**
  * Every edge host is an MX at this one priority: senders pick among equal-priority MX at random

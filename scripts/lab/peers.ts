@@ -5,7 +5,8 @@
  * is fleet config: the fleet's hosts get only what the project renders.
  */
 import { NameserverSpec } from "../../components/config/spec";
-import { DnsRecord, KNOT_CONF, knotZoneFile, knotZoneSection, RecordData, ZoneFile, zoneFiles } from "../../components/records";
+import { DnsRecord, RecordData, ZoneFile, zoneFiles } from "../../components/records";
+import { KNOT_CONF, knotZoneFile, knotZoneSection } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
-import { renderKnotServer, zoneFiles } from "../../components/records";
+import { zoneFiles } from "../../components/records";
+import { renderKnotServer } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
 import { hostNamed } from "../../components/topology";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { KNOT_CONF, knotZonePath, renderKnotServer, zoneFiles } from "../../components/records";
+import { zoneFiles } from "../../components/records";
+import { KNOT_CONF, knotZonePath, renderKnotServer } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "./lab";
 
