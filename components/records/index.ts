@@ -5,7 +5,7 @@
  */
 import { DkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
-import { AddressBook } from "../topology/addresses";
+import { AddressBook, placeHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -40,9 +40,9 @@ export function buildRecordSet(
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
   /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
+  const placed = placeHosts(topology, addresses);
   const published = (host: Host): AddressData[] => {
-    const a = addresses[host.name];
-    if (!a) throw new Error(`no addresses for host ${host.name}: the compute backend must give every host an IPv4 address`);
+    const a = placed[host.name].addresses;
     return [{ type: "A", address: a.ipv4 }, ...(spec.ipv6 && a.ipv6 ? [{ type: "AAAA" as const, address: a.ipv6 }] : [])];
   };
   const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));

@@ -5,15 +5,14 @@
 import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
 import { HostAddresses, internalIpv4 } from "../../topology/addresses";
-import { RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
+import { placed, RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
 import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
 export const CONFIG_DIR = "/etc/postfix";
 export const VIRTUAL_TABLE = "virtual";
 
 export function hostAddresses(input: RenderInput, host: Host): HostAddresses {
-  const own = input.addresses[host.name];
-  if (!own) throw new Error(`no addresses for ${host.name}`);
+  const own = placed(input, host).addresses;
   if (input.topology.spec.ipv6 && !own.ipv6) {
     // Unbound, the kernel would pick any address for IPv6 mail, one without PTR or SPF cover.
     throw new Error(`${host.name} has no IPv6 address, but ipv6 is true: it would send from an address outside SPF and PTR`);

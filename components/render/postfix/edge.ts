@@ -114,7 +114,7 @@ const mailboxTables = new WeakMap<RenderInput, string>();
 function mailboxTable(input: RenderInput): string {
   let table = mailboxTables.get(input);
   if (table === undefined) {
-    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.addresses));
+    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.hosts));
     mailboxTables.set(input, table);
   }
   return table;
