@@ -72,7 +72,8 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
     const keys = recordKeys(set.records, addresses);
     const missing = plannedKeys.filter((k) => !keys.includes(k));
     const extra = keys.filter((k) => !plannedKeys.includes(k));
-    if (missing.length || extra.length) throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
+    if (missing.length || extra.length)
+      throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
     return new Map(keys.map((k, i) => [k, cloudflareRecordArgs(set.records[i])]));
   });
 
