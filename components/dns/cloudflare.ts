@@ -98,8 +98,9 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
       { parent },
     );
     // A host's own address records: what its reverse DNS must wait for.
-    const host = topology.hosts.find((h) => h.fqdn === record.name && (record.type === "A" || record.type === "AAAA"));
-    if (host) byHost.set(host.name, [...(byHost.get(host.name) ?? []), resource]);
+    if ("host" in record.owner && (record.type === "A" || record.type === "AAAA")) {
+      byHost.set(record.owner.host, [...(byHost.get(record.owner.host) ?? []), resource]);
+    }
   });
 
   return { forwardRecords: (host) => byHost.get(host) ?? [], nextSteps: dnsNextSteps(topology.spec) };

@@ -7,7 +7,7 @@ import { DkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, placeHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
-import { DnsRecord, PtrRecord, RecordData, RecordSet } from "./types";
+import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
 
 export * from "./types";
@@ -33,9 +33,12 @@ export function buildRecordSet(
 ): RecordSet {
   const { spec } = topology;
   const records: DnsRecord[] = [];
-  const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, ...data });
+  // Each record is made for one owner: a host's own name, or a domain (set before each group below).
+  let owner: RecordOwner = { domain: spec.serverDomain };
+  const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, owner, ...data });
   const txt = (name: string, text: string) => add(name, { type: "TXT", text });
-  const srv = (name: string, priority: number, weight: number, port: number, target: string) => add(name, { type: "SRV", priority, weight, port, target });
+  const srv = (name: string, priority: number, weight: number, port: number, target: string) =>
+    add(name, { type: "SRV", priority, weight, port, target });
   // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
@@ -43,13 +46,15 @@ export function buildRecordSet(
   const placed = placeHosts(topology, addresses);
   const published = (host: Host): AddressData[] => {
     const a = placed[host.name].addresses;
-    return [{ type: "A", address: a.ipv4 }, ...(spec.ipv6 && a.ipv6 ? [{ type: "AAAA" as const, address: a.ipv6 }] : [])];
+    const v6: AddressData[] = spec.ipv6 && a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
+    return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
   };
   const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));
 
   // Hosts: their own names (HELO names, MX targets, PTR targets).
   const ptr: PtrRecord[] = [];
   for (const host of topology.hosts) {
+    owner = { host: host.name };
     publishAt(host.fqdn, [host]);
     published(host).forEach((a) => ptr.push({ address: a.address, name: host.fqdn, host: host.name }));
     // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
@@ -58,6 +63,7 @@ export function buildRecordSet(
   }
   // Service names resolve to every host of their role: clients spread over them, and adding a
   // host needs no client change.
+  owner = { domain: spec.serverDomain };
   for (const service of Object.values(topology.services)) publishAt(service.fqdn, hostsOf(topology, service.role));
 
   const edges = hostsOf(topology, "edge");
@@ -82,6 +88,7 @@ export function buildRecordSet(
   const { smtp, imap, web, mtaSts: mtaStsHost } = topology.services;
 
   for (const D of spec.domains) {
+    owner = { domain: D };
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -120,15 +127,16 @@ export function buildRecordSet(
     srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
-  const unique = dedupe(records);
+  // The same record made twice (a service name that is also a host's name) is published once, for its first owner.
+  const unique = dedupe(records, ({ owner: _, ...record }) => record);
   checkCnames(unique);
   return { records: unique, ptr: dedupe(ptr), mtaSts };
 }
 
-function dedupe<T>(items: T[]): T[] {
+function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item): T[] {
   const seen = new Set<string>();
   return items.filter((item) => {
-    const key = JSON.stringify(item);
+    const key = JSON.stringify(identity(item));
     return !seen.has(key) && seen.add(key);
   });
 }
