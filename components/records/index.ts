@@ -127,7 +127,7 @@ export function buildRecordSet(
     srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
-  // The same record made twice (a service name that is also a host's name) is published once, for its first owner.
+  // A record made for two owners (a host named like a service) is published once, for the first: the host.
   const unique = dedupe(records, ({ owner: _, ...record }) => record);
   checkCnames(unique);
   return { records: unique, ptr: dedupe(ptr), mtaSts };
