@@ -33,9 +33,10 @@ export function labZones(nameserver: NameserverSpec): ZoneFile[] {
     record(EXT_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
     // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
     record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
-    ...hosts.flatMap((h) =>
-      [{ type: "A" as const, address: h.ipv4 }, { type: "AAAA" as const, address: h.ipv6 }].map((a) => record(h.fqdn, { ...a, host: h.name }, { host: h.name })),
-    ),
+    ...hosts.flatMap((h) => [
+      record(h.fqdn, { type: "A", address: h.ipv4, host: h.name }, { host: h.name }),
+      record(h.fqdn, { type: "AAAA", address: h.ipv6, host: h.name }, { host: h.name }),
+    ]),
   ];
   const ptr = hosts.flatMap((h) => [h.ipv4, h.ipv6].map((address) => ({ address, name: h.fqdn, host: h.name })));
   const zone = { nameservers: [nameserver], hostmaster: `hostmaster@${EXT_DOMAIN}` };
