@@ -6,10 +6,11 @@
  */
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { buildRecordSet, RecordSet, renderKnotServer, ZoneFile, zoneBackend, zoneFiles } from "./records";
-import { renderHost } from "./render";
+import { buildRecordSet, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
+import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
+import { renderKnotServer } from "./render/knot";
 import { AddressBook } from "./topology/addresses";
 import { buildTopology, Topology } from "./topology";
 export { hostCertificateNames } from "./topology";
@@ -31,16 +32,14 @@ export interface FleetBuild {
 
 export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetKeys): FleetBuild {
   const topology = buildTopology(spec);
-  const missing = topology.hosts.filter((h) => !addresses[h.name]).map((h) => h.name);
-  if (missing.length > 0) throw new Error(`no addresses for ${missing.join(", ")}`);
   const recordSet = buildRecordSet(topology, addresses, keys.dkim);
-  const input = { topology, addresses, keys };
+  const input = renderInput(topology, addresses, keys, recordSet.mtaSts.policy);
   const hostFiles: Record<string, RenderedFile[]> = {};
   for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
-      ? [renderNameserverFirewall(topology, addresses, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, spec)]
+      ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, spec)]
       : [];
   return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
 }

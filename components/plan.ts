@@ -30,7 +30,8 @@ export function formatPlan(build: FleetBuild, addresses: Record<string, { ipv4: 
   ];
   const reverse = reverseDnsPlan(build);
   const sections = [
-    `mailfleet plan for stack "${notes.stack}": ${spec.domains.length} hosted domain(s), ${topology.hosts.length} host(s), compute ${spec.compute}, dns ${spec.dns}, push ${spec.push}`,
+    `mailfleet plan for stack "${notes.stack}": ${spec.domains.length} hosted domain(s), ${topology.hosts.length} host(s), ` +
+      `compute ${spec.compute}, dns ${spec.dns}, push ${spec.push}`,
     ...(notes.placeholderAddresses ? ["note: addresses are placeholders from 192.0.2.0/24 and 2001:db8::/32; AWS allocates the real ones at `pulumi up`"] : []),
     ...(notes.redactedSecrets ? ["note: secrets are redacted (set PULUMI_CONFIG_PASSPHRASE to render them)"] : []),
     "",

@@ -98,7 +98,11 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
   const groups = Object.fromEntries(
     roles.map((role) => [
       role,
-      new aws.ec2.SecurityGroup(`${role}-group`, { vpcId: network.vpcId, description: `mailfleet ${role} hosts of ${spec.serverDomain}`, tags: tags(`${role}.${spec.serverDomain}`) }, opts),
+      new aws.ec2.SecurityGroup(
+        `${role}-group`,
+        { vpcId: network.vpcId, description: `mailfleet ${role} hosts of ${spec.serverDomain}`, tags: tags(`${role}.${spec.serverDomain}`) },
+        opts,
+      ),
     ]),
   ) as Record<Role, aws.ec2.SecurityGroup>;
 
@@ -148,7 +152,14 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
         rule,
         new aws.vpc.SecurityGroupIngressRule(
           ruleName(rule),
-          { securityGroupId: groups[rule.role].id, ipProtocol: "tcp", fromPort: rule.port, toPort: rule.port, description: rule.service, ...sourceArgs(rule.source) },
+          {
+            securityGroupId: groups[rule.role].id,
+            ipProtocol: "tcp",
+            fromPort: rule.port,
+            toPort: rule.port,
+            description: rule.service,
+            ...sourceArgs(rule.source),
+          },
           opts,
         ),
       ] as const,
@@ -181,7 +192,11 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
       for (const { host, eip } of hosts) {
         // AWS sets the PTR only after checking that the name already resolves to the Elastic IP,
         // so this waits for the host's A record.
-        new aws.ec2.EipDomainName(`${host.name}-ptr`, { allocationId: eip.allocationId, domainName: host.fqdn }, { parent, dependsOn: forwardRecords(host.name) });
+        new aws.ec2.EipDomainName(
+          `${host.name}-ptr`,
+          { allocationId: eip.allocationId, domainName: host.fqdn },
+          { parent, dependsOn: forwardRecords(host.name) },
+        );
       }
     },
     nextSteps: awsNextSteps,

@@ -36,7 +36,8 @@ export function awsNextSteps(build: FleetBuild): string[] {
   return [
     "Port 25: AWS blocks outbound TCP port 25 from EC2 until the account asks for the block to be lifted. " +
       "Until then the edge and outbound hosts receive mail but cannot deliver any to other domains (it queues, then bounces). " +
-      `Send AWS the "Request to remove email sending limitations" form for this account and region, naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
+      'Send AWS the "Request to remove email sending limitations" form for this account and region, ' +
+      `naming the Elastic IPs of ${sending.join(", ")} and their reverse DNS (set by this stack).`,
     spec.ipv6
       ? "IPv6 reverse DNS: EC2 offers no custom PTR for IPv6 addresses, so the hosts' IPv6 addresses resolve to no name. " +
         "Receiving over IPv6 is unaffected (senders do not check the receiver's PTR), but mail sent from an IPv6 address without a " +

@@ -39,7 +39,8 @@ export function userData(spec: FleetSpec, host: Host): string {
     lines.push(
       "# Every mailbox belongs to one unprivileged user with fixed ids, so a mailbox copied to another store keeps its owner.",
       `getent group ${VMAIL.group} >/dev/null || groupadd --system --gid ${VMAIL.gid} ${VMAIL.group}`,
-      `getent passwd ${VMAIL.user} >/dev/null || useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} --home-dir ${VMAIL.home} --no-create-home --shell /usr/sbin/nologin ${VMAIL.user}`,
+      `getent passwd ${VMAIL.user} >/dev/null || useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} ` +
+        `--home-dir ${VMAIL.home} --no-create-home --shell /usr/sbin/nologin ${VMAIL.user}`,
       `install -d -o ${VMAIL.user} -g ${VMAIL.group} -m 0750 ${VMAIL.home}`,
     );
   }

@@ -314,7 +314,11 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     const domain = domainOf(m.address);
     if (ok("domains") && !hosted.has(domain)) add(["mailboxes", i, "address"], `domain "${domain}" is not a hosted domain`, `hosted: ${hostedList}`);
     if (c.recipientDelimiter && m.address.slice(0, m.address.lastIndexOf("@")).includes(c.recipientDelimiter)) {
-      add(["mailboxes", i, "address"], `contains the recipient delimiter "${c.recipientDelimiter}"`, "mail to it would be read as an extension; choose another address");
+      add(
+        ["mailboxes", i, "address"],
+        `contains the recipient delimiter "${c.recipientDelimiter}"`,
+        "mail to it would be read as an extension; choose another address",
+      );
     }
     let store = m.store;
     if (!ok("hosts", "compute")) {
@@ -354,7 +358,8 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       "mail to it would circle until it bounces; point it at a mailbox or a foreign address",
     );
   }
-  if (ok("admin", "mailboxes") && !mailboxSet.has(c.admin)) add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
+  if (ok("admin", "mailboxes") && !mailboxSet.has(c.admin))
+    add(["admin"], `${c.admin} is not a mailbox`, "postmaster@ and abuse@ are delivered there; add it under mailboxes");
   for (const domain of c.domains) {
     for (const role of ["postmaster", "abuse"]) {
       const address = `${role}@${domain}`;
@@ -369,11 +374,16 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
   // DKIM, SPF, DNS zones
   const active = ok("dkim") ? (c.dkim.active ?? c.dkim.selectors[c.dkim.selectors.length - 1]) : "";
   if (ok("dkim")) duplicates(c.dkim.selectors).forEach((i) => add(["dkim", "selectors", i], `"${c.dkim.selectors[i]}" is listed twice`));
-  if (ok("dkim") && !c.dkim.selectors.includes(active)) add(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${c.dkim.selectors.join(", ")}`);
+  if (ok("dkim") && !c.dkim.selectors.includes(active))
+    add(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${c.dkim.selectors.join(", ")}`);
   const spfIncludes = [...c.spfIncludes, ...(ok("smarthost") && c.smarthost?.spfInclude ? [c.smarthost.spfInclude] : [])];
   const lookups = spfLookups(spfIncludes.length);
   if (lookups > SPF_LOOKUP_LIMIT) {
-    add(["spfIncludes"], `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`, "drop includes, or flatten them into ip4:/ip6: terms");
+    add(
+      ["spfIncludes"],
+      `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`,
+      "drop includes, or flatten them into ip4:/ip6: terms",
+    );
   }
   const dnsZones = c.dnsZones ?? c.domains;
   const zoneSet = new Set(dnsZones);
@@ -398,7 +408,8 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       add(["adminSshCidrs"], "is empty, but the push connects over SSH", "add the CIDR of the machine that runs `pulumi up`");
     }
   }
-  if (ok("compute", "ssh") && c.compute === "aws" && !c.ssh.publicKey) add(["ssh", "publicKey"], "is required with compute: aws", "new instances get it in their user data so the push can log in");
+  if (ok("compute", "ssh") && c.compute === "aws" && !c.ssh.publicKey)
+    add(["ssh", "publicKey"], "is required with compute: aws", "new instances get it in their user data so the push can log in");
   if (ok("dns", "zone") && c.dns === "zone") {
     if (!c.zone) add(["zone"], "is required with dns: zone", "give zone.nameservers [{ name, ipv4 }]");
     else c.zone.nameservers.forEach((ns, i) => {

@@ -139,7 +139,9 @@ function passphraseDecrypter(passphrase: string, encryptionSalt: string): (ciphe
     passphraseOk = false;
   }
   if (!passphraseOk) {
-    throw new ConfigError([{ path: "PULUMI_CONFIG_PASSPHRASE", message: "does not decrypt this stack's secrets", hint: "use the passphrase the stack was created with" }]);
+    throw new ConfigError([
+      { path: "PULUMI_CONFIG_PASSPHRASE", message: "does not decrypt this stack's secrets", hint: "use the passphrase the stack was created with" },
+    ]);
   }
   return decrypt;
 }

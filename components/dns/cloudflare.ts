@@ -72,7 +72,8 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
     const keys = recordKeys(set.records, addresses);
     const missing = plannedKeys.filter((k) => !keys.includes(k));
     const extra = keys.filter((k) => !plannedKeys.includes(k));
-    if (missing.length || extra.length) throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
+    if (missing.length || extra.length)
+      throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
     return new Map(keys.map((k, i) => [k, cloudflareRecordArgs(set.records[i])]));
   });
 
@@ -97,8 +98,9 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
       { parent },
     );
     // A host's own address records: what its reverse DNS must wait for.
-    const host = topology.hosts.find((h) => h.fqdn === record.name && (record.type === "A" || record.type === "AAAA"));
-    if (host) byHost.set(host.name, [...(byHost.get(host.name) ?? []), resource]);
+    if ("host" in record.owner && (record.type === "A" || record.type === "AAAA")) {
+      byHost.set(record.owner.host, [...(byHost.get(record.owner.host) ?? []), resource]);
+    }
   });
 
   return { forwardRecords: (host) => byHost.get(host) ?? [], nextSteps: dnsNextSteps(topology.spec) };

@@ -9,18 +9,16 @@ import { DnsRecord } from "../records";
 import { AddressBook } from "../topology/addresses";
 
 export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook): string[] {
-  const owner = new Map<string, string>();
-  for (const [host, a] of Object.entries(addresses)) {
-    owner.set(a.ipv4, host);
-    if (a.ipv6) owner.set(a.ipv6, host);
-  }
   const keys = records.map((r) => {
     switch (r.type) {
       case "A":
       case "AAAA": {
-        const host = owner.get(r.address);
-        if (!host) throw new Error(`${r.type} ${r.name} points at ${r.address}, which is no host's address`);
-        return `${r.type} ${r.name} ${host}`;
+        // The record names its host; an address that is not that host's would publish the wrong one.
+        const a = addresses[r.host];
+        if (!a || (r.type === "A" ? a.ipv4 : a.ipv6) !== r.address) {
+          throw new Error(`${r.type} ${r.name} points at ${r.address}, which is no host's address (the record names ${r.host})`);
+        }
+        return `${r.type} ${r.name} ${r.host}`;
       }
       case "MX":
         return `MX ${r.name} ${r.exchange}`;

@@ -33,7 +33,12 @@ function loadOrCreate<T>(paths: string[], read: (contents: string[]) => T | unde
 function dkimKey(dir: string, domain: string, selector: string): DkimKey {
   return loadOrCreate(
     [join(dir, "dkim", `${domain}.${selector}.key`)],
-    ([privateKeyPem]) => ({ domain, selector, privateKeyPem, publicKey: createPublicKey(privateKeyPem).export({ type: "spki", format: "der" }).toString("base64") }),
+    ([privateKeyPem]) => ({
+      domain,
+      selector,
+      privateKeyPem,
+      publicKey: createPublicKey(privateKeyPem).export({ type: "spki", format: "der" }).toString("base64"),
+    }),
     () => {
       const key = generateDkimKey(domain, selector);
       return [key, [key.privateKeyPem]];

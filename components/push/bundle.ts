@@ -58,7 +58,8 @@ export function parseBundle(bundle: string): Omit<RenderedFile, "secret">[] {
   const seen = new Set<string>();
   return lines.map((line) => {
     const [, mode, owner, group, path, content] = LINE_RE.exec(line) ?? [];
-    if (mode === undefined || !plainPath(path) || !BASE64_RE.test(content) || seen.has(path)) throw new Error(`bad bundle line ${JSON.stringify(line.slice(0, 80))}`);
+    if (mode === undefined || !plainPath(path) || !BASE64_RE.test(content) || seen.has(path))
+      throw new Error(`bad bundle line ${JSON.stringify(line.slice(0, 80))}`);
     seen.add(path);
     return { mode: parseInt(mode, 8), owner, group, path, content: Buffer.from(content, "base64").toString("utf8") };
   });

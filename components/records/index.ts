@@ -5,9 +5,9 @@
  */
 import { DkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
-import { AddressBook } from "../topology/addresses";
+import { AddressBook, placeHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
-import { DnsRecord, PtrRecord, RecordData, RecordSet } from "./types";
+import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
 
 export * from "./types";
@@ -15,7 +15,6 @@ export { mtaStsPolicy } from "./mtaSts";
 export { txtStrings } from "./txt";
 export * from "./zones";
 export * from "./zoneFile";
-export * from "./knot";
 
 /**
  * Every edge host is an MX at this one priority: senders pick among equal-priority MX at random
@@ -34,23 +33,28 @@ export function buildRecordSet(
 ): RecordSet {
   const { spec } = topology;
   const records: DnsRecord[] = [];
-  const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, ...data });
+  // Each record is made for one owner: a host's own name, or a domain (set before each group below).
+  let owner: RecordOwner = { domain: spec.serverDomain };
+  const add = (name: string, data: RecordData) => records.push({ name, zone: zoneOf(spec.dnsZones, name), ttl: spec.dnsTtl, owner, ...data });
   const txt = (name: string, text: string) => add(name, { type: "TXT", text });
-  const srv = (name: string, priority: number, weight: number, port: number, target: string) => add(name, { type: "SRV", priority, weight, port, target });
+  const srv = (name: string, priority: number, weight: number, port: number, target: string) =>
+    add(name, { type: "SRV", priority, weight, port, target });
   // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
   /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
+  const placed = placeHosts(topology, addresses);
   const published = (host: Host): AddressData[] => {
-    const a = addresses[host.name];
-    if (!a) throw new Error(`no addresses for host ${host.name}: the compute backend must give every host an IPv4 address`);
-    return [{ type: "A", address: a.ipv4 }, ...(spec.ipv6 && a.ipv6 ? [{ type: "AAAA" as const, address: a.ipv6 }] : [])];
+    const a = placed[host.name].addresses;
+    const v6: AddressData[] = spec.ipv6 && a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
+    return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
   };
   const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));
 
   // Hosts: their own names (HELO names, MX targets, PTR targets).
   const ptr: PtrRecord[] = [];
   for (const host of topology.hosts) {
+    owner = { host: host.name };
     publishAt(host.fqdn, [host]);
     published(host).forEach((a) => ptr.push({ address: a.address, name: host.fqdn, host: host.name }));
     // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
@@ -59,6 +63,7 @@ export function buildRecordSet(
   }
   // Service names resolve to every host of their role: clients spread over them, and adding a
   // host needs no client change.
+  owner = { domain: spec.serverDomain };
   for (const service of Object.values(topology.services)) publishAt(service.fqdn, hostsOf(topology, service.role));
 
   const edges = hostsOf(topology, "edge");
@@ -83,6 +88,7 @@ export function buildRecordSet(
   const { smtp, imap, web, mtaSts: mtaStsHost } = topology.services;
 
   for (const D of spec.domains) {
+    owner = { domain: D };
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -121,15 +127,16 @@ export function buildRecordSet(
     srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
-  const unique = dedupe(records);
+  // A record made for two owners (a host named like a service) is published once, for the first: the host.
+  const unique = dedupe(records, ({ owner: _, ...record }) => record);
   checkCnames(unique);
   return { records: unique, ptr: dedupe(ptr), mtaSts };
 }
 
-function dedupe<T>(items: T[]): T[] {
+function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item): T[] {
   const seen = new Set<string>();
   return items.filter((item) => {
-    const key = JSON.stringify(item);
+    const key = JSON.stringify(identity(item));
     return !seen.has(key) && seen.add(key);
   });
 }

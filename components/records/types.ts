@@ -2,7 +2,8 @@
 
 /** What a record says, apart from where it lives. */
 export type RecordData =
-  | { type: "A" | "AAAA"; address: string }
+  /** `host`: whose address it is (AddressBook key), kept from where the record is made. */
+  | { type: "A" | "AAAA"; address: string; host: string }
   | { type: "MX"; priority: number; exchange: string }
   /** One logical string; writers split it into <=255-byte character-strings (txtStrings). */
   | { type: "TXT"; text: string }
@@ -10,8 +11,14 @@ export type RecordData =
   /** target "." = the service is decidedly not offered (RFC 2782, RFC 6186 §4). */
   | { type: "SRV"; priority: number; weight: number; port: number; target: string };
 
+/**
+ * What a record is made for: a host's own name (its addresses and HELO SPF: what the host's PTR
+ * waits for), or a domain (a hosted domain's records, the server domain's service names).
+ */
+export type RecordOwner = { host: string } | { domain: string };
+
 /** One record. `name` is an FQDN without the trailing dot; `zone` is the spec.dnsZones entry it belongs to. */
-export type DnsRecord = { name: string; zone: string; ttl: number } & RecordData;
+export type DnsRecord = { name: string; zone: string; ttl: number; owner: RecordOwner } & RecordData;
 
 /** A reverse DNS wish: `address` should resolve back to the host's name (FCrDNS for sending hosts). */
 export interface PtrRecord {

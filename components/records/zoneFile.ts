@@ -1,7 +1,7 @@
 /**
  * RFC 1035 master files for the `zone` DNS backend: one forward zone per spec.dnsZones entry and
  * reverse zones (IPv4 per /24, IPv6 per /64) holding the PTR wishes, for an authoritative server
- * the operator runs (renderKnotServer) or any other that reads master files.
+ * the operator runs (render/knot.ts renderKnotServer) or any other that reads master files.
  */
 import { FleetSpec, NameserverSpec, ZoneBackendSpec } from "../config/spec";
 import { txtStrings } from "./txt";

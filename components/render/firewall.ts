@@ -8,7 +8,7 @@
 import { isIPv6 } from "node:net";
 import { Role } from "../config/spec";
 import { Host, hostsOf, NAMESERVER_PORTS, Port, Topology } from "../topology";
-import { AddressBook, HostAddresses, internalIpv4 } from "../topology/addresses";
+import { HostAddresses, internalIpv4, PlacedHosts } from "../topology/addresses";
 import { file, RenderedFile } from "./file";
 
 /** Where Debian's nftables.service loads the rule set from at boot. */
@@ -38,7 +38,7 @@ function hostSources(a: HostAddresses): string[] {
   return [internalIpv4(a), a.ipv4, ...(a.ipv6 ? [a.ipv6] : [])];
 }
 
-function sourceSets(topology: Topology, addresses: AddressBook, ports: Port[]): Map<Port["from"], SourceSet> {
+function sourceSets(topology: Topology, hosts: PlacedHosts, ports: Port[]): Map<Port["from"], SourceSet> {
   const sets = new Map<Port["from"], SourceSet>();
   for (const { from } of ports) {
     if (from === "any" || sets.has(from)) continue;
@@ -46,7 +46,11 @@ function sourceSets(topology: Topology, addresses: AddressBook, ports: Port[]): 
       from,
       from === "admin"
         ? { name: "admin", why: "the push and the admins (adminSshCidrs)", members: byFamily(topology.spec.adminSshCidrs) }
-        : { name: from, why: `the fleet's ${from} hosts`, members: byFamily(hostsOf(topology, from as Role).flatMap((h) => hostSources(addresses[h.name]))) },
+        : {
+            name: from,
+            why: `the fleet's ${from} hosts`,
+            members: byFamily(hostsOf(topology, from as Role).flatMap((h) => hostSources(hosts[h.name].addresses))),
+          },
     );
   }
   return sets;
@@ -78,8 +82,8 @@ function portRules(port: Port, sets: Map<Port["from"], SourceSet>): string[] {
 }
 
 /** The rule set of a host named `fqdn` that serves these ports (each role's ports include SSH from admin). */
-function renderRuleSet(topology: Topology, addresses: AddressBook, fqdn: string, ports: Port[]): string {
-  const sets = sourceSets(topology, addresses, ports);
+function renderRuleSet(topology: Topology, hosts: PlacedHosts, fqdn: string, ports: Port[]): string {
+  const sets = sourceSets(topology, hosts, ports);
   return [
     "#!/usr/sbin/nft -f",
     `# Rendered by mailfleet: the firewall of ${fqdn}, from the topology's ports table.`,
@@ -105,11 +109,11 @@ function renderRuleSet(topology: Topology, addresses: AddressBook, fqdn: string,
   ].join("\n");
 }
 
-export function renderHostFirewall(topology: Topology, addresses: AddressBook, host: Host): RenderedFile {
-  return file(NFTABLES_CONF, renderRuleSet(topology, addresses, host.fqdn, host.ports));
+export function renderHostFirewall(topology: Topology, hosts: PlacedHosts, host: Host): RenderedFile {
+  return file(NFTABLES_CONF, renderRuleSet(topology, hosts, host.fqdn, host.ports));
 }
 
 /** The zone backend's primary nameserver is no fleet host, but gets the same kind of wall. */
-export function renderNameserverFirewall(topology: Topology, addresses: AddressBook, fqdn: string): RenderedFile {
-  return file(NFTABLES_CONF, renderRuleSet(topology, addresses, fqdn, NAMESERVER_PORTS));
+export function renderNameserverFirewall(topology: Topology, hosts: PlacedHosts, fqdn: string): RenderedFile {
+  return file(NFTABLES_CONF, renderRuleSet(topology, hosts, fqdn, NAMESERVER_PORTS));
 }

@@ -17,7 +17,7 @@ const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => 
 
 export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
   const files = [
-    renderHostFirewall(input.topology, input.addresses, host),
+    renderHostFirewall(input.topology, input.hosts, host),
     ...renderTlsFiles(input, host),
     ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host)),
   ];
@@ -30,4 +30,4 @@ export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
 }
 
 export { RenderedFile } from "./file";
-export { RenderInput, TLS_PATHS } from "./input";
+export { RenderInput, renderInput, TLS_PATHS } from "./input";

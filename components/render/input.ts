@@ -1,12 +1,25 @@
 import { FleetKeys } from "../keys/material";
-import { AddressBook } from "../topology/addresses";
-import { Topology } from "../topology";
+import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
+import { Host, Topology } from "../topology";
 
 /** Everything a host's files are made from. Plain data: the Pulumi layer resolves Outputs first. */
 export interface RenderInput {
   topology: Topology;
   addresses: AddressBook;
   keys: FleetKeys;
+  /** Every host joined with its addresses (placeHosts). */
+  hosts: PlacedHosts;
+  /** The MTA-STS policy body the record set's id was made from (RecordSet.mtaSts). */
+  mtaStsPolicy: string;
+}
+
+export function renderInput(topology: Topology, addresses: AddressBook, keys: FleetKeys, mtaStsPolicy: string): RenderInput {
+  return { topology, addresses, keys, hosts: placeHosts(topology, addresses), mtaStsPolicy };
+}
+
+/** The host joined with its addresses. */
+export function placed(input: RenderInput, host: Host): PlacedHost {
+  return input.hosts[host.name];
 }
 
 /** Where each host keeps its certificate; one layout for every role. */

@@ -1,4 +1,4 @@
-import type { Topology } from ".";
+import type { Host, Topology } from ".";
 
 /** The static addresses of each host, known after the compute backend has allocated them. */
 export interface HostAddresses {
@@ -20,6 +20,18 @@ export function internalIpv4(addresses: HostAddresses): string {
 
 /** Host name (label, e.g. `mx1`) -> its addresses. */
 export type AddressBook = Record<string, HostAddresses>;
+
+/** A host joined with the addresses the compute backend gave it. */
+export type PlacedHost = Host & { addresses: HostAddresses };
+/** Host name -> the placed host: every host of the topology. */
+export type PlacedHosts = Record<string, PlacedHost>;
+
+/** Joins each host with its addresses, once: the one place a missing address is refused. */
+export function placeHosts(topology: Topology, addresses: AddressBook): PlacedHosts {
+  const missing = topology.hosts.filter((h) => !addresses[h.name]).map((h) => h.name);
+  if (missing.length > 0) throw new Error(`no addresses for ${missing.join(", ")}: the compute backend must give every host an IPv4 address`);
+  return Object.fromEntries(topology.hosts.map((h) => [h.name, { ...h, addresses: addresses[h.name] }]));
+}
 
 /**
  * Stand-ins with the shape the real addresses will have, for a cloud that allocates them at `pulumi up`:

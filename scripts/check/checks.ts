@@ -66,7 +66,15 @@ async function guarded(check: CheckName, subject: string, run: () => Promise<Che
     const r = await run();
     return Array.isArray(r) ? r : [r];
   } catch (error) {
-    return [{ check, subject, status: "fail", detail: `query failed: ${(error as Error).message}`, fix: "make the zone's nameservers answer (and --dns point at one of them)" }];
+    return [
+      {
+        check,
+        subject,
+        status: "fail",
+        detail: `query failed: ${(error as Error).message}`,
+        fix: "make the zone's nameservers answer (and --dns point at one of them)",
+      },
+    ];
   }
 }
 
@@ -119,7 +127,13 @@ async function checkCnames(e: Expected, p: Probes): Promise<CheckResult[]> {
         const have = await p.dns.cname(name);
         return have.length === 1 && have[0] === target
           ? { check: "cname", subject: name, status: "pass", detail: `→ ${target}` }
-          : { check: "cname", subject: name, status: "fail", detail: have.length ? `points to ${have.join(", ")}` : "no CNAME", fix: `publish ${name} CNAME ${target}` };
+          : {
+              check: "cname",
+              subject: name,
+              status: "fail",
+              detail: have.length ? `points to ${have.join(", ")}` : "no CNAME",
+              fix: `publish ${name} CNAME ${target}`,
+            };
       })),
     );
   }
@@ -136,7 +150,13 @@ async function checkSrv(e: Expected, p: Probes): Promise<CheckResult[]> {
         const have = (await p.dns.srv(name)).map(text);
         return sameSet(want, have)
           ? { check: "srv", subject: name, status: "pass", detail: want.join(", ") }
-          : { check: "srv", subject: name, status: "warn", detail: have.length ? `is ${have.join(", ")}` : "no SRV record", fix: `publish ${name} SRV ${want.join(" and ")} (mail clients use it to find the servers)` };
+          : {
+              check: "srv",
+              subject: name,
+              status: "warn",
+              detail: have.length ? `is ${have.join(", ")}` : "no SRV record",
+              fix: `publish ${name} SRV ${want.join(" and ")} (mail clients use it to find the servers)`,
+            };
       })),
     );
   }
@@ -154,7 +174,8 @@ async function checkMx(e: Expected, p: Probes): Promise<CheckResult[]> {
         const have = await p.dns.mx(domain);
         const findings: Finding[] = [];
         const fix = `publish exactly: ${want.map((r) => `${domain} MX ${r.priority} ${r.exchange}`).join(", ")}`;
-        if (have.length === 0) return { check: "mx", subject: domain, status: "fail", detail: "no MX record: senders fall back to the domain's A record or bounce", fix };
+        if (have.length === 0)
+          return { check: "mx", subject: domain, status: "fail", detail: "no MX record: senders fall back to the domain's A record or bounce", fix };
         const missing = want.filter((w) => !have.some((h) => h.exchange === w.exchange));
         const extra = have.filter((h) => !want.some((w) => w.exchange === h.exchange));
         if (missing.length) findings.push({ status: "fail", text: `missing ${missing.map((m) => m.exchange).join(", ")}`, fix });
@@ -163,12 +184,15 @@ async function checkMx(e: Expected, p: Probes): Promise<CheckResult[]> {
         if (priorities.length > 1) {
           findings.push({
             status: "fail",
-            text: `priorities differ (${have.map((h) => `${h.priority} ${h.exchange}`).join(", ")}): senders use the higher numbers only when the lowest fails, so the edge hosts do not share the load`,
+            text:
+              `priorities differ (${have.map((h) => `${h.priority} ${h.exchange}`).join(", ")}): senders use the higher numbers ` +
+              "only when the lowest fails, so the edge hosts do not share the load",
             fix,
           });
         }
         for (const h of have) {
-          if ((await p.dns.cname(h.exchange)).length > 0) findings.push({ status: "fail", text: `${h.exchange} is a CNAME, which RFC 2181 §10.3 forbids for an MX target`, fix });
+          if ((await p.dns.cname(h.exchange)).length > 0)
+            findings.push({ status: "fail", text: `${h.exchange} is a CNAME, which RFC 2181 §10.3 forbids for an MX target`, fix });
         }
         return merge("mx", domain, findings, have.map((h) => `${h.priority} ${h.exchange}`).join(", ") || wantText);
       })),
@@ -179,7 +203,11 @@ async function checkMx(e: Expected, p: Probes): Promise<CheckResult[]> {
 
 function ptrFix(e: Expected, address: string, name: string): string {
   const { spec } = e.topology;
-  if (spec.compute === "aws") return `set the reverse DNS of Elastic IP ${address} to ${name} (aws ec2 modify-address-attribute --domain-name ${name}; AWS checks that ${name} resolves to it first)`;
+  if (spec.compute === "aws")
+    return (
+      `set the reverse DNS of Elastic IP ${address} to ${name} ` +
+      `(aws ec2 modify-address-attribute --domain-name ${name}; AWS checks that ${name} resolves to it first)`
+    );
   if (spec.dns === "zone") return `publish the PTR ${address} → ${name} in the reverse zone, and make sure the reverse zone is delegated to your nameservers`;
   return `ask the provider of ${address} to set its reverse DNS to ${name}`;
 }
@@ -202,13 +230,34 @@ async function checkPtr(e: Expected, p: Probes): Promise<CheckResult[]> {
       ...(await guarded("ptr", wish.address, async () => {
         const names = await p.dns.ptr(wish.address);
         const fix = ptrFix(e, wish.address, wish.name);
-        if (names.length === 0) return { check: "ptr", subject: wish.address, status: severity, detail: `no PTR (should be ${wish.name}); many receivers reject mail from addresses without reverse DNS`, fix };
-        if (!names.includes(wish.name)) return { check: "ptr", subject: wish.address, status: severity, detail: `PTR is ${names.join(", ")}, not the HELO name ${wish.name}`, fix };
+        if (names.length === 0)
+          return {
+            check: "ptr",
+            subject: wish.address,
+            status: severity,
+            detail: `no PTR (should be ${wish.name}); many receivers reject mail from addresses without reverse DNS`,
+            fix,
+          };
+        if (!names.includes(wish.name))
+          return { check: "ptr", subject: wish.address, status: severity, detail: `PTR is ${names.join(", ")}, not the HELO name ${wish.name}`, fix };
         const forward = isIPv4(wish.address) ? await p.dns.a(wish.name) : await p.dns.aaaa(wish.name);
         if (!forward.includes(normalAddress(wish.address))) {
-          return { check: "ptr", subject: wish.address, status: severity, detail: `${wish.name} does not resolve back to ${wish.address} (FCrDNS fails)`, fix: `publish ${wish.name} ${isIPv4(wish.address) ? "A" : "AAAA"} ${wish.address}` };
+          return {
+            check: "ptr",
+            subject: wish.address,
+            status: severity,
+            detail: `${wish.name} does not resolve back to ${wish.address} (FCrDNS fails)`,
+            fix: `publish ${wish.name} ${isIPv4(wish.address) ? "A" : "AAAA"} ${wish.address}`,
+          };
         }
-        if (names.length > 1) return { check: "ptr", subject: wish.address, status: "warn", detail: `several PTR records (${names.join(", ")}); receivers pick one at random`, fix: `keep only ${wish.name}` };
+        if (names.length > 1)
+          return {
+            check: "ptr",
+            subject: wish.address,
+            status: "warn",
+            detail: `several PTR records (${names.join(", ")}); receivers pick one at random`,
+            fix: `keep only ${wish.name}`,
+          };
         return { check: "ptr", subject: wish.address, status: "pass", detail: `${wish.name}, which resolves back (FCrDNS)` };
       })),
     );
@@ -282,17 +331,38 @@ async function checkDkim(e: Expected, p: Probes): Promise<CheckResult[]> {
       out.push(
         ...(await guarded("dkim", name, async () => {
           const texts = await p.dns.txt(name);
-          if (texts.length === 0) return { check: "dkim", subject: name, status: "fail", detail: "no TXT record: every signature with this selector fails", fix };
+          if (texts.length === 0)
+            return { check: "dkim", subject: name, status: "fail", detail: "no TXT record: every signature with this selector fails", fix };
           if (texts.length > 1) return { check: "dkim", subject: name, status: "fail", detail: `${texts.length} TXT records; verifiers may take either`, fix };
           const parsed = parseDkimRecord(texts[0]);
           if ("problem" in parsed) return { check: "dkim", subject: name, status: "fail", detail: parsed.problem, fix };
-          if (parsed.key.bits < 1024) return { check: "dkim", subject: name, status: "fail", detail: `${parsed.key.bits}-bit key: RFC 8301 says verifiers must not accept keys under 1024 bits`, fix: "rotate to a new selector with a 2048-bit key" };
+          if (parsed.key.bits < 1024)
+            return {
+              check: "dkim",
+              subject: name,
+              status: "fail",
+              detail: `${parsed.key.bits}-bit key: RFC 8301 says verifiers must not accept keys under 1024 bits`,
+              fix: "rotate to a new selector with a 2048-bit key",
+            };
           const expected = expectedText ? parseDkimRecord(expectedText) : undefined;
           if (e.dkimKeysKnown && expected && "key" in expected && expected.key.publicKey !== parsed.key.publicKey) {
-            return { check: "dkim", subject: name, status: "fail", detail: "the published key is not the key the outbound MTA signs with: signatures fail", fix };
+            return {
+              check: "dkim",
+              subject: name,
+              status: "fail",
+              detail: "the published key is not the key the outbound MTA signs with: signatures fail",
+              fix,
+            };
           }
           const known = e.dkimKeysKnown ? "the signing key" : "a well-formed key (signing key not given: pass --outputs to compare)";
-          if (parsed.key.bits < 2048) return { check: "dkim", subject: name, status: "warn", detail: `${parsed.key.bits}-bit RSA, ${known}`, fix: "rotate to a new selector with a 2048-bit key" };
+          if (parsed.key.bits < 2048)
+            return {
+              check: "dkim",
+              subject: name,
+              status: "warn",
+              detail: `${parsed.key.bits}-bit RSA, ${known}`,
+              fix: "rotate to a new selector with a 2048-bit key",
+            };
           return { check: "dkim", subject: name, status: "pass", detail: `${parsed.key.bits}-bit RSA, ${known}` };
         })),
       );
@@ -311,21 +381,36 @@ async function checkDmarc(e: Expected, p: Probes): Promise<CheckResult[]> {
     out.push(
       ...(await guarded("dmarc", domain, async () => {
         const texts = (await p.dns.txt(name)).filter((t) => /^v\s*=\s*DMARC1/i.test(t));
-        if (texts.length === 0) return { check: "dmarc", subject: domain, status: "fail", detail: `no DMARC record at ${name}: receivers apply no policy and send no reports`, fix };
-        if (texts.length > 1) return { check: "dmarc", subject: domain, status: "fail", detail: `${texts.length} DMARC records: receivers ignore them all (RFC 7489 §6.6.3)`, fix };
+        if (texts.length === 0)
+          return { check: "dmarc", subject: domain, status: "fail", detail: `no DMARC record at ${name}: receivers apply no policy and send no reports`, fix };
+        if (texts.length > 1) {
+          const detail = `${texts.length} DMARC records: receivers ignore them all (RFC 7489 §6.6.3)`;
+          return { check: "dmarc", subject: domain, status: "fail", detail, fix };
+        }
         const parsed = parseDmarc(texts[0]);
         if ("problem" in parsed) return { check: "dmarc", subject: domain, status: "fail", detail: parsed.problem, fix };
         const findings: Finding[] = [];
         const d = parsed.dmarc;
         if (d.p !== spec.dmarc.policy) findings.push({ status: "fail", text: `p=${d.p}, the stack says p=${spec.dmarc.policy}`, fix });
-        else if (d.p === "none") findings.push({ status: "warn", text: "p=none only monitors: spoofed mail is still delivered", fix: "raise mailfleet:dmarc.policy to quarantine or reject once the reports are clean" });
-        if (spec.dmarc.rua && !d.rua.includes(spec.dmarc.rua.toLowerCase())) findings.push({ status: "fail", text: `reports do not go to ${spec.dmarc.rua}`, fix });
+        else if (d.p === "none")
+          findings.push({
+            status: "warn",
+            text: "p=none only monitors: spoofed mail is still delivered",
+            fix: "raise mailfleet:dmarc.policy to quarantine or reject once the reports are clean",
+          });
+        if (spec.dmarc.rua && !d.rua.includes(spec.dmarc.rua.toLowerCase()))
+          findings.push({ status: "fail", text: `reports do not go to ${spec.dmarc.rua}`, fix });
         for (const rua of d.rua) {
           const ruaDomain = rua.slice(rua.lastIndexOf("@") + 1);
           if (ruaDomain === domain) continue;
           const auth = `${domain}._report._dmarc.${ruaDomain}`;
           const granted = (await p.dns.txt(auth)).some((t) => /^v\s*=\s*DMARC1/i.test(t));
-          if (!granted) findings.push({ status: "warn", text: `${ruaDomain} does not accept reports for ${domain}: receivers drop them (RFC 7489 §7.1)`, fix: `publish ${auth} TXT "v=DMARC1"` });
+          if (!granted)
+            findings.push({
+              status: "warn",
+              text: `${ruaDomain} does not accept reports for ${domain}: receivers drop them (RFC 7489 §7.1)`,
+              fix: `publish ${auth} TXT "v=DMARC1"`,
+            });
         }
         return merge("dmarc", domain, findings, `p=${d.p}${d.rua.length ? `, reports to ${d.rua.join(", ")}` : ""}`);
       })),
@@ -342,11 +427,19 @@ async function checkTlsRpt(e: Expected, p: Probes): Promise<CheckResult[]> {
     out.push(
       ...(await guarded("tls-rpt", domain, async () => {
         const texts = (await p.dns.txt(name)).filter((t) => /^v\s*=\s*TLSRPTv1/i.test(t));
-        if (texts.length !== 1) return { check: "tls-rpt", subject: domain, status: "fail", detail: texts.length ? `${texts.length} TLS-RPT records` : `no TLS-RPT record at ${name}: TLS failures of senders go unreported`, fix };
+        if (texts.length !== 1)
+          return {
+            check: "tls-rpt",
+            subject: domain,
+            status: "fail",
+            detail: texts.length ? `${texts.length} TLS-RPT records` : `no TLS-RPT record at ${name}: TLS failures of senders go unreported`,
+            fix,
+          };
         const parsed = parseTlsRpt(texts[0]);
         if ("problem" in parsed) return { check: "tls-rpt", subject: domain, status: "fail", detail: parsed.problem, fix };
         const want = e.topology.spec.tlsRpt.rua.toLowerCase();
-        if (!parsed.rua.includes(want)) return { check: "tls-rpt", subject: domain, status: "fail", detail: `reports go to ${parsed.rua.join(", ")}, not ${want}`, fix };
+        if (!parsed.rua.includes(want))
+          return { check: "tls-rpt", subject: domain, status: "fail", detail: `reports go to ${parsed.rua.join(", ")}, not ${want}`, fix };
         return { check: "tls-rpt", subject: domain, status: "pass", detail: `reports to ${parsed.rua.join(", ")}` };
       })),
     );
@@ -371,16 +464,29 @@ async function checkMtaSts(e: Expected, p: Probes): Promise<CheckResult[]> {
         const txtFix = `publish ${txtName} TXT "v=STSv1; id=${e.recordSet.mtaSts.id}"`;
         const texts = (await p.dns.txt(txtName)).filter((t) => /^v\s*=\s*STSv1/i.test(t));
         if (texts.length !== 1) {
-          findings.push({ status: "fail", text: texts.length ? `${texts.length} MTA-STS TXT records: senders ignore them` : `no TXT at ${txtName}: senders never look for the policy`, fix: txtFix });
+          findings.push({
+            status: "fail",
+            text: texts.length ? `${texts.length} MTA-STS TXT records: senders ignore them` : `no TXT at ${txtName}: senders never look for the policy`,
+            fix: txtFix,
+          });
         } else {
           const txt = parseMtaStsTxt(texts[0]);
           if ("problem" in txt) findings.push({ status: "fail", text: `TXT ${txt.problem}`, fix: txtFix });
           else if (txt.id !== e.recordSet.mtaSts.id) {
-            findings.push({ status: "fail", text: `TXT id=${txt.id} is not the policy's id ${e.recordSet.mtaSts.id}: senders keep a stale cached policy`, fix: txtFix });
+            findings.push({
+              status: "fail",
+              text: `TXT id=${txt.id} is not the policy's id ${e.recordSet.mtaSts.id}: senders keep a stale cached policy`,
+              fix: txtFix,
+            });
           }
         }
         const addresses = [...(await p.dns.a(host)), ...(await p.dns.aaaa(host))];
-        if (addresses.length === 0) findings.push({ status: "fail", text: `${host} does not resolve: senders cannot fetch the policy`, fix: `publish ${host} (a CNAME to ${e.topology.services.mtaSts.fqdn})` });
+        if (addresses.length === 0)
+          findings.push({
+            status: "fail",
+            text: `${host} does not resolve: senders cannot fetch the policy`,
+            fix: `publish ${host} (a CNAME to ${e.topology.services.mtaSts.fqdn})`,
+          });
         const mxHosts = (await p.dns.mx(domain)).map((m) => m.exchange);
         for (const address of addresses) {
           const got = await p.policy(domain, address);
@@ -394,7 +500,8 @@ async function checkMtaSts(e: Expected, p: Probes): Promise<CheckResult[]> {
             findings.push({ status: "fail", text: `${at}: HTTP ${got.status}`, fix: serveFix });
             continue;
           }
-          if (!/^text\/plain\b/i.test(got.contentType ?? "")) findings.push({ status: "warn", text: `${at}: Content-Type ${got.contentType ?? "missing"}, RFC 8461 §3.3 says text/plain`, fix: serveFix });
+          if (!/^text\/plain\b/i.test(got.contentType ?? ""))
+            findings.push({ status: "warn", text: `${at}: Content-Type ${got.contentType ?? "missing"}, RFC 8461 §3.3 says text/plain`, fix: serveFix });
           const parsed = parseMtaStsPolicy(got.body ?? "");
           if (!("policy" in parsed)) {
             findings.push({ status: "fail", text: `${at}: ${parsed.problem}`, fix: serveFix });
@@ -402,11 +509,21 @@ async function checkMtaSts(e: Expected, p: Probes): Promise<CheckResult[]> {
           }
           parsed.warnings.forEach((w) => findings.push({ status: "warn", text: `${at}: ${w}`, fix: serveFix }));
           if (!samePolicy(parsed.policy, expected.policy)) {
-            findings.push({ status: "fail", text: `${at}: serves mode ${parsed.policy.mode}, mx ${parsed.policy.mx.join(" ")}, max_age ${parsed.policy.maxAge}; the stack's is mode ${expected.policy.mode}, mx ${expected.policy.mx.join(" ")}, max_age ${expected.policy.maxAge}`, fix: "push the current policy to the edge hosts (`pulumi up`)" });
+            findings.push({
+              status: "fail",
+              text:
+                `${at}: serves mode ${parsed.policy.mode}, mx ${parsed.policy.mx.join(" ")}, max_age ${parsed.policy.maxAge}; ` +
+                `the stack's is mode ${expected.policy.mode}, mx ${expected.policy.mx.join(" ")}, max_age ${expected.policy.maxAge}`,
+              fix: "push the current policy to the edge hosts (`pulumi up`)",
+            });
           }
           for (const mx of mxHosts) {
             if (!validateMx(mx, parsed.policy).valid) {
-              findings.push({ status: parsed.policy.mode === "enforce" ? "fail" : "warn", text: `MX ${mx} is not covered by the policy's mx lines: senders in enforce mode refuse to deliver to it`, fix: "list the MX in the policy (mx: *.<server domain>)" });
+              findings.push({
+                status: parsed.policy.mode === "enforce" ? "fail" : "warn",
+                text: `MX ${mx} is not covered by the policy's mx lines: senders in enforce mode refuse to deliver to it`,
+                fix: "list the MX in the policy (mx: *.<server domain>)",
+              });
             }
           }
         }
@@ -430,16 +547,35 @@ async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult[]> {
       out.push(
         ...(await guarded("starttls", subject, async () => {
           const probe = await p.starttls(exchange, address);
-          if (probe.error && !probe.tls) return { check: "starttls", subject, status: "fail", detail: probe.error, fix: `make ${exchange} accept SMTP on port 25 (firewall, security group, Postfix running; a cloud provider's port-25 block lifted)` };
-          if (!probe.starttls) return { check: "starttls", subject, status: "fail", detail: "no STARTTLS in the EHLO reply: mail to it travels in clear text", fix: "set smtpd_tls_security_level = may with a certificate on the edge hosts" };
+          if (probe.error && !probe.tls)
+            return {
+              check: "starttls",
+              subject,
+              status: "fail",
+              detail: probe.error,
+              fix: `make ${exchange} accept SMTP on port 25 (firewall, security group, Postfix running; a cloud provider's port-25 block lifted)`,
+            };
+          if (!probe.starttls)
+            return {
+              check: "starttls",
+              subject,
+              status: "fail",
+              detail: "no STARTTLS in the EHLO reply: mail to it travels in clear text",
+              fix: "set smtpd_tls_security_level = may with a certificate on the edge hosts",
+            };
           const tls = probe.tls!;
           const findings: Finding[] = [];
           if (!tls.names.some((n) => nameMatches(exchange, n))) {
-            findings.push({ status: "fail", text: `certificate names ${tls.names.join(", ") || "(none)"} do not include ${exchange}: MTA-STS and DANE senders refuse it`, fix: `issue the edge certificate for ${exchange}` });
+            findings.push({
+              status: "fail",
+              text: `certificate names ${tls.names.join(", ") || "(none)"} do not include ${exchange}: MTA-STS and DANE senders refuse it`,
+              fix: `issue the edge certificate for ${exchange}`,
+            });
           }
           const daysLeft = (tls.validTo.getTime() - p.now.getTime()) / 86_400_000;
           if (daysLeft < 0) findings.push({ status: "fail", text: `certificate expired ${tls.validTo.toISOString()}`, fix: "renew the certificate" });
-          else if (daysLeft < CERT_WARN_DAYS) findings.push({ status: "warn", text: `certificate expires in ${Math.floor(daysLeft)} days`, fix: "renew the certificate" });
+          else if (daysLeft < CERT_WARN_DAYS)
+            findings.push({ status: "warn", text: `certificate expires in ${Math.floor(daysLeft)} days`, fix: "renew the certificate" });
           if (!tls.trusted) {
             findings.push({
               status: enforce ? "fail" : "warn",
@@ -447,7 +583,12 @@ async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult[]> {
               fix: "use a certificate from a public CA (or pass --ca for a private one)",
             });
           }
-          return merge("starttls", subject, findings, `${tls.protocol}, certificate for ${tls.names.join(", ")}, valid until ${tls.validTo.toISOString().slice(0, 10)}`);
+          return merge(
+            "starttls",
+            subject,
+            findings,
+            `${tls.protocol}, certificate for ${tls.names.join(", ")}, valid until ${tls.validTo.toISOString().slice(0, 10)}`,
+          );
         })),
       );
     }
@@ -457,7 +598,8 @@ async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult[]> {
 
 async function checkDnsbl(e: Expected, p: Probes): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
-  if (e.dnsbls.length === 0) return [{ check: "dnsbl", subject: "-", status: "warn", detail: "no DNSBL zones to check", fix: "set mailfleet:spam.dnsbls or pass --dnsbl <zone>" }];
+  if (e.dnsbls.length === 0)
+    return [{ check: "dnsbl", subject: "-", status: "warn", detail: "no DNSBL zones to check", fix: "set mailfleet:spam.dnsbls or pass --dnsbl <zone>" }];
   for (const host of e.topology.hosts.filter((h) => h.sends)) {
     for (const address of addressesOf(e, host)) {
       out.push(

@@ -38,13 +38,15 @@ function readOutputs(json: string): StackOutputs {
   const out: StackOutputs = {};
   const book = value?.hostAddresses;
   if (book !== undefined) {
-    const ok = book && typeof book === "object" && Object.values(book).every((a) => a && typeof a === "object" && typeof (a as { ipv4?: unknown }).ipv4 === "string");
+    const ok =
+      book && typeof book === "object" && Object.values(book).every((a) => a && typeof a === "object" && typeof (a as { ipv4?: unknown }).ipv4 === "string");
     if (!ok) throw new Error('--outputs: hostAddresses is not {"<host>": {"ipv4": …, "ipv6": …}}');
     out.hostAddresses = book as AddressBook;
   }
   const dkim = value?.dkimTxt;
   if (dkim !== undefined) {
-    if (!dkim || typeof dkim !== "object" || !Object.values(dkim).every((t) => typeof t === "string")) throw new Error('--outputs: dkimTxt is not {"<selector>._domainkey.<domain>": "<TXT>"}');
+    if (!dkim || typeof dkim !== "object" || !Object.values(dkim).every((t) => typeof t === "string"))
+      throw new Error('--outputs: dkimTxt is not {"<selector>._domainkey.<domain>": "<TXT>"}');
     out.dkimTxt = dkim as Record<string, string>;
   }
   return out;

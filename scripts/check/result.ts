@@ -28,7 +28,9 @@ export function formatTable(results: CheckResult[]): string {
   const checkWidth = Math.max(5, ...results.map((r) => r.check.length));
   const lines = [`${"STATUS".padEnd(6)}  ${"CHECK".padEnd(checkWidth)}  ${"SUBJECT".padEnd(subjectWidth)}  DETAIL`];
   for (const r of results) {
-    lines.push(`${(r.status === "pass" ? "pass" : r.status.toUpperCase()).padEnd(6)}  ${r.check.padEnd(checkWidth)}  ${r.subject.padEnd(subjectWidth)}  ${r.detail}`);
+    lines.push(
+      `${(r.status === "pass" ? "pass" : r.status.toUpperCase()).padEnd(6)}  ${r.check.padEnd(checkWidth)}  ${r.subject.padEnd(subjectWidth)}  ${r.detail}`,
+    );
     if (r.fix && r.status !== "pass") lines.push(`${" ".repeat(8 + checkWidth + 2 + subjectWidth + 2)}fix: ${r.fix}`);
   }
   const count = (s: Status) => results.filter((r) => r.status === s).length;

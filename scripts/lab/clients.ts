@@ -88,7 +88,8 @@ export function imapMessages(server: string, user: string, password: string, sub
 export function sendByMx(from: string, to: string, subject: string, count = 1): void {
   execOk(CLIENT.name, [
     "bash", "-c",
-    'for i in $(seq 1 "$4"); do printf "From: <%s>\\nTo: <%s>\\nSubject: %s %s\\n\\nA mailfleet lab test message.\\n" "$1" "$2" "$3" "$i" | sendmail -f "$1" "$2"; done',
+    'for i in $(seq 1 "$4"); do ' +
+      'printf "From: <%s>\\nTo: <%s>\\nSubject: %s %s\\n\\nA mailfleet lab test message.\\n" "$1" "$2" "$3" "$i" | sendmail -f "$1" "$2"; done',
     "send", from, to, subject, String(count),
   ]);
 }

@@ -184,7 +184,14 @@ function startSsh(host: LabHost, publicKey: string): void {
   writeHostFile(
     host.name,
     "/etc/ssh/sshd_config.d/mailfleet-lab.conf",
-    "# The lab's SSH server: the push logs in as root with the lab key, nothing else.\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
+    [
+      "# The lab's SSH server: the push logs in as root with the lab key, nothing else.",
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UseDNS no",
+      "",
+    ].join("\n"),
   );
   execOk(host.name, ["sh", "-c", "install -d -m 0755 /run/sshd && /usr/sbin/sshd"]);
 }

@@ -57,7 +57,12 @@ export interface Result {
 }
 
 const benchMailboxes = (hash: string): MailboxSpec[] =>
-  [BURST, ...Array.from({ length: LIST_SIZE }, (_, i) => LIST.replace("@", `${i}@`))].map((address) => ({ address, passwordHash: hash, quotaMb: 2048, store: STORE }));
+  [BURST, ...Array.from({ length: LIST_SIZE }, (_, i) => LIST.replace("@", `${i}@`))].map((address) => ({
+    address,
+    passwordHash: hash,
+    quotaMb: 2048,
+    store: STORE,
+  }));
 
 /** The lab's files with the bench mailboxes added, for the hosts whose files that changes. */
 function withBenchMailboxes(fleet: LabFleet): LabFleet {
@@ -121,7 +126,15 @@ async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   }
   const seconds = (Date.now() - start) / 1000;
   const rate = (t: number) => s.deliveries / t;
-  return { scenario: s, rawLmtp: rate(raw), sink: rate(sinkSeconds), accepted: rate(accepted), delivered: rate(seconds), deferred: logLinesSince(EDGE, offset), seconds };
+  return {
+    scenario: s,
+    rawLmtp: rate(raw),
+    sink: rate(sinkSeconds),
+    accepted: rate(accepted),
+    delivered: rate(seconds),
+    deferred: logLinesSince(EDGE, offset),
+    seconds,
+  };
 }
 
 export function formatResults(results: Result[]): string {

@@ -5,7 +5,8 @@
  * is fleet config: the fleet's hosts get only what the project renders.
  */
 import { NameserverSpec } from "../../components/config/spec";
-import { DnsRecord, KNOT_CONF, knotZoneFile, knotZoneSection, RecordData, ZoneFile, zoneFiles } from "../../components/records";
+import { DnsRecord, RecordData, RecordOwner, ZoneFile, zoneFiles } from "../../components/records";
+import { KNOT_CONF, knotZoneFile, knotZoneSection } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 
@@ -21,12 +22,21 @@ const PEER_TTL = 300;
 /** The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's own zone writer. */
 export function labZones(nameserver: NameserverSpec): ZoneFile[] {
   const hosts = [CLIENT, EXT];
-  const record = (name: string, data: RecordData): DnsRecord => ({ name, zone: EXT_DOMAIN, ttl: PEER_TTL, ...data });
+  const record = (name: string, data: RecordData, owner: RecordOwner = { domain: EXT_DOMAIN }): DnsRecord => ({
+    name,
+    zone: EXT_DOMAIN,
+    ttl: PEER_TTL,
+    owner,
+    ...data,
+  });
   const records = [
     record(EXT_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
     // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
     record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
-    ...hosts.flatMap((h) => [record(h.fqdn, { type: "A", address: h.ipv4 }), record(h.fqdn, { type: "AAAA", address: h.ipv6 })]),
+    ...hosts.flatMap((h) => [
+      record(h.fqdn, { type: "A", address: h.ipv4, host: h.name }, { host: h.name }),
+      record(h.fqdn, { type: "AAAA", address: h.ipv6, host: h.name }, { host: h.name }),
+    ]),
   ];
   const ptr = hosts.flatMap((h) => [h.ipv4, h.ipv6].map((address) => ({ address, name: h.fqdn, host: h.name })));
   const zone = { nameservers: [nameserver], hostmaster: `hostmaster@${EXT_DOMAIN}` };

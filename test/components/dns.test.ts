@@ -8,11 +8,11 @@ import { cloudflareRecordArgs, cloudflareTxtContent } from "../../components/dns
 import { recordKeys } from "../../components/dns/plan";
 import { DnsRecord } from "../../components/records";
 
-const at = { zone: "example.com", ttl: 300 };
+const at = { zone: "example.com", ttl: 300, owner: { domain: "example.com" } };
 
 describe("cloudflareRecordArgs", () => {
   it("maps each record type to Cloudflare's fields, never proxied", () => {
-    assert.deepEqual(cloudflareRecordArgs({ name: "mx1.mail.example.com", type: "A", address: "192.0.2.11", ...at }), {
+    assert.deepEqual(cloudflareRecordArgs({ name: "mx1.mail.example.com", type: "A", address: "192.0.2.11", host: "mx1", ...at }), {
       name: "mx1.mail.example.com", type: "A", ttl: 300, proxied: false, content: "192.0.2.11",
     });
     assert.deepEqual(cloudflareRecordArgs({ name: "example.com", type: "MX", priority: 10, exchange: "mx1.mail.example.com", ...at }), {
@@ -41,9 +41,9 @@ describe("cloudflareRecordArgs", () => {
 describe("recordKeys", () => {
   const addresses = { mx1: { ipv4: "192.0.2.11", ipv6: "2001:db8::11" }, mx2: { ipv4: "192.0.2.12" } };
   const records: DnsRecord[] = [
-    { name: "mail.mail.example.com", type: "A", address: "192.0.2.11", ...at },
-    { name: "mail.mail.example.com", type: "A", address: "192.0.2.12", ...at },
-    { name: "mail.mail.example.com", type: "AAAA", address: "2001:db8::11", ...at },
+    { name: "mail.mail.example.com", type: "A", address: "192.0.2.11", host: "mx1", ...at },
+    { name: "mail.mail.example.com", type: "A", address: "192.0.2.12", host: "mx2", ...at },
+    { name: "mail.mail.example.com", type: "AAAA", address: "2001:db8::11", host: "mx1", ...at },
     { name: "example.com", type: "MX", priority: 10, exchange: "mx1.mail.example.com", ...at },
     { name: "example.com", type: "TXT", text: "v=spf1 mx -all", ...at },
     { name: "s1._domainkey.example.com", type: "TXT", text: "v=DKIM1; k=rsa; p=AAAA", ...at },
@@ -64,6 +64,6 @@ describe("recordKeys", () => {
   });
 
   it("refuses an address record that points at no host", () => {
-    assert.throws(() => recordKeys([{ name: "x.example.com", type: "A", address: "203.0.113.9", ...at }], addresses), /no host's address/);
+    assert.throws(() => recordKeys([{ name: "x.example.com", type: "A", address: "203.0.113.9", host: "mx1", ...at }], addresses), /no host's address/);
   });
 });

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
-import { renderKnotServer, zoneFiles } from "../../components/records";
+import { zoneFiles } from "../../components/records";
+import { renderKnotServer } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
 import { hostNamed } from "../../components/topology";
@@ -50,7 +51,7 @@ table inet mailfleet {
 const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
-  const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: version }] };
+  const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
   return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 

@@ -5,13 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { KNOT_CONF, knotZonePath, renderKnotServer, zoneFiles } from "../../components/records";
+import { zoneFiles } from "../../components/records";
+import { KNOT_CONF, knotZonePath, renderKnotServer } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "./lab";
 
 const LAB = lab();
 const QUOTED = `say "hi" \\ ${"x".repeat(300)}`;
-const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: QUOTED }] };
+const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: QUOTED }] };
 const zones = zoneFiles(set, LAB.spec);
 const files = renderKnotServer(zones, LAB.spec);
 /** The example.com zone after a third edge host joined: rendered again, serial 1 again. */

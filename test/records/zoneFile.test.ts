@@ -59,7 +59,7 @@ describe("zone files", () => {
   });
 
   it("TXT: quoted strings of at most 255 bytes, with \" and \\ escaped", () => {
-    const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, type: "TXT" as const, text: `a"b\\c${"x".repeat(300)}` }] };
+    const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: `a"b\\c${"x".repeat(300)}` }] };
     const line = zoneFiles(set, LAB.spec)[0].content.split("\n").find((l) => l.startsWith("quoted.example.com."))!;
     assert.equal(line, `quoted.example.com. 300 IN TXT "a\\"b\\\\c${"x".repeat(250)}" "${"x".repeat(50)}"`);
   });

@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
 import { RenderedFile, file } from "../../components/render/file";
-import { RenderInput, TLS_PATHS } from "../../components/render/input";
+import { mtaStsPolicy } from "../../components/records";
+import { RenderInput, renderInput, TLS_PATHS } from "../../components/render/input";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { RunResult, withDebian13Host } from "../support/debian13";
@@ -20,7 +21,8 @@ function labInput(change: (raw: Record<string, any>) => void = () => {}): Render
   const spec = parseFleetConfig(raw);
   const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
-  return { topology: buildTopology(spec), addresses, keys: { dkim: [], caCertPem: "", hosts: {} } };
+  const topology = buildTopology(spec);
+  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
 }
 
 const LAB = labInput();

@@ -8,14 +8,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { file, RenderedFile } from "../../components/render/file";
-import { RenderInput, TLS_PATHS } from "../../components/render/input";
+import { mtaStsPolicy } from "../../components/records";
+import { RenderInput, renderInput, TLS_PATHS } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../records/lab";
 
 const { topology, addresses } = lab();
-const input: RenderInput = { topology, addresses, keys: { dkim: [], caCertPem: "", hosts: {} } };
+const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FleetKeys } from "../../components/keys/material";
-import { RenderInput } from "../../components/render/input";
+import { mtaStsPolicy } from "../../components/records";
+import { RenderInput, renderInput } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { dnsblThreshold } from "../../components/render/postfix/edge";
 import { renderTable } from "../../components/render/postfix/format";
@@ -20,7 +21,7 @@ const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA=
 
 function labInput(change?: (raw: Record<string, any>) => void): RenderInput {
   const { topology, addresses } = lab(change);
-  return { topology, addresses, keys: KEYS };
+  return renderInput(topology, addresses, KEYS, mtaStsPolicy(topology).policy);
 }
 
 function renderPostfix(input: RenderInput, host: Host) {

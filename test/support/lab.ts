@@ -9,7 +9,8 @@ import { givenAddresses } from "../../components/build";
 import { readStackSpec } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
-import { RenderInput } from "../../components/render/input";
+import { mtaStsPolicy } from "../../components/records";
+import { RenderInput, renderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
 
 export function labSpec(): FleetSpec {
@@ -22,5 +23,5 @@ let keyDir: string | undefined;
 export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): RenderInput {
   const topology = buildTopology(change(labSpec()));
   keyDir ??= mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
-  return { topology, addresses: givenAddresses(topology.spec), keys: loadOrCreateKeys(keyDir, topology) };
+  return renderInput(topology, givenAddresses(topology.spec), loadOrCreateKeys(keyDir, topology), mtaStsPolicy(topology).policy);
 }

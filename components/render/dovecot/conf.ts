@@ -5,7 +5,7 @@
  */
 import { Host, IMAPS_PORT, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, POP3S_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
 import { VMAIL } from "../../topology/vmail";
-import { AddressBook, HostAddresses, internalIpv4 } from "../../topology/addresses";
+import { HostAddresses, internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { TLS_PATHS } from "../input";
 import { USERS_PATH } from "./users";
 
@@ -15,12 +15,6 @@ export const VMAIL_BASE = VMAIL.home;
 
 // The addresses on the host's own interface (not a NATed public one) and where other hosts reach it.
 const addressList = (a: HostAddresses): string => [internalIpv4(a), ...(a.ipv6 ? [a.ipv6] : [])].join(" ");
-
-function addressesOf(addresses: AddressBook, host: Host): HostAddresses {
-  const a = addresses[host.name];
-  if (!a) throw new Error(`no address for host ${host.name}`);
-  return a;
-}
 
 /** Mail to postmaster@ of the first hosted domain: Dovecot puts it in its own bounces and rejections. */
 export function postmasterAddress(topology: Topology): string {
@@ -71,12 +65,12 @@ service auth {
 }
 const NO_POSTFIX_AUTH = "## No auth listener for Postfix: the auth store answers the outbound MTA's SASL.\n";
 
-export function renderDovecotConf(topology: Topology, addresses: AddressBook, host: Host): string {
+export function renderDovecotConf(topology: Topology, hosts: PlacedHosts, host: Host): string {
   const spec = topology.spec;
-  const own = addressList(addressesOf(addresses, host));
+  const own = addressList(hosts[host.name].addresses);
   const otherStores = hostsOf(topology, "store")
     .filter((h) => h.name !== host.name)
-    .map((h) => addressList(addressesOf(addresses, h)));
+    .map((h) => addressList(hosts[h.name].addresses));
   const protocols = ["imap", "lmtp", "sieve", ...(spec.pop3 ? ["pop3"] : [])];
   return `# Rendered by mailfleet for ${host.fqdn}: the push replaces this file, edit the stack instead.
 # The setting semantics this file is written for, and the oldest Dovecot that must still read

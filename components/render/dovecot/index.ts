@@ -11,8 +11,8 @@ export { USERS_PATH } from "./users";
 export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile[] {
   if (host.role !== "store") throw new Error(`${host.name} is a ${host.role} host, not an IMAP store`);
   return [
-    file("/etc/dovecot/dovecot.conf", renderDovecotConf(input.topology, input.addresses, host)),
+    file("/etc/dovecot/dovecot.conf", renderDovecotConf(input.topology, input.hosts, host)),
     // Password hashes: readable by the auth processes (group dovecot), by nobody else.
-    file(USERS_PATH, renderUsers(input.topology, input.addresses, host), { secret: true, mode: 0o640, group: "dovecot" }),
+    file(USERS_PATH, renderUsers(input.topology, input.hosts, host), { secret: true, mode: 0o640, group: "dovecot" }),
   ];
 }

@@ -10,7 +10,7 @@
  */
 import { MailboxSpec } from "../../config/spec";
 import { Host, Topology, hostsOf } from "../../topology";
-import { AddressBook, internalIpv4 } from "../../topology/addresses";
+import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 
 /** Where Dovecot reads it; dovecot.conf names it for both databases. */
 export const USERS_PATH = "/etc/dovecot/users";
@@ -29,13 +29,9 @@ export function usersLine(address: string, passwordHash: string, extraFields: st
  * TLS check matches it), `hostip` where to connect: no DNS lookup on the way, and no dependence on
  * DNS being up. How to reach it (port, TLS) depends on the protocol and is set in dovecot.conf.
  */
-function proxyFields(topology: Topology, addresses: AddressBook): Map<string, string> {
+function proxyFields(topology: Topology, hosts: PlacedHosts): Map<string, string> {
   return new Map(
-    hostsOf(topology, "store").map((store) => {
-      const address = addresses[store.name];
-      if (!address) throw new Error(`no address for store ${store.name}`);
-      return [store.name, `proxy=y host=${store.fqdn} hostip=${internalIpv4(address)}`];
-    }),
+    hostsOf(topology, "store").map((store) => [store.name, `proxy=y host=${store.fqdn} hostip=${internalIpv4(hosts[store.name].addresses)}`]),
   );
 }
 
@@ -47,8 +43,8 @@ function mailboxLine(mailbox: MailboxSpec, host: Host, authStore: boolean, proxi
   return authStore ? usersLine(mailbox.address, mailbox.passwordHash, proxy) : usersLine(mailbox.address, "", `${proxy} nopassword=y`);
 }
 
-export function renderUsers(topology: Topology, addresses: AddressBook, host: Host): string {
-  const proxies = proxyFields(topology, addresses);
+export function renderUsers(topology: Topology, hosts: PlacedHosts, host: Host): string {
+  const proxies = proxyFields(topology, hosts);
   const authStore = topology.authStore === host.name;
   const lines = topology.spec.mailboxes.map((m) => mailboxLine(m, host, authStore, proxies));
   const what = authStore ? "every mailbox of the fleet with its hash (the auth store)" : "every mailbox; hashes of this store's own only";

@@ -5,15 +5,14 @@
 import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
 import { HostAddresses, internalIpv4 } from "../../topology/addresses";
-import { RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
+import { placed, RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
 import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
 export const CONFIG_DIR = "/etc/postfix";
 export const VIRTUAL_TABLE = "virtual";
 
 export function hostAddresses(input: RenderInput, host: Host): HostAddresses {
-  const own = input.addresses[host.name];
-  if (!own) throw new Error(`no addresses for ${host.name}`);
+  const own = placed(input, host).addresses;
   if (input.topology.spec.ipv6 && !own.ipv6) {
     // Unbound, the kernel would pick any address for IPv6 mail, one without PTR or SPF cover.
     throw new Error(`${host.name} has no IPv6 address, but ipv6 is true: it would send from an address outside SPF and PTR`);
@@ -41,15 +40,28 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
   const own = hostAddresses(input, host);
   return [
     setting("compatibility_level", "3.10", "Postfix 3.10 defaults (Debian 13); without it Postfix runs with the pre-3.0 defaults and warns."),
-    setting("myhostname", host.fqdn, "The name in the banner and in HELO: it must equal the PTR of the host's addresses (FCrDNS), or receivers score the mail as spam."),
+    setting(
+      "myhostname",
+      host.fqdn,
+      "The name in the banner and in HELO: it must equal the PTR of the host's addresses (FCrDNS), or receivers score the mail as spam.",
+    ),
     setting("myorigin", "$myhostname"),
     setting(
       "mydestination",
       ["$myhostname", "localhost"],
-      "Only the host's own names are local, so that postmaster@ and double-bounce@ of this host resolve here: Postfix discards mail to double-bounce only when it is local, which ends bounce loops.",
+      "Only the host's own names are local, so that postmaster@ and double-bounce@ of this host resolve here: " +
+        "Postfix discards mail to double-bounce only when it is local, which ends bounce loops.",
     ),
-    setting("local_transport", "error:5.1.1 this host keeps no mailboxes", "No mail is stored on this host; the host-local addresses are aliased to the admin mailbox."),
-    setting("local_recipient_maps", "$virtual_alias_maps", "A host-local address exists only if it is aliased; anything else is rejected at RCPT instead of bounced later."),
+    setting(
+      "local_transport",
+      "error:5.1.1 this host keeps no mailboxes",
+      "No mail is stored on this host; the host-local addresses are aliased to the admin mailbox.",
+    ),
+    setting(
+      "local_recipient_maps",
+      "$virtual_alias_maps",
+      "A host-local address exists only if it is aliased; anything else is rejected at RCPT instead of bounced later.",
+    ),
     setting("alias_maps", "", "Nothing is delivered by local(8), so /etc/aliases (and its newaliases step) is not used."),
     setting("alias_database", ""),
     setting("virtual_alias_maps", texthash(VIRTUAL_TABLE)),
@@ -75,7 +87,8 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
     setting(
       "smtp_bind_address",
       internalIpv4(own),
-      "Send from the address whose PTR, A record and SPF entry the fleet publishes (or, behind a cloud's 1:1 NAT, the private address that maps to it); any other address of the host would fail FCrDNS and SPF.",
+      "Send from the address whose PTR, A record and SPF entry the fleet publishes (or, behind a cloud's 1:1 NAT, " +
+        "the private address that maps to it); any other address of the host would fail FCrDNS and SPF.",
     ),
     ...(sendsOverIpv6(spec) && own.ipv6 ? [setting("smtp_bind_address6", own.ipv6)] : []),
     setting("smtp_helo_name", "$myhostname", "HELO must match the PTR (FCrDNS) and the HELO SPF record."),
@@ -110,7 +123,9 @@ export function sendsOverIpv6(spec: FleetSpec): boolean {
 }
 
 export function coreServices(spec: FleetSpec): Service[] {
-  const ipv4Only = sendsOverIpv6(spec) ? {} : { options: [setting("inet_protocols", "ipv4")], why: "Mail leaves over IPv4 only: this host's IPv6 address has no PTR." };
+  const ipv4Only = sendsOverIpv6(spec)
+    ? {}
+    : { options: [setting("inet_protocols", "ipv4")], why: "Mail leaves over IPv4 only: this host's IPv6 address has no PTR." };
   return [
     { service: "pickup", type: "unix", private: "n", wakeup: "60", maxproc: "1", command: "pickup" },
     { service: "cleanup", type: "unix", private: "n", maxproc: "0", command: "cleanup" },

@@ -37,11 +37,16 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
     setting(
       "virtual_mailbox_domains",
       spec.domains,
-      "The hosted domains are this fleet's final destination (virtual mailbox class, not relay_domains, which means 'forward to the real destination elsewhere'): smtpd knows every mailbox and rejects the rest at RCPT.",
+      "The hosted domains are this fleet's final destination (virtual mailbox class, not relay_domains, which means " +
+        "'forward to the real destination elsewhere'): smtpd knows every mailbox and rejects the rest at RCPT.",
     ),
     setting("virtual_mailbox_maps", texthash(MAILBOX_TABLE)),
     setting("transport_maps", texthash(MAILBOX_TABLE), "Each mailbox goes over LMTP to the store that holds it."),
-    setting("virtual_transport", "error:5.1.1 mailbox unknown", "A hosted address that is no mailbox (only locally submitted mail gets this far) bounces instead of landing in a local spool."),
+    setting(
+      "virtual_transport",
+      "error:5.1.1 mailbox unknown",
+      "A hosted address that is no mailbox (only locally submitted mail gets this far) bounces instead of landing in a local spool.",
+    ),
     setting("lmtp_bind_address", internalIpv4(hostAddresses(input, host)), "The stores accept LMTP only from the edge hosts' own addresses."),
     setting(
       "lmtp_destination_concurrency_limit",
@@ -114,7 +119,7 @@ const mailboxTables = new WeakMap<RenderInput, string>();
 function mailboxTable(input: RenderInput): string {
   let table = mailboxTables.get(input);
   if (table === undefined) {
-    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.addresses));
+    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.hosts));
     mailboxTables.set(input, table);
   }
   return table;
@@ -127,7 +132,10 @@ export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[
   return [
     file(`${CONFIG_DIR}/main.cf`, renderMainCf(title, edgeSettings(input, host))),
     file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, edgeServices(spec))),
-    file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, [...hostAliases(spec, host), ...hostedAliases(spec)])),
+    file(
+      `${CONFIG_DIR}/${VIRTUAL_TABLE}`,
+      renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, [...hostAliases(spec, host), ...hostedAliases(spec)]),
+    ),
     file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, mailboxTable(input)),
   ];
 }

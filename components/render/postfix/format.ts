@@ -68,7 +68,8 @@ export function renderMasterCf(title: string, services: readonly Service[]): str
     const line = [fields[0].padEnd(11), fields[1].padEnd(10), ...fields.slice(2, 7).map((f) => f.padEnd(7)), fields[7]].join(" ");
     return `${comment(s.why)}${line}${options.join("")}`;
   });
-  return `# ${title}\n# Rendered by mailfleet; the next deploy replaces local edits.\n# service   type       private unpriv  chroot  wakeup  maxproc command + args\n${body.join("\n")}\n`;
+  const header = "# service   type       private unpriv  chroot  wakeup  maxproc command + args";
+  return [`# ${title}`, "# Rendered by mailfleet; the next deploy replaces local edits.", header, ...body, ""].join("\n");
 }
 
 /** A lookup table: key -> value tokens. */

@@ -7,7 +7,7 @@ import { FleetSpec } from "../../config/spec";
 import { AUTH_PORT, Host, hostNamed } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
-import { RenderInput } from "../input";
+import { placed, RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
 import { relayhost, senderLogins, smarthostPasswords } from "./tables";
@@ -19,9 +19,7 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const { topology } = input;
   const spec = topology.spec;
   const authStore = hostNamed(topology, topology.authStore);
-  const authAddresses = input.addresses[authStore.name];
-  const authAddress = authAddresses && internalIpv4(authAddresses);
-  if (!authAddress) throw new Error(`no IPv4 address for ${authStore.name}, which answers SASL queries`);
+  const authAddress = internalIpv4(placed(input, authStore).addresses);
   const smarthost = spec.smarthost;
   return [
     ...baseSettings(input, host),

@@ -1,7 +1,7 @@
 /** The lookup tables' contents, as pure functions of the spec and topology. */
 import { FleetSpec, SmarthostSpec } from "../../config/spec";
 import { LMTP_PORT, Topology } from "../../topology";
-import { AddressBook, internalIpv4 } from "../../topology/addresses";
+import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { TableEntries } from "./format";
 
 const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
@@ -24,11 +24,9 @@ export function hostedAliases(spec: FleetSpec): TableEntries {
  * Mailbox -> the LMTP service of the store that holds it. The one table answers both "does this
  * mailbox exist" (virtual_mailbox_maps) and "where does it go" (transport_maps).
  */
-export function mailboxTransports(topology: Topology, addresses: AddressBook): TableEntries {
+export function mailboxTransports(topology: Topology, hosts: PlacedHosts): TableEntries {
   return Object.entries(topology.mailboxStore).map(([mailbox, store]) => {
-    const ipv4 = addresses[store] && internalIpv4(addresses[store]);
-    if (!ipv4) throw new Error(`no IPv4 address for store ${store}, which holds ${mailbox}`);
-    return [mailbox, [`lmtp:inet:[${ipv4}]:${LMTP_PORT}`]] as const;
+    return [mailbox, [`lmtp:inet:[${internalIpv4(hosts[store].addresses)}]:${LMTP_PORT}`]] as const;
   });
 }
 

@@ -6,10 +6,9 @@
  * autodiscover answer are the same for every domain (one file each), and the autoconfig document,
  * which names its domain, is answered by nginx itself with the domain from the map filled in.
  */
-import { mtaStsPolicy } from "../../records/mtaSts";
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
-import { RenderInput, TLS_PATHS } from "../input";
+import { placed, RenderInput, TLS_PATHS } from "../input";
 import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
 
 export const WEB_ROOT = "/var/www/mailfleet";
@@ -51,7 +50,7 @@ function nginxConf(input: RenderInput, host: Host): string {
   // not on any interface, so binding it would stop nginx from starting.
   const listen = (port: number, tls: boolean) => [
     `        listen ${port}${tls ? " ssl" : ""} default_server;`,
-    ...(input.addresses[host.name]?.ipv6 ? [`        listen [::]:${port}${tls ? " ssl" : ""} default_server;`] : []),
+    ...(placed(input, host).addresses.ipv6 ? [`        listen [::]:${port}${tls ? " ssl" : ""} default_server;`] : []),
   ];
   const autoconfig = [
     "        location = /mail/config-v1.1.xml {",
@@ -126,7 +125,11 @@ function nginxConf(input: RenderInput, host: Host): string {
 export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
   const { topology } = input;
   if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
-  const { policy } = mtaStsPolicy(topology);
-  // Every domain's policy names the same *.<serverDomain> pattern: one file serves them all.
-  return [file(NGINX_CONF, nginxConf(input, host)), file(WEB_FILES.mtaSts, policy), file(WEB_FILES.autodiscover, outlookAutodiscover(topology))];
+  // The record set's policy, whose id the TXT records carry. Every domain's policy names the same
+  // *.<serverDomain> pattern: one file serves them all.
+  return [
+    file(NGINX_CONF, nginxConf(input, host)),
+    file(WEB_FILES.mtaSts, input.mtaStsPolicy),
+    file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
+  ];
 }

@@ -3,8 +3,8 @@
  * rendered zone files, authoritative only.
  */
 import { FleetSpec } from "../config/spec";
-import { file, RenderedFile } from "../render/file";
-import { zoneBackend, ZoneFile } from "./zoneFile";
+import { zoneBackend, ZoneFile } from "../records/zoneFile";
+import { file, RenderedFile } from "./file";
 
 export const KNOT_CONF = "/etc/knot/knot.conf";
 export const KNOT_ZONE_DIR = "/var/lib/knot/zones";
