@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "./sandbox";
+import { LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../support/engineSandbox";
 
 describe("engine: bad stack file", () => {
   let box: Sandbox;

@@ -13,7 +13,7 @@ import { RenderedFile } from "../../components/render/file";
 import { openStack } from "../../scripts/engine";
 import * as lab from "../../scripts/lab";
 import { labDnsFiles } from "../../scripts/lab/peers";
-import { LAB_PASSPHRASE, labSandbox, Sandbox } from "./sandbox";
+import { LAB_PASSPHRASE, labSandbox, Sandbox } from "../support/engineSandbox";
 
 const ALICE = "alice@example.com";
 const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;

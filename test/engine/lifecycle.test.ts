@@ -12,7 +12,7 @@ import { readStackConfig } from "../../components/config";
 import { RenderedFile } from "../../components/render/file";
 import { openStack } from "../../scripts/engine";
 import { HASH } from "../support/fixtures";
-import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "./sandbox";
+import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../support/engineSandbox";
 
 const DKIM = "pulumi-nodejs:dynamic/mailfleet:DkimKey";
 const CA = "pulumi-nodejs:dynamic/mailfleet:FleetCa";

@@ -16,7 +16,7 @@ import { renderHost } from "../../components/render";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
 import { labInput } from "../support/lab";
-import { lab } from "../records/lab";
+import { lab } from "../support/labRecords";
 
 const PUSHER = "192.0.2.99";
 const STATE = "/var/lib/mailfleet";

@@ -13,7 +13,7 @@ import { recordKeys } from "../../components/dns/plan";
 import { buildRecordSet, DnsRecord, RecordSet } from "../../components/records";
 import { buildTopology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
-import { fakeDkim } from "./lab";
+import { fakeDkim } from "../support/labRecords";
 
 /** The lab stack's raw config, decrypted once (its passphrase costs a second per read). */
 const LAB_RAW = readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw as Record<string, any>;

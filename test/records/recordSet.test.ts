@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { buildRecordSet, DnsRecord, txtStrings } from "../../components/records";
-import { fakeDkim, lab } from "./lab";
+import { fakeDkim, lab } from "../support/labRecords";
 
 const S = "mail.example.com";
 const DOMAINS = ["example.com", "example.org"];

@@ -9,7 +9,7 @@ import { file } from "../../components/render/file";
 import { CLIENT, EXT, labZones } from "../../scripts/lab/peers";
 import { EXT_DOMAIN } from "../../scripts/lab/plan";
 import { withDebian13Host } from "../support/debian13";
-import { lab } from "./lab";
+import { lab } from "../support/labRecords";
 
 /** Runs kzonecheck on each zone; returns "origin: exit code + output" per zone, "" output when clean. */
 function kzonecheck(zones: ZoneFile[]): string[] {

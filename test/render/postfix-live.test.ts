@@ -13,7 +13,7 @@ import { RenderInput, renderInput, TLS_PATHS } from "../../components/render/inp
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
-import { lab } from "../records/lab";
+import { lab } from "../support/labRecords";
 
 const { topology, addresses } = lab();
 const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);

@@ -14,7 +14,7 @@ import { renderTable } from "../../components/render/postfix/format";
 import { hostedAliases, senderLogins } from "../../components/render/postfix/tables";
 import { Host, hostsOf } from "../../components/topology";
 import { withDebian13Host, Debian13Host } from "../support/debian13";
-import { lab } from "../records/lab";
+import { lab } from "../support/labRecords";
 
 /** Postfix's checks do not read certificates or keys: placeholders stand in for them. */
 const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {} };

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { RenderedFile, file } from "../../components/render/file";
 import { EDGE_SCORES, renderEdgeRspamd, renderOutboundRspamd } from "../../components/render/rspamd";
 import { hostNamed } from "../../components/topology";
-import { verifyDkim } from "../keys/dkimVerify";
+import { verifyDkim } from "../support/dkimVerify";
 import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
 

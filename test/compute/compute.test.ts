@@ -19,7 +19,7 @@ import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
 import { buildTopology, hostsOf } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { labInput } from "../support/lab";
-import { exampleSpec } from "./harness";
+import { exampleSpec } from "../support/harness";
 
 describe("userData", () => {
   it("installs the same packages per role as deploy.sh makes sure of", () => {

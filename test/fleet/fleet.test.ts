@@ -26,7 +26,7 @@ import {
   Registered,
   reveal,
   underMocks,
-} from "./harness";
+} from "../support/harness";
 
 const EIP = "aws:ec2/eip:Eip";
 const PTR = "aws:ec2/eipDomainName:EipDomainName";

@@ -15,7 +15,7 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { formatPlan, PlanNotes } from "../../components/plan";
 import { AddressBook, standInAddresses } from "../../components/topology/addresses";
 import { buildTopology } from "../../components/topology";
-import { exampleSpec, labSpec, reveal, underMocks } from "./harness";
+import { exampleSpec, labSpec, reveal, underMocks } from "../support/harness";
 
 /** One key folder for the file: loadOrCreateKeys reuses what fits and issues what does not. */
 const KEY_DIR = mkdtempSync(join(tmpdir(), "mailfleet-plan-"));

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, readStackConfig } from "../../components/config";
 import { fleetConfig, mailfleetProgram } from "../../components/program";
-import { settleUnderMocks, underMocks } from "./harness";
+import { settleUnderMocks, underMocks } from "../support/harness";
 
 /** A stack's config as Pulumi's runtime holds it: `mailfleet:<key>` -> text, structured values as JSON. */
 function engineConfig(raw: Record<string, unknown>): Record<string, string> {

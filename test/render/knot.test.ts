@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { zoneFiles } from "../../components/records";
 import { KNOT_CONF, knotZonePath, renderKnotServer } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
-import { lab } from "./lab";
+import { lab } from "../support/labRecords";
 
 const LAB = lab();
 const QUOTED = `say "hi" \\ ${"x".repeat(300)}`;

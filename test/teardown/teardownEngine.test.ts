@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { openStack, REPO_ROOT } from "../../scripts/engine";
 import { creationTags, TAG_CREATED } from "../../scripts/teardown/select";
 import { createTestStack, listStacks } from "../../scripts/teardown/stacks";
-import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../engine/sandbox";
+import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../support/engineSandbox";
 
 const THROWAWAY = "test-throwaway";
 const HOUR = 3_600_000;

@@ -18,7 +18,7 @@ import { PREPARE_COMMAND, remoteDeploy, sshPush } from "../../components/push/ss
 import { RenderedFile } from "../../components/render/file";
 import { asStored } from "../../scripts/bench/pushState";
 import { HASH } from "../support/fixtures";
-import { exampleSpec, isSecretValue, labSpec, ofType, Registered, reveal, underMocks } from "./harness";
+import { exampleSpec, isSecretValue, labSpec, ofType, Registered, reveal, underMocks } from "../support/harness";
 
 const COMMAND = "command:remote:Command";
 const UPLOAD = "command:remote:CopyToRemote";
