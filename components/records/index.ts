@@ -46,7 +46,7 @@ export function buildRecordSet(
   const placed = placeHosts(topology, addresses);
   const published = (host: Host): AddressData[] => {
     const a = placed[host.name].addresses;
-    const v6: AddressData[] = spec.ipv6 && a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
+    const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
     return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
   };
   const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));

@@ -30,7 +30,16 @@ export type PlacedHosts = Record<string, PlacedHost>;
 export function placeHosts(topology: Topology, addresses: AddressBook): PlacedHosts {
   const missing = topology.hosts.filter((h) => !addresses[h.name]).map((h) => h.name);
   if (missing.length > 0) throw new Error(`no addresses for ${missing.join(", ")}: the compute backend must give every host an IPv4 address`);
-  return Object.fromEntries(topology.hosts.map((h) => [h.name, { ...h, addresses: addresses[h.name] }]));
+  // One rule for IPv6 everywhere: with ipv6 off no host uses an IPv6 address, with it on every host
+  // has one (unbound, the kernel would pick any address, one without PTR or SPF cover).
+  const noIpv6 = topology.spec.ipv6 ? topology.hosts.filter((h) => !addresses[h.name].ipv6).map((h) => h.name) : [];
+  if (noIpv6.length > 0) throw new Error(`${noIpv6.join(", ")} ha${noIpv6.length > 1 ? "ve" : "s"} no IPv6 address, but ipv6 is true: give one or set ipv6: false`);
+  return Object.fromEntries(
+    topology.hosts.map((h) => {
+      const { ipv6, ...ipv4Only } = addresses[h.name];
+      return [h.name, { ...h, addresses: topology.spec.ipv6 ? { ...ipv4Only, ipv6 } : ipv4Only }];
+    }),
+  );
 }
 
 /**

@@ -29,3 +29,26 @@ describe("published and private addresses", () => {
     assert.match(fileOf("store2", "/etc/dovecot/users"), new RegExp(`^alice@example\\.com:.*hostip=${store1}`, "m"));
   });
 });
+
+// One rule for IPv6: with ipv6 on every host has an address of it, with ipv6 off no file uses one.
+describe("IPv6 on or off, the same for every host and file", () => {
+  const { topology, addresses, keys } = labInput();
+
+  it("ipv6 on: a host without an IPv6 address is refused, whatever its role", () => {
+    for (const host of ["mx1", "out1", "store2"]) {
+      const { ipv6: _, ...ipv4Only } = addresses[host];
+      assert.throws(() => buildFleet(topology.spec, { ...addresses, [host]: ipv4Only }, keys), new RegExp(`^Error: ${host} has no IPv6 address, but ipv6 is true`));
+    }
+  });
+
+  it("ipv6 off: given IPv6 addresses appear in no record and no host's files", () => {
+    const off = labInput((s) => ({ ...s, ipv6: false }));
+    const build = buildFleet(off.topology.spec, addresses, off.keys);
+    const v6 = Object.values(addresses).map((a) => a.ipv6!);
+    assert.equal(v6.length, 5);
+    for (const [host, files] of Object.entries(build.hostFiles)) {
+      for (const f of files) assert.ok(!v6.some((a) => f.content.includes(a)), `${host} ${f.path} names an IPv6 address`);
+    }
+    assert.ok(!build.recordSet.records.some((r) => r.type === "AAAA"));
+  });
+});
