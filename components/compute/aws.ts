@@ -12,10 +12,10 @@ import * as pulumi from "@pulumi/pulumi";
 import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
 import { hostsOf, SSH_PORT, Topology } from "../topology";
-import { AddressBook, standInAddresses } from "../topology/addresses";
+import { AddressBook, cidrFamily, standInAddresses } from "../topology/addresses";
 import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
-import { cidrFamily, ingressRules, ruleName, RuleSource } from "./firewall";
+import { ingressRules, ruleName, RuleSource } from "./firewall";
 import { userData } from "./userData";
 
 /** Debian's own AWS account: the official Debian cloud images. */

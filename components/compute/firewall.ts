@@ -2,7 +2,6 @@
  * The cloud firewall, planned from the topology's ports: which source may reach which port of
  * which role. Pure; the aws backend turns each rule into one security group rule.
  */
-import { isIPv6 } from "node:net";
 import { Role, ROLES } from "../config/spec";
 import { hostsOf, Topology } from "../topology";
 
@@ -42,10 +41,6 @@ export function ingressRules(topology: Topology): IngressRule[] {
     }
   }
   return rules;
-}
-
-export function cidrFamily(cidr: string): "ipv4" | "ipv6" {
-  return isIPv6(cidr.split("/")[0]) ? "ipv6" : "ipv4";
 }
 
 /** A stable, readable name for a rule's resource: `store-24-lmtp-from-mx1-ipv4`. */

@@ -65,9 +65,9 @@ export function parseBundle(bundle: string): Omit<RenderedFile, "secret">[] {
   });
 }
 
-/** sha256 of the bundle: the Pulumi push's trigger, so an unchanged host gets no command at all. */
-export function contentHash(files: RenderedFile[]): string {
-  return createHash("sha256").update(bundleFiles(files)).digest("hex");
+/** sha256 of a bundle (bundleFiles): the Pulumi push's trigger, so an unchanged host gets no command at all. */
+export function contentHash(bundle: string): string {
+  return createHash("sha256").update(bundle).digest("hex");
 }
 
 export const DEPLOY_SCRIPT_PATH = join(__dirname, "deploy.sh");

@@ -14,13 +14,12 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FleetSpec } from "../config/spec";
 import { RenderedFile } from "../render/file";
-import { bundleFiles, deployCommand, DeployRole } from "./bundle";
+import { bundleFiles, contentHash, deployCommand, DeployRole } from "./bundle";
 
 export interface PushTarget {
   role: DeployRole;
@@ -54,7 +53,7 @@ function stage(name: string, bundle: string): { path: string; sha256: string } {
   }
   const path = join(stagingDir, `${name}.bundle`);
   writeFileSync(path, bundle, { mode: 0o600 });
-  return { path, sha256: createHash("sha256").update(bundle).digest("hex") };
+  return { path, sha256: contentHash(bundle) };
 }
 
 /** Makes the upload directory, private to the SSH user; refuses a symlink or someone else's directory. */

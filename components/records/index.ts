@@ -144,7 +144,11 @@ function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item):
 /** RFC 1034 §3.6.2: a name with a CNAME has no other data; resolvers would return one or the other. */
 function checkCnames(records: DnsRecord[]): void {
   const byName = new Map<string, DnsRecord[]>();
-  for (const r of records) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  for (const r of records) {
+    const named = byName.get(r.name);
+    if (named) named.push(r);
+    else byName.set(r.name, [r]);
+  }
   for (const r of records) {
     if (r.type !== "CNAME") continue;
     const others = byName.get(r.name)!.filter((o) => o !== r);

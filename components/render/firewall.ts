@@ -5,10 +5,9 @@
  * time; on own servers this is the only wall. deploy.sh validates it (`nft -c`), refuses one that
  * would lock out the push (the admin sets below must hold the pusher's address), and loads it.
  */
-import { isIPv6 } from "node:net";
 import { Role } from "../config/spec";
 import { Host, hostsOf, NAMESERVER_PORTS, Port, Topology } from "../topology";
-import { HostAddresses, internalIpv4, PlacedHosts } from "../topology/addresses";
+import { cidrFamily, HostAddresses, internalIpv4, PlacedHosts } from "../topology/addresses";
 import { file, RenderedFile } from "./file";
 
 /** Where Debian's nftables.service loads the rule set from at boot. */
@@ -30,7 +29,7 @@ interface SourceSet {
 
 function byFamily(members: string[]): Record<Family, string[]> {
   const unique = [...new Set(members)];
-  return { v4: unique.filter((m) => !isIPv6(m.split("/")[0])), v6: unique.filter((m) => isIPv6(m.split("/")[0])) };
+  return { v4: unique.filter((m) => cidrFamily(m) === "ipv4"), v6: unique.filter((m) => cidrFamily(m) === "ipv6") };
 }
 
 /** Every address a host of the fleet may connect from: its own interface's and its published ones. */

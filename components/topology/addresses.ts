@@ -1,3 +1,4 @@
+import { isIPv6 } from "node:net";
 import type { Host, Topology } from ".";
 
 /** The static addresses of each host, known after the compute backend has allocated them. */
@@ -60,4 +61,9 @@ export function standInAddresses(topology: Topology): AddressBook {
       },
     ]),
   );
+}
+
+/** Whether an address or network (`192.0.2.0/24`, `2001:db8::/32`) is IPv4 or IPv6. */
+export function cidrFamily(cidr: string): "ipv4" | "ipv6" {
+  return isIPv6(cidr.split("/")[0]) ? "ipv6" : "ipv4";
 }

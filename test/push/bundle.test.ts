@@ -61,10 +61,11 @@ test("paths, owners and modes that could escape or inject are refused", () => {
 });
 
 test("the content hash is stable and changes with content, mode or owner", () => {
-  assert.equal(contentHash(files), contentHash(files.map((f) => ({ ...f }))));
-  assert.match(contentHash(files), /^[0-9a-f]{64}$/);
-  const changed = (patch: Partial<RenderedFile>) => contentHash([{ ...files[0], ...patch }, ...files.slice(1)]);
-  const hashes = new Set([contentHash(files), changed({ content: "myhostname = mx2\n" }), changed({ mode: 0o640 }), changed({ group: "postfix" })]);
+  const hashOf = (fs: RenderedFile[]) => contentHash(bundleFiles(fs));
+  assert.equal(hashOf(files), hashOf(files.map((f) => ({ ...f }))));
+  assert.match(hashOf(files), /^[0-9a-f]{64}$/);
+  const changed = (patch: Partial<RenderedFile>) => hashOf([{ ...files[0], ...patch }, ...files.slice(1)]);
+  const hashes = new Set([hashOf(files), changed({ content: "myhostname = mx2\n" }), changed({ mode: 0o640 }), changed({ group: "postfix" })]);
   assert.equal(hashes.size, 4);
 });
 
