@@ -133,11 +133,7 @@ export function push(host: LabHost, files: RenderedFile[], role: DeployRole = ho
 
 /** Whether a TCP port answers, tried from a lab host (default: the admin host the push runs from). */
 export function portOpen(address: string, port: number, from = "admin"): boolean {
-  const r = spawnSync("nsenter", [`--net=/run/netns/${netnsName(from)}`, "bash", "-c", `exec 3<>"/dev/tcp/$1/$2"`, "probe", address, String(port)], {
-    timeout: 3000,
-    stdio: "ignore",
-  });
-  return r.status === 0;
+  return openPorts(from, [address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`]).length === 1;
 }
 
 export async function waitForPort(address: string, port: number, timeoutMs = 60_000, from = "admin"): Promise<void> {

@@ -14,8 +14,8 @@ import { buildFleet, givenAddresses } from "../../components/build";
 import { MailboxSpec } from "../../components/config/spec";
 import { VMAIL_BASE } from "../../components/render/dovecot/conf";
 import { markdownTable } from "../../components/table";
-import { LMTP_PORT } from "../../components/topology";
-import { logLinesSince, logSize } from "./clients";
+import { LMTP_PORT, SMTP_PORT } from "../../components/topology";
+import { logLinesSince, logSize, waitUntil } from "./clients";
 import { exec, execOk, labNamespaces, startOn } from "./host";
 import { deployFiles, labHost, LabFleet, loadLabFleet, push } from "./index";
 import { EXT } from "./peers";
@@ -105,7 +105,6 @@ async function timed(host: string, argv: string[]): Promise<number> {
   return (Date.now() - start) / 1000;
 }
 
-
 async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   const store = labHost(fleet, STORE);
   emptyInboxes();
@@ -119,11 +118,9 @@ async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
   emptyInboxes();
   const offset = logSize(EDGE);
   const start = Date.now();
-  const accepted = await timed(EXT.name, smtpSource(s, `${labHost(fleet, EDGE).ipv4}:25`));
-  while (inboxCount(s) < s.deliveries) {
-    if (Date.now() - start > RUN_LIMIT_MS) throw new Error(`bench: only ${inboxCount(s)} of ${s.deliveries} delivered in ${RUN_LIMIT_MS / 1000} s`);
-    await sleep(200);
-  }
+  const accepted = await timed(EXT.name, smtpSource(s, `${labHost(fleet, EDGE).ipv4}:${SMTP_PORT}`));
+  const delivered = await waitUntil(() => inboxCount(s), (n) => n >= s.deliveries, RUN_LIMIT_MS - (Date.now() - start), 200);
+  if (delivered < s.deliveries) throw new Error(`bench: only ${delivered} of ${s.deliveries} delivered in ${RUN_LIMIT_MS / 1000} s`);
   const seconds = (Date.now() - start) / 1000;
   const rate = (t: number) => s.deliveries / t;
   return {
