@@ -10,6 +10,8 @@ PACKAGES=(
   dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved
   rspamd nginx-light knot knot-dnsutils knot-dnssecutils nftables
   openssh-server openssh-client swaks python3 openssl iproute2 procps ca-certificates
+  certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare pebble postfix-mta-sts-resolver curl
+  restic restic-rest-server
 )
 want="${PACKAGES[*]}"
 if [ -f "$ROOT/.mailfleet-packages" ] && [ "$(cat "$ROOT/.mailfleet-packages")" = "$want" ]; then
