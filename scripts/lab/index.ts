@@ -42,12 +42,14 @@ import {
   releaseLabLock,
   sh,
   startService,
+  startDetached,
   startSyslog,
 } from "./host";
-import { CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
-import { CA_FILE, LAB_DIR, LabHost, labHosts, MAILTOOL, netnsName } from "./plan";
+import { ACME, BACKUP, CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
+import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
+export { ACME, BACKUP } from "./peers";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
 export * from "./clients";
@@ -192,6 +194,64 @@ function startSsh(host: LabHost, publicKey: string): void {
   execOk(host.name, ["sh", "-c", "install -d -m 0755 /run/sshd && /usr/sbin/sshd"]);
 }
 
+/** The ACME API's own HTTPS certificate (lab-only, committed): certbot on the fleet hosts trusts its CA through `tls.acme.caBundle`. */
+export const ACME_API_DIR = join(__dirname, "acme-api");
+export const ACME_API_CA = join(ACME_API_DIR, "ca.crt");
+
+/**
+ * Pebble on the acme host: Let's Encrypt's test server, validating every DNS-01 challenge by asking
+ * the lab's nameserver, without the random waits and nonce rejections it adds by default.
+ */
+function startPebble(dns: LabHost): void {
+  const dir = "/etc/pebble";
+  writeHostFile(ACME.name, `${dir}/server.crt`, readFileSync(join(ACME_API_DIR, "server.crt"), "utf8"));
+  writeHostFile(ACME.name, `${dir}/server.key`, readFileSync(join(ACME_API_DIR, "server.key"), "utf8"), 0o600);
+  const config = {
+    pebble: {
+      listenAddress: `:${PEBBLE_PORT}`,
+      managementListenAddress: `:${PEBBLE_MANAGEMENT_PORT}`,
+      certificate: `${dir}/server.crt`,
+      privateKey: `${dir}/server.key`,
+      httpPort: 80,
+      tlsPort: 443,
+      ocspResponderURL: "",
+      externalAccountBindingRequired: false,
+      retryAfter: { authz: 1, order: 1 },
+      // Let's Encrypt's validity: certbot's timer leaves such a certificate alone until 30 days before it ends.
+      certificateValidityPeriod: 90 * 24 * 3600,
+    },
+  };
+  writeHostFile(ACME.name, `${dir}/config.json`, JSON.stringify(config, null, 2));
+  startDetached(ACME.name, [
+    "env",
+    "PEBBLE_VA_NOSLEEP=1",
+    "PEBBLE_WFE_NONCEREJECT=0",
+    "sh",
+    "-c",
+    'exec pebble -config "$0" -dnsserver "$1" >>/var/log/pebble.log 2>&1',
+    `${dir}/config.json`,
+    `${dns.ipv4}:53`,
+  ]);
+}
+
+/** restic's REST server on the backup host: one repository per store below its data path; the repository password is what protects the mail. */
+function startRestServer(): void {
+  execOk(BACKUP.name, ["install", "-d", "-m", "0700", "/srv/restic"]);
+  startDetached(BACKUP.name, [
+    "sh",
+    "-c",
+    'exec restic-rest-server --path /srv/restic --listen ":$0" --no-auth >>/var/log/rest-server.log 2>&1',
+    String(REST_SERVER_PORT),
+  ]);
+}
+
+/** The root Pebble issues under (new at every start), fetched from its management API as a client of the lab would. */
+export function pebbleRoot(): string {
+  const apiCa = `${LAB_TOOLS}/acme-api-ca.crt`;
+  writeHostFile("admin", apiCa, readFileSync(ACME_API_CA, "utf8"));
+  return execOk("admin", ["curl", "-sS", "--fail", "--cacert", apiCa, `https://${ACME.fqdn}:${PEBBLE_MANAGEMENT_PORT}/roots/0`]);
+}
+
 function startPeers(fleet: LabFleet): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
@@ -209,6 +269,9 @@ function startPeers(fleet: LabFleet): void {
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
 }
 
+/** The port each of the lab's serving peers answers on. */
+const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT };
+
 /**
  * The ports that show a host's role is serving, each with a lab host its firewall admits: public
  * ports from the admin host, LMTP from an edge (when one is up).
@@ -225,8 +288,10 @@ export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; 
       return fromAdmin(SUBMISSION_PORT, SUBMISSIONS_PORT);
     case "store":
       return [...fromAdmin(IMAPS_PORT), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
-    default:
-      return host.kind === "ext" ? fromAdmin(SMTP_PORT) : [];
+    default: {
+      const port = PEER_PORTS[host.kind];
+      return port ? fromAdmin(port) : [];
+    }
   }
 }
 
@@ -266,7 +331,10 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   await Promise.all(fleet.hosts.map((host) => createHost(host, [dns.ipv4, dns.ipv6])));
   for (const host of fleet.hosts) startSyslog(host.name);
   for (const host of fleet.hosts.filter((h) => h.ssh)) startSsh(host, publicKey);
-  step("namespaces, filesystems, network, SSH");
+  // The fleet's first push may already ask for certificates and back up: the CA and the backup target come first.
+  if (fleet.hosts.includes(ACME)) startPebble(dns);
+  if (fleet.hosts.includes(BACKUP)) startRestServer();
+  step("namespaces, filesystems, network, SSH, ACME CA, backup target");
 
   for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
   const results = await Promise.all(fleet.hosts.filter((h) => h.ssh).map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));

@@ -13,6 +13,8 @@ import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
 const peer = (name: string): LabHost => LAB_PEERS.find((h) => h.name === name)!;
 export const CLIENT = peer("client");
 export const EXT = peer("ext");
+export const ACME = peer("acme");
+export const BACKUP = peer("backup");
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
 
@@ -21,7 +23,7 @@ const PEER_TTL = 300;
 
 /** The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's own zone writer. */
 export function labZones(nameserver: NameserverSpec): ZoneFile[] {
-  const hosts = [CLIENT, EXT];
+  const hosts = [CLIENT, EXT, ACME, BACKUP];
   const record = (name: string, data: RecordData, owner: RecordOwner = { domain: EXT_DOMAIN }): DnsRecord => ({
     name,
     zone: EXT_DOMAIN,

@@ -23,7 +23,7 @@ export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";
 
-export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin";
+export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup";
 
 export interface LabHost {
   /** Label: mx1, dns1, client, … */
@@ -46,7 +46,16 @@ export const LAB_PEERS: LabHost[] = [
   { name: "admin", fqdn: "admin.mail.lab", ipv4: "192.0.2.2", ipv6: "2001:db8:0:1::2", kind: "admin", ssh: false },
   { name: "client", fqdn: `client.${EXT_DOMAIN}`, ipv4: "198.51.100.10", ipv6: "2001:db8:0:2::10", kind: "client", ssh: false },
   { name: "ext", fqdn: `mx.${EXT_DOMAIN}`, ipv4: "203.0.113.25", ipv6: "2001:db8:0:3::25", kind: "ext", ssh: false },
+  // A public ACME CA (Pebble), validating DNS-01 against the lab's nameserver like Let's Encrypt does.
+  { name: "acme", fqdn: `acme.${EXT_DOMAIN}`, ipv4: "203.0.113.14", ipv6: "2001:db8:0:3::14", kind: "acme", ssh: false },
+  // An off-site backup target: restic's REST server.
+  { name: "backup", fqdn: `backup.${EXT_DOMAIN}`, ipv4: "203.0.113.40", ipv6: "2001:db8:0:3::40", kind: "backup", ssh: false },
 ];
+
+/** Pebble's ACME API and its management API (which serves the root it issues under). */
+export const PEBBLE_PORT = 14000;
+export const PEBBLE_MANAGEMENT_PORT = 15000;
+export const REST_SERVER_PORT = 8000;
 
 /** Every lab host: the stack's fleet hosts and first nameserver, then the lab's own peers. */
 export function labHosts(spec: FleetSpec): LabHost[] {
