@@ -148,3 +148,49 @@ export async function waitUntil<T>(probe: () => T, done: (value: T) => boolean, 
   }
   return value;
 }
+
+export interface PresentedCertificate {
+  /** Whether the chain verified against the lab's trust file alone, for the name asked. */
+  verified: boolean;
+  /** openssl's verdict, e.g. "0 (ok)" or "21 (unable to verify the first certificate)". */
+  verifyResult: string;
+  serial: string;
+  issuer: string;
+  names: string[];
+}
+
+/**
+ * The certificate a TLS endpoint presents to a client on `on`, as openssl s_client sees it:
+ * verified against CA_FILE alone (no system store), with the host name checked against `name`
+ * (sent as SNI too). `starttls`: the protocol's own upgrade (smtp on 25 and 587).
+ */
+export function presentedCertificate(o: { address: string; port: number; name: string; starttls?: "smtp"; on?: string }): PresentedCertificate {
+  const target = o.address.includes(":") ? `[${o.address}]:${o.port}` : `${o.address}:${o.port}`;
+  const script = [
+    'out=$(echo | timeout 20 openssl s_client -connect "$1" -servername "$2" -verify_hostname "$2" -CAfile "$3" -no-CApath -no-CAstore ${4:+-starttls "$4"} 2>&1)',
+    'printf "%s\\n" "$out" | grep -m1 "Verify return code:" || echo "Verify return code: none"',
+    'printf "%s\\n" "$out" | openssl x509 -noout -serial -issuer -ext subjectAltName 2>/dev/null',
+  ].join("\n");
+  const out = execOk(o.on ?? CLIENT.name, ["bash", "-c", script, "probe", target, o.name, CA_FILE, o.starttls ?? ""], { timeoutMs: 30_000 });
+  const field = (re: RegExp) => out.match(re)?.[1]?.trim() ?? "";
+  const verifyResult = field(/Verify return code: (.*)/);
+  return {
+    verified: verifyResult.startsWith("0 "),
+    verifyResult,
+    serial: field(/serial=(\S+)/),
+    issuer: field(/issuer=(.*)/),
+    names: [...out.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1]),
+  };
+}
+
+/**
+ * What Debian's MTA-STS client (postfix-mta-sts-resolver's `mta-sts-query`) on the client host
+ * fetches for a domain, trusting CA_FILE alone: its verdict (VALID, FETCH_ERROR, …) and the policy.
+ */
+export function mtaStsQuery(domain: string): { result: string; policy?: { mode: string; mx: string[]; max_age: number } } {
+  const r = exec(CLIENT.name, ["env", `SSL_CERT_FILE=${CA_FILE}`, "SSL_CERT_DIR=/nonexistent", "mta-sts-query", "-v", "error", domain], { timeoutMs: 60_000 });
+  const result = r.stdout.match(/STSFetchResult\.(\w+)/)?.[1] ?? `no answer (exit ${r.code}): ${r.stderr.trim()}`;
+  // The policy is printed as a Python dict literal: its strings are single-quoted.
+  const dict = r.stdout.match(/(\{.*\})/)?.[1];
+  return { result, ...(dict ? { policy: JSON.parse(dict.replace(/'/g, '"')) } : {}) };
+}

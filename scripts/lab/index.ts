@@ -45,7 +45,7 @@ import {
   startDetached,
   startSyslog,
 } from "./host";
-import { ACME, BACKUP, CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles } from "./peers";
+import { ACME, BACKUP, CLIENT, clientPostfixMainCf, clientUnboundConf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labZones } from "./peers";
 import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
@@ -252,7 +252,7 @@ export function pebbleRoot(): string {
   return execOk("admin", ["curl", "-sS", "--fail", "--cacert", apiCa, `https://${ACME.fqdn}:${PEBBLE_MANAGEMENT_PORT}/roots/0`]);
 }
 
-function startPeers(fleet: LabFleet): void {
+function startPeers(fleet: LabFleet, dns: LabHost): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
@@ -264,6 +264,9 @@ function startPeers(fleet: LabFleet): void {
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
+  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", clientUnboundConf(dns.ipv4, [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin)));
+  startService(CLIENT.name, ["unbound"]);
+  writeHostFile(CLIENT.name, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
@@ -345,7 +348,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   }
   step("fleet deployed over SSH");
 
-  if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet);
+  if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns);
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
   }

@@ -111,6 +111,33 @@ export function clientPostfixMainCf(): string {
   ].join("\n");
 }
 
+/**
+ * client's resolver: the caching recursive resolver of a user's machine (unbound on 127.0.0.1),
+ * asking the lab's nameserver for each of the zones it serves (the lab has no root), so CNAMEs into
+ * another zone resolve (mta-sts.example.org -> mta-sts.<serverDomain>) as they do on the Internet.
+ * No cache, no DNSSEC: a test sees every change at once, and the lab's zones are unsigned.
+ */
+export function clientUnboundConf(nameserver: string, zones: string[]): string {
+  return [
+    "# The lab's user machine (not fleet config).",
+    "server:",
+    "  interface: 127.0.0.1",
+    "  interface: ::1",
+    "  do-daemonize: yes",
+    "  username: unbound",
+    '  chroot: ""',
+    '  module-config: "iterator"',
+    "  cache-max-ttl: 0",
+    "  cache-max-negative-ttl: 0",
+    "  # The lab's documentation ranges are its Internet: answers there are not rebinding.",
+    "  do-not-query-localhost: no",
+    // unbound answers the documentation ranges' reverse zones itself (RFC 6303; 2001:db8::/32 as a whole) unless told not to.
+    ...[...zones, "8.b.d.0.1.0.0.2.ip6.arpa"].map((zone) => `  local-zone: "${zone}" nodefault`),
+    ...zones.flatMap((zone) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${nameserver}`]),
+    "",
+  ].join("\n");
+}
+
 /** ext's rspamd: add its verdicts (DKIM, SPF, DMARC) to every message instead of acting on them. */
 export const EXT_RSPAMD_FILES: Record<string, string> = {
   "/etc/rspamd/local.d/milter_headers.conf": [
