@@ -194,3 +194,24 @@ export function mtaStsQuery(domain: string): { result: string; policy?: { mode: 
   const dict = r.stdout.match(/(\{.*\})/)?.[1];
   return { result, ...(dict ? { policy: JSON.parse(dict.replace(/'/g, '"')) } : {}) };
 }
+
+export interface MailboxState {
+  ok: boolean;
+  message?: string;
+  /** Folder -> its messages, as IMAP shows them. */
+  folders?: Record<string, { subject: string; message_id: string; flags: string[] }[]>;
+}
+
+/** Every folder of a mailbox with each message's subject, Message-ID and flags, over IMAPS from the client. */
+export function mailboxState(server: string, user: string, password: string): MailboxState {
+  return mailtool<MailboxState>(CLIENT.name, ["state", "--host", server, "--user", user, "--password", password]);
+}
+
+/** Creates `folder` in a mailbox, copies the INBOX messages whose subject has `subject` into it and flags them there (marking the originals seen). */
+export function fileMessages(server: string, user: string, password: string, subject: string, folder: string): number {
+  const r = mailtool<{ ok: boolean; filed?: number; message?: string }>(CLIENT.name, [
+    "file", "--host", server, "--user", user, "--password", password, "--subject", subject, "--folder", folder,
+  ]);
+  if (!r.ok) throw new Error(`IMAP filing on ${server} for ${user} failed: ${r.message}`);
+  return r.filed!;
+}

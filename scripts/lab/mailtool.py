@@ -5,6 +5,10 @@
                     --mail-from A --rcpt R [--rcpt R ...] --subject S [--cafile F]
   mailtool.py ehlo  --host H --port P --mode plain|starttls|tls [--cafile F]
   mailtool.py imap  --host H --user U --password P --subject S [--cafile F]
+  mailtool.py file  --host H --user U --password P --subject S --folder F [--cafile F]
+                    create folder F, copy the INBOX messages whose subject has S into it, flag them there
+  mailtool.py state --host H --user U --password P [--cafile F]
+                    every folder with each message's subject, Message-ID and flags
 
 Prints one JSON object: what the server answered at each step, so a test can assert on codes.
 """
@@ -13,6 +17,7 @@ import email
 import email.utils
 import imaplib
 import json
+import re
 import smtplib
 import ssl
 import sys
@@ -109,9 +114,60 @@ def imap(args):
             pass
 
 
+def logged_in(args, work):
+    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=tls_context(args.cafile), timeout=30)
+    try:
+        try:
+            client.login(args.user, args.password)
+        except imaplib.IMAP4.error as error:
+            return {"ok": False, "stage": "login", "message": str(error)}
+        return work(client)
+    finally:
+        try:
+            client.logout()
+        except Exception:
+            pass
+
+
+def file_messages(args):
+    def work(client):
+        client.create(args.folder)
+        client.select("INBOX")
+        typ, data = client.search(None, "SUBJECT", json.dumps(args.subject))
+        nums = data[0].split()
+        if nums:
+            client.copy(b",".join(nums), args.folder)
+            client.store(b",".join(nums), "+FLAGS", "\\Seen")
+            client.select(args.folder)
+            client.store("1:*", "+FLAGS", "\\Flagged")
+        return {"ok": True, "filed": len(nums)}
+    return logged_in(args, work)
+
+
+def state(args):
+    def work(client):
+        typ, listing = client.list()
+        folders = {}
+        for line in listing:
+            # (\HasNoChildren) "." "Name" or (\HasNoChildren) "." Name
+            name = re.match(r'\([^)]*\) (?:"[^"]*"|NIL) (.+)$', line.decode()).group(1).strip('"')
+            client.select(f'"{name}"', readonly=True)
+            typ, data = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])")
+            messages = []
+            for part in data:
+                if not isinstance(part, tuple):
+                    continue
+                header = email.message_from_bytes(part[1])
+                flags = [f.decode() for f in imaplib.ParseFlags(part[0])]
+                messages.append({"subject": header.get("Subject"), "message_id": header.get("Message-ID"), "flags": sorted(flags)})
+            folders[name] = messages
+        return {"ok": True, "folders": folders}
+    return logged_in(args, work)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["send", "ehlo", "imap"])
+    parser.add_argument("command", choices=["send", "ehlo", "imap", "file", "state"])
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, default=25)
     parser.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
@@ -122,10 +178,11 @@ def main():
     parser.add_argument("--header-from", default=None, help="the From: header, when it differs from the envelope sender")
     parser.add_argument("--rcpt", action="append", default=[])
     parser.add_argument("--subject", default="")
+    parser.add_argument("--folder")
     parser.add_argument("--cafile")
     args = parser.parse_args()
     try:
-        result = {"send": send, "ehlo": ehlo, "imap": imap}[args.command](args)
+        result = {"send": send, "ehlo": ehlo, "imap": imap, "file": file_messages, "state": state}[args.command](args)
     except (OSError, smtplib.SMTPException, imaplib.IMAP4.error) as error:
         result = {"ok": False, "stage": "connect", "message": f"{type(error).__name__}: {error}"}
     json.dump(result, sys.stdout)
