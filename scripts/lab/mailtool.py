@@ -151,7 +151,10 @@ def state(args):
         for line in listing:
             # (\HasNoChildren) "." "Name" or (\HasNoChildren) "." Name
             name = re.match(r'\([^)]*\) (?:"[^"]*"|NIL) (.+)$', line.decode()).group(1).strip('"')
-            client.select(f'"{name}"', readonly=True)
+            typ, exists = client.select(f'"{name}"', readonly=True)
+            if int(exists[0]) == 0:
+                folders[name] = []
+                continue
             typ, data = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])")
             messages = []
             for part in data:
