@@ -44,13 +44,14 @@ export function mailVolumeLines(volumeId: string): string[] {
     `found=0; blkid -p "$dev" >/dev/null || found=$?`,
     `if [ "$found" -eq 2 ]; then mkfs.ext4 -q -L ${MAIL_FS_LABEL} "$dev"; elif [ "$found" -ne 0 ]; then echo "mailfleet: blkid failed on $dev" >&2; exit 1; fi`,
     `uuid=$(blkid -s UUID -o value "$dev")`,
+    `[ -n "$uuid" ] || { echo "mailfleet: $dev holds no file system of its own (a partition table?); left as it is" >&2; exit 1; }`,
     "# nofail: a missing volume must not keep the host from booting (SSH stays reachable); Dovecot waits for the mount instead.",
-    `grep -q ' ${VMAIL.home} ' /etc/fstab || printf 'UUID=%s ${VMAIL.home} ext4 defaults,nofail 0 2\n' "$uuid" >> /etc/fstab`,
+    `grep -q ' ${VMAIL.home} ' /etc/fstab || printf 'UUID=%s ${VMAIL.home} ext4 defaults,nofail 0 2\\n' "$uuid" >> /etc/fstab`,
     `mkdir -p ${VMAIL.home}`,
     `mountpoint -q ${VMAIL.home} || mount ${VMAIL.home}`,
     "# Without its volume Dovecot would deliver onto the root disk, where the mail would not survive.",
     `mkdir -p ${unit.slice(0, unit.lastIndexOf("/"))}`,
-    `printf '[Unit]\nRequiresMountsFor=${VMAIL.home}\n' > ${unit}`,
+    `printf '[Unit]\\nRequiresMountsFor=${VMAIL.home}\\n' > ${unit}`,
     "systemctl daemon-reload",
   ];
 }

@@ -162,7 +162,7 @@ const KEYS = {
           retain: z.number().int("a whole number of snapshots").min(1, "keep at least 1 snapshot").max(1000, "Data Lifecycle Manager keeps at most 1000 — give at most 1000").default(14),
         })
         .default({ intervalHours: 24, retain: 14 }),
-      retainMailVolumes: z.boolean().optional(),
+      retainMailVolumes: z.boolean("true or false: whether the mail volumes and the backup bucket outlive `pulumi destroy`").optional(),
     })
     .optional(),
   cloudflare: z
