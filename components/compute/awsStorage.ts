@@ -89,7 +89,7 @@ export function snapshotPolicyDetails(tagValue: string, snapshots: AwsSpec["snap
     targetTags: { [MAIL_VOLUME_TAG]: tagValue },
     schedules: [
       {
-        name: `every ${snapshots.intervalHours} h, last ${snapshots.retain} kept`,
+        name: `every ${snapshots.intervalHours} hours keep ${snapshots.retain}`,
         // Counted from 03:00 UTC: the daily default lands at night in Europe.
         createRule: { interval: snapshots.intervalHours, intervalUnit: "HOURS", times: "03:00" },
         retainRule: { count: snapshots.retain },
@@ -178,7 +178,7 @@ export function awsMailStorage(
   new aws.dlm.LifecyclePolicy(
     "mail-snapshots",
     {
-      // DLM takes only letters, digits, spaces, "_" and "-" here.
+      // DLM takes only letters, digits, spaces, "_" and "-" here (and in the schedule's name).
       description: `mailfleet mail volumes of ${tagValue.replace(/[^0-9A-Za-z _-]/g, "-")}`,
       executionRoleArn: snapshotRole.arn,
       state: "ENABLED",

@@ -19,7 +19,7 @@ import {
 import { FleetSpec } from "../../components/config";
 import { MailFleet } from "../../components/fleet";
 import { buildTopology, hostsOf } from "../../components/topology";
-import { exampleSpec, MOCK_ZONE, ofType, Registered, reveal, underMocks } from "../support/harness";
+import { byName, exampleSpec, MOCK_ZONE, ofType, Registered, reveal, underMocks } from "../support/harness";
 
 const VOLUME = "aws:ebs/volume:Volume";
 const ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment";
@@ -85,11 +85,6 @@ async function runAs(stack: string, spec: FleetSpec): Promise<Run> {
 /** The volume's id, from its ARN (the mocks give both). */
 const volumeId = (volume: Registered): string => volume.state.arn.split("/").pop();
 
-const named = (resources: Registered[], name: string): Registered => {
-  const found = resources.find((r) => r.name === name);
-  assert.ok(found, `no resource named ${name}`);
-  return found;
-};
 
 describe("the aws backend's mail storage (prod stack, under mocks)", () => {
   let run: Run;
@@ -106,7 +101,7 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
     const volumes = ofType(run.resources, VOLUME);
     assert.deepEqual(volumes.map((v) => v.name).sort(), stores().map((s) => `${s.name}-mail`).sort());
     for (const store of stores()) {
-      const v = named(volumes, `${store.name}-mail`).inputs;
+      const v = byName(volumes, `${store.name}-mail`).inputs;
       assert.equal(v.encrypted, true);
       assert.equal(v.type, "gp3");
       assert.equal(v.size, 50);
@@ -120,13 +115,13 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
     const attachments = ofType(run.resources, ATTACHMENT);
     assert.equal(attachments.length, stores().length);
     for (const store of stores()) {
-      const a = named(attachments, `${store.name}-mail-attachment`);
-      assert.equal(a.inputs.volumeId, volumeId(named(run.resources, `${store.name}-mail`)));
+      const a = byName(attachments, `${store.name}-mail-attachment`);
+      assert.equal(a.inputs.volumeId, volumeId(byName(run.resources, `${store.name}-mail`)));
       assert.equal(a.inputs.instanceId, `${store.name}-id`);
       assert.equal(a.inputs.deviceName, MAIL_VOLUME_DEVICE_NAME);
       assert.equal(a.inputs.stopInstanceBeforeDetaching, true);
       assert.equal(run.options.get(a.name)?.deleteBeforeReplace, true, "the old instance lets go of the volume before the new one takes it");
-      assert.ok(named(run.resources, store.name).inputs.userData.includes(mailVolumeDevice(a.inputs.volumeId)), "first boot waits for this volume");
+      assert.ok(byName(run.resources, store.name).inputs.userData.includes(mailVolumeDevice(a.inputs.volumeId)), "first boot waits for this volume");
     }
     assert.equal(ofType(run.resources, ATTACHMENT).filter((a) => !a.name.startsWith("store")).length, 0);
   });
@@ -141,8 +136,8 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
     assert.deepEqual(details.schedules[0].createRule, { interval: 6, intervalUnit: "HOURS", times: "03:00" });
     assert.deepEqual(details.schedules[0].retainRule, { count: 28 });
     assert.equal(policy.inputs.state, "ENABLED");
-    assert.match(policy.inputs.description, /^[0-9A-Za-z _-]+$/, "DLM's description alphabet");
-    const role = named(run.resources, "mail-snapshots-role");
+    for (const text of [policy.inputs.description, details.schedules[0].name]) assert.match(text, /^[0-9A-Za-z _-]+$/, "DLM's alphabet for names");
+    const role = byName(run.resources, "mail-snapshots-role");
     assert.equal(policy.inputs.executionRoleArn, role.state.arn);
     const trust = JSON.parse(role.inputs.assumeRolePolicy);
     assert.deepEqual(trust.Statement.map((s: any) => [s.Principal.Service, s.Action]), [["dlm.amazonaws.com", "sts:AssumeRole"]]);
@@ -151,7 +146,7 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
   });
 
   it("keeps the backups in a private, encrypted, versioned bucket, and exports its name", async () => {
-    const bucket = named(run.resources, "mail-backups");
+    const bucket = byName(run.resources, "mail-backups");
     const on = (type: string) => {
       const found = ofType(run.resources, type);
       assert.equal(found.length, 1, type);
@@ -171,19 +166,19 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
   });
 
   it("gives each store, and only stores, an instance role that writes only its own prefix", () => {
-    const bucket = named(run.resources, "mail-backups");
+    const bucket = byName(run.resources, "mail-backups");
     for (const host of buildTopology(run.spec).hosts) {
-      const instance = named(run.resources, host.name).inputs;
+      const instance = byName(run.resources, host.name).inputs;
       if (host.role !== "store") {
         assert.equal(instance.iamInstanceProfile, undefined, `${host.name}: no AWS credentials on a host that keeps no mail`);
         continue;
       }
-      const profile = named(run.resources, `${host.name}-profile`);
+      const profile = byName(run.resources, `${host.name}-profile`);
       assert.equal(instance.iamInstanceProfile, profile.state.name);
-      const role = named(run.resources, `${host.name}-role`);
+      const role = byName(run.resources, `${host.name}-role`);
       assert.equal(profile.inputs.role, role.state.name);
       assert.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal, { Service: "ec2.amazonaws.com" });
-      const policy = named(run.resources, `${host.name}-backup-access`).inputs;
+      const policy = byName(run.resources, `${host.name}-backup-access`).inputs;
       assert.equal(policy.role, role.state.name, "the role's id is its name");
       const writes = JSON.parse(policy.policy).Statement.filter((s: any) => [s.Action].flat().includes("s3:PutObject"));
       assert.deepEqual(writes.map((s: any) => s.Resource), [`${bucket.state.arn}/${host.name}/*`]);
@@ -195,7 +190,7 @@ describe("the aws backend's mail storage (prod stack, under mocks)", () => {
     for (const name of [...stores().map((s) => `${s.name}-mail`), "mail-backups", "mail-backups-public-access", "mail-backups-encryption"]) {
       assert.equal(run.options.get(name)?.retainOnDelete, true, name);
     }
-    assert.equal(named(run.resources, "mail-backups").inputs.forceDestroy, false);
+    assert.equal(byName(run.resources, "mail-backups").inputs.forceDestroy, false);
     for (const [name, opts] of run.options) assert.ok(!opts.protect, `${name}: nothing protected, so a test stack's teardown can destroy it`);
   });
 });
@@ -206,7 +201,7 @@ describe("a test stack keeps nothing", () => {
     const volumes = ofType(run.resources, VOLUME);
     assert.ok(volumes.length > 0);
     for (const r of [...volumes, ...ofType(run.resources, BUCKET)]) assert.equal(run.options.get(r.name)?.retainOnDelete, false, r.name);
-    assert.equal(named(run.resources, "mail-backups").inputs.forceDestroy, true);
+    assert.equal(byName(run.resources, "mail-backups").inputs.forceDestroy, true);
     assert.equal(volumes[0].inputs.tags[MAIL_VOLUME_TAG], "mailfleet/test-pr-7");
   });
 

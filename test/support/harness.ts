@@ -8,6 +8,7 @@
  * keys are kept per resource name and inputs for the whole test process, as state would keep them:
  * a second run of the same stack gets the same keys.
  */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -217,6 +218,13 @@ export function labSpec(change: (raw: Record<string, any>) => void = () => undef
   const raw = readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw;
   change(raw);
   return parseFleetConfig(raw);
+}
+
+/** The one resource of that name; fails the test if there is none. */
+export function byName(resources: Registered[], name: string): Registered {
+  const found = resources.find((r) => r.name === name);
+  if (!found) throw new assert.AssertionError({ message: `no resource named ${name}` });
+  return found;
 }
 
 export function ofType(resources: Registered[], type: string): Registered[] {
