@@ -40,11 +40,8 @@ export const SPF_LOOKUP_LIMIT = 10;
 const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance type — like t3.small");
 /** Durability (issue 14): a store's mail volume on AWS, in GiB (gp3 takes 1 to 16384). */
 export const DEFAULT_DATA_VOLUME_GB = 20;
-const dataVolumeGb = z
-  .number("a whole number of GiB from 1 to 16384 — like 20")
-  .int("a whole number of GiB from 1 to 16384 — like 20")
-  .min(1, "a whole number of GiB from 1 to 16384 — like 20")
-  .max(16384, "over 16384 GiB, the largest gp3 volume — give at most 16384");
+const VOLUME_SIZE = "a whole number of GiB from 1 to 16384 — like 20";
+const dataVolumeGb = z.number(VOLUME_SIZE).int(VOLUME_SIZE).min(1, VOLUME_SIZE).max(16384, "over 16384 GiB, the largest gp3 volume — give at most 16384");
 const listedHost = z.strictObject({
   name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
   instanceType: instanceType.optional(),
@@ -161,7 +158,8 @@ const KEYS = {
             .default(24),
           retain: z.number().int("a whole number of snapshots").min(1, "keep at least 1 snapshot").max(1000, "Data Lifecycle Manager keeps at most 1000 — give at most 1000").default(14),
         })
-        .default({ intervalHours: 24, retain: 14 }),
+        // prefault: the defaults above apply to a stack without the key too.
+        .prefault({}),
       retainMailVolumes: z.boolean("true or false: whether the mail volumes and the backup bucket outlive `pulumi destroy`").optional(),
     })
     .optional(),
