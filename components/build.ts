@@ -30,10 +30,11 @@ export interface FleetBuild {
   dnsServerFiles: RenderedFile[];
 }
 
-export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetKeys): FleetBuild {
+/** backupRepositoryBase: where the stack's own backup storage keeps the stores' repositories (RenderInput). */
+export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetKeys, backupRepositoryBase?: string): FleetBuild {
   const topology = buildTopology(spec);
   const recordSet = buildRecordSet(topology, addresses, keys.dkim);
-  const input = renderInput(topology, addresses, keys, recordSet.mtaSts.policy);
+  const input = renderInput(topology, addresses, keys, recordSet.mtaSts.policy, backupRepositoryBase);
   const hostFiles: Record<string, RenderedFile[]> = {};
   for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];

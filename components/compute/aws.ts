@@ -5,7 +5,8 @@
  *
  * The addresses belong to the network interface, not to the instance: an instance can be
  * replaced (new image, new size) and the host keeps its addresses, its PTR and its sending
- * reputation.
+ * reputation. A store's mail belongs to its data volume, not to the instance, likewise
+ * (awsStorage.ts).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,6 +18,7 @@ import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
 import { ingressRules, ruleName, RuleSource } from "./firewall";
 import { userData } from "./userData";
+import { awsMailStorage } from "./awsStorage";
 
 /** Debian's own AWS account: the official Debian cloud images. */
 export const DEBIAN_AMI_OWNER = "136693071363";
@@ -51,6 +53,8 @@ function debianAmi(spec: FleetSpec, opts: pulumi.InvokeOutputOptions): pulumi.In
 interface Network {
   vpcId: pulumi.Input<string>;
   subnetId: pulumi.Input<string>;
+  /** The subnet's zone, where the mail volumes live: taken from the subnet, not an instance, so a replaced instance never moves them. */
+  availabilityZone: pulumi.Input<string>;
   /** What an Elastic IP needs first: AWS refuses to associate one in a VPC without an Internet gateway. */
   ready: pulumi.Resource[];
 }
@@ -81,11 +85,12 @@ function fleetNetwork(spec: FleetSpec, parent: pulumi.Resource): Network {
     opts,
   );
   const association = new aws.ec2.RouteTableAssociation("routes-subnet", { subnetId: subnet.id, routeTableId: routes.id }, opts);
-  return { vpcId: vpc.id, subnetId: subnet.id, ready: [gateway, association] };
+  return { vpcId: vpc.id, subnetId: subnet.id, availabilityZone: subnet.availabilityZone, ready: [gateway, association] };
 }
 
 function existingSubnet(subnetId: string, parent: pulumi.Resource): Network {
-  return { vpcId: aws.ec2.getSubnetOutput({ id: subnetId }, { parent }).vpcId, subnetId, ready: [] };
+  const subnet = aws.ec2.getSubnetOutput({ id: subnetId }, { parent });
+  return { vpcId: subnet.vpcId, subnetId, availabilityZone: subnet.availabilityZone, ready: [] };
 }
 
 export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute {
@@ -107,7 +112,9 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
   ) as Record<Role, aws.ec2.SecurityGroup>;
 
   const ami = debianAmi(spec, opts);
+  const storage = awsMailStorage(spec.aws!, hostsOf(topology, "store"), network.availabilityZone, tags, parent);
   const hosts = topology.hosts.map((host) => {
+    const store = storage.stores[host.name];
     const nic = new aws.ec2.NetworkInterface(
       `${host.name}-nic`,
       { subnetId: network.subnetId, securityGroups: [groups[host.role].id], ...(spec.ipv6 ? { ipv6AddressCount: 1 } : {}), tags: tags(host.fqdn) },
@@ -120,7 +127,9 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
         ami,
         instanceType: host.instanceType,
         primaryNetworkInterface: { networkInterfaceId: nic.id },
-        userData: userData(spec, host),
+        // A store's first boot mounts its mail volume, which it finds by the volume's id.
+        userData: store ? store.volume.id.apply((id) => userData(spec, host, id)) : userData(spec, host),
+        ...(store ? { iamInstanceProfile: store.profile.name } : {}),
         rootBlockDevice: { volumeSize: spec.aws?.rootVolumeGb ?? 20, volumeType: "gp3", encrypted: true },
         // IMDSv2 only: a request forged through a web-facing daemon cannot read the instance's credentials.
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
@@ -135,7 +144,7 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
         ignoreChanges: ["ami", "userData"],
       },
     );
-    return { host, nic, eip, instance };
+    return { host, nic, eip, instance, attachment: store ? [storage.attach(host.name, instance)] : [] };
   });
 
   const sourceArgs = (source: RuleSource) => {
@@ -187,7 +196,8 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
     addresses,
     addressShape: standInAddresses(topology),
     sshHosts: Object.fromEntries(hosts.map((h) => [h.host.name, h.eip.publicIp])),
-    machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance, ...sshRules(h.host.role)]])),
+    machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance, ...h.attachment, ...sshRules(h.host.role)]])),
+    backup: { bucket: storage.backupBucket, repositoryBase: storage.backupRepositoryBase },
     publishReverseDns(forwardRecords) {
       for (const { host, eip } of hosts) {
         // AWS sets the PTR only after checking that the name already resolves to the Elastic IP,

@@ -17,6 +17,11 @@ export interface Compute {
   machines: Record<string, pulumi.Resource[]>;
   /** Sets reverse DNS for the hosts' addresses; forwardRecords(host) are the records it must follow. */
   publishReverseDns(forwardRecords: (host: string) => pulumi.Resource[]): void;
+  /**
+   * The stack's own backup storage (aws: the S3 bucket); a store's restic repository is
+   * `<repositoryBase>/<store name>`. byo has none: the stack names its repository.
+   */
+  backup?: { bucket: pulumi.Output<string>; repositoryBase: pulumi.Output<string> };
   /** What the operator still has to do outside this stack. */
   nextSteps(build: FleetBuild): string[];
 }

@@ -32,10 +32,16 @@ import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
 const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
 /** Host label prefixes: mx1, mx2 … out1 … store1 … */
 const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
+/** The hourly intervals an aws.dlm.LifecyclePolicy create rule accepts. */
+export const SNAPSHOT_INTERVALS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
 /** RFC 7208 §4.6.4: an SPF evaluation may cause at most 10 DNS lookups. */
 export const SPF_LOOKUP_LIMIT = 10;
 
 const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance type — like t3.small");
+/** Durability (issue 14): a store's mail volume on AWS, in GiB (gp3 takes 1 to 16384). */
+export const DEFAULT_DATA_VOLUME_GB = 20;
+const VOLUME_SIZE = "a whole number of GiB from 1 to 16384 — like 20";
+const dataVolumeGb = z.number(VOLUME_SIZE).int(VOLUME_SIZE).min(1, VOLUME_SIZE).max(16384, "over 16384 GiB, the largest gp3 volume — give at most 16384");
 const listedHost = z.strictObject({
   name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
   instanceType: instanceType.optional(),
@@ -43,8 +49,9 @@ const listedHost = z.strictObject({
   ipv6: hostIpv6.optional(),
   privateIpv4: hostIpv4.optional(),
   sshHost: sshTarget.optional(),
+  dataVolumeGb: dataVolumeGb.optional(),
 });
-const countedHosts = z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional() });
+const countedHosts = z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional(), dataVolumeGb: dataVolumeGb.optional() });
 // Not a z.union: a union that fails reports only "Invalid input" at hosts.<role>, hiding each host's own errors.
 const roleHosts = z.unknown().transform((value, ctx): z.output<typeof countedHosts> | z.output<typeof listedHost>[] => {
   const result = (Array.isArray(value) ? z.array(listedHost) : countedHosts).safeParse(value);
@@ -142,6 +149,18 @@ const KEYS = {
       ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "not an AMI id (ami-…)").optional(),
       subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "not a subnet id (subnet-…)").optional(),
       rootVolumeGb: z.number().int().min(8).max(16384).default(20),
+      // Durability (issue 14): snapshots of the mail volumes by Data Lifecycle Manager, and whether those volumes outlive the stack.
+      snapshots: z
+        .strictObject({
+          intervalHours: z
+            .number()
+            .refine((hours) => (SNAPSHOT_INTERVALS as readonly number[]).includes(hours), `not an interval Data Lifecycle Manager offers — one of ${SNAPSHOT_INTERVALS.join(", ")}`)
+            .default(24),
+          retain: z.number().int("a whole number of snapshots").min(1, "keep at least 1 snapshot").max(1000, "Data Lifecycle Manager keeps at most 1000 — give at most 1000").default(14),
+        })
+        // prefault: the defaults above apply to a stack without the key too.
+        .prefault({}),
+      retainMailVolumes: z.boolean("true or false: whether the mail volumes and the backup bucket outlive `pulumi destroy`").optional(),
     })
     .optional(),
   cloudflare: z
@@ -275,6 +294,19 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       }
     });
   }
+  // Durability (issue 14): only an aws store has a mail volume to size.
+  for (const role of ok("compute") ? ROLES : []) {
+    const given = (rawHosts as Record<string, unknown> | undefined)?.[role];
+    const entries: [PropertyKey[], unknown][] = Array.isArray(given) ? given.map((h, i) => [["hosts", role, i], h]) : [[["hosts", role], given]];
+    for (const [path, h] of entries) {
+      if (!h || typeof h !== "object" || (h as Record<string, unknown>).dataVolumeGb === undefined) continue;
+      if (role !== "store") add([...path, "dataVolumeGb"], `only stores keep mail on a data volume, ${role} hosts have none`, "remove it");
+      else if (c.compute === "byo") {
+        add([...path, "dataVolumeGb"], "sizes the volume the aws backend creates; a byo server keeps mail on its own disks", "remove it, or use compute: aws");
+      }
+    }
+  }
+  const mailVolume = (role: Role, gb: number | undefined) => (role === "store" && c.compute === "aws" ? { dataVolumeGb: gb ?? DEFAULT_DATA_VOLUME_GB } : {});
   const hosts: HostSpec[] = [];
   const hostNames: [PropertyKey[], string][] = [];
   for (const role of ok("hosts", "compute") ? ROLES : []) {
@@ -282,7 +314,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     if (Array.isArray(given)) {
       given.forEach((h, i) => {
         const { name, ipv4, ipv6, privateIpv4, sshHost } = h;
-        hosts.push({ name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4, ipv6, privateIpv4, sshHost });
+        hosts.push({ name, role, instanceType: h.instanceType ?? DEFAULT_INSTANCE[role], ipv4, ipv6, privateIpv4, sshHost, ...mailVolume(role, h.dataVolumeGb) });
         hostNames.push([["hosts", role, i, "name"], name]);
       });
     } else {
@@ -290,7 +322,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
         add(["hosts", role], "compute byo needs a list of existing servers, not a count", "list them as [{ name, ipv4, ipv6 }]");
       }
       for (let n = 1; n <= given.count; n++) {
-        hosts.push({ name: `${HOST_PREFIX[role]}${n}`, role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role] });
+        hosts.push({ name: `${HOST_PREFIX[role]}${n}`, role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role], ...mailVolume(role, given.dataVolumeGb) });
       }
     }
     if (!hosts.some((h) => h.role === role)) {
@@ -430,7 +462,8 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     aliases,
     dkim: { selectors: c.dkim.selectors, active },
     tlsRpt: tlsRpt ?? { rua: c.admin },
-    ...(aws ? { aws } : c.compute === "aws" ? { aws: { rootVolumeGb: 20 } } : {}),
+    // Without an aws key an aws stack gets every aws default, from the one schema that holds them.
+    ...(aws ? { aws } : c.compute === "aws" ? { aws: KEYS.aws.unwrap().parse({}) } : {}),
     ...(zone ? { zone: { ...zone, hostmaster: zone.hostmaster ?? `hostmaster@${dnsZones[0]}` } } : {}),
   };
 }

@@ -22,6 +22,8 @@ export interface HostSpec {
   privateIpv4?: string;
   /** Where the push connects over SSH (byo); defaults to ipv4. */
   sshHost?: string;
+  /** aws stores only: the size of the store's mail volume in GiB (hosts.store.dataVolumeGb). */
+  dataVolumeGb?: number;
 }
 
 export interface MailboxSpec {
@@ -51,6 +53,13 @@ export interface AwsSpec {
   ami?: string;
   subnetId?: string;
   rootVolumeGb: number;
+  /** Durability (issue 14): Data Lifecycle Manager snapshots of the stores' mail volumes. */
+  snapshots: { intervalHours: number; retain: number };
+  /**
+   * Whether the mail volumes and the backup bucket outlive `pulumi destroy` (unset: yes). A test
+   * stack never keeps them (compute/awsStorage.ts retainMailData).
+   */
+  retainMailVolumes?: boolean;
 }
 
 export interface CloudflareSpec {

@@ -35,6 +35,8 @@ export class MailFleet extends pulumi.ComponentResource {
   readonly hostFiles?: pulumi.Output<Record<string, RenderedFile[]>>;
   /** push: none with dns: zone only — the nameserver's Knot config and zone files. */
   readonly dnsServerFiles?: pulumi.Output<RenderedFile[]>;
+  /** aws only — the S3 bucket the stores' restic backups go to. */
+  readonly backupBucket?: pulumi.Output<string>;
 
   constructor(name: string, args: MailFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailfleet:index:MailFleet", name, {}, opts);
@@ -45,7 +47,9 @@ export class MailFleet extends pulumi.ComponentResource {
     const compute = createCompute(topology, this);
     // The one adapter between Outputs and the pure core. The build is secret as a whole (it holds
     // the keys); what is public by nature is unwrapped below, one value at a time.
-    const build = pulumi.all([compute.addresses, keys]).apply(([addresses, fleetKeys]) => buildFleet(spec, addresses, fleetKeys));
+    const build = pulumi
+      .all([compute.addresses, keys, compute.backup?.repositoryBase])
+      .apply(([addresses, fleetKeys, backupBase]) => buildFleet(spec, addresses, fleetKeys, backupBase));
     const recordSet = pulumi.unsecret(build.apply((b) => b.recordSet));
     const dns = createDns(topology, compute, { recordSet, dnsServerFiles: pulumi.secret(build.apply((b) => b.dnsServerFiles)) }, this);
     compute.publishReverseDns((host) => dns.forwardRecords(host));
@@ -73,6 +77,7 @@ export class MailFleet extends pulumi.ComponentResource {
     );
     this.mtaStsPolicy = recordSet.apply((set) => set.mtaSts.policy);
     this.nextSteps = pulumi.unsecret(build.apply((b) => [...compute.nextSteps(b), ...dns.nextSteps]));
+    this.backupBucket = compute.backup?.bucket;
 
     this.registerOutputs(this.outputs());
   }
@@ -88,6 +93,7 @@ export class MailFleet extends pulumi.ComponentResource {
       nextSteps: this.nextSteps,
       ...(this.hostFiles ? { hostFiles: this.hostFiles } : {}),
       ...(this.dnsServerFiles ? { dnsServerFiles: this.dnsServerFiles } : {}),
+      ...(this.backupBucket ? { backupBucket: this.backupBucket } : {}),
     };
   }
 }

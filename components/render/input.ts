@@ -11,10 +11,21 @@ export interface RenderInput {
   hosts: PlacedHosts;
   /** The MTA-STS policy body the record set's id was made from (RecordSet.mtaSts). */
   mtaStsPolicy: string;
+  /**
+   * The restic repository URL the stack's own backup storage gives (aws: its S3 bucket); a
+   * store's repository is `<base>/<store name>`. Unset when the stack names a repository (byo).
+   */
+  backupRepositoryBase?: string;
 }
 
-export function renderInput(topology: Topology, addresses: AddressBook, keys: FleetKeys, mtaStsPolicy: string): RenderInput {
-  return { topology, addresses, keys, hosts: placeHosts(topology, addresses), mtaStsPolicy };
+export function renderInput(
+  topology: Topology,
+  addresses: AddressBook,
+  keys: FleetKeys,
+  mtaStsPolicy: string,
+  backupRepositoryBase?: string,
+): RenderInput {
+  return { topology, addresses, keys, hosts: placeHosts(topology, addresses), mtaStsPolicy, ...(backupRepositoryBase ? { backupRepositoryBase } : {}) };
 }
 
 /** The host joined with its addresses. */

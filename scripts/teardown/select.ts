@@ -96,6 +96,14 @@ export function refusal(name: string, prefix: string): string | undefined {
 }
 
 /**
+ * A test stack: one the teardown may destroy under the default prefix. Such a stack keeps nothing
+ * when destroyed (its mail volumes and backup bucket go too, components/compute/awsStorage.ts).
+ */
+export function isTestStack(name: string): boolean {
+  return refusal(name, DEFAULT_PREFIX) === undefined;
+}
+
+/**
  * The decision for every stack the run is about. Without explicit names: every listed stack with
  * the prefix (stacks without it are not mentioned at all: they are none of this tool's business).
  * With explicit names: exactly those, in the order given; a name that is not listed is refused.

@@ -3,7 +3,8 @@
  * the reverse DNS each backend sets, as the plan prints it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -14,12 +15,16 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { formatPlan } from "../../components/plan";
 import { AddressBook, standInAddresses } from "../../components/topology/addresses";
 import { ingressRules } from "../../components/compute/firewall";
-import { ROLE_PACKAGES, userData } from "../../components/compute/userData";
+import { MAIL_FS_LABEL, mailVolumeLines, ROLE_PACKAGES, userData } from "../../components/compute/userData";
+import { mailVolumeDevice } from "../../components/compute/awsStorage";
 import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
 import { buildTopology, hostsOf } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { labInput } from "../support/lab";
 import { exampleSpec } from "../support/harness";
+
+/** A mail volume id as AWS writes them. */
+const VOLUME_ID = "vol-0123456789abcdef0";
 
 describe("userData", () => {
   it("installs the same packages per role as deploy.sh makes sure of", () => {
@@ -34,7 +39,7 @@ describe("userData", () => {
   it("runs as a shell script: packages first, the deploy user with its key last", () => {
     const topology = buildTopology(exampleSpec("prod"));
     const store = hostsOf(topology, "store")[0];
-    const script = userData(topology.spec, store);
+    const script = userData(topology.spec, store, VOLUME_ID);
     assert.ok(script.startsWith("#!/bin/sh\n"));
     const install = script.indexOf("apt-get install");
     const key = script.indexOf(topology.spec.ssh.publicKey!);
@@ -46,7 +51,7 @@ describe("userData", () => {
   it("creates the vmail user Dovecot runs mail access as (one set of ids, topology/vmail.ts)", () => {
     const { topology, addresses, keys } = labInput();
     const store = hostsOf(topology, "store")[0];
-    const script = userData({ ...topology.spec, ssh: { ...topology.spec.ssh, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 test" } }, store);
+    const script = userData({ ...topology.spec, ssh: { ...topology.spec.ssh, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 test" } }, store, VOLUME_ID);
     const conf = buildFleet(topology.spec, addresses, keys).hostFiles[store.name].find((f) => f.path === "/etc/dovecot/dovecot.conf")!.content;
     const setting = (name: string) => conf.match(new RegExp(`^${name} = (\\S+)$`, "m"))?.[1];
     assert.equal(setting("mail_uid"), VMAIL.user);
@@ -54,6 +59,77 @@ describe("userData", () => {
     assert.equal(setting("first_valid_gid"), String(VMAIL.gid));
     assert.ok(script.includes(`useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.gid} --home-dir ${VMAIL.home} `), script);
     assert.ok(conf.includes(`mail_home = ${VMAIL.home}/`), "mailboxes live in the vmail user's home");
+  });
+});
+
+describe("userData: the store's mail volume", () => {
+  const topology = buildTopology(exampleSpec("prod"));
+  const store = hostsOf(topology, "store")[0];
+  const script = userData(topology.spec, store, VOLUME_ID);
+  const lines = script.split("\n");
+  const at = (pattern: RegExp) => {
+    const i = lines.findIndex((l) => pattern.test(l));
+    assert.ok(i >= 0, `no line matching ${pattern} in\n${script}`);
+    return i;
+  };
+
+  it("is valid shell for every role (sh -n)", () => {
+    for (const host of topology.hosts) {
+      const text = userData(topology.spec, host, host.role === "store" ? VOLUME_ID : undefined);
+      const check = spawnSync("sh", ["-n"], { input: text, encoding: "utf8" });
+      assert.equal(check.status, 0, `${host.name}: ${check.stderr}`);
+    }
+  });
+
+  it("mounts the volume found by its id at the mail home, before packages and the vmail owner", () => {
+    assert.equal(lines[at(/^dev=/)], `dev=${mailVolumeDevice(VOLUME_ID)}`);
+    assert.ok(at(/^waited=0; while \[ ! -e "\$dev" \]/) < at(/blkid -p "\$dev"/), "waits for the device before probing it");
+    // Formatted only in the branch where blkid found nothing at all (exit 2).
+    assert.equal(lines.filter((l) => l.includes("mkfs")).length, 1);
+    assert.match(lines[at(/mkfs/)], new RegExp(`^if \\[ "\\$found" -eq 2 \\]; then mkfs\\.ext4 -q -L ${MAIL_FS_LABEL} "\\$dev"; elif`));
+    const fstab = lines[at(/\/etc\/fstab$/)];
+    assert.ok(fstab.includes(`'UUID=%s ${VMAIL.home} ext4 defaults,nofail 0 2\\n' "$uuid"`), fstab);
+    const mount = at(new RegExp(`mount ${VMAIL.home}$`));
+    assert.ok(at(/^uuid=/) < at(/\/etc\/fstab$/) && at(/\/etc\/fstab$/) < mount);
+    assert.ok(mount < at(/^apt-get install/), "mounted before a package could write under it");
+    assert.ok(mount < at(new RegExp(`^install -d -o ${VMAIL.user} -g ${VMAIL.group} -m 0750 ${VMAIL.home}$`)), "the vmail owner is set on the volume, not under it");
+    assert.ok(script.includes(`RequiresMountsFor=${VMAIL.home}`), "Dovecot never delivers onto the root disk");
+  });
+
+  it("leaves the other roles' disks alone, and refuses a store without its volume", () => {
+    for (const host of topology.hosts.filter((h) => h.role !== "store")) assert.ok(!userData(topology.spec, host).includes("blkid"), host.name);
+    assert.throws(() => userData(topology.spec, store), /a store, and only a store, boots with its mail volume/);
+    assert.throws(() => userData(topology.spec, hostsOf(topology, "edge")[0], VOLUME_ID), /only a store/);
+  });
+
+  it("formats a blank volume once and never again, and leaves a partitioned one alone (blkid and mkfs.ext4 on image files)", (t) => {
+    if (spawnSync("sh", ["-c", "command -v blkid && command -v mkfs.ext4"]).status !== 0) return t.skip("needs blkid and mkfs.ext4");
+    // The lines from waiting for the device to its UUID, run on an image file instead: what decides about formatting.
+    const volume = mailVolumeLines(VOLUME_ID);
+    const decide = ["set -eu", 'dev="$1"', ...volume.slice(volume.findIndex((l) => l.startsWith("waited=")), volume.findIndex((l) => l.startsWith('[ -n "$uuid" ]')) + 1), 'echo "$uuid"'];
+    const run = (image: string) => spawnSync("sh", ["-c", decide.join("\n"), "sh", image], { encoding: "utf8" });
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-volume-"));
+    const blank = join(dir, "blank.img");
+    writeFileSync(blank, Buffer.alloc(16 * 1024 * 1024));
+    const first = run(blank);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout.trim(), /^[0-9a-f-]{36}$/, "a new file system with a UUID");
+    const label = spawnSync("blkid", ["-s", "LABEL", "-o", "value", blank], { encoding: "utf8" });
+    assert.equal(label.stdout.trim(), MAIL_FS_LABEL);
+    const second = run(blank);
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(second.stdout.trim(), first.stdout.trim(), "the second boot (a replaced instance) keeps the file system and its mail");
+    // A DOS partition table and no file system: not blank, not mountable: first boot stops, nothing is formatted.
+    const partitioned = join(dir, "partitioned.img");
+    const disk = Buffer.alloc(16 * 1024 * 1024);
+    disk.set([0x00, 0x00, 0x02, 0x00, 0x83, 0x00, 0x00, 0x00], 446);
+    disk.writeUInt32LE(2048, 454);
+    disk.writeUInt32LE(16 * 2048 - 2048, 458);
+    disk.set([0x55, 0xaa], 510);
+    writeFileSync(partitioned, disk);
+    const refused = run(partitioned);
+    assert.notEqual(refused.status, 0);
+    assert.deepEqual(readFileSync(partitioned), disk, "not formatted");
   });
 });
 

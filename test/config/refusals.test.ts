@@ -34,6 +34,15 @@ const STDIN = /placeholder.*pulumi config set --path --secret 'mailfleet:[^']+' 
 const LONG = /over the limit of 253 — use a shorter/;
 const LOOP = /mail to it would circle until it bounces; point it at a mailbox/;
 const label = (n: number, c = "a") => c.repeat(n);
+const VOLUME_SIZE = /a whole number of GiB from 1 to 16384 — like 20/;
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrIP5eunMn/RAZCcf6cQAy8CQCTtrHPB+pEShYpXiQ+ mailfleet-example-deploy";
+/** The fixture as an aws stack with counted hosts (its byo addresses would be refused). */
+function onAws(r: Raw): Raw {
+  r.compute = "aws";
+  r.hosts = { edge: { count: 2 }, outbound: { count: 1 }, store: { count: 2 } };
+  r.ssh = { publicKey: SSH_KEY };
+  return r;
+}
 /** A valid FQDN of exactly n characters under example.com: 63-letter labels. */
 function longDomain(n: number): string {
   const labels = Array.from({ length: n - ".example.com".length }, (_, i) => (i % 64 === 63 ? "." : "a")).join("");
@@ -108,6 +117,21 @@ const REFUSALS: Row[] = [
     "b@example.com": ["alice@example.com", "c@example.com"],
     "c@example.com": "a@example.com",
   }), ['aliases["a@example.com"]'], LOOP],
+  // Durability (issue 14): the stores' mail volumes and their snapshots on AWS.
+  ["a mail volume of 0 GiB", (r) => (onAws(r).hosts.store.dataVolumeGb = 0), ["hosts.store.dataVolumeGb"], VOLUME_SIZE],
+  ["a mail volume of 20.5 GiB", (r) => (onAws(r).hosts.store.dataVolumeGb = 20.5), ["hosts.store.dataVolumeGb"], VOLUME_SIZE],
+  ["a mail volume size as text", (r) => (onAws(r).hosts.store.dataVolumeGb = "20"), ["hosts.store.dataVolumeGb"], VOLUME_SIZE],
+  ["a mail volume over the gp3 maximum", (r) => (onAws(r).hosts.store.dataVolumeGb = 16385), ["hosts.store.dataVolumeGb"], /largest gp3 volume — give at most 16384/],
+  ["a listed aws store's mail volume of -1 GiB", (r) => (onAws(r).hosts.store = [{ name: "store1", dataVolumeGb: -1 }, { name: "store2" }]),
+    ["hosts.store[0].dataVolumeGb"], VOLUME_SIZE],
+  ["a mail volume on the edge hosts", (r) => (onAws(r).hosts.edge.dataVolumeGb = 20), ["hosts.edge.dataVolumeGb"], /only stores keep mail on a data volume.* — remove it/],
+  ["a mail volume on a byo store", (r) => (r.hosts.store[0].dataVolumeGb = 20), ["hosts.store[0].dataVolumeGb"],
+    /byo server keeps mail on its own disks — remove it, or use compute: aws/],
+  ["a snapshot interval DLM does not offer", (r) => (onAws(r).aws = { snapshots: { intervalHours: 5 } }), ["aws.snapshots.intervalHours"],
+    /Data Lifecycle Manager offers — one of 1, 2, 3, 4, 6, 8, 12, 24/],
+  ["no snapshot kept", (r) => (onAws(r).aws = { snapshots: { retain: 0 } }), ["aws.snapshots.retain"], /keep at least 1 snapshot/],
+  ["more snapshots than DLM keeps", (r) => (onAws(r).aws = { snapshots: { retain: 1001 } }), ["aws.snapshots.retain"], /give at most 1000/],
+  ["retainMailVolumes as a word", (r) => (onAws(r).aws = { retainMailVolumes: "no" }), ["aws.retainMailVolumes"], /true or false: whether the mail volumes/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -169,6 +193,19 @@ describe("config that must keep passing", () => {
     raw.mailboxes.push({ address: "alice@example.com", passwordHash: HASH, store: "store1" });
     raw.aliases = {};
     assert.deepEqual([...problemsOf(raw)], []);
+  });
+
+  for (const dataVolumeGb of [1, 16384]) accepts(`a ${dataVolumeGb} GiB mail volume`, (r) => (onAws(r).hosts.store.dataVolumeGb = dataVolumeGb));
+  for (const intervalHours of [1, 2, 3, 4, 6, 8, 12, 24]) accepts(`snapshots every ${intervalHours} h`, (r) => (onAws(r).aws = { snapshots: { intervalHours } }));
+
+  it("gives aws stores, and only them, a 20 GiB mail volume and daily snapshots kept 14 times by default", () => {
+    const raw = onAws(validRaw());
+    raw.hosts.store = [{ name: "store1" }, { name: "store2", dataVolumeGb: 200 }];
+    const spec = parseFleetConfig(raw);
+    assert.deepEqual(spec.hosts.map((h) => [h.name, h.dataVolumeGb]), [["mx1", undefined], ["mx2", undefined], ["out1", undefined], ["store1", 20], ["store2", 200]]);
+    assert.deepEqual(spec.aws?.snapshots, { intervalHours: 24, retain: 14 });
+    assert.equal(spec.aws?.retainMailVolumes, undefined, "unset: the stack's kind decides (compute/awsStorage.ts retainMailData)");
+    assert.ok(parseFleetConfig(validRaw()).hosts.every((h) => h.dataVolumeGb === undefined), "byo servers keep mail on their own disks");
   });
 
   it("passes a byo host's private address on to its addresses", () => {

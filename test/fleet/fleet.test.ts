@@ -15,6 +15,7 @@ import { deployCommand } from "../../components/push/bundle";
 import { DnsRecord } from "../../components/records";
 import { buildTopology, hostsOf } from "../../components/topology";
 import {
+  byName,
   Dependencies,
   dependencyRecorder,
   DYNAMIC_PREFIX,
@@ -55,12 +56,6 @@ async function runFleet(spec: FleetSpec): Promise<Run> {
 function deployKey(): string {
   return generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 }
-
-const byName = (resources: Registered[], name: string): Registered => {
-  const found = resources.find((r) => r.name === name);
-  assert.ok(found, `no resource named ${name}`);
-  return found;
-};
 
 for (const stack of EXAMPLE_STACKS) {
   describe(`example stack ${stack} (aws + cloudflare)`, () => {

@@ -8,6 +8,7 @@
  * keys are kept per resource name and inputs for the whole test process, as state would keep them:
  * a second run of the same stack gets the same keys.
  */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -69,6 +70,9 @@ function octet(name: string): number {
 }
 
 export const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic/mailfleet:";
+/** Where the mocked AWS resources are. */
+export const MOCK_REGION = "eu-central-1";
+export const MOCK_ZONE = "eu-central-1b";
 
 async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
   const inputs = plain(args.inputs) as Record<string, any>;
@@ -96,6 +100,23 @@ async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id:
       };
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
+    case "aws:ec2/subnet:Subnet":
+      return { id: `subnet-${args.name}`, state: { ...inputs, availabilityZone: MOCK_ZONE } };
+    case "aws:ebs/volume:Volume": {
+      const id = `vol-${createHash("sha256").update(args.name).digest("hex").slice(0, 17)}`;
+      return { id, state: { ...inputs, arn: `arn:aws:ec2:${MOCK_REGION}:123456789012:volume/${id}` } };
+    }
+    case "aws:iam/role:Role":
+    case "aws:iam/instanceProfile:InstanceProfile": {
+      // Auto-named as Pulumi names them: the resource name and a suffix.
+      const name = `${args.name}-5e6f7a8`;
+      const kind = args.type === "aws:iam/role:Role" ? "role" : "instance-profile";
+      return { id: name, state: { ...inputs, name, arn: `arn:aws:iam::123456789012:${kind}/${name}` } };
+    }
+    case "aws:s3/bucket:Bucket": {
+      const bucket = `${args.name}-1a2b3c4`;
+      return { id: bucket, state: { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, region: MOCK_REGION } };
+    }
     default:
       return { id: `${args.name}-id`, state: inputs };
   }
@@ -106,7 +127,7 @@ function call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
     case "aws:ec2/getAmi:getAmi":
       return { id: "ami-0123456789abcdef0" };
     case "aws:ec2/getSubnet:getSubnet":
-      return { id: args.inputs.id, vpcId: "vpc-given" };
+      return { id: args.inputs.id, vpcId: "vpc-given", availabilityZone: MOCK_ZONE };
     case "cloudflare:index/getZone:getZone":
       return { id: `zone-of-${args.inputs.filter.name}` };
     default:
@@ -144,7 +165,10 @@ export function dependencyRecorder(): { transformation: pulumi.ResourceTransform
  * Sets fresh mocks, runs `program`, waits for every registration, and returns what was
  * registered, with the program's result or the error it failed with.
  */
-export async function settleUnderMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result?: T; error?: unknown }> {
+export async function settleUnderMocks<T>(
+  program: () => T | Promise<T>,
+  stack = "test",
+): Promise<{ resources: Registered[]; result?: T; error?: unknown }> {
   const resources: Registered[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -156,7 +180,7 @@ export async function settleUnderMocks<T>(program: () => T | Promise<T>): Promis
       call: (args) => call(args),
     },
     "mailfleet",
-    "test",
+    stack,
     false,
   );
   try {
@@ -169,8 +193,8 @@ export async function settleUnderMocks<T>(program: () => T | Promise<T>): Promis
   }
 }
 
-export async function underMocks<T>(program: () => T | Promise<T>): Promise<{ resources: Registered[]; result: T }> {
-  const { resources, result, error } = await settleUnderMocks(program);
+export async function underMocks<T>(program: () => T | Promise<T>, stack?: string): Promise<{ resources: Registered[]; result: T }> {
+  const { resources, result, error } = await settleUnderMocks(program, stack);
   if (error !== undefined) throw error;
   return { resources, result: result as T };
 }
@@ -194,6 +218,13 @@ export function labSpec(change: (raw: Record<string, any>) => void = () => undef
   const raw = readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw;
   change(raw);
   return parseFleetConfig(raw);
+}
+
+/** The one resource of that name; fails the test if there is none. */
+export function byName(resources: Registered[], name: string): Registered {
+  const found = resources.find((r) => r.name === name);
+  if (!found) throw new assert.AssertionError({ message: `no resource named ${name}` });
+  return found;
 }
 
 export function ofType(resources: Registered[], type: string): Registered[] {
