@@ -52,7 +52,7 @@ const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, {}).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {

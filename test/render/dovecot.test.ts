@@ -22,7 +22,7 @@ function labInput(change: (raw: Record<string, any>) => void = () => {}): Render
   const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
-  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
+  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 }
 
 const LAB = labInput();

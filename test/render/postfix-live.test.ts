@@ -16,7 +16,7 @@ import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 
 const { topology, addresses } = lab();
-const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
+const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 

@@ -17,7 +17,7 @@ import { withDebian13Host, Debian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 
 /** Postfix's checks do not read certificates or keys: placeholders stand in for them. */
-const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {} };
+const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {}, tsig: {} };
 
 function labInput(change?: (raw: Record<string, any>) => void): RenderInput {
   const { topology, addresses } = lab(change);
