@@ -14,6 +14,12 @@ import { Host, Topology, hostCertificateNames } from "../topology";
 import { FleetCa, createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys, HostCertificate } from "./material";
 
+/**
+ * What an offline render writes where the stack would put the Cloudflare token it creates at
+ * `pulumi up`: certbot refuses it, so a file rendered offline never passes for the real one.
+ */
+export const OFFLINE_CLOUDFLARE_TOKEN = "(created-by-the-stack-at-pulumi-up)";
+
 /** Writes through a temporary file and a rename, so an interrupted run never leaves half a key. */
 function writeSecret(path: string, content: string): void {
   const tmp = `${path}.tmp`;
@@ -95,5 +101,6 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
       return [h.name, secret];
     }),
   );
-  return { dkim, caCertPem: ca.certPem, hosts, tsig };
+  const cloudflare = spec.dns === "cloudflare" && spec.tls.mode === "acme" ? { cloudflareAcmeToken: spec.cloudflare?.acmeApiToken ?? OFFLINE_CLOUDFLARE_TOKEN } : {};
+  return { dkim, caCertPem: ca.certPem, hosts, tsig, ...cloudflare };
 }

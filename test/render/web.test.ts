@@ -11,6 +11,7 @@ import { NGINX_CONF, renderEdgeWeb } from "../../components/render/web";
 import { hostNamed } from "../../components/topology";
 import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
+import { bootstrapLiveFiles } from "../support/tlsLive";
 
 const input = labInput();
 const mx1 = hostNamed(input.topology, "mx1");
@@ -19,6 +20,7 @@ const names = input.topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoc
 const files = [
   ...renderEdgeWeb(input, mx1),
   ...renderTlsFiles(input, mx1),
+  ...bootstrapLiveFiles(input, mx1),
   // The names resolve to the edge's address, as the published records make them.
   file("/etc/hosts", `127.0.0.1 localhost\n${ipv4} ${[mx1.fqdn, input.topology.services.web.fqdn, ...names].join(" ")}\n`),
 ];
