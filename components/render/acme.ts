@@ -52,7 +52,7 @@ function dnsPlugin(input: RenderInput, host: Host): { name: string; credentials:
 }
 
 /** The certbot arguments every lineage shares (all values passed components/config: no quoting needed). */
-export function certbotArguments(input: RenderInput, host: Host): string[] {
+function certbotArguments(input: RenderInput, host: Host): string[] {
   const { acme } = input.topology.spec.tls;
   const plugin = dnsPlugin(input, host).name;
   return [

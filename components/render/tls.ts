@@ -56,11 +56,12 @@ echo "mailfleet-cert-deploy: installed $name"
 [ -z "\${MAILFLEET_BOOTSTRAP:-}" ] || exit 0
 alive() { [ -s "$1" ] && kill -0 "$(tr -dc 0-9 < "$1")" 2>/dev/null; }
 for daemon in $(awk -v n="$name" '$2 == n { for (i = 3; i <= NF; i++) print $i }' ${TLS_LINEAGES}); do
-  # Graceful: running sessions finish on the old certificate, new ones get the new one.
+  # Graceful: running sessions finish on the old certificate, new ones get the new one; a daemon
+  # that is not running reads the new files when it starts.
   case $daemon in
-    postfix) if postfix status >/dev/null 2>&1; then postfix reload; fi ;;
-    dovecot) if alive /run/dovecot/master.pid; then doveadm reload; fi ;;
-    nginx) if alive /run/nginx.pid; then nginx -s reload; fi ;;
+    postfix) postfix status >/dev/null 2>&1 || continue; postfix reload ;;
+    dovecot) alive /run/dovecot/master.pid || continue; doveadm reload ;;
+    nginx) alive /run/nginx.pid || continue; nginx -s reload ;;
   esac
   echo "mailfleet-cert-deploy: $daemon reloaded for $name"
 done
