@@ -262,6 +262,20 @@ reload_knot() {
     return 1
   fi
 }
+# Knot diffs a changed zone file against the zone it serves (zonefile-load: difference-no-serial),
+# which drops the hosts' pending DNS-01 TXT records (their dynamic updates): they are put back
+# once the zones have reloaded, so a push in the middle of an issuance does not fail it.
+acme_challenges() { knotc zone-read -- 2>/dev/null | grep -E '^\[[a-z0-9.-]+\] _acme-challenge\.[a-z0-9._-]+ [0-9]+ TXT ' || true; }
+restore_challenges() {
+  local zone owner ttl type data
+  knotc -b zone-reload >/dev/null || return 1
+  while read -r zone owner ttl type data; do
+    zone=${zone#[} zone=${zone%]}
+    if knotc zone-read "$zone" "$owner" TXT 2>/dev/null | grep -qF -- "$data"; then continue; fi
+    { knotc zone-begin "$zone" && knotc zone-set "$zone" "$owner" "$ttl" TXT "$data" && knotc zone-commit "$zone"; } >/dev/null ||
+      { knotc zone-abort "$zone" >/dev/null 2>&1; return 1; }
+  done <<< "$1"
+}
 close_fds() {
   local f n
   for f in /proc/$BASHPID/fd/*; do
@@ -270,14 +284,16 @@ close_fds() {
   done 2>/dev/null
 }
 reload_all() {
-  local d
+  local d challenges=''
   reload_nft || { log "the firewall did not load"; return 1; }
   for d in "${daemons[@]}"; do
+    if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
     if $systemd; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }
     fi
+    if [ -n "$challenges" ]; then restore_challenges "$challenges" || log "could not put back the pending DNS-01 records: certbot retries"; fi
   done
 }
 # A daemon started here keeps the descriptors it inherits: give it a log file, never this

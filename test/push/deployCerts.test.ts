@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { FleetSpec, LETSENCRYPT_DIRECTORY } from "../../components/config/spec";
+import { buildFleet } from "../../components/build";
 import { bundleFiles, deployCommand } from "../../components/push/bundle";
 import { renderHost } from "../../components/render";
 import { file, RenderedFile } from "../../components/render/file";
@@ -39,6 +40,41 @@ function sh(host: Debian13Host, script: string): string {
 /** The subject of the certificate submissions (465) presents. */
 const served = (host: Debian13Host) =>
   sh(host, "openssl s_client -connect 192.0.2.21:465 -servername smtp.mail.example.com </dev/null 2>/dev/null | openssl x509 -noout -subject");
+
+/** The lab's nameserver files (firewall, knot.conf with the hosts' TSIG keys, zones) with tls.mode acme. */
+function nameserverFiles(dmarc: "reject" | "quarantine") {
+  const input = labInput((s: FleetSpec) => ({ ...s, dmarc: { ...s.dmarc, policy: dmarc }, tls: { mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } } }));
+  return { files: buildFleet(input.topology.spec, input.addresses, input.keys).dnsServerFiles, tsig: input.keys.tsig };
+}
+
+describe("deploy.sh and the DNS-01 records (dns role, Knot)", () => {
+  const hosts: Debian13Host[] = [];
+  after(() => hosts.forEach((h) => h.dispose()));
+
+  it("a zone push keeps the TXT a host added at its _acme-challenge name", () => {
+    const host = new Debian13Host([]).boot();
+    hosts.push(host);
+    sh(host, "ip addr add 192.0.2.53/32 dev lo && ip addr add 2001:db8:0:1::53/128 dev lo");
+    const first = nameserverFiles("reject");
+    const pushDns = (files: RenderedFile[]) => {
+      const r = host.exec(["env", `SSH_CONNECTION=${PUSHER} 50022 192.0.2.53 22`, "sh", "-c", deployCommand("dns")], bundleFiles(files));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return r.stdout + r.stderr;
+    };
+    pushDns(first.files);
+    sh(
+      host,
+      `for i in $(seq 100); do [ -n "$(kdig +tcp @192.0.2.53 SOA example.com +short 2>/dev/null)" ] && break; sleep 0.1; done
+       printf 'server 192.0.2.53 53\nzone example.com.\nkey hmac-sha256:acme-mx1 ${first.tsig.mx1}\nupdate add _acme-challenge.mx1.mail.example.com. 60 TXT "token-1"\nsend\n' | knsupdate`,
+    );
+    const txt = () => sh(host, "kdig @192.0.2.53 TXT _acme-challenge.mx1.mail.example.com +short");
+    assert.equal(txt(), '"token-1"\n');
+    const second = pushDns(nameserverFiles("quarantine").files);
+    assert.match(second, /changed: \/var\/lib\/knot\/zones\/example\.com\.zone/);
+    assert.match(sh(host, "kdig @192.0.2.53 TXT _dmarc.example.com +short"), /p=quarantine/);
+    assert.equal(txt(), '"token-1"\n');
+  });
+});
 
 describe("deploy.sh and the certificates (outbound role)", () => {
   const hosts: Debian13Host[] = [];
