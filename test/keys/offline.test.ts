@@ -92,6 +92,7 @@ test("a key folder made before TSIG keys gets one per host, once, and nothing el
   for (const f of filesUnder(join(dir, "tsig"))) assert.equal(statSync(f).mode & 0o777, 0o600, f);
   writeFileSync(join(dir, "tsig", "mx1.key"), "not base64\n");
   const repaired = loadOrCreateKeys(dir, topology);
+  assert.match(repaired.tsig.mx1, /^[A-Za-z0-9+/]{43}=$/);
   assert.notEqual(repaired.tsig.mx1, upgraded.tsig.mx1);
   assert.equal(repaired.tsig.store1, upgraded.tsig.store1);
   // Only the zone backend's Knot checks them.
