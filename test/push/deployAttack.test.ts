@@ -13,6 +13,7 @@ import { zoneFiles } from "../../components/records";
 import { renderKnotServer } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
+import { TLS_LIVE_DIR } from "../../components/render/input";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
 import { labInput } from "../support/lab";
@@ -324,8 +325,9 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   const KEY1 = "/var/lib/rspamd/dkim/example.com.lab1.key";
   const KEY2 = "/var/lib/rspamd/dkim/example.com.lab2.key";
   const SASL = "/etc/postfix/sasl_passwd";
-  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own.
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE];
+  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
+  // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.test.ts).
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE, TLS_LIVE_DIR];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();
