@@ -40,7 +40,7 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
-      ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, spec)]
+      ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
       : [];
   return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
 }

@@ -11,8 +11,9 @@ import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
 import { systemDns } from "./check/dns";
 import { expectedFromStack } from "./check/expect";
-import { fetchMtaStsPolicy, probeStartTls } from "./check/probes";
+import { fetchMtaStsPolicy, probeTls } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
+import { SMTP_PORT } from "../components/topology";
 
 const USAGE =
   "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
@@ -53,7 +54,8 @@ async function main(): Promise<number> {
       expected,
       {
         dns: systemDns(values.dns),
-        starttls: (host, address) => probeStartTls(host, address, { ca }),
+        starttls: (host, address) => probeTls(host, address, { port: SMTP_PORT, starttls: true, ca }),
+        tls: ({ name, address, port, starttls }) => probeTls(name, address, { port, starttls, ca }),
         policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
         now: new Date(),
       },

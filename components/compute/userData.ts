@@ -14,12 +14,15 @@ import { mailVolumeDevice } from "./awsStorage";
  * The packages deploy.sh (components/push/deploy.sh) makes sure of for each role; installed at
  * boot already so the first push has nothing to fetch. A test keeps the two lists equal.
  */
+/** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
+const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
+
 export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables"],
+  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables"],
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables"],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...CERTBOT],
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables", ...CERTBOT],
 };
 
 /** The mail file system's label, for a person reading lsblk; /etc/fstab mounts it by UUID, which no other disk shares. */

@@ -146,6 +146,29 @@ export const relayPassword = secret((v) => (/^[\x21-\x7e]{1,256}$/.test(v) ? und
 const PEM_RE = /^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n]+-----END [A-Z ]+-----\n?$/;
 export const pemPrivateKey = secret((v) => (PEM_RE.test(v) ? undefined : "not a PEM private key (-----BEGIN … PRIVATE KEY----- … -----END …-----)"));
 
+/** One or more PEM certificates (a CA bundle). */
+export const pemCertificates = z
+  .string()
+  .regex(
+    /^(?:-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/,
+    "not PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+  );
+
+/**
+ * An ACME directory: https only (certbot would send the account key's signatures in clear
+ * otherwise), a host and a path of URL-safe characters — it lands in a shell script.
+ */
+export const acmeDirectory = z
+  .string()
+  .regex(/^https:\/\/[a-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/, "not an https:// URL of an ACME directory, like https://acme-v02.api.letsencrypt.org/directory");
+
+/** EAB key id and HMAC key as ACME CAs hand them out: base64url (RFC 8555 §7.3.4). */
+export const eabKid = z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "not an EAB key id (letters, digits, - and _)");
+export const eabHmac = secret((v) => (/^[A-Za-z0-9_-]{16,512}$/.test(v) ? undefined : "not an EAB HMAC key (base64url, at least 16 characters)"));
+
+/** A Cloudflare API token: 40 URL-safe characters. */
+export const cloudflareToken = secret((v) => (/^[A-Za-z0-9_-]{40,64}$/.test(v) ? undefined : "not a Cloudflare API token (40 letters, digits, - and _)"));
+
 export const sshPublicKey = z
   .string()
   .regex(

@@ -7,7 +7,11 @@ import { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
 import { isSystemAccount } from "./accounts";
 import {
+  acmeDirectory,
+  cloudflareToken,
   controlCharacterPaths,
+  eabHmac,
+  eabKid,
   dnsblSite,
   dnsName,
   email,
@@ -18,6 +22,7 @@ import {
   hostIpv6,
   network,
   passwordHash,
+  pemCertificates,
   pemPrivateKey,
   REDACTED_SECRET,
   relayPassword,
@@ -27,7 +32,7 @@ import {
   sshTarget,
   stringPaths,
 } from "./formats";
-import { FleetSpec, HostSpec, MailboxSpec, Role, ROLES } from "./spec";
+import { FleetSpec, HostSpec, LETSENCRYPT_DIRECTORY, MailboxSpec, Role, ROLES } from "./spec";
 
 const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
 /** Host label prefixes: mx1, mx2 … out1 … store1 … */
@@ -106,6 +111,21 @@ const KEYS = {
       maxAge: z.number().int().min(86400).max(31557600).default(604800),
     })
     .default({ mode: "testing", maxAge: 604800 }),
+  tls: z
+    .strictObject({
+      mode: z.enum(["acme", "fleet-ca"]).default("acme"),
+      acme: z
+        .strictObject({
+          directory: acmeDirectory.default(LETSENCRYPT_DIRECTORY),
+          email: email.optional(),
+          eab: z.strictObject({ kid: eabKid, hmac: eabHmac }).optional(),
+          caBundle: pemCertificates.optional(),
+          // Long enough for a Cloudflare edge or a secondary nameserver to serve the TXT.
+          propagationSeconds: z.number().int().min(0).max(3600).default(60),
+        })
+        .default({ directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }),
+    })
+    .default({ mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } }),
   tlsRpt: z.strictObject({ rua: email }).optional(),
   mailboxes: z
     .array(
@@ -164,7 +184,10 @@ const KEYS = {
     })
     .optional(),
   cloudflare: z
-    .strictObject({ zoneIds: z.record(z.string(), z.string().regex(/^[0-9a-f]{32}$/, "not a Cloudflare zone id (32 hex digits)")).default({}) })
+    .strictObject({
+      zoneIds: z.record(z.string(), z.string().regex(/^[0-9a-f]{32}$/, "not a Cloudflare zone id (32 hex digits)")).default({}),
+      acmeApiToken: cloudflareToken.optional(),
+    })
     .optional(),
   zone: z
     .strictObject({
@@ -201,7 +224,7 @@ const REQUIRED_HINT: Partial<Record<keyof typeof KEYS, string>> = {
 };
 
 /** Multi-line values are allowed only where a PEM block is expected. */
-const MULTILINE_PATHS = new Set(["ssh.privateKey"]);
+const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle"]);
 
 /** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
 function scalarFromString(value: unknown): unknown {
@@ -447,6 +470,13 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     else c.zone.nameservers.forEach((ns, i) => {
       if (!c.ipv6 && ns.ipv6) add(["zone", "nameservers", i, "ipv6"], "an IPv6 address is given but ipv6 is false", "set mailfleet:ipv6 true, or remove it");
     });
+  }
+  if (ok("mtaSts", "tls") && c.mtaSts.mode === "enforce" && c.tls.mode === "fleet-ca") {
+    add(
+      ["mtaSts", "mode"],
+      "is enforce, but tls.mode is fleet-ca: no sender trusts the fleet CA, so every sender that honours the policy would refuse to deliver",
+      "set tls.mode: acme (publicly trusted certificates), or mtaSts.mode: testing",
+    );
   }
   for (const zone of ok("cloudflare") ? Object.keys(c.cloudflare?.zoneIds ?? {}) : []) {
     if (!zoneSet.has(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);

@@ -65,6 +65,36 @@ export interface AwsSpec {
 export interface CloudflareSpec {
   /** Zone id per DNS zone; a zone without one is looked up by name. */
   zoneIds: Record<string, string>;
+  /**
+   * Secret: the API token the hosts' certbot uses for DNS-01 (Zone:DNS:Edit on the hosted zones).
+   * When absent (tls.mode acme) the stack creates one scoped to the zones (components/dns/cloudflare.ts).
+   */
+  acmeApiToken?: string;
+}
+
+/** Let's Encrypt's ACME v2 directories (https://letsencrypt.org/docs/staging-environment/). */
+export const LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+export const LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+export type TlsMode = "acme" | "fleet-ca";
+
+export interface AcmeSpec {
+  /** The ACME server's directory URL. */
+  directory: string;
+  /** Account contact (expiry notices); without it the account is registered without an address. */
+  email?: string;
+  /** External account binding, for CAs that require it; hmac is secret. */
+  eab?: { kid: string; hmac: string };
+  /** PEM of the CA that signs the ACME server's own HTTPS certificate (private ACME servers). */
+  caBundle?: string;
+  /** How long certbot waits after publishing a DNS-01 TXT before the CA is asked to look. */
+  propagationSeconds: number;
+}
+
+export interface TlsSpec {
+  /** acme: publicly trusted certificates by DNS-01, issued and renewed on the hosts; fleet-ca: the fleet CA only. */
+  mode: TlsMode;
+  acme: AcmeSpec;
 }
 
 export interface NameserverSpec {
@@ -105,6 +135,7 @@ export interface FleetSpec {
   dkim: { selectors: string[]; active: string };
   dmarc: { policy: DmarcPolicy; rua?: string; alignment: "relaxed" | "strict" };
   mtaSts: { mode: MtaStsMode; maxAge: number };
+  tls: TlsSpec;
   tlsRpt: { rua: string };
   mailboxes: MailboxSpec[];
   /** Alias address -> target addresses (targets may be foreign). */

@@ -6,6 +6,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { buildRecordSet, DnsRecord, txtStrings } from "../records";
+import { FleetSpec } from "../config/spec";
 import { Topology } from "../topology";
 import type { Compute } from "../compute/types";
 import type { DnsBackend, DnsInput } from "./types";
@@ -54,15 +55,58 @@ function plannedDkim(topology: Topology) {
   return spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "planned" })));
 }
 
-export function cloudflareDns(topology: Topology, compute: Compute, input: DnsInput, parent: pulumi.Resource): DnsBackend {
-  const { spec } = topology;
+/** Each zone's id: given in the stack, or looked up by name once. */
+function zoneIdLookup(spec: FleetSpec, parent: pulumi.Resource): (zone: string) => pulumi.Input<string> {
   const zoneIds = new Map<string, pulumi.Input<string>>();
-  const zoneId = (zone: string): pulumi.Input<string> => {
+  return (zone) => {
     if (!zoneIds.has(zone)) {
       zoneIds.set(zone, spec.cloudflare?.zoneIds[zone] ?? cloudflare.getZoneOutput({ filter: { name: zone } }, { parent }).id);
     }
     return zoneIds.get(zone)!;
   };
+}
+
+/** Cloudflare's permission group for editing DNS records (the dashboard's Zone:DNS:Edit), all certbot-dns-cloudflare needs. */
+export const DNS_WRITE_PERMISSION_GROUP = "DNS Write";
+
+/** The one policy of the hosts' DNS-01 token: DNS Write on the stack's zones, nothing else (no other zone, no account setting). */
+export function acmeTokenPolicy(permissionGroupId: string, zoneIds: string[]) {
+  return {
+    effect: "allow",
+    permissionGroups: [{ id: permissionGroupId }],
+    resources: JSON.stringify(Object.fromEntries(zoneIds.map((id) => [`com.cloudflare.api.account.zone.${id}`, "*"]))),
+  };
+}
+
+/**
+ * The API token the hosts' certbot answers DNS-01 with: the stack's own (cloudflare.acmeApiToken),
+ * else one this stack creates scoped to its zones (the provider's token then needs the permission
+ * to create API tokens). Secret.
+ */
+export function cloudflareAcmeToken(spec: FleetSpec, parent: pulumi.Resource): pulumi.Output<string> {
+  if (spec.cloudflare?.acmeApiToken) return pulumi.secret(spec.cloudflare.acmeApiToken);
+  const zoneId = zoneIdLookup(spec, parent);
+  const group = cloudflare
+    .getApiTokenPermissionGroupsListOutput({ name: encodeURIComponent(DNS_WRITE_PERMISSION_GROUP), scope: "com.cloudflare.api.account.zone" }, { parent })
+    .apply((list) => {
+      const found = list.results.find((g) => g.name === DNS_WRITE_PERMISSION_GROUP);
+      if (!found) throw new Error(`Cloudflare has no permission group "${DNS_WRITE_PERMISSION_GROUP}"`);
+      return found.id;
+    });
+  const token = new cloudflare.ApiToken(
+    "acme-dns01",
+    {
+      name: `mailfleet ${spec.serverDomain} DNS-01`,
+      policies: [pulumi.all([group, pulumi.all(spec.dnsZones.map(zoneId))]).apply(([id, zones]) => acmeTokenPolicy(id, zones))],
+    },
+    { parent, additionalSecretOutputs: ["value"] },
+  );
+  return pulumi.secret(token.value);
+}
+
+export function cloudflareDns(topology: Topology, compute: Compute, input: DnsInput, parent: pulumi.Resource): DnsBackend {
+  const { spec } = topology;
+  const zoneId = zoneIdLookup(spec, parent);
 
   const planned = buildRecordSet(topology, compute.addressShape, plannedDkim(topology)).records;
   const plannedKeys = recordKeys(planned, compute.addressShape);

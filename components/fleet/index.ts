@@ -9,6 +9,7 @@ import { createCompute } from "../compute";
 import { FleetSpec } from "../config/spec";
 import { createDns } from "../dns";
 import { fleetKeyResources } from "../keys/resources";
+import { cloudflareAcmeToken } from "../dns/cloudflare";
 import { sshPush } from "../push/ssh";
 import { DnsRecord } from "../records";
 import { RenderedFile } from "../render/file";
@@ -43,13 +44,17 @@ export class MailFleet extends pulumi.ComponentResource {
     const { spec } = args;
     const topology = buildTopology(spec);
 
-    const keys = fleetKeyResources(topology, this);
+    const fleetKeys = fleetKeyResources(topology, this);
+    const keys =
+      spec.dns === "cloudflare" && spec.tls.mode === "acme"
+        ? pulumi.all([fleetKeys, cloudflareAcmeToken(spec, this)]).apply(([k, cloudflareAcmeToken]) => ({ ...k, cloudflareAcmeToken }))
+        : fleetKeys;
     const compute = createCompute(topology, this);
     // The one adapter between Outputs and the pure core. The build is secret as a whole (it holds
     // the keys); what is public by nature is unwrapped below, one value at a time.
     const build = pulumi
       .all([compute.addresses, keys, compute.backup?.repositoryBase])
-      .apply(([addresses, fleetKeys, backupBase]) => buildFleet(spec, addresses, fleetKeys, backupBase));
+      .apply(([addresses, resolved, backupBase]) => buildFleet(spec, addresses, resolved, backupBase));
     const recordSet = pulumi.unsecret(build.apply((b) => b.recordSet));
     const dns = createDns(topology, compute, { recordSet, dnsServerFiles: pulumi.secret(build.apply((b) => b.dnsServerFiles)) }, this);
     compute.publishReverseDns((host) => dns.forwardRecords(host));

@@ -54,6 +54,11 @@ function validity(cert: forge.pki.Certificate, days: number): void {
   cert.validity.notAfter = new Date(notBefore.getTime() + days * 24 * 60 * 60 * 1000);
 }
 
+/** A TSIG secret for HMAC-SHA256: 32 random bytes (RFC 8945 §6: at least the hash's output length), base64. */
+export function generateTsigSecret(): string {
+  return forge.util.encode64(forge.random.getBytesSync(32));
+}
+
 /** A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048). */
 export function generateDkimKey(domain: string, selector: string): DkimKey {
   const keys = rsaKeyPair(RSA_BITS);

@@ -25,4 +25,11 @@ export interface FleetKeys {
   caCertPem: string;
   /** Host name -> its certificate. */
   hosts: Record<string, HostCertificate>;
+  /**
+   * Host name -> base64 of its TSIG key (HMAC-SHA256, 256 bits): what the host signs its DNS-01
+   * updates to the zone backend's Knot with. Secret.
+   */
+  tsig: Record<string, string>;
+  /** dns: cloudflare with tls.mode acme: the API token the hosts' certbot edits the zones with. Secret. */
+  cloudflareAcmeToken?: string;
 }

@@ -4,14 +4,21 @@
  *   <dir>/dkim/<domain>.<selector>.key   PKCS#8 PEM (the public key is derived from it)
  *   <dir>/ca.crt, <dir>/ca.key           the fleet CA
  *   <dir>/hosts/<name>.crt, .key         one certificate per host
+ *   <dir>/tsig/<name>.key                 one TSIG secret per host (base64), added to older folders
  * Every file is 0600 and the folders 0700.
  */
 import { X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Host, Topology, hostCertificateNames } from "../topology";
-import { FleetCa, createFleetCa, generateDkimKey, issueHostCertificate } from "./generate";
+import { FleetCa, createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys, HostCertificate } from "./material";
+
+/**
+ * What an offline render writes where the stack would put the Cloudflare token it creates at
+ * `pulumi up`: certbot refuses it, so a file rendered offline never passes for the real one.
+ */
+export const OFFLINE_CLOUDFLARE_TOKEN = "(created-by-the-stack-at-pulumi-up)";
 
 /** Writes through a temporary file and a rename, so an interrupted run never leaves half a key. */
 function writeSecret(path: string, content: string): void {
@@ -68,7 +75,7 @@ function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]):
 }
 
 export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
-  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const { spec } = topology;
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
   const ca = loadOrCreate(
@@ -80,5 +87,20 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
     },
   );
   const hosts = Object.fromEntries(topology.hosts.map((h) => [h.name, hostCertificate(dir, ca, h, hostCertificateNames(topology, h))]));
-  return { dkim, caCertPem: ca.certPem, hosts };
+  // Only the zone backend's Knot verifies them, as in the stack (keys/resources.ts).
+  const tsig = Object.fromEntries(
+    (spec.dns === "zone" ? topology.hosts : []).map((h) => {
+      const secret = loadOrCreate(
+        [join(dir, "tsig", `${h.name}.key`)],
+        ([text]) => (/^[A-Za-z0-9+/]{43}=$/.test(text.trim()) ? text.trim() : undefined),
+        () => {
+          const made = generateTsigSecret();
+          return [made, [`${made}\n`]];
+        },
+      );
+      return [h.name, secret];
+    }),
+  );
+  const cloudflare = spec.dns === "cloudflare" && spec.tls.mode === "acme" ? { cloudflareAcmeToken: spec.cloudflare?.acmeApiToken ?? OFFLINE_CLOUDFLARE_TOKEN } : {};
+  return { dkim, caCertPem: ca.certPem, hosts, tsig, ...cloudflare };
 }

@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hostCertificateNames, Topology } from "../topology";
-import { createFleetCa, generateDkimKey, issueHostCertificate } from "./generate";
+import { createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys } from "./material";
 
 /** Dynamic resource type tokens: pulumi-nodejs:dynamic/mailfleet:<type>. */
@@ -56,6 +56,28 @@ export class DkimKeyResource extends pulumi.dynamic.Resource {
       MODULE,
       "DkimKey",
     );
+  }
+}
+
+interface TsigKeyInputs {
+  host: string;
+}
+
+export const tsigKeyProvider: pulumi.dynamic.ResourceProvider<TsigKeyInputs, TsigKeyInputs & { secret: string }> = {
+  async create(inputs) {
+    return { id: `tsig-${inputs.host}`, outs: { host: inputs.host, secret: generateTsigSecret() } };
+  },
+  async diff(_id, olds, news) {
+    return replaceOn(["host"], { ...olds }, { ...news });
+  },
+};
+
+/** A host's TSIG key for its DNS-01 updates (zone backend): made once, kept secret in the state. */
+export class TsigKeyResource extends pulumi.dynamic.Resource {
+  declare readonly secret: pulumi.Output<string>;
+
+  constructor(name: string, args: TsigKeyInputs, opts?: pulumi.CustomResourceOptions) {
+    super(tsigKeyProvider, name, { ...args, secret: undefined }, { ...opts, additionalSecretOutputs: ["secret"] }, MODULE, "TsigKey");
   }
 }
 
@@ -163,9 +185,14 @@ export function fleetKeyResources(topology: Topology, parent: pulumi.Resource): 
     );
     return pulumi.all([cert.certPem, pulumi.secret(cert.keyPem)]).apply(([certPem, keyPem]) => [host.name, { certPem, keyPem }] as const);
   });
-  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts)]).apply(([dkimKeys, caCertPem, certs]) => ({
+  // Only the zone backend's Knot verifies them: other stacks make none.
+  const tsig = (spec.dns === "zone" ? topology.hosts : []).map((host) =>
+    pulumi.secret(new TsigKeyResource(`tsig-${host.name}`, { host: host.name }, opts).secret).apply((secret) => [host.name, secret] as const),
+  );
+  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig)]).apply(([dkimKeys, caCertPem, certs, tsigs]) => ({
     dkim: dkimKeys,
     caCertPem,
     hosts: Object.fromEntries(certs),
+    tsig: Object.fromEntries(tsigs),
   }));
 }

@@ -25,6 +25,8 @@
 #    fails, or the script is interrupted (HUP, INT, TERM, any error) before the new set is
 #    committed, every file is put back from the journal and reloaded; after a SIGKILL the next run
 #    does it (step 2). The new manifest replaces the old one only with the commit.
+# 8. With tls.mode acme, start mailfleet-certs detached (certbot; never waited for, never failing
+#    the push); see "certificates" below for what the daemons' certificates are.
 # Runs under systemd (a real host) or without it (the lab's network-namespace hosts), where
 # the daemons' own commands do what the units would.
 set -euo pipefail
@@ -42,10 +44,20 @@ die() { log "$*"; exit 1; }
 # every example stack against this list) and live here, on the host's side: no bundle can widen them.
 allow_all='
 /etc/nftables.conf 0644 root:root'
+# The bootstrap certificate, the lineages, and certbot's side (tls.mode acme). The daemons read
+# /etc/mailfleet/tls/live/, which no bundle writes: see "certificates" below.
 allow_tls='
 /etc/mailfleet/tls/ca.crt 0644 root:root
 /etc/mailfleet/tls/host.crt 0644 root:root
-/etc/mailfleet/tls/host.key 0600 root:root'
+/etc/mailfleet/tls/host.key 0600 root:root
+/etc/mailfleet/tls/lineages 0644 root:root
+/usr/local/sbin/mailfleet-cert-deploy 0755 root:root
+/usr/local/sbin/mailfleet-certs 0755 root:root
+/etc/mailfleet/acme/dns-credentials.ini 0600 root:root
+/etc/mailfleet/acme/eab-hmac 0600 root:root
+/etc/mailfleet/acme/ca-bundle.pem 0644 root:root
+/etc/systemd/system/mailfleet-certs.service 0644 root:root
+/etc/systemd/system/certbot.service.d/mailfleet-ca.conf 0644 root:root'
 allow_mta='
 /etc/postfix/main.cf 0644 root:root
 /etc/postfix/master.cf 0644 root:root
@@ -55,21 +67,22 @@ allow_mta='
 /etc/rspamd/local.d/worker-controller.inc 0644 root:root
 /etc/rspamd/local.d/worker-normal.inc 0644 root:root
 /etc/rspamd/local.d/worker-proxy.inc 0644 root:root'
+# certbot with the DNS plugins of both backends: ACME issuance and renewal (tls.mode acme).
 case "$role" in
-  edge) packages=(postfix postfix-lmdb rspamd nginx-light nftables) daemons=(postfix rspamd nginx)
+  edge) packages=(postfix postfix-lmdb rspamd nginx-light nftables certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare) daemons=(postfix rspamd nginx)
     allow="$allow_all$allow_tls$allow_mta
 /etc/postfix/mailboxes 0644 root:root
 /etc/rspamd/local.d/milter_headers.conf 0644 root:root
 /etc/nginx/ 0644 root:root
 /var/www/ 0644 root:root" ;;
-  outbound) packages=(postfix postfix-lmdb rspamd libsasl2-modules nftables) daemons=(postfix rspamd)
+  outbound) packages=(postfix postfix-lmdb rspamd libsasl2-modules nftables certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare) daemons=(postfix rspamd)
     allow="$allow_all$allow_tls$allow_mta
 /etc/postfix/sender_login 0644 root:root
 /etc/postfix/sasl_passwd 0600 root:root
 /etc/rspamd/local.d/sender_login.map 0644 root:root
 /etc/rspamd/lua.local.d/sender_login.lua 0644 root:root
 /var/lib/rspamd/dkim/ 0640 root:_rspamd" ;;
-  store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables) daemons=(dovecot)
+  store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare) daemons=(dovecot)
     allow="$allow_all$allow_tls
 /etc/dovecot/dovecot.conf 0644 root:root
 /etc/dovecot/users 0640 root:dovecot" ;;
@@ -249,6 +262,20 @@ reload_knot() {
     return 1
   fi
 }
+# Knot diffs a changed zone file against the zone it serves (zonefile-load: difference-no-serial),
+# which drops the hosts' pending DNS-01 TXT records (their dynamic updates): they are put back
+# once the zones have reloaded, so a push in the middle of an issuance does not fail it.
+acme_challenges() { knotc zone-read -- 2>/dev/null | grep -E '^\[[a-z0-9.-]+\] _acme-challenge\.[a-z0-9._-]+ [0-9]+ TXT ' || true; }
+restore_challenges() {
+  local zone owner ttl type data
+  knotc -b zone-reload >/dev/null || return 1
+  while read -r zone owner ttl type data; do
+    zone=${zone#[} zone=${zone%]}
+    if knotc zone-read "$zone" "$owner" TXT 2>/dev/null | grep -qF -- "$data"; then continue; fi
+    { knotc zone-begin "$zone" && knotc zone-set "$zone" "$owner" "$ttl" TXT "$data" && knotc zone-commit "$zone"; } >/dev/null ||
+      { knotc zone-abort "$zone" >/dev/null 2>&1; return 1; }
+  done <<< "$1"
+}
 close_fds() {
   local f n
   for f in /proc/$BASHPID/fd/*; do
@@ -257,14 +284,16 @@ close_fds() {
   done 2>/dev/null
 }
 reload_all() {
-  local d
+  local d challenges=''
   reload_nft || { log "the firewall did not load"; return 1; }
   for d in "${daemons[@]}"; do
+    if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
     if $systemd; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }
     fi
+    if [ -n "$challenges" ]; then restore_challenges "$challenges" || log "could not put back the pending DNS-01 records: certbot retries"; fi
   done
 }
 # A daemon started here keeps the descriptors it inherits: give it a log file, never this
@@ -277,6 +306,61 @@ reload_logged() {
   cat "$out" >&2
   rm -f "$out"
   return 1
+}
+
+# --- certificates. The daemons read /etc/mailfleet/tls/live/<lineage>.{pem,crt,key}, which no
+# bundle writes: mailfleet-cert-deploy installs them, from the bundle's bootstrap certificate when
+# a lineage has none yet (and on every push with tls.mode fleet-ca, its only source), from
+# certbot's lineage when certbot issues or renews one. So the first push starts with a
+# certificate, and no push ever overwrites one that certbot manages.
+TLS_LIVE=/etc/mailfleet/tls/live TLS_LINEAGES=/etc/mailfleet/tls/lineages CERT_DEPLOY=/usr/local/sbin/mailfleet-cert-deploy
+CERTS=/usr/local/sbin/mailfleet-certs CERTS_LOG=/var/log/mailfleet-certs.log
+tls_mode='' lineages=()
+# The staged lineages file: "<mode> <lineage> <daemon>..." per line; sets tls_mode and lineages.
+read_lineages() {
+  local line mode name
+  [ -f "$stage$TLS_LINEAGES" ] || return 0
+  while read -r line; do
+    case "$line" in '#'*|'') continue ;; esac
+    [[ $line =~ ^(acme|fleet-ca)\ ([a-z0-9-]{1,63})(\ (postfix|dovecot|nginx))*$ ]] || die "bad line in $TLS_LINEAGES: '${line:0:80}'"
+    mode=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]}
+    [ -z "$tls_mode" ] || [ "$tls_mode" = "$mode" ] || die "$TLS_LINEAGES mixes TLS modes"
+    tls_mode=$mode
+    lineages+=("$name")
+  done < "$stage$TLS_LINEAGES"
+}
+# Installs the bootstrap certificate as each lineage that needs it into directory $1, through the
+# bundle's own mailfleet-cert-deploy; and the CAs a store checks the other stores with.
+seed_certs() {
+  local into=$1 l boot=$work/bootstrap
+  for l in "${lineages[@]}"; do
+    [ "$tls_mode" = fleet-ca ] || [ ! -s "$TLS_LIVE/$l.pem" ] || continue
+    mkdir -p -m 0700 "$boot/$l"
+    cp "$stage/etc/mailfleet/tls/host.key" "$boot/$l/privkey.pem"
+    cp "$stage/etc/mailfleet/tls/host.crt" "$boot/$l/fullchain.pem"
+    RENEWED_LINEAGE=$boot/$l MAILFLEET_TLS_LIVE=$into MAILFLEET_BOOTSTRAP=1 "$stage$CERT_DEPLOY" >/dev/null || return 1
+  done
+  # The fleet CA for a bootstrap certificate, the system's trust store for an ACME one.
+  cat "$stage/etc/mailfleet/tls/ca.crt" $([ ! -f /etc/ssl/certs/ca-certificates.crt ] || echo /etc/ssl/certs/ca-certificates.crt) > "$into/.peers.new"
+  chmod 0644 "$into/.peers.new"
+  mv -f "$into/.peers.new" "$into/peers.crt"
+}
+# A lineage certbot has never issued (no renewal config): the last issuance failed or never ran.
+unissued() {
+  local l
+  for l in "${lineages[@]}"; do [ -f "/etc/letsencrypt/renewal/$l.conf" ] || return 0; done
+  return 1
+}
+# Detached: issuance waits for DNS propagation and the CA, which no push should wait for. Without
+# systemd, in its own session with no descriptor of this script (the lock above all).
+start_certs() {
+  [ "$tls_mode" = acme ] && [ -x "$CERTS" ] || return 0
+  if $systemd; then
+    systemctl daemon-reload && systemctl start --no-block mailfleet-certs.service
+  else
+    (close_fds && setsid nohup "$CERTS" </dev/null >>"$CERTS_LOG" 2>&1 &)
+  fi || { log "could not start mailfleet-certs: run it on the host (the certificates stay as they are)"; return 0; }
+  log "mailfleet-certs started: see $CERTS_LOG"
 }
 
 # --- the journal: $txn holds "present|absent <path>" per touched file in `touched`, the previous
@@ -374,8 +458,10 @@ if [ -f "$state/manifest" ]; then
     if plain_path "$p" && [ -z "${seen[$p]:-}" ] && { [ -e "$p" ] || [ -L "$p" ]; }; then removed+=("$p"); fi
   done < "$state/manifest"
 fi
+read_lineages
 if [ "${#changed[@]}" = 0 ] && [ "${#removed[@]}" = 0 ]; then
   echo "deploy[$role]: no change (${#paths[@]} files as they are)"
+  if [ "$tls_mode" = acme ] && unissued; then start_certs; fi
   exit 0
 fi
 for i in "${changed[@]}"; do log "changed: ${paths[$i]}"; done
@@ -406,6 +492,10 @@ case "$role" in
   dns)
     managed_dir /var/lib/knot/zones root:knot 0750 ;;
 esac
+if [ -n "$tls_mode" ]; then
+  managed_dir "$TLS_LIVE" root:root 0755
+  target_dir "$TLS_LIVE/peers.crt"
+fi
 for i in "${!paths[@]}"; do
   getent passwd "${owners[$i]}" >/dev/null || die "${paths[$i]}: no user ${owners[$i]}"
   getent group "${groups[$i]}" >/dev/null || die "${paths[$i]}: no group ${groups[$i]}"
@@ -428,6 +518,11 @@ done
 while read -r d; do
   chown --reference="${d#"$stage"}" "$d" && chmod --reference="${d#"$stage"}" "$d"
 done < <(find "$stage" -mindepth 1 -type d)
+# The daemons validate against the certificates they will read.
+if [ -n "$tls_mode" ]; then
+  mkdir -p "$stage$TLS_LIVE"
+  seed_certs "$stage$TLS_LIVE" || die "could not install the bootstrap certificate for validation"
+fi
 # The directories to lay the stage over: /etc as a whole, elsewhere each file's directory,
 # without a directory whose ancestor is already covered.
 for p in "${paths[@]}"; do
@@ -520,6 +615,10 @@ done
 
 # --- 7. reload, then commit
 nft_managed=$has_nft
+if [ -n "$tls_mode" ]; then
+  target_dir "$TLS_LIVE/peers.crt"
+  seed_certs "$dir" || log "could not install the bootstrap certificate"
+fi
 if ! reload_logged; then
   log "restoring the previous files"
   rollback
@@ -530,3 +629,4 @@ mv -T "$txn" "$state/done"
 phase=done
 finish_commit
 echo "deploy[$role]: ${#changed[@]} of ${#paths[@]} files changed, ${#removed[@]} removed, ${daemons[*]} reloaded"
+start_certs

@@ -1,10 +1,50 @@
 /**
  * The primary nameserver of the `zone` DNS backend: a Knot DNS 3.4 configuration serving the
- * rendered zone files, authoritative only.
+ * rendered zone files, authoritative only. With tls.mode acme it also takes RFC 2136 updates,
+ * each host's signed with its own TSIG key and limited to TXT at its own `_acme-challenge` names.
  */
-import { FleetSpec } from "../config/spec";
 import { zoneBackend, ZoneFile } from "../records/zoneFile";
+import { certificateLineages, Host, Topology } from "../topology";
 import { file, RenderedFile } from "./file";
+
+/** The TSIG key name a host signs its DNS-01 updates with (certbot's dns_rfc2136_name). */
+export function tsigKeyName(host: Host): string {
+  return `acme-${host.name}`;
+}
+
+/** The names a host may put a DNS-01 TXT at: `_acme-challenge.` of each name its certificates carry. */
+export function acmeChallengeNames(topology: Topology, host: Host): string[] {
+  return [...new Set(certificateLineages(topology, host).flatMap((l) => l.names))].map((n) => `_acme-challenge.${n}.`);
+}
+
+/** One key and one ACL per host; the ACL lets that key add and remove TXT at its own challenge names only. */
+function acmeUpdateSections(topology: Topology, tsig: Record<string, string>): { conf: string[]; acls: string[] } {
+  const hosts = topology.hosts;
+  const secret = (h: Host) => {
+    const value = tsig[h.name];
+    if (!value || !/^[A-Za-z0-9+/]+=*$/.test(value)) throw new Error(`no TSIG key for host ${h.name}`);
+    return value;
+  };
+  const conf = [
+    "key:",
+    ...hosts.flatMap((h) => [`  - id: ${tsigKeyName(h)}`, "    algorithm: hmac-sha256", `    secret: ${secret(h)}`]),
+    "",
+    "# update-owner-match: equal, so a key can touch no name below or beside its own challenge",
+    "# names; update-type: TXT, so not even there anything but the challenge.",
+    "acl:",
+    ...hosts.flatMap((h) => [
+      `  - id: ${tsigKeyName(h)}`,
+      `    key: ${tsigKeyName(h)}`,
+      "    action: update",
+      "    update-type: [TXT]",
+      "    update-owner: name",
+      "    update-owner-match: equal",
+      `    update-owner-name: [ ${acmeChallengeNames(topology, h).join(", ")} ]`,
+    ]),
+    "",
+  ];
+  return { conf, acls: hosts.map(tsigKeyName) };
+}
 
 export const KNOT_CONF = "/etc/knot/knot.conf";
 export const KNOT_ZONE_DIR = "/var/lib/knot/zones";
@@ -23,7 +63,9 @@ export function knotZoneSection(origins: string[]): string[] {
   return ["zone:", ...origins.flatMap((origin) => [`  - domain: ${origin}`, `    file: "${knotZonePath(origin)}"`])];
 }
 
-export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFile[] {
+export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Record<string, string>): RenderedFile[] {
+  const { spec } = topology;
+  const acme = spec.tls.mode === "acme" ? acmeUpdateSections(topology, tsig) : undefined;
   const primary = zoneBackend(spec).nameservers[0];
   const listen = [primary.ipv4, ...(spec.ipv6 && primary.ipv6 ? [primary.ipv6] : [])].map((a) => `${a}@53`);
   const conf = [
@@ -41,8 +83,10 @@ export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFi
     "database:",
     '    storage: "/var/lib/knot"',
     "",
-    "# No acl anywhere: Knot refuses every zone transfer, NOTIFY and dynamic update, so the",
-    "# zones change only through the push of new zone files.",
+    ...(acme?.conf ?? []),
+    acme
+      ? "# No acl but the hosts' DNS-01 updates: Knot refuses every zone transfer, NOTIFY and other update."
+      : "# No acl anywhere: Knot refuses every zone transfer, NOTIFY and dynamic update, so the zones change only through the push of new zone files.",
     "template:",
     "  - id: default",
     "    semantic-checks: on",
@@ -50,16 +94,19 @@ export function renderKnotServer(zones: ZoneFile[], spec: FleetSpec): RenderedFi
     "    zonefile-sync: -1",
     "    # Knot applies the difference between the served zone and a changed file and numbers",
     "    # the new version itself, so rendered files need no serial bookkeeping; the journal",
-    "    # keeps the zone (and its serial) across restarts, which this mode needs.",
+    "    # keeps the zone (and its serial) across restarts, which this mode needs. The difference",
+    "    # drops dynamic updates (DNS-01 TXT records): deploy.sh puts pending ones back.",
     "    zonefile-load: difference-no-serial",
     "    journal-content: all",
     "    serial-policy: unixtime",
+    ...(acme ? [`    acl: [ ${acme.acls.join(", ")} ]`] : []),
     "",
     ...knotZoneSection(zones.map((z) => z.origin)),
     "",
   ].join("\n");
   return [
-    file(KNOT_CONF, conf, { mode: 0o640, group: "knot" }),
+    // With the TSIG keys in it, a secret: exported only as a Pulumi secret, still readable by knotd's group.
+    file(KNOT_CONF, conf, { mode: 0o640, group: "knot", secret: acme !== undefined }),
     // Knot only reads them (zonefile-sync: -1): root's, readable by its group (deploy.sh keeps the directory root:knot 0750).
     ...zones.map((z) => knotZoneFile(z.origin, z.content)),
   ];

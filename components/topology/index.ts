@@ -134,12 +134,46 @@ export function hostNamed(topology: Topology, name: string): Host {
   return host;
 }
 
+/** The per-domain web names on an edge host (MTA-STS policy, client autoconfig and autodiscover), each a CNAME to it. */
+export function domainWebNames(domain: string): string[] {
+  return [`mta-sts.${domain}`, `autoconfig.${domain}`, `autodiscover.${domain}`];
+}
+
 /**
  * The names a host's certificate must carry: its own name, the service names of its role, and on
  * edge hosts the per-domain web names that CNAME to it (MTA-STS policy, client autoconfig).
  */
 export function hostCertificateNames(topology: Topology, host: Host): string[] {
+  return certificateLineages(topology, host).flatMap((l) => l.names);
+}
+
+/** Let's Encrypt issues at most 100 names per certificate. */
+export const MAX_NAMES_PER_CERTIFICATE = 100;
+
+/** A daemon that reads a certificate, and so is reloaded when it is renewed. */
+export type TlsDaemon = "postfix" | "dovecot" | "nginx";
+
+/** One ACME certificate (a certbot lineage) of a host: its name, its names, the daemons that serve it. */
+export interface CertificateLineage {
+  /** `<host>` for the host and service names, `<host>-web-<n>` for chunks of the per-domain web names. */
+  name: string;
+  names: string[];
+  daemons: TlsDaemon[];
+}
+
+const ROLE_DAEMONS: Record<Role, TlsDaemon[]> = { edge: ["postfix", "nginx"], outbound: ["postfix"], store: ["dovecot"] };
+
+/**
+ * A host's certificates: one for its own name and its role's service names (what every daemon of
+ * the role serves by default), and on edges the per-domain web names in chunks of whole domains of
+ * at most MAX_NAMES_PER_CERTIFICATE names, which only nginx serves (picked by SNI).
+ */
+export function certificateLineages(topology: Topology, host: Host): CertificateLineage[] {
   const services = Object.values(topology.services).filter((s) => s.role === host.role).map((s) => s.fqdn);
-  const perDomain = host.role === "edge" ? topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`]) : [];
-  return [host.fqdn, ...services, ...perDomain];
+  const own: CertificateLineage = { name: host.name, names: [host.fqdn, ...services], daemons: ROLE_DAEMONS[host.role] };
+  if (host.role !== "edge") return [own];
+  const perChunk = Math.floor(MAX_NAMES_PER_CERTIFICATE / domainWebNames("x").length);
+  const domains = topology.spec.domains;
+  const chunks = Array.from({ length: Math.ceil(domains.length / perChunk) }, (_, i) => domains.slice(i * perChunk, (i + 1) * perChunk));
+  return [own, ...chunks.map((chunk, i) => ({ name: `${host.name}-web-${i + 1}`, names: chunk.flatMap(domainWebNames), daemons: ["nginx" as const] }))];
 }

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config";
 import { FleetSpec, Role } from "../../components/config/spec";
-import { createFleetCa, generateDkimKey, issueHostCertificate } from "../../components/keys/generate";
+import { createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "../../components/keys/generate";
 import { FleetKeys } from "../../components/keys/material";
 import { buildTopology } from "../../components/topology";
 import { writeBuild } from "../render";
@@ -101,6 +101,7 @@ export function sharedKeys(spec: FleetSpec): FleetKeys {
     dkim: spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ ...dkim, domain, selector }))),
     caCertPem: ca.certPem,
     hosts: Object.fromEntries(spec.hosts.map((h) => [h.name, cert])),
+    tsig: Object.fromEntries(spec.hosts.map((h) => [h.name, generateTsigSecret()])),
   };
 }
 

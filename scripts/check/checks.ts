@@ -8,7 +8,8 @@ import { validateMx } from "mailauth/lib/mta-sts";
 import { reverseDnsPlan } from "../../components/compute/nextSteps";
 import { SPF_LOOKUP_LIMIT } from "../../components/config";
 import { DnsRecord, RecordSet } from "../../components/records";
-import { Host, Topology } from "../../components/topology";
+import { FleetSpec } from "../../components/config/spec";
+import { HTTPS_PORT, Host, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../components/topology";
 import { Dns, normalAddress } from "./dns";
 import {
   dnsblQuery,
@@ -21,7 +22,7 @@ import {
   parseMtaStsTxt,
   parseTlsRpt,
 } from "./parse";
-import { PolicyFetch, StartTlsProbe } from "./probes";
+import { PolicyFetch, TlsProbe } from "./probes";
 import { CheckName, CHECKS, CheckResult, Status, worst } from "./result";
 import { checkHost, countSpfLookups, fetchSpf, parseSpf } from "./spf";
 
@@ -34,15 +35,30 @@ export interface Expected {
   dnsbls: string[];
 }
 
+/** A TLS endpoint of the fleet, as clients reach it: the name they ask for (SNI) at one address. */
+export interface TlsEndpoint {
+  host: Host;
+  name: string;
+  address: string;
+  port: number;
+  starttls: boolean;
+}
+
 export interface Probes {
   dns: Dns;
-  starttls(host: string, address: string): Promise<StartTlsProbe>;
+  /** SMTP STARTTLS on port 25 of an MX, as a sending MTA sees it. */
+  starttls(host: string, address: string): Promise<TlsProbe>;
+  tls(endpoint: TlsEndpoint): Promise<TlsProbe>;
   policy(domain: string, address: string): Promise<PolicyFetch>;
   now: Date;
 }
 
-/** A certificate that expires sooner than this is renewed too late for comfort. */
-const CERT_WARN_DAYS = 14;
+/**
+ * certbot renews 30 days before expiry (Let's Encrypt's 90-day certificates): one with under 20
+ * days left missed renewals for 10 days; under 7, clients will soon refuse it.
+ */
+export const CERT_WARN_DAYS = 20;
+export const CERT_FAIL_DAYS = 7;
 
 type Finding = { status: Status; text: string; fix?: string };
 
@@ -564,25 +580,14 @@ async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult[]> {
               fix: "set smtpd_tls_security_level = may with a certificate on the edge hosts",
             };
           const tls = probe.tls!;
-          const findings: Finding[] = [];
-          if (!tls.names.some((n) => nameMatches(exchange, n))) {
-            findings.push({
-              status: "fail",
-              text: `certificate names ${tls.names.join(", ") || "(none)"} do not include ${exchange}: MTA-STS and DANE senders refuse it`,
-              fix: `issue the edge certificate for ${exchange}`,
-            });
-          }
-          const daysLeft = (tls.validTo.getTime() - p.now.getTime()) / 86_400_000;
-          if (daysLeft < 0) findings.push({ status: "fail", text: `certificate expired ${tls.validTo.toISOString()}`, fix: "renew the certificate" });
-          else if (daysLeft < CERT_WARN_DAYS)
-            findings.push({ status: "warn", text: `certificate expires in ${Math.floor(daysLeft)} days`, fix: "renew the certificate" });
-          if (!tls.trusted) {
-            findings.push({
-              status: enforce ? "fail" : "warn",
-              text: `certificate not trusted (${tls.trustError ?? "unknown issuer"})${enforce ? ": with MTA-STS enforce, senders refuse to deliver" : ""}`,
-              fix: "use a certificate from a public CA (or pass --ca for a private one)",
-            });
-          }
+          const servedBy = e.topology.hosts.find((h) => h.fqdn === exchange);
+          const findings = certificateFindings(tls, exchange, p.now, {
+            spec: e.topology.spec,
+            host: servedBy?.fqdn ?? exchange,
+            refused: "MTA-STS and DANE senders refuse it",
+            untrusted: enforce ? "fail" : "warn",
+            untrustedWhy: enforce ? ": with MTA-STS enforce, senders refuse to deliver" : "",
+          });
           return merge(
             "starttls",
             subject,
@@ -592,6 +597,98 @@ async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult[]> {
         })),
       );
     }
+  }
+  return out;
+}
+
+/**
+ * What a client makes of a certificate presented for `name`: the names, the days left (warn under
+ * CERT_WARN_DAYS, fail under CERT_FAIL_DAYS) and the chain, each problem with its fix on `host`.
+ */
+export function certificateFindings(
+  tls: NonNullable<TlsProbe["tls"]>,
+  name: string,
+  now: Date,
+  on: { spec: FleetSpec; host: string; refused: string; untrusted: Status; untrustedWhy: string },
+): Finding[] {
+  const findings: Finding[] = [];
+  const acme = on.spec.tls.mode === "acme";
+  const renew = acme
+    ? `certbot on ${on.host} has not renewed it: run \`mailfleet-certs\` there and look at /var/log/mailfleet-certs.log and /var/log/letsencrypt/letsencrypt.log`
+    : `\`pulumi up\` re-issues the bootstrap certificate of ${on.host} 30 days before it expires: run it`;
+  if (!tls.names.some((n) => nameMatches(name, n))) {
+    findings.push({
+      status: "fail",
+      text: `certificate names ${tls.names.join(", ") || "(none)"} do not include ${name}: ${on.refused}`,
+      fix: acme
+        ? `certbot on ${on.host} has no certificate for ${name} yet: run \`mailfleet-certs\` there and look at /var/log/mailfleet-certs.log`
+        : `issue the certificate of ${on.host} for ${name} (\`pulumi up\`)`,
+    });
+  }
+  const daysLeft = (tls.validTo.getTime() - now.getTime()) / 86_400_000;
+  if (daysLeft < 0) findings.push({ status: "fail", text: `certificate expired ${tls.validTo.toISOString()}`, fix: renew });
+  else if (daysLeft < CERT_FAIL_DAYS) findings.push({ status: "fail", text: `certificate expires in ${Math.floor(daysLeft)} days`, fix: renew });
+  else if (daysLeft < CERT_WARN_DAYS) findings.push({ status: "warn", text: `certificate expires in ${Math.floor(daysLeft)} days`, fix: renew });
+  if (!tls.trusted) {
+    findings.push({
+      status: on.untrusted,
+      text: `certificate not trusted (${tls.trustError ?? "unknown issuer"})${on.untrustedWhy}`,
+      fix: acme
+        ? `certbot on ${on.host} has not replaced the bootstrap certificate yet: run \`mailfleet-certs\` there and look at /var/log/mailfleet-certs.log (or pass --ca for a private ACME CA)`
+        : "set tls.mode: acme for publicly trusted certificates (or pass --ca with the fleet CA)",
+    });
+  }
+  return findings;
+}
+
+/**
+ * The endpoints mail clients and MTA-STS fetchers reach: submission (587 STARTTLS, 465) on the
+ * outbound hosts, IMAPS (993) on the stores, HTTPS (443) on the edges for every domain's
+ * mta-sts. and autoconfig. names by SNI; each at every address of each host. (25 on the MX
+ * hosts is the starttls check.)
+ */
+export function tlsEndpoints(e: Expected): TlsEndpoint[] {
+  const { topology } = e;
+  const { services, spec } = topology;
+  const perHost = (host: Host): Omit<TlsEndpoint, "host" | "address">[] => {
+    switch (host.role) {
+      case "outbound":
+        return [
+          { name: services.smtp.fqdn, port: SUBMISSION_PORT, starttls: true },
+          { name: services.smtp.fqdn, port: SUBMISSIONS_PORT, starttls: false },
+        ];
+      case "store":
+        return [{ name: services.imap.fqdn, port: IMAPS_PORT, starttls: false }];
+      case "edge":
+        return spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`]).map((name) => ({ name, port: HTTPS_PORT, starttls: false }));
+    }
+  };
+  return topology.hosts.flatMap((host) => addressesOf(e, host).flatMap((address) => perHost(host).map((ep) => ({ host, address, ...ep }))));
+}
+
+async function checkTls(e: Expected, p: Probes): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const endpoint of tlsEndpoints(e)) {
+    const { host, name, address, port } = endpoint;
+    const subject = `${name}:${port} ${host.name} ${address}`;
+    out.push(
+      ...(await guarded("tls", subject, async () => {
+        const probe = await p.tls(endpoint);
+        const reach = `make ${host.fqdn} accept TLS on port ${port} (firewall, security group, the daemon running)`;
+        if (probe.error && !probe.tls) return { check: "tls", subject, status: "fail", detail: probe.error, fix: reach };
+        if (!probe.tls) return { check: "tls", subject, status: "fail", detail: "no STARTTLS in the EHLO reply", fix: reach };
+        const findings = certificateFindings(probe.tls, name, p.now, {
+          spec: e.topology.spec,
+          host: host.fqdn,
+          refused: "clients refuse it",
+          // Mail clients and MTA-STS fetchers verify the chain: untrusted is refused.
+          untrusted: "fail",
+          untrustedWhy: ": mail clients and MTA-STS fetchers refuse it",
+        });
+        const tls = probe.tls;
+        return merge("tls", subject, findings, `${tls.protocol}, certificate for ${tls.names.join(", ")}, valid until ${tls.validTo.toISOString().slice(0, 10)}`);
+      })),
+    );
   }
   return out;
 }
@@ -637,6 +734,7 @@ const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult
   "mta-sts": checkMtaSts,
   "tls-rpt": checkTlsRpt,
   starttls: checkStartTls,
+  tls: checkTls,
   dnsbl: checkDnsbl,
 };
 

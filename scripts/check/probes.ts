@@ -1,17 +1,20 @@
 /**
- * The two network probes of the check: SMTP STARTTLS on port 25 (what a sending MTA sees) and the
- * MTA-STS policy over HTTPS (what an MTA-STS sender fetches). Both connect to an address the
- * check resolved itself, so the answer comes from the DNS being checked, not the machine's resolver.
+ * The network probes of the check: a TLS endpoint's certificate, over SMTP STARTTLS (25 as a
+ * sending MTA sees it, 587 as a mail client does) or TLS from the first byte (465, 993, 443 by
+ * SNI), and the MTA-STS policy over HTTPS (what an MTA-STS sender fetches). Each connects to an
+ * address the check resolved itself, so the answer comes from the DNS being checked, not the
+ * machine's resolver.
  */
 import { request } from "node:https";
 import { connect as tcpConnect, Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
 import { certificateNames } from "./parse";
 
-export interface StartTlsProbe {
-  /** The 220 greeting, or the error that stopped the session before TLS. */
+export interface TlsProbe {
+  /** SMTP only: the 220 greeting, or the error that stopped the session before TLS. */
   banner?: string;
   error?: string;
+  /** TLS was offered: STARTTLS in the EHLO reply, or always for TLS from the first byte. */
   starttls: boolean;
   tls?: {
     protocol: string;
@@ -45,11 +48,21 @@ function replies(socket: Socket | TLSSocket): () => Promise<string> {
   return () => new Promise((resolve) => (complete.length > 0 ? resolve(complete.shift()!) : waiting.push(resolve)));
 }
 
-export function probeStartTls(host: string, address: string, options: { ca?: string; timeoutMs?: number; port?: number } = {}): Promise<StartTlsProbe> {
+export interface TlsProbeOptions {
+  port: number;
+  /** SMTP STARTTLS after EHLO (25, 587); otherwise TLS from the first byte (465, 993, 443). */
+  starttls: boolean;
+  /** PEM the chain must lead to instead of the system's trust store (--ca). */
+  ca?: string;
+  timeoutMs?: number;
+}
+
+/** Connects to address, speaks TLS with SNI `host` (after SMTP STARTTLS if asked) and reads the certificate. */
+export function probeTls(host: string, address: string, options: TlsProbeOptions): Promise<TlsProbe> {
   const timeoutMs = options.timeoutMs ?? 15000;
   return new Promise((resolve) => {
-    const result: StartTlsProbe = { starttls: false };
-    const socket = tcpConnect({ host: address, port: options.port ?? 25 });
+    const result: TlsProbe = { starttls: false };
+    let socket: Socket = new Socket();
     let done = false;
     const finish = (error?: string) => {
       if (done) return;
@@ -60,6 +73,30 @@ export function probeStartTls(host: string, address: string, options: { ca?: str
       resolve(result);
     };
     const timer = setTimeout(() => finish(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    // rejectUnauthorized: false: the probe reports an untrusted certificate instead of failing blind.
+    const handshake = (secure: TLSSocket, bye: string) => {
+      socket = secure;
+      secure.on("error", (e) => finish(`TLS handshake failed: ${e.message}`));
+      secure.on("secureConnect", () => {
+        const cert = secure.getPeerCertificate();
+        result.tls = {
+          protocol: secure.getProtocol() ?? "?",
+          names: certificateNames(cert.subjectaltname),
+          validTo: new Date(cert.valid_to),
+          trusted: secure.authorized,
+          ...(secure.authorizationError ? { trustError: String(secure.authorizationError) } : {}),
+        };
+        if (bye) secure.write(bye);
+        secure.end();
+        finish();
+      });
+    };
+    if (!options.starttls) {
+      result.starttls = true;
+      handshake(tlsConnect({ host: address, port: options.port, servername: host, ca: options.ca, rejectUnauthorized: false }), "");
+      return;
+    }
+    socket = tcpConnect({ host: address, port: options.port });
     socket.on("error", (e) => finish(e.message));
     socket.on("connect", async () => {
       const next = replies(socket);
@@ -77,22 +114,7 @@ export function probeStartTls(host: string, address: string, options: { ca?: str
       const ready = await next();
       if (!ready.startsWith("220")) return finish(`STARTTLS refused: ${ready.trim()}`);
       socket.removeAllListeners("data");
-      // rejectUnauthorized: false: the probe reports an untrusted certificate instead of failing blind.
-      const secure = tlsConnect({ socket, servername: host, ca: options.ca, rejectUnauthorized: false });
-      secure.on("error", (e) => finish(`TLS handshake failed: ${e.message}`));
-      secure.on("secureConnect", () => {
-        const cert = secure.getPeerCertificate();
-        result.tls = {
-          protocol: secure.getProtocol() ?? "?",
-          names: certificateNames(cert.subjectaltname),
-          validTo: new Date(cert.valid_to),
-          trusted: secure.authorized,
-          ...(secure.authorizationError ? { trustError: String(secure.authorizationError) } : {}),
-        };
-        secure.write("QUIT\r\n");
-        secure.end();
-        finish();
-      });
+      handshake(tlsConnect({ socket, servername: host, ca: options.ca, rejectUnauthorized: false }), "QUIT\r\n");
     });
   });
 }

@@ -23,7 +23,7 @@ import {
   parseMtaStsTxt,
   parseTlsRpt,
 } from "../../scripts/check/parse";
-import { PolicyFetch, StartTlsProbe } from "../../scripts/check/probes";
+import { PolicyFetch, TlsProbe } from "../../scripts/check/probes";
 import { CheckResult, formatTable } from "../../scripts/check/result";
 import { checkHost, countSpfLookups, parseSpf } from "../../scripts/check/spf";
 
@@ -267,7 +267,7 @@ function publishedZone(): Zone {
   return zone;
 }
 
-const goodTls = (host: string): StartTlsProbe => ({
+const goodTls = (host: string): TlsProbe => ({
   banner: `220 ${host} ESMTP`,
   starttls: true,
   tls: { protocol: "TLSv1.3", names: [host, "smtp.mail.example.com"], validTo: new Date("2027-01-01T00:00:00Z"), trusted: true },
@@ -280,7 +280,7 @@ async function check(
 ): Promise<CheckResult[]> {
   const zone = publishedZone();
   edit(zone);
-  return runChecks(EXPECTED, { dns: fakeDns(zone), starttls: async (h) => goodTls(h), policy: async () => goodPolicy, now: NOW, ...probes });
+  return runChecks(EXPECTED, { dns: fakeDns(zone), starttls: async (h) => goodTls(h), tls: async (ep) => goodTls(ep.name), policy: async () => goodPolicy, now: NOW, ...probes });
 }
 const failures = (results: CheckResult[]) => results.filter((r) => r.status === "fail");
 /** Exactly one failing line, of this check and subject; its detail and fix. */
@@ -297,7 +297,7 @@ describe("check runs over the lab fleet", () => {
     assert.deepEqual(failures(results), [], formatTable(results));
     assert.deepEqual(results.filter((r) => r.status === "warn"), []);
     const checks = new Set(results.map((r) => r.check));
-    assert.deepEqual([...checks].sort(), ["address", "cname", "dkim", "dmarc", "dnsbl", "mta-sts", "mx", "ptr", "spf", "srv", "starttls", "tls-rpt"]);
+    assert.deepEqual([...checks].sort(), ["address", "cname", "dkim", "dmarc", "dnsbl", "mta-sts", "mx", "ptr", "spf", "srv", "starttls", "tls", "tls-rpt"]);
     // 2 domains x (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT); 5 hosts x 2 addresses of PTR; 4 MX addresses.
     assert.equal(results.filter((r) => r.check === "ptr").length, 10);
     assert.equal(results.filter((r) => r.check === "starttls").length, 4);
@@ -325,7 +325,7 @@ describe("check runs over the lab fleet", () => {
     assert.match(r.fix!, /publish the PTR 192\.0\.2\.21 → out1\.mail\.example\.com in the reverse zone/);
     const aws = await runChecks({ ...EXPECTED, topology: { ...topology, spec: { ...spec, compute: "aws" } } }, {
       dns: fakeDns({ ...publishedZone(), "192.0.2.21": {} }),
-      starttls: async (h) => goodTls(h),
+      starttls: async (h) => goodTls(h), tls: async (ep) => goodTls(ep.name),
       policy: async () => goodPolicy,
       now: NOW,
     });
@@ -339,7 +339,7 @@ describe("check runs over the lab fleet", () => {
     for (const p of recordSet.ptr.filter((w) => w.address.includes(":"))) delete zone[p.address];
     const aws = await runChecks({ ...EXPECTED, topology: { ...topology, spec: { ...spec, compute: "aws" } } }, {
       dns: fakeDns(zone),
-      starttls: async (h) => goodTls(h),
+      starttls: async (h) => goodTls(h), tls: async (ep) => goodTls(ep.name),
       policy: async () => goodPolicy,
       now: NOW,
     });
@@ -410,7 +410,7 @@ describe("check runs over the lab fleet", () => {
     const zone = publishedZone();
     zone["lab1._domainkey.example.com"].TXT = [`v=DKIM1; k=rsa; p=${RSA1024}`];
     zone["lab1._domainkey.example.org"].TXT = [`v=DKIM1; k=rsa; p=${RSA512}`];
-    const results = await runChecks({ ...EXPECTED, dkimKeysKnown: false }, { dns: fakeDns(zone), starttls: async (h) => goodTls(h), policy: async () => goodPolicy, now: NOW });
+    const results = await runChecks({ ...EXPECTED, dkimKeysKnown: false }, { dns: fakeDns(zone), starttls: async (h) => goodTls(h), tls: async (ep) => goodTls(ep.name), policy: async () => goodPolicy, now: NOW });
     const dkim = results.filter((r) => r.check === "dkim");
     assert.deepEqual(dkim.map((r) => r.status), ["warn", "fail"]);
     assert.match(dkim[0].detail, /1024-bit RSA, a well-formed key \(signing key not given/);
@@ -483,11 +483,54 @@ describe("check runs over the lab fleet", () => {
     const enforce = await runChecks({ ...EXPECTED, topology: { ...topology, spec: { ...spec, mtaSts: { ...spec.mtaSts, mode: "enforce" } } } }, {
       dns: fakeDns(publishedZone()),
       starttls: untrusted,
+      tls: async (ep) => goodTls(ep.name),
       policy: async () => goodPolicy,
       now: NOW,
     });
     // enforce mode also changes the policy the stack expects, so the served (testing) policy fails too
     assert.equal(failures(enforce).filter((r) => r.check === "starttls").length, 4);
+  });
+
+  it("probes every client-facing TLS endpoint by its name and port", async () => {
+    const seen: string[] = [];
+    const results = await check(undefined, { tls: async (ep) => (seen.push(`${ep.name}:${ep.port}${ep.starttls ? " starttls" : ""} ${ep.address}`), goodTls(ep.name)) });
+    assert.deepEqual(failures(results), []);
+    assert.deepEqual(seen.filter((s) => s.endsWith("192.0.2.21") || s.endsWith("192.0.2.31") || s.endsWith("192.0.2.11")).sort(), [
+      "autoconfig.example.com:443 192.0.2.11",
+      "autoconfig.example.org:443 192.0.2.11",
+      "imap.mail.example.com:993 192.0.2.31",
+      "mta-sts.example.com:443 192.0.2.11",
+      "mta-sts.example.org:443 192.0.2.11",
+      "smtp.mail.example.com:465 192.0.2.21",
+      "smtp.mail.example.com:587 starttls 192.0.2.21",
+    ]);
+    // Both address families of every host: 2 edges x 4 names, 2 stores x 1, 1 outbound x 2; twice.
+    assert.equal(results.filter((r) => r.check === "tls").length, 2 * (2 * 4 + 2 + 2));
+  });
+
+  it("warns under 20 days left, fails under 7, with the renewal fix; fails an untrusted or misnamed client endpoint", async () => {
+    const days = (n: number) => new Date(NOW.getTime() + n * 86_400_000);
+    const probe = (ep: { name: string; port: number; host: { name: string } }) => {
+      const good = goodTls(ep.name);
+      if (ep.port === 993 && ep.host.name === "store1") return { ...good, tls: { ...good.tls!, validTo: days(19) } };
+      if (ep.port === 993) return { ...good, tls: { ...good.tls!, validTo: days(6) } };
+      if (ep.port === 465) return { ...good, tls: { ...good.tls!, trusted: false, trustError: "SELF_SIGNED_CERT_IN_CHAIN" } };
+      if (ep.name === "mta-sts.example.org") return { ...good, tls: { ...good.tls!, names: ["mx1.mail.example.com"] } };
+      return good;
+    };
+    const results = (await check(undefined, { tls: async (ep) => probe(ep) })).filter((r) => r.check === "tls" && r.status !== "pass");
+    const line = (subject: string) => results.find((r) => r.subject.startsWith(subject))!;
+    assert.equal(line("imap.mail.example.com:993 store1 192.0.2.31").status, "warn");
+    assert.match(line("imap.mail.example.com:993 store1 192.0.2.31").detail, /expires in 19 days/);
+    assert.equal(line("imap.mail.example.com:993 store2 192.0.2.32").status, "fail");
+    assert.match(line("imap.mail.example.com:993 store2 192.0.2.32").detail, /expires in 6 days/);
+    // The lab is fleet-ca: the bootstrap certificate is renewed by `pulumi up`.
+    assert.match(line("imap.mail.example.com:993 store2").fix!, /`pulumi up` re-issues the bootstrap certificate of store2\.mail\.example\.com/);
+    assert.equal(line("smtp.mail.example.com:465").status, "fail");
+    assert.match(line("smtp.mail.example.com:465").detail, /not trusted \(SELF_SIGNED_CERT_IN_CHAIN\): mail clients and MTA-STS fetchers refuse it/);
+    assert.equal(line("mta-sts.example.org:443 mx1").status, "fail");
+    assert.match(line("mta-sts.example.org:443 mx1").detail, /do not include mta-sts\.example\.org/);
+    assert.equal(results.length, 2 * 2 + 2 + 2 + 2, formatTable(results));
   });
 
   it("names a listed sending address and warns about a refused DNSBL query", async () => {
@@ -502,7 +545,7 @@ describe("check runs over the lab fleet", () => {
 
   it("reports a nameserver that does not answer as a failed query, not as a missing record", async () => {
     const zone = publishedZone();
-    const results = await runChecks(EXPECTED, { dns: fakeDns(zone, new Set(["_dmarc.example.com"])), starttls: async (h) => goodTls(h), policy: async () => goodPolicy, now: NOW });
+    const results = await runChecks(EXPECTED, { dns: fakeDns(zone, new Set(["_dmarc.example.com"])), starttls: async (h) => goodTls(h), tls: async (ep) => goodTls(ep.name), policy: async () => goodPolicy, now: NOW });
     const r = onlyFailure(results, "dmarc", "example.com");
     assert.equal(r.detail, "query failed: TXT _dmarc.example.com: ETIMEOUT");
   });

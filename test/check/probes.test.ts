@@ -9,17 +9,20 @@ import { AddressInfo, createServer, Server, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { TLSSocket } from "node:tls";
 import forge from "node-forge";
-import { fetchMtaStsPolicy, probeStartTls } from "../../scripts/check/probes";
+import { createServer as createTlsServer } from "node:tls";
+import { certificateFindings } from "../../scripts/check/checks";
+import { fetchMtaStsPolicy, probeTls } from "../../scripts/check/probes";
+import { labInput } from "../support/lab";
 
-/** A CA and a server certificate for `names`, PEM. */
-function certificates(names: string[]) {
+/** A CA and a server certificate for `names`, PEM; the server certificate ends at notAfter. */
+function certificates(names: string[], notAfter = new Date("2030-01-01T00:00:00Z")) {
   const make = (subject: string, issuer: forge.pki.Certificate | undefined, issuerKey: forge.pki.rsa.PrivateKey | undefined, altNames: string[]) => {
     const keys = forge.pki.rsa.generateKeyPair(2048);
     const cert = forge.pki.createCertificate();
     cert.publicKey = keys.publicKey;
     cert.serialNumber = String(Math.floor(Math.random() * 1e9));
     cert.validity.notBefore = new Date(Date.now() - 3_600_000);
-    cert.validity.notAfter = new Date("2030-01-01T00:00:00Z");
+    cert.validity.notAfter = issuer ? notAfter : new Date("2030-01-01T00:00:00Z");
     cert.setSubject([{ name: "commonName", value: subject }]);
     cert.setIssuer((issuer ?? cert).subject.attributes);
     cert.setExtensions(issuer ? [{ name: "subjectAltName", altNames: altNames.map((value) => ({ type: 2, value })) }] : [{ name: "basicConstraints", cA: true }, { name: "keyUsage", keyCertSign: true }]);
@@ -73,22 +76,22 @@ describe("check probes", () => {
   after(() => servers.forEach((s) => s.close()));
 
   it("reads a postscreen-style greeting, finds STARTTLS and the certificate's names and trust", async () => {
-    const trusted = await probeStartTls("mx1.mail.example.com", "127.0.0.1", { port: port(tls), ca: PKI.ca, timeoutMs: 5000 });
+    const trusted = await probeTls("mx1.mail.example.com", "127.0.0.1", { starttls: true, port: port(tls), ca: PKI.ca, timeoutMs: 5000 });
     assert.equal(trusted.error, undefined);
     assert.equal(trusted.banner, "220-mx1.mail.example.com ESMTP\r\n220 mx1.mail.example.com ESMTP");
     assert.equal(trusted.starttls, true);
     assert.deepEqual(trusted.tls?.names, ["mx1.mail.example.com", "mta-sts.example.com"]);
     assert.equal(trusted.tls?.trusted, true);
     assert.equal(trusted.tls?.validTo.toISOString(), "2030-01-01T00:00:00.000Z");
-    const untrusted = await probeStartTls("mx1.mail.example.com", "127.0.0.1", { port: port(tls), timeoutMs: 5000 });
+    const untrusted = await probeTls("mx1.mail.example.com", "127.0.0.1", { starttls: true, port: port(tls), timeoutMs: 5000 });
     assert.equal(untrusted.tls?.trusted, false);
     assert.match(untrusted.tls?.trustError ?? "", /UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
   });
 
   it("reports a server without STARTTLS and one that does not answer", async () => {
-    const none = await probeStartTls("mx1.mail.example.com", "127.0.0.1", { port: port(plain), timeoutMs: 5000 });
+    const none = await probeTls("mx1.mail.example.com", "127.0.0.1", { starttls: true, port: port(plain), timeoutMs: 5000 });
     assert.deepEqual({ starttls: none.starttls, tls: none.tls, error: none.error }, { starttls: false, tls: undefined, error: undefined });
-    const closed = await probeStartTls("mx1.mail.example.com", "127.0.0.1", { port: 1, timeoutMs: 5000 });
+    const closed = await probeTls("mx1.mail.example.com", "127.0.0.1", { starttls: true, port: 1, timeoutMs: 5000 });
     assert.match(closed.error ?? "", /ECONNREFUSED/);
   });
 
@@ -105,5 +108,29 @@ describe("check probes", () => {
     assert.match(wrongName.error ?? "", /Hostname\/IP does not match certificate's altnames/);
     const untrusted = await fetchMtaStsPolicy("example.com", "127.0.0.1", { port: port(https as unknown as Server) });
     assert.match(untrusted.error ?? "", /unable to verify the first certificate/);
+  });
+
+  it("reads an IMAPS-style endpoint (TLS from the first byte) by SNI; a certificate 5 days from its end fails with the fix on the host", async () => {
+    const soon = certificates(["imap.mail.example.com"], new Date(Date.now() + 5 * 86_400_000));
+    const server = createTlsServer({ cert: soon.cert, key: soon.key }, (s) => s.end("* OK ready\r\n"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server as unknown as Server);
+    const probe = await probeTls("imap.mail.example.com", "127.0.0.1", { port: port(server as unknown as Server), starttls: false, ca: soon.ca, timeoutMs: 5000 });
+    assert.equal(probe.error, undefined);
+    assert.deepEqual(probe.tls?.names, ["imap.mail.example.com"]);
+    assert.equal(probe.tls?.trusted, true);
+    const spec = { ...labInput().topology.spec, tls: { mode: "acme" as const, acme: { directory: "https://acme.example.net/dir", propagationSeconds: 60 } } };
+    const findings = certificateFindings(probe.tls!, "imap.mail.example.com", new Date(), {
+      spec,
+      host: "store1.mail.example.com",
+      refused: "clients refuse it",
+      untrusted: "fail",
+      untrustedWhy: "",
+    });
+    assert.deepEqual(findings.map((f) => [f.status, f.text]), [["fail", "certificate expires in 4 days"]]);
+    assert.match(findings[0].fix!, /certbot on store1\.mail\.example\.com has not renewed it: run `mailfleet-certs` there/);
+    // Without the CA the same chain is untrusted, and asked for another name it does not match.
+    const untrusted = await probeTls("imap.example.org", "127.0.0.1", { port: port(server as unknown as Server), starttls: false, timeoutMs: 5000 });
+    assert.equal(untrusted.tls?.trusted, false);
   });
 });

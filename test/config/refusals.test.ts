@@ -132,6 +132,16 @@ const REFUSALS: Row[] = [
   ["no snapshot kept", (r) => (onAws(r).aws = { snapshots: { retain: 0 } }), ["aws.snapshots.retain"], /keep at least 1 snapshot/],
   ["more snapshots than DLM keeps", (r) => (onAws(r).aws = { snapshots: { retain: 1001 } }), ["aws.snapshots.retain"], /give at most 1000/],
   ["retainMailVolumes as a word", (r) => (onAws(r).aws = { retainMailVolumes: "no" }), ["aws.retainMailVolumes"], /true or false: whether the mail volumes/],
+  ["MTA-STS enforce with fleet-CA certificates", (r) => {
+    r.mtaSts = { mode: "enforce" };
+    r.tls = { mode: "fleet-ca" };
+  }, ["mtaSts.mode"], /no sender trusts the fleet CA.*set tls.mode: acme .*or mtaSts.mode: testing/],
+  ["an ACME directory over plain HTTP", (r) => (r.tls = { acme: { directory: "http://acme.example.net/directory" } }), ["tls.acme.directory"], /not an https:\/\/ URL/],
+  ["an ACME directory with shell characters", (r) => (r.tls = { acme: { directory: "https://acme.example.net/dir;reboot" } }), ["tls.acme.directory"], /not an https:\/\/ URL/],
+  ["an EAB HMAC that is no base64url", (r) => (r.tls = { acme: { eab: { kid: "kid-1", hmac: "not base64url!" } } }), ["tls.acme.eab.hmac"], /base64url/],
+  ["an ACME CA bundle that is no PEM", (r) => (r.tls = { acme: { caBundle: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nrm -rf /\n" } }),
+    ["tls.acme.caBundle"], /not PEM certificates/],
+  ["a Cloudflare ACME token with a newline", (r) => (r.cloudflare = { acmeApiToken: `${"a".repeat(40)}\nx` }), ["cloudflare.acmeApiToken"], /control character/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],

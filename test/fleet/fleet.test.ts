@@ -148,6 +148,24 @@ for (const stack of EXAMPLE_STACKS) {
       assert.equal(await pulumi.isSecret(run.fleet.dnsRecords), false, "the DNS records are public");
     });
 
+    it("creates the hosts' DNS-01 token with DNS Write on the stack's zones only, and gives it to every host, secret", async () => {
+      const [token] = ofType(run.resources, "cloudflare:index/apiToken:ApiToken");
+      assert.ok(token, "an ApiToken resource");
+      assert.equal(ofType(run.resources, "cloudflare:index/apiToken:ApiToken").length, 1);
+      assert.deepEqual(token.inputs.policies, [
+        {
+          effect: "allow",
+          permissionGroups: [{ id: "group-DNS%20Write" }],
+          resources: JSON.stringify(Object.fromEntries(run.spec.dnsZones.map((z) => [`com.cloudflare.api.account.zone.zone-of-${z}`, "*"]))),
+        },
+      ]);
+      const value = String(token.state.value);
+      for (const push of deploys(run.resources)) {
+        const bundle = await stagedBundle(run.resources, push.name);
+        assert.ok(bundleHolds(bundle, `dns_cloudflare_api_token = ${value}`), `${push.name} carries the token`);
+      }
+    });
+
     it("publishes through Cloudflare exactly the core's record set", () => {
       const published = ofType(run.resources, CF_RECORD).map((r) => ({ zoneId: r.inputs.zoneId, ...cloudflareFields(r.inputs) }));
       const expected = run.dnsRecords.map((record) => ({ zoneId: `zone-of-${record.zone}`, ...cloudflareFields(cloudflareRecordArgs(record)) }));

@@ -1,7 +1,7 @@
 /** The offline key folder: keys are made once and reused; a new selector adds exactly one key per domain. */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -75,4 +75,26 @@ test("a host certificate is issued anew when its names change (a domain is added
   assert.equal(after.hosts.store1.certPem, before.hosts.store1.certPem);
   assert.equal(after.caCertPem, before.caCertPem);
   for (const old of before.dkim) assert.deepEqual(after.dkim.find((k) => k.domain === old.domain && k.selector === old.selector), old);
+});
+
+test("a key folder made before TSIG keys gets one per host, once, and nothing else changes; a damaged one is made anew", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  const before = loadOrCreateKeys(dir, topology);
+  assert.deepEqual(Object.keys(before.tsig).sort(), topology.hosts.map((h) => h.name).sort());
+  for (const secret of Object.values(before.tsig)) assert.equal(Buffer.from(secret, "base64").length, 32);
+  assert.equal(new Set(Object.values(before.tsig)).size, topology.hosts.length, "a key per host");
+  // An older folder: no tsig/ at all.
+  rmSync(join(dir, "tsig"), { recursive: true });
+  const upgraded = loadOrCreateKeys(dir, topology);
+  assert.deepEqual({ ...upgraded, tsig: {} }, { ...before, tsig: {} });
+  assert.notDeepEqual(upgraded.tsig, before.tsig);
+  assert.deepEqual(loadOrCreateKeys(dir, topology).tsig, upgraded.tsig, "kept from then on");
+  for (const f of filesUnder(join(dir, "tsig"))) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  writeFileSync(join(dir, "tsig", "mx1.key"), "not base64\n");
+  const repaired = loadOrCreateKeys(dir, topology);
+  assert.match(repaired.tsig.mx1, /^[A-Za-z0-9+/]{43}=$/);
+  assert.notEqual(repaired.tsig.mx1, upgraded.tsig.mx1);
+  assert.equal(repaired.tsig.store1, upgraded.tsig.store1);
+  // Only the zone backend's Knot checks them.
+  assert.deepEqual(loadOrCreateKeys(dir, buildTopology({ ...spec, dns: "cloudflare", zone: undefined })).tsig, {});
 });

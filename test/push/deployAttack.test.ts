@@ -13,6 +13,7 @@ import { zoneFiles } from "../../components/records";
 import { renderKnotServer } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
+import { TLS_LIVE_DIR } from "../../components/render/input";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
 import { labInput } from "../support/lab";
@@ -52,7 +53,7 @@ const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.spec).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, {}).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {
@@ -324,8 +325,9 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   const KEY1 = "/var/lib/rspamd/dkim/example.com.lab1.key";
   const KEY2 = "/var/lib/rspamd/dkim/example.com.lab2.key";
   const SASL = "/etc/postfix/sasl_passwd";
-  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own.
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE];
+  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
+  // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.test.ts).
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE, TLS_LIVE_DIR];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();

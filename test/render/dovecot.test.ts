@@ -9,7 +9,7 @@ import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
 import { RenderedFile, file } from "../../components/render/file";
 import { mtaStsPolicy } from "../../components/records";
-import { RenderInput, renderInput, TLS_PATHS } from "../../components/render/input";
+import { liveTls, RenderInput, renderInput, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../../components/render/input";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { RunResult, withDebian13Host } from "../support/debian13";
@@ -22,7 +22,7 @@ function labInput(change: (raw: Record<string, any>) => void = () => {}): Render
   const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
-  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
+  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 }
 
 const LAB = labInput();
@@ -38,12 +38,14 @@ const PRELUDE = `
 exec 2>&1
 mkdir -p ${dirOf(TLS_PATHS.ca)}
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /root/ca.key -out ${TLS_PATHS.ca} -days 2 -subj /CN=lab-ca 2>/dev/null
-cert() { # cert <dir> <fqdn>
+cert() { # cert <dir> <fqdn>: the host's lineage files (named by its label) and the peers' CA file, as deploy.sh installs them
   mkdir -p "$1"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/host.key" -out /root/host.csr -subj "/CN=$2" 2>/dev/null
+  l=\${2%%.*}
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$l.key" -out /root/host.csr -subj "/CN=$2" 2>/dev/null
   printf 'subjectAltName=DNS:%s\\n' "$2" > /root/san.ext
   openssl x509 -req -in /root/host.csr -CA ${TLS_PATHS.ca} -CAkey /root/ca.key -CAcreateserial -days 2 -extfile /root/san.ext -out /root/leaf.crt 2>/dev/null
-  cat /root/leaf.crt ${TLS_PATHS.ca} > "$1/host.crt"; chmod 600 "$1/host.key"
+  cat /root/leaf.crt ${TLS_PATHS.ca} > "$1/$l.crt"; chmod 600 "$1/$l.key"
+  cp ${TLS_PATHS.ca} "$1/peers.crt"
 }
 groupadd -g 5000 vmail && useradd -u 5000 -g 5000 -d /var/vmail -M -s /usr/sbin/nologin vmail
 mkdir -p /var/vmail && chown vmail:vmail /var/vmail
@@ -201,9 +203,9 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
       ssl: "required",
       ssl_min_protocol: "TLSv1.2",
       // doveconf files the ssl_server_* and ssl_client_* settings under their filters.
-      "ssl_server/cert_file": TLS_PATHS.cert,
-      "ssl_server/key_file": TLS_PATHS.key,
-      "ssl_client/ca_file": TLS_PATHS.ca,
+      "ssl_server/cert_file": liveTls("store1").cert,
+      "ssl_server/key_file": liveTls("store1").key,
+      "ssl_client/ca_file": TLS_PEERS_CA,
       ssl_client_require_valid_cert: "yes",
       auth_allow_cleartext: "no",
       auth_mechanisms: "plain login",
@@ -229,7 +231,7 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
   it("store1 runs: auth, quota, LMTP on port 24 to alice+news@, IMAPS 993, Postfix SASL on 12345, ManageSieve on 4190", () => {
     const script = `
 ip addr add 192.0.2.31/32 dev lo && ip -6 addr add 2001:db8:0:1::31/128 dev lo nodad
-cert ${dirOf(TLS_PATHS.cert)} store1.mail.example.com
+cert ${TLS_LIVE_DIR} store1.mail.example.com
 dovecot && listening
 echo "== ports"; ss -Hltn | awk '{print $4}' | sort
 echo "== auth good"; doveadm auth test alice@example.com alice-lab-password; echo "exit=$?"
@@ -298,11 +300,10 @@ echo "== maildir"; find /var/vmail -type f -path '*/Maildir/*/cur/*' -o -type f 
     // paths, joined to store1 by a veth pair on the lab addresses.
     const store2Files: RenderedFile[] = filesOf(LAB, "store2").map((f) => ({ ...f, path: f.path.replace("/etc/dovecot/", "/srv/store2/dovecot/") }));
     const script = `
-cert ${dirOf(TLS_PATHS.cert)} store1.mail.example.com
+cert ${TLS_LIVE_DIR} store1.mail.example.com
 cert /srv/store2/tls store2.mail.example.com
-cp ${TLS_PATHS.ca} /srv/store2/tls/
 mkdir -p /srv/store2/vmail && chown vmail:vmail /srv/store2/vmail
-unshare --net --mount --propagation private sh -c 'mount --bind /srv/store2/dovecot /etc/dovecot && mount --bind /srv/store2/tls ${dirOf(TLS_PATHS.cert)} &&
+unshare --net --mount --propagation private sh -c 'mount --bind /srv/store2/dovecot /etc/dovecot && mount --bind /srv/store2/tls ${TLS_LIVE_DIR} &&
   mount --bind /srv/store2/vmail /var/vmail && mount -t tmpfs tmpfs /run && ip link set lo up &&
   for i in $(seq 50); do ip link show v2 >/dev/null 2>&1 && break; sleep 0.1; done &&
   ip addr add 192.0.2.32/24 dev v2 && ip -6 addr add 2001:db8:0:1::32/64 dev v2 nodad && ip link set v2 up && exec dovecot -F' &
@@ -360,7 +361,7 @@ echo "== store2 maildirs"; cd /srv/store2/vmail && find . -type f \\( -path '*/M
     });
     const script = `
 ip addr add 192.0.2.31/32 dev lo && ip -6 addr add 2001:db8:0:1::31/128 dev lo nodad
-cert ${dirOf(TLS_PATHS.cert)} store1.mail.example.com
+cert ${TLS_LIVE_DIR} store1.mail.example.com
 dovecot && listening
 echo "== ports"; ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un
 echo "== clients"

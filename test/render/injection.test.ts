@@ -34,6 +34,7 @@ function keysFor(spec: FleetSpec): FleetKeys {
     ),
     caCertPem: ca.certPem,
     hosts: Object.fromEntries(spec.hosts.map((h) => [h.name, cert])),
+    tsig: Object.fromEntries(spec.hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),
   };
 }
 

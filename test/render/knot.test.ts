@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { generateTsigSecret } from "../../components/keys/generate";
 import { zoneFiles } from "../../components/records";
 import { KNOT_CONF, knotZonePath, renderKnotServer } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
@@ -14,7 +15,7 @@ const LAB = lab();
 const QUOTED = `say "hi" \\ ${"x".repeat(300)}`;
 const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: QUOTED }] };
 const zones = zoneFiles(set, LAB.spec);
-const files = renderKnotServer(zones, LAB.spec);
+const files = renderKnotServer(zones, LAB.topology, {});
 /** The example.com zone after a third edge host joined: rendered again, serial 1 again. */
 const grown = lab((raw) => raw.hosts.edge.push({ name: "mx3", ipv4: "192.0.2.13", ipv6: "2001:db8:0:1::13" }));
 const grownZone = zoneFiles(grown.set, grown.spec).find((z) => z.origin === "example.com")!;
@@ -95,5 +96,128 @@ describe("Knot server", () => {
     assert.deepEqual(mx(s["reloaded MX"]), [["10", "mx1.mail.example.com."], ["10", "mx2.mail.example.com."], ["10", "mx3.mail.example.com."]]);
     const serial = Number(s["reloaded SOA"][0].split(" ")[2]);
     assert.ok(serial > 1_700_000_000, `serial ${serial}`);
+  });
+});
+
+/** The lab fleet with tls.mode acme: Knot takes each host's DNS-01 updates, signed with its TSIG key. */
+const ACME = lab((raw) => (raw.tls = { mode: "acme" }));
+const acmeZones = zoneFiles(ACME.set, ACME.spec);
+const TSIG = Object.fromEntries(ACME.spec.hosts.map((h) => [h.name, generateTsigSecret()]));
+const acmeFiles = renderKnotServer(acmeZones, ACME.topology, TSIG);
+const grownAcme = zoneFiles(lab((raw) => {
+  raw.tls = { mode: "acme" };
+  raw.hosts.edge.push({ name: "mx3", ipv4: "192.0.2.13", ipv6: "2001:db8:0:1::13" });
+}).set, ACME.spec).find((z) => z.origin === "example.com")!;
+
+/**
+ * knotd on 127.0.0.1 only (the rendered listen line adapted to loopback) in the host's own network
+ * namespace; `update HOST TYPE NAME` sends one signed RFC 2136 update with knsupdate and prints
+ * what Knot answered. Then the zone file is replaced from stdin and `knotc reload` applied.
+ */
+const UPDATES = `
+set -e
+sed -i 's/^    listen: .*/    listen: [ 127.0.0.1@53 ]/' ${KNOT_CONF}
+mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
+knotd -c ${KNOT_CONF} &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid' EXIT INT TERM
+for i in $(seq 100); do
+  [ -n "$(kdig +tcp @127.0.0.1 SOA example.com +short 2>/dev/null)" ] && break
+  sleep 0.1
+done
+update() {
+  key=$1 type=$2 name=$3 data=$4
+  echo "== $key $type $name"
+  {
+    echo "server 127.0.0.1 53"
+    echo "zone $(echo "$name" | grep -o 'example\\.[a-z]*\\.$')"
+    [ "$key" = none ] || echo "key hmac-sha256:$key $(cat /root/$key)"
+    echo "update add $name 60 $type $data"
+    echo "send"
+  } | knsupdate 2>&1 && echo OK || echo FAILED
+}
+${ACME.spec.hosts.map((h) => `printf %s '${TSIG[h.name]}' > /root/acme-${h.name}`).join("\n")}
+update acme-mx1 TXT _acme-challenge.mx1.mail.example.com. '"own-name"'
+update acme-mx1 TXT _acme-challenge.mta-sts.example.com. '"domain-web-name"'
+update acme-mx1 TXT _acme-challenge.autoconfig.example.org. '"other-zone"'
+update acme-out1 TXT _acme-challenge.smtp.mail.example.com. '"service-name"'
+update acme-mx1 A _acme-challenge.mx1.mail.example.com. 192.0.2.99
+update acme-mx1 TXT _acme-challenge.out1.mail.example.com. '"another-host"'
+update acme-mx1 TXT mx1.mail.example.com. '"not-a-challenge"'
+update acme-mx1 TXT x._acme-challenge.mx1.mail.example.com. '"below-its-name"'
+update none TXT _acme-challenge.mx1.mail.example.com. '"unsigned"'
+q() { echo "== $*"; kdig @127.0.0.1 "$@" +short; }
+q TXT _acme-challenge.mx1.mail.example.com
+q TXT _acme-challenge.mta-sts.example.com
+q A _acme-challenge.mx1.mail.example.com
+q TXT _acme-challenge.out1.mail.example.com
+q TXT mx1.mail.example.com
+# A push that changes no zone file (deploy.sh rewrites only changed files), then knotc reload.
+knotc -c ${KNOT_CONF} -b reload >/dev/null
+q TXT _acme-challenge.smtp.mail.example.com
+# A push that changes example.com's file.
+cat > ${knotZonePath("example.com")}
+knotc -c ${KNOT_CONF} -b reload >/dev/null
+knotc -c ${KNOT_CONF} -b zone-reload example.com >/dev/null
+pushed() { echo "== pushed $*"; kdig @127.0.0.1 "$@" +short; }
+pushed MX example.com
+pushed TXT _acme-challenge.mx1.mail.example.com
+pushed TXT _acme-challenge.smtp.mail.example.com
+pushed TXT _acme-challenge.autoconfig.example.org
+`;
+
+describe("Knot server with ACME updates", () => {
+  it("renders a key and an ACL per host that allows TXT updates at its own _acme-challenge names only", () => {
+    const conf = acmeFiles.find((f) => f.path === KNOT_CONF)!;
+    assert.ok(conf.secret, "knot.conf holds the TSIG secrets");
+    assert.equal(conf.mode, 0o640);
+    assert.equal(conf.group, "knot");
+    assert.match(conf.content, new RegExp(`id: acme-mx1\\n    algorithm: hmac-sha256\\n    secret: ${TSIG.mx1.replace(/[+/]/g, "\\$&")}`));
+    assert.match(conf.content, /update-owner-name: \[ _acme-challenge\.mx1\.mail\.example\.com\., _acme-challenge\.mail\.mail\.example\.com\., _acme-challenge\.mta-sts\.mail\.example\.com\., _acme-challenge\.mta-sts\.example\.com\., /);
+    assert.match(conf.content, /update-owner-name: \[ _acme-challenge\.out1\.mail\.example\.com\., _acme-challenge\.smtp\.mail\.example\.com\. \]/);
+    assert.match(conf.content, /acl: \[ acme-mx1, acme-mx2, acme-out1, acme-store1, acme-store2 \]/);
+    // fleet-ca: no key, no acl.
+    assert.doesNotMatch(files.find((f) => f.path === KNOT_CONF)!.content, /^(key|acl):/m);
+  });
+
+  it("knotc conf-check accepts it", () => {
+    const r = withDebian13Host(acmeFiles, (host) => host.run(["knotc", "-c", KNOT_CONF, "conf-check"]));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it("a host's key adds TXT at its own challenge names only; the TXT survives knotc reload and pushes of other zones", () => {
+    const r = withDebian13Host(acmeFiles, (host) => host.run(["sh", "-c", UPDATES], grownAcme.content));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const s = sections(r.stdout);
+    const verdict = (key: string) => s[key].join("\n");
+    assert.match(verdict("acme-mx1 TXT _acme-challenge.mx1.mail.example.com."), /^OK$/m);
+    assert.match(verdict("acme-mx1 TXT _acme-challenge.mta-sts.example.com."), /^OK$/m);
+    assert.match(verdict("acme-mx1 TXT _acme-challenge.autoconfig.example.org."), /^OK$/m);
+    assert.match(verdict("acme-out1 TXT _acme-challenge.smtp.mail.example.com."), /^OK$/m);
+    for (const refused of [
+      "acme-mx1 A _acme-challenge.mx1.mail.example.com.",
+      "acme-mx1 TXT _acme-challenge.out1.mail.example.com.",
+      "acme-mx1 TXT mx1.mail.example.com.",
+      "acme-mx1 TXT x._acme-challenge.mx1.mail.example.com.",
+    ]) {
+      // Knot answers an update its ACLs deny with NOTAUTH (unsigned, so knsupdate also says it cannot verify the reply).
+      assert.match(verdict(refused), /status: NOTAUTH/, refused);
+      assert.match(verdict(refused), /^FAILED$/m, refused);
+    }
+    assert.match(verdict("none TXT _acme-challenge.mx1.mail.example.com."), /status: NOTAUTH/);
+    assert.deepEqual(s["TXT _acme-challenge.mx1.mail.example.com"], ['"own-name"']);
+    assert.deepEqual(s["TXT _acme-challenge.mta-sts.example.com"], ['"domain-web-name"']);
+    assert.deepEqual(s["A _acme-challenge.mx1.mail.example.com"], []);
+    assert.deepEqual(s["TXT _acme-challenge.out1.mail.example.com"], []);
+    assert.deepEqual(s["TXT mx1.mail.example.com"], ['"v=spf1 a -all"'], "only the rendered HELO SPF record");
+    // knotc reload with the zone files unchanged keeps every update.
+    assert.deepEqual(s["TXT _acme-challenge.smtp.mail.example.com"], ['"service-name"']);
+    // A changed zone file is served; the updates in the other zones stay. Knot 3.4's
+    // difference-no-serial diffs the new file against the served zone, so the challenges pending
+    // in the changed zone are dropped: deploy.sh puts them back (test/push/deployCerts.test.ts).
+    assert.equal(s["pushed MX example.com"].length, 3);
+    assert.deepEqual(s["pushed TXT _acme-challenge.autoconfig.example.org"], ['"other-zone"']);
+    assert.deepEqual(s["pushed TXT _acme-challenge.mx1.mail.example.com"], []);
+    assert.deepEqual(s["pushed TXT _acme-challenge.smtp.mail.example.com"], []);
   });
 });

@@ -9,14 +9,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { file, RenderedFile } from "../../components/render/file";
 import { mtaStsPolicy } from "../../components/records";
-import { RenderInput, renderInput, TLS_PATHS } from "../../components/render/input";
+import { liveTls, RenderInput, renderInput, TLS_LIVE_DIR } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 
 const { topology, addresses } = lab();
-const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {} }, mtaStsPolicy(topology).policy);
+const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 
@@ -163,8 +163,9 @@ standin() { "$@" </dev/null >/dev/null 2>&1 & pids="$pids $!"; }
 listening() { for i in $(seq 100); do python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' "$1" "$2" 2>/dev/null && return; sleep 0.1; done; return 1; }
 trap 'postfix stop >/dev/null 2>&1 || true; kill $pids 2>/dev/null || true; echo "=== log"; cat /var/log/postfix.log 2>/dev/null || true' EXIT
 for a in ${[...ownAddresses, CLIENT].join(" ")}; do ip addr add "$a" dev lo; done
-mkdir -p ${TLS_PATHS.cert.slice(0, TLS_PATHS.cert.lastIndexOf("/"))}
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=${host.fqdn} -keyout ${TLS_PATHS.key} -out ${TLS_PATHS.cert} 2>/dev/null
+mkdir -p ${TLS_LIVE_DIR}
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=${host.fqdn} -keyout /root/host.key -out /root/host.crt 2>/dev/null
+cat /root/host.key /root/host.crt > ${liveTls(host.name).chain}
 postconf -e maillog_file=/var/log/postfix.log
 postfix start >/dev/null 2>&1
 ${steps}

@@ -17,7 +17,7 @@ import { withDebian13Host, Debian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 
 /** Postfix's checks do not read certificates or keys: placeholders stand in for them. */
-const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {} };
+const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {}, tsig: {} };
 
 function labInput(change?: (raw: Record<string, any>) => void): RenderInput {
   const { topology, addresses } = lab(change);
@@ -95,7 +95,7 @@ function expectEdge(h: Debian13Host, input: RenderInput, host: Host): void {
     smtpd_helo_required: "yes",
     disable_vrfy_command: "yes",
     smtpd_tls_security_level: "may",
-    smtpd_tls_chain_files: "/etc/mailfleet/tls/host.key, /etc/mailfleet/tls/host.crt",
+    smtpd_tls_chain_files: `/etc/mailfleet/tls/live/${host.name}.pem`,
     smtpd_tls_protocols: ">=TLSv1.2",
     message_size_limit: String(spec.messageSizeLimitMb * 1024 * 1024),
     recipient_delimiter: spec.recipientDelimiter,

@@ -1,7 +1,7 @@
 /** A host's TLS files, checked by OpenSSL in the Debian 13 root at their real paths and modes. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { TLS_PATHS } from "../../components/render/input";
+import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../../components/render/input";
 import { renderTlsFiles } from "../../components/render/tls";
 import { hostNamed } from "../../components/topology";
 import { labInput } from "../support/lab";
@@ -12,7 +12,9 @@ const input = labInput();
 test("the cert file is a chain (host, then CA) that verifies, the key matches it and is root-only", () => {
   const store1 = hostNamed(input.topology, "store1");
   const files = renderTlsFiles(input, store1);
-  assert.deepEqual(files.map((f) => f.path).sort(), Object.values(TLS_PATHS).sort());
+  // The lab is tls.mode fleet-ca: the bootstrap certificate, the lineages and their installer, nothing of certbot's.
+  assert.deepEqual(files.map((f) => f.path).sort(), [...Object.values(TLS_PATHS), TLS_LINEAGES, CERT_DEPLOY_HOOK].sort());
+  assert.equal(files.find((f) => f.path === TLS_LINEAGES)!.content.split("\n")[1], "fleet-ca store1 dovecot");
   assert.ok(files.find((f) => f.path === TLS_PATHS.key)!.secret);
   withDebian13Host(files, (host) => {
     const modes = host.run(["stat", "-c", "%n %a %U:%G", TLS_PATHS.key, TLS_PATHS.cert, TLS_PATHS.ca]);

@@ -5,12 +5,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { mtaStsPolicy } from "../../components/records/mtaSts";
+import { createFleetCa, issueHostCertificate } from "../../components/keys/generate";
 import { file } from "../../components/render/file";
+import { liveTls } from "../../components/render/input";
 import { renderTlsFiles } from "../../components/render/tls";
 import { NGINX_CONF, renderEdgeWeb } from "../../components/render/web";
 import { hostNamed } from "../../components/topology";
 import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
+import { bootstrapLiveFiles } from "../support/tlsLive";
 
 const input = labInput();
 const mx1 = hostNamed(input.topology, "mx1");
@@ -19,6 +22,7 @@ const names = input.topology.spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoc
 const files = [
   ...renderEdgeWeb(input, mx1),
   ...renderTlsFiles(input, mx1),
+  ...bootstrapLiveFiles(input, mx1),
   // The names resolve to the edge's address, as the published records make them.
   file("/etc/hosts", `127.0.0.1 localhost\n${ipv4} ${[mx1.fqdn, input.topology.services.web.fqdn, ...names].join(" ")}\n`),
 ];
@@ -104,6 +108,30 @@ test("the edge serves the MTA-STS policy, autoconfig and autodiscover, and 404 f
     assert.match(ad.body, /<Type>SMTP<\/Type>\s*<Server>smtp\.mail\.example\.com<\/Server>\s*<Port>465<\/Port>/);
   }
   for (const nf of notFound) assert.equal(nf.status, 404, nf.url);
+});
+
+test("nginx picks the certificate by SNI: the domains' web lineage for their names, the host's for the rest", () => {
+  // The web lineage gets a certificate of its own (as certbot would issue it), from another CA.
+  const ca = createFleetCa("web lineage test");
+  const web = issueHostCertificate(ca, "mta-sts.example.com", names);
+  const live = liveTls("mx1-web-1");
+  const withWeb = [
+    ...files.filter((f) => ![live.cert, live.key, live.chain].includes(f.path)),
+    file(live.cert, web.certPem + ca.certPem),
+    file(live.key, web.keyPem, { secret: true }),
+  ];
+  const subject = (name: string) =>
+    `echo "== ${name}"; openssl s_client -connect ${ipv4}:443 -servername ${name} </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer`;
+  const r = withDebian13Host(withWeb, (host) =>
+    host.run(["sh", "-c", `ip addr add ${ipv4}/32 dev lo && nginx -c ${NGINX_CONF} && { ${["mta-sts.example.org", "autoconfig.example.com", "mail.mail.example.com", "mx1.mail.example.com", "unknown.example.net"].map(subject).join("; ")}; }; rc=$?; nginx -s quit; exit $rc`]),
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const served = Object.fromEntries(r.stdout.split("== ").filter(Boolean).map((block) => [block.split("\n")[0], block]));
+  for (const name of ["mta-sts.example.org", "autoconfig.example.com"]) assert.match(served[name], /issuer=CN\s*=\s*mailfleet CA web lineage test/, name);
+  for (const name of ["mail.mail.example.com", "mx1.mail.example.com", "unknown.example.net"]) {
+    assert.match(served[name], /subject=CN\s*=\s*mx1\.mail\.example\.com/, name);
+    assert.doesNotMatch(served[name], /web lineage test/, name);
+  }
 });
 
 test("an edge's web files are the same few whatever the number of hosted domains", () => {

@@ -98,6 +98,8 @@ async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id:
           ipv6Addresses: inputs.ipv6AddressCount ? [`2001:db8:77::${octet(args.name).toString(16)}`] : [],
         },
       };
+    case "cloudflare:index/apiToken:ApiToken":
+      return { id: `token-${args.name}`, state: { ...inputs, value: `mocktoken${"0".repeat(31)}${octet(args.name)}` } };
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
     case "aws:ec2/subnet:Subnet":
@@ -130,6 +132,9 @@ function call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
       return { id: args.inputs.id, vpcId: "vpc-given", availabilityZone: MOCK_ZONE };
     case "cloudflare:index/getZone:getZone":
       return { id: `zone-of-${args.inputs.filter.name}` };
+    case "cloudflare:index/getApiTokenPermissionGroupsList:getApiTokenPermissionGroupsList":
+      // What Cloudflare answers for the name filter: the group by its display name.
+      return { results: [{ id: `group-${args.inputs.name}`, name: decodeURIComponent(args.inputs.name), scopes: [args.inputs.scope] }] };
     default:
       throw new Error(`unexpected call ${args.token}`);
   }

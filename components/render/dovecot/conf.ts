@@ -6,7 +6,7 @@
 import { Host, IMAPS_PORT, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, POP3S_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
 import { VMAIL } from "../../topology/vmail";
 import { HostAddresses, internalIpv4, PlacedHosts } from "../../topology/addresses";
-import { TLS_PATHS } from "../input";
+import { liveTls, TLS_PEERS_CA } from "../input";
 import { USERS_PATH } from "./users";
 
 /** The one system user and group that owns every mailbox; host provisioning creates them. */
@@ -89,11 +89,12 @@ login_greeting = ${host.fqdn} ready.
 # required: IMAP, POP3 and ManageSieve accept no password before TLS (ManageSieve must STARTTLS).
 ssl = required
 ssl_min_protocol = TLSv1.2
-ssl_server_cert_file = ${TLS_PATHS.cert}
-ssl_server_key_file = ${TLS_PATHS.key}
+ssl_server_cert_file = ${liveTls(host.name).cert}
+ssl_server_key_file = ${liveTls(host.name).key}
 # A store proxying a user to the user's own store checks that store's certificate against the
-# fleet CA (login processes are chrooted, so a CA file, not a directory).
-ssl_client_ca_file = ${TLS_PATHS.ca}
+# fleet CA (its bootstrap certificate) and the public CAs (its ACME one); login processes are
+# chrooted, so a CA file, not a directory.
+ssl_client_ca_file = ${TLS_PEERS_CA}
 
 ## Authentication
 # plain and login only: the passwd-file holds salted crypt hashes, which no challenge-response

@@ -5,7 +5,7 @@
 import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
 import { HostAddresses, internalIpv4 } from "../../topology/addresses";
-import { placed, RenderInput, RSPAMD_MILTER, TLS_PATHS } from "../input";
+import { liveTls, placed, RenderInput, RSPAMD_MILTER } from "../input";
 import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
 export const CONFIG_DIR = "/etc/postfix";
@@ -74,7 +74,11 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
     setting("smtpd_client_connection_count_limit", 10, "One client (address) may hold at most 10 of them, and open at most 60 connections a minute."),
     setting("smtpd_client_connection_rate_limit", 60),
     // Server TLS.
-    setting("smtpd_tls_chain_files", [TLS_PATHS.key, TLS_PATHS.cert]),
+    setting(
+      "smtpd_tls_chain_files",
+      liveTls(host.name).chain,
+      "Key and chain in one file, which a renewal replaces by one rename: an smtpd starting mid-renewal never pairs a new key with an old certificate.",
+    ),
     setting("smtpd_tls_protocols", ">=TLSv1.2", "SSLv3, TLS 1.0 and 1.1 are broken or deprecated (RFC 8996)."),
     setting("smtpd_tls_mandatory_protocols", ">=TLSv1.2"),
     setting("smtpd_tls_loglevel", 1),

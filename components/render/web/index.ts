@@ -6,9 +6,9 @@
  * autodiscover answer are the same for every domain (one file each), and the autoconfig document,
  * which names its domain, is answered by nginx itself with the domain from the map filled in.
  */
-import { Host } from "../../topology";
+import { certificateLineages, CertificateLineage, Host } from "../../topology";
 import { RenderedFile, file } from "../file";
-import { placed, RenderInput, TLS_PATHS } from "../input";
+import { liveTls, placed, RenderInput } from "../input";
 import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
 
 export const WEB_ROOT = "/var/www/mailfleet";
@@ -48,10 +48,10 @@ function nginxConf(input: RenderInput, host: Host): string {
   ];
   // Listen on the wildcard address: a cloud host's public address (an Elastic IP) is NATed and
   // not on any interface, so binding it would stop nginx from starting.
-  const listen = (port: number, tls: boolean) => [
-    `        listen ${port}${tls ? " ssl" : ""} default_server;`,
-    ...(placed(input, host).addresses.ipv6 ? [`        listen [::]:${port}${tls ? " ssl" : ""} default_server;`] : []),
-  ];
+  const listen = (port: number, tls: boolean, defaultServer = true) => {
+    const options = `${tls ? " ssl" : ""}${defaultServer ? " default_server" : ""}`;
+    return [`        listen ${port}${options};`, ...(placed(input, host).addresses.ipv6 ? [`        listen [::]:${port}${options};`] : [])];
+  };
   const autoconfig = [
     "        location = /mail/config-v1.1.xml {",
     '            if ($mailfleet_autoconfig = "") { return 404; }',
@@ -60,6 +60,31 @@ function nginxConf(input: RenderInput, host: Host): string {
     "        }",
   ];
   const notFound = ["        location / {", "            return 404;", "        }"];
+  const httpsServer = (lineage: CertificateLineage, defaultServer: boolean) => [
+    "    server {",
+    ...listen(443, true, defaultServer),
+    `        server_name ${defaultServer ? "_" : lineage.names.map(hostName).join(" ")};`,
+    `        ssl_certificate ${liveTls(lineage.name).cert};`,
+    `        ssl_certificate_key ${liveTls(lineage.name).key};`,
+    "",
+    "        location = /.well-known/mta-sts.txt {",
+    '            if ($mailfleet_mta_sts = "") { return 404; }',
+    "            default_type text/plain;",
+    `            alias ${WEB_FILES.mtaSts};`,
+    "        }",
+    ...autoconfig,
+    "        location = /autodiscover/autodiscover.xml {",
+    '            if ($mailfleet_autodiscover = "") { return 404; }',
+    "            default_type application/xml;",
+    `            alias ${WEB_FILES.autodiscover};`,
+    "            # Outlook POSTs its request; nginx's static handler answers POST with 405, so",
+    "            # serve the same file again as a GET instead.",
+    "            error_page 405 =200 $uri;",
+    "        }",
+    ...notFound,
+    "    }",
+    "",
+  ];
   return [
     "# Rendered by mailfleet: the edge serves only the MTA-STS policy and mail client autoconfig.",
     "user www-data;",
@@ -79,9 +104,9 @@ function nginxConf(input: RenderInput, host: Host): string {
     "    default_type application/octet-stream;",
     "    charset off;",
     "    access_log /var/log/nginx/access.log;",
-    `    ssl_certificate ${TLS_PATHS.cert};`,
-    `    ssl_certificate_key ${TLS_PATHS.key};`,
     "    ssl_protocols TLSv1.2 TLSv1.3;",
+    "    # Room for any DNS name (up to 253 characters) in a server_name.",
+    "    server_names_hash_bucket_size 256;",
     "",
     "    # Host header -> hosted domain whose document answers.",
     ...map("mailfleet_mta_sts", domains.map((d) => [`mta-sts.${d}`, "1"])),
@@ -89,27 +114,9 @@ function nginxConf(input: RenderInput, host: Host): string {
     // Outlook also reaches autodiscover through an SRV record pointing at the web service name.
     ...map("mailfleet_autodiscover", [...domains.map((d) => `autodiscover.${d}`), services.web.fqdn].map((n): [string, string] => [n, "1"])),
     "",
-    "    server {",
-    ...listen(443, true),
-    "        server_name _;",
-    "",
-    "        location = /.well-known/mta-sts.txt {",
-    '            if ($mailfleet_mta_sts = "") { return 404; }',
-    "            default_type text/plain;",
-    `            alias ${WEB_FILES.mtaSts};`,
-    "        }",
-    ...autoconfig,
-    "        location = /autodiscover/autodiscover.xml {",
-    '            if ($mailfleet_autodiscover = "") { return 404; }',
-    "            default_type application/xml;",
-    `            alias ${WEB_FILES.autodiscover};`,
-    "            # Outlook POSTs its request; nginx's static handler answers POST with 405, so",
-    "            # serve the same file again as a GET instead.",
-    "            error_page 405 =200 $uri;",
-    "        }",
-    ...notFound,
-    "    }",
-    "",
+    // One HTTPS server per certificate, picked by SNI: the host's own (the default, also for
+    // mail.<serverDomain>) and one per chunk of the hosted domains' names.
+    ...certificateLineages(input.topology, host).flatMap((lineage, i) => httpsServer(lineage, i === 0)),
     "    # Plain HTTP: autoconfig only (Thunderbird tries it); the MTA-STS policy is HTTPS-only.",
     "    server {",
     ...listen(80, false),
