@@ -1,6 +1,6 @@
 /**
  * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
- *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]
+ *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
  * pipeline can gate on it), 2 on a usage error. Secrets: PULUMI_CONFIG_PASSPHRASE.
@@ -16,7 +16,8 @@ import { CheckName, CHECKS, formatTable } from "./check/result";
 import { SMTP_PORT } from "../components/topology";
 
 const USAGE =
-  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
+  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]\n" +
+  "  --at: judge certificate lifetimes as of that time (ISO 8601), e.g. what will have expired by next month\n" +
   `checks: ${CHECKS.join(", ")}`;
 
 async function main(): Promise<number> {
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
         ca: { type: "string" },
         dnsbl: { type: "string", multiple: true },
         skip: { type: "string", default: "" },
+        at: { type: "string" },
         json: { type: "boolean", default: false },
       },
     }));
@@ -39,7 +41,8 @@ async function main(): Promise<number> {
   }
   const skip = values.skip.split(",").filter((s) => s !== "");
   const unknown = skip.filter((s) => !(CHECKS as readonly string[]).includes(s));
-  if (!values.stack || unknown.length > 0) {
+  const now = values.at === undefined ? new Date() : new Date(values.at);
+  if (!values.stack || unknown.length > 0 || Number.isNaN(now.getTime())) {
     console.error(`${unknown.length ? `unknown check(s): ${unknown.join(", ")}\n` : ""}${USAGE}`);
     return 2;
   }
@@ -57,7 +60,7 @@ async function main(): Promise<number> {
         starttls: (host, address) => probeTls(host, address, { port: SMTP_PORT, starttls: true, ca }),
         tls: ({ name, address, port, starttls }) => probeTls(name, address, { port, starttls, ca }),
         policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
-        now: new Date(),
+        now,
       },
       new Set(skip as CheckName[]),
     );

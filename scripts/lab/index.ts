@@ -6,6 +6,7 @@
  *   status()  what runs where, and where to point a mail client
  */
 import { spawn, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,10 +17,13 @@ import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { RenderedFile } from "../../components/render/file";
+import { liveTls } from "../../components/render/input";
 import { textTable } from "../../components/table";
 import {
   buildTopology,
+  certificateLineages,
   DNS_PORT,
+  hostNamed,
   IMAPS_PORT,
   LMTP_PORT,
   SMTP_PORT,
@@ -45,6 +49,7 @@ import {
   startDetached,
   startSyslog,
 } from "./host";
+import { waitUntil } from "./clients";
 import { ACME, BACKUP, CLIENT, clientPostfixMainCf, clientUnboundConf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labZones } from "./peers";
 import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
 
@@ -245,18 +250,44 @@ function startRestServer(): void {
   ]);
 }
 
-/** The root Pebble issues under (new at every start), fetched from its management API as a client of the lab would. */
+/** The root Pebble issues under (new at every start), fetched from its management API (by address: it comes before the lab's DNS). */
 export function pebbleRoot(): string {
   const apiCa = `${LAB_TOOLS}/acme-api-ca.crt`;
   writeHostFile("admin", apiCa, readFileSync(ACME_API_CA, "utf8"));
-  return execOk("admin", ["curl", "-sS", "--fail", "--cacert", apiCa, `https://${ACME.fqdn}:${PEBBLE_MANAGEMENT_PORT}/roots/0`]);
+  return execOk("admin", ["curl", "-sS", "--fail", "--cacert", apiCa, `https://${ACME.ipv4}:${PEBBLE_MANAGEMENT_PORT}/roots/0`]);
 }
 
-function startPeers(fleet: LabFleet, dns: LabHost): void {
+/** Adds a root to a host's system trust store (Debian's /etc/ssl/certs), as the ca-certificates package holds the public ones. */
+function trustSystemWide(host: string, pem: string): void {
+  writeHostFile(host, "/usr/local/share/ca-certificates/mailfleet-lab-acme-root.crt", pem);
+  execOk(host, ["update-ca-certificates", "--fresh"], { timeoutMs: 60_000 });
+}
+
+/**
+ * Waits (bounded) until every lineage of every fleet host is a certificate from the ACME CA: the
+ * push starts issuance on each host and returns at once.
+ */
+async function waitForAcmeCertificates(fleet: LabFleet, timeoutMs = 180_000): Promise<void> {
+  const pending = () =>
+    fleet.hosts
+      .filter((h) => h.kind === "fleet")
+      .flatMap((h) => certificateLineages(fleet.build.topology, hostNamed(fleet.build.topology, h.name)).map((l) => ({ host: h.name, lineage: l.name })))
+      .filter(({ host, lineage }) => {
+        const path = join(hostRoot(host), liveTls(lineage).cert);
+        return !existsSync(path) || !new X509Certificate(readFileSync(path)).issuer.includes("Pebble");
+      });
+  const left = await waitUntil(pending, (p) => p.length === 0, timeoutMs, 1000);
+  if (left.length > 0) {
+    const logs = [...new Set(left.map((l) => l.host))].map((h) => `${h}:\n${exec(h, ["tail", "-n", "20", "/var/log/mailfleet-certs.log"]).stdout}`);
+    throw new Error(`lab: no ACME certificate after ${timeoutMs / 1000} s for ${left.map((l) => `${l.host}/${l.lineage}`).join(", ")}\n${logs.join("\n")}`);
+  }
+}
+
+function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
-    writeHostFile(peer.name, CA_FILE, fleet.keys.caCertPem);
+    writeHostFile(peer.name, CA_FILE, trust);
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
   }
   for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
@@ -339,16 +370,36 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   if (fleet.hosts.includes(BACKUP)) startRestServer();
   step("namespaces, filesystems, network, SSH, ACME CA, backup target");
 
+  // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
+  const acme = fleet.spec.tls.mode === "acme" && fleet.hosts.includes(ACME);
+  let trust = fleet.keys.caCertPem;
+  if (acme) {
+    await waitForPort(ACME.ipv4, PEBBLE_MANAGEMENT_PORT, 30_000);
+    trust = pebbleRoot();
+    // Pebble's root stands in for the public roots Debian's ca-certificates gives a real host (a store
+    // proxying a user to another store checks its certificate against them); before the push, which reads them.
+    for (const host of fleet.hosts.filter((h) => h.kind === "fleet")) trustSystemWide(host.name, trust);
+  }
+  step("trust anchors in place");
+
   for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
-  const results = await Promise.all(fleet.hosts.filter((h) => h.ssh).map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
-  const failed = results.filter((r) => r.result.code !== 0);
-  for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
-  if (failed.length > 0) {
-    throw new Error(`lab: the push failed on ${failed.map((r) => `${r.host.name}:\n${r.result.stderr}`).join("\n")}`);
+  // The nameserver first: the hosts' first DNS-01 challenges need their TSIG keys in Knot.
+  const waves = acme ? [fleet.hosts.filter((h) => h.role === "dns"), fleet.hosts.filter((h) => h.ssh && h.role !== "dns")] : [fleet.hosts.filter((h) => h.ssh)];
+  for (const wave of waves) {
+    const results = await Promise.all(wave.map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
+    const failed = results.filter((r) => r.result.code !== 0);
+    for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
+    if (failed.length > 0) {
+      throw new Error(`lab: the push failed on ${failed.map((r) => `${r.host.name}:\n${r.result.stderr}`).join("\n")}`);
+    }
   }
   step("fleet deployed over SSH");
+  if (acme) {
+    await waitForAcmeCertificates(fleet);
+    step("every host serves certificates from the ACME CA");
+  }
 
-  if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns);
+  if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
   }

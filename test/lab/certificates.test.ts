@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
@@ -127,14 +126,15 @@ describe("ACME certificates from the lab's Pebble", () => {
   test("a forced renewal puts a new certificate on every endpoint, and clients looping on IMAPS and submission meanwhile see no failed connection", async () => {
     const all = endpoints().filter((e, i, list) => list.findIndex((o) => o.host === e.host && o.port === e.port && o.names === e.names) === i);
     const serials = new Map(all.map((e) => [e, probe(e).serial]));
-    // A client on each protocol, connecting again and again, each handshake verified; bounded in count and time.
+    // A client on each protocol, connecting again and again, each handshake verified; bounded in count
+    // and time, and paced under the submission port's limit of 60 connections a minute per client.
     const loop = (target: string, name: string, starttls: string) =>
       startOn(
         CLIENT.name,
         [
           "bash",
           "-c",
-          'ok=0 bad=0; for i in $(seq 1 400); do if echo | timeout 10 openssl s_client -connect "$0" -servername "$1" -verify_hostname "$1" -verify_return_error -CAfile "$2" -no-CApath -no-CAstore ${3:+-starttls "$3"} >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; [ -e /tmp/stop-loop ] && break; done; echo "$ok $bad"',
+          'ok=0 bad=0; for i in $(seq 1 200); do sleep 1.2; if echo | timeout 10 openssl s_client -connect "$0" -servername "$1" -verify_hostname "$1" -verify_return_error -CAfile "$2" -no-CApath -no-CAstore ${3:+-starttls "$3"} >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; [ -e /tmp/stop-loop ] && break; done; echo "$ok $bad"',
           target,
           name,
           CA_FILE,
@@ -161,11 +161,11 @@ describe("ACME certificates from the lab's Pebble", () => {
     } finally {
       execOk(CLIENT.name, ["touch", "/tmp/stop-loop"]);
     }
-    for (const l of loops) {
+    for (const [i, l] of loops.entries()) {
       const { stdout } = await l.done;
       const [ok, bad] = stdout.trim().split(" ").map(Number);
-      assert.ok(ok > 0, `the loop made no connection: ${stdout}`);
-      assert.equal(bad, 0, `${bad} of ${ok + bad} connections failed during the renewal`);
+      assert.ok(ok > 5, `loop ${i}: too few connections: ${stdout}`);
+      assert.equal(bad, 0, `loop ${i}: ${bad} of ${ok + bad} connections failed during the renewal`);
     }
   });
 
@@ -186,20 +186,24 @@ describe("ACME certificates from the lab's Pebble", () => {
     update(`update delete _acme-challenge.mx1.${fleet.spec.serverDomain}. TXT`);
   });
 
-  test("a host cut off from its ACME CA keeps serving its last certificate, and `./mf check` names the problem and the fix", async () => {
+  test("a host cut off from its ACME CA keeps serving its last certificate, and `./mf check` names the problem and the fix before it ends", async () => {
     const e = endpoints().find((x) => x.host === "mx1" && x.port === SMTP_PORT)!;
     const served = probe(e);
     execOk(ACME.name, ["pkill", "-x", "pebble"]);
     const r = exec("mx1", ["mailfleet-certs", "--force-renewal"], { timeoutMs: 180_000 });
     assert.notEqual(r.code, 0, "certbot renewed without its CA");
-    assert.match(r.stderr, /failed/);
+    assert.match(r.stdout + r.stderr, /mx1 failed: see \/var\/log\/letsencrypt/);
     const still = probe(e);
-    assert.equal(still.serial, served.serial);
+    assert.equal(still.serial, served.serial, "mx1 serves its last certificate");
     assert.equal(still.verified, true);
-    const results = check();
-    const mx1 = results.filter((x) => x.check === "certificate" && x.subject.includes("mx1"));
-    assert.ok(mx1.length > 0, JSON.stringify(results.map((x) => x.check)));
-    assert.ok(mx1.every((x) => x.status === "pass"), "a certificate still valid for weeks passes");
+    // Today the certificate has weeks left: nothing to say. 85 days on (Pebble issues for 90, as
+    // Let's Encrypt does), with no renewal in between, the check fails it and says where to look.
+    const mx1 = (at?: Date) => check(at).filter((x) => x.check === "starttls" && x.subject.includes(labHost(fleet, "mx1").ipv4));
+    assert.deepEqual(mx1().map((x) => x.status), ["pass"]);
+    const [late] = mx1(new Date(Date.now() + 85 * 86_400_000));
+    assert.equal(late.status, "fail", JSON.stringify(late));
+    assert.match(late.detail, /expires in [0-5] days/);
+    assert.match(late.fix ?? "", /certbot on mx1\.mail\.example\.com has not renewed it: run `mailfleet-certs` there/);
   });
 });
 
@@ -207,15 +211,18 @@ function readHostFile(host: string, path: string): string {
   return execOk(host, ["cat", path]);
 }
 
-/** `./mf check` from the client host, trusting Pebble's root alone. */
-function check(): CheckResult[] {
+/** `./mf check` from the client host, trusting Pebble's root alone; `at`: as of that time. */
+function check(at?: Date): CheckResult[] {
   const ca = join(hostRoot(CLIENT.name), CA_FILE);
   const run = spawnSync(
     "ip",
-    ["netns", "exec", netnsName("client"), process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--ca", ca, "--json"],
+    [
+      "netns", "exec", netnsName("client"),
+      process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "scripts/check.ts"),
+      "--stack", "lab", "--dns", "192.0.2.53", "--ca", ca, "--json", ...(at ? ["--at", at.toISOString()] : []),
+    ],
     { cwd: REPO, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE }, timeout: 5 * 60_000 },
   );
   assert.ok(run.stdout.trim().startsWith("["), `the check printed no results:\n${run.stdout}\n${run.stderr}`);
   return JSON.parse(run.stdout) as CheckResult[];
 }
-void writeFileSync;
