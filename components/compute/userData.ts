@@ -17,7 +17,8 @@ export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
   edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables"],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
   outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables"],
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables"],
+  // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables"],
 };
 
 export function userData(spec: FleetSpec, host: Host): string {

@@ -11,6 +11,11 @@ export interface RenderInput {
   hosts: PlacedHosts;
   /** The MTA-STS policy body the record set's id was made from (RecordSet.mtaSts). */
   mtaStsPolicy: string;
+  /**
+   * aws: where the stores' restic repositories live unless backup.repository says otherwise (the
+   * stack's bucket, `s3:…/<bucket>`); each store's is `<base>/<store>` (render/backup.ts).
+   */
+  backupRepositoryBase?: string;
 }
 
 export function renderInput(topology: Topology, addresses: AddressBook, keys: FleetKeys, mtaStsPolicy: string): RenderInput {

@@ -1,0 +1,137 @@
+/**
+ * The rendered mailfleet-backup script for real: Debian 13's restic against Debian 13's
+ * restic-rest-server on 127.0.0.1, in a booted Debian 13 host of its own (private mount, network and
+ * pid namespaces). Backup of a small Maildir, its snapshots listed, the mail wiped and restored with
+ * the mail user's ownership, and a wrong password and an unreachable repository failing loudly.
+ * Dovecot does not run here: a stand-in doveadm records which users the restore resyncs.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { buildFleet, givenAddresses } from "../../components/build";
+import { parseFleetConfig } from "../../components/config";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { BACKUP_PATHS } from "../../components/render/backup";
+import { USERS_PATH } from "../../components/render/dovecot";
+import { RenderedFile } from "../../components/render/file";
+import { buildTopology } from "../../components/topology";
+import { VMAIL } from "../../components/topology/vmail";
+import { Debian13Host, RunResult } from "../support/debian13";
+import { validRaw } from "../support/fixtures";
+
+const PASSWORD = "correct horse battery staple 42";
+const BASE = "rest:http://127.0.0.1:8000/fleet";
+const ALICE = `${VMAIL.home}/example.com/alice`;
+const MESSAGE = `${ALICE}/Maildir/cur/1700000000.M1P1.store1:2,S`;
+const SIEVE = `${ALICE}/sieve/filters.sieve`;
+
+function storeFiles(): RenderedFile[] {
+  const raw = validRaw();
+  raw.backup = { repository: BASE, password: PASSWORD, intervalMinutes: 30 };
+  const spec = parseFleetConfig(raw);
+  const build = buildFleet(spec, givenAddresses(spec), loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec)));
+  const wanted = new Set<string>([...Object.values(BACKUP_PATHS), USERS_PATH]);
+  return build.hostFiles.store1.filter((f) => wanted.has(f.path));
+}
+
+let host: Debian13Host;
+const sh = (script: string, env: string[] = []): RunResult => host.exec(["env", ...env, "bash", "-c", script]);
+const ok = (script: string, env: string[] = []): string => {
+  const r = sh(script, env);
+  assert.equal(r.code, 0, `${script}: ${r.stderr}`);
+  return r.stdout;
+};
+const backup = (args: string, env: string[] = []) => sh(`${BACKUP_PATHS.script} ${args}`, ["MAILFLEET_BACKUP_NO_RESYNC=1", ...env]);
+const snapshots = (command: "status" | "snapshots") => JSON.parse(ok(`${BACKUP_PATHS.script} ${command}`)) as { store: string; repository: string; snapshots: { time: string; short_id: string }[] };
+
+before(() => {
+  host = new Debian13Host(storeFiles()).boot();
+  ok(`groupadd -g ${VMAIL.gid} ${VMAIL.group} && useradd -u ${VMAIL.uid} -g ${VMAIL.group} -d ${VMAIL.home} -M ${VMAIL.user}`);
+  ok("mkdir -p /srv/restic && (restic-rest-server --path /srv/restic --listen 127.0.0.1:8000 --no-auth </dev/null >/var/log/rest-server.log 2>&1 &)");
+  ok("for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null && exit 0; sleep 0.1; done; exit 1");
+  ok(
+    `mkdir -p ${ALICE}/Maildir/cur ${ALICE}/Maildir/new ${ALICE}/sieve && printf 'Subject: hello\\n\\nbody\\n' > '${MESSAGE}' && ` +
+      `printf 'keep;\\n' > ${SIEVE} && chown -R ${VMAIL.user}:${VMAIL.group} ${VMAIL.home}`,
+  );
+  // A stand-in doveadm (first on PATH): records the users it was asked to resync.
+  ok(`printf '#!/bin/sh\\necho "$*" > /tmp/doveadm.args\\ncat "$3" > /tmp/doveadm.users\\n' > /usr/local/bin/doveadm && chmod 0755 /usr/local/bin/doveadm`);
+});
+
+after(() => host?.dispose());
+
+test("the first run creates the store's repository under the base and backs the Maildir up", () => {
+  const r = backup("run");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /store1: creating the repository rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store1/);
+  assert.match(r.stderr, /store1: backed up/);
+  const status = snapshots("status");
+  assert.equal(status.store, "store1");
+  assert.equal(status.repository, `${BASE}/store1`);
+  assert.equal(status.snapshots.length, 1);
+  assert.ok(Math.abs(Date.parse(status.snapshots[0].time) - Date.now()) < 120_000, status.snapshots[0].time);
+});
+
+test("a second run adds a snapshot; status shows only the newest, snapshots all of them", () => {
+  const r = backup("run --progress");
+  assert.equal(r.code, 0, r.stderr);
+  // --progress: restic's JSON lines on stdout, the summary among them.
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { message_type: string });
+  assert.ok(lines.some((l) => l.message_type === "summary"), r.stdout);
+  assert.equal(snapshots("snapshots").snapshots.length, 2);
+  const newest = snapshots("status").snapshots;
+  assert.equal(newest.length, 1);
+});
+
+test("restore brings wiped mail and sieve scripts back, owned by the mail user, merged with newer mail", () => {
+  ok(`rm -rf ${VMAIL.home}/example.com`);
+  ok(`mkdir -p ${ALICE}/Maildir/new && echo new > ${ALICE}/Maildir/new/1800000000.M2P2.store1 && chown -R 0:0 ${VMAIL.home}`);
+  const r = sh(`${BACKUP_PATHS.script} restore store1`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(ok(`cat '${MESSAGE}'`), "Subject: hello\n\nbody\n");
+  assert.equal(ok(`cat ${SIEVE}`), "keep;\n");
+  assert.equal(ok(`cat ${ALICE}/Maildir/new/1800000000.M2P2.store1`), "new\n", "mail the snapshot lacks stays");
+  assert.equal(ok(`stat -c '%U:%G' '${MESSAGE}' ${ALICE}/Maildir/new/1800000000.M2P2.store1 ${SIEVE}`), `${VMAIL.user}:${VMAIL.group}\n`.repeat(3));
+  // Only the mailboxes this store holds: bob@example.org is on store2 (proxy=y in the users file).
+  assert.match(ok("cat /tmp/doveadm.args"), /^force-resync -F \S+ \*\n$/);
+  assert.equal(ok("cat /tmp/doveadm.users"), "alice@example.com\n");
+});
+
+test("restore of a store with no backups, or of a bad snapshot id, fails with a message", () => {
+  const none = backup("restore store9");
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no backups of store9: there is no repository at rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store9/);
+  const bad = backup("restore store1 'latest;id'");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /not a snapshot id/);
+});
+
+test("a wrong repository password fails the backup and the status loudly", () => {
+  ok(`cp ${BACKUP_PATHS.password} /tmp/password && echo 'another password entirely' > ${BACKUP_PATHS.password}`);
+  try {
+    for (const command of ["run", "status"]) {
+      const r = backup(command);
+      assert.equal(r.code, 1, command);
+      assert.match(r.stderr, /wrong password for rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store1/, command);
+    }
+  } finally {
+    ok(`cp /tmp/password ${BACKUP_PATHS.password}`);
+  }
+});
+
+test("an unreachable repository fails the backup and the status loudly, within the probe's bound", () => {
+  ok(`cp ${BACKUP_PATHS.env} /tmp/env && sed -i 's/127.0.0.1:8000/127.0.0.1:8001/' ${BACKUP_PATHS.env}`);
+  try {
+    for (const command of ["run", "status"]) {
+      const started = Date.now();
+      const r = backup(command, ["MAILFLEET_BACKUP_PROBE_SECONDS=3"]);
+      assert.equal(r.code, 1, command);
+      assert.match(r.stderr, /rest:http:\/\/127\.0\.0\.1:8001\/fleet\/store1 is unreachable: no answer within 3 s/, command);
+      assert.ok(Date.now() - started < 30_000);
+    }
+  } finally {
+    ok(`cp /tmp/env ${BACKUP_PATHS.env}`);
+  }
+  assert.equal(backup("status").code, 0);
+});
