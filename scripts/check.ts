@@ -1,22 +1,37 @@
 /**
  * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
- *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]
+ *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json] [--ssh-key <file>] [--known-hosts <file>]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
- * pipeline can gate on it), 2 on a usage error. Secrets: PULUMI_CONFIG_PASSPHRASE.
+ * pipeline can gate on it), 2 on a usage error. With SSH access to the stores (--ssh-key, or the
+ * stack's ssh.privateKey decrypted) it also reads each store's newest backup. Secrets: PULUMI_CONFIG_PASSPHRASE.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
 import { systemDns } from "./check/dns";
-import { expectedFromStack } from "./check/expect";
+import { expectedFromStack, readOutputs, stackAddresses } from "./check/expect";
+import { BackupStatus } from "./check/backup";
+import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
 import { fetchMtaStsPolicy, probeStartTls } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
 
 const USAGE =
   "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
+  "       [--ssh-key <file>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH)\n" +
   `checks: ${CHECKS.join(", ")}`;
+
+async function backupStatus(access: SshAccess, store: string): Promise<BackupStatus> {
+  try {
+    const r = await runBackupCommand(access, store, ["status"]);
+    if (r.code === 0) return { stdout: r.stdout };
+    const said = r.stderr.trim().split("\n").pop() ?? "";
+    return { error: r.code === 255 ? `SSH to ${access.stores[store]} failed: ${said}` : said.replace(/^mailfleet-backup: /, "") || `exit ${r.code}` };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
 
 async function main(): Promise<number> {
   let values;
@@ -30,6 +45,8 @@ async function main(): Promise<number> {
         dnsbl: { type: "string", multiple: true },
         skip: { type: "string", default: "" },
         json: { type: "boolean", default: false },
+        "ssh-key": { type: "string" },
+        "known-hosts": { type: "string" },
       },
     }));
   } catch (error) {
@@ -43,11 +60,19 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
+    const outputsJson = values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8");
     const expected = expectedFromStack(values.stack, {
       passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
-      outputsJson: values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8"),
+      outputsJson,
       ...(values.dnsbl ? { dnsbls: values.dnsbl } : {}),
     });
+    const spec = expected.topology.spec;
+    const access = spec.backup
+      ? storeAccess(spec, stackAddresses(values.stack, spec, outputsJson === undefined ? {} : readOutputs(outputsJson)), {
+          sshKey: values["ssh-key"],
+          knownHosts: values["known-hosts"],
+        })
+      : undefined;
     const ca = values.ca ? readFileSync(values.ca, "utf8") : undefined;
     const results = await runChecks(
       expected,
@@ -55,6 +80,7 @@ async function main(): Promise<number> {
         dns: systemDns(values.dns),
         starttls: (host, address) => probeStartTls(host, address, { ca }),
         policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
+        ...(access && !("missing" in access) ? { backupStatus: (store: string) => backupStatus(access, store) } : {}),
         now: new Date(),
       },
       new Set(skip as CheckName[]),

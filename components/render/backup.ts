@@ -39,6 +39,8 @@ export function storeRepository(base: string, store: string): string {
 /** systemd OnCalendar for a run every `minutes` (one of BACKUP_INTERVALS: it divides an hour or a day). */
 export function backupSchedule(minutes: number): string {
   if (minutes < 60 && 60 % minutes === 0) return `*-*-* *:00/${minutes}:00`;
+  // systemd takes no repetition of 24 hours: once a day is midnight.
+  if (minutes === 1440) return "*-*-* 00:00:00";
   if (minutes % 60 === 0 && 1440 % minutes === 0) return `*-*-* 00/${minutes / 60}:00:00`;
   throw new Error(`backup interval ${minutes} min divides neither an hour nor a day`);
 }

@@ -8,7 +8,7 @@ import { validateMx } from "mailauth/lib/mta-sts";
 import { reverseDnsPlan } from "../../components/compute/nextSteps";
 import { SPF_LOOKUP_LIMIT } from "../../components/config";
 import { DnsRecord, RecordSet } from "../../components/records";
-import { Host, Topology } from "../../components/topology";
+import { Host, hostsOf, Topology } from "../../components/topology";
 import { Dns, normalAddress } from "./dns";
 import {
   dnsblQuery,
@@ -22,10 +22,13 @@ import {
   parseTlsRpt,
 } from "./parse";
 import { PolicyFetch, StartTlsProbe } from "./probes";
+import { BackupStatus, backupVerdict } from "./backup";
 import { CheckName, CHECKS, CheckResult, Status, worst } from "./result";
 import { checkHost, countSpfLookups, fetchSpf, parseSpf } from "./spf";
 
 export interface Expected {
+  /** The stack's name, for the commands a fix names. */
+  stack: string;
   topology: Topology;
   recordSet: RecordSet;
   /** Whether the DKIM public keys in recordSet are the real ones (else only their form is checked). */
@@ -36,6 +39,8 @@ export interface Expected {
 
 export interface Probes {
   dns: Dns;
+  /** A store's `mailfleet-backup status`, over SSH; absent without SSH access (no backup lines then). */
+  backupStatus?(store: string): Promise<BackupStatus>;
   starttls(host: string, address: string): Promise<StartTlsProbe>;
   policy(domain: string, address: string): Promise<PolicyFetch>;
   now: Date;
@@ -625,6 +630,17 @@ async function checkDnsbl(e: Expected, p: Probes): Promise<CheckResult[]> {
   return out;
 }
 
+/** Each store's newest snapshot, when the stack backs up and the check has SSH access to the stores. */
+async function checkBackup(e: Expected, p: Probes): Promise<CheckResult[]> {
+  const backup = e.topology.spec.backup;
+  if (!backup || !p.backupStatus) return [];
+  const out: CheckResult[] = [];
+  for (const store of hostsOf(e.topology, "store")) {
+    out.push(backupVerdict(e.stack, store.name, await p.backupStatus(store.name), backup.intervalMinutes, p.now));
+  }
+  return out;
+}
+
 const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult[]>> = {
   mx: checkMx,
   address: checkAddresses,
@@ -638,6 +654,7 @@ const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult
   "tls-rpt": checkTlsRpt,
   starttls: checkStartTls,
   dnsbl: checkDnsbl,
+  backup: checkBackup,
 };
 
 /** Every check not skipped, in a fixed order (the order of CHECKS). */

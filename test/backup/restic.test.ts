@@ -13,7 +13,8 @@ import { after, before, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
-import { BACKUP_PATHS } from "../../components/render/backup";
+import { BACKUP_INTERVALS } from "../../components/config/parse";
+import { BACKUP_PATHS, backupSchedule } from "../../components/render/backup";
 import { USERS_PATH } from "../../components/render/dovecot";
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
@@ -134,4 +135,13 @@ test("an unreachable repository fails the backup and the status loudly, within t
     ok(`cp /tmp/env ${BACKUP_PATHS.env}`);
   }
   assert.equal(backup("status").code, 0);
+});
+
+test("systemd reads every interval's schedule and fires it that often", () => {
+  for (const minutes of BACKUP_INTERVALS) {
+    const out = ok(`systemd-analyze calendar --iterations=3 '${backupSchedule(minutes)}'`);
+    const times = [...out.matchAll(/(?:Next elapse|Iteration #\d): \w+ (\S+ \S+) UTC/g)].map((m) => Date.parse(`${m[1].replace(" ", "T")}Z`));
+    assert.equal(times.length, 3, out);
+    assert.deepEqual([times[1] - times[0], times[2] - times[1]], [minutes * 60_000, minutes * 60_000], `${minutes} min: ${out}`);
+  }
 });
