@@ -4,10 +4,11 @@
  *   ./mf backups --stack S [--store NAME]                            snapshots per store: age, size
  *   ./mf restore --stack S --store NAME [--snapshot ID] [--to NAME]  restore a store's mail
  * each with [--outputs <json>] (aws: the stack outputs, for the addresses) [--ssh-key <file>]
- * [--known-hosts <file>]. Secrets: PULUMI_CONFIG_PASSPHRASE (the stack's SSH key). Exit 1 on any
+ * [--known-hosts <file>] [--dir <folder>] (the one holding stacks/; the repo by default). Secrets: PULUMI_CONFIG_PASSPHRASE (the stack's SSH key). Exit 1 on any
  * failure, 2 on a usage error.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, FleetSpec, readStackSpec } from "../components/config";
 import { HOST_LABEL_RE } from "../components/config/formats";
@@ -17,7 +18,7 @@ import { readOutputs, stackAddresses } from "./check/expect";
 import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
 import { formatAge, formatBytes, newest, parseSnapshotList, readResticLine } from "./backup/snapshots";
 
-const COMMON = "[--outputs <json>] [--ssh-key <file>] [--known-hosts <file>]";
+const COMMON = "[--outputs <json>] [--ssh-key <file>] [--known-hosts <file>] [--dir <folder>]";
 const USAGE: Record<string, string> = {
   backup: `usage: ./mf backup --stack <env> [--store <name>] ${COMMON}\n  backs up every store (or one) now, as its timer would`,
   backups: `usage: ./mf backups --stack <env> [--store <name>] ${COMMON}\n  lists each store's snapshots with their age and size`,
@@ -159,6 +160,7 @@ async function main(): Promise<number> {
         outputs: { type: "string" },
         "ssh-key": { type: "string" },
         "known-hosts": { type: "string" },
+        dir: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -177,7 +179,11 @@ async function main(): Promise<number> {
   if (values.snapshot !== undefined && !/^(latest|[0-9a-f]{8,64})$/.test(values.snapshot)) return usage(`--snapshot ${values.snapshot} is not a snapshot id (8-64 hex digits)`);
   try {
     // Reading needs no secret but the SSH key: undecrypted ones may stand as placeholders.
-    const { spec } = readStackSpec(values.stack, { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE, allowRedacted: true });
+    const { spec } = readStackSpec(values.stack, {
+      ...(values.dir ? { dir: join(values.dir, "stacks") } : {}),
+      passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
+      allowRedacted: true,
+    });
     if (!spec.backup) throw new Error(`stack ${values.stack} has no backup block: add mailfleet:backup (README, "Backups") and run \`pulumi up\``);
     const outputs = values.outputs === undefined ? {} : readOutputs(readFileSync(values.outputs, "utf8"));
     const access = storeAccess(spec, stackAddresses(values.stack, spec, outputs), { sshKey: values["ssh-key"], knownHosts: values["known-hosts"] });

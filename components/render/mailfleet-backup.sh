@@ -86,7 +86,7 @@ cmd_run() {
     *) die "backup of $MAILFLEET_STORE to $RESTIC_REPOSITORY failed (restic exit $rc)" ;;
   esac
   say "$MAILFLEET_STORE: forgetting snapshots beyond $KEEP_HOURLY hourly, $KEEP_DAILY daily, $KEEP_WEEKLY weekly, and pruning"
-  restic forget --host "$MAILFLEET_STORE" --tag "$TAG" --keep-hourly "$KEEP_HOURLY" --keep-daily "$KEEP_DAILY" \
+  restic forget --quiet --host "$MAILFLEET_STORE" --tag "$TAG" --keep-hourly "$KEEP_HOURLY" --keep-daily "$KEEP_DAILY" \
     --keep-weekly "$KEEP_WEEKLY" --prune >&2 || die "forget/prune in $RESTIC_REPOSITORY failed"
   say "$MAILFLEET_STORE: backed up"
 }

@@ -3,10 +3,13 @@
  * restic-rest-server on 127.0.0.1, in a booted Debian 13 host of its own (private mount, network and
  * pid namespaces). Backup of a small Maildir, its snapshots listed, the mail wiped and restored with
  * the mail user's ownership, and a wrong password and an unreachable repository failing loudly.
- * Dovecot does not run here: a stand-in doveadm records which users the restore resyncs.
+ * Dovecot does not run here: a stand-in doveadm records which users the restore resyncs. Then the
+ * operator's `./mf backup|backups|restore` (scripts/backup.ts) over SSH to the host's own sshd,
+ * run in the host's network namespace.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -28,9 +31,17 @@ const ALICE = `${VMAIL.home}/example.com/alice`;
 const MESSAGE = `${ALICE}/Maildir/cur/1700000000.M1P1.store1:2,S`;
 const SIEVE = `${ALICE}/sieve/filters.sieve`;
 
-function storeFiles(): RenderedFile[] {
+/** The stack: store1 reached over SSH as root on the host's loopback. */
+function stackRaw(): Record<string, any> {
   const raw = validRaw();
   raw.backup = { repository: BASE, password: PASSWORD, intervalMinutes: 30 };
+  raw.hosts.store[0].sshHost = "127.0.0.1";
+  raw.ssh = { user: "root" };
+  return raw;
+}
+
+function storeFiles(): RenderedFile[] {
+  const raw = stackRaw();
   const spec = parseFleetConfig(raw);
   const build = buildFleet(spec, givenAddresses(spec), loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec)));
   const wanted = new Set<string>([...Object.values(BACKUP_PATHS), USERS_PATH]);
@@ -143,5 +154,62 @@ test("systemd reads every interval's schedule and fires it that often", () => {
     const times = [...out.matchAll(/(?:Next elapse|Iteration #\d): \w+ (\S+ \S+) UTC/g)].map((m) => Date.parse(`${m[1].replace(" ", "T")}Z`));
     assert.equal(times.length, 3, out);
     assert.deepEqual([times[1] - times[0], times[2] - times[1]], [minutes * 60_000, minutes * 60_000], `${minutes} min: ${out}`);
+  }
+});
+
+// ---- the operator's commands over SSH ------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), "mailfleet-backup-cli-"));
+const KEY = join(work, "id_ed25519");
+
+/** Runs scripts/backup.ts in the booted host's network namespace, where 127.0.0.1:22 is its sshd. */
+function mf(command: string, ...args: string[]): RunResult {
+  const r = spawnSync(
+    "nsenter",
+    ["-t", String(host.pid()), "-n", "--", process.execPath, "--import", "tsx", "scripts/backup.ts", command, "--stack", "cli", "--dir", work, "--ssh-key", KEY, "--known-hosts", "/dev/null", ...args],
+    { encoding: "utf8", timeout: 300_000 },
+  );
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("./mf backup, backups and restore reach the store over SSH and run its mailfleet-backup", () => {
+  mkdirSync(join(work, "stacks"));
+  const config = Object.fromEntries(Object.entries(stackRaw()).map(([k, v]) => [`mailfleet:${k}`, v]));
+  writeFileSync(join(work, "stacks", "Pulumi.cli.yaml"), JSON.stringify({ config }));
+  assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", KEY]).status, 0);
+  ok("mkdir -p -m 0700 /root/.ssh /run/sshd && ssh-keygen -A >/dev/null && /usr/sbin/sshd -o ListenAddress=127.0.0.1");
+  const authorized = host.exec(["sh", "-c", "cat > /root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys"], readFileSync(`${KEY}.pub`, "utf8"));
+  assert.equal(authorized.code, 0, authorized.stderr);
+
+  const made = mf("backup", "--store", "store1");
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stderr, /^store1: backing up to rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store1$/m);
+  assert.match(made.stdout, /^STORE\s+REPOSITORY\s+SNAPSHOT\s+FILES\s+SIZE\s+ADDED\s+RESULT\nstore1\s+rest:\S+\/store1\s+[0-9a-f]{8}\s+\d+\s+\d.*\s+ok$/m);
+  const snapshot = /store1\s+\S+\s+([0-9a-f]{8})/.exec(made.stdout)![1];
+
+  const listed = mf("backups", "--store", "store1");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^STORE\s+SNAPSHOT\s+TIME\s+AGE\s+SIZE\s+FILES$/m);
+  assert.match(listed.stdout, new RegExp(`^store1\\s+${snapshot}\\s+\\S+Z\\s+0 min\\s+\\d`, "m"));
+
+  ok(`rm -rf ${VMAIL.home}/example.com`);
+  const back = mf("restore", "--store", "store1", "--snapshot", snapshot);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stderr, new RegExp(`store1: restoring store1's snapshot ${snapshot} from rest:http://127\\.0\\.0\\.1:8000/fleet/store1`));
+  assert.match(back.stdout, new RegExp(`^store1\\s+store1\\s+${snapshot}\\s+\\d+\\s+\\S+ \\S+\\s+ok, indexes resynced$`, "m"));
+  assert.equal(ok(`stat -c '%U' '${MESSAGE}'`), `${VMAIL.user}\n`);
+});
+
+test("./mf backup fails with the store's own message when its repository password is wrong", () => {
+  ok(`cp ${BACKUP_PATHS.password} /tmp/password && echo 'another password entirely' > ${BACKUP_PATHS.password}`);
+  try {
+    const r = mf("backup", "--store", "store1");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^store1\s+.*FAILED: wrong password for rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store1/m);
+    const unknown = mf("restore", "--store", "store1", "--to", "store9");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /store9 is not a store of stack cli \(stores: store1, store2\)/);
+  } finally {
+    ok(`cp /tmp/password ${BACKUP_PATHS.password}`);
   }
 });
