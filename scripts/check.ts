@@ -7,6 +7,7 @@
  * stack's ssh.privateKey decrypted) it also reads each store's newest backup. Secrets: PULUMI_CONFIG_PASSPHRASE.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
@@ -19,7 +20,7 @@ import { CheckName, CHECKS, formatTable } from "./check/result";
 
 const USAGE =
   "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
-  "       [--ssh-key <file>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH)\n" +
+  "       [--ssh-key <file>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
   `checks: ${CHECKS.join(", ")}`;
 
 async function backupStatus(access: SshAccess, store: string): Promise<BackupStatus> {
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
         json: { type: "boolean", default: false },
         "ssh-key": { type: "string" },
         "known-hosts": { type: "string" },
+        dir: { type: "string" },
       },
     }));
   } catch (error) {
@@ -62,6 +64,7 @@ async function main(): Promise<number> {
   try {
     const outputsJson = values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8");
     const expected = expectedFromStack(values.stack, {
+      ...(values.dir ? { dir: join(values.dir, "stacks") } : {}),
       passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
       outputsJson,
       ...(values.dnsbl ? { dnsbls: values.dnsbl } : {}),
