@@ -3,7 +3,8 @@
  * restic-rest-server on 127.0.0.1, in a booted Debian 13 host of its own (private mount, network and
  * pid namespaces). Backup of a small Maildir, its snapshots listed, the mail wiped and restored with
  * the mail user's ownership, and a wrong password and an unreachable repository failing loudly.
- * Dovecot does not run here: a stand-in doveadm records which users the restore resyncs. Then the
+ * Dovecot runs with the store's rendered config (its listeners moved to loopback), so the restore's
+ * `doveadm force-resync` is the real one and the restored mail is what Dovecot serves. Then the
  * operator's `./mf backup|backups|restore` (scripts/backup.ts) over SSH to the host's own sshd,
  * run in the host's network namespace.
  */
@@ -18,7 +19,7 @@ import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { BACKUP_INTERVALS } from "../../components/config/parse";
 import { BACKUP_PATHS, backupSchedule } from "../../components/render/backup";
-import { USERS_PATH } from "../../components/render/dovecot";
+const DOVECOT_CONF = "/etc/dovecot/dovecot.conf";
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
@@ -45,8 +46,9 @@ function storeFiles(): RenderedFile[] {
   const raw = stackRaw();
   const spec = parseFleetConfig(raw);
   const build = buildFleet(spec, givenAddresses(spec), loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec)));
-  const wanted = new Set<string>([...Object.values(BACKUP_PATHS), USERS_PATH]);
-  return build.hostFiles.store1.filter((f) => wanted.has(f.path));
+  // Dovecot on loopback only: no protocol listeners, and the auth store's Postfix listener moved.
+  const loopback = "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\n";
+  return build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f));
 }
 
 let host: Debian13Host;
@@ -68,8 +70,7 @@ before(() => {
     `mkdir -p ${ALICE}/Maildir/cur ${ALICE}/Maildir/new ${ALICE}/sieve && printf 'Subject: hello\\n\\nbody\\n' > '${MESSAGE}' && ` +
       `printf 'keep;\\n' > ${SIEVE} && chown -R ${VMAIL.user}:${VMAIL.group} ${VMAIL.home}`,
   );
-  // A stand-in doveadm (first on PATH): records the users it was asked to resync.
-  ok(`printf '#!/bin/sh\\necho "$*" > /tmp/doveadm.args\\ncat "$3" > /tmp/doveadm.users\\n' > /usr/local/bin/doveadm && chmod 0755 /usr/local/bin/doveadm`);
+  ok("dovecot </dev/null >/var/log/dovecot-start.log 2>&1 && for i in $(seq 50); do [ -S /run/dovecot/auth-userdb ] && exit 0; sleep 0.1; done; exit 1");
 });
 
 after(() => host?.dispose());
@@ -106,9 +107,11 @@ test("restore brings wiped mail and sieve scripts back, owned by the mail user, 
   assert.equal(ok(`cat ${SIEVE}`), "keep;\n");
   assert.equal(ok(`cat ${ALICE}/Maildir/new/1800000000.M2P2.store1`), "new\n", "mail the snapshot lacks stays");
   assert.equal(ok(`stat -c '%U:%G' '${MESSAGE}' ${ALICE}/Maildir/new/1800000000.M2P2.store1 ${SIEVE}`), `${VMAIL.user}:${VMAIL.group}\n`.repeat(3));
-  // Only the mailboxes this store holds: bob@example.org is on store2 (proxy=y in the users file).
-  assert.match(ok("cat /tmp/doveadm.args"), /^force-resync -F \S+ \*\n$/);
-  assert.equal(ok("cat /tmp/doveadm.users"), "alice@example.com\n");
+  assert.match(r.stderr, /resyncing Dovecot's indexes of 1 mailboxes/);
+  // Dovecot serves both, the restored message with its \Seen flag and the one that arrived since.
+  assert.equal(ok("doveadm -f flow mailbox status -u alice@example.com 'messages unseen' INBOX"), "INBOX messages=2 unseen=1\n");
+  // Only the mailboxes this store holds were resynced: bob@example.org lives on store2 (proxy=y).
+  assert.equal(sh(`test -e ${VMAIL.home}/example.org/bob`).code, 1, "no mailbox made for a user of another store");
 });
 
 test("restore of a store with no backups, or of a bad snapshot id, fails with a message", () => {
