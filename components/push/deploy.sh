@@ -268,7 +268,9 @@ reload_backup_timer() {
   $systemd || return 0
   systemctl daemon-reload
   if [ -f "$BACKUP_TIMER" ]; then
-    systemctl enable --quiet --now mailfleet-backup.timer
+    # A restart takes a new schedule; Persistent=true runs a backup the old one missed.
+    systemctl enable --quiet mailfleet-backup.timer
+    systemctl restart mailfleet-backup.timer
   elif systemctl is-active --quiet mailfleet-backup.timer; then
     systemctl stop mailfleet-backup.timer
     # Its unit file is gone already: disabling may find nothing to do, and a leftover link is inert.
