@@ -18,7 +18,7 @@ import { readOutputs, stackAddresses } from "./check/expect";
 import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
 import { formatAge, formatBytes, newest, parseSnapshotList, readResticLine } from "./backup/snapshots";
 
-const COMMON = "[--outputs <json>] [--ssh-key <file>] [--known-hosts <file>] [--dir <folder>]";
+const COMMON = "[--outputs <json>] [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] [--dir <folder>]";
 const USAGE: Record<string, string> = {
   backup: `usage: ./mf backup --stack <env> [--store <name>] ${COMMON}\n  backs up every store (or one) now, as its timer would`,
   backups: `usage: ./mf backups --stack <env> [--store <name>] ${COMMON}\n  lists each store's snapshots with their age and size`,
@@ -160,6 +160,7 @@ async function main(): Promise<number> {
         outputs: { type: "string" },
         "ssh-key": { type: "string" },
         "known-hosts": { type: "string" },
+        "ssh-user": { type: "string" },
         dir: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -186,7 +187,7 @@ async function main(): Promise<number> {
     });
     if (!spec.backup) throw new Error(`stack ${values.stack} has no backup block: add mailfleet:backup (README, "Backups") and run \`pulumi up\``);
     const outputs = values.outputs === undefined ? {} : readOutputs(readFileSync(values.outputs, "utf8"));
-    const access = storeAccess(spec, stackAddresses(values.stack, spec, outputs), { sshKey: values["ssh-key"], knownHosts: values["known-hosts"] });
+    const access = storeAccess(spec, stackAddresses(values.stack, spec, outputs), { sshKey: values["ssh-key"], knownHosts: values["known-hosts"], sshUser: values["ssh-user"] });
     if ("missing" in access) throw new Error(access.missing);
     const all = Object.keys(access.stores);
     const target = command === "restore" ? (values.to ?? values.store!) : values.store;

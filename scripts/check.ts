@@ -20,7 +20,7 @@ import { CheckName, CHECKS, formatTable } from "./check/result";
 
 const USAGE =
   "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--json]\n" +
-  "       [--ssh-key <file>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
+  "       [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
   `checks: ${CHECKS.join(", ")}`;
 
 async function backupStatus(access: SshAccess, store: string): Promise<BackupStatus> {
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
         json: { type: "boolean", default: false },
         "ssh-key": { type: "string" },
         "known-hosts": { type: "string" },
+        "ssh-user": { type: "string" },
         dir: { type: "string" },
       },
     }));
@@ -74,6 +75,7 @@ async function main(): Promise<number> {
       ? storeAccess(spec, stackAddresses(values.stack, spec, outputsJson === undefined ? {} : readOutputs(outputsJson)), {
           sshKey: values["ssh-key"],
           knownHosts: values["known-hosts"],
+          sshUser: values["ssh-user"],
         })
       : undefined;
     const ca = values.ca ? readFileSync(values.ca, "utf8") : undefined;

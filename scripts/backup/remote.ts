@@ -27,10 +27,13 @@ export interface AccessOptions {
   /** --ssh-key: a private key file; else the stack's decrypted ssh.privateKey. */
   sshKey?: string;
   knownHosts?: string;
+  /** --ssh-user: log in as this user instead of ssh.user (the lab's hosts take root). */
+  sshUser?: string;
 }
 
 /** SSH access to the stack's stores, or why there is none (no key given and none decrypted). */
 export function storeAccess(spec: FleetSpec, addresses: AddressBook, options: AccessOptions): SshAccess | { missing: string } {
+  if (options.sshUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(options.sshUser)) throw new Error(`--ssh-user ${options.sshUser} is not a Unix user name`);
   let keyFile = options.sshKey;
   if (!keyFile) {
     const key = spec.ssh.privateKey;
@@ -47,7 +50,7 @@ export function storeAccess(spec: FleetSpec, addresses: AddressBook, options: Ac
     const address = store.sshHost ?? addresses[store.name]?.ipv4;
     if (address) stores[store.name] = address;
   }
-  return { user: spec.ssh.user, keyFile, ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}), stores };
+  return { user: options.sshUser ?? spec.ssh.user, keyFile, ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}), stores };
 }
 
 /** The remote command line: every argument is a store name, a snapshot id or a fixed word, quoted all the same. */

@@ -33,12 +33,12 @@ const ALICE = `${VMAIL.home}/example.com/alice`;
 const MESSAGE = `${ALICE}/Maildir/cur/1700000000.M1P1.store1:2,S`;
 const SIEVE = `${ALICE}/sieve/filters.sieve`;
 
-/** The stack: store1 reached over SSH as root on the host's loopback. */
+/** The stack: store1 reached over SSH on the host's loopback (as root: the commands take --ssh-user). */
 function stackRaw(): Record<string, any> {
   const raw = validRaw();
   raw.backup = { repository: BASE, password: PASSWORD, intervalMinutes: 30 };
   raw.hosts.store[0].sshHost = "127.0.0.1";
-  raw.ssh = { user: "root" };
+  raw.ssh = { user: "mailfleet" };
   return raw;
 }
 
@@ -171,7 +171,7 @@ function mf(command: string, ...args: string[]): RunResult {
   const script = command === "check" ? ["scripts/check.ts"] : ["scripts/backup.ts", command];
   const r = spawnSync(
     "nsenter",
-    ["-t", String(host.pid()), "-n", "--", process.execPath, "--import", "tsx", ...script, "--stack", "cli", "--dir", work, "--ssh-key", KEY, "--known-hosts", "/dev/null", ...args],
+    ["-t", String(host.pid()), "-n", "--", process.execPath, "--import", "tsx", ...script, "--stack", "cli", "--dir", work, "--ssh-key", KEY, "--known-hosts", "/dev/null", "--ssh-user", "root", ...args],
     { encoding: "utf8", timeout: 300_000 },
   );
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
