@@ -114,6 +114,23 @@ test("restore brings wiped mail and sieve scripts back, owned by the mail user, 
   assert.equal(sh(`test -e ${VMAIL.home}/example.org/bob`).code, 1, "no mailbox made for a user of another store");
 });
 
+test("another store restores a lost store's snapshot from the lost store's repository", () => {
+  // This host now plays store2, which took over store1's users (a store lost for good).
+  ok(`cp ${BACKUP_PATHS.env} /tmp/env && sed -i "s/^MAILFLEET_STORE=.*/MAILFLEET_STORE='store2'/; s|^RESTIC_REPOSITORY=.*|RESTIC_REPOSITORY='${BASE}/store2'|" ${BACKUP_PATHS.env}`);
+  try {
+    ok(`rm -rf ${VMAIL.home}/example.com`);
+    const r = backup("restore store1");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /store2: restoring store1's snapshot latest from rest:http:\/\/127\.0\.0\.1:8000\/fleet\/store1 into \/var\/vmail/);
+    assert.equal(ok(`cat '${MESSAGE}'`), "Subject: hello\n\nbody\n");
+    // store2's own repository has no backups yet: its status says so, and there is nothing of it to restore.
+    assert.deepEqual(snapshots("status").snapshots, []);
+    assert.match(backup("restore store2").stderr, /no backups of store2/);
+  } finally {
+    ok(`cp /tmp/env ${BACKUP_PATHS.env}`);
+  }
+});
+
 test("restore of a store with no backups, or of a bad snapshot id, fails with a message", () => {
   const none = backup("restore store9");
   assert.equal(none.code, 1);
