@@ -246,3 +246,8 @@ test("./mf backup fails with the store's own message when its repository passwor
     ok(`cp /tmp/password ${BACKUP_PATHS.password}`);
   }
 });
+
+test("systemd reads the rendered service and timer without a complaint", () => {
+  const r = sh(`systemd-analyze verify ${BACKUP_PATHS.service} ${BACKUP_PATHS.timer}`);
+  assert.deepEqual([r.code, r.stdout + r.stderr], [0, ""]);
+});
