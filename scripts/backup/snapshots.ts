@@ -108,6 +108,9 @@ export function readResticLine(line: string): ResticLine {
         bytes: num(m.total_bytes_processed ?? m.bytes_restored ?? m.total_bytes),
         ...(m.data_added !== undefined ? { added: num(m.data_added) } : {}),
       };
+    // restic 0.17+: a fatal error, with --json, is a last line of its own.
+    case "exit_error":
+      return { kind: "error", text: typeof m.message === "string" ? m.message : line };
     case "error": {
       const error = isObject(m.error) ? m.error.message : m.error;
       return { kind: "error", text: `${typeof m.item === "string" ? `${m.item}: ` : ""}${typeof error === "string" ? error : JSON.stringify(m.error)}` };

@@ -580,6 +580,10 @@ describe("the backup check", () => {
       kind: "error",
       text: "/var/vmail/x: permission denied",
     });
+    assert.deepEqual(readResticLine('{"message_type":"exit_error","code":1,"message":"Fatal: unable to save snapshot"}'), {
+      kind: "error",
+      text: "Fatal: unable to save snapshot",
+    });
     assert.deepEqual(readResticLine("plain words"), { kind: "other", text: "plain words" });
     const list = parseSnapshotList(status(snapshot("2026-03-10T11:00:00Z", "bbbbbbbb"), snapshot("2026-03-10T10:00:00Z", "aaaaaaaa")).stdout);
     assert.deepEqual(list.snapshots.map((s) => [s.id, s.bytes, s.files]), [["aaaaaaaa", 2048, 3], ["bbbbbbbb", 2048, 3]]);
