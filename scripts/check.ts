@@ -1,24 +1,40 @@
 /**
  * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
- *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]
+ *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json] [--ssh-key <file>] [--known-hosts <file>]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
- * pipeline can gate on it), 2 on a usage error. Secrets: PULUMI_CONFIG_PASSPHRASE.
+ * pipeline can gate on it), 2 on a usage error. With SSH access to the stores (--ssh-key, or the
+ * stack's ssh.privateKey decrypted) it also reads each store's newest backup. Secrets: PULUMI_CONFIG_PASSPHRASE.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
 import { systemDns } from "./check/dns";
-import { expectedFromStack } from "./check/expect";
+import { expectedFromStack, readOutputs, stackAddresses } from "./check/expect";
+import { BackupStatus } from "./check/backup";
+import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
 import { fetchMtaStsPolicy, probeTls } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
 import { SMTP_PORT } from "../components/topology";
 
 const USAGE =
   "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]\n" +
+  "       [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
   "  --at: judge certificate lifetimes as of that time (ISO 8601), e.g. what will have expired by next month\n" +
   `checks: ${CHECKS.join(", ")}`;
+
+async function backupStatus(access: SshAccess, store: string): Promise<BackupStatus> {
+  try {
+    const r = await runBackupCommand(access, store, ["status"]);
+    if (r.code === 0) return { stdout: r.stdout };
+    const said = r.stderr.trim().split("\n").pop() ?? "";
+    return { error: r.code === 255 ? `SSH to ${access.stores[store]} failed: ${said}` : said.replace(/^mailfleet-backup: /, "") || `exit ${r.code}` };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
 
 async function main(): Promise<number> {
   let values;
@@ -33,6 +49,10 @@ async function main(): Promise<number> {
         skip: { type: "string", default: "" },
         at: { type: "string" },
         json: { type: "boolean", default: false },
+        "ssh-key": { type: "string" },
+        "known-hosts": { type: "string" },
+        "ssh-user": { type: "string" },
+        dir: { type: "string" },
       },
     }));
   } catch (error) {
@@ -47,11 +67,21 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
+    const outputsJson = values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8");
     const expected = expectedFromStack(values.stack, {
+      ...(values.dir ? { dir: join(values.dir, "stacks") } : {}),
       passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
-      outputsJson: values.outputs === undefined ? undefined : readFileSync(values.outputs, "utf8"),
+      outputsJson,
       ...(values.dnsbl ? { dnsbls: values.dnsbl } : {}),
     });
+    const spec = expected.topology.spec;
+    const access = spec.backup
+      ? storeAccess(spec, stackAddresses(values.stack, spec, outputsJson === undefined ? {} : readOutputs(outputsJson)), {
+          sshKey: values["ssh-key"],
+          knownHosts: values["known-hosts"],
+          sshUser: values["ssh-user"],
+        })
+      : undefined;
     const ca = values.ca ? readFileSync(values.ca, "utf8") : undefined;
     const results = await runChecks(
       expected,
@@ -60,6 +90,7 @@ async function main(): Promise<number> {
         starttls: (host, address) => probeTls(host, address, { port: SMTP_PORT, starttls: true, ca }),
         tls: ({ name, address, port, starttls }) => probeTls(name, address, { port, starttls, ca }),
         policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
+        ...(access && !("missing" in access) ? { backupStatus: (store: string) => backupStatus(access, store) } : {}),
         now,
       },
       new Set(skip as CheckName[]),

@@ -22,7 +22,8 @@ export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
   edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
   outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...CERTBOT],
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "nftables", ...CERTBOT],
+  // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...CERTBOT],
 };
 
 /** The mail file system's label, for a person reading lsblk; /etc/fstab mounts it by UUID, which no other disk shares. */

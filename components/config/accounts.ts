@@ -10,7 +10,7 @@ const DAEMON_ACCOUNTS = ["postfix", "dovecot", "dovenull", "vmail", "_rspamd", "
 /** Debian's own system accounts (base-passwd's static list and common package users). */
 const DEBIAN_ACCOUNTS = [
   "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "backup", "list", "irc", "gnats", "_apt",
-  "tss", "uuidd", "statd", "_rpc", "tcpdump", "dnsmasq", "avahi", "ntpsec", "opendkim", "redis", "clamav",
+  "tss", "uuidd", "statd", "_rpc", "tcpdump", "dnsmasq", "avahi", "ntpsec", "opendkim", "redis", "clamav", "restic-rest-server", "_mta-sts", "unbound",
 ];
 
 const SYSTEM_ACCOUNTS = new Set([...DAEMON_ACCOUNTS, ...DEBIAN_ACCOUNTS]);

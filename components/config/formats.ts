@@ -214,3 +214,46 @@ export function formatPath(path: readonly PropertyKey[]): string {
     })
     .join("");
 }
+
+/** A host in a URL: a name, an IPv4 address, or an IPv6 address in brackets (a tunnel on loopback is fine). */
+function urlHost(text: string): boolean {
+  if (text.startsWith("[") && text.endsWith("]")) return ipaddr.IPv6.isValid(text.slice(1, -1)) && text === text.toLowerCase() && !text.includes("%");
+  return ipaddr.IPv4.isValidFourPartDecimal(text) || FQDN_RE.test(text) || /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(text);
+}
+const PORT = "(?::(?:[1-9][0-9]{0,4}))?";
+// Path segments of letters, digits and . _ ~ -, never "." or "..": the repository URL lands in a shell-sourced file.
+const SEGMENT = "(?!\\.\\.?(?:/|$))[A-Za-z0-9._~-]+";
+const URL_PATH = `(?:/${SEGMENT})*/?`;
+const HOST = "(\\[[0-9a-f:]+\\]|[A-Za-z0-9.-]+)";
+/** Each repository scheme with its form (group 1: the host) and an example. */
+const REPOSITORY_FORMS: Record<string, { form: RegExp; like: string }> = {
+  sftp: { form: new RegExp(`^sftp:[a-z_][a-z0-9_-]{0,31}@${HOST}:/${SEGMENT}${URL_PATH}$`), like: "sftp:backup@backup.example.com:/srv/restic" },
+  rest: { form: new RegExp(`^rest:https?://${HOST}${PORT}${URL_PATH}$`), like: "rest:https://backup.example.com:8000/mail" },
+  s3: { form: new RegExp(`^s3:(?:https?://)?${HOST}${PORT}/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]${URL_PATH}$`), like: "s3:s3.amazonaws.com/bucket/prefix" },
+};
+/**
+ * The base of the stores' restic repositories: sftp:user@host:/path, rest:http(s)://host[:port]/path
+ * or s3:[https://]host[:port]/bucket[/prefix]. No credentials in it: they would sit in plain text in
+ * the stack file and on every store.
+ */
+export const resticRepository = z.string().superRefine((text, ctx) => {
+  const fail = (message: string) => ctx.addIssue({ code: "custom", message });
+  const scheme = /^([a-z0-9]+):/.exec(text)?.[1] ?? "";
+  const known = Object.hasOwn(REPOSITORY_FORMS, scheme) ? REPOSITORY_FORMS[scheme] : undefined;
+  if (!known) {
+    return fail(`not a restic repository URL this fleet backs up to — use ${Object.values(REPOSITORY_FORMS).map((f) => f.like).join(", ")}`);
+  }
+  if (/^rest:https?:\/\/[^/]*@/.test(text)) {
+    return fail(
+      "carries credentials in the URL, which would be stored in plain text in the stack and on every store — use a rest-server " +
+        "reachable without them (on a private network or a tunnel), or sftp: with the stores' root SSH key",
+    );
+  }
+  const match = known.form.exec(text);
+  if (!match || !urlHost(match[1])) return fail(`not a ${scheme}: repository URL — letters, digits and . _ ~ - in the path, like ${known.like}`);
+});
+
+/** restic's repository password: read from a file, so any printable ASCII, without spaces at its ends; 16 or more characters. */
+export const backupPassword = secret((v) =>
+  /^[\x21-\x7e](?:[\x20-\x7e]{14,1022})[\x21-\x7e]$/.test(v) ? undefined : "must be 16-1024 printable ASCII characters, not starting or ending with a space — e.g. `openssl rand -base64 32`",
+);

@@ -9,6 +9,7 @@ import { isSystemAccount } from "./accounts";
 import {
   acmeDirectory,
   cloudflareToken,
+  backupPassword,
   controlCharacterPaths,
   eabHmac,
   eabKid,
@@ -26,6 +27,7 @@ import {
   pemPrivateKey,
   REDACTED_SECRET,
   relayPassword,
+  resticRepository,
   secretHint,
   SELECTOR_RE,
   sshPublicKey,
@@ -82,6 +84,17 @@ const adminNetwork = network({ ipv4: 8, ipv6: 32 }, (net, bits) =>
     ? `${net} opens SSH to the whole Internet — give your deploy runner's and admins' networks`
     : `${net} is wider than /8 (IPv4) or /32 (IPv6), most of the Internet — give your deploy runner's and admins' networks`,
 );
+
+/**
+ * Backup intervals the timer can keep on the clock (systemd OnCalendar, so a missed run is caught
+ * up after a reboot): the divisors of an hour from 5 minutes, and whole hours that divide a day.
+ */
+export const BACKUP_INTERVALS = [5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440] as const;
+const keep = (n: number) => z.number().int().min(0).max(1000).default(n);
+const retention = z
+  .strictObject({ hourly: keep(24), daily: keep(14), weekly: keep(8) })
+  .refine((r) => r.hourly + r.daily + r.weekly > 0, "keeps no snapshot at all — keep at least one hourly, daily or weekly snapshot")
+  .default({ hourly: 24, daily: 14, weekly: 8 });
 
 /** One schema per top-level key; a key's default applies when the stack leaves it out. */
 const KEYS = {
@@ -211,6 +224,18 @@ const KEYS = {
       privateKey: pemPrivateKey.optional(),
     })
     .default({ user: "admin" }),
+  backup: z
+    .strictObject({
+      repository: resticRepository.optional(),
+      password: backupPassword,
+      intervalMinutes: z
+        .number()
+        .int()
+        .refine((m) => (BACKUP_INTERVALS as readonly number[]).includes(m), `must divide an hour or a day: one of ${BACKUP_INTERVALS.join(", ")}`)
+        .default(60),
+      retention,
+    })
+    .optional(),
 } as const;
 
 type Parsed = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
@@ -478,12 +503,19 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
       "set tls.mode: acme (publicly trusted certificates), or mtaSts.mode: testing",
     );
   }
+  if (ok("backup", "compute") && c.backup && c.compute === "byo" && !c.backup.repository) {
+    add(
+      ["backup", "repository"],
+      "is required with compute: byo",
+      "give the restic repository base the stores back up to: sftp:user@host:/path, rest:https://host:8000/path or s3:host/bucket/prefix",
+    );
+  }
   for (const zone of ok("cloudflare") ? Object.keys(c.cloudflare?.zoneIds ?? {}) : []) {
     if (!zoneSet.has(zone)) add(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${dnsZones.join(", ")}`);
   }
 
   if (!complete) return undefined;
-  const { hosts: _hosts, dkim: _dkim, tlsRpt, aws, zone, ...rest } = c;
+  const { hosts: _hosts, dkim: _dkim, tlsRpt, aws, zone, backup, ...rest } = c;
   return {
     ...rest,
     dnsZones,
@@ -494,6 +526,7 @@ function crossCheck(p: Partial<Parsed>, rawHosts: unknown, add: Add): FleetSpec 
     tlsRpt: tlsRpt ?? { rua: c.admin },
     // Without an aws key an aws stack gets every aws default, from the one schema that holds them.
     ...(aws ? { aws } : c.compute === "aws" ? { aws: KEYS.aws.unwrap().parse({}) } : {}),
+    ...(backup ? { backup } : {}),
     ...(zone ? { zone: { ...zone, hostmaster: zone.hostmaster ?? `hostmaster@${dnsZones[0]}` } } : {}),
   };
 }

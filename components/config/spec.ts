@@ -121,6 +121,21 @@ export interface SshSpec {
   privateKey?: string;
 }
 
+/** restic backups of every store's mail (components/render/backup.ts). */
+export interface BackupSpec {
+  /**
+   * Base URL of the restic repositories (sftp:, rest:, s3:); each store's is `<base>/<store>`.
+   * Absent on aws: the bucket the stack creates.
+   */
+  repository?: string;
+  /** Secret: the repositories' encryption password. */
+  password: string;
+  /** Minutes between two backups; it divides an hour or a day, so the timer runs on the clock. */
+  intervalMinutes: number;
+  /** Snapshots `restic forget` keeps: the last one of each of so many hours, days, weeks. */
+  retention: { hourly: number; daily: number; weekly: number };
+}
+
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
   serverDomain: string;
@@ -160,4 +175,6 @@ export interface FleetSpec {
   cloudflare?: CloudflareSpec;
   zone?: ZoneBackendSpec;
   ssh: SshSpec;
+  /** No backups when absent. */
+  backup?: BackupSpec;
 }

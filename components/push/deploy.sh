@@ -82,10 +82,15 @@ case "$role" in
 /etc/rspamd/local.d/sender_login.map 0644 root:root
 /etc/rspamd/lua.local.d/sender_login.lua 0644 root:root
 /var/lib/rspamd/dkim/ 0640 root:_rspamd" ;;
-  store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved nftables certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare) daemons=(dovecot)
+  store) packages=(dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-sieve dovecot-managesieved restic nftables certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare) daemons=(dovecot)
     allow="$allow_all$allow_tls
 /etc/dovecot/dovecot.conf 0644 root:root
-/etc/dovecot/users 0640 root:dovecot" ;;
+/etc/dovecot/users 0640 root:dovecot
+/etc/mailfleet/backup/env 0600 root:root
+/etc/mailfleet/backup/password 0600 root:root
+/usr/local/sbin/mailfleet-backup 0755 root:root
+/etc/systemd/system/mailfleet-backup.service 0644 root:root
+/etc/systemd/system/mailfleet-backup.timer 0644 root:root" ;;
   dns) packages=(knot knot-dnsutils knot-dnssecutils nftables) daemons=(knot)
     allow="$allow_all
 /etc/knot/knot.conf 0640 root:knot
@@ -283,6 +288,22 @@ close_fds() {
     if [ "$n" -gt 2 ] && [ "$n" != 255 ]; then eval "exec $n>&-"; fi
   done 2>/dev/null
 }
+# A store's backup timer (render/backup.ts) runs under systemd only; without it (the lab) the
+# operator's `./mf backup` runs the same script. A timer whose file left the bundle is stopped.
+BACKUP_TIMER=/etc/systemd/system/mailfleet-backup.timer
+reload_backup_timer() {
+  $systemd || return 0
+  systemctl daemon-reload
+  if [ -f "$BACKUP_TIMER" ]; then
+    # A restart takes a new schedule; Persistent=true runs a backup the old one missed.
+    systemctl enable --quiet mailfleet-backup.timer
+    systemctl restart mailfleet-backup.timer
+  elif systemctl is-active --quiet mailfleet-backup.timer; then
+    systemctl stop mailfleet-backup.timer
+    # Its unit file is gone already: disabling may find nothing to do, and a leftover link is inert.
+    systemctl disable --quiet mailfleet-backup.timer 2>/dev/null || true
+  fi
+}
 reload_all() {
   local d challenges=''
   reload_nft || { log "the firewall did not load"; return 1; }
@@ -295,6 +316,7 @@ reload_all() {
     fi
     if [ -n "$challenges" ]; then restore_challenges "$challenges" || log "could not put back the pending DNS-01 records: certbot retries"; fi
   done
+  if [ "$role" = store ]; then reload_backup_timer || { log "the backup timer did not start"; return 1; }; fi
 }
 # A daemon started here keeps the descriptors it inherits: give it a log file, never this
 # script's stdout/stderr (an SSH session would wait for the daemon to close them).
@@ -485,7 +507,9 @@ case "$role" in
     # directory copied to another store keeps its owner.
     getent group vmail >/dev/null || groupadd -g 5000 vmail
     getent passwd vmail >/dev/null || useradd -u 5000 -g vmail -d /var/vmail -M -s /usr/sbin/nologin vmail
-    managed_dir /var/vmail vmail:vmail 0750 ;;
+    managed_dir /var/vmail vmail:vmail 0750
+    # The backup settings and password (0600 each) in a directory only root may list.
+    managed_dir /etc/mailfleet/backup root:root 0700 ;;
   outbound)
     # Root's, readable by rspamd's group: rspamd reads the keys, never writes them.
     managed_dir /var/lib/rspamd/dkim root:_rspamd 0750 ;;
@@ -539,6 +563,7 @@ check_postfix() {
 check_rspamd() { rspamadm configtest >/dev/null || { rspamadm configtest; return 1; }; }
 check_nginx() { nginx -t -q; }
 check_dovecot() { doveconf -n >/dev/null; }
+check_backup() { [ ! -f /usr/local/sbin/mailfleet-backup ] || bash -n /usr/local/sbin/mailfleet-backup; }
 check_knot() {
   knotc -c /etc/knot/knot.conf conf-check
   knotc -c /etc/knot/knot.conf zone-check
@@ -558,12 +583,12 @@ validate() {
   case "$role" in
     edge) check_postfix && check_rspamd && check_nginx ;;
     outbound) check_postfix && check_rspamd ;;
-    store) check_dovecot ;;
+    store) check_dovecot && check_backup ;;
     dns) check_knot ;;
   esac
 }
 export role stage work has_nft NFT_CONF
-export -f validate check_postfix check_rspamd check_nginx check_dovecot check_knot check_nft
+export -f validate check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate' >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2
   die "validation failed: nothing was changed"

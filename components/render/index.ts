@@ -1,5 +1,6 @@
 /** Every file a host needs, by role: the daemons' configs plus the host's TLS files. */
 import { Host } from "../topology";
+import { renderStoreBackup } from "./backup";
 import { renderStoreDovecot } from "./dovecot";
 import { RenderedFile } from "./file";
 import { renderHostFirewall } from "./firewall";
@@ -12,7 +13,7 @@ import { renderEdgeWeb } from "./web";
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
   edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
   outbound: [renderOutboundPostfix, renderOutboundRspamd],
-  store: [renderStoreDovecot],
+  store: [renderStoreDovecot, renderStoreBackup],
 };
 
 export function renderHost(input: RenderInput, host: Host): RenderedFile[] {

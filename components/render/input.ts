@@ -12,8 +12,8 @@ export interface RenderInput {
   /** The MTA-STS policy body the record set's id was made from (RecordSet.mtaSts). */
   mtaStsPolicy: string;
   /**
-   * The restic repository URL the stack's own backup storage gives (aws: its S3 bucket); a
-   * store's repository is `<base>/<store name>`. Unset when the stack names a repository (byo).
+   * aws: where the stores' restic repositories live unless backup.repository says otherwise (the
+   * stack's bucket, `s3:…/<bucket>`); each store's is `<base>/<store>` (render/backup.ts).
    */
   backupRepositoryBase?: string;
 }

@@ -9,7 +9,7 @@ import { reverseDnsPlan } from "../../components/compute/nextSteps";
 import { SPF_LOOKUP_LIMIT } from "../../components/config";
 import { DnsRecord, RecordSet } from "../../components/records";
 import { FleetSpec } from "../../components/config/spec";
-import { HTTPS_PORT, Host, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../components/topology";
+import { HTTPS_PORT, Host, hostsOf, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../components/topology";
 import { Dns, normalAddress } from "./dns";
 import {
   dnsblQuery,
@@ -23,10 +23,13 @@ import {
   parseTlsRpt,
 } from "./parse";
 import { PolicyFetch, TlsProbe } from "./probes";
+import { BackupStatus, backupVerdict } from "./backup";
 import { CheckName, CHECKS, CheckResult, Status, worst } from "./result";
 import { checkHost, countSpfLookups, fetchSpf, parseSpf } from "./spf";
 
 export interface Expected {
+  /** The stack's name, for the commands a fix names. */
+  stack: string;
   topology: Topology;
   recordSet: RecordSet;
   /** Whether the DKIM public keys in recordSet are the real ones (else only their form is checked). */
@@ -46,6 +49,8 @@ export interface TlsEndpoint {
 
 export interface Probes {
   dns: Dns;
+  /** A store's `mailfleet-backup status`, over SSH; absent without SSH access (no backup lines then). */
+  backupStatus?(store: string): Promise<BackupStatus>;
   /** SMTP STARTTLS on port 25 of an MX, as a sending MTA sees it. */
   starttls(host: string, address: string): Promise<TlsProbe>;
   tls(endpoint: TlsEndpoint): Promise<TlsProbe>;
@@ -722,6 +727,17 @@ async function checkDnsbl(e: Expected, p: Probes): Promise<CheckResult[]> {
   return out;
 }
 
+/** Each store's newest snapshot, when the stack backs up and the check has SSH access to the stores. */
+async function checkBackup(e: Expected, p: Probes): Promise<CheckResult[]> {
+  const backup = e.topology.spec.backup;
+  if (!backup || !p.backupStatus) return [];
+  const out: CheckResult[] = [];
+  for (const store of hostsOf(e.topology, "store")) {
+    out.push(backupVerdict(e.stack, store.name, await p.backupStatus(store.name), backup.intervalMinutes, p.now));
+  }
+  return out;
+}
+
 const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult[]>> = {
   mx: checkMx,
   address: checkAddresses,
@@ -736,6 +752,7 @@ const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult
   starttls: checkStartTls,
   tls: checkTls,
   dnsbl: checkDnsbl,
+  backup: checkBackup,
 };
 
 /** Every check not skipped, in a fixed order (the order of CHECKS). */

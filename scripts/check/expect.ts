@@ -4,7 +4,7 @@
  * known, the DKIM public keys. The record set is built by the same buildRecordSet the DNS
  * backends publish from, so the check compares DNS with exactly what should have been published.
  */
-import { readStackSpec } from "../../components/config";
+import { FleetSpec, readStackSpec } from "../../components/config";
 import { givenAddresses } from "../../components/build";
 import { buildRecordSet } from "../../components/records";
 import { buildTopology } from "../../components/topology";
@@ -28,12 +28,12 @@ export interface ExpectOptions {
   dnsbls?: string[];
 }
 
-interface StackOutputs {
+export interface StackOutputs {
   hostAddresses?: AddressBook;
   dkimTxt?: Record<string, string>;
 }
 
-function readOutputs(json: string): StackOutputs {
+export function readOutputs(json: string): StackOutputs {
   const value = JSON.parse(json) as Record<string, unknown>;
   const out: StackOutputs = {};
   const book = value?.hostAddresses;
@@ -62,20 +62,25 @@ function dkimKeys(dkimTxt: Record<string, string>): PublicDkim[] {
   });
 }
 
+/** The hosts' addresses: the stack outputs' when given, else (byo) the stack file's own. */
+export function stackAddresses(stack: string, spec: FleetSpec, outputs: StackOutputs): AddressBook {
+  if (outputs.hostAddresses) return outputs.hostAddresses;
+  if (spec.compute === "byo") return givenAddresses(spec);
+  throw new Error(`stack ${stack} allocates its addresses in AWS: pass --outputs <file> with \`pulumi stack output --json --show-secrets\``);
+}
+
 export function expectedFromStack(stack: string, options: ExpectOptions = {}): Expected {
   // A read-only check: it needs no secret, so undecrypted ones may stand as placeholders.
   const { spec } = readStackSpec(stack, { dir: options.dir, passphrase: options.passphrase, allowRedacted: true });
   const topology = buildTopology(spec);
   const outputs = options.outputsJson === undefined ? {} : readOutputs(options.outputsJson);
-  let addresses: AddressBook;
-  if (outputs.hostAddresses) addresses = outputs.hostAddresses;
-  else if (spec.compute === "byo") addresses = givenAddresses(spec);
-  else throw new Error(`stack ${stack} allocates its addresses in AWS: pass --outputs <file> with \`pulumi stack output --json --show-secrets\``);
+  const addresses = stackAddresses(stack, spec, outputs);
   const given = outputs.dkimTxt ? dkimKeys(outputs.dkimTxt) : undefined;
   // Without the keys the record set still needs one per selector; the DKIM check then judges the
   // published key by its form alone (dkimKeysKnown: false), never by this empty placeholder.
   const keys = given ?? spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "" })));
   return {
+    stack,
     topology,
     recordSet: buildRecordSet(topology, addresses, keys),
     dkimKeysKnown: given !== undefined,

@@ -2,7 +2,7 @@
 
 export type Status = "pass" | "warn" | "fail";
 
-export const CHECKS = ["mx", "address", "cname", "srv", "ptr", "spf", "dkim", "dmarc", "mta-sts", "tls-rpt", "starttls", "tls", "dnsbl"] as const;
+export const CHECKS = ["mx", "address", "cname", "srv", "ptr", "spf", "dkim", "dmarc", "mta-sts", "tls-rpt", "starttls", "tls", "dnsbl", "backup"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface CheckResult {

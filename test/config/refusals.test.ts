@@ -43,6 +43,7 @@ function onAws(r: Raw): Raw {
   r.ssh = { publicKey: SSH_KEY };
   return r;
 }
+const BACKUP_PASSWORD = "a long enough repository password";
 /** A valid FQDN of exactly n characters under example.com: 63-letter labels. */
 function longDomain(n: number): string {
   const labels = Array.from({ length: n - ".example.com".length }, (_, i) => (i % 64 === 63 ? "." : "a")).join("");
@@ -142,6 +143,28 @@ const REFUSALS: Row[] = [
   ["an ACME CA bundle that is no PEM", (r) => (r.tls = { acme: { caBundle: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nrm -rf /\n" } }),
     ["tls.acme.caBundle"], /not PEM certificates/],
   ["a Cloudflare ACME token with a newline", (r) => (r.cloudflare = { acmeApiToken: `${"a".repeat(40)}\nx` }), ["cloudflare.acmeApiToken"], /control character/],
+  ["backup on byo without a repository", (r) => (r.backup = { password: BACKUP_PASSWORD }), ["backup.repository"],
+    /required with compute: byo — give the restic repository base the stores back up to: sftp:/],
+  ["a placeholder backup password", (r) => (r.backup = { repository: "rest:https://backup.example.com:8000/mail", password: REDACTED_SECRET }),
+    ["backup.password"], STDIN],
+  ...["b2:bucket/mail", "/srv/restic", "ftp://backup.example.com/x", "local:/srv/restic", "rclone:remote:mail", "REST:http://backup.example.com/"].map(
+    (repository): Row => [`backup repository ${repository}`, (r) => (r.backup = { repository, password: BACKUP_PASSWORD }), ["backup.repository"],
+      /not a restic repository URL this fleet backs up to — use sftp:backup@backup.example.com:\/srv\/restic, rest:/],
+  ),
+  ...["rest:http://backup.example.com:8000/$(reboot)", "sftp:backup@backup.example.com:/srv/a b", "s3:s3.amazonaws.com/bucket/../other",
+    "rest:http://backup.example.com:8000/x'y", "sftp:backup@backup.example.com:relative", "s3:s3.amazonaws.com/B", "rest:http://EVIL.example.com/",
+    "rest:http://backup.example.com:8000/./x", "sftp:backup@-oProxyCommand=x:/srv"].map(
+    (repository): Row => [`backup repository ${repository}`, (r) => (r.backup = { repository, password: BACKUP_PASSWORD }), ["backup.repository"],
+      /repository URL — letters, digits and \. _ ~ - in the path, like/],
+  ),
+  ["a rest: repository with credentials in it", (r) => (r.backup = { repository: "rest:https://user:pw@backup.example.com:8000/", password: BACKUP_PASSWORD }),
+    ["backup.repository"], /credentials in the URL.*plain text.*use a rest-server reachable without them/],
+  ["a backup interval off the clock", (r) => (r.backup = { repository: "rest:http://10.0.0.5:8000/", password: BACKUP_PASSWORD, intervalMinutes: 45 }),
+    ["backup.intervalMinutes"], /must divide an hour or a day: one of 5, 6, 10/],
+  ["a short backup password", (r) => (r.backup = { repository: "rest:http://10.0.0.5:8000/", password: "short" }), ["backup.password"],
+    /16-1024 printable ASCII.*openssl rand -base64 32/],
+  ["a retention that keeps nothing", (r) => (r.backup = { repository: "rest:http://10.0.0.5:8000/", password: BACKUP_PASSWORD, retention: { hourly: 0, daily: 0, weekly: 0 } }),
+    ["backup.retention"], /keeps no snapshot at all — keep at least one/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -188,6 +211,28 @@ describe("config that must keep passing", () => {
   accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
   accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));
   for (const user of ["root", "mailfleet", "admin", "deploy"]) accepts(`ssh.user ${user}`, (r) => (r.ssh = { user }));
+  for (const repository of ["sftp:backup@backup.example.com:/srv/restic", "rest:https://backup.example.com:8000/mail/", "rest:http://127.0.0.1:8000",
+    "rest:http://[2001:db8::5]:8000/x", "s3:s3.amazonaws.com/mail-backups/fleet", "s3:https://minio.example.com:9000/bucket", "sftp:u@10.0.0.5:/b"]) {
+    accepts(`backup repository ${repository}`, (r) => (r.backup = { repository, password: BACKUP_PASSWORD, intervalMinutes: 1440 }));
+  }
+  it("defaults a backup block's interval and retention, and leaves no backup when the block is absent", () => {
+    const raw = validRaw();
+    assert.equal(parseFleetConfig(raw).backup, undefined);
+    raw.backup = { repository: "rest:http://10.0.0.5:8000/", password: BACKUP_PASSWORD };
+    assert.deepEqual(parseFleetConfig(raw).backup, {
+      repository: "rest:http://10.0.0.5:8000/",
+      password: BACKUP_PASSWORD,
+      intervalMinutes: 60,
+      retention: { hourly: 24, daily: 14, weekly: 8 },
+    });
+  });
+  it("takes a backup block on aws without a repository (the stack's bucket)", () => {
+    const spec = parseFleetConfig(readStackConfig("prod", { passphrase: "mailfleet-example" }).raw);
+    const raw = readStackConfig("prod", { passphrase: "mailfleet-example" }).raw;
+    raw.backup = { password: BACKUP_PASSWORD, intervalMinutes: 30 };
+    assert.equal(spec.compute, "aws");
+    assert.equal(parseFleetConfig(raw).backup?.repository, undefined);
+  });
   accepts("a SHA512-CRYPT hash with rounds", (r) => (r.mailboxes[0].passwordHash = HASH.replace("$6$", "$6$rounds=656000$")));
 
   it("accepts every hash scheme as Debian 13's doveadm writes it", () => {

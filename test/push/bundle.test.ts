@@ -153,6 +153,8 @@ function exampleBundles(): { name: string; role: DeployRole; files: RenderedFile
   const specs = stacks.map((stack) => [stack, parseFleetConfig(readStackConfig(stack, { passphrase: stack === "lab" ? "mailfleet-lab" : "mailfleet-example" }).raw)] as const);
   const lab = specs.find(([stack]) => stack === "lab")![1];
   specs.push(["lab+smarthost", { ...lab, smarthost: { host: "relay.example.net", port: 587, username: "u@example.com", password: "pw" } }]);
+  const retention = { hourly: 24, daily: 14, weekly: 8 };
+  specs.push(["lab+backup", { ...lab, backup: { repository: "rest:http://192.0.2.99:8000/mail", password: "a long enough repository password", intervalMinutes: 60, retention } }]);
   const keys = mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
   return specs.flatMap(([stack, spec]) => {
     const topology = buildTopology(spec);
@@ -172,6 +174,7 @@ test("deploy.sh's own allowlist admits every file every example stack renders fo
   const bundles = exampleBundles();
   for (const role of ["edge", "outbound", "store", "dns"]) assert.ok(bundles.some((b) => b.role === role), `no ${role} host in the examples`);
   assert.ok(bundles.some((b) => b.files.some((f) => f.path === "/etc/postfix/sasl_passwd")));
+  assert.ok(bundles.some((b) => b.files.some((f) => f.path === "/usr/local/sbin/mailfleet-backup")));
   for (const { name, role, files } of bundles) {
     const r = check(role, bundleFiles(files));
     assert.equal(r.status, 0, `${name}: ${r.stderr}`);

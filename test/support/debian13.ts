@@ -96,6 +96,12 @@ export class Debian13Host {
     throw new Error("the Debian 13 host did not boot");
   }
 
+  /** The booted host's pid 1 as this machine numbers it: `nsenter -t` it to join its namespaces. */
+  pid(): number {
+    if (!this.booted) throw new Error("pid() needs boot() first");
+    return this.booted.init;
+  }
+
   /** Runs argv as root inside the booted host (see boot()). */
   exec(argv: string[], input?: string): RunResult {
     if (!this.booted) throw new Error("exec() needs boot() first");

@@ -1,0 +1,88 @@
+/**
+ * deploy.sh with a store's backup files, as root in a booted Debian 13 host that looks like a
+ * systemd host (/run/systemd/system) with a stand-in systemctl that records its calls: the files
+ * land with their modes in a root-only directory, the timer is enabled and restarted, and a stack
+ * that drops its backup block removes the files and stops the timer. No daemon binds anything: under
+ * "systemd" the units are started through the stand-in.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { buildFleet, givenAddresses } from "../../components/build";
+import { parseFleetConfig } from "../../components/config";
+import { loadOrCreateKeys } from "../../components/keys/offline";
+import { bundleFiles, DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
+import { BACKUP_PATHS } from "../../components/render/backup";
+import { RenderedFile } from "../../components/render/file";
+import { buildTopology } from "../../components/topology";
+import { Debian13Host } from "../support/debian13";
+import { validRaw } from "../support/fixtures";
+
+const keys = mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
+function store1(backup: boolean): RenderedFile[] {
+  const raw = validRaw();
+  if (backup) raw.backup = { repository: "rest:http://127.0.0.1:8000/fleet", password: "a long enough repository password" };
+  const spec = parseFleetConfig(raw);
+  return buildFleet(spec, givenAddresses(spec), loadOrCreateKeys(keys, buildTopology(spec))).hostFiles.store1;
+}
+
+let host: Debian13Host;
+const sh = (script: string, input?: string) => host.exec(["bash", "-c", script], input);
+const deploy = (files: RenderedFile[]) => {
+  const r = sh("bash /root/deploy.sh store", bundleFiles(files));
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+};
+const calls = () => sh("cat /tmp/systemctl.log; : > /tmp/systemctl.log").stdout.trim().split("\n");
+
+before(() => {
+  host = new Debian13Host([]).boot();
+  // is-active answers "active" for the backup timer once it was started, as systemd would.
+  const systemctl = [
+    "#!/bin/sh",
+    'echo "$*" >> /tmp/systemctl.log',
+    'case "$*" in',
+    '  "restart mailfleet-backup.timer") touch /tmp/timer.active ;;',
+    '  "stop mailfleet-backup.timer") rm -f /tmp/timer.active ;;',
+    '  "is-active --quiet mailfleet-backup.timer") [ -e /tmp/timer.active ] ;;',
+    "esac",
+  ].join("\n");
+  assert.equal(sh("cat > /root/deploy.sh", readFileSync(DEPLOY_SCRIPT_PATH, "utf8")).code, 0);
+  const r = sh("mkdir -p /run/systemd/system && cat > /usr/local/sbin/systemctl && chmod 0755 /usr/local/sbin/systemctl && : > /tmp/systemctl.log", `${systemctl}\n`);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+after(() => host?.dispose());
+
+test("a store's first push with backups writes the files and enables and starts the timer", () => {
+  deploy(store1(true));
+  const stat = sh(`stat -c '%n %a %U:%G' /etc/mailfleet/backup ${Object.values(BACKUP_PATHS).join(" ")}`);
+  assert.equal(stat.code, 0, stat.stderr);
+  assert.deepEqual(stat.stdout.trim().split("\n"), [
+    "/etc/mailfleet/backup 700 root:root",
+    `${BACKUP_PATHS.env} 600 root:root`,
+    `${BACKUP_PATHS.password} 600 root:root`,
+    `${BACKUP_PATHS.script} 755 root:root`,
+    `${BACKUP_PATHS.service} 644 root:root`,
+    `${BACKUP_PATHS.timer} 644 root:root`,
+  ]);
+  const made = calls();
+  const at = made.indexOf("daemon-reload");
+  assert.ok(at >= 0, made.join("\n"));
+  assert.deepEqual(made.slice(at, at + 3), ["daemon-reload", "enable --quiet mailfleet-backup.timer", "restart mailfleet-backup.timer"]);
+});
+
+test("a push without the backup block removes the files and stops the timer", () => {
+  deploy(store1(false));
+  assert.equal(sh(`ls ${Object.values(BACKUP_PATHS).join(" ")} 2>/dev/null | wc -l`).stdout.trim(), "0");
+  const made = calls();
+  assert.ok(made.includes("stop mailfleet-backup.timer"), made.join("\n"));
+  assert.ok(!made.some((c) => c.startsWith("enable") && c.includes("backup")), made.join("\n"));
+  // Nothing to stop the next time.
+  deploy(store1(false).map((f) => (f.path === "/etc/dovecot/dovecot.conf" ? { ...f, content: `${f.content}\n` } : f)));
+  const again = calls();
+  assert.ok(again.includes("daemon-reload"), again.join("\n"));
+  assert.ok(!again.some((c) => /^(stop|enable|restart|disable) .*mailfleet-backup/.test(c)), again.join("\n"));
+});
