@@ -7,7 +7,8 @@
  * `./mf check` names them.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,22 +63,32 @@ after(async () => {
 
 /**
  * An operator command (`./mf <command> …`) run from the admin host, where the push runs from: the
- * only address the stores' firewalls let reach SSH. `stacks`: another stack folder (a changed stack).
+ * only address the stores' firewalls let reach SSH (as root with the lab's key; the lab's host keys
+ * are new at each bring-up). `dir`: a folder with another stacks/ (a changed stack).
  */
-function mf(args: string[], stacks?: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(
-    "ip",
-    ["netns", "exec", netnsName("admin"), process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), ...args, "--ssh-key", SSH_KEY],
-    {
-      cwd: stacks ? resolve(stacks, "..") : REPO,
-      encoding: "utf8",
-      env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE },
-      timeout: 10 * 60_000,
-    },
-  );
+function mfArgv(args: string[], dir?: string): string[] {
+  const ssh = ["--ssh-key", SSH_KEY, "--ssh-user", "root", "--known-hosts", "/dev/null", ...(dir ? ["--dir", dir] : [])];
+  return ["netns", "exec", netnsName("admin"), process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), ...args, ...ssh];
+}
+const MF_OPTIONS = { cwd: REPO, env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE } };
+type Run = { status: number | null; stdout: string; stderr: string };
+
+function mf(args: string[], dir?: string): Run {
+  const run = spawnSync("ip", mfArgv(args, dir), { ...MF_OPTIONS, encoding: "utf8", timeout: 10 * 60_000 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
-const backupCli = (args: string[], stacks?: string) => mf([join(REPO, "scripts/backup.ts"), ...args], stacks);
+
+/** mf without blocking this process, so two commands run side by side. */
+async function mfAsync(args: string[]): Promise<Run> {
+  const child = spawn("ip", mfArgv(args), MF_OPTIONS);
+  const run = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => (run.stdout += d));
+  child.stderr.on("data", (d) => (run.stderr += d));
+  const [status] = (await once(child, "close")) as [number | null];
+  return { status, ...run };
+}
+
+const backupCli = (args: string[], dir?: string) => mf([join(REPO, "scripts/backup.ts"), ...args], dir);
 
 /** What the two mailboxes hold, as IMAP shows it through a store (a user on the other store is proxied). */
 function mailboxes(through: string): Record<string, MailboxState["folders"]> {
@@ -103,7 +114,7 @@ function assertNoDuplicates(state: Record<string, MailboxState["folders"]>): voi
 const received = (user: string, store: string, subject: string, count: number) =>
   waitUntil(() => imapMessages(fqdn(store), user, labPassword(user), subject), (m) => m.length >= count, 180_000, 2000);
 
-/** The stack folder with the lab stack changed by `edit` (its text), for the commands that read it. */
+/** A folder whose stacks/ holds the lab stack changed by `edit` (its text), for the commands that read it. */
 function changedStacks(name: string, edit: (yaml: string) => string): string {
   const stacks = join(dir, name, "stacks");
   cpSync(join(REPO, "stacks"), stacks, { recursive: true });
@@ -112,7 +123,7 @@ function changedStacks(name: string, edit: (yaml: string) => string): string {
   const after = edit(before);
   assert.notEqual(after, before, `the ${name} edit changed nothing`);
   writeFileSync(file, after);
-  return stacks;
+  return join(dir, name);
 }
 
 /** Pushes the fleet as rendered from a changed spec (the lab's `pulumi up`). */
@@ -204,8 +215,8 @@ describe("backups to the lab's backup host", () => {
   });
 
   /** `./mf check` from the admin host, with SSH to the stores: its backup results. */
-  function backupChecks(): CheckResult[] {
-    const run = mf([join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--json"]);
+  const backupChecks = () => backupResults(mf([join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--json"]));
+  function backupResults(run: { stdout: string; stderr: string }): CheckResult[] {
     assert.ok(run.stdout.trim().startsWith("["), `the check printed no results:\n${run.stdout}\n${run.stderr}`);
     return (JSON.parse(run.stdout) as CheckResult[]).filter((r) => r.check === "backup");
   }
@@ -224,12 +235,15 @@ describe("backups to the lab's backup host", () => {
     }
   });
 
-  test("an unreachable repository fails loudly, and `./mf check` says so", () => {
+  test("an unreachable repository fails loudly, and `./mf check` says so", async () => {
     execOk(BACKUP.name, ["pkill", "-f", "restic-rest-server"]);
-    const backup = backupCli(["backup", "--stack", "lab", "--store", "store1"]);
+    // Each waits out the stores' bound on the first contact (MAILFLEET_BACKUP_PROBE_SECONDS, 120 s): side by side.
+    const [backup, results] = await Promise.all([
+      mfAsync([join(REPO, "scripts/backup.ts"), "backup", "--stack", "lab", "--store", "store1"]),
+      mfAsync([join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--json"]).then(backupResults),
+    ]);
     assert.notEqual(backup.status, 0);
-    assert.match(backup.stdout + backup.stderr, /store1/);
-    const results = backupChecks();
+    assert.match(backup.stdout + backup.stderr, /store1.*unreachable/s);
     assert.ok(results.length >= 2, JSON.stringify(results));
     assert.ok(results.every((r) => r.status === "fail"), JSON.stringify(results, null, 2));
   });

@@ -65,7 +65,7 @@ describe("certificate lineages", () => {
 
 describe("certbot files", () => {
   it("with fleet-ca, a host gets none: only the lineages and their installer", () => {
-    const files = filesOf(labInput(), "mx1");
+    const files = filesOf(labInput((s) => ({ ...s, tls: { ...s.tls, mode: "fleet-ca" } })), "mx1");
     assert.ok(!files.some((f) => f.path.startsWith("/etc/mailfleet/acme/") || f.path === ACME_PATHS.script));
     assert.match(at(files, TLS_LINEAGES).content, /^fleet-ca mx1 postfix nginx\nfleet-ca mx1-web-1 nginx\n$/m);
   });

@@ -11,7 +11,8 @@ import { KNOT_CONF, knotZonePath, renderKnotServer } from "../../components/rend
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 
-const LAB = lab();
+/** The lab fleet with the fleet CA's certificates (no DNS-01 updates); ACME below. */
+const LAB = lab((raw) => (raw.tls = { mode: "fleet-ca" }));
 const QUOTED = `say "hi" \\ ${"x".repeat(300)}`;
 const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: QUOTED }] };
 const zones = zoneFiles(set, LAB.spec);

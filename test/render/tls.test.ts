@@ -7,12 +7,13 @@ import { hostNamed } from "../../components/topology";
 import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
 
-const input = labInput();
+/** The lab with the fleet CA's certificates only (its stack takes ACME ones). */
+const input = labInput((s) => ({ ...s, tls: { ...s.tls, mode: "fleet-ca" } }));
 
 test("the cert file is a chain (host, then CA) that verifies, the key matches it and is root-only", () => {
   const store1 = hostNamed(input.topology, "store1");
   const files = renderTlsFiles(input, store1);
-  // The lab is tls.mode fleet-ca: the bootstrap certificate, the lineages and their installer, nothing of certbot's.
+  // tls.mode fleet-ca: the bootstrap certificate, the lineages and their installer, nothing of certbot's.
   assert.deepEqual(files.map((f) => f.path).sort(), [...Object.values(TLS_PATHS), TLS_LINEAGES, CERT_DEPLOY_HOOK].sort());
   assert.equal(files.find((f) => f.path === TLS_LINEAGES)!.content.split("\n")[1], "fleet-ca store1 dovecot");
   assert.ok(files.find((f) => f.path === TLS_PATHS.key)!.secret);
