@@ -21,11 +21,13 @@ import { BACKUP_INTERVALS } from "../../components/config/parse";
 import { BACKUP_PATHS, backupSchedule } from "../../components/render/backup";
 const DOVECOT_CONF = "/etc/dovecot/dovecot.conf";
 import { RenderedFile } from "../../components/render/file";
-import { buildTopology } from "../../components/topology";
+import { renderInput } from "../../components/render/input";
+import { buildTopology, hostNamed } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { CheckResult, CHECKS } from "../../scripts/check/result";
 import { Debian13Host, RunResult } from "../support/debian13";
 import { validRaw } from "../support/fixtures";
+import { bootstrapLiveFiles } from "../support/tlsLive";
 
 const PASSWORD = "correct horse battery staple 42";
 const BASE = "rest:http://127.0.0.1:8000/fleet";
@@ -45,10 +47,16 @@ function stackRaw(): Record<string, any> {
 function storeFiles(): RenderedFile[] {
   const raw = stackRaw();
   const spec = parseFleetConfig(raw);
-  const build = buildFleet(spec, givenAddresses(spec), loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec)));
+  const keys = loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec));
+  const build = buildFleet(spec, givenAddresses(spec), keys);
   // Dovecot on loopback only: no protocol listeners, and the auth store's Postfix listener moved.
   const loopback = "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\n";
-  return build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f));
+  const input = renderInput(build.topology, givenAddresses(spec), keys, "");
+  return [
+    ...build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f)),
+    // The certificate files deploy.sh would install before Dovecot first reads them.
+    ...bootstrapLiveFiles(input, hostNamed(build.topology, "store1")),
+  ];
 }
 
 let host: Debian13Host;
