@@ -11,6 +11,7 @@ import { after, describe, it } from "node:test";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { zoneFiles } from "../../components/records";
 import { renderKnotServer } from "../../components/render/knot";
+import { generateTsigSecret } from "../../components/keys/generate";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
 import { TLS_LIVE_DIR } from "../../components/render/input";
@@ -53,7 +54,7 @@ const LAB = lab();
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, {}).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, Object.fromEntries(LAB.spec.hosts.map((h) => [h.name, generateTsigSecret()]))).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {
