@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { certificateLineages, IMAPS_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, HTTPS_PORT } from "../../components/topology";
 import {
@@ -18,35 +18,26 @@ import {
   CLIENT,
   deployFiles,
   dig,
-  down,
   exec,
   execOk,
   hostRoot,
   LAB_PASSPHRASE,
   labHost,
   LabFleet,
-  loadLabFleet,
   mtaStsQuery,
   netnsName,
   presentedCertificate,
   push,
   startOn,
-  up,
   waitUntil,
 } from "../../scripts/lab";
 import { CheckResult } from "../../scripts/check/result";
+import { useLab } from "../support/lab";
 
 const REPO = resolve(__dirname, "../..");
+const labFleet = useLab();
 let fleet: LabFleet;
-
-before(async () => {
-  await up();
-  fleet = loadLabFleet();
-}, { timeout: 900_000 });
-
-after(async () => {
-  await down();
-}, { timeout: 120_000 });
+before(() => (fleet = labFleet()));
 
 interface Endpoint {
   host: string;

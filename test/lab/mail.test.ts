@@ -6,12 +6,11 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { DnsRecord } from "../../components/records";
 import {
   CLIENT,
   dig,
-  down,
   EXT,
   EXT_USER,
   exec,
@@ -23,7 +22,6 @@ import {
   labHost,
   LabFleet,
   labPassword,
-  loadLabFleet,
   logLinesSince,
   logSize,
   openPorts,
@@ -35,9 +33,9 @@ import {
   startOn,
   startService,
   txtValue,
-  up,
   waitUntil,
 } from "../../scripts/lab";
+import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
 const fqdn = (host: string) => labHost(fleet, host).fqdn;
@@ -50,14 +48,8 @@ const bobInbox = (subject: string) => imapMessages(fqdn("store2"), BOB, labPassw
 const aliceReceives = (subject: string, count: number, timeoutMs = 120_000) =>
   waitUntil(() => aliceInbox(subject), (m) => m.length >= count, timeoutMs, 2000);
 
-before(async () => {
-  await up();
-  fleet = loadLabFleet();
-}, { timeout: 900_000 });
-
-after(async () => {
-  await down();
-}, { timeout: 120_000 });
+const labFleet = useLab();
+before(() => (fleet = labFleet()));
 
 describe("1. inbound", () => {
   test("mail by MX lookup reaches alice's mailbox on store1, read back over IMAPS", async () => {

@@ -3,6 +3,7 @@
  * the real config path (stack file -> readStackSpec -> buildTopology), addresses from the spec.
  */
 import { mkdtempSync } from "node:fs";
+import { after, before } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { givenAddresses } from "../../components/build";
@@ -12,6 +13,7 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { RenderInput, renderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
+import { down, LabFleet, loadLabFleet, up } from "../../scripts/lab";
 
 export function labSpec(): FleetSpec {
   return readStackSpec("lab", { passphrase: "mailfleet-lab" }).spec;
@@ -24,4 +26,23 @@ export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): Ren
   const topology = buildTopology(change(labSpec()));
   keyDir ??= mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
   return renderInput(topology, givenAddresses(topology.spec), loadOrCreateKeys(keyDir, topology), mtaStsPolicy(topology).policy);
+}
+
+/**
+ * A lab suite's bring-up and tear-down: the whole lab up before the file's tests (bounded), down
+ * after them; the returned function gives the lab fleet once it is up.
+ */
+export function useLab(): () => LabFleet {
+  let fleet: LabFleet | undefined;
+  before(async () => {
+    await up();
+    fleet = loadLabFleet();
+  }, { timeout: 900_000 });
+  after(async () => {
+    await down();
+  }, { timeout: 120_000 });
+  return () => {
+    if (!fleet) throw new Error("the lab is not up");
+    return fleet;
+  };
 }
