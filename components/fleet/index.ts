@@ -61,11 +61,14 @@ export class MailFleet extends pulumi.ComponentResource {
 
     if (spec.push === "ssh") {
       for (const host of topology.hosts) {
+        // With ACME, a host's first push starts certbot at once: its DNS-01 updates need the
+        // nameserver to know the host's TSIG key (zone) and its names to exist.
+        const dnsFirst = spec.tls.mode === "acme" ? dns.forwardRecords(host.name) : [];
         sshPush(
           spec,
           `push-${host.name}`,
           { role: host.role, host: compute.sshHosts[host.name], files: build.apply((b) => () => b.hostFiles[host.name]) },
-          { parent: this, dependsOn: compute.machines[host.name] ?? [] },
+          { parent: this, dependsOn: [...(compute.machines[host.name] ?? []), ...dnsFirst] },
         );
       }
     } else {

@@ -415,7 +415,17 @@ export async function down(): Promise<void> {
   releaseLabLock();
 }
 
-const DAEMONS: Record<string, string> = { master: "postfix", rspamd: "rspamd", nginx: "nginx", dovecot: "dovecot", knotd: "knot", sshd: "sshd" };
+const DAEMONS: Record<string, string> = {
+  master: "postfix",
+  rspamd: "rspamd",
+  nginx: "nginx",
+  dovecot: "dovecot",
+  knotd: "knot",
+  sshd: "sshd",
+  pebble: "pebble",
+  "rest-server": "rest-server",
+  unbound: "unbound",
+};
 
 /** The daemons running on a lab host (by process name). */
 export function runningDaemons(host: string): string[] {
@@ -451,7 +461,7 @@ export function status(): string {
     `  IMAP        ${services.imap.fqdn} port ${IMAPS_PORT}, TLS            (${role("store")})`,
     `  Submission  ${services.smtp.fqdn} port ${SUBMISSION_PORT} STARTTLS or ${SUBMISSIONS_PORT} TLS, with AUTH  (${role("outbound")})`,
     `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
-    `  TLS trust   the fleet CA ${join(KEYS_DIR, "ca.crt")}`,
+    `  TLS trust   ${join(hostRoot(CLIENT.name), CA_FILE)} (${spec.tls.mode === "acme" ? "Pebble's root: the hosts' certificates come from the lab's ACME CA" : "the fleet CA"})`,
     "  Users:",
     ...spec.mailboxes.map((m) => `    ${m.address}  password ${labPassword(m.address)}  (on ${m.store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,

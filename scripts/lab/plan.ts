@@ -15,7 +15,7 @@ export const BRIDGE_NS = `${NS_PREFIX}net`;
 /** Every documentation range, routed on-link over each host's one interface (no default route: nothing leaves the lab). */
 export const DOC_ROUTES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
 
-/** Where client and ext find the lab's mail test tool and the fleet CA. */
+/** Where client and ext find the lab's mail test tool and the CA they trust (Pebble's root, fetched at up). */
 export const LAB_TOOLS = "/usr/local/share/mailfleet-lab";
 export const MAILTOOL = `${LAB_TOOLS}/mailtool.py`;
 export const CA_FILE = `${LAB_TOOLS}/ca.crt`;

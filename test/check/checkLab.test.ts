@@ -1,7 +1,8 @@
 /**
  * The deliverability check against the live lab: run as an operator would (`npm run check`) from
- * the lab's client namespace, against the lab's authoritative DNS server, its edge hosts' Postfix
- * (STARTTLS on 25) and nginx (the MTA-STS policy over HTTPS, trusted through the fleet CA). First
+ * the lab's client namespace, against the lab's authoritative DNS server, every TLS endpoint (STARTTLS
+ * on 25, submission, IMAPS, the edges' HTTPS names) and nginx (the MTA-STS policy), trusting
+ * Pebble's root alone, as the lab's clients do (the hosts' certificates come from the lab's ACME CA). First
  * the lab as deployed: every check passes. Then a zone broken by hand in eight ways, pushed to the
  * DNS server the way the lab deploys it: each fault must be named, with its fix.
  */
@@ -12,7 +13,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { givenAddresses } from "../../components/build";
-import { deployFiles, down, KEYS_DIR, LAB_PASSPHRASE, LabFleet, loadLabFleet, netnsName, push, up } from "../../scripts/lab";
+import { deployFiles, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
+import { hostRoot } from "../../scripts/lab/host";
+import { CA_FILE } from "../../scripts/lab/plan";
+import { useLab } from "../support/lab";
 import { CheckResult } from "../../scripts/check/result";
 import { RenderedFile } from "../../components/render/file";
 
@@ -21,22 +25,19 @@ const DNS_SERVER = "192.0.2.53";
 const DNSBL = "bl.example.net";
 
 describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
-  let fleet: LabFleet;
+  // The whole lab: the tls check reaches every endpoint, the outbound host and stores included.
+  const lab = useLab();
   let dir: string;
   let outputs: string;
 
-  before(async () => {
-    // The hosts the check talks to: the nameserver, the MX hosts, and the client it runs from.
-    await up({ only: ["dns1", "mx1", "mx2", "client"] });
-    fleet = loadLabFleet();
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), "mailfleet-check-"));
     // The stack outputs the check compares with, as `pulumi stack output --json` gives them.
-    const dkimTxt = Object.fromEntries(fleet.build.recordSet.records.flatMap((r) => (r.type === "TXT" && r.name.includes("._domainkey.") ? [[r.name, r.text]] : [])));
+    const dkimTxt = Object.fromEntries(lab().build.recordSet.records.flatMap((r) => (r.type === "TXT" && r.name.includes("._domainkey.") ? [[r.name, r.text]] : [])));
     outputs = join(dir, "outputs.json");
-    writeFileSync(outputs, JSON.stringify({ hostAddresses: givenAddresses(fleet.spec), dkimTxt }));
+    writeFileSync(outputs, JSON.stringify({ hostAddresses: givenAddresses(lab().spec), dkimTxt }));
   });
-  after(async () => {
-    await down();
+  after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -47,7 +48,7 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
       [
         "netns", "exec", netnsName("client"),
         process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "scripts/check.ts"),
-        "--stack", "lab", "--dns", DNS_SERVER, "--ca", join(KEYS_DIR, "ca.crt"), "--outputs", outputs, "--dnsbl", DNSBL, "--json",
+        "--stack", "lab", "--dns", DNS_SERVER, "--ca", join(hostRoot("client"), CA_FILE), "--outputs", outputs, "--dnsbl", DNSBL, "--json",
       ],
       { cwd: REPO, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE }, timeout: 5 * 60_000 },
     );
@@ -61,7 +62,7 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
     const { status, results, stderr } = check();
     // Not even a warning: the lab can do everything the check asks. Its DNSBL zone bl.example.net
     // lives in the lab's own example.net zone (an answer, NXDOMAIN, not an unreachable list), the
-    // certificates chain to the fleet CA given with --ca, and each STARTTLS probe sits out
+    // certificates chain to Pebble's root given with --ca, and each STARTTLS probe sits out
     // postscreen's greet wait (a "220-" line, ~6 s, then smtpd's "220 ") within its 15 s.
     assert.deepEqual(results.filter((r) => r.status !== "pass"), [], show(results) + stderr);
     assert.equal(status, 0);
@@ -76,6 +77,7 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
   });
 
   it("names each fault of a deliberately broken zone, with its fix", async () => {
+    const fleet = lab();
     const dns = fleet.hosts.find((h) => h.role === "dns")!;
     const edits: Record<string, [string | RegExp, string][]> = {
       "example.com.zone": [

@@ -3,9 +3,11 @@
  * every lab host is pushed the files the engine exported (with the deploy command the Pulumi push
  * runs, over SSH) in place of the lab's offline render, and mail flows in and out. The DKIM key
  * that signs is the one the engine holds, and the record that verifies it is the one it published.
+ * The lab stack takes ACME certificates: those certbot issued at the lab's up stay through the
+ * engine's push (it never overwrites what certbot manages), and the clients trust Pebble's root alone.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
@@ -33,6 +35,15 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
   let stack: Stack;
   let outputs: OutputMap;
   let dkimKeyPem: string;
+  /** Each TLS endpoint probed here: its certificate before the engine's push. */
+  const endpoints = () => {
+    const fleet = lab.loadLabFleet();
+    return [
+      { address: lab.labHost(fleet, "store1").ipv4, port: 993, name: "imap.mail.example.com" },
+      { address: lab.labHost(fleet, "out1").ipv4, port: 587, name: "smtp.mail.example.com", starttls: "smtp" as const },
+    ];
+  };
+  let issued: lab.PresentedCertificate[];
 
   before(async () => {
     box = labSandbox();
@@ -44,14 +55,12 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
     dkimKeyPem = JSON.parse(key.outputs.privateKeyPem.plaintext);
 
     await lab.up();
+    issued = endpoints().map(lab.presentedCertificate);
     const hosts = lab.loadLabFleet().hosts.filter((h) => h.ssh);
     for (const host of hosts) {
       const result = await lab.push(host, engineFiles(outputs, host));
       assert.equal(result.code, 0, `${host.name}: ${result.stdout}${result.stderr}`);
     }
-    // The lab's client and foreign server trust the fleet CA: now the engine's.
-    const caPem = engineFiles(outputs, hosts.find((h) => h.role === "edge")!).find((f) => f.path === "/etc/mailfleet/tls/ca.crt")!.content;
-    for (const peer of [lab.CLIENT, lab.EXT]) writeFileSync(join(lab.hostRoot(peer.name), lab.CA_FILE), caPem);
   });
 
   after(async () => {
@@ -70,7 +79,16 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
     assert.equal(readFileSync(join(lab.hostRoot("out1"), "/var/lib/rspamd/dkim/example.com.lab1.key"), "utf8"), dkimKeyPem);
   });
 
-  it("inbound: mail sent by MX lookup lands in the mailbox and is read back over IMAPS with the engine's certificate", async () => {
+  it("the certificates certbot issued stay through the engine's push and verify against Pebble's root alone", () => {
+    const now = endpoints().map(lab.presentedCertificate);
+    for (const [i, cert] of now.entries()) {
+      assert.equal(cert.verified, true, `${endpoints()[i].name}: ${cert.verifyResult}`);
+      assert.match(cert.issuer, /Pebble/);
+      assert.equal(cert.serial, issued[i].serial, `${endpoints()[i].name}: the push replaced certbot's certificate`);
+    }
+  });
+
+  it("inbound: mail sent by MX lookup lands in the mailbox and is read back over IMAPS with the store's ACME certificate", async () => {
     const subject = tag("engine inbound");
     lab.sendByMx(`someone@${lab.EXT_DOMAIN}`, ALICE, subject);
     const messages = await lab.waitUntil(

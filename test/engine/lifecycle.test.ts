@@ -17,10 +17,14 @@ import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../s
 const DKIM = "pulumi-nodejs:dynamic/mailfleet:DkimKey";
 const CA = "pulumi-nodejs:dynamic/mailfleet:FleetCa";
 const CERT = "pulumi-nodejs:dynamic/mailfleet:HostCertificate";
+const TSIG = "pulumi-nodejs:dynamic/mailfleet:TsigKey";
 const HOSTS = ["mx1", "mx2", "out1", "store1", "store2"];
 const DOMAINS = ["example.com", "example.org"];
-/** Stack + MailFleet component + 2 DKIM keys + CA + 5 host certificates (the engine leaves its default provider out of the counts). */
-const RESOURCES = 10;
+/**
+ * Stack + MailFleet component + 2 DKIM keys + CA + 5 host certificates + 5 TSIG keys (the lab takes
+ * ACME certificates by DNS-01; the engine leaves its default provider out of the counts).
+ */
+const RESOURCES = 15;
 
 interface StateResource {
   type: string;
@@ -55,7 +59,7 @@ async function stateResources(stack: Stack): Promise<StateResource[]> {
 const ofType = (resources: StateResource[], type: string) => resources.filter((r) => r.type === type);
 /** The key resources in a fixed order (the engine stores resources in the order they completed). */
 const keyMaterial = (resources: StateResource[]) =>
-  resources.filter((r) => [DKIM, CA, CERT].includes(r.type)).sort((a, b) => a.name.localeCompare(b.name));
+  resources.filter((r) => [DKIM, CA, CERT, TSIG].includes(r.type)).sort((a, b) => a.name.localeCompare(b.name));
 
 function fileOf(outputs: OutputMap, host: string, path: string): RenderedFile {
   const file = (outputs.hostFiles.value[host] as RenderedFile[]).find((f) => f.path === path);
@@ -225,12 +229,13 @@ describe("engine: the lab stack from up to rm", () => {
         // A line of the key's base64 body, in case a PEM were stored without its header.
         secrets.push(pem.split(/\r?\n/)[1]);
       }
+      if (r.type === TSIG) secrets.push(r.outputs.secret);
     }
     const config = readStackConfig("lab", { dir: `${box.workDir}/stacks`, passphrase: LAB_PASSPHRASE });
     const mailboxes = config.raw.mailboxes as { address: string; passwordHash: string }[];
     assert.equal(mailboxes.length, 4);
     for (const m of mailboxes) secrets.push(m.passwordHash, `${m.address.split("@")[0]}-lab-password`);
-    assert.ok(secrets.length >= 4 + 2 * 4 + 4);
+    assert.ok(secrets.length >= 4 + 2 * 4 + 4 + HOSTS.length);
 
     const files = filesUnder(box.stateDir);
     assert.ok(files.some((f) => f.path.endsWith("/stacks/mailfleet/lab.json")), "no state file where the file backend keeps it");

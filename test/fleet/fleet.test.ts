@@ -260,6 +260,11 @@ describe("the lab stack (byo + zone)", () => {
     assert.ok(bundleHolds(await stagedBundle(run.resources, "zone-push"), "$ORIGIN example.com."), "the zone files travel in the bundle");
     assert.deepEqual(run.deps.get("zone-push"), ["zone-push-upload"], "the nameserver's deploy runs after its upload");
     assert.equal(ofType(run.resources, EIP).length + ofType(run.resources, CF_RECORD).length, 0);
+    // The lab takes ACME certificates: a host's push (which starts certbot) waits for the nameserver's, which holds its TSIG key.
+    assert.equal(spec.tls.mode, "acme");
+    for (const host of spec.hosts) assert.ok(run.deps.get(`push-${host.name}`)?.includes("zone-push"), `push-${host.name} waits for the zone push`);
+    const fleetCa = await runFleet({ ...spec, tls: { ...spec.tls, mode: "fleet-ca" } });
+    for (const host of spec.hosts) assert.ok(!fleetCa.deps.get(`push-${host.name}`)?.includes("zone-push"), `push-${host.name} need not wait with the fleet CA`);
   });
 });
 

@@ -51,10 +51,12 @@ table inet mailfleet {
 }
 
 const LAB = lab();
+/** One TSIG key per host for the whole file: two renders of one version are the same files. */
+const TSIG = Object.fromEntries(LAB.spec.hosts.map((h) => [h.name, generateTsigSecret()]));
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, Object.fromEntries(LAB.spec.hosts.map((h) => [h.name, generateTsigSecret()]))).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, TSIG).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {
@@ -303,10 +305,14 @@ describe("deploy.sh (dns role, Knot)", () => {
   });
 });
 
-/** out1 of the lab, signing with `active` of lab1/lab2, with or without a smarthost. */
+/**
+ * out1 of the lab, signing with `active` of lab1/lab2, with or without a smarthost; with the fleet
+ * CA's certificates, so that no certbot run (deployCerts.test.ts) writes beside the attacks here.
+ */
 function outboundFiles(active: "lab1" | "lab2", smarthost: boolean): RenderedFile[] {
   const input = labInput((s) => ({
     ...s,
+    tls: { ...s.tls, mode: "fleet-ca" },
     dkim: { selectors: ["lab1", "lab2"], active },
     smarthost: smarthost ? { host: "relay.example.net", port: 587, username: "u@example.com", password: "pw" } : undefined,
   }));

@@ -34,15 +34,23 @@ export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): Ren
  */
 export function useLab(): () => LabFleet {
   let fleet: LabFleet | undefined;
+  // Why the bring-up failed, for every test that needs the lab (the runner reports a failed
+  // root hook only through the tests it cancels).
+  let failure: Error | undefined;
   before(async () => {
-    await up();
-    fleet = loadLabFleet();
+    try {
+      await up();
+      fleet = loadLabFleet();
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    }
   }, { timeout: 900_000 });
   after(async () => {
     await down();
   }, { timeout: 120_000 });
   return () => {
-    if (!fleet) throw new Error("the lab is not up");
+    if (!fleet) throw new Error(`the lab is not up${failure ? `: ${failure.stack ?? failure.message}` : ""}`);
     return fleet;
   };
 }
