@@ -13,13 +13,12 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
 import {
   BACKUP,
   deployFiles,
-  down,
   execOk,
   fileMessages,
   imapMessages,
@@ -27,7 +26,6 @@ import {
   labHost,
   LabFleet,
   labPassword,
-  loadLabFleet,
   mailboxState,
   MailboxState,
   netnsName,
@@ -36,10 +34,10 @@ import {
   sendByMx,
   SSH_KEY,
   startService,
-  up,
   waitUntil,
 } from "../../scripts/lab";
 import { CheckResult } from "../../scripts/check/result";
+import { useLab } from "../support/lab";
 
 const REPO = resolve(__dirname, "../..");
 const ALICE = "alice@example.com";
@@ -50,16 +48,13 @@ let fleet: LabFleet;
 let dir: string;
 const fqdn = (host: string) => labHost(fleet, host).fqdn;
 
-before(async () => {
-  await up();
-  fleet = loadLabFleet();
+useLab((up) => {
+  fleet = up;
   dir = mkdtempSync(join(tmpdir(), "mailfleet-backup-"));
-}, { timeout: 900_000 });
-
-after(async () => {
-  await down();
+});
+after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
-}, { timeout: 120_000 });
+});
 
 /**
  * An operator command (`./mf <command> …`) run from the admin host, where the push runs from: the

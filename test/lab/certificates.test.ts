@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { certificateLineages, IMAPS_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, HTTPS_PORT } from "../../components/topology";
 import {
@@ -35,9 +35,8 @@ import { CheckResult } from "../../scripts/check/result";
 import { useLab } from "../support/lab";
 
 const REPO = resolve(__dirname, "../..");
-const labFleet = useLab();
 let fleet: LabFleet;
-before(() => (fleet = labFleet()));
+useLab((up) => (fleet = up));
 
 interface Endpoint {
   host: string;

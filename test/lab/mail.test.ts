@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { DnsRecord } from "../../components/records";
 import {
   CLIENT,
@@ -48,8 +48,7 @@ const bobInbox = (subject: string) => imapMessages(fqdn("store2"), BOB, labPassw
 const aliceReceives = (subject: string, count: number, timeoutMs = 120_000) =>
   waitUntil(() => aliceInbox(subject), (m) => m.length >= count, timeoutMs, 2000);
 
-const labFleet = useLab();
-before(() => (fleet = labFleet()));
+useLab((up) => (fleet = up));
 
 describe("1. inbound", () => {
   test("mail by MX lookup reaches alice's mailbox on store1, read back over IMAPS", async () => {

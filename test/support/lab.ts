@@ -30,9 +30,10 @@ export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): Ren
 
 /**
  * A lab suite's bring-up and tear-down: the whole lab up before the file's tests (bounded), down
- * after them; the returned function gives the lab fleet once it is up.
+ * after them; `onUp` gets the lab fleet once it is up, and so does the returned function. Node runs a
+ * file's top-level hooks without waiting for each other, so what needs the lab goes in `onUp`.
  */
-export function useLab(): () => LabFleet {
+export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () => LabFleet {
   let fleet: LabFleet | undefined;
   // Why the bring-up failed, for every test that needs the lab (the runner reports a failed
   // root hook only through the tests it cancels).
@@ -41,6 +42,7 @@ export function useLab(): () => LabFleet {
     try {
       await up();
       fleet = loadLabFleet();
+      onUp(fleet);
     } catch (error) {
       failure = error as Error;
       throw error;
