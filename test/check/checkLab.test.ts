@@ -67,11 +67,24 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(results.filter((r) => r.status !== "pass"), [], show(results) + stderr);
     assert.equal(status, 0);
     const count = (c: string) => results.filter((r) => r.check === c).length;
-    // 2 domains; 5 hosts x 2 addresses; 2 MX x 2 addresses; 3 sending hosts x 2 addresses.
+    // 2 domains; 5 hosts x 2 addresses; 2 MX x 2 addresses; 3 sending hosts x 2 addresses; TLS at
+    // 2 addresses each: out1 on 587 and 465, 2 stores on 993, 2 edges on 443 for mta-sts. and autoconfig. of 2 domains.
     assert.deepEqual(
-      { mx: count("mx"), ptr: count("ptr"), spf: count("spf"), dkim: count("dkim"), dmarc: count("dmarc"), mtaSts: count("mta-sts"), tlsRpt: count("tls-rpt"), starttls: count("starttls"), dnsbl: count("dnsbl") },
-      { mx: 2, ptr: 10, spf: 5, dkim: 2, dmarc: 2, mtaSts: 2, tlsRpt: 2, starttls: 4, dnsbl: 6 },
+      {
+        mx: count("mx"),
+        ptr: count("ptr"),
+        spf: count("spf"),
+        dkim: count("dkim"),
+        dmarc: count("dmarc"),
+        mtaSts: count("mta-sts"),
+        tlsRpt: count("tls-rpt"),
+        starttls: count("starttls"),
+        tls: count("tls"),
+        dnsbl: count("dnsbl"),
+      },
+      { mx: 2, ptr: 10, spf: 5, dkim: 2, dmarc: 2, mtaSts: 2, tlsRpt: 2, starttls: 4, tls: 2 * (2 + 2 + 2 * 4), dnsbl: 6 },
     );
+    assert.match(results.find((r) => r.check === "tls" && r.subject.startsWith("imap."))!.detail, /^TLSv1\.3, certificate for .*imap\.mail\.example\.com/);
     assert.match(results.find((r) => r.check === "starttls")!.detail, /^TLSv1\.3, certificate for mx1\.mail\.example\.com/);
     assert.match(results.find((r) => r.check === "mta-sts")!.detail, /served by 192\.0\.2\.11, 192\.0\.2\.12, 2001:db8:0:1::11, 2001:db8:0:1::12/);
   });
