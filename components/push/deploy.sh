@@ -64,6 +64,7 @@ allow_mta='
 /etc/postfix/virtual 0644 root:root
 /etc/rspamd/local.d/actions.conf 0644 root:root
 /etc/rspamd/local.d/dkim_signing.conf 0644 root:root
+/etc/rspamd/local.d/logging.inc 0644 root:root
 /etc/rspamd/local.d/worker-controller.inc 0644 root:root
 /etc/rspamd/local.d/worker-normal.inc 0644 root:root
 /etc/rspamd/local.d/worker-proxy.inc 0644 root:root'

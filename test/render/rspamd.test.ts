@@ -51,14 +51,23 @@ exit $rc`,
   );
 }
 
-/** The actions as rspamd parses them from the whole configuration tree (Debian's and ours). */
-function configuredActions(files: RenderedFile[]): Record<string, number | null> {
+/** A section as rspamd parses it from the whole configuration tree (Debian's and ours). */
+function configured(files: RenderedFile[], section: string): Record<string, any> {
   return withDebian13Host([...files, ...HOST_FILES], (host) => {
-    const dump = host.run(["rspamadm", "configdump", "-j", "actions"]);
+    const dump = host.run(["rspamadm", "configdump", "-j", section]);
     assert.equal(dump.code, 0, dump.stderr);
     return JSON.parse(dump.stdout);
   });
 }
+const configuredActions = (files: RenderedFile[]): Record<string, number | null> => configured(files, "actions");
+
+test("both roles log one line per message (notice), not Debian's info level, to the same file", () => {
+  for (const files of [edge(), outbound()]) {
+    const logging = configured(files, "logging");
+    assert.equal(logging.level, "notice");
+    assert.equal(logging.type, "file");
+  }
+});
 
 test("rspamadm configtest accepts the edge, warn-only edge and outbound files", () => {
   for (const [name, files] of [["edge", edge()], ["edge warnOnly", edge(warnOnlyInput)], ["outbound", outbound()]] as const) {

@@ -49,6 +49,12 @@ function workers(): RenderedFile[] {
     ),
     file(`${LOCAL}/worker-normal.inc`, `# The scanner the proxy forwards to; loopback only.\nbind_socket = ${ucl(SCANNER)};\n`),
     file(
+      `${LOCAL}/logging.inc`,
+      // Debian's info level writes some 20 lines per message (about half rspamd's log lines under a
+      // burst); notice keeps each message's scan result and every warning and error.
+      '# One line per scanned message (its result), plus warnings and errors.\nlevel = "notice";\n',
+    ),
+    file(
       `${LOCAL}/worker-controller.inc`,
       // The controller's web UI and learning API trust their callers (secure_ip): never beyond loopback.
       `# Web UI and learning API: loopback only, never exposed.\nbind_socket = ${ucl(CONTROLLER)};\n`,
