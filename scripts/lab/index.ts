@@ -283,6 +283,14 @@ async function waitForAcmeCertificates(fleet: LabFleet, timeoutMs = 180_000): Pr
   }
 }
 
+/**
+ * The CA the lab's clients trust, as a path on this machine: for an operator tool that runs in the
+ * client's namespace but reads its files from here (`./mf check --ca`).
+ */
+export function clientTrustFile(): string {
+  return join(hostRoot(CLIENT.name), CA_FILE);
+}
+
 function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
@@ -461,7 +469,7 @@ export function status(): string {
     `  IMAP        ${services.imap.fqdn} port ${IMAPS_PORT}, TLS            (${role("store")})`,
     `  Submission  ${services.smtp.fqdn} port ${SUBMISSION_PORT} STARTTLS or ${SUBMISSIONS_PORT} TLS, with AUTH  (${role("outbound")})`,
     `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
-    `  TLS trust   ${join(hostRoot(CLIENT.name), CA_FILE)} (${spec.tls.mode === "acme" ? "Pebble's root: the hosts' certificates come from the lab's ACME CA" : "the fleet CA"})`,
+    `  TLS trust   ${clientTrustFile()} (${spec.tls.mode === "acme" ? "Pebble's root: the hosts' certificates come from the lab's ACME CA" : "the fleet CA"})`,
     "  Users:",
     ...spec.mailboxes.map((m) => `    ${m.address}  password ${labPassword(m.address)}  (on ${m.store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,

@@ -13,9 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { givenAddresses } from "../../components/build";
-import { deployFiles, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
-import { hostRoot } from "../../scripts/lab/host";
-import { CA_FILE } from "../../scripts/lab/plan";
+import { clientTrustFile, deployFiles, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 import { CheckResult } from "../../scripts/check/result";
 import { RenderedFile } from "../../components/render/file";
@@ -48,7 +46,7 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
       [
         "netns", "exec", netnsName("client"),
         process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "scripts/check.ts"),
-        "--stack", "lab", "--dns", DNS_SERVER, "--ca", join(hostRoot("client"), CA_FILE), "--outputs", outputs, "--dnsbl", DNSBL, "--json",
+        "--stack", "lab", "--dns", DNS_SERVER, "--ca", clientTrustFile(), "--outputs", outputs, "--dnsbl", DNSBL, "--json",
       ],
       { cwd: REPO, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE }, timeout: 5 * 60_000 },
     );

@@ -35,14 +35,8 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
   let stack: Stack;
   let outputs: OutputMap;
   let dkimKeyPem: string;
-  /** Each TLS endpoint probed here: its certificate before the engine's push. */
-  const endpoints = () => {
-    const fleet = lab.loadLabFleet();
-    return [
-      { address: lab.labHost(fleet, "store1").ipv4, port: 993, name: "imap.mail.example.com" },
-      { address: lab.labHost(fleet, "out1").ipv4, port: 587, name: "smtp.mail.example.com", starttls: "smtp" as const },
-    ];
-  };
+  /** The TLS endpoints probed here (once the lab is up), and their certificates before the engine's push. */
+  let endpoints: { address: string; port: number; name: string; starttls?: "smtp" }[];
   let issued: lab.PresentedCertificate[];
 
   before(async () => {
@@ -55,8 +49,13 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
     dkimKeyPem = JSON.parse(key.outputs.privateKeyPem.plaintext);
 
     await lab.up();
-    issued = endpoints().map(lab.presentedCertificate);
-    const hosts = lab.loadLabFleet().hosts.filter((h) => h.ssh);
+    const fleet = lab.loadLabFleet();
+    endpoints = [
+      { address: lab.labHost(fleet, "store1").ipv4, port: 993, name: "imap.mail.example.com" },
+      { address: lab.labHost(fleet, "out1").ipv4, port: 587, name: "smtp.mail.example.com", starttls: "smtp" },
+    ];
+    issued = endpoints.map(lab.presentedCertificate);
+    const hosts = fleet.hosts.filter((h) => h.ssh);
     for (const host of hosts) {
       const result = await lab.push(host, engineFiles(outputs, host));
       assert.equal(result.code, 0, `${host.name}: ${result.stdout}${result.stderr}`);
@@ -80,11 +79,11 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
   });
 
   it("the certificates certbot issued stay through the engine's push and verify against Pebble's root alone", () => {
-    const now = endpoints().map(lab.presentedCertificate);
-    for (const [i, cert] of now.entries()) {
-      assert.equal(cert.verified, true, `${endpoints()[i].name}: ${cert.verifyResult}`);
+    for (const [i, endpoint] of endpoints.entries()) {
+      const cert = lab.presentedCertificate(endpoint);
+      assert.equal(cert.verified, true, `${endpoint.name}: ${cert.verifyResult}`);
       assert.match(cert.issuer, /Pebble/);
-      assert.equal(cert.serial, issued[i].serial, `${endpoints()[i].name}: the push replaced certbot's certificate`);
+      assert.equal(cert.serial, issued[i].serial, `${endpoint.name}: the push replaced certbot's certificate`);
     }
   });
 

@@ -15,12 +15,12 @@ import { certificateLineages, IMAPS_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSION
 import {
   ACME,
   CA_FILE,
+  clientTrustFile,
   CLIENT,
   deployFiles,
   dig,
   exec,
   execOk,
-  hostRoot,
   LAB_PASSPHRASE,
   labHost,
   LabFleet,
@@ -203,7 +203,7 @@ function readHostFile(host: string, path: string): string {
 
 /** `./mf check` from the client host, trusting Pebble's root alone; `at`: as of that time. */
 function check(at?: Date): CheckResult[] {
-  const ca = join(hostRoot(CLIENT.name), CA_FILE);
+  const ca = clientTrustFile();
   const run = spawnSync(
     "ip",
     [
