@@ -2,6 +2,7 @@
  * Key material the renderers and the record set consume. In a Pulumi stack it comes from the key
  * resources (made once, kept in state as secrets); offline it comes from a local key folder.
  */
+import { oncePer } from "../memo";
 
 export interface DkimKey {
   domain: string;
@@ -10,6 +11,16 @@ export interface DkimKey {
   publicKey: string;
   /** PKCS#8 PEM. Secret. */
   privateKeyPem: string;
+}
+
+type SelectorName = Pick<DkimKey, "domain" | "selector">;
+
+/** A key list by domain and selector, made once per list: a fleet looks up each of thousands of domains' keys. */
+const dkimIndex = oncePer((keys: readonly SelectorName[]) => new Map(keys.map((k) => [`${k.selector}._domainkey.${k.domain}`, k])));
+
+/** The key of `domain` with `selector`, if the list has it. */
+export function findDkimKey<K extends SelectorName>(keys: readonly K[], domain: string, selector: string): K | undefined {
+  return dkimIndex(keys).get(`${selector}._domainkey.${domain}`) as K | undefined;
 }
 
 export interface HostCertificate {

@@ -3,7 +3,7 @@
  * Pure and deterministic (same input, same records in the same order); both DNS backends
  * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
  */
-import { DkimKey } from "../keys/material";
+import { DkimKey, findDkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, placeHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
@@ -95,7 +95,7 @@ export function buildRecordSet(
     // Every listed selector stays published: during a rotation mail signed with the old key is
     // still in flight and must keep verifying.
     for (const selector of spec.dkim.selectors) {
-      const key = dkim.find((k) => k.domain === D && k.selector === selector);
+      const key = findDkimKey(dkim, D, selector);
       if (!key) throw new Error(`no DKIM key for ${selector}._domainkey.${D}: every domain needs a key per selector in dkim.selectors`);
       txt(`${selector}._domainkey.${D}`, `v=DKIM1; k=rsa; p=${key.publicKey}`);
     }

@@ -6,7 +6,7 @@
 import { FleetSpec, NameserverSpec, ZoneBackendSpec } from "../config/spec";
 import { txtStrings } from "./txt";
 import { findZone, reverseName, reverseZone } from "./zones";
-import { DnsRecord, PtrRecord, RecordSet } from "./types";
+import { DnsRecord, RecordSet } from "./types";
 
 export interface ZoneFile {
   /** The zone's name, no trailing dot (example.com, 2.0.192.in-addr.arpa). */
@@ -30,22 +30,19 @@ export function zoneBackend(spec: Pick<FleetSpec, "zone">): ZoneBackendSpec {
 
 export function zoneFiles(set: Pick<RecordSet, "records" | "ptr">, spec: ZoneSettings): ZoneFile[] {
   const backend = zoneBackend(spec);
+  // Grouped in one pass: a filter per zone would be zones × records.
+  const recordsByZone = Map.groupBy(set.records, (r) => r.zone);
   const forward = spec.dnsZones.map((origin): ZoneFile => {
     const lines = [
       ...apex(origin, backend, spec),
       ...nameserverAddresses(origin, backend, spec),
       ...delegations(origin, backend, spec),
-      ...set.records.filter((r) => r.zone === origin).map(recordLine),
+      ...(recordsByZone.get(origin) ?? []).map(recordLine),
     ];
     return { origin, kind: "forward", content: master(origin, spec.dnsTtl, lines) };
   });
 
-  const byZone = new Map<string, PtrRecord[]>();
-  for (const p of set.ptr) {
-    const origin = reverseZone(p.address);
-    byZone.set(origin, [...(byZone.get(origin) ?? []), p]);
-  }
-  const reverse = [...byZone].map(([origin, ptrs]): ZoneFile => {
+  const reverse = [...Map.groupBy(set.ptr, (p) => reverseZone(p.address))].map(([origin, ptrs]): ZoneFile => {
     const lines = [...apex(origin, backend, spec), ...ptrs.map((p) => line(reverseName(p.address), spec.dnsTtl, "PTR", absolute(p.name)))];
     return { origin, kind: "reverse", content: master(origin, spec.dnsTtl, lines) };
   });

@@ -1,13 +1,13 @@
 /** Which zone a name lives in, forward and reverse. */
 import ipaddr from "ipaddr.js";
+import { oncePer } from "../memo";
 
 /** Zone lists as sets, made once per list: a fleet looks up thousands of names in one list. */
-const zoneSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const zoneSet = oncePer((zones: readonly string[]): ReadonlySet<string> => new Set(zones));
 
 /** The spec.dnsZones entry with the longest suffix match for name, if any. */
 export function findZone(zones: readonly string[], name: string): string | undefined {
-  let listed = zoneSets.get(zones);
-  if (!listed) zoneSets.set(zones, (listed = new Set(zones)));
+  const listed = zoneSet(zones);
   // The name itself, then each parent: the first one listed is the longest match.
   for (let suffix = name; ; suffix = suffix.slice(suffix.indexOf(".") + 1)) {
     if (listed.has(suffix)) return suffix;

@@ -12,9 +12,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { RenderedFile } from "../../components/render/file";
+import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { openStack } from "../../scripts/engine";
 import * as lab from "../../scripts/lab";
 import { labDnsFiles } from "../../scripts/lab/peers";
+import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
 import { LAB_PASSPHRASE, labSandbox, Sandbox } from "../support/engineSandbox";
 
 const ALICE = "alice@example.com";
@@ -75,7 +77,7 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
         assert.equal(readFileSync(join(lab.hostRoot(host.name), f.path), "utf8"), f.content, `${host.name}:${f.path}`);
       }
     }
-    assert.equal(readFileSync(join(lab.hostRoot("out1"), "/var/lib/rspamd/dkim/example.com.lab1.key"), "utf8"), dkimKeyPem);
+    assert.deepEqual(keyTableEntry(readFileSync(join(lab.hostRoot("out1"), DKIM_KEY_TABLE), "utf8"), "example.com"), { selector: "lab1", pem: pkcs8Pem(dkimKeyPem) });
   });
 
   it("the certificates certbot issued stay through the engine's push and verify against Pebble's root alone", () => {

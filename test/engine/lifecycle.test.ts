@@ -10,7 +10,9 @@ import { after, before, describe, it } from "node:test";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { readStackConfig } from "../../components/config";
 import { RenderedFile } from "../../components/render/file";
+import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { openStack } from "../../scripts/engine";
+import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
 import { HASH } from "../support/fixtures";
 import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../support/engineSandbox";
 
@@ -160,11 +162,11 @@ describe("engine: the lab stack from up to rm", () => {
       assert.equal(key.content, cert.outputs.keyPem);
       assert.equal(key.mode, 0o600);
     }
+    const keyTable = fileOf(firstOutputs, "out1", DKIM_KEY_TABLE);
+    // Root's, readable by rspamd's group only: rspamd reads its keys and never owns them.
+    assert.deepEqual([keyTable.mode, keyTable.owner, keyTable.group], [0o640, "root", "_rspamd"]);
     for (const key of ofType(firstResources, DKIM)) {
-      const file = fileOf(firstOutputs, "out1", `/var/lib/rspamd/dkim/${key.outputs.domain}.${key.outputs.selector}.key`);
-      assert.equal(file.content, key.outputs.privateKeyPem);
-      // Root's, readable by rspamd's group only: rspamd reads its keys and never owns them.
-      assert.deepEqual([file.mode, file.owner, file.group], [0o640, "root", "_rspamd"]);
+      assert.deepEqual(keyTableEntry(keyTable.content, key.outputs.domain), { selector: key.outputs.selector, pem: pkcs8Pem(key.outputs.privateKeyPem) });
     }
     // The nameserver's zones publish the same DKIM record.
     const zone = (firstOutputs.dnsServerFiles.value as RenderedFile[]).find((f) => f.path.endsWith("/example.com.zone"));
@@ -214,7 +216,7 @@ describe("engine: the lab stack from up to rm", () => {
     for (const key of dkim) assert.equal(outputs.dkimTxt.value[key.id!], `v=DKIM1; k=rsa; p=${key.outputs.publicKey}`);
     // The newest selector becomes the active one: the outbound MTA signs with the new keys.
     for (const key of dkim.filter((k) => k.outputs.selector === "lab2")) {
-      assert.equal(fileOf(outputs, "out1", `/var/lib/rspamd/dkim/${key.outputs.domain}.lab2.key`).content, key.outputs.privateKeyPem);
+      assert.deepEqual(keyTableEntry(fileOf(outputs, "out1", DKIM_KEY_TABLE).content, key.outputs.domain), { selector: "lab2", pem: pkcs8Pem(key.outputs.privateKeyPem) });
     }
     for (const domain of DOMAINS) {
       const zone = (outputs.dnsServerFiles.value as RenderedFile[]).find((f) => f.path.endsWith(`/${domain}.zone`));

@@ -14,6 +14,7 @@ import { renderKnotServer } from "../../components/render/knot";
 import { generateTsigSecret } from "../../components/keys/generate";
 import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
+import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { TLS_LIVE_DIR } from "../../components/render/input";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
@@ -329,8 +330,7 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
     return host;
   };
   after(() => hosts.forEach((h) => h.dispose()));
-  const KEY1 = "/var/lib/rspamd/dkim/example.com.lab1.key";
-  const KEY2 = "/var/lib/rspamd/dkim/example.com.lab2.key";
+  const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
   // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
   // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.test.ts).
@@ -348,15 +348,15 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
       asUser("_rspamd", [
         "sh",
         "-c",
-        `'ln -s /etc/passwd ${KEY1} && ln -s /etc/passwd ${KEY1}.mailfleet-new && ln -s /etc/shadow ${KEY1}.mailfleet-old && ln -s /etc/passwd /var/lib/rspamd/dkim/.mailfleet-new.AAAAAAAA'`,
+        `'ln -s /etc/passwd ${KEYS} && ln -s /etc/passwd ${KEYS}.mailfleet-new && ln -s /etc/shadow ${KEYS}.mailfleet-old && ln -s /etc/passwd /var/lib/rspamd/dkim/.mailfleet-new.AAAAAAAA'`,
       ]).join(" "),
     );
     let before = listing(host);
     const first = pushOk(host, "outbound", v1);
-    assert.match(first, /replacing the symlink at \/var\/lib\/rspamd\/dkim\/example\.com\.lab1\.key/);
+    assert.match(first, /replacing the symlink at \/var\/lib\/rspamd\/dkim\/keys\.map/);
     assert.deepEqual(changedOutside(before, listing(host), [...paths, ...RUNTIME]), []);
     assert.equal(
-      sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEY1} /etc/passwd /etc/shadow`),
+      sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEYS} /etc/passwd /etc/shadow`),
       "root:_rspamd 750 directory\nroot:_rspamd 640 regular file\nroot:root 644 regular file\nroot:shadow 640 regular file\n",
     );
     // Now the directory is root's: _rspamd can only swap it for a link to /etc (its parent is _rspamd's).
@@ -364,8 +364,9 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
     assert.notEqual(host.exec(asUser("_rspamd", ["ln", "-s", "/etc/passwd", "/var/lib/rspamd/dkim.old/x"])).code, 0);
     before = listing(host);
     pushOk(host, "outbound", outboundFiles("lab2", true));
-    assert.deepEqual(changedOutside(before, listing(host), [...paths, KEY2, ...RUNTIME]), []);
-    assert.equal(sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEY2}`), "root:_rspamd 750 directory\nroot:_rspamd 640 regular file\n");
+    assert.deepEqual(changedOutside(before, listing(host), [...paths, ...RUNTIME]), []);
+    assert.equal(sh(host, `stat -c '%U:%G %a %F' /var/lib/rspamd/dkim ${KEYS}`), "root:_rspamd 750 directory\nroot:_rspamd 640 regular file\n");
+    assert.match(live(host, KEYS), /^example\.com example\.com:lab2:/m);
     // Nothing below the roots that _rspamd did not own before is its now.
     const owned = (lines: string[]) => lines.filter((l) => / _rspamd:/.test(l)).map((l) => l.split(" ")[0]);
     const ownedBefore = new Set(owned(before));
@@ -377,7 +378,11 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
     pushOk(host, "outbound", outboundFiles("lab1", true));
     const exists = (p: string) => host.exec(["test", "-e", p]).code === 0;
     const saslV1 = live(host, SASL);
-    assert.ok(exists(KEY1) && exists(SASL) && !exists(KEY2));
+    const keysV1 = live(host, KEYS);
+    // The key table holds the active selector's keys only.
+    assert.match(keysV1, /^example\.com example\.com:lab1:/m);
+    assert.doesNotMatch(keysV1, /:lab2:/);
+    assert.ok(exists(SASL));
     // Postfix cannot come back up: its submission port is taken. The new set is swapped in, fails to
     // reload, and the previous one (key and credentials included) is put back.
     const { ipv4 } = labInput().addresses.out1;
@@ -390,13 +395,15 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
     const failed = push(host, "outbound", outboundFiles("lab2", false));
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.stderr, /reload failed: previous files restored/);
-    assert.ok(exists(KEY1) && !exists(KEY2));
+    assert.equal(live(host, KEYS), keysV1);
     assert.equal(live(host, SASL), saslV1);
-    assert.equal(sh(host, `stat -c '%U:%G %a' ${SASL} ${KEY1}`), "root:root 600\nroot:_rspamd 640\n");
+    assert.equal(sh(host, `stat -c '%U:%G %a' ${SASL} ${KEYS}`), "root:root 600\nroot:_rspamd 640\n");
     sh(host, "kill $(cat /tmp/squatter.pid)");
     const next = pushOk(host, "outbound", outboundFiles("lab2", false));
     assert.match(next, /removed: \/etc\/postfix\/sasl_passwd/);
-    assert.ok(!exists(KEY1) && !exists(SASL) && exists(KEY2));
-    assert.doesNotMatch(sh(host, `cat ${STATE}/outbound/manifest`), /sasl_passwd|lab1/);
+    assert.ok(!exists(SASL));
+    assert.match(live(host, KEYS), /^example\.com example\.com:lab2:/m);
+    assert.doesNotMatch(live(host, KEYS), /:lab1:/);
+    assert.doesNotMatch(sh(host, `cat ${STATE}/outbound/manifest`), /sasl_passwd/);
   });
 });

@@ -236,6 +236,13 @@ describe("postfix tables and formats", () => {
     assert.throws(() => renderTable("t", [["a b", ["c"]]]));
   });
 
+  it("a table of a host's own entries and a shared list holds both, and a key in both is refused", () => {
+    const shared = [["@example.com", ["alice@example.com"]]] as const;
+    assert.match(renderTable("t", [["postmaster@mx1.example.com", ["root"]]], shared), /^postmaster@mx1\.example\.com root\n@example\.com alice@example\.com\n$/m);
+    assert.throws(() => renderTable("t", [["@example.com", ["bob@example.org"]]], shared), /@example\.com appears twice/);
+    assert.throws(() => renderTable("t", [["a", ["b"]], ["a", ["c"]]]), /a appears twice/);
+  });
+
   it("on AWS mail leaves over IPv4 only (EC2 gives IPv6 addresses no PTR); elsewhere over both", () => {
     const byo = labInput();
     const aws: RenderInput = { ...byo, topology: { ...byo.topology, spec: { ...byo.topology.spec, compute: "aws" } } };

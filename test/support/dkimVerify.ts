@@ -2,7 +2,7 @@
  * An independent DKIM verifier for tests, written from RFC 6376 (relaxed/relaxed, rsa-sha256 only):
  * it checks a signature made by rspamd against the public key as published in DNS (`p=`).
  */
-import { createHash, createPublicKey, verify } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, KeyObject, verify } from "node:crypto";
 
 export interface DkimResult {
   ok: boolean;
@@ -70,4 +70,21 @@ export function verifyDkim(message: string, publicKeyBase64: string): DkimResult
   const key = createPublicKey({ key: Buffer.from(publicKeyBase64, "base64"), format: "der", type: "spki" });
   const ok = verify("sha256", Buffer.from(signed), key, Buffer.from(tags.b, "base64"));
   return ok ? { ok, tags } : { ok, tags, reason: "signature does not verify" };
+}
+
+/**
+ * The selector and private key (as PKCS#8 PEM, however the original was wrapped) that an outbound
+ * host's rspamd key table holds for `domain`, read the way rspamd reads it: `domain domain:selector:base64 DER`.
+ */
+export function keyTableEntry(table: string, domain: string): { selector: string; pem: string } | undefined {
+  const line = table.split("\n").find((l) => l.startsWith(`${domain} `));
+  if (!line) return undefined;
+  const [signingDomain, selector, der] = line.slice(domain.length + 1).split(":");
+  if (signingDomain !== domain) throw new Error(`key table line of ${domain} signs as ${signingDomain}`);
+  return { selector, pem: pkcs8Pem(createPrivateKey({ key: Buffer.from(der, "base64"), format: "der", type: "pkcs8" })) };
+}
+
+/** One PEM form for comparing keys. */
+export function pkcs8Pem(key: string | KeyObject): string {
+  return (typeof key === "string" ? createPrivateKey(key) : key).export({ type: "pkcs8", format: "pem" }).toString();
 }

@@ -13,6 +13,6 @@ export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile
   return [
     file("/etc/dovecot/dovecot.conf", renderDovecotConf(input.topology, input.hosts, host)),
     // Password hashes: readable by the auth processes (group dovecot), by nobody else.
-    file(USERS_PATH, renderUsers(input.topology, input.hosts, host), { secret: true, mode: 0o640, group: "dovecot" }),
+    file(USERS_PATH, renderUsers(input, host), { secret: true, mode: 0o640, group: "dovecot" }),
   ];
 }

@@ -9,8 +9,10 @@
  * small and a hash lives on two hosts at most.
  */
 import { MailboxSpec } from "../../config/spec";
+import { oncePer } from "../../memo";
 import { Host, Topology, hostsOf } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
+import { RenderInput } from "../input";
 
 /** Where Dovecot reads it; dovecot.conf names it for both databases. */
 export const USERS_PATH = "/etc/dovecot/users";
@@ -35,18 +37,44 @@ function proxyFields(topology: Topology, hosts: PlacedHosts): Map<string, string
   );
 }
 
-/** The passwd-file line of one mailbox as seen from `host`. */
-function mailboxLine(mailbox: MailboxSpec, host: Host, authStore: boolean, proxies: Map<string, string>): string {
-  if (mailbox.store === host.name) return usersLine(mailbox.address, mailbox.passwordHash, `userdb_quota_storage_size=${mailbox.quotaMb}M`);
-  const proxy = proxies.get(mailbox.store);
-  if (!proxy) throw new Error(`no store ${mailbox.store} for ${mailbox.address}`);
-  return authStore ? usersLine(mailbox.address, mailbox.passwordHash, proxy) : usersLine(mailbox.address, "", `${proxy} nopassword=y`);
+/** A store's mailboxes as each kind of store lists them, one line per mailbox, newline-terminated. */
+interface StoreLines {
+  /** In the store's own file: hash and quota. */
+  own: string;
+  /** In the auth store's file: hash and proxy fields. */
+  proxiedWithHash: string;
+  /** In any other store's file: proxy fields, no hash. */
+  proxied: string;
 }
 
-export function renderUsers(topology: Topology, hosts: PlacedHosts, host: Host): string {
-  const proxies = proxyFields(topology, hosts);
-  const authStore = topology.authStore === host.name;
-  const lines = topology.spec.mailboxes.map((m) => mailboxLine(m, host, authStore, proxies));
+/**
+ * Made once per build: a store's proxy lines are the same in every other store's file, so 40 stores
+ * of 50 000 mailboxes format 150 000 lines, not 2 million.
+ */
+const linesByStore = oncePer((input: RenderInput): Map<string, StoreLines> => {
+  const proxies = proxyFields(input.topology, input.hosts);
+  const byStore = Map.groupBy(input.topology.spec.mailboxes, (m) => m.store);
+  for (const [store, mailboxes] of byStore) if (!proxies.has(store)) throw new Error(`no store ${store} for ${mailboxes[0].address}`);
+  const block = (mailboxes: readonly MailboxSpec[], line: (m: MailboxSpec) => string) => mailboxes.map((m) => `${line(m)}\n`).join("");
+  return new Map(
+    [...proxies].map(([store, proxy]) => {
+      const mailboxes = byStore.get(store) ?? [];
+      return [
+        store,
+        {
+          own: block(mailboxes, (m) => usersLine(m.address, m.passwordHash, `userdb_quota_storage_size=${m.quotaMb}M`)),
+          proxiedWithHash: block(mailboxes, (m) => usersLine(m.address, m.passwordHash, proxy)),
+          proxied: block(mailboxes, (m) => usersLine(m.address, "", `${proxy} nopassword=y`)),
+        },
+      ];
+    }),
+  );
+});
+
+export function renderUsers(input: RenderInput, host: Host): string {
+  const authStore = input.topology.authStore === host.name;
+  const stores = linesByStore(input);
+  const others = [...stores].filter(([store]) => store !== host.name).map(([, lines]) => (authStore ? lines.proxiedWithHash : lines.proxied));
   const what = authStore ? "every mailbox of the fleet with its hash (the auth store)" : "every mailbox; hashes of this store's own only";
-  return `# Rendered by mailfleet for ${host.fqdn}: ${what}; those on other stores are proxied.\n${lines.join("\n")}\n`;
+  return `# Rendered by mailfleet for ${host.fqdn}: ${what}; those on other stores are proxied.\n${stores.get(host.name)!.own}${others.join("")}`;
 }

@@ -3,6 +3,7 @@
  * to the store that holds the mailbox. Accepts nothing else, relays for nobody.
  */
 import { FleetSpec } from "../../config/spec";
+import { oncePer } from "../../memo";
 import { Host, LMTP_CONCURRENCY } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
@@ -114,16 +115,9 @@ function edgeServices(spec: FleetSpec): Service[] {
 }
 
 /** The mailbox table is the same on every edge: rendered once per build, not once per edge. */
-const mailboxTables = new WeakMap<RenderInput, string>();
-
-function mailboxTable(input: RenderInput): string {
-  let table = mailboxTables.get(input);
-  if (table === undefined) {
-    table = renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.hosts));
-    mailboxTables.set(input, table);
-  }
-  return table;
-}
+const mailboxTable = oncePer((input: RenderInput) =>
+  renderTable("every edge MX: mailbox -> its store's LMTP", mailboxTransports(input.topology, input.hosts)),
+);
 
 export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[] {
   assertRole(host, "edge");
@@ -134,7 +128,7 @@ export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[
     file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, edgeServices(spec))),
     file(
       `${CONFIG_DIR}/${VIRTUAL_TABLE}`,
-      renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, [...hostAliases(spec, host), ...hostedAliases(spec)]),
+      renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, hostAliases(spec, host), hostedAliases(spec)),
     ),
     file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, mailboxTable(input)),
   ];

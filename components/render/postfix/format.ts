@@ -3,6 +3,7 @@
  * texthash lookup tables. Each formatter refuses characters that could end a line or start a
  * new directive, so a value that slipped past config validation fails the render, not the host.
  */
+import { oncePer } from "../../memo";
 
 /** One main.cf parameter, with the problem it prevents when that is not obvious. */
 export interface Setting {
@@ -75,7 +76,14 @@ export function renderMasterCf(title: string, services: readonly Service[]): str
 /** A lookup table: key -> value tokens. */
 export type TableEntries = readonly (readonly [string, readonly string[]])[];
 
-export function renderTable(title: string, entries: TableEntries): string {
+/** A table's checked lines and its keys. */
+interface TableBody {
+  keys: ReadonlySet<string>;
+  text: string;
+}
+
+/** Checked and joined once per entries list: a list every edge shares is rendered once, not per edge. */
+const tableBody = oncePer((entries: TableEntries): TableBody => {
   const keys = new Set<string>();
   const lines = entries.map(([key, values]) => {
     assertMatches(TOKEN_RE, key, "a lookup table key");
@@ -86,7 +94,19 @@ export function renderTable(title: string, entries: TableEntries): string {
     values.forEach((v) => assertMatches(TOKEN_RE, v, `a lookup table value of ${key}`));
     return `${key} ${values.join(", ")}`;
   });
-  return `# ${title}\n# Rendered by mailfleet; the next deploy replaces local edits.\n${lines.join("\n")}\n`;
+  return { keys, text: lines.map((line) => `${line}\n`).join("") };
+});
+
+/** A lookup table from one or more entry lists (a host's own and a shared one); no key twice in all. */
+export function renderTable(title: string, ...parts: TableEntries[]): string {
+  const bodies = parts.map(tableBody);
+  bodies.forEach((body, i) =>
+    bodies.slice(i + 1).forEach((other) => {
+      const [smaller, larger] = body.keys.size <= other.keys.size ? [body, other] : [other, body];
+      for (const key of smaller.keys) if (larger.keys.has(key)) throw new Error(`lookup table key ${key} appears twice`);
+    }),
+  );
+  return `# ${title}\n# Rendered by mailfleet; the next deploy replaces local edits.\n${bodies.map((b) => b.text).join("")}`;
 }
 
 /**

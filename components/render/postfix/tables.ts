@@ -2,6 +2,7 @@
 import { FleetSpec, SmarthostSpec } from "../../config/spec";
 import { LMTP_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
+import { oncePer } from "../../memo";
 import { TableEntries } from "./format";
 
 const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
@@ -11,14 +12,14 @@ const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1
  * `@domain`. Postfix tries the full address before `@domain`, but a catch-all would still take
  * the mail of every mailbox in its domain, so those mailboxes are listed as mapping to themselves.
  */
-export function hostedAliases(spec: FleetSpec): TableEntries {
+export const hostedAliases = oncePer((spec: FleetSpec): TableEntries => {
   const caught = new Set(Object.keys(spec.catchAll));
   return [
     ...Object.entries(spec.aliases).map(([from, to]) => [from, to] as const),
     ...spec.mailboxes.filter((m) => caught.has(domainOf(m.address))).map((m) => [m.address, [m.address]] as const),
     ...Object.entries(spec.catchAll).map(([domain, target]) => [`@${domain}`, [target]] as const),
   ];
-}
+});
 
 /**
  * Mailbox -> the LMTP service of the store that holds it. The one table answers both "does this
@@ -33,18 +34,10 @@ export function mailboxTransports(topology: Topology, hosts: PlacedHosts): Table
 /**
  * Which SASL logins may use a sender address: each mailbox itself, and each alias the hosted
  * mailboxes it expands to (through nested aliases), so alice may send as sales@. An alias
- * whose targets are all foreign has no owner, and nobody may send as it.
+ * whose targets are all foreign has no owner, and nobody may send as it. Every outbound host's
+ * Postfix and rspamd read the same table: computed once per spec.
  */
-export function senderLogins(spec: FleetSpec): TableEntries {
-  let table = senderLoginTables.get(spec);
-  if (!table) senderLoginTables.set(spec, (table = computeSenderLogins(spec)));
-  return table;
-}
-
-/** Every outbound host's Postfix and rspamd read the same table: computed once per spec. */
-const senderLoginTables = new WeakMap<FleetSpec, TableEntries>();
-
-function computeSenderLogins(spec: FleetSpec): TableEntries {
+export const senderLogins = oncePer((spec: FleetSpec): TableEntries => {
   const mailboxes = new Set(spec.mailboxes.map((m) => m.address));
   const owners = (address: string, seen: ReadonlySet<string>): string[] => {
     if (mailboxes.has(address)) return [address];
@@ -56,7 +49,7 @@ function computeSenderLogins(spec: FleetSpec): TableEntries {
     .map((alias) => [alias, [...new Set(owners(alias, new Set()))].sort()] as const)
     .filter(([, logins]) => logins.length > 0);
   return [...spec.mailboxes.map((m) => [m.address, [m.address]] as const), ...aliasOwners];
-}
+});
 
 /** `[host]:port` as relayhost names it: brackets skip the MX lookup, the smarthost is a host. */
 export function relayhost(smarthost: SmarthostSpec): string {

@@ -3,13 +3,15 @@
  * the outbound MTA (DKIM signing) and the edge MX (spam scoring). Only local.d/ files are
  * written: they merge over Debian's defaults, so a package update keeps its own fixes.
  */
+import { findDkimKey } from "../../keys/material";
+import { oncePer } from "../../memo";
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { RSPAMD_MILTER, RenderInput } from "../input";
 import { senderLogins } from "../postfix/tables";
 
 const LOCAL = "/etc/rspamd/local.d";
-export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
+const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
 /** The group Debian's rspamd package runs as: it reads the keys, never writes them (deploy.sh keeps the directory root:_rspamd 0750). */
 const RSPAMD_GROUP = "_rspamd";
 const SCANNER = "127.0.0.1:11333";
@@ -19,9 +21,10 @@ const CONTROLLER = "127.0.0.1:11334";
 export const EDGE_SCORES = { reject: 15, addHeader: 6 } as const;
 
 /** A UCL string literal; refuses anything that could end the string or the line. */
-function ucl(value: string): string {
-  if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(value)) throw new Error(`refusing to write ${JSON.stringify(value)} into an rspamd file`);
-  return `"${value}"`;
+/** A quoted UCL string of one or more words (a map line's key and value), each checked. */
+function ucl(...words: string[]): string {
+  for (const word of words) if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(word)) throw new Error(`refusing to write ${JSON.stringify(word)} into an rspamd file`);
+  return `"${words.join(" ")}"`;
 }
 
 function milterAddress(): string {
@@ -109,46 +112,48 @@ function actions(lines: string[]): RenderedFile {
   return file(`${LOCAL}/actions.conf`, [...lines, ""].join("\n"));
 }
 
+/**
+ * Every hosted domain's active private key, one line each (`domain domain:selector:key`, rspamd's
+ * key_table): one file, not a file per domain (1000 domains would be 1000 files to write and push on
+ * every outbound host). The key is the PKCS#8 DER in base64, which rspamd loads as a raw key.
+ */
+export const DKIM_KEY_TABLE = `${RSPAMD_DKIM_DIR}/keys.map`;
+
+/** The same on every outbound host: made once per build. */
+const dkimKeyTable = oncePer((input: RenderInput): string => {
+  const { spec } = input.topology;
+  const selector = spec.dkim.active;
+  const lines = spec.domains.map((domain) => {
+    const key = findDkimKey(input.keys.dkim, domain, selector);
+    if (!key) throw new Error(`no DKIM key for ${domain} with selector ${selector}`);
+    const der = /^-----BEGIN PRIVATE KEY-----\s+([A-Za-z0-9+/=\s]+?)\s*-----END PRIVATE KEY-----\s*$/.exec(key.privateKeyPem);
+    if (!der) throw new Error(`the DKIM key of ${selector}._domainkey.${domain} is not a PKCS#8 PEM`);
+    return `${domain} ${domain}:${selector}:${der[1].replace(/\s/g, "")}\n`;
+  });
+  return `# Rendered by mailfleet: hosted domain -> domain:selector:private key (base64 PKCS#8 DER). Secret.\n${lines.join("")}`;
+});
+
 /** DKIM signing for every hosted domain with the active selector. */
 export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFile[] {
   const { spec } = input.topology;
   if (host.role !== "outbound") throw new Error(`${host.name} is not an outbound host`);
-  const selector = spec.dkim.active;
-  const keyPath = (domain: string) => `${RSPAMD_DKIM_DIR}/${domain}.${selector}.key`;
-  const keyFiles = spec.domains.map((domain) => {
-    const key = input.keys.dkim.find((k) => k.domain === domain && k.selector === selector);
-    if (!key) throw new Error(`no DKIM key for ${domain} with selector ${selector}`);
-    return file(keyPath(domain), key.privateKeyPem, { secret: true, mode: 0o640, group: RSPAMD_GROUP });
-  });
-  const domains = spec.domains.flatMap((domain) => [
-    `  ${ucl(domain)} {`,
-    `    selectors [{ path = ${ucl(keyPath(domain))}; selector = ${ucl(selector)}; }]`,
-    "  }",
-  ]);
   const dkim = [
     "# Sign what users submit with AUTH, nothing else: with sign_local (Debian's default) any host on",
     "# a private network (a cloud VPC) could get mail signed for the hosted domains.",
     "sign_authenticated = true;",
     "sign_local = false;",
     ...(spec.relayNetworks.length
-      ? ["# The configured relay networks send without AUTH and need signatures to pass DMARC.", `sign_networks = [${spec.relayNetworks.map(ucl).join(", ")}];`]
+      ? ["# The configured relay networks send without AUTH and need signatures to pass DMARC.", `sign_networks = [${spec.relayNetworks.map((network) => ucl(network)).join(", ")}];`]
       : []),
-    "# Sign as the header From domain, whatever the login's or the envelope's domain: bob@example.org",
-    "# may send as sales@example.com. What a login may send as is enforced before signing: Postfix",
-    "# holds MAIL FROM to sender_login, lua.local.d/sender_login.lua holds the header From to it.",
-    "use_domain = \"header\";",
-    "allow_username_mismatch = true;",
-    "allow_hdrfrom_mismatch = true;",
-    "# Sign with exactly the hosted domain: eSLD normalisation would pick a parent domain for a hosted",
-    "# subdomain, whose key does not exist.",
-    "use_esld = false;",
-    "# Only the domains below have keys; no fallback to a guessed key path for anything else.",
-    "try_fallback = false;",
+    "# The header From address picks the key: signing_table matches only the hosted domains' addresses",
+    "# (a glob per domain) and signs as exactly that domain, whatever the login's or the envelope's",
+    "# domain: bob@example.org may send as sales@example.com. What a login may send as is enforced",
+    "# before signing: Postfix holds MAIL FROM to sender_login, lua.local.d/sender_login.lua holds the",
+    "# header From to it (a rejected message is not signed). key_table holds the domain's selector and key.",
+    `signing_table = [${spec.domains.map((domain) => ucl(`*@${domain}`, domain)).join(", ")}];`,
+    `key_table = ${ucl(DKIM_KEY_TABLE)};`,
     "# rspamd signs with relaxed/relaxed canonicalization and rsa-sha256 for RSA keys (fixed in its",
     "# signer, not configurable): relaxed survives the header re-folding relays do.",
-    "domain {",
-    ...domains,
-    "}",
     "",
   ];
   return [
@@ -163,7 +168,7 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
       "rewrite_subject = null;",
       "greylist = null;",
     ]),
-    ...keyFiles,
+    file(DKIM_KEY_TABLE, dkimKeyTable(input), { secret: true, mode: 0o640, group: RSPAMD_GROUP }),
   ];
 }
 
