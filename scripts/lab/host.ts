@@ -197,6 +197,15 @@ export function labNamespaces(): string[] {
     .filter((n) => n.startsWith(NS_PREFIX));
 }
 
+/**
+ * Lets every process of the given lab namespaces (all their threads) run only on `cpus` (a taskset
+ * list such as "1" or "0-1"); what they fork later inherits it. A process that ended since it was
+ * listed is skipped.
+ */
+export function pinNamespaces(namespaces: string[], cpus: string): void {
+  for (const pid of namespaces.flatMap(namespacePids)) spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
+
 /** Processes inside a lab namespace: the only ones `down` may end. */
 export function namespacePids(ns: string): number[] {
   const r = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });

@@ -5,10 +5,14 @@
  * - smtp-sink: smtp-source into Postfix's smtp-sink on mx1 (loopback), SMTP without any work;
  * - the fleet: smtp-source on ext (the lab's Internet) into mx1:25 with 8 sessions, through
  *   postscreen, rspamd and LMTP, timed until every message is in its mailbox.
+ * Each burst runs twice: with every lab host on every CPU (shared), and with the store on a CPU of
+ * its own and every other host (edge, senders, DNS) on the rest, as separate machines would be:
+ * sharing, the edge's scanning takes the store's CPU, and raw LMTP has both CPUs to itself.
  * It prints each rate, the ratio fleet/raw and the edge's deferrals (must be 0). Bounded: every
  * run has a time limit, and only lab addresses are used. The bench mailboxes are added to the lab
  * stack's files for the run and removed afterwards, with their mail.
  */
+import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { MailboxSpec } from "../../components/config/spec";
@@ -16,8 +20,9 @@ import { VMAIL_BASE } from "../../components/render/dovecot/conf";
 import { markdownTable } from "../../components/table";
 import { LMTP_PORT, SMTP_PORT } from "../../components/topology";
 import { logLinesSince, logSize, waitUntil } from "./clients";
-import { exec, execOk, labNamespaces, startOn } from "./host";
+import { exec, execOk, labNamespaces, pinNamespaces, startOn } from "./host";
 import { deployFiles, labHost, LabFleet, loadLabFleet, push } from "./index";
+import { netnsName } from "./plan";
 import { EXT } from "./peers";
 
 const SESSIONS = 8;
@@ -46,8 +51,30 @@ export const SCENARIOS: Scenario[] = [
   { name: "100 mailboxes, 256 KB", sizeKb: 256, deliveries: 200, recipients: LIST_SIZE },
 ];
 
+/** Which CPUs (taskset lists) the store and everything else run on. */
+export interface Placement {
+  name: string;
+  store: string;
+  /** The other lab hosts and the load generators. */
+  rest: string;
+}
+
+function placements(): Placement[] {
+  const n = cpus().length;
+  const all = `0-${n - 1}`;
+  const shared = { name: "shared", store: all, rest: all };
+  return n < 2 ? [shared] : [shared, { name: "store apart", store: String(n - 1), rest: `0-${n - 2}` }];
+}
+
+function place(p: Placement): void {
+  const store = netnsName(STORE);
+  pinNamespaces([store], p.store);
+  pinNamespaces(labNamespaces().filter((ns) => ns !== store), p.rest);
+}
+
 export interface Result {
   scenario: Scenario;
+  placement: string;
   rawLmtp: number;
   sink: number;
   accepted: number;
@@ -98,6 +125,9 @@ function emptyInboxes(): void {
   for (const mask of [BURST, "bench*@example.com"]) execOk(STORE, ["doveadm", "expunge", "-u", mask, "mailbox", "INBOX", "all"]);
 }
 
+/** A load generator, on the CPUs of the hosts that are not the store. */
+const generator = (p: Placement, argv: string[]) => ["taskset", "-c", p.rest, ...argv];
+
 async function timed(host: string, argv: string[]): Promise<number> {
   const start = Date.now();
   const r = await startOn(host, argv, RUN_LIMIT_MS).done;
@@ -105,26 +135,27 @@ async function timed(host: string, argv: string[]): Promise<number> {
   return (Date.now() - start) / 1000;
 }
 
-async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
+async function measure(fleet: LabFleet, s: Scenario, p: Placement): Promise<Result> {
   const store = labHost(fleet, STORE);
   emptyInboxes();
-  const raw = await timed(EDGE, smtpSource(s, `${store.ipv4}:${LMTP_PORT}`, true));
+  const raw = await timed(EDGE, generator(p, smtpSource(s, `${store.ipv4}:${LMTP_PORT}`, true)));
   if (inboxCount(s) !== s.deliveries) throw new Error(`bench: raw LMTP stored ${inboxCount(s)} of ${s.deliveries}`);
 
-  const sink = startOn(EDGE, ["smtp-sink", "-u", "postfix", `127.0.0.1:${SINK_PORT}`, "256"], RUN_LIMIT_MS);
+  const sink = startOn(EDGE, generator(p, ["smtp-sink", "-u", "postfix", `127.0.0.1:${SINK_PORT}`, "256"]), RUN_LIMIT_MS);
   await sleep(500);
-  const sinkSeconds = await timed(EDGE, smtpSource(s, `127.0.0.1:${SINK_PORT}`)).finally(sink.stop);
+  const sinkSeconds = await timed(EDGE, generator(p, smtpSource(s, `127.0.0.1:${SINK_PORT}`))).finally(sink.stop);
 
   emptyInboxes();
   const offset = logSize(EDGE);
   const start = Date.now();
-  const accepted = await timed(EXT.name, smtpSource(s, `${labHost(fleet, EDGE).ipv4}:${SMTP_PORT}`));
+  const accepted = await timed(EXT.name, generator(p, smtpSource(s, `${labHost(fleet, EDGE).ipv4}:${SMTP_PORT}`)));
   const delivered = await waitUntil(() => inboxCount(s), (n) => n >= s.deliveries, RUN_LIMIT_MS - (Date.now() - start), 200);
   if (delivered < s.deliveries) throw new Error(`bench: only ${delivered} of ${s.deliveries} delivered in ${RUN_LIMIT_MS / 1000} s`);
   const seconds = (Date.now() - start) / 1000;
   const rate = (t: number) => s.deliveries / t;
   return {
     scenario: s,
+    placement: p.name,
     rawLmtp: rate(raw),
     sink: rate(sinkSeconds),
     accepted: rate(accepted),
@@ -136,10 +167,10 @@ async function measure(fleet: LabFleet, s: Scenario): Promise<Result> {
 
 export function formatResults(results: Result[]): string {
   const rows = results.map((r) =>
-    [r.scenario.name, r.scenario.deliveries, r.rawLmtp, r.sink, r.accepted, r.delivered, r.delivered / r.rawLmtp, r.seconds, r.deferred]
+    [r.scenario.name, r.placement, r.scenario.deliveries, r.rawLmtp, r.sink, r.accepted, r.delivered, r.delivered / r.rawLmtp, r.seconds, r.deferred]
       .map((v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(v < 10 ? 2 : 0) : String(v))),
   );
-  const head = ["burst", "deliveries", "raw LMTP/s", "smtp-sink/s", "fleet accepted/s", "fleet delivered/s", "delivered/raw", "all in (s)", "deferred"];
+  const head = ["burst", "CPUs", "deliveries", "raw LMTP/s", "smtp-sink/s", "fleet accepted/s", "fleet delivered/s", "delivered/raw", "all in (s)", "deferred"];
   return markdownTable(head, rows);
 }
 
@@ -152,10 +183,15 @@ export async function mailBench(log: (line: string) => void = console.log): Prom
   const results: Result[] = [];
   try {
     for (const s of SCENARIOS) {
-      log(`bench: ${s.name} (${s.deliveries} deliveries)…`);
-      results.push(await measure(bench, s));
+      // Side by side: the same burst under each placement, one after the other.
+      for (const p of placements()) {
+        log(`bench: ${s.name} (${s.deliveries} deliveries), ${p.name}…`);
+        place(p);
+        results.push(await measure(bench, s, p));
+      }
     }
   } finally {
+    place(placements()[0]);
     emptyInboxes();
     log("bench: removing the bench mailboxes");
     await pushAll(lab);
