@@ -59,12 +59,10 @@ export interface Placement {
   rest: string;
 }
 
-function placements(): Placement[] {
-  const n = cpus().length;
-  const all = `0-${n - 1}`;
-  const shared = { name: "shared", store: all, rest: all };
-  return n < 2 ? [shared] : [shared, { name: "store apart", store: String(n - 1), rest: `0-${n - 2}` }];
-}
+const CPUS = cpus().length;
+/** Every lab process on every CPU: the lab as it runs outside the bench. */
+const SHARED: Placement = { name: "shared", store: `0-${CPUS - 1}`, rest: `0-${CPUS - 1}` };
+const PLACEMENTS: Placement[] = CPUS < 2 ? [SHARED] : [SHARED, { name: "store apart", store: String(CPUS - 1), rest: `0-${CPUS - 2}` }];
 
 function place(p: Placement): void {
   const store = netnsName(STORE);
@@ -184,14 +182,14 @@ export async function mailBench(log: (line: string) => void = console.log): Prom
   try {
     for (const s of SCENARIOS) {
       // Side by side: the same burst under each placement, one after the other.
-      for (const p of placements()) {
+      for (const p of PLACEMENTS) {
         log(`bench: ${s.name} (${s.deliveries} deliveries), ${p.name}…`);
         place(p);
         results.push(await measure(bench, s, p));
       }
     }
   } finally {
-    place(placements()[0]);
+    place(SHARED);
     emptyInboxes();
     log("bench: removing the bench mailboxes");
     await pushAll(lab);

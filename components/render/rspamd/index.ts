@@ -20,8 +20,10 @@ const CONTROLLER = "127.0.0.1:11334";
 /** Edge thresholds: rspamd's own defaults, which its symbol scores are tuned for. */
 export const EDGE_SCORES = { reject: 15, addHeader: 6 } as const;
 
-/** A UCL string literal; refuses anything that could end the string or the line. */
-/** A quoted UCL string of one or more words (a map line's key and value), each checked. */
+/**
+ * A quoted UCL string of one or more words (a map line's key and value); refuses anything that
+ * could end the string or the line.
+ */
 function ucl(...words: string[]): string {
   for (const word of words) if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(word)) throw new Error(`refusing to write ${JSON.stringify(word)} into an rspamd file`);
   return `"${words.join(" ")}"`;
