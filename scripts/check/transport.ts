@@ -43,13 +43,8 @@ function servedPolicyFindings(got: PolicyFetch, host: string, address: string, e
   }
   for (const mx of mxHosts) {
     if (!validateMx(mx, served).valid) {
-      findings.push(
-        finding(
-          served.mode === "enforce" ? "fail" : "warn",
-          `MX ${mx} is not covered by the policy's mx lines: senders in enforce mode refuse to deliver to it`,
-          "list the MX in the policy (mx: *.<server domain>)",
-        ),
-      );
+      const severity = served.mode === "enforce" ? fail : warn;
+      findings.push(severity(`MX ${mx} is not covered by the policy's mx lines: senders in enforce mode refuse to deliver to it`, "list the MX in the policy (mx: *.<server domain>)"));
     }
   }
   return findings;
