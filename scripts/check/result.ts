@@ -62,7 +62,7 @@ export async function guarded(check: CheckName, subject: string, run: () => Prom
 
 /**
  * One line per item, in order, each judged on its own: a query that fails fails that item's line,
- * not the whole check. Items are judged one after the other, as a resolver would be asked.
+ * not the whole check. One item after the other, so a nameserver is never asked in a burst.
  */
 export async function each<T>(
   check: CheckName,
