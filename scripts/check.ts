@@ -13,8 +13,8 @@ import { ConfigError } from "../components/config";
 import { runChecks } from "./check/checks";
 import { systemDns } from "./check/dns";
 import { expectedFromStack, readOutputs, stackAddresses } from "./check/expect";
-import { BackupStatus } from "./check/backup";
-import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
+import { backupStatus } from "./check/backup";
+import { storeAccess } from "./backup/remote";
 import { fetchMtaStsPolicy, probeTls } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
 import { SMTP_PORT } from "../components/topology";
@@ -24,17 +24,6 @@ const USAGE =
   "       [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
   "  --at: judge certificate lifetimes as of that time (ISO 8601), e.g. what will have expired by next month\n" +
   `checks: ${CHECKS.join(", ")}`;
-
-async function backupStatus(access: SshAccess, store: string): Promise<BackupStatus> {
-  try {
-    const r = await runBackupCommand(access, store, ["status"]);
-    if (r.code === 0) return { stdout: r.stdout };
-    const said = r.stderr.trim().split("\n").pop() ?? "";
-    return { error: r.code === 255 ? `SSH to ${access.stores[store]} failed: ${said}` : said.replace(/^mailfleet-backup: /, "") || `exit ${r.code}` };
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
-}
 
 async function main(): Promise<number> {
   let values;

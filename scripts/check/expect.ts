@@ -6,12 +6,27 @@
  */
 import { FleetSpec, readStackSpec } from "../../components/config";
 import { givenAddresses } from "../../components/build";
-import { buildRecordSet } from "../../components/records";
-import { buildTopology } from "../../components/topology";
+import { buildRecordSet, RecordSet } from "../../components/records";
+import { buildTopology, Host, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { DkimKey } from "../../components/keys/material";
-import { Expected } from "./checks";
 import { dnsblZone, parseDkimRecord } from "./parse";
+
+export interface Expected {
+  /** The stack's name, for the commands a fix names. */
+  stack: string;
+  topology: Topology;
+  recordSet: RecordSet;
+  /** Whether the DKIM public keys in recordSet are the real ones (else only their form is checked). */
+  dkimKeysKnown: boolean;
+  /** DNSBL zones to look the sending addresses up in. */
+  dnsbls: string[];
+}
+
+/** The addresses of a host, as the record set publishes them. */
+export function addressesOf(e: Expected, host: Host): string[] {
+  return e.recordSet.ptr.filter((w) => w.host === host.name).map((w) => w.address);
+}
 
 type PublicDkim = Pick<DkimKey, "domain" | "selector" | "publicKey">;
 

@@ -143,6 +143,13 @@ export function parseMtaStsPolicy(body: string): { policy: MtaStsPolicy; warning
   return { policy: { version: policy.version ?? "STSv1", mode: policy.mode, mx: policy.mx ?? [], maxAge: policy.maxAge ?? 0 }, warnings };
 }
 
+/** Equal as sets: the order of DNS answers and of a policy's mx lines carries no meaning. */
+export const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+export function samePolicy(a: MtaStsPolicy, b: MtaStsPolicy): boolean {
+  return a.mode === b.mode && a.maxAge === b.maxAge && sameSet(a.mx, b.mx);
+}
+
 /**
  * Whether a host name matches a certificate name: exactly, or as a wildcard `*.example.com` that
  * stands for one leftmost label (RFC 6125 §6.4.3).

@@ -3,12 +3,38 @@
  * sending MTA sees it, 587 as a mail client does) or TLS from the first byte (465, 993, 443 by
  * SNI), and the MTA-STS policy over HTTPS (what an MTA-STS sender fetches). Each connects to an
  * address the check resolved itself, so the answer comes from the DNS being checked, not the
- * machine's resolver.
+ * machine's resolver. Probes is what the checks reach the network through, so the unit tests answer
+ * from hand-written zones and servers.
  */
 import { request } from "node:https";
 import { connect as tcpConnect, Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
+import { Host } from "../../components/topology";
+import { Dns } from "./dns";
 import { certificateNames } from "./parse";
+
+/** A TLS endpoint of the fleet, as clients reach it: the name they ask for (SNI) at one address. */
+export interface TlsEndpoint {
+  host: Host;
+  name: string;
+  address: string;
+  port: number;
+  starttls: boolean;
+}
+
+/** What `mailfleet-backup status` gave: its stdout, or why it failed. */
+export type BackupStatus = { stdout: string } | { error: string };
+
+export interface Probes {
+  dns: Dns;
+  /** A store's `mailfleet-backup status`, over SSH; absent without SSH access (no backup lines then). */
+  backupStatus?(store: string): Promise<BackupStatus>;
+  /** SMTP STARTTLS on port 25 of an MX, as a sending MTA sees it. */
+  starttls(host: string, address: string): Promise<TlsProbe>;
+  tls(endpoint: TlsEndpoint): Promise<TlsProbe>;
+  policy(domain: string, address: string): Promise<PolicyFetch>;
+  now: Date;
+}
 
 export interface TlsProbe {
   /** SMTP only: the 220 greeting, or the error that stopped the session before TLS. */

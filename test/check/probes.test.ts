@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { TLSSocket } from "node:tls";
 import forge from "node-forge";
 import { createServer as createTlsServer } from "node:tls";
-import { certificateFindings } from "../../scripts/check/checks";
+import { certificateFindings } from "../../scripts/check/transport";
 import { fetchMtaStsPolicy, probeTls } from "../../scripts/check/probes";
 import { labInput } from "../support/lab";
 
