@@ -63,9 +63,9 @@ reload_knot() {
 # once the zones have reloaded, so a push in the middle of an issuance does not fail it.
 acme_challenges() { knotc zone-read -- 2>/dev/null | grep -E '^\[[a-z0-9.-]+\] _acme-challenge\.[a-z0-9._-]+ [0-9]+ TXT ' || true; }
 restore_challenges() {
-  local zone owner ttl type data
+  local zone owner ttl data
   knotc -b zone-reload >/dev/null || return 1
-  while read -r zone owner ttl type data; do
+  while read -r zone owner ttl _ data; do
     zone=${zone#[} zone=${zone%]}
     if knotc zone-read "$zone" "$owner" TXT 2>/dev/null | grep -qF -- "$data"; then continue; fi
     { knotc zone-begin "$zone" && knotc zone-set "$zone" "$owner" "$ttl" TXT "$data" && knotc zone-commit "$zone"; } >/dev/null ||
@@ -74,7 +74,7 @@ restore_challenges() {
 }
 close_fds() {
   local f n
-  for f in /proc/$BASHPID/fd/*; do
+  for f in "/proc/$BASHPID/fd/"*; do
     n=${f##*/}
     if [ "$n" -gt 2 ] && [ "$n" != 255 ]; then eval "exec $n>&-"; fi
   done 2>/dev/null
