@@ -28,7 +28,7 @@ export type BashValue = string | readonly string[] | Readonly<Record<string, str
 
 /** A single-quoted bash word: nothing inside is expanded; a quote is closed, escaped and reopened. */
 export function bashQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
+  return "'" + value.replaceAll("'", "'\\''") + "'";
 }
 
 const VARIABLE_RE = /^[A-Z][A-Z0-9_]*$/;
