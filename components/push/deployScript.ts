@@ -6,12 +6,14 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { TlsMode } from "../config/spec";
 import { ACME_PATHS } from "../render/acme";
 import { BACKUP_PATHS } from "../render/backup";
 import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
+import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
 import { AllowedFile, DEPLOY_ROLES, DeployRole, ROLE_ALLOWLIST, ROLE_DAEMONS, ROLE_PACKAGES } from "./roles";
@@ -50,6 +52,12 @@ export function bashAssignments(facts: Readonly<Record<string, BashValue>>): str
     .join("\n");
 }
 
+// Every TLS mode and every daemon a certificate lineage names: the compiler holds each list to its type.
+const TLS_MODES = Object.keys({ acme: true, "fleet-ca": true } satisfies Record<TlsMode, true>);
+const TLS_DAEMONS = Object.keys({ postfix: true, dovecot: true, nginx: true } satisfies Record<TlsDaemon, true>);
+/** A line of the lineages file (render/tls.ts): `<tls mode> <lineage> <daemon>…`. */
+export const LINEAGE_LINE = `^(${TLS_MODES.join("|")}) ([a-z0-9-]{1,63})( (${TLS_DAEMONS.join("|")}))*$`;
+
 const byRole = (value: (role: DeployRole) => string): Record<string, string> => Object.fromEntries(DEPLOY_ROLES.map((role) => [role, value(role)]));
 const allowLine = (a: AllowedFile) => `${a.path} 0${a.maxMode.toString(8).padStart(3, "0")} ${a.owner}:${a.group}`;
 
@@ -78,6 +86,7 @@ export function deployFacts(): Record<string, BashValue> {
     TLS_CERT: TLS_PATHS.cert,
     TLS_KEY: TLS_PATHS.key,
     TLS_LINEAGES,
+    LINEAGE_LINE,
     TLS_LIVE: TLS_LIVE_DIR,
     TLS_PEERS: TLS_PEERS_CA,
     CERT_DEPLOY: CERT_DEPLOY_HOOK,

@@ -10,9 +10,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { BUNDLE_ALPHABET, BUNDLE_LINE } from "../../components/push/bundleGrammar";
-import { bashAssignments, DEPLOY_PARTS, DEPLOY_PARTS_DIR, deployFacts, deployScript, joinDeployScript } from "../../components/push/deployScript";
+import { bashAssignments, bashQuote, DEPLOY_PARTS, DEPLOY_PARTS_DIR, deployFacts, deployScript, joinDeployScript } from "../../components/push/deployScript";
 import { DEPLOY_ROLES, ROLE_ALLOWLIST, ROLE_PACKAGES } from "../../components/push/roles";
+import { TLS_LINEAGES } from "../../components/render/input";
+import { renderTlsFiles } from "../../components/render/tls";
 import { VMAIL } from "../../components/topology/vmail";
+import { labInput } from "../support/lab";
 
 /** What bash prints for `script` after the header's assignments (no part runs). */
 function afterHeader(header: string, script: string): string {
@@ -83,3 +86,17 @@ test("every fact the header carries is read by a part, and the parts read no upp
   for (const fact of facts) assert.ok(read.has(fact), `${fact} is in the header but no part reads it`);
   for (const name of read) assert.ok(facts.includes(name) || bashOwn.has(name), `the parts read $${name}, which the header does not set`);
 });
+
+test("the lineages file every lab host gets, in either TLS mode, is what the script reads; another daemon or mode is not", () => {
+  const header = bashAssignments(deployFacts());
+  const lines = (["acme", "fleet-ca"] as const).flatMap((mode) => {
+    const input = labInput((spec) => ({ ...spec, tls: { ...spec.tls, mode } }));
+    return input.topology.hosts.flatMap((host) => renderTlsFiles(input, host).find((f) => f.path === TLS_LINEAGES)!.content.split("\n"));
+  });
+  const entries = lines.filter((l) => l !== "" && !l.startsWith("#"));
+  assert.ok(entries.some((l) => l.startsWith("acme ")) && entries.some((l) => l.startsWith("fleet-ca ")), entries.join("\n"));
+  const matches = (line: string) => afterHeader(header, `[[ ${bashQuote(line)} =~ $LINEAGE_LINE ]] && echo yes || echo no`).trim();
+  for (const line of entries) assert.equal(matches(line), "yes", line);
+  for (const line of ["acme mx1 postfix rspamd", "letsencrypt mx1 postfix", "acme MX1 postfix", "acme mx1  postfix"]) assert.equal(matches(line), "no", line);
+});
+

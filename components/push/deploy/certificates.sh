@@ -10,7 +10,7 @@ read_lineages() {
   [ -f "$stage$TLS_LINEAGES" ] || return 0
   while read -r line; do
     case "$line" in '#'*|'') continue ;; esac
-    [[ $line =~ ^(acme|fleet-ca)\ ([a-z0-9-]{1,63})(\ (postfix|dovecot|nginx))*$ ]] || die "bad line in $TLS_LINEAGES: '${line:0:80}'"
+    [[ $line =~ $LINEAGE_LINE ]] || die "bad line in $TLS_LINEAGES: '${line:0:80}'"
     mode=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]}
     [ -z "$tls_mode" ] || [ "$tls_mode" = "$mode" ] || die "$TLS_LINEAGES mixes TLS modes"
     tls_mode=$mode
