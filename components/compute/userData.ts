@@ -5,26 +5,11 @@
  * components/config (host labels, a Unix user name, an OpenSSH key line) or is checked here (the
  * volume id), none can carry quotes, spaces beyond the key's fields, or a newline.
  */
-import { FleetSpec, Role } from "../config/spec";
+import { FleetSpec } from "../config/spec";
+import { ROLE_PACKAGES } from "../push/roles";
 import { Host } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { mailVolumeDevice } from "./awsStorage";
-
-/**
- * The packages deploy.sh (components/push/deploy.sh) makes sure of for each role; installed at
- * boot already so the first push has nothing to fetch. A test keeps the two lists equal.
- */
-/** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
-const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
-
-export const ROLE_PACKAGES: Record<Role, readonly string[]> = {
-  // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...CERTBOT],
-  // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...CERTBOT],
-  // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...CERTBOT],
-};
 
 /** The mail file system's label, for a person reading lsblk; /etc/fstab mounts it by UUID, which no other disk shares. */
 export const MAIL_FS_LABEL = "mailfleet-mail";

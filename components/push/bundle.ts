@@ -1,26 +1,23 @@
 /**
- * What the push sends to a host: deploy.sh (validate, swap in, reload) as the SSH command and the
- * host's rendered files as a text bundle on its stdin. The Pulumi push and the lab use exactly
+ * What the push sends to a host: the deploy script (deployScript.ts: validate, swap in, reload) as
+ * the SSH command and the host's rendered files as a text bundle on its stdin. The Pulumi push and the lab use exactly
  * these two, so the lab exercises the production path.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Role } from "../config/spec";
 import { RenderedFile } from "../render/file";
+import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_NAME, BUNDLE_PATH } from "./bundleGrammar";
+import { deployScript } from "./deployScript";
+import { DEPLOY_ROLES, DeployRole } from "./roles";
 
-export type DeployRole = Role | "dns";
+export type { DeployRole } from "./roles";
 
-const BUNDLE_HEADER = "mailfleet-bundle 1";
-// The same rules deploy.sh applies again on the host, so both read a bundle alike: a field can
-// never split a line, escape the target path or carry shell syntax, and only these bytes occur.
-const ALPHABET_RE = /^[A-Za-z0-9 +/=_.@\n-]*$/;
-const HEADER_RE = /^mailfleet-bundle 1 (0|[1-9][0-9]{0,4})$/;
-const NAME = "[a-z_][a-z0-9_-]{0,31}";
-const LINE_RE = new RegExp(`^(0[0-7]{3}) (${NAME}) (${NAME}) ([^ ]+) ([^ ]*)$`);
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const PATH_RE = /^(\/[A-Za-z0-9_.+@-]+)+$/;
-const NAME_RE = new RegExp(`^${NAME}$`);
+// The same rules the deploy script applies again on the host, so both read a bundle alike.
+const ALPHABET_RE = new RegExp(`^[${BUNDLE_ALPHABET}]*$`);
+const HEADER_RE = new RegExp(`^${BUNDLE_MAGIC} ${BUNDLE_COUNT}$`);
+const LINE_RE = new RegExp(BUNDLE_LINE);
+const BASE64_RE = new RegExp(BUNDLE_BASE64);
+const PATH_RE = new RegExp(BUNDLE_PATH);
+const NAME_RE = new RegExp(BUNDLE_NAME);
 
 function plainPath(path: string): boolean {
   return PATH_RE.test(path) && !`${path}/`.includes("/./") && !`${path}/`.includes("/../");
@@ -42,11 +39,11 @@ export function bundleFiles(files: RenderedFile[]): string {
     const mode = `0${f.mode.toString(8).padStart(3, "0")}`;
     return `${mode} ${f.owner} ${f.group} ${f.path} ${Buffer.from(f.content, "utf8").toString("base64")}`;
   });
-  return [`${BUNDLE_HEADER} ${files.length}`, ...lines, ""].join("\n");
+  return [`${BUNDLE_MAGIC} ${files.length}`, ...lines, ""].join("\n");
 }
 
 /**
- * The inverse of bundleFiles, as strict as deploy.sh: anything deploy.sh would refuse (a NUL, tab,
+ * The inverse of bundleFiles, as strict as the deploy script: anything it would refuse (a NUL, tab,
  * CR, double space, missing final newline, wrong count, non-canonical base64) throws here too.
  * Secret flags are not carried: the host needs only the modes.
  */
@@ -70,16 +67,14 @@ export function contentHash(bundle: string): string {
   return createHash("sha256").update(bundle).digest("hex");
 }
 
-export const DEPLOY_SCRIPT_PATH = join(__dirname, "deploy.sh");
-
 /**
- * The command run over SSH, with the bundle on its stdin: it writes deploy.sh (carried base64
+ * The command run over SSH, with the bundle on its stdin: it writes the deploy script (carried base64
  * encoded, so no quoting can break it) to a private temp file and runs it as root for the role.
  * The address the push comes from (SSH_CONNECTION's first field) goes along as an argument, since
- * sudo's env_reset drops the variable: deploy.sh refuses a firewall that would lock it out.
+ * sudo's env_reset drops the variable: the script refuses a firewall that would lock it out.
  */
-export function deployCommand(role: DeployRole, script = readFileSync(DEPLOY_SCRIPT_PATH, "utf8")): string {
-  if (!["edge", "outbound", "store", "dns"].includes(role)) throw new Error(`no deploy role ${role}`);
+export function deployCommand(role: DeployRole, script = deployScript()): string {
+  if (!DEPLOY_ROLES.includes(role)) throw new Error(`no deploy role ${role}`);
   const encoded = Buffer.from(script, "utf8").toString("base64");
   return [
     "f=$(mktemp) || exit 1",

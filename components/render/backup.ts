@@ -12,7 +12,7 @@ import { USERS_PATH } from "./dovecot/users";
 import { file, RenderedFile } from "./file";
 import { RenderInput } from "./input";
 
-/** Where a store keeps its backup files; deploy.sh's store allowlist names the same paths. */
+/** Where a store keeps its backup files; the store's deploy allowlist names these (push/roles.ts). */
 export const BACKUP_PATHS = {
   env: "/etc/mailfleet/backup/env",
   password: "/etc/mailfleet/backup/password",

@@ -6,14 +6,15 @@
  * "systemd" the units are started through the stand-in.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
-import { bundleFiles, DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
+import { bundleFiles } from "../../components/push/bundle";
+import { deployScript } from "../../components/push/deployScript";
 import { BACKUP_PATHS } from "../../components/render/backup";
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology } from "../../components/topology";
@@ -49,7 +50,7 @@ before(() => {
     '  "is-active --quiet mailfleet-backup.timer") [ -e /tmp/timer.active ] ;;',
     "esac",
   ].join("\n");
-  assert.equal(sh("cat > /root/deploy.sh", readFileSync(DEPLOY_SCRIPT_PATH, "utf8")).code, 0);
+  assert.equal(sh("cat > /root/deploy.sh", deployScript()).code, 0);
   const r = sh("mkdir -p /run/systemd/system && cat > /usr/local/sbin/systemctl && chmod 0755 /usr/local/sbin/systemctl && : > /tmp/systemctl.log", `${systemctl}\n`);
   assert.equal(r.code, 0, r.stderr);
 });

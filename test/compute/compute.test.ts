@@ -15,9 +15,8 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { formatPlan } from "../../components/plan";
 import { AddressBook, standInAddresses } from "../../components/topology/addresses";
 import { ingressRules } from "../../components/compute/firewall";
-import { MAIL_FS_LABEL, mailVolumeLines, ROLE_PACKAGES, userData } from "../../components/compute/userData";
+import { MAIL_FS_LABEL, mailVolumeLines, userData } from "../../components/compute/userData";
 import { mailVolumeDevice } from "../../components/compute/awsStorage";
-import { DEPLOY_SCRIPT_PATH } from "../../components/push/bundle";
 import { buildTopology, hostsOf } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { labInput } from "../support/lab";
@@ -27,15 +26,6 @@ import { exampleSpec } from "../support/harness";
 const VOLUME_ID = "vol-0123456789abcdef0";
 
 describe("userData", () => {
-  it("installs the same packages per role as deploy.sh makes sure of", () => {
-    const script = readFileSync(DEPLOY_SCRIPT_PATH, "utf8");
-    for (const role of ["edge", "outbound", "store"] as const) {
-      const line = script.split("\n").find((l) => l.trim().startsWith(`${role}) packages=(`));
-      assert.ok(line, `deploy.sh has a package list for ${role}`);
-      assert.deepEqual(line.slice(line.indexOf("(") + 1, line.indexOf(")", line.indexOf("("))).split(" "), [...ROLE_PACKAGES[role]]);
-    }
-  });
-
   it("runs as a shell script: packages first, the deploy user with its key last", () => {
     const topology = buildTopology(exampleSpec("prod"));
     const store = hostsOf(topology, "store")[0];

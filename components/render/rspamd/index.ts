@@ -11,9 +11,9 @@ import { RSPAMD_MILTER, RenderInput } from "../input";
 import { senderLogins } from "../postfix/tables";
 
 const LOCAL = "/etc/rspamd/local.d";
-const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
+export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
 /** The group Debian's rspamd package runs as: it reads the keys, never writes them (deploy.sh keeps the directory root:_rspamd 0750). */
-const RSPAMD_GROUP = "_rspamd";
+export const RSPAMD_GROUP = "_rspamd";
 const SCANNER = "127.0.0.1:11333";
 const CONTROLLER = "127.0.0.1:11334";
 

@@ -1,0 +1,122 @@
+# --- daemons
+systemd=false
+[ -d /run/systemd/system ] && systemd=true
+alive() { [ -s "$1" ] && kill -0 "$(tr -dc 0-9 < "$1")" 2>/dev/null; }
+# A daemon signalled to reload may still die on its new config: watch it for a moment.
+stays_alive() {
+  local n
+  for n in 1 2 3 4 5 6 7 8 9 10; do alive "$1" || return 1; sleep 0.2; done
+}
+comes_up() {
+  local n
+  for n in $(seq 1 50); do alive "$1" && return 0; sleep 0.2; done
+  return 1
+}
+reload_unit() {
+  if systemctl is-active --quiet "$1"; then systemctl reload "$1"; else systemctl start "$1"; fi
+}
+# One `nft -f` replaces table inet mailfleet atomically (the file deletes and redefines it) and
+# touches no other table; with no managed rule set the table goes.
+reload_nft() {
+  if $nft_managed; then
+    nft -f "$NFT_CONF" || return 1
+    if $systemd; then systemctl enable --quiet nftables; fi
+  else
+    if nft list table "${FIREWALL_TABLE[@]}" >/dev/null 2>&1; then nft delete table "${FIREWALL_TABLE[@]}"; fi
+  fi
+}
+reload_postfix() {
+  if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi || return 1
+  comes_up /var/spool/postfix/pid/master.pid && stays_alive /var/spool/postfix/pid/master.pid
+}
+reload_rspamd() {
+  local pid=/run/rspamd/rspamd.pid
+  if alive "$pid"; then
+    kill -HUP "$(tr -dc 0-9 < "$pid")"
+  else
+    install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd
+    rspamd -u _rspamd -g _rspamd -c /etc/rspamd/rspamd.conf || return 1
+  fi
+  comes_up "$pid" && stays_alive "$pid"
+}
+reload_nginx() {
+  if alive /run/nginx.pid; then nginx -s reload; else nginx; fi || return 1
+  comes_up /run/nginx.pid && stays_alive /run/nginx.pid
+}
+reload_dovecot() {
+  if alive /run/dovecot/master.pid; then doveadm reload; else dovecot; fi || return 1
+  comes_up /run/dovecot/master.pid && stays_alive /run/dovecot/master.pid
+}
+reload_knot() {
+  if knotc status >/dev/null 2>&1; then
+    knotc reload >/dev/null
+  else
+    install -d -o knot -g knot -m 0755 /run/knot
+    knotd -d -c "$KNOT_CONF"
+    local n
+    for n in $(seq 1 50); do knotc status >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+  fi
+}
+# Knot diffs a changed zone file against the zone it serves (zonefile-load: difference-no-serial),
+# which drops the hosts' pending DNS-01 TXT records (their dynamic updates): they are put back
+# once the zones have reloaded, so a push in the middle of an issuance does not fail it.
+acme_challenges() { knotc zone-read -- 2>/dev/null | grep -E '^\[[a-z0-9.-]+\] _acme-challenge\.[a-z0-9._-]+ [0-9]+ TXT ' || true; }
+restore_challenges() {
+  local zone owner ttl data
+  knotc -b zone-reload >/dev/null || return 1
+  while read -r zone owner ttl _ data; do
+    zone=${zone#[} zone=${zone%]}
+    if knotc zone-read "$zone" "$owner" TXT 2>/dev/null | grep -qF -- "$data"; then continue; fi
+    { knotc zone-begin "$zone" && knotc zone-set "$zone" "$owner" "$ttl" TXT "$data" && knotc zone-commit "$zone"; } >/dev/null ||
+      { knotc zone-abort "$zone" >/dev/null 2>&1; return 1; }
+  done <<< "$1"
+}
+close_fds() {
+  local f n
+  for f in "/proc/$BASHPID/fd/"*; do
+    n=${f##*/}
+    if [ "$n" -gt 2 ] && [ "$n" != 255 ]; then eval "exec $n>&-"; fi
+  done 2>/dev/null
+}
+# A store's backup timer (render/backup.ts) runs under systemd only; without it (the lab) the
+# operator's `./mf backup` runs the same script. A timer whose file left the bundle is stopped.
+reload_backup_timer() {
+  $systemd || return 0
+  systemctl daemon-reload
+  if [ -f "$BACKUP_TIMER" ]; then
+    # A restart takes a new schedule; Persistent=true runs a backup the old one missed.
+    systemctl enable --quiet "$BACKUP_TIMER_UNIT"
+    systemctl restart "$BACKUP_TIMER_UNIT"
+  elif systemctl is-active --quiet "$BACKUP_TIMER_UNIT"; then
+    systemctl stop "$BACKUP_TIMER_UNIT"
+    # Its unit file is gone already: disabling may find nothing to do, and a leftover link is inert.
+    systemctl disable --quiet "$BACKUP_TIMER_UNIT" 2>/dev/null || true
+  fi
+}
+reload_all() {
+  local d challenges=''
+  reload_nft || { log "the firewall did not load"; return 1; }
+  for d in "${daemons[@]}"; do
+    if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
+    if $systemd; then
+      reload_unit "$d" || { log "$d did not reload"; return 1; }
+    else
+      "reload_$d" || { log "$d did not reload"; return 1; }
+    fi
+    if [ -n "$challenges" ]; then restore_challenges "$challenges" || log "could not put back the pending DNS-01 records: certbot retries"; fi
+  done
+  if [ "$role" = store ]; then reload_backup_timer || { log "the backup timer did not start"; return 1; }; fi
+}
+# A daemon started here keeps the descriptors it inherits: give it a log file, never this
+# script's stdout/stderr (an SSH session would wait for the daemon to close them).
+# Nor the lock or a directory descriptor: knotd would hold the lock for good.
+reload_logged() {
+  local out
+  out=$(mktemp)
+  if (close_fds && reload_all) </dev/null >"$out" 2>&1; then rm -f "$out"; return 0; fi
+  cat "$out" >&2
+  rm -f "$out"
+  return 1
+}
+

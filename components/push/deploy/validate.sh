@@ -1,0 +1,33 @@
+# --- validation: each daemon's own checker, run by validate in a private mount namespace where the
+# staged tree lies over the live one (step 5); a failure prints the checker's message.
+check_postfix() {
+  postfix check || return 1
+  # postconf reports unknown or misspelt parameters only as warnings; here they are errors.
+  local warnings
+  warnings=$( { postconf -n >/dev/null; postconf -M >/dev/null; } 2>&1) || { echo "$warnings"; return 1; }
+  [ -z "$warnings" ] || { echo "$warnings"; return 1; }
+}
+check_rspamd() { rspamadm configtest >/dev/null || { rspamadm configtest; return 1; }; }
+check_nginx() { nginx -t -q; }
+check_dovecot() { doveconf -n >/dev/null; }
+check_backup() { [ ! -f "$BACKUP_SCRIPT" ] || bash -n "$BACKUP_SCRIPT"; }
+check_knot() {
+  knotc -c "$KNOT_CONF" conf-check
+  knotc -c "$KNOT_CONF" zone-check
+  local z
+  for z in "$KNOT_ZONE_DIR"/*.zone; do
+    [ -e "$z" ] || continue
+    kzonecheck -o "$(basename "$z" .zone)" "$z" || return 1
+  done
+}
+check_nft() { if $has_nft; then nft -c -f "$NFT_CONF"; fi; }
+# validate DAEMON...: under errexit, so the first failing check ends it (check_knot relies on that).
+validate() {
+  local dir d
+  while read -r dir; do
+    mount -t overlay mailfleet-stage -o "lowerdir=$stage$dir:$dir" "$dir"
+  done < "$work/layers"
+  check_nft || return 1
+  for d in "$@"; do "check_$d"; done
+  if [ "$role" = store ]; then check_backup; fi
+}

@@ -1,0 +1,109 @@
+/**
+ * What each role's host is, as the deploy script sees it: the Debian packages it makes sure of,
+ * the daemons it validates and reloads, and the files a bundle may write there. The script gets
+ * these as its generated header (deployScript.ts), so they live on the host's side: no bundle can
+ * widen them.
+ */
+import { dirname } from "node:path";
+import { Role } from "../config/spec";
+import { ACME_PATHS } from "../render/acme";
+import { BACKUP_PATHS } from "../render/backup";
+import { USERS_PATH } from "../render/dovecot/users";
+import { NFTABLES_CONF } from "../render/firewall";
+import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
+import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
+import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
+import { NGINX_CONF, WEB_ROOT } from "../render/web";
+
+export type DeployRole = Role | "dns";
+export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store", "dns"];
+
+/** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
+const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
+
+/**
+ * The packages the deploy script makes sure of for each role; the mail roles' are installed at
+ * first boot already (compute/userData.ts), so the first push has nothing to fetch.
+ */
+export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
+  // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
+  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...CERTBOT],
+  // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...CERTBOT],
+  // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...CERTBOT],
+  dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
+};
+
+/** The daemons each role validates and reloads, in this order (each has a check_ and a reload_ function in the script). */
+export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
+  edge: ["postfix", "rspamd", "nginx"],
+  outbound: ["postfix", "rspamd"],
+  store: ["dovecot"],
+  dns: ["knot"],
+};
+
+/** One file a bundle may write, or with a path ending in "/" any file below that directory. */
+export interface AllowedFile {
+  path: string;
+  /** The highest mode: a file may drop permissions, never add any. */
+  maxMode: number;
+  owner: string;
+  group: string;
+}
+const allow = (path: string, maxMode = 0o644, group = "root"): AllowedFile => ({ path, maxMode, owner: "root", group });
+const below = (dir: string, maxMode = 0o644, group = "root"): AllowedFile => allow(`${dir}/`, maxMode, group);
+
+const ALLOW_ALL = [allow(NFTABLES_CONF)];
+/** The bootstrap certificate, the lineages, and certbot's side (tls.mode acme); the daemons read /etc/mailfleet/tls/live/, which no bundle writes. */
+const ALLOW_TLS = [
+  allow(TLS_PATHS.ca),
+  allow(TLS_PATHS.cert),
+  allow(TLS_PATHS.key, 0o600),
+  allow(TLS_LINEAGES),
+  allow(CERT_DEPLOY_HOOK, 0o755),
+  allow(ACME_PATHS.script, 0o755),
+  allow(ACME_PATHS.credentials, 0o600),
+  allow(ACME_PATHS.eabHmac, 0o600),
+  allow(ACME_PATHS.caBundle),
+  allow(ACME_PATHS.unit),
+  allow(ACME_PATHS.renewDropIn),
+];
+const RSPAMD_LOCAL = "/etc/rspamd/local.d";
+const ALLOW_MTA = [
+  allow(`${POSTFIX_DIR}/main.cf`),
+  allow(`${POSTFIX_DIR}/master.cf`),
+  allow(`${POSTFIX_DIR}/${VIRTUAL_TABLE}`),
+  ...["actions.conf", "dkim_signing.conf", "logging.inc", "worker-controller.inc", "worker-normal.inc", "worker-proxy.inc"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+];
+
+/**
+ * The files a role's bundle may write: what the role's renderers produce (test/push/bundle.test.ts
+ * renders every example stack against these lists).
+ */
+export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
+  edge: [...ALLOW_ALL, ...ALLOW_TLS, ...ALLOW_MTA, allow(`${POSTFIX_DIR}/mailboxes`), allow(`${RSPAMD_LOCAL}/milter_headers.conf`), below(dirname(NGINX_CONF)), below(dirname(WEB_ROOT))],
+  outbound: [
+    ...ALLOW_ALL,
+    ...ALLOW_TLS,
+    ...ALLOW_MTA,
+    allow(`${POSTFIX_DIR}/sender_login`),
+    allow(`${POSTFIX_DIR}/sasl_passwd`, 0o600),
+    allow(`${RSPAMD_LOCAL}/sender_login.map`),
+    allow("/etc/rspamd/lua.local.d/sender_login.lua"),
+    below(RSPAMD_DKIM_DIR, 0o640, RSPAMD_GROUP),
+  ],
+  store: [
+    ...ALLOW_ALL,
+    ...ALLOW_TLS,
+    allow("/etc/dovecot/dovecot.conf"),
+    allow(USERS_PATH, 0o640, "dovecot"),
+    allow(BACKUP_PATHS.env, 0o600),
+    allow(BACKUP_PATHS.password, 0o600),
+    allow(BACKUP_PATHS.script, 0o755),
+    allow(BACKUP_PATHS.service),
+    allow(BACKUP_PATHS.timer),
+  ],
+  dns: [...ALLOW_ALL, allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
+};
