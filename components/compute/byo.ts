@@ -1,7 +1,7 @@
 /** Compute backend `byo`: the servers exist already; the stack gives their addresses. No resources. */
 import * as pulumi from "@pulumi/pulumi";
-import { givenAddresses } from "../build";
 import { Topology } from "../topology";
+import { givenAddresses } from "../topology/addresses";
 import type { Compute } from "./types";
 import { byoNextSteps } from "./nextSteps";
 

@@ -1,7 +1,7 @@
 /** What every compute backend hands the fleet; aws.ts and byo.ts implement it, index.ts picks one. */
 import * as pulumi from "@pulumi/pulumi";
-import type { FleetBuild } from "../build";
 import { AddressBook } from "../topology/addresses";
+import type { FleetPtr } from "./nextSteps";
 
 export interface Compute {
   /** Every host's published addresses, once the backend has them. */
@@ -23,5 +23,5 @@ export interface Compute {
    */
   backup?: { bucket: pulumi.Output<string>; repositoryBase: pulumi.Output<string> };
   /** What the operator still has to do outside this stack. */
-  nextSteps(build: FleetBuild): string[];
+  nextSteps(build: FleetPtr): string[];
 }

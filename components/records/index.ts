@@ -4,8 +4,8 @@
  * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
  */
 import { DkimKey, findDkimKey } from "../keys/material";
-import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
-import { AddressBook, placeHosts } from "../topology/addresses";
+import { domainWebNames, Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
+import { AddressBook, placeHosts, PlacedHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -26,11 +26,16 @@ const SPF_MX_LIMIT = 10;
 
 type AddressData = Extract<RecordData, { type: "A" | "AAAA" }>;
 
-export function buildRecordSet(
-  topology: Topology,
-  addresses: AddressBook,
-  dkim: Pick<DkimKey, "domain" | "selector" | "publicKey">[],
-): RecordSet {
+/** A DKIM public key as the record set needs it. */
+export type DkimPublicKey = Pick<DkimKey, "domain" | "selector" | "publicKey">;
+
+/** The record set from the hosts' addresses as a backend gives them (joined here, placeHosts). */
+export function buildRecordSet(topology: Topology, addresses: AddressBook, dkim: DkimPublicKey[]): RecordSet {
+  return recordSetOf(topology, placeHosts(topology, addresses), dkim);
+}
+
+/** The record set of hosts already joined with their addresses: a fleet's build joins once for its records and its files. */
+export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimPublicKey[]): RecordSet {
   const { spec } = topology;
   const records: DnsRecord[] = [];
   // Each record is made for one owner: a host's own name, or a domain (set before each group below).
@@ -43,7 +48,6 @@ export function buildRecordSet(
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
   /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
-  const placed = placeHosts(topology, addresses);
   const published = (host: Host): AddressData[] => {
     const a = placed[host.name].addresses;
     const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
@@ -89,6 +93,7 @@ export function buildRecordSet(
 
   for (const D of spec.domains) {
     owner = { domain: D };
+    const webNames = domainWebNames(D);
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -108,7 +113,7 @@ export function buildRecordSet(
     }
 
     txt(`_mta-sts.${D}`, `v=STSv1; id=${mtaSts.id}`);
-    cname(`mta-sts.${D}`, mtaStsHost.fqdn);
+    cname(webNames.mtaSts, mtaStsHost.fqdn);
     txt(`_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
 
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
@@ -122,8 +127,8 @@ export function buildRecordSet(
     else srv(`_pop3s._tcp.${D}`, 0, 0, 0, ".");
     srv(`_pop3._tcp.${D}`, 0, 0, 0, ".");
     // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
-    cname(`autoconfig.${D}`, web.fqdn);
-    cname(`autodiscover.${D}`, web.fqdn);
+    cname(webNames.autoconfig, web.fqdn);
+    cname(webNames.autodiscover, web.fqdn);
     srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
