@@ -9,7 +9,6 @@ export function byoCompute(topology: Topology): Compute {
   const addresses = givenAddresses(topology.spec);
   return {
     addresses: pulumi.output(addresses),
-    addressShape: addresses,
     sshHosts: Object.fromEntries(topology.hosts.map((h) => [h.name, h.sshHost ?? addresses[h.name].ipv4])),
     machines: {},
     // Reverse DNS belongs to whoever owns the addresses; nextSteps says what to ask them for.
