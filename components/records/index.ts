@@ -5,7 +5,7 @@
  */
 import { DkimKey, findDkimKey } from "../keys/material";
 import { domainWebNames, Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
-import { AddressBook, placeHosts, PlacedHosts } from "../topology/addresses";
+import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -25,6 +25,18 @@ export const MX_PRIORITY = 10;
 const SPF_MX_LIMIT = 10;
 
 type AddressData = Extract<RecordData, { type: "A" | "AAAA" }>;
+
+/** The addresses a host is published with (its A/AAAA records); PTR wishes cover exactly these, so FCrDNS holds. */
+function published(host: PlacedHost): AddressData[] {
+  const a = host.addresses;
+  const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
+  return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
+}
+
+/** Reverse DNS, a step of its own: each address a host is published with should resolve back to the host's name. */
+function ptrWishes(topology: Topology, placed: PlacedHosts): PtrRecord[] {
+  return dedupe(topology.hosts.flatMap((h) => published(placed[h.name]).map((a) => ({ address: a.address, name: h.fqdn, host: h.name }))));
+}
 
 /** A DKIM public key as the record set needs it. */
 export type DkimPublicKey = Pick<DkimKey, "domain" | "selector" | "publicKey">;
@@ -47,20 +59,13 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
-  /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
-  const published = (host: Host): AddressData[] => {
-    const a = placed[host.name].addresses;
-    const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
-    return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
-  };
-  const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));
+  const addressesOf = (host: Host) => published(placed[host.name]);
+  const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => addressesOf(h).forEach((a) => add(name, a)));
 
   // Hosts: their own names (HELO names, MX targets, PTR targets).
-  const ptr: PtrRecord[] = [];
   for (const host of topology.hosts) {
     owner = { host: host.name };
     publishAt(host.fqdn, [host]);
-    published(host).forEach((a) => ptr.push({ address: a.address, name: host.fqdn, host: host.name }));
     // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
     // judged on it alone, so without this record the fleet's own bounces fail SPF.
     if (host.sends) txt(host.fqdn, "v=spf1 a -all");
@@ -71,12 +76,12 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   for (const service of Object.values(topology.services)) publishAt(service.fqdn, hostsOf(topology, service.role));
 
   const edges = hostsOf(topology, "edge");
-  const outboundAddresses = hostsOf(topology, "outbound").flatMap(published);
+  const outboundAddresses = hostsOf(topology, "outbound").flatMap(addressesOf);
   const ipTerms = (list: AddressData[]) => list.map((a) => `${a.type === "A" ? "ip4" : "ip6"}:${a.address}`);
   // `mx` covers the edge hosts (they forward aliases to foreign targets) for one lookup; ip4/ip6
   // terms cost none, so only the includes count against the limit of 10 (RFC 7208 §4.6.4).
   // Past 10 MX the `mx` term itself would be a permerror, so a large edge tier is listed instead.
-  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(published)) : ["mx"];
+  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(addressesOf)) : ["mx"];
   const includes = [...spec.spfIncludes, ...(spec.smarthost?.spfInclude ? [spec.smarthost.spfInclude] : [])];
   const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...includes.map((i) => `include:${i}`), "-all"].join(" ");
 
@@ -135,7 +140,7 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   // A record made for two owners (a host named like a service) is published once, for the first: the host.
   const unique = dedupe(records, ({ owner: _, ...record }) => record);
   checkCnames(unique);
-  return { records: unique, ptr: dedupe(ptr), mtaSts };
+  return { records: unique, ptr: ptrWishes(topology, placed), mtaSts };
 }
 
 function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item): T[] {
