@@ -6,14 +6,14 @@
  */
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { buildRecordSet, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
+import { RecordSet, recordSetOf, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
-import { AddressBook } from "./topology/addresses";
+import { AddressBook, placeHosts } from "./topology/addresses";
 import { buildTopology, Topology } from "./topology";
-export { hostCertificateNames } from "./topology";
+export { givenAddresses } from "./topology/addresses";
 
 export interface FleetBuild {
   topology: Topology;
@@ -33,8 +33,10 @@ export interface FleetBuild {
 /** backupRepositoryBase: where the stack's own backup storage keeps the stores' repositories (RenderInput). */
 export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetKeys, backupRepositoryBase?: string): FleetBuild {
   const topology = buildTopology(spec);
-  const recordSet = buildRecordSet(topology, addresses, keys.dkim);
-  const input = renderInput(topology, addresses, keys, recordSet.mtaSts.policy, backupRepositoryBase);
+  // The one join of hosts and addresses: the records and the files are made from the same placed hosts.
+  const placed = placeHosts(topology, addresses);
+  const recordSet = recordSetOf(topology, placed, keys.dkim);
+  const input = renderInput(topology, placed, keys, recordSet.mtaSts.policy, backupRepositoryBase);
   const hostFiles: Record<string, RenderedFile[]> = {};
   for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
@@ -43,13 +45,4 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
       ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
       : [];
   return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
-}
-
-/** The addresses of existing servers (compute: byo), as the stack gives them. */
-export function givenAddresses(spec: FleetSpec): AddressBook {
-  return Object.fromEntries(
-    spec.hosts
-      .filter((h) => h.ipv4)
-      .map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}), ...(h.privateIpv4 ? { privateIpv4: h.privateIpv4 } : {}) }]),
-  );
 }

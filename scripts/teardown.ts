@@ -8,7 +8,8 @@
  * refused, 2 on a usage error.
  */
 import { parseArgs } from "node:util";
-import { Decision, DEFAULT_PREFIX, selectStacks } from "./teardown/select";
+import { TEST_STACK_PREFIX } from "../components/stackName";
+import { Decision, selectStacks } from "./teardown/select";
 import { destroyStack, listStacks } from "./teardown/stacks";
 
 const USAGE = "usage: npm run teardown -- [--prefix test-] [--stack <name>]... [--missing-ok] [--dry-run]";
@@ -22,7 +23,7 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
-        prefix: { type: "string", default: DEFAULT_PREFIX },
+        prefix: { type: "string", default: TEST_STACK_PREFIX },
         stack: { type: "string", multiple: true, default: [] },
         // A pull request's stack may never have been created (the label came and went).
         "missing-ok": { type: "boolean", default: false },

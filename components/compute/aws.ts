@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import ipaddr from "ipaddr.js";
 import { FleetSpec, Role, ROLES } from "../config/spec";
 import { hostsOf, SSH_PORT, Topology } from "../topology";
-import { AddressBook, cidrFamily, standInAddresses } from "../topology/addresses";
+import { AddressBook, cidrFamily } from "../topology/addresses";
 import type { Compute } from "./types";
 import { awsNextSteps } from "./nextSteps";
 import { ingressRules, ruleName, RuleSource } from "./firewall";
@@ -194,18 +194,17 @@ export function awsCompute(topology: Topology, parent: pulumi.Resource): Compute
 
   return {
     addresses,
-    addressShape: standInAddresses(topology),
     sshHosts: Object.fromEntries(hosts.map((h) => [h.host.name, h.eip.publicIp])),
     machines: Object.fromEntries(hosts.map((h) => [h.host.name, [h.instance, ...h.attachment, ...sshRules(h.host.role)]])),
     backup: { bucket: storage.backupBucket, repositoryBase: storage.backupRepositoryBase },
-    publishReverseDns(forwardRecords) {
+    publishReverseDns(addressRecords) {
       for (const { host, eip } of hosts) {
         // AWS sets the PTR only after checking that the name already resolves to the Elastic IP,
         // so this waits for the host's A record.
         new aws.ec2.EipDomainName(
           `${host.name}-ptr`,
           { allocationId: eip.allocationId, domainName: host.fqdn },
-          { parent, dependsOn: forwardRecords(host.name) },
+          { parent, dependsOn: addressRecords.get(host.name) ?? [] },
         );
       }
     },

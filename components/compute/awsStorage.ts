@@ -7,8 +7,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { isTestStack } from "../../scripts/teardown/select";
 import { AwsSpec } from "../config/spec";
+import { isTestStack } from "../stackName";
 import { Host } from "../topology";
 
 /** The tag that marks a stack's mail volumes; the snapshot policy targets them by it. */

@@ -1,7 +1,7 @@
 /** Compute backend `byo`: the servers exist already; the stack gives their addresses. No resources. */
 import * as pulumi from "@pulumi/pulumi";
-import { givenAddresses } from "../build";
 import { Topology } from "../topology";
+import { givenAddresses } from "../topology/addresses";
 import type { Compute } from "./types";
 import { byoNextSteps } from "./nextSteps";
 
@@ -9,7 +9,6 @@ export function byoCompute(topology: Topology): Compute {
   const addresses = givenAddresses(topology.spec);
   return {
     addresses: pulumi.output(addresses),
-    addressShape: addresses,
     sshHosts: Object.fromEntries(topology.hosts.map((h) => [h.name, h.sshHost ?? addresses[h.name].ipv4])),
     machines: {},
     // Reverse DNS belongs to whoever owns the addresses; nextSteps says what to ask them for.

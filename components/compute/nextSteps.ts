@@ -3,8 +3,14 @@
  * prints the same steps the stack exports.
  */
 import { isIPv4 } from "node:net";
-import { FleetBuild } from "../build";
-import { PtrRecord } from "../records";
+import { PtrRecord, RecordSet } from "../records";
+import { Topology } from "../topology";
+
+/** What the steps are made from: the fleet and its PTR wishes (a FleetBuild has both). */
+export interface FleetPtr {
+  topology: Topology;
+  recordSet: Pick<RecordSet, "ptr">;
+}
 
 /** Which PTRs a backend gets set, by whom, and the addresses that get none (with why). */
 export interface ReverseDnsPlan {
@@ -15,7 +21,7 @@ export interface ReverseDnsPlan {
 }
 
 /** The reverse DNS the fleet will have: on AWS only the Elastic IPs (IPv4) get a PTR. */
-export function reverseDnsPlan(build: Pick<FleetBuild, "topology" | "recordSet">): ReverseDnsPlan {
+export function reverseDnsPlan(build: FleetPtr): ReverseDnsPlan {
   const { ptr } = build.recordSet;
   if (build.topology.spec.compute !== "aws") return { set: ptr, setBy: "the owner of the addresses (see NEXT STEPS)", none: [] };
   return {
@@ -30,7 +36,7 @@ export function reverseDnsPlan(build: Pick<FleetBuild, "topology" | "recordSet">
 const EIP_DEFAULT_QUOTA = 5;
 
 /** What an AWS fleet needs besides `pulumi up`. */
-export function awsNextSteps(build: FleetBuild): string[] {
+export function awsNextSteps(build: FleetPtr): string[] {
   const { spec, hosts } = build.topology;
   const sending = hosts.filter((h) => h.sends).map((h) => h.fqdn);
   return [
@@ -54,7 +60,7 @@ export function awsNextSteps(build: FleetBuild): string[] {
 }
 
 /** Existing servers: their reverse DNS belongs to whoever owns the addresses. */
-export function byoNextSteps(build: FleetBuild): string[] {
+export function byoNextSteps(build: FleetPtr): string[] {
   const sending = new Set(build.topology.hosts.filter((h) => h.sends).map((h) => h.name));
   const ptr = build.recordSet.ptr.filter((p) => sending.has(p.host));
   return [
@@ -65,6 +71,6 @@ export function byoNextSteps(build: FleetBuild): string[] {
   ];
 }
 
-export function computeNextSteps(build: FleetBuild): string[] {
+export function computeNextSteps(build: FleetPtr): string[] {
   return build.topology.spec.compute === "aws" ? awsNextSteps(build) : byoNextSteps(build);
 }

@@ -5,13 +5,12 @@
  */
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { buildRecordSet, DnsRecord, txtStrings } from "../records";
+import { DnsRecord, txtStrings } from "../records";
 import { FleetSpec } from "../config/spec";
 import { Topology } from "../topology";
-import type { Compute } from "../compute/types";
 import type { DnsBackend, DnsInput } from "./types";
 import { dnsNextSteps } from "./nextSteps";
-import { recordKeys, recordResourceName } from "./plan";
+import { recordResourceName, recordsAsPlanned } from "./plan";
 
 /** The Cloudflare arguments of one record, apart from the zone id. */
 export interface CloudflareRecordArgs {
@@ -47,12 +46,6 @@ export function cloudflareRecordArgs(record: DnsRecord): CloudflareRecordArgs {
     case "SRV":
       return { ...base, data: { priority: record.priority, weight: record.weight, port: record.port, target: record.target } };
   }
-}
-
-/** Stand-ins for the DKIM public keys, for planning only: a record's key never depends on its content. */
-function plannedDkim(topology: Topology) {
-  const { spec } = topology;
-  return spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "planned" })));
 }
 
 /** Each zone's id: given in the stack, or looked up by name once. */
@@ -104,37 +97,25 @@ export function cloudflareAcmeToken(spec: FleetSpec, parent: pulumi.Resource): p
   return pulumi.secret(token.value);
 }
 
-export function cloudflareDns(topology: Topology, compute: Compute, input: DnsInput, parent: pulumi.Resource): DnsBackend {
-  const { spec } = topology;
-  const zoneId = zoneIdLookup(spec, parent);
+export function cloudflareDns(topology: Topology, input: DnsInput, parent: pulumi.Resource): DnsBackend {
+  const zoneId = zoneIdLookup(topology.spec, parent);
+  // The real records, one per planned resource in the plan's order.
+  const actual = pulumi
+    .all([input.recordSet, input.addresses])
+    .apply(([set, addresses]) => recordsAsPlanned(input.plan, set.records, addresses).map(cloudflareRecordArgs));
 
-  const planned = buildRecordSet(topology, compute.addressShape, plannedDkim(topology)).records;
-  const plannedKeys = recordKeys(planned, compute.addressShape);
-  // The real record set, by the same keys; it must be the planned set exactly, or a record
-  // would be published without a resource or a resource left without a record.
-  const actual = pulumi.all([input.recordSet, compute.addresses]).apply(([set, addresses]) => {
-    const keys = recordKeys(set.records, addresses);
-    const missing = plannedKeys.filter((k) => !keys.includes(k));
-    const extra = keys.filter((k) => !plannedKeys.includes(k));
-    if (missing.length || extra.length)
-      throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
-    return new Map(keys.map((k, i) => [k, cloudflareRecordArgs(set.records[i])]));
-  });
-
-  const byHost = new Map<string, pulumi.Resource[]>();
-  planned.forEach((record, i) => {
-    const key = plannedKeys[i];
-    const known = cloudflareRecordArgs(record);
-    const args = actual.apply((m) => m.get(key)!);
+  const addressRecords = new Map<string, pulumi.Resource[]>();
+  input.plan.forEach((record, i) => {
+    const args = actual.apply((all) => all[i]);
     const resource = new cloudflare.DnsRecord(
-      recordResourceName(key),
+      recordResourceName(record.key),
       {
         zoneId: zoneId(record.zone),
         // What a record is (name, type, TTL) is known at preview; what it holds may wait for addresses and keys.
-        name: known.name,
-        type: known.type,
-        ttl: known.ttl,
-        proxied: known.proxied,
+        name: record.name,
+        type: record.type,
+        ttl: record.ttl,
+        proxied: false,
         content: args.apply((a) => a.content),
         priority: args.apply((a) => a.priority),
         data: args.apply((a) => a.data),
@@ -143,9 +124,9 @@ export function cloudflareDns(topology: Topology, compute: Compute, input: DnsIn
     );
     // A host's own address records: what its reverse DNS must wait for.
     if ("host" in record.owner && (record.type === "A" || record.type === "AAAA")) {
-      byHost.set(record.owner.host, [...(byHost.get(record.owner.host) ?? []), resource]);
+      addressRecords.set(record.owner.host, [...(addressRecords.get(record.owner.host) ?? []), resource]);
     }
   });
 
-  return { forwardRecords: (host) => byHost.get(host) ?? [], nextSteps: dnsNextSteps(topology.spec) };
+  return { addressRecords, nextSteps: dnsNextSteps(topology.spec) };
 }

@@ -5,8 +5,9 @@
  * A record's key says what it is, never what it holds: an address record is named for the host
  * it points at, a TXT record for its kind (`v=spf1`, `v=DKIM1` …).
  */
-import { DnsRecord } from "../records";
-import { AddressBook } from "../topology/addresses";
+import { buildRecordSet, DnsRecord } from "../records";
+import { Topology } from "../topology";
+import { AddressBook, standInAddresses } from "../topology/addresses";
 
 export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook): string[] {
   const keys = records.map((r) => {
@@ -40,4 +41,38 @@ export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook
 /** A resource name from a record key: `dns-MX-example.com-mx1.mail.example.com`. */
 export function recordResourceName(key: string): string {
   return `dns-${key.replace(/ /g, "-")}`;
+}
+
+/** What a record is, known before what it holds: one DNS resource each. */
+export type PlannedRecord = Pick<DnsRecord, "name" | "zone" | "type" | "ttl" | "owner"> & { key: string };
+
+/**
+ * The records a fleet publishes, by key, from its topology alone: which records exist never
+ * depends on the addresses (placeHosts gives every host IPv6 when ipv6 is on and none when it is
+ * off) nor on the DKIM keys, so stand-ins fill what the keys never read. Made once per fleet, for
+ * the DNS backend's resources.
+ */
+export function recordPlan(topology: Topology): PlannedRecord[] {
+  const { spec } = topology;
+  const addresses = standInAddresses(topology);
+  const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "planned" })));
+  const { records } = buildRecordSet(topology, addresses, dkim);
+  const keys = recordKeys(records, addresses);
+  return records.map(({ name, zone, type, ttl, owner }, i) => ({ key: keys[i], name, zone, type, ttl, owner }));
+}
+
+/**
+ * The real records in the plan's order. A record set that is not the plan exactly is refused:
+ * a record would be published without a resource, or a resource left without a record.
+ */
+export function recordsAsPlanned(plan: readonly PlannedRecord[], records: readonly DnsRecord[], addresses: AddressBook): DnsRecord[] {
+  const keys = recordKeys(records, addresses);
+  const byKey = new Map(keys.map((k, i) => [k, records[i]]));
+  const missing = plan.filter((p) => !byKey.has(p.key)).map((p) => p.key);
+  const planned = new Set(plan.map((p) => p.key));
+  const extra = keys.filter((k) => !planned.has(k));
+  if (missing.length || extra.length) {
+    throw new Error(`the record set differs from its plan: missing ${missing.join(", ") || "none"}; unplanned ${extra.join(", ") || "none"}`);
+  }
+  return plan.map((p) => byKey.get(p.key)!);
 }

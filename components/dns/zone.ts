@@ -14,7 +14,8 @@ export function zoneDns(topology: Topology, input: DnsInput, parent: pulumi.Reso
   const nextSteps = dnsNextSteps(spec);
   // dnsNextSteps has refused a zone backend without its settings.
   const zone = spec.zone!;
-  if (spec.push === "none") return { forwardRecords: () => [], nextSteps, dnsServerFiles: input.dnsServerFiles };
+  if (spec.push === "none") return { addressRecords: new Map(), nextSteps, dnsServerFiles: input.dnsServerFiles };
   const push = sshPush(spec, "zone-push", { role: "dns", host: zone.sshHost ?? zone.nameservers[0].ipv4, files: input.dnsServerFiles }, { parent });
-  return { forwardRecords: () => [push], nextSteps };
+  // Every host's address records are published by the one push of the zone files.
+  return { addressRecords: new Map(topology.hosts.map((h) => [h.name, [push]])), nextSteps };
 }

@@ -8,8 +8,9 @@ import { buildFleet } from "../build";
 import { createCompute } from "../compute";
 import { FleetSpec } from "../config/spec";
 import { createDns } from "../dns";
-import { fleetKeyResources } from "../keys/resources";
 import { cloudflareAcmeToken } from "../dns/cloudflare";
+import { recordPlan } from "../dns/plan";
+import { fleetKeyResources } from "../keys/resources";
 import { sshPush } from "../push/ssh";
 import { DnsRecord } from "../records";
 import { RenderedFile } from "../render/file";
@@ -56,14 +57,19 @@ export class MailFleet extends pulumi.ComponentResource {
       .all([compute.addresses, keys, compute.backup?.repositoryBase])
       .apply(([addresses, resolved, backupBase]) => buildFleet(spec, addresses, resolved, backupBase));
     const recordSet = pulumi.unsecret(build.apply((b) => b.recordSet));
-    const dns = createDns(topology, compute, { recordSet, dnsServerFiles: pulumi.secret(build.apply((b) => b.dnsServerFiles)) }, this);
-    compute.publishReverseDns((host) => dns.forwardRecords(host));
+    const dns = createDns(
+      topology,
+      { plan: recordPlan(topology), recordSet, addresses: compute.addresses, dnsServerFiles: pulumi.secret(build.apply((b) => b.dnsServerFiles)) },
+      this,
+    );
+    // Reverse DNS, a step of its own once DNS is planned: a PTR waits for its host's address records.
+    compute.publishReverseDns(dns.addressRecords);
 
     if (spec.push === "ssh") {
       for (const host of topology.hosts) {
         // With ACME, a host's first push starts certbot at once: its DNS-01 updates need the
         // nameserver to know the host's TSIG key (zone) and its names to exist.
-        const dnsFirst = spec.tls.mode === "acme" ? dns.forwardRecords(host.name) : [];
+        const dnsFirst = spec.tls.mode === "acme" ? (dns.addressRecords.get(host.name) ?? []) : [];
         sshPush(
           spec,
           `push-${host.name}`,

@@ -4,8 +4,8 @@
  * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
  */
 import { DkimKey, findDkimKey } from "../keys/material";
-import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
-import { AddressBook, placeHosts } from "../topology/addresses";
+import { domainWebNames, Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
+import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -26,11 +26,28 @@ const SPF_MX_LIMIT = 10;
 
 type AddressData = Extract<RecordData, { type: "A" | "AAAA" }>;
 
-export function buildRecordSet(
-  topology: Topology,
-  addresses: AddressBook,
-  dkim: Pick<DkimKey, "domain" | "selector" | "publicKey">[],
-): RecordSet {
+/** The addresses a host is published with (its A/AAAA records); PTR wishes cover exactly these, so FCrDNS holds. */
+function published(host: PlacedHost): AddressData[] {
+  const a = host.addresses;
+  const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
+  return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
+}
+
+/** Reverse DNS, a step of its own: each address a host is published with should resolve back to the host's name. */
+function ptrWishes(topology: Topology, placed: PlacedHosts): PtrRecord[] {
+  return dedupe(topology.hosts.flatMap((h) => published(placed[h.name]).map((a) => ({ address: a.address, name: h.fqdn, host: h.name }))));
+}
+
+/** A DKIM public key as the record set needs it. */
+export type DkimPublicKey = Pick<DkimKey, "domain" | "selector" | "publicKey">;
+
+/** The record set from the hosts' addresses as a backend gives them (joined here, placeHosts). */
+export function buildRecordSet(topology: Topology, addresses: AddressBook, dkim: DkimPublicKey[]): RecordSet {
+  return recordSetOf(topology, placeHosts(topology, addresses), dkim);
+}
+
+/** The record set of hosts already joined with their addresses: a fleet's build joins once for its records and its files. */
+export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimPublicKey[]): RecordSet {
   const { spec } = topology;
   const records: DnsRecord[] = [];
   // Each record is made for one owner: a host's own name, or a domain (set before each group below).
@@ -42,21 +59,13 @@ export function buildRecordSet(
   // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
   const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
 
-  /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
-  const placed = placeHosts(topology, addresses);
-  const published = (host: Host): AddressData[] => {
-    const a = placed[host.name].addresses;
-    const v6: AddressData[] = a.ipv6 ? [{ type: "AAAA", address: a.ipv6, host: host.name }] : [];
-    return [{ type: "A", address: a.ipv4, host: host.name }, ...v6];
-  };
-  const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => published(h).forEach((a) => add(name, a)));
+  const addressesOf = (host: Host) => published(placed[host.name]);
+  const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => addressesOf(h).forEach((a) => add(name, a)));
 
   // Hosts: their own names (HELO names, MX targets, PTR targets).
-  const ptr: PtrRecord[] = [];
   for (const host of topology.hosts) {
     owner = { host: host.name };
     publishAt(host.fqdn, [host]);
-    published(host).forEach((a) => ptr.push({ address: a.address, name: host.fqdn, host: host.name }));
     // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
     // judged on it alone, so without this record the fleet's own bounces fail SPF.
     if (host.sends) txt(host.fqdn, "v=spf1 a -all");
@@ -67,12 +76,12 @@ export function buildRecordSet(
   for (const service of Object.values(topology.services)) publishAt(service.fqdn, hostsOf(topology, service.role));
 
   const edges = hostsOf(topology, "edge");
-  const outboundAddresses = hostsOf(topology, "outbound").flatMap(published);
+  const outboundAddresses = hostsOf(topology, "outbound").flatMap(addressesOf);
   const ipTerms = (list: AddressData[]) => list.map((a) => `${a.type === "A" ? "ip4" : "ip6"}:${a.address}`);
   // `mx` covers the edge hosts (they forward aliases to foreign targets) for one lookup; ip4/ip6
   // terms cost none, so only the includes count against the limit of 10 (RFC 7208 §4.6.4).
   // Past 10 MX the `mx` term itself would be a permerror, so a large edge tier is listed instead.
-  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(published)) : ["mx"];
+  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(addressesOf)) : ["mx"];
   const includes = [...spec.spfIncludes, ...(spec.smarthost?.spfInclude ? [spec.smarthost.spfInclude] : [])];
   const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...includes.map((i) => `include:${i}`), "-all"].join(" ");
 
@@ -89,6 +98,7 @@ export function buildRecordSet(
 
   for (const D of spec.domains) {
     owner = { domain: D };
+    const webNames = domainWebNames(D);
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -108,7 +118,7 @@ export function buildRecordSet(
     }
 
     txt(`_mta-sts.${D}`, `v=STSv1; id=${mtaSts.id}`);
-    cname(`mta-sts.${D}`, mtaStsHost.fqdn);
+    cname(webNames.mtaSts, mtaStsHost.fqdn);
     txt(`_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
 
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
@@ -122,15 +132,15 @@ export function buildRecordSet(
     else srv(`_pop3s._tcp.${D}`, 0, 0, 0, ".");
     srv(`_pop3._tcp.${D}`, 0, 0, 0, ".");
     // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
-    cname(`autoconfig.${D}`, web.fqdn);
-    cname(`autodiscover.${D}`, web.fqdn);
+    cname(webNames.autoconfig, web.fqdn);
+    cname(webNames.autodiscover, web.fqdn);
     srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
   // A record made for two owners (a host named like a service) is published once, for the first: the host.
   const unique = dedupe(records, ({ owner: _, ...record }) => record);
   checkCnames(unique);
-  return { records: unique, ptr: dedupe(ptr), mtaSts };
+  return { records: unique, ptr: ptrWishes(topology, placed), mtaSts };
 }
 
 function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item): T[] {

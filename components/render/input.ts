@@ -1,11 +1,10 @@
 import { FleetKeys } from "../keys/material";
-import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
+import { PlacedHost, PlacedHosts } from "../topology/addresses";
 import { Host, Topology } from "../topology";
 
 /** Everything a host's files are made from. Plain data: the Pulumi layer resolves Outputs first. */
 export interface RenderInput {
   topology: Topology;
-  addresses: AddressBook;
   keys: FleetKeys;
   /** Every host joined with its addresses (placeHosts). */
   hosts: PlacedHosts;
@@ -18,14 +17,9 @@ export interface RenderInput {
   backupRepositoryBase?: string;
 }
 
-export function renderInput(
-  topology: Topology,
-  addresses: AddressBook,
-  keys: FleetKeys,
-  mtaStsPolicy: string,
-  backupRepositoryBase?: string,
-): RenderInput {
-  return { topology, addresses, keys, hosts: placeHosts(topology, addresses), mtaStsPolicy, ...(backupRepositoryBase ? { backupRepositoryBase } : {}) };
+/** hosts: every host joined with its addresses (placeHosts), once for the whole build. */
+export function renderInput(topology: Topology, hosts: PlacedHosts, keys: FleetKeys, mtaStsPolicy: string, backupRepositoryBase?: string): RenderInput {
+  return { topology, keys, hosts, mtaStsPolicy, ...(backupRepositoryBase ? { backupRepositoryBase } : {}) };
 }
 
 /** The host joined with its addresses. */

@@ -1,4 +1,5 @@
 import { isIPv6 } from "node:net";
+import type { FleetSpec } from "../config/spec";
 import type { Host, Topology } from ".";
 
 /** The static addresses of each host, known after the compute backend has allocated them. */
@@ -40,6 +41,15 @@ export function placeHosts(topology: Topology, addresses: AddressBook): PlacedHo
       const { ipv6, ...ipv4Only } = addresses[h.name];
       return [h.name, { ...h, addresses: topology.spec.ipv6 ? { ...ipv4Only, ipv6 } : ipv4Only }];
     }),
+  );
+}
+
+/** The addresses of existing servers (compute: byo), as the stack gives them. */
+export function givenAddresses(spec: FleetSpec): AddressBook {
+  return Object.fromEntries(
+    spec.hosts
+      .filter((h) => h.ipv4)
+      .map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}), ...(h.privateIpv4 ? { privateIpv4: h.privateIpv4 } : {}) }]),
   );
 }
 

@@ -134,9 +134,19 @@ export function hostNamed(topology: Topology, name: string): Host {
   return host;
 }
 
-/** The per-domain web names on an edge host (MTA-STS policy, client autoconfig and autodiscover), each a CNAME to it. */
-export function domainWebNames(domain: string): string[] {
-  return [`mta-sts.${domain}`, `autoconfig.${domain}`, `autodiscover.${domain}`];
+/** A hosted domain's web names, served by the edge hosts: each is a CNAME to a service name of the edge. */
+export interface DomainWebNames {
+  /** The MTA-STS policy host (RFC 8461 §3.3), a CNAME to services.mtaSts. */
+  mtaSts: string;
+  /** Thunderbird's autoconfig host, a CNAME to services.web. */
+  autoconfig: string;
+  /** Outlook's autodiscover host, a CNAME to services.web. */
+  autodiscover: string;
+}
+
+/** The one place a domain's web names are spelled: records, certificates, nginx and the live check read them here. */
+export function domainWebNames(domain: string): DomainWebNames {
+  return { mtaSts: `mta-sts.${domain}`, autoconfig: `autoconfig.${domain}`, autodiscover: `autodiscover.${domain}` };
 }
 
 /**
@@ -172,8 +182,9 @@ export function certificateLineages(topology: Topology, host: Host): Certificate
   const services = Object.values(topology.services).filter((s) => s.role === host.role).map((s) => s.fqdn);
   const own: CertificateLineage = { name: host.name, names: [host.fqdn, ...services], daemons: ROLE_DAEMONS[host.role] };
   if (host.role !== "edge") return [own];
-  const perChunk = Math.floor(MAX_NAMES_PER_CERTIFICATE / domainWebNames("x").length);
+  const webNames = (domain: string) => Object.values(domainWebNames(domain));
+  const perChunk = Math.floor(MAX_NAMES_PER_CERTIFICATE / webNames("x").length);
   const domains = topology.spec.domains;
   const chunks = Array.from({ length: Math.ceil(domains.length / perChunk) }, (_, i) => domains.slice(i * perChunk, (i + 1) * perChunk));
-  return [own, ...chunks.map((chunk, i) => ({ name: `${host.name}-web-${i + 1}`, names: chunk.flatMap(domainWebNames), daemons: ["nginx" as const] }))];
+  return [own, ...chunks.map((chunk, i) => ({ name: `${host.name}-web-${i + 1}`, names: chunk.flatMap(webNames), daemons: ["nginx" as const] }))];
 }

@@ -4,23 +4,17 @@
  * The creating side (the pull-request workflow, the engine tests) stamps each test stack with two
  * stack tags when it creates it; a stack expires TTL hours after its creation. Anything that is not
  * clearly a test stack is left alone: no prefix, a protected word in the name, missing or malformed
- * tags all mean "keep" (and say why), never "destroy".
+ * tags all mean "keep" (and say why), never "destroy". What a name says (the test prefix, protected
+ * words) is components/stackName.ts.
  */
+import { checkPrefix, shortName, testStackRefusal } from "../../components/stackName";
 
 /** When the stack was created: ISO 8601 UTC, e.g. 2026-03-01T02:00:00Z. Set once, never changed. */
 export const TAG_CREATED = "mailfleet:created";
 /** How long the stack may live after its creation, in whole hours. */
 export const TAG_TTL_HOURS = "mailfleet:ttl-hours";
-export const DEFAULT_PREFIX = "test-";
 /** A month: a longer-lived stack is not a test stack, and a typo like 24000 should not pin one forever. */
 export const MAX_TTL_HOURS = 720;
-
-/**
- * Words that mark a stack as a real environment. A name containing one is refused even with the
- * test prefix (`test-prod`, `test-staging-copy`): such a name is far more likely a mistake or a
- * copy that holds real data than a throwaway, and destroying it is not undoable.
- */
-export const PROTECTED_WORDS: readonly string[] = ["prod", "production", "prd", "staging", "stage", "stg", "live"];
 
 export interface StackInfo {
   /** As the backend lists it; may be qualified (`organization/mailfleet/test-pr-12`). */
@@ -44,30 +38,6 @@ export interface SelectOptions {
   explicit: string[];
 }
 
-/** The stack's own name, without `organization/project/`. */
-export function shortName(name: string): string {
-  return name.slice(name.lastIndexOf("/") + 1);
-}
-
-/** The protected word in a name, if any (words split at separators and letter/digit boundaries). */
-export function protectedWord(name: string): string | undefined {
-  const words = shortName(name).toLowerCase().match(/[a-z]+|[0-9]+/g) ?? [];
-  return words.find((w) => PROTECTED_WORDS.includes(w));
-}
-
-/**
- * A prefix must end with a separator and carry no protected word: an empty prefix or "t" would
- * match every stack, and `prod-` would aim the tool at exactly what it must never touch.
- */
-export function checkPrefix(prefix: string): string | undefined {
-  if (!/^[a-z0-9][a-z0-9_.-]*[-_.]$/i.test(prefix)) {
-    return `prefix "${prefix}" must be letters/digits ending in "-", "_" or "." (like "${DEFAULT_PREFIX}")`;
-  }
-  const word = protectedWord(prefix);
-  if (word) return `prefix "${prefix}" names a real environment ("${word}")`;
-  return undefined;
-}
-
 /** When the stack expires, or why that cannot be told from its tags. */
 export function expiry(tags: Record<string, string>): { at: Date } | { problem: string } {
   const created = tags[TAG_CREATED];
@@ -87,22 +57,6 @@ function hours(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
-/** Why a stack is not a test stack this tool may touch (create or destroy); undefined if it is. */
-export function refusal(name: string, prefix: string): string | undefined {
-  const word = protectedWord(name);
-  if (word) return `the name contains "${word}", which marks a real environment; remove it by hand if it really is a test stack`;
-  if (!shortName(name).startsWith(prefix)) return `does not start with the test prefix "${prefix}"`;
-  return undefined;
-}
-
-/**
- * A test stack: one the teardown may destroy under the default prefix. Such a stack keeps nothing
- * when destroyed (its mail volumes and backup bucket go too, components/compute/awsStorage.ts).
- */
-export function isTestStack(name: string): boolean {
-  return refusal(name, DEFAULT_PREFIX) === undefined;
-}
-
 /**
  * The decision for every stack the run is about. Without explicit names: every listed stack with
  * the prefix (stacks without it are not mentioned at all: they are none of this tool's business).
@@ -116,7 +70,7 @@ export function selectStacks(stacks: StackInfo[], options: SelectOptions): Decis
     return [...new Set(options.explicit)].map((wanted): Decision => {
       const stack = stacks.find((s) => s.name === wanted || shortName(s.name) === wanted);
       const name = stack?.name ?? wanted;
-      const refused = refusal(name, options.prefix);
+      const refused = testStackRefusal(name, options.prefix);
       if (refused) return { stack: name, action: "refuse", reason: refused };
       if (!stack) return { stack: name, action: "refuse", reason: "no such stack in this backend" };
       return { stack: name, action: "destroy", reason: "named explicitly" };
@@ -126,7 +80,7 @@ export function selectStacks(stacks: StackInfo[], options: SelectOptions): Decis
   return stacks
     .filter((s) => shortName(s.name).startsWith(options.prefix))
     .map((s): Decision => {
-      const refused = refusal(s.name, options.prefix);
+      const refused = testStackRefusal(s.name, options.prefix);
       if (refused) return { stack: s.name, action: "refuse", reason: refused };
       const when = expiry(s.tags);
       if ("problem" in when) return { stack: s.name, action: "keep", reason: `${when.problem}; name it explicitly to destroy it` };

@@ -7,8 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { stackFilePath } from "../../components/config";
+import { TEST_STACK_PREFIX, testStackRefusal } from "../../components/stackName";
 import { openStack, REPO_ROOT, StackOptions, stateBackendUrl } from "../engine";
-import { creationTags, DEFAULT_PREFIX, refusal, StackInfo, TAG_CREATED } from "./select";
+import { creationTags, StackInfo, TAG_CREATED } from "./select";
 import { testStackConfig } from "./testStack";
 
 export interface CreateOptions extends StackOptions {
@@ -25,7 +26,7 @@ export interface CreateOptions extends StackOptions {
  * a re-run keeps the first creation time, so the TTL counts from when the stack first existed.
  */
 export async function createTestStack(options: CreateOptions): Promise<Stack> {
-  const refused = refusal(options.stack, DEFAULT_PREFIX);
+  const refused = testStackRefusal(options.stack, TEST_STACK_PREFIX);
   if (refused) throw new Error(`will not create ${options.stack} as a test stack: ${refused}`);
   const tags = creationTags(options.now ?? new Date(), options.ttlHours);
   const stacksDir = join(resolve(options.workDir ?? REPO_ROOT), "stacks");

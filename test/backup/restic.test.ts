@@ -21,12 +21,12 @@ import { BACKUP_INTERVALS } from "../../components/config/parse";
 import { BACKUP_PATHS, backupSchedule } from "../../components/render/backup";
 const DOVECOT_CONF = "/etc/dovecot/dovecot.conf";
 import { RenderedFile } from "../../components/render/file";
-import { renderInput } from "../../components/render/input";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { CheckResult, CHECKS } from "../../scripts/check/result";
 import { Debian13Host, RunResult } from "../support/debian13";
 import { validRaw } from "../support/fixtures";
+import { testRenderInput } from "../support/renderInput";
 import { bootstrapLiveFiles } from "../support/tlsLive";
 
 const PASSWORD = "correct horse battery staple 42";
@@ -51,7 +51,7 @@ function storeFiles(): RenderedFile[] {
   const build = buildFleet(spec, givenAddresses(spec), keys);
   // Dovecot on loopback only: no protocol listeners, and the auth store's Postfix listener moved.
   const loopback = "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\n";
-  const input = renderInput(build.topology, givenAddresses(spec), keys, "");
+  const input = testRenderInput(build.topology, givenAddresses(spec), keys, "");
   return [
     ...build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f)),
     // The certificate files deploy.sh would install before Dovecot first reads them.

@@ -5,8 +5,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cloudflareRecordArgs, cloudflareTxtContent } from "../../components/dns/cloudflare";
-import { recordKeys } from "../../components/dns/plan";
-import { DnsRecord } from "../../components/records";
+import { recordKeys, recordPlan, recordsAsPlanned } from "../../components/dns/plan";
+import { buildRecordSet, DnsRecord } from "../../components/records";
+import { buildTopology } from "../../components/topology";
+import { AddressBook } from "../../components/topology/addresses";
+import { exampleSpec } from "../support/harness";
+import { fakeDkim, lab as labRecords } from "../support/labRecords";
 
 const at = { zone: "example.com", ttl: 300, owner: { domain: "example.com" } };
 
@@ -65,5 +69,45 @@ describe("recordKeys", () => {
 
   it("refuses an address record that points at no host", () => {
     assert.throws(() => recordKeys([{ name: "x.example.com", type: "A", address: "203.0.113.9", host: "mx1", ...at }], addresses), /no host's address/);
+  });
+});
+
+describe("the record plan", () => {
+  const lab = labRecords();
+
+  it("plans one resource per record the fleet publishes, by the same keys, from the topology alone", () => {
+    const plan = recordPlan(lab.topology);
+    assert.deepEqual(plan.map((p) => p.key), recordKeys(lab.set.records, lab.addresses));
+    assert.deepEqual(
+      plan.map(({ key: _, ...identity }) => identity),
+      lab.set.records.map(({ name, zone, type, ttl, owner }) => ({ name, zone, type, ttl, owner })),
+    );
+  });
+
+  it("plans the same keys whatever addresses a cloud gives later, IPv6 or not", () => {
+    for (const ipv6 of [true, false]) {
+      const topology = buildTopology(exampleSpec("dev", (raw) => (raw.ipv6 = ipv6)));
+      const given: AddressBook = Object.fromEntries(
+        topology.hosts.map((h, i) => [h.name, { ipv4: `198.51.100.${i + 1}`, privateIpv4: `10.77.0.${i + 10}`, ...(ipv6 ? { ipv6: `2001:db8:77::${i + 1}` } : {}) }]),
+      );
+      const { records } = buildRecordSet(topology, given, fakeDkim(topology.spec));
+      const plan = recordPlan(topology);
+      assert.deepEqual(plan.map((p) => p.key), recordKeys(records, given), `ipv6 ${ipv6}`);
+      assert.equal(plan.some((p) => p.type === "AAAA"), ipv6, `ipv6 ${ipv6}: AAAA records planned only with IPv6`);
+    }
+  });
+
+  it("lines the real records up in the plan's order", () => {
+    const plan = recordPlan(lab.topology);
+    const shuffled = [...lab.set.records].reverse();
+    assert.deepEqual(recordsAsPlanned(plan, shuffled, lab.addresses), lab.set.records);
+  });
+
+  it("refuses a record set that is not the plan, naming what is missing and what was not planned", () => {
+    const plan = recordPlan(lab.topology);
+    const withoutMx = lab.set.records.filter((r) => !(r.type === "MX" && r.exchange.startsWith("mx2.")));
+    assert.throws(() => recordsAsPlanned(plan, withoutMx, lab.addresses), /missing MX example\.com mx2\.mail\.example\.com, MX example\.org mx2\.mail\.example\.com; unplanned none/);
+    const extra: DnsRecord = { name: "extra.example.com", type: "CNAME", target: "mail.mail.example.com", ...at };
+    assert.throws(() => recordsAsPlanned(plan, [...lab.set.records, extra], lab.addresses), /missing none; unplanned CNAME extra\.example\.com/);
   });
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { buildRecordSet, DnsRecord, txtStrings } from "../../components/records";
+import { domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
 import { fakeDkim, lab } from "../support/labRecords";
 
 const S = "mail.example.com";
@@ -240,5 +241,25 @@ describe("txtStrings", () => {
     assert.deepEqual(txtStrings("a".repeat(600)).map((s) => s.length), [255, 255, 90]);
     const mixed = "a".repeat(254) + "é" + "b";
     assert.deepEqual(txtStrings(mixed), ["a".repeat(254), "éb"]);
+  });
+});
+
+describe("a domain's web names, one home for every reader", () => {
+  it("are mta-sts., autoconfig. and autodiscover. of the domain, each a CNAME to the edge's service name that serves it", () => {
+    for (const D of DOMAINS) {
+      const names = domainWebNames(D);
+      assert.deepEqual(names, { mtaSts: `mta-sts.${D}`, autoconfig: `autoconfig.${D}`, autodiscover: `autodiscover.${D}` });
+      const cname = (name: string) => at(LAB.set.records, name, "CNAME").map((r) => (r.type === "CNAME" ? r.target : ""));
+      assert.deepEqual(cname(names.mtaSts), [LAB.topology.services.mtaSts.fqdn]);
+      assert.deepEqual(cname(names.autoconfig), [LAB.topology.services.web.fqdn]);
+      assert.deepEqual(cname(names.autodiscover), [LAB.topology.services.web.fqdn]);
+    }
+  });
+
+  it("are every name an edge's certificates carry besides its own and its services'", () => {
+    const edge = hostsOf(LAB.topology, "edge")[0];
+    const services = Object.values(LAB.topology.services).filter((s) => s.role === "edge").map((s) => s.fqdn);
+    const extra = hostCertificateNames(LAB.topology, edge).filter((n) => n !== edge.fqdn && !services.includes(n));
+    assert.deepEqual(extra.sort(), DOMAINS.flatMap((d) => Object.values(domainWebNames(d))).sort());
   });
 });

@@ -5,12 +5,12 @@ import { test } from "node:test";
 import { parseFleetConfig } from "../../components/config";
 import { BACKUP_INTERVALS } from "../../components/config/parse";
 import { givenAddresses } from "../../components/build";
-import { renderInput } from "../../components/render";
 import { BACKUP_PATHS, BACKUP_SCRIPT_SOURCE, backupSchedule, renderStoreBackup } from "../../components/render/backup";
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { validRaw } from "../support/fixtures";
+import { testRenderInput } from "../support/renderInput";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { buildFleet } from "../../components/build";
 import { mkdtempSync } from "node:fs";
@@ -28,7 +28,7 @@ function storeFiles(backup: Record<string, unknown> | undefined, host = "store1"
   if (backup) raw.backup = backup;
   const spec = parseFleetConfig(raw);
   const topology = buildTopology(spec);
-  const input = renderInput(topology, givenAddresses(spec), NO_KEYS, "", backupRepositoryBase);
+  const input = testRenderInput(topology, givenAddresses(spec), NO_KEYS, "", backupRepositoryBase);
   return renderStoreBackup(input, hostNamed(topology, host));
 }
 const byPath = (files: RenderedFile[]) => Object.fromEntries(files.map((f) => [f.path, f]));
@@ -83,7 +83,7 @@ test("aws without backup.repository backs up under the backend's bucket; a given
   const spec = parseFleetConfig(raw);
   const { repository: _repository, ...noRepository } = spec.backup!;
   const topology = buildTopology({ ...spec, backup: noRepository });
-  const input = renderInput(topology, givenAddresses(spec), NO_KEYS, "");
+  const input = testRenderInput(topology, givenAddresses(spec), NO_KEYS, "");
   assert.match(env(renderStoreBackup({ ...input, backupRepositoryBase: bucket }, hostNamed(topology, "store1"))), new RegExp(`^RESTIC_REPOSITORY='${bucket}/store1'$`, "m"));
   assert.throws(() => renderStoreBackup(input, hostNamed(topology, "store1")), /no repository/);
 });

@@ -9,24 +9,25 @@ import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
 import { RenderedFile, file } from "../../components/render/file";
 import { mtaStsPolicy } from "../../components/records";
-import { liveTls, RenderInput, renderInput, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../../components/render/input";
+import { liveTls, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../../components/render/input";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { RunResult, withDebian13Host } from "../support/debian13";
+import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 /** The lab stack (store1: alice; store2: bob, carol), optionally changed before it is parsed. */
-function labInput(change: (raw: Record<string, any>) => void = () => {}): RenderInput {
+function labInput(change: (raw: Record<string, any>) => void = () => {}): TestRenderInput {
   const raw = structuredClone(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw) as Record<string, any>;
   change(raw);
   const spec = parseFleetConfig(raw);
   const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
-  return renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
+  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 }
 
 const LAB = labInput();
-const filesOf = (input: RenderInput, store: string) => renderStoreDovecot(input, hostNamed(input.topology, store));
+const filesOf = (input: TestRenderInput, store: string) => renderStoreDovecot(input, hostNamed(input.topology, store));
 const password = (address: string) => `${address.split("@")[0]}-lab-password`;
 
 /**

@@ -9,14 +9,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { file, RenderedFile } from "../../components/render/file";
 import { mtaStsPolicy } from "../../components/records";
-import { liveTls, RenderInput, renderInput, TLS_LIVE_DIR } from "../../components/render/input";
+import { liveTls, TLS_LIVE_DIR } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
+import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 const { topology, addresses } = lab();
-const input: RenderInput = renderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
+const input: TestRenderInput = testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 

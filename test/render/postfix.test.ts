@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FleetKeys } from "../../components/keys/material";
 import { mtaStsPolicy } from "../../components/records";
-import { RenderInput, renderInput } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { dnsblThreshold } from "../../components/render/postfix/edge";
 import { renderTable } from "../../components/render/postfix/format";
@@ -15,16 +14,17 @@ import { hostedAliases, senderLogins } from "../../components/render/postfix/tab
 import { Host, hostsOf } from "../../components/topology";
 import { withDebian13Host, Debian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
+import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 /** Postfix's checks do not read certificates or keys: placeholders stand in for them. */
 const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {}, tsig: {} };
 
-function labInput(change?: (raw: Record<string, any>) => void): RenderInput {
+function labInput(change?: (raw: Record<string, any>) => void): TestRenderInput {
   const { topology, addresses } = lab(change);
-  return renderInput(topology, addresses, KEYS, mtaStsPolicy(topology).policy);
+  return testRenderInput(topology, addresses, KEYS, mtaStsPolicy(topology).policy);
 }
 
-function renderPostfix(input: RenderInput, host: Host) {
+function renderPostfix(input: TestRenderInput, host: Host) {
   return host.role === "edge" ? renderEdgePostfix(input, host) : renderOutboundPostfix(input, host);
 }
 
@@ -60,7 +60,7 @@ function inetServices(h: Debian13Host): string[] {
 }
 
 /** Runs `postfix check` and `postconf -n` (both silent), then hands the host to more checks. */
-function checked(input: RenderInput, host: Host, more: (h: Debian13Host) => void): void {
+function checked(input: TestRenderInput, host: Host, more: (h: Debian13Host) => void): void {
   withDebian13Host(renderPostfix(input, host), (h) => {
     for (const argv of [["postfix", "check"], ["postconf", "-n"]]) {
       const r = h.run(argv);
@@ -70,7 +70,7 @@ function checked(input: RenderInput, host: Host, more: (h: Debian13Host) => void
   });
 }
 
-function expectEdge(h: Debian13Host, input: RenderInput, host: Host): void {
+function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
   const spec = input.topology.spec;
   const own = input.addresses[host.name];
   const warn = (r: string) => (spec.spam.warnOnly ? `warn_if_reject ${r}` : r);
@@ -123,7 +123,7 @@ function expectEdge(h: Debian13Host, input: RenderInput, host: Host): void {
   ]);
 }
 
-function expectOutbound(h: Debian13Host, input: RenderInput, host: Host, relayNetworks: string[]): void {
+function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, relayNetworks: string[]): void {
   const spec = input.topology.spec;
   const own = input.addresses[host.name];
   const got = postconf(h, [
@@ -172,7 +172,7 @@ function expectOutbound(h: Debian13Host, input: RenderInput, host: Host, relayNe
   }
 }
 
-function checkFleet(input: RenderInput, relayNetworks: string[] = []): void {
+function checkFleet(input: TestRenderInput, relayNetworks: string[] = []): void {
   for (const host of hostsOf(input.topology, "edge")) checked(input, host, (h) => expectEdge(h, input, host));
   for (const host of hostsOf(input.topology, "outbound")) checked(input, host, (h) => expectOutbound(h, input, host, relayNetworks));
 }
@@ -245,7 +245,7 @@ describe("postfix tables and formats", () => {
 
   it("on AWS mail leaves over IPv4 only (EC2 gives IPv6 addresses no PTR); elsewhere over both", () => {
     const byo = labInput();
-    const aws: RenderInput = { ...byo, topology: { ...byo.topology, spec: { ...byo.topology.spec, compute: "aws" } } };
+    const aws: TestRenderInput = { ...byo, topology: { ...byo.topology, spec: { ...byo.topology.spec, compute: "aws" } } };
     for (const [input, protocols, bind6] of [[aws, "ipv4", false], [byo, "", true]] as const) {
       for (const host of [...hostsOf(input.topology, "edge"), ...hostsOf(input.topology, "outbound")].slice(0, 2)) {
         checked(input, host, (h) => {

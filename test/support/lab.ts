@@ -11,9 +11,9 @@ import { readStackSpec } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
-import { RenderInput, renderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
 import { down, LabFleet, loadLabFleet, up } from "../../scripts/lab";
+import { testRenderInput, TestRenderInput } from "./renderInput";
 
 export function labSpec(): FleetSpec {
   return readStackSpec("lab", { passphrase: "mailfleet-lab" }).spec;
@@ -22,10 +22,10 @@ export function labSpec(): FleetSpec {
 let keyDir: string | undefined;
 
 /** Render input for the lab spec, optionally changed; keys are reused across calls. */
-export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): RenderInput {
+export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): TestRenderInput {
   const topology = buildTopology(change(labSpec()));
   keyDir ??= mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
-  return renderInput(topology, givenAddresses(topology.spec), loadOrCreateKeys(keyDir, topology), mtaStsPolicy(topology).policy);
+  return testRenderInput(topology, givenAddresses(topology.spec), loadOrCreateKeys(keyDir, topology), mtaStsPolicy(topology).policy);
 }
 
 /**

@@ -6,12 +6,11 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { testStackConfig } from "../../scripts/teardown/testStack";
+import { checkPrefix, protectedWord } from "../../components/stackName";
 import {
-  checkPrefix,
   creationTags,
   Decision,
   expiry,
-  protectedWord,
   selectStacks,
   StackInfo,
   TAG_CREATED,

@@ -6,7 +6,7 @@
  * autodiscover answer are the same for every domain (one file each), and the autoconfig document,
  * which names its domain, is answered by nginx itself with the domain from the map filled in.
  */
-import { certificateLineages, CertificateLineage, Host } from "../../topology";
+import { certificateLineages, CertificateLineage, domainWebNames, Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { liveTls, placed, RenderInput } from "../input";
 import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
@@ -109,10 +109,10 @@ function nginxConf(input: RenderInput, host: Host): string {
     "    server_names_hash_bucket_size 256;",
     "",
     "    # Host header -> hosted domain whose document answers.",
-    ...map("mailfleet_mta_sts", domains.map((d) => [`mta-sts.${d}`, "1"])),
-    ...map("mailfleet_autoconfig", domains.map((d) => [`autoconfig.${d}`, d])),
+    ...map("mailfleet_mta_sts", domains.map((d) => [domainWebNames(d).mtaSts, "1"])),
+    ...map("mailfleet_autoconfig", domains.map((d) => [domainWebNames(d).autoconfig, d])),
     // Outlook also reaches autodiscover through an SRV record pointing at the web service name.
-    ...map("mailfleet_autodiscover", [...domains.map((d) => `autodiscover.${d}`), services.web.fqdn].map((n): [string, string] => [n, "1"])),
+    ...map("mailfleet_autodiscover", [...domains.map((d) => domainWebNames(d).autodiscover), services.web.fqdn].map((n): [string, string] => [n, "1"])),
     "",
     // One HTTPS server per certificate, picked by SNI: the host's own (the default, also for
     // mail.<serverDomain>) and one per chunk of the hosted domains' names.
