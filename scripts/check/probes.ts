@@ -9,7 +9,7 @@
 import { request } from "node:https";
 import { connect as tcpConnect, Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
-import { Host } from "../../components/topology";
+import { domainWebNames, Host } from "../../components/topology";
 import { Dns } from "./dns";
 import { certificateNames } from "./parse";
 
@@ -157,7 +157,7 @@ export interface PolicyFetch {
  * for mta-sts.<domain> the way senders do (RFC 8461 §3.3: a valid PKIX certificate, no redirects).
  */
 export function fetchMtaStsPolicy(domain: string, address: string, options: { ca?: string; timeoutMs?: number; port?: number } = {}): Promise<PolicyFetch> {
-  const host = `mta-sts.${domain}`;
+  const host = domainWebNames(domain).mtaSts;
   return new Promise((resolve) => {
     const req = request(
       {

@@ -5,7 +5,7 @@
  */
 import { validateMx } from "mailauth/lib/mta-sts";
 import { FleetSpec } from "../../components/config/spec";
-import { HTTPS_PORT, Host, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT } from "../../components/topology";
+import { domainWebNames, HTTPS_PORT, Host, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT } from "../../components/topology";
 import { mtaStsTxtFindings } from "./authentication";
 import { addressesOf, Expected } from "./expect";
 import { MtaStsPolicy, nameMatches, parseMtaStsPolicy, samePolicy } from "./parse";
@@ -55,7 +55,7 @@ export async function checkMtaSts(e: Expected, p: Probes): Promise<CheckResult[]
   const expected = parseMtaStsPolicy(e.recordSet.mtaSts.policy);
   if (!("policy" in expected)) throw new Error(`the record set's own MTA-STS policy is invalid: ${expected.problem}`);
   return perDomain("mta-sts", e, async (domain) => {
-    const host = `mta-sts.${domain}`;
+    const host = domainWebNames(domain).mtaSts;
     const findings = await mtaStsTxtFindings(e, p, domain);
     const addresses = [...(await p.dns.a(host)), ...(await p.dns.aaaa(host))];
     if (addresses.length === 0)
@@ -159,7 +159,7 @@ export function tlsEndpoints(e: Expected): TlsEndpoint[] {
       case "store":
         return [{ name: services.imap.fqdn, port: IMAPS_PORT, starttls: false }];
       case "edge":
-        return spec.domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`]).map((name) => ({ name, port: HTTPS_PORT, starttls: false }));
+        return spec.domains.flatMap((d) => [domainWebNames(d).mtaSts, domainWebNames(d).autoconfig]).map((name) => ({ name, port: HTTPS_PORT, starttls: false }));
     }
   };
   return topology.hosts.flatMap((host) => addressesOf(e, host).flatMap((address) => perHost(host).map((ep) => ({ host, address, ...ep }))));
