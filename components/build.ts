@@ -12,7 +12,7 @@ import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook } from "./topology/addresses";
-import { buildTopology, Topology } from "./topology";
+import { buildTopology, namedHosts, Topology } from "./topology";
 export { hostCertificateNames } from "./topology";
 
 export interface FleetBuild {
@@ -48,7 +48,8 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
 /** The addresses of existing servers (compute: byo), as the stack gives them. */
 export function givenAddresses(spec: FleetSpec): AddressBook {
   return Object.fromEntries(
-    spec.hosts
+    namedHosts(spec)
+      .map((n) => n.host)
       .filter((h) => h.ipv4)
       .map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}), ...(h.privateIpv4 ? { privateIpv4: h.privateIpv4 } : {}) }]),
   );

@@ -11,6 +11,7 @@ import { givenAddresses } from "../../components/build";
 import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
 import { DEBIAN13_ROOT, withDebian13Host } from "../support/debian13";
 import { HASH, validRaw } from "../support/fixtures";
+import { buildTopology } from "../../components/topology";
 
 /** Every problem parseFleetConfig reports for raw, as "message — hint". */
 function problemsOf(raw: Record<string, unknown>, options = {}): Map<string, string> {
@@ -257,7 +258,7 @@ describe("config that must keep passing", () => {
     const raw = onAws(validRaw());
     raw.hosts.store = [{ name: "store1" }, { name: "store2", dataVolumeGb: 200 }];
     const spec = parseFleetConfig(raw);
-    assert.deepEqual(spec.hosts.map((h) => [h.name, h.dataVolumeGb]), [["mx1", undefined], ["mx2", undefined], ["out1", undefined], ["store1", 20], ["store2", 200]]);
+    assert.deepEqual(buildTopology(spec).hosts.map((h) => [h.name, h.dataVolumeGb]), [["mx1", undefined], ["mx2", undefined], ["out1", undefined], ["store1", 20], ["store2", 200]]);
     assert.deepEqual(spec.aws?.snapshots, { intervalHours: 24, retain: 14 });
     assert.equal(spec.aws?.retainMailVolumes, undefined, "unset: the stack's kind decides (compute/awsStorage.ts retainMailData)");
     assert.ok(parseFleetConfig(validRaw()).hosts.every((h) => h.dataVolumeGb === undefined), "byo servers keep mail on their own disks");
