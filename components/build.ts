@@ -4,15 +4,16 @@
  * layer calls it inside one `pulumi.all(...).apply`, the offline render and the lab call it
  * directly: the same function, so what a cloud stack gets is what the lab tests.
  */
+import { checkFleetConfig, ConfigError, ParseOptions } from "./config";
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { buildRecordSet, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
+import { buildRecordSet, recordNameProblems, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook } from "./topology/addresses";
-import { buildTopology, namedHosts, Topology } from "./topology";
+import { buildTopology, namedHosts, Topology, topologyProblems } from "./topology";
 export { hostCertificateNames } from "./topology";
 
 export interface FleetBuild {
@@ -28,6 +29,20 @@ export interface FleetBuild {
   zoneFiles: ZoneFile[];
   /** The authoritative server's config and zones (dns: zone only). */
   dnsServerFiles: RenderedFile[];
+}
+
+/**
+ * Raw stack config → FleetSpec, with every problem of every stage in one ConfigError: the keys
+ * (config's schema and rules), the names topology gives (hosts, mailbox stores) and the names the
+ * record set would publish. What buildTopology and buildRecordSet would refuse later is refused here.
+ */
+export function parseFleet(raw: Record<string, unknown>, options: ParseOptions = {}): FleetSpec {
+  const { spec, problems } = checkFleetConfig(raw, options);
+  if (spec) problems.push(...topologyProblems(spec));
+  // The record names need a topology, which only a spec without problems makes.
+  if (spec && problems.length === 0) problems.push(...recordNameProblems(buildTopology(spec)));
+  if (problems.length > 0 || !spec) throw new ConfigError(problems);
+  return spec;
 }
 
 /** backupRepositoryBase: where the stack's own backup storage keeps the stores' repositories (RenderInput). */

@@ -10,8 +10,8 @@ export type NamedHostSpec = HostSpec & { name: string };
 
 export interface NamedHost {
   host: NamedHostSpec;
-  /** Where the stack gives it, for problems: `hosts.<role>[i]` when listed, `hosts.<role>` when counted. */
-  path: (string | number)[];
+  /** The key that makes its name, for problems: `hosts.<role>[i].name` when listed, `hosts.<role>` when counted. */
+  namePath: (string | number)[];
 }
 
 export function namedHosts(spec: Pick<FleetSpec, "hosts">): NamedHost[] {
@@ -20,7 +20,7 @@ export function namedHosts(spec: Pick<FleetSpec, "hosts">): NamedHost[] {
     const i = inRole[h.role] ?? 0;
     inRole[h.role] = i + 1;
     return h.name === undefined
-      ? { host: { ...h, name: `${HOST_PREFIX[h.role]}${i + 1}` }, path: ["hosts", h.role] }
-      : { host: { ...h, name: h.name }, path: ["hosts", h.role, i] };
+      ? { host: { ...h, name: `${HOST_PREFIX[h.role]}${i + 1}` }, namePath: ["hosts", h.role] }
+      : { host: { ...h, name: h.name }, namePath: ["hosts", h.role, i, "name"] };
   });
 }

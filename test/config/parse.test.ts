@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseFleet } from "../../components/build";
 import { ConfigError, parseFleetConfig } from "../../components/config";
 import { HASH, validRaw } from "../support/fixtures";
 
-/** The problems parseFleetConfig reports for raw, as "path: message — hint" strings. */
+/** The problems parseFleet (config, topology and record names in one error) reports for raw, as "path: message — hint" strings. */
 function problemsOf(raw: Record<string, unknown>): { path: string; text: string }[] {
   try {
-    parseFleetConfig(raw);
+    parseFleet(raw);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
     return error.problems.map((p) => ({ path: p.path, text: `${p.message}${p.hint ? ` — ${p.hint}` : ""}` }));

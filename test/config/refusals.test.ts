@@ -7,16 +7,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { givenAddresses } from "../../components/build";
+import { givenAddresses, parseFleet } from "../../components/build";
 import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
 import { DEBIAN13_ROOT, withDebian13Host } from "../support/debian13";
 import { HASH, validRaw } from "../support/fixtures";
 import { buildTopology } from "../../components/topology";
 
-/** Every problem parseFleetConfig reports for raw, as "message — hint". */
+/** Every problem parseFleet (config, topology and record names in one error) reports for raw, as "message — hint". */
 function problemsOf(raw: Record<string, unknown>, options = {}): Map<string, string> {
   try {
-    parseFleetConfig(raw, options);
+    parseFleet(raw, options);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
     return new Map(error.problems.map((p) => [p.path, `${p.message}${p.hint ? ` — ${p.hint}` : ""}`]));
