@@ -166,6 +166,16 @@ const REFUSALS: Row[] = [
     /16-1024 printable ASCII.*openssl rand -base64 32/],
   ["a retention that keeps nothing", (r) => (r.backup = { repository: "rest:http://10.0.0.5:8000/", password: BACKUP_PASSWORD, retention: { hourly: 0, daily: 0, weekly: 0 } }),
     ["backup.retention"], /keeps no snapshot at all — keep at least one/],
+  ["a host labelled like a web name when the server domain is hosted", (r) => {
+    r.serverDomain = "example.com";
+    r.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8::33" });
+  }, ["hosts.store[2].name"], /autoconfig\.example\.com would be a CNAME and also have A, AAAA records — rename the host/],
+  ["a hosted domain named like another's web name", (r) => r.domains.push("autodiscover.example.com"), ["domains[2]"],
+    /autodiscover\.example\.com would be a CNAME and also have MX, TXT records — host that domain under another name/],
+  ["10 SPF includes beside mx (10 edges)", (r) => {
+    onAws(r).hosts.edge = { count: 10 };
+    r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
+  }, ["spfIncludes"], /11 DNS lookups, over the limit of 10 .* — drop includes/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -251,6 +261,10 @@ describe("config that must keep passing", () => {
     assert.deepEqual([...problemsOf(raw)], []);
   });
 
+  accepts("10 SPF includes with 11 edges (their addresses stand in SPF instead of mx, no lookup)", (r) => {
+    onAws(r).hosts.edge = { count: 11 };
+    r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
+  });
   for (const dataVolumeGb of [1, 16384]) accepts(`a ${dataVolumeGb} GiB mail volume`, (r) => (onAws(r).hosts.store.dataVolumeGb = dataVolumeGb));
   for (const intervalHours of [1, 2, 3, 4, 6, 8, 12, 24]) accepts(`snapshots every ${intervalHours} h`, (r) => (onAws(r).aws = { snapshots: { intervalHours } }));
 

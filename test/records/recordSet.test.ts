@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
+import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../components/config";
 import { buildRecordSet, DnsRecord, txtStrings } from "../../components/records";
 import { fakeDkim, lab } from "../support/labRecords";
 import { buildTopology } from "../../components/topology";
@@ -74,6 +75,16 @@ describe("SPF (RFC 7208)", () => {
     const spf = spfOf(set.records, "example.com").split(" ");
     assert.ok(!spf.includes("mx"));
     assert.ok(spf.includes("ip4:192.0.2.111") && spf.includes("ip6:2001:db8:0:1::111") && spf.includes("ip4:192.0.2.21"));
+  });
+  it("costs the lookups config counts (config/spf.ts), with mx and past 10 edges without it", () => {
+    for (const edges of [2, 11]) {
+      const { set, spec } = lab((raw) => {
+        for (let n = 3; n <= edges; n++) raw.hosts.edge.push({ name: `mx${n}`, ipv4: `192.0.2.${100 + n}`, ipv6: `2001:db8:0:1::${100 + n}` });
+        raw.spfIncludes = ["_spf.newsletter.example.net", "_spf.tickets.example.net"];
+      });
+      const spf = spfOf(set.records, "example.com");
+      assert.equal(spfLookups(spf), countedLookups(edges, spfIncludes(spec).length), `${edges} edges: ${spf}`);
+    }
   });
   it("every sending host has a HELO SPF record; stores send nothing and get none", () => {
     for (const host of ["mx1", "mx2", "out1"]) assert.deepEqual(texts(LAB.set.records, `${host}.${S}`), ["v=spf1 a -all"]);
@@ -231,6 +242,11 @@ describe("the set as a whole", () => {
     assert.throws(
       () => lab((raw) => ((raw.serverDomain = "example.com"), raw.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8:0:1::33" }))),
       /autoconfig\.example\.com would be a CNAME and also have A, AAAA records/,
+    );
+    assert.throws(
+      () => lab((raw) => ((raw.serverDomain = "example.com"), raw.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8:0:1::33" }))),
+      (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0].path === "hosts.store[2].name",
+      "a ConfigError at the host's label",
     );
   });
 });
