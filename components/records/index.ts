@@ -14,7 +14,7 @@ import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./type
 import { zoneOf } from "./zones";
 
 export * from "./types";
-export { recordNameProblems } from "./labels";
+export { recordNameProblems, recordNames } from "./labels";
 export { mtaStsPolicy } from "./mtaSts";
 export { txtStrings } from "./txt";
 export * from "./zones";

@@ -85,6 +85,12 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
   };
 }
 
+/** Every name the record set publishes records at, from the shapes above (the builder holds to them: test/records). */
+export function recordNames(topology: Topology): string[] {
+  const { services, hosts, domains } = owners(topology);
+  return [services, ...hosts, ...domains].flatMap((o) => o.names.map(([name]) => name));
+}
+
 /**
  * Names the record set cannot publish, each at the key that makes it: one over 253 characters, or
  * one that would be a CNAME and hold other records too (RFC 1034 §3.6.2: resolvers return one or

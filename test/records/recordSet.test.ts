@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../components/config";
-import { buildRecordSet, DnsRecord, txtStrings } from "../../components/records";
+import { buildRecordSet, DnsRecord, recordNames, txtStrings } from "../../components/records";
 import { fakeDkim, lab } from "../support/labRecords";
 import { buildTopology } from "../../components/topology";
 
@@ -232,6 +232,11 @@ describe("the set as a whole", () => {
     const keys = LAB.set.records.map((r) => JSON.stringify(r));
     assert.equal(new Set(keys).size, keys.length);
     assert.deepEqual(buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec)), LAB.set);
+  });
+  it("every record sits at a name records/labels.ts knows, so its checks see every name", () => {
+    for (const set of [LAB, lab((raw) => ((raw.serverDomain = "example.com"), (raw.pop3 = true), (raw.dkim = { selectors: ["a1", "b2"] })))]) {
+      assert.deepEqual(new Set(set.set.records.map((r) => r.name)), new Set(recordNames(set.topology)));
+    }
   });
   it("a name with a CNAME has no other records (RFC 1034 §3.6.2)", () => {
     for (const c of LAB.set.records.filter((r) => r.type === "CNAME")) assert.deepEqual(at(LAB.set.records, c.name).length, 1, c.name);
