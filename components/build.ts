@@ -4,7 +4,7 @@
  * layer calls it inside one `pulumi.all(...).apply`, the offline render and the lab call it
  * directly: the same function, so what a cloud stack gets is what the lab tests.
  */
-import { checkFleetConfig, ConfigError, ParseOptions } from "./config";
+import { checkFleetConfig, ConfigError, ParseOptions, readStackConfig, StackFileOptions } from "./config";
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
 import { buildRecordSet, recordNameProblems, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
@@ -43,6 +43,12 @@ export function parseFleet(raw: Record<string, unknown>, options: ParseOptions =
   if (spec && problems.length === 0) problems.push(...recordNameProblems(buildTopology(spec)));
   if (problems.length > 0 || !spec) throw new ConfigError(problems);
   return spec;
+}
+
+/** A stack file read and validated in full (parseFleet): the one way the render, the check, the engine and the lab get a spec. */
+export function readStackSpec(stack: string, options: StackFileOptions = {}): { spec: FleetSpec; redacted: boolean } {
+  const { raw, redacted } = readStackConfig(stack, options);
+  return { spec: parseFleet(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
 }
 
 /** backupRepositoryBase: where the stack's own backup storage keeps the stores' repositories (RenderInput). */

@@ -10,7 +10,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, FleetSpec, readStackSpec } from "../components/config";
+import { readStackSpec } from "../components/build";
+import { ConfigError, FleetSpec } from "../components/config";
 import { HOST_LABEL_RE } from "../components/config/formats";
 import { storeRepository } from "../components/render/backup";
 import { textTable } from "../components/table";

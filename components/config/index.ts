@@ -4,4 +4,4 @@ export { checkFleetConfig, ConfigCheck, parseFleetConfig, ParseOptions } from ".
 export { BACKUP_INTERVALS, SNAPSHOT_INTERVALS } from "./schema";
 export * from "./spec";
 export { SPF_LOOKUP_LIMIT, spfIncludes, spfLookups, spfNamesEdgesByMx } from "./spf";
-export { readStackConfig, readStackSpec, stackFilePath, StackFileOptions } from "./stackFile";
+export { readStackConfig, stackFilePath, StackFileOptions } from "./stackFile";

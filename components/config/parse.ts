@@ -7,7 +7,7 @@
 import { ConfigError, ConfigProblem, configProblem as problem } from "./errors";
 import { controlCharacterPaths, formatPath, REDACTED_SECRET, secretHint, stringPaths } from "./formats";
 import { aliasMap, ruleProblems } from "./rules";
-import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, KEYS, MULTILINE_PATHS, Parsed, REQUIRED_HINT, scalarFromString } from "./schema";
+import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, KEYS, MULTILINE_PATHS, Parsed, REQUIRED_HINT, scalarFromString, zonesOf } from "./schema";
 import { FleetSpec, HostSpec, ROLES } from "./spec";
 
 export interface ParseOptions {
@@ -91,7 +91,7 @@ function toSpec(c: Parsed): FleetSpec {
       if (!mailboxes.has(address) && !Object.hasOwn(aliases, address)) aliases[address] = [c.admin];
     }
   }
-  const dnsZones = c.dnsZones ?? c.domains;
+  const dnsZones = zonesOf(c);
   const { hosts: _hosts, dkim, tlsRpt, aws, zone, backup, ...rest } = c;
   return {
     ...rest,

@@ -38,7 +38,7 @@ const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance
 export const DEFAULT_DATA_VOLUME_GB = 20;
 const VOLUME_SIZE = "a whole number of GiB from 1 to 16384 — like 20";
 const dataVolumeGb = z.number(VOLUME_SIZE).int(VOLUME_SIZE).min(1, VOLUME_SIZE).max(16384, "over 16384 GiB, the largest gp3 volume — give at most 16384");
-export const listedHost = z.strictObject({
+const listedHost = z.strictObject({
   name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
   instanceType: instanceType.optional(),
   ipv4: hostIpv4.optional(),
@@ -236,6 +236,16 @@ export const REQUIRED_HINT: Partial<Record<keyof typeof KEYS, string>> = {
   compute: "choose `aws` or `byo`",
   dns: "choose `cloudflare` or `zone`",
 };
+
+/** The DNS zones the records go into: the hosted domains unless the stack names others. */
+export function zonesOf(c: Pick<Parsed, "dnsZones" | "domains">): string[] {
+  return c.dnsZones ?? c.domains;
+}
+
+/** How many hosts a role has, counted or listed. */
+export function hostCount(given: Parsed["hosts"]["edge"]): number {
+  return Array.isArray(given) ? given.length : given.count;
+}
 
 /** Multi-line values are allowed only where a PEM block is expected. */
 export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle"]);

@@ -1,5 +1,6 @@
 /** Rules for the backends: what the push, compute, DNS, TLS and backup choices need of the other keys. */
 import { secretHint } from "../formats";
+import { zonesOf } from "../schema";
 import { problem, Rule } from "./input";
 
 export const sshPushCanConnect: Rule = ({ c, ok }) => {
@@ -26,7 +27,7 @@ export const zoneBackendNameservers: Rule = ({ c, ok }) => {
 };
 
 export const cloudflareZoneIdsKnown: Rule = ({ c, ok }) => {
-  const zones = c.dnsZones ?? c.domains;
+  const zones = zonesOf(c);
   return (ok("cloudflare") ? Object.keys(c.cloudflare?.zoneIds ?? {}) : []).flatMap((zone) =>
     zones.includes(zone) ? [] : [problem(["cloudflare", "zoneIds", zone], "is not one of the DNS zones", `zones: ${zones.join(", ")}`)],
   );

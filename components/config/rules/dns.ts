@@ -1,5 +1,6 @@
 /** Rules for what the fleet publishes in DNS: domains, DKIM selectors, SPF's lookup budget, the zones. */
 import { spfIncludes, SPF_LOOKUP_LIMIT, spfLookups } from "../spf";
+import { hostCount, zonesOf } from "../schema";
 import { duplicates, problem, Rule } from "./input";
 
 export const domainsListedOnce: Rule = ({ c }) => duplicates(c.domains).map((i) => problem(["domains", i], `"${c.domains[i]}" is listed twice`));
@@ -16,7 +17,7 @@ export const dkimSelectors: Rule = ({ c, ok }) => {
 /** The hosted domains' SPF must stay within RFC 7208's lookup limit, counted as the record set writes it (../spf.ts). */
 export const spfWithinLookupLimit: Rule = ({ c, ok }) => {
   const includes = spfIncludes({ spfIncludes: c.spfIncludes, smarthost: ok("smarthost") ? c.smarthost : undefined });
-  const edges = ok("hosts") ? (Array.isArray(c.hosts.edge) ? c.hosts.edge.length : c.hosts.edge.count) : 0;
+  const edges = ok("hosts") ? hostCount(c.hosts.edge) : 0;
   const lookups = spfLookups(edges, includes.length);
   return lookups > SPF_LOOKUP_LIMIT
     ? [problem(["spfIncludes"], `SPF for the hosted domains would need ${lookups} DNS lookups, over the limit of ${SPF_LOOKUP_LIMIT} (RFC 7208 §4.6.4)`, "drop includes, or flatten them into ip4:/ip6: terms")]
@@ -26,7 +27,7 @@ export const spfWithinLookupLimit: Rule = ({ c, ok }) => {
 /** Every name the fleet publishes falls in one of the DNS zones it writes to. */
 export const namesInZones: Rule = ({ c, ok }) => {
   if (!ok("dnsZones", "domains")) return [];
-  const zones = c.dnsZones ?? c.domains;
+  const zones = zonesOf(c);
   const zoneSet = new Set(zones);
   // Walks up the name's labels: a lookup per label, not a scan of every zone per name.
   const inZone = (name: string) => name.split(".").some((_, i, labels) => zoneSet.has(labels.slice(i).join(".")));

@@ -1,4 +1,5 @@
 /** Rules for `hosts`: what each backend needs of a host, one host per role at least, no address twice. */
+import { hostCount } from "../schema";
 import { ROLES } from "../spec";
 import { duplicates, problem, Rule, roleEntries } from "./input";
 
@@ -43,12 +44,11 @@ const NEEDS_ONE = { edge: "MX records need at least one target", outbound: "user
 export const hostsPerRole: Rule = ({ c, ok }) =>
   (ok("hosts", "compute") ? ROLES : []).flatMap((role) => {
     const given = c.hosts[role];
-    const count = Array.isArray(given) ? given.length : given.count;
     return [
       ...(!Array.isArray(given) && c.compute === "byo" && given.count > 0
         ? [problem(["hosts", role], "compute byo needs a list of existing servers, not a count", "list them as [{ name, ipv4, ipv6 }]")]
         : []),
-      ...(count === 0 ? [problem(["hosts", role], `no ${role === "edge" ? "edge MX" : role} host`, `${NEEDS_ONE[role]}; give count: 1 or more`)] : []),
+      ...(hostCount(given) === 0 ? [problem(["hosts", role], `no ${role === "edge" ? "edge MX" : role} host`, `${NEEDS_ONE[role]}; give count: 1 or more`)] : []),
     ];
   });
 
