@@ -8,7 +8,7 @@ import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
 import { DkimKey, findDkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, placeHosts } from "../topology/addresses";
-import { dkimRecordName, dmarcReportAuthorization, domainCnames, domainRecordNames, recordNameProblems } from "./labels";
+import { dkimRecordName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -89,7 +89,8 @@ export function buildRecordSet(
 
   for (const D of spec.domains) {
     owner = { domain: D };
-    const named = domainRecordNames(D);
+    const policy = domainPolicyNames(D);
+    const srvAt = domainSrvNames(D);
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -101,24 +102,24 @@ export function buildRecordSet(
       txt(dkimRecordName(selector, D), `v=DKIM1; k=rsa; p=${key.publicKey}`);
     }
 
-    txt(named.dmarc, dmarc);
+    txt(policy.dmarc, dmarc);
     const reportAuthorization = dmarcReportAuthorization(spec, D);
     if (reportAuthorization) txt(reportAuthorization, "v=DMARC1");
 
-    txt(named.mtaStsId, `v=STSv1; id=${mtaSts.id}`);
-    txt(named.tlsRpt, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
+    txt(policy.mtaStsId, `v=STSv1; id=${mtaSts.id}`);
+    txt(policy.tlsRpt, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
 
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
     // offered; target "." says a service is not offered at all (RFC 6186 §4), so clients do not
     // fall back to plain IMAP/POP3.
-    srv(named.submission, 0, 1, SUBMISSION_PORT, smtp.fqdn);
-    srv(named.submissions, 0, 1, SUBMISSIONS_PORT, smtp.fqdn);
-    srv(named.imaps, 0, 1, IMAPS_PORT, imap.fqdn);
-    srv(named.imap, 0, 0, 0, ".");
-    if (spec.pop3) srv(named.pop3s, 0, 1, POP3S_PORT, imap.fqdn);
-    else srv(named.pop3s, 0, 0, 0, ".");
-    srv(named.pop3, 0, 0, 0, ".");
-    srv(named.autodiscover, 0, 1, HTTPS_PORT, web.fqdn);
+    srv(srvAt.submission, 0, 1, SUBMISSION_PORT, smtp.fqdn);
+    srv(srvAt.submissions, 0, 1, SUBMISSIONS_PORT, smtp.fqdn);
+    srv(srvAt.imaps, 0, 1, IMAPS_PORT, imap.fqdn);
+    srv(srvAt.imap, 0, 0, 0, ".");
+    if (spec.pop3) srv(srvAt.pop3s, 0, 1, POP3S_PORT, imap.fqdn);
+    else srv(srvAt.pop3s, 0, 0, 0, ".");
+    srv(srvAt.pop3, 0, 0, 0, ".");
+    srv(srvAt.autodiscover, 0, 1, HTTPS_PORT, web.fqdn);
     // The MTA-STS policy, Thunderbird's autoconfig and Outlook's autodiscover are served by the edges' web server.
     for (const c of domainCnames(topology, D)) add(c.name, { type: "CNAME", target: c.target });
   }

@@ -7,12 +7,14 @@ import { ConfigProblem, configProblem } from "../config/errors";
 import { FleetSpec } from "../config/spec";
 import { namedHosts, Topology } from "../topology";
 
-/** The names under a hosted domain that hold its policy TXT records and client SRV records. */
-export function domainRecordNames(domain: string) {
+/** The names under a hosted domain that hold its policy TXT records. */
+export function domainPolicyNames(domain: string) {
+  return { dmarc: `_dmarc.${domain}`, mtaStsId: `_mta-sts.${domain}`, tlsRpt: `_smtp._tls.${domain}` };
+}
+
+/** The names under a hosted domain that hold its client SRV records (RFC 6186, RFC 8314 §5.1, autodiscover). */
+export function domainSrvNames(domain: string) {
   return {
-    dmarc: `_dmarc.${domain}`,
-    mtaStsId: `_mta-sts.${domain}`,
-    tlsRpt: `_smtp._tls.${domain}`,
     submission: `_submission._tcp.${domain}`,
     submissions: `_submissions._tcp.${domain}`,
     imaps: `_imaps._tcp.${domain}`,
@@ -59,6 +61,7 @@ interface NameOwner {
   /** Each name with the record types published there. */
   names: [name: string, types: string][];
   shorten: string;
+  rename: string;
 }
 
 function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; domains: NameOwner[] } {
@@ -66,20 +69,32 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
   const addressTypes = spec.ipv6 ? "A, AAAA" : "A";
   const namePaths = new Map(namedHosts(spec).map((n) => [n.host.name, n.namePath]));
   return {
-    services: { path: ["serverDomain"], names: Object.values(topology.services).map((s) => [s.fqdn, addressTypes]), shorten: "use a shorter server domain" },
-    hosts: topology.hosts.map((h) => ({ path: namePaths.get(h.name)!, names: [[h.fqdn, addressTypes]], shorten: "use a shorter host name or server domain" })),
+    services: {
+      path: ["serverDomain"],
+      names: Object.values(topology.services).map((s) => [s.fqdn, addressTypes]),
+      shorten: "use a shorter server domain",
+      rename: "choose another server domain",
+    },
+    hosts: topology.hosts.map((h) => ({
+      path: namePaths.get(h.name)!,
+      names: [[h.fqdn, addressTypes]],
+      shorten: "use a shorter host name or server domain",
+      rename: "rename the host",
+    })),
     domains: spec.domains.map((d, i) => {
       const report = dmarcReportAuthorization(spec, d);
       return {
         path: ["domains", i],
         names: [
           [d, "MX, TXT"],
-          ...Object.values(domainRecordNames(d)).map((n): [string, string] => [n, n.includes("._tcp.") ? "SRV" : "TXT"]),
+          ...Object.values(domainPolicyNames(d)).map((n): [string, string] => [n, "TXT"]),
+          ...Object.values(domainSrvNames(d)).map((n): [string, string] => [n, "SRV"]),
           ...spec.dkim.selectors.map((s): [string, string] => [dkimRecordName(s, d), "TXT"]),
           ...(report ? [[report, "TXT"] as [string, string]] : []),
           ...domainCnames(topology, d).map((c): [string, string] => [c.name, "CNAME"]),
         ],
         shorten: "use a shorter domain (or DKIM selector, or DMARC report domain)",
+        rename: "host that domain under another name",
       };
     }),
   };
@@ -112,12 +127,12 @@ export function recordNameProblems(topology: Topology): ConfigProblem[] {
   for (const owner of [...hosts, services, ...domains]) {
     for (const [name, types] of owner.names) if (types !== "CNAME" && !holders.has(name)) holders.set(name, { owner, types });
   }
-  const clashes = domains.flatMap((owner, i) =>
-    domainCnames(topology, topology.spec.domains[i]).flatMap(({ name, target }) => {
+  const clashes = topology.spec.domains.flatMap((domain) =>
+    domainCnames(topology, domain).flatMap(({ name, target }) => {
       const holder = holders.get(name);
       if (!holder) return [];
-      const fix = holder.owner.path[0] === "hosts" ? "rename the host" : holder.owner.path[0] === "domains" ? "host that domain under another name" : "choose another server domain";
-      return [configProblem(holder.owner.path, `${name} would be a CNAME and also have ${holder.types} records`, `${fix}: ${name} is ${topology.spec.domains[i]}'s CNAME to ${target}`)];
+      const { owner, types } = holder;
+      return [configProblem(owner.path, `${name} would be a CNAME and also have ${types} records`, `${owner.rename}: ${name} is ${domain}'s CNAME to ${target}`)];
     }),
   );
   return [...lengths, ...clashes];
