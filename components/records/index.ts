@@ -8,7 +8,7 @@ import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
 import { DkimKey, findDkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, placeHosts } from "../topology/addresses";
-import { dkimRecordName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
+import { Cname, dkimRecordName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -43,6 +43,7 @@ export function buildRecordSet(
   const txt = (name: string, text: string) => add(name, { type: "TXT", text });
   const srv = (name: string, priority: number, weight: number, port: number, target: string) =>
     add(name, { type: "SRV", priority, weight, port, target });
+  const cname = (c: Cname | undefined) => c && add(c.name, { type: "CNAME", target: c.target });
 
   /** The addresses a host is published with; PTR wishes cover exactly these, so FCrDNS holds. */
   const placed = placeHosts(topology, addresses);
@@ -91,6 +92,7 @@ export function buildRecordSet(
     owner = { domain: D };
     const policy = domainPolicyNames(D);
     const srvAt = domainSrvNames(D);
+    const cnames = domainCnames(topology, D);
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -107,6 +109,7 @@ export function buildRecordSet(
     if (reportAuthorization) txt(reportAuthorization, "v=DMARC1");
 
     txt(policy.mtaStsId, `v=STSv1; id=${mtaSts.id}`);
+    cname(cnames.mtaSts);
     txt(policy.tlsRpt, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
 
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
@@ -119,9 +122,10 @@ export function buildRecordSet(
     if (spec.pop3) srv(srvAt.pop3s, 0, 1, POP3S_PORT, imap.fqdn);
     else srv(srvAt.pop3s, 0, 0, 0, ".");
     srv(srvAt.pop3, 0, 0, 0, ".");
+    // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
+    cname(cnames.autoconfig);
+    cname(cnames.autodiscover);
     srv(srvAt.autodiscover, 0, 1, HTTPS_PORT, web.fqdn);
-    // The MTA-STS policy, Thunderbird's autoconfig and Outlook's autodiscover are served by the edges' web server.
-    for (const c of domainCnames(topology, D)) add(c.name, { type: "CNAME", target: c.target });
   }
 
   // A record made for two owners (a host named like a service) is published once, for the first: the host.

@@ -38,18 +38,24 @@ export function dmarcReportAuthorization(spec: Pick<FleetSpec, "dmarc" | "domain
   return reportDomain && reportDomain !== domain && spec.domains.includes(reportDomain) ? `${domain}._report._dmarc.${reportDomain}` : undefined;
 }
 
+export interface Cname {
+  name: string;
+  target: string;
+}
+
 /**
  * A hosted domain's web names, each a CNAME to the edges' service name: the MTA-STS policy host,
  * Thunderbird's autoconfig and Outlook's autodiscover. A name that is its own target (the server
  * domain is a hosted domain) gets none: it holds the edges' addresses already.
  */
-export function domainCnames(topology: Topology, domain: string): { name: string; target: string }[] {
+export function domainCnames(topology: Topology, domain: string): Partial<Record<"mtaSts" | "autoconfig" | "autodiscover", Cname>> {
   const { web, mtaSts } = topology.services;
-  return [
-    { name: `mta-sts.${domain}`, target: mtaSts.fqdn },
-    { name: `autoconfig.${domain}`, target: web.fqdn },
-    { name: `autodiscover.${domain}`, target: web.fqdn },
-  ].filter((c) => c.name !== c.target);
+  const cnames = {
+    mtaSts: { name: `mta-sts.${domain}`, target: mtaSts.fqdn },
+    autoconfig: { name: `autoconfig.${domain}`, target: web.fqdn },
+    autodiscover: { name: `autodiscover.${domain}`, target: web.fqdn },
+  };
+  return Object.fromEntries(Object.entries(cnames).filter(([, c]) => c.name !== c.target));
 }
 
 /** RFC 1035 §3.1 / RFC 2181 §11: a domain name is at most 253 characters in text form. */
@@ -91,7 +97,7 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
           ...Object.values(domainSrvNames(d)).map((n): [string, string] => [n, "SRV"]),
           ...spec.dkim.selectors.map((s): [string, string] => [dkimRecordName(s, d), "TXT"]),
           ...(report ? [[report, "TXT"] as [string, string]] : []),
-          ...domainCnames(topology, d).map((c): [string, string] => [c.name, "CNAME"]),
+          ...Object.values(domainCnames(topology, d)).map((c): [string, string] => [c.name, "CNAME"]),
         ],
         shorten: "use a shorter domain (or DKIM selector, or DMARC report domain)",
         rename: "host that domain under another name",
@@ -128,7 +134,7 @@ export function recordNameProblems(topology: Topology): ConfigProblem[] {
     for (const [name, types] of owner.names) if (types !== "CNAME" && !holders.has(name)) holders.set(name, { owner, types });
   }
   const clashes = topology.spec.domains.flatMap((domain) =>
-    domainCnames(topology, domain).flatMap(({ name, target }) => {
+    Object.values(domainCnames(topology, domain)).flatMap(({ name, target }) => {
       const holder = holders.get(name);
       if (!holder) return [];
       const { owner, types } = holder;
