@@ -4,7 +4,7 @@
  * layer calls it inside one `pulumi.all(...).apply`, the offline render and the lab call it
  * directly: the same function, so what a cloud stack gets is what the lab tests.
  */
-import { checkFleetConfig, ConfigError, ParseOptions, readStackConfig, StackFileOptions } from "./config";
+import { checkFleetConfig, ConfigError, firstPerPath, ParseOptions, readStackConfig, StackFileOptions } from "./config";
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
 import { buildRecordSet, recordNameProblems, RecordSet, ZoneFile, zoneBackend, zoneFiles } from "./records";
@@ -37,8 +37,8 @@ export interface FleetBuild {
  * record set would publish. What buildTopology and buildRecordSet would refuse later is refused here.
  */
 export function parseFleet(raw: Record<string, unknown>, options: ParseOptions = {}): FleetSpec {
-  const { spec, problems } = checkFleetConfig(raw, options);
-  if (spec) problems.push(...topologyProblems(spec));
+  const { spec, placement, problems: keys } = checkFleetConfig(raw, options);
+  const problems = firstPerPath([...keys, ...(placement ? topologyProblems(placement) : [])]);
   // The record names need a topology, which only a spec without problems makes.
   if (spec && problems.length === 0) problems.push(...recordNameProblems(buildTopology(spec)));
   if (problems.length > 0 || !spec) throw new ConfigError(problems);

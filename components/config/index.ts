@@ -1,4 +1,4 @@
-export { ConfigError, ConfigProblem } from "./errors";
+export { ConfigError, ConfigProblem, configProblem, firstPerPath } from "./errors";
 export { CONFIG_NAMESPACE, REDACTED_SECRET } from "./formats";
 export { checkFleetConfig, ConfigCheck, parseFleetConfig, ParseOptions } from "./parse";
 export { BACKUP_INTERVALS, SNAPSHOT_INTERVALS } from "./schema";

@@ -4,7 +4,7 @@
  * other by the rules (./rules), so that one ConfigError lists every problem in the file, each
  * with its key path and a fix. The spec keeps what the operator wrote: topology names the hosts.
  */
-import { ConfigError, ConfigProblem, configProblem as problem } from "./errors";
+import { ConfigError, ConfigProblem, configProblem as problem, firstPerPath } from "./errors";
 import { controlCharacterPaths, formatPath, REDACTED_SECRET, secretHint, stringPaths } from "./formats";
 import { aliasMap, ruleProblems } from "./rules";
 import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, KEYS, MULTILINE_PATHS, Parsed, REQUIRED_HINT, scalarFromString, zonesOf } from "./schema";
@@ -22,6 +22,8 @@ export interface ParseOptions {
 /** The spec when every key parsed, and every problem found (a spec with problems must not be used). */
 export interface ConfigCheck {
   spec?: FleetSpec;
+  /** The hosts and mailboxes when their keys parsed, even if others did not: enough for topology's checks. */
+  placement?: Pick<FleetSpec, "hosts" | "mailboxes">;
   problems: ConfigProblem[];
 }
 
@@ -62,17 +64,19 @@ export function checkFleetConfig(input: Record<string, unknown>, options: ParseO
     else for (const issue of result.error.issues) problems.push(problem([key, ...issue.path], issue.message));
   }
   problems.push(...ruleProblems(parsed, hostKeysGiven.parse(raw.hosts)));
-  // Control characters and placeholders are reported once, above; the format errors they also cause are noise.
-  const seen = new Set<string>();
-  const unique = problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
   // A key is in `parsed` only when it parsed (optional keys the stack leaves out parse to their default).
   const complete = Object.keys(KEYS).every((k) => k in parsed);
-  return { problems: unique, ...(complete ? { spec: toSpec(parsed as Parsed) } : {}) };
+  const placed = "hosts" in parsed && "compute" in parsed && "mailboxes" in parsed;
+  return {
+    problems: firstPerPath(problems),
+    ...(complete ? { spec: toSpec(parsed as Parsed) } : {}),
+    ...(placed ? { placement: { hosts: specHosts(parsed as Parsed), mailboxes: parsed.mailboxes! } } : {}),
+  };
 }
 
-/** The parsed keys as a FleetSpec: defaults that depend on other keys filled in, hosts as one list. */
-function toSpec(c: Parsed): FleetSpec {
-  const hosts: HostSpec[] = ROLES.flatMap((role) => {
+/** The hosts of every role as one list, each with its defaults; a counted host has no name yet (topology gives it one). */
+function specHosts(c: Pick<Parsed, "hosts" | "compute">): HostSpec[] {
+  return ROLES.flatMap((role) => {
     const given = c.hosts[role];
     const mailVolume = (gb: number | undefined) => (role === "store" && c.compute === "aws" ? { dataVolumeGb: gb ?? DEFAULT_DATA_VOLUME_GB } : {});
     if (Array.isArray(given)) {
@@ -82,6 +86,10 @@ function toSpec(c: Parsed): FleetSpec {
     }
     return Array.from({ length: given.count }, () => ({ role, instanceType: given.instanceType ?? DEFAULT_INSTANCE[role], ...mailVolume(given.dataVolumeGb) }));
   });
+}
+
+/** The parsed keys as a FleetSpec: defaults that depend on other keys filled in. */
+function toSpec(c: Parsed): FleetSpec {
   const aliases = aliasMap(c.aliases);
   const mailboxes = new Set(c.mailboxes.map((m) => m.address));
   // RFC 2142: postmaster@ and abuse@ of every domain reach the admin unless the stack routes them.
@@ -96,7 +104,7 @@ function toSpec(c: Parsed): FleetSpec {
   return {
     ...rest,
     dnsZones,
-    hosts,
+    hosts: specHosts(c),
     aliases,
     dkim: { selectors: dkim.selectors, active: dkim.active ?? dkim.selectors[dkim.selectors.length - 1] },
     tlsRpt: tlsRpt ?? { rua: c.admin },

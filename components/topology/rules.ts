@@ -3,7 +3,7 @@ import { ConfigProblem, configProblem as problem } from "../config/errors";
 import { FleetSpec } from "../config/spec";
 import { namedHosts } from "./naming";
 
-export function topologyProblems(spec: FleetSpec): ConfigProblem[] {
+export function topologyProblems(spec: Pick<FleetSpec, "hosts" | "mailboxes">): ConfigProblem[] {
   const hosts = namedHosts(spec).map((n) => n.host);
   const seen = new Set<string>();
   const twice = hosts.filter((h) => seen.has(h.name) || !seen.add(h.name));

@@ -97,6 +97,16 @@ describe("parseFleetConfig", () => {
     });
   }
 
+  it("lists the keys' problems and the names' (topology, record set) in the same error", () => {
+    const raw = validRaw();
+    raw.relayNetworks = ["nonsense"];
+    raw.mailboxes[0].store = "store9";
+    raw.hosts.store[1].name = "mx1";
+    // store2 is renamed, so bob@example.org's store is gone too.
+    assert.deepEqual(problemsOf(raw).map((p) => p.path).sort(), ["hosts.store", "mailboxes[0].store", "mailboxes[1].store", "relayNetworks[0]"]);
+    assert.deepEqual(problemsOf(Object.assign(validRaw(), { relayNetworks: ["nonsense"] })).map((p) => p.path), ["relayNetworks[0]"]);
+  });
+
   it("lists every problem of a file in one error", () => {
     const raw = validRaw();
     raw.serverDomain = "mail";

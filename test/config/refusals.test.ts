@@ -172,6 +172,8 @@ const REFUSALS: Row[] = [
   }, ["hosts.store[2].name"], /autoconfig\.example\.com would be a CNAME and also have A, AAAA records — rename the host/],
   ["a hosted domain named like another's web name", (r) => r.domains.push("autodiscover.example.com"), ["domains[2]"],
     /autodiscover\.example\.com would be a CNAME and also have MX, TXT records — host that domain under another name/],
+  ["a newline in a mailbox's store, said once (not also as an unknown store)", (r) => (r.mailboxes[0].store = "store1\nx"), ["mailboxes[0].store"],
+    /^contains a control character/],
   ["10 SPF includes beside mx (10 edges)", (r) => {
     onAws(r).hosts.edge = { count: 10 };
     r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
