@@ -27,6 +27,10 @@ export interface ConfigCheck {
   problems: ConfigProblem[];
 }
 
+/**
+ * The keys' problems only. What topology and the record set check (host names, mailbox stores,
+ * record names) they refuse when built; components/build.ts parseFleet gathers all in one error.
+ */
 export function parseFleetConfig(input: Record<string, unknown>, options: ParseOptions = {}): FleetSpec {
   const { spec, problems } = checkFleetConfig(input, options);
   if (problems.length > 0 || !spec) throw new ConfigError(problems);
