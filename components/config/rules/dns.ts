@@ -1,15 +1,15 @@
 /** Rules for what the fleet publishes in DNS: domains, DKIM selectors, SPF's lookup budget, the zones. */
 import { spfIncludes, SPF_LOOKUP_LIMIT, spfLookups } from "../spf";
 import { hostCount, zonesOf } from "../schema";
-import { duplicates, problem, Rule } from "./input";
+import { repeats, problem, Rule } from "./input";
 
-export const domainsListedOnce: Rule = ({ c }) => duplicates(c.domains).map((i) => problem(["domains", i], `"${c.domains[i]}" is listed twice`));
+export const domainsListedOnce: Rule = ({ c }) => repeats(c.domains).map((i) => problem(["domains", i], `"${c.domains[i]}" is listed twice`));
 
 export const dkimSelectors: Rule = ({ c, ok }) => {
   if (!ok("dkim")) return [];
   const { selectors, active = selectors[selectors.length - 1] } = c.dkim;
   return [
-    ...duplicates(selectors).map((i) => problem(["dkim", "selectors", i], `"${selectors[i]}" is listed twice`)),
+    ...repeats(selectors).map((i) => problem(["dkim", "selectors", i], `"${selectors[i]}" is listed twice`)),
     ...(selectors.includes(active) ? [] : [problem(["dkim", "active"], `"${active}" is not one of the selectors`, `selectors: ${selectors.join(", ")}`)]),
   ];
 };

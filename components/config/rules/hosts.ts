@@ -1,7 +1,7 @@
 /** Rules for `hosts`: what each backend needs of a host, one host per role at least, no address twice. */
 import { hostCount } from "../schema";
 import { ROLES } from "../spec";
-import { duplicates, problem, Rule, roleEntries } from "./input";
+import { repeats, problem, Rule, roleEntries } from "./input";
 
 /** aws allocates addresses, byo needs them; AAAA only with ipv6 on. */
 export const hostAddressesFitBackend: Rule = ({ c, ok, hostKeys }) =>
@@ -60,7 +60,7 @@ export const addressesUnique: Rule = ({ c, ok }) => {
   });
   return (["ipv4", "ipv6"] as const).flatMap((family) => {
     const addresses = listed.map((h) => h[family] ?? "");
-    return duplicates(addresses)
+    return repeats(addresses)
       .filter((i) => addresses[i])
       .map((i) => problem(["hosts", listed[i].role], `address ${addresses[i]} is given to two hosts`));
   });

@@ -27,7 +27,7 @@ export function domainOf(address: string): string {
 }
 
 /** Indexes of entries that repeat an earlier one. */
-export function duplicates(values: readonly string[]): number[] {
+export function repeats(values: readonly string[]): number[] {
   const seen = new Set<string>();
   return values.flatMap((v, i) => (seen.has(v) ? [i] : (seen.add(v), [])));
 }

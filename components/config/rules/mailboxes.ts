@@ -1,9 +1,9 @@
 /** Rules for `mailboxes`, `admin` and `catchAll`. Which store holds a mailbox is topology's to check: it names the stores. */
-import { domainOf, duplicates, problem, Rule } from "./input";
+import { domainOf, repeats, problem, Rule } from "./input";
 
 export const mailboxesListedOnce: Rule = ({ c }) => {
   const addresses = c.mailboxes.map((m) => m.address);
-  return duplicates(addresses).map((i) => problem(["mailboxes", i, "address"], `"${addresses[i]}" is listed twice`));
+  return repeats(addresses).map((i) => problem(["mailboxes", i, "address"], `"${addresses[i]}" is listed twice`));
 };
 
 /** Each mailbox is in a hosted domain, and its local part cannot be read as an extension. */
