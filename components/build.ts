@@ -4,15 +4,16 @@
  * layer calls it inside one `pulumi.all(...).apply`, the offline render and the lab call it
  * directly: the same function, so what a cloud stack gets is what the lab tests.
  */
+import { checkFleetConfig, ConfigError, firstPerPath, ParseOptions, readStackConfig, StackFileOptions } from "./config";
 import { FleetSpec } from "./config/spec";
 import { FleetKeys } from "./keys/material";
-import { RecordSet, recordSetOf, ZoneFile, zoneBackend, zoneFiles } from "./records";
+import { recordNameProblems, RecordSet, recordSetOf, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook, placeHosts } from "./topology/addresses";
-import { buildTopology, Topology } from "./topology";
+import { buildTopology, Topology, topologyProblems } from "./topology";
 export { givenAddresses } from "./topology/addresses";
 
 export interface FleetBuild {
@@ -28,6 +29,26 @@ export interface FleetBuild {
   zoneFiles: ZoneFile[];
   /** The authoritative server's config and zones (dns: zone only). */
   dnsServerFiles: RenderedFile[];
+}
+
+/**
+ * Raw stack config → FleetSpec, with every problem of every stage in one ConfigError: the keys
+ * (config's schema and rules), the names topology gives (hosts, mailbox stores) and the names the
+ * record set would publish. What buildTopology and buildRecordSet would refuse later is refused here.
+ */
+export function parseFleet(raw: Record<string, unknown>, options: ParseOptions = {}): FleetSpec {
+  const { spec, placement, problems: keys } = checkFleetConfig(raw, options);
+  const problems = firstPerPath([...keys, ...(placement ? topologyProblems(placement) : [])]);
+  // The record names need a topology, which only a spec without problems makes.
+  if (spec && problems.length === 0) problems.push(...recordNameProblems(buildTopology(spec)));
+  if (problems.length > 0 || !spec) throw new ConfigError(problems);
+  return spec;
+}
+
+/** A stack file read and validated in full (parseFleet): the one way the render, the check, the engine and the lab get a spec. */
+export function readStackSpec(stack: string, options: StackFileOptions = {}): { spec: FleetSpec; redacted: boolean } {
+  const { raw, redacted } = readStackConfig(stack, options);
+  return { spec: parseFleet(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
 }
 
 /** backupRepositoryBase: where the stack's own backup storage keeps the stores' repositories (RenderInput). */

@@ -4,12 +4,13 @@
  * as an inline program.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseFleetConfig } from "./config";
+import { parseFleet } from "./build";
+import { CONFIG_NAMESPACE } from "./config";
 import { MailFleet } from "./fleet";
 
 /**
  * The `mailfleet:` keys of the stack's config, prefix stripped. Pulumi hands structured values
- * (lists, maps) over as JSON text and scalars as their text; parseFleetConfig reads scalar text
+ * (lists, maps) over as JSON text and scalars as their text; parseFleet reads scalar text
  * itself, so only what parses as JSON is decoded (a PEM key or a domain name stays as it is).
  */
 export function fleetConfig(all: Record<string, string>): Record<string, unknown> {
@@ -29,6 +30,6 @@ export function fleetConfig(all: Record<string, string>): Record<string, unknown
 
 export async function mailfleetProgram(): Promise<Record<string, unknown>> {
   // Parsed before anything is created: bad config fails with every problem listed and nothing registered.
-  const spec = parseFleetConfig(fleetConfig(pulumi.runtime.allConfig()));
+  const spec = parseFleet(fleetConfig(pulumi.runtime.allConfig()));
   return new MailFleet("mailfleet", { spec }).outputs();
 }

@@ -10,10 +10,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, FleetSpec, readStackSpec } from "../components/config";
+import { readStackSpec } from "../components/build";
+import { ConfigError, FleetSpec } from "../components/config";
 import { HOST_LABEL_RE } from "../components/config/formats";
 import { storeRepository } from "../components/render/backup";
 import { textTable } from "../components/table";
+import { buildTopology } from "../components/topology";
 import { readOutputs, stackAddresses } from "./check/expect";
 import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
 import { formatAge, formatBytes, newest, parseSnapshotList, readResticLine } from "./backup/snapshots";
@@ -128,7 +130,8 @@ async function backups(access: SshAccess, stores: string[]): Promise<boolean> {
 
 async function restore(spec: FleetSpec, access: SshAccess, from: string, to: string, snapshot: string): Promise<boolean> {
   if (to !== from) {
-    const still = spec.mailboxes.filter((m) => m.store === from).map((m) => m.address);
+    const { mailboxStore } = buildTopology(spec);
+    const still = Object.keys(mailboxStore).filter((address) => mailboxStore[address] === from);
     console.error(`${to}: restoring ${from}'s mail here — ${from}'s users must be on ${to} in the stack (mailboxes[].store) with \`pulumi up\` run`);
     if (still.length > 0) console.error(`warning: the stack still places ${still.length} mailbox(es) on ${from}: ${still.slice(0, 5).join(", ")}${still.length > 5 ? ", …" : ""}`);
   }

@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { mailfleetProgram } from "../components/program";
-import { readStackSpec } from "../components/config";
+import { readStackSpec } from "../components/build";
 import { FleetSpec } from "../components/config/spec";
 
 /** The checkout this file belongs to: Pulumi.yaml, stacks/ and the node_modules the engine uses. */

@@ -8,8 +8,8 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildFleet, FleetBuild, givenAddresses } from "../components/build";
-import { ConfigError, readStackSpec } from "../components/config";
+import { buildFleet, FleetBuild, givenAddresses, readStackSpec } from "../components/build";
+import { ConfigError } from "../components/config";
 import { loadOrCreateKeys } from "../components/keys/offline";
 import { formatPlan } from "../components/plan";
 import { standInAddresses } from "../components/topology/addresses";

@@ -1,5 +1,7 @@
-export { ConfigError, ConfigProblem } from "./errors";
+export { ConfigError, ConfigProblem, configProblem, firstPerPath } from "./errors";
 export { CONFIG_NAMESPACE, REDACTED_SECRET } from "./formats";
-export { parseFleetConfig, ParseOptions, SPF_LOOKUP_LIMIT } from "./parse";
+export { checkFleetConfig, ConfigCheck, parseFleetConfig, ParseOptions } from "./parse";
+export { BACKUP_INTERVALS, SNAPSHOT_INTERVALS } from "./schema";
 export * from "./spec";
-export { readStackConfig, readStackSpec, stackFilePath, StackFileOptions } from "./stackFile";
+export { SPF_LOOKUP_LIMIT, spfIncludes, spfLookups, spfNamesEdgesByMx } from "./spf";
+export { readStackConfig, stackFilePath, StackFileOptions } from "./stackFile";

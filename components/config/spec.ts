@@ -7,8 +7,8 @@ export type Role = "edge" | "outbound" | "store";
 export const ROLES: readonly Role[] = ["edge", "outbound", "store"];
 
 export interface HostSpec {
-  /** Short label, unique in the fleet; the host's name is `<name>.<serverDomain>`. */
-  name: string;
+  /** The label the stack gives a listed host; topology names the counted ones (mx1, out1, store1 …). */
+  name?: string;
   role: Role;
   /** Cloud instance size (aws backend). */
   instanceType: string;
@@ -31,8 +31,8 @@ export interface MailboxSpec {
   /** Dovecot scheme-prefixed hash, e.g. `{SHA512-CRYPT}$6$…`. Secret. */
   passwordHash: string;
   quotaMb: number;
-  /** Name of the IMAP store host that holds this mailbox. */
-  store: string;
+  /** Name of the IMAP store host that holds this mailbox, as the stack gives it; topology places it on the one store when there is one. */
+  store?: string;
 }
 
 export type DmarcPolicy = "none" | "quarantine" | "reject";

@@ -11,8 +11,6 @@ import { join } from "node:path";
 import { LineCounter, parse } from "yaml";
 import { ConfigError } from "./errors";
 import { CONFIG_NAMESPACE, formatPath, REDACTED_SECRET, secretHint } from "./formats";
-import { parseFleetConfig } from "./parse";
-import { FleetSpec } from "./spec";
 
 export interface StackConfig {
   /** The `mailfleet:` keys with the prefix stripped, secrets decrypted or redacted. */
@@ -98,12 +96,6 @@ export interface StackFileOptions {
    * stand as placeholders. Anything that deploys leaves it off, so a placeholder is refused.
    */
   allowRedacted?: boolean;
-}
-
-/** A stack file read and validated: the one way the render, the check, the engine and the lab get a spec. */
-export function readStackSpec(stack: string, options: StackFileOptions = {}): { spec: FleetSpec; redacted: boolean } {
-  const { raw, redacted } = readStackConfig(stack, options);
-  return { spec: parseFleetConfig(raw, { allowRedacted: (options.allowRedacted ?? false) && redacted }), redacted };
 }
 
 /** Derived keys by salt and passphrase: the million rounds are paid once per process, not on every read of a stack. */

@@ -18,7 +18,7 @@ import { buildTopology, hostsOf } from "../topology";
 import { AddressBook } from "../topology/addresses";
 
 export interface MailFleetArgs {
-  /** The validated stack config (components/config parseFleetConfig). */
+  /** The validated stack config (components/build.ts parseFleet). */
   spec: FleetSpec;
 }
 

@@ -3,14 +3,18 @@
  * Pure and deterministic (same input, same records in the same order); both DNS backends
  * (Cloudflare records, RFC 1035 zone files) publish exactly this list.
  */
+import { ConfigError } from "../config/errors";
+import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
 import { DkimKey, findDkimKey } from "../keys/material";
-import { domainWebNames, Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
+import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
+import { Cname, dkimRecordName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
 
 export * from "./types";
+export { recordNameProblems, recordNames } from "./labels";
 export { mtaStsPolicy } from "./mtaSts";
 export { txtStrings } from "./txt";
 export * from "./zones";
@@ -21,8 +25,6 @@ export * from "./zoneFile";
  * (RFC 5321 §5.1), so inbound load spreads over all of them and scaling is adding a host.
  */
 export const MX_PRIORITY = 10;
-/** RFC 7208 §4.6.4: an `mx` mechanism whose name has more than 10 MX records is a permerror. */
-const SPF_MX_LIMIT = 10;
 
 type AddressData = Extract<RecordData, { type: "A" | "AAAA" }>;
 
@@ -49,6 +51,8 @@ export function buildRecordSet(topology: Topology, addresses: AddressBook, dkim:
 /** The record set of hosts already joined with their addresses: a fleet's build joins once for its records and its files. */
 export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimPublicKey[]): RecordSet {
   const { spec } = topology;
+  const problems = recordNameProblems(topology);
+  if (problems.length > 0) throw new ConfigError(problems);
   const records: DnsRecord[] = [];
   // Each record is made for one owner: a host's own name, or a domain (set before each group below).
   let owner: RecordOwner = { domain: spec.serverDomain };
@@ -56,8 +60,7 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   const txt = (name: string, text: string) => add(name, { type: "TXT", text });
   const srv = (name: string, priority: number, weight: number, port: number, target: string) =>
     add(name, { type: "SRV", priority, weight, port, target });
-  // A CNAME to itself (a hosted domain equal to the server domain) is skipped: the name already has the addresses.
-  const cname = (name: string, target: string) => name !== target && add(name, { type: "CNAME", target });
+  const cname = (c: Cname | undefined) => c && add(c.name, { type: "CNAME", target: c.target });
 
   const addressesOf = (host: Host) => published(placed[host.name]);
   const publishAt = (name: string, hosts: Host[]) => hosts.forEach((h) => addressesOf(h).forEach((a) => add(name, a)));
@@ -79,13 +82,11 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   const outboundAddresses = hostsOf(topology, "outbound").flatMap(addressesOf);
   const ipTerms = (list: AddressData[]) => list.map((a) => `${a.type === "A" ? "ip4" : "ip6"}:${a.address}`);
   // `mx` covers the edge hosts (they forward aliases to foreign targets) for one lookup; ip4/ip6
-  // terms cost none, so only the includes count against the limit of 10 (RFC 7208 §4.6.4).
-  // Past 10 MX the `mx` term itself would be a permerror, so a large edge tier is listed instead.
-  const edgeTerms = edges.length > SPF_MX_LIMIT ? ipTerms(edges.flatMap(addressesOf)) : ["mx"];
-  const includes = [...spec.spfIncludes, ...(spec.smarthost?.spfInclude ? [spec.smarthost.spfInclude] : [])];
-  const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...includes.map((i) => `include:${i}`), "-all"].join(" ");
+  // terms cost none. Past 10 MX the `mx` term itself would be a permerror, so a large edge tier is
+  // listed instead (config/spf.ts counts the lookups the same way).
+  const edgeTerms = spfNamesEdgesByMx(edges.length) ? ["mx"] : ipTerms(edges.flatMap(addressesOf));
+  const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...spfIncludes(spec).map((i) => `include:${i}`), "-all"].join(" ");
 
-  const dmarcRuaDomain = spec.dmarc.rua?.slice(spec.dmarc.rua.lastIndexOf("@") + 1);
   const dmarc = [
     "v=DMARC1",
     `p=${spec.dmarc.policy}`,
@@ -94,11 +95,13 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
     `aspf=${spec.dmarc.alignment === "strict" ? "s" : "r"}`,
   ].join("; ");
   const mtaSts = mtaStsPolicy(topology);
-  const { smtp, imap, web, mtaSts: mtaStsHost } = topology.services;
+  const { smtp, imap, web } = topology.services;
 
   for (const D of spec.domains) {
     owner = { domain: D };
-    const webNames = domainWebNames(D);
+    const policy = domainPolicyNames(D);
+    const srvAt = domainSrvNames(D);
+    const cnames = domainCnames(topology, D);
     for (const edge of edges) add(D, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
     txt(D, spf);
 
@@ -107,39 +110,35 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
     for (const selector of spec.dkim.selectors) {
       const key = findDkimKey(dkim, D, selector);
       if (!key) throw new Error(`no DKIM key for ${selector}._domainkey.${D}: every domain needs a key per selector in dkim.selectors`);
-      txt(`${selector}._domainkey.${D}`, `v=DKIM1; k=rsa; p=${key.publicKey}`);
+      txt(dkimRecordName(selector, D), `v=DKIM1; k=rsa; p=${key.publicKey}`);
     }
 
-    txt(`_dmarc.${D}`, dmarc);
-    // RFC 7489 §7.1: reports for D go to an address in another domain only if that domain
-    // agrees; receivers look for this record and drop the rua otherwise.
-    if (dmarcRuaDomain && dmarcRuaDomain !== D && spec.domains.includes(dmarcRuaDomain)) {
-      txt(`${D}._report._dmarc.${dmarcRuaDomain}`, "v=DMARC1");
-    }
+    txt(policy.dmarc, dmarc);
+    const reportAuthorization = dmarcReportAuthorization(spec, D);
+    if (reportAuthorization) txt(reportAuthorization, "v=DMARC1");
 
-    txt(`_mta-sts.${D}`, `v=STSv1; id=${mtaSts.id}`);
-    cname(webNames.mtaSts, mtaStsHost.fqdn);
-    txt(`_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
+    txt(policy.mtaStsId, `v=STSv1; id=${mtaSts.id}`);
+    cname(cnames.mtaSts);
+    txt(policy.tlsRpt, `v=TLSRPTv1; rua=mailto:${spec.tlsRpt.rua}`);
 
     // Client discovery (RFC 6186, RFC 8314 §5.1): implicit TLS and submission with STARTTLS are
     // offered; target "." says a service is not offered at all (RFC 6186 §4), so clients do not
     // fall back to plain IMAP/POP3.
-    srv(`_submission._tcp.${D}`, 0, 1, SUBMISSION_PORT, smtp.fqdn);
-    srv(`_submissions._tcp.${D}`, 0, 1, SUBMISSIONS_PORT, smtp.fqdn);
-    srv(`_imaps._tcp.${D}`, 0, 1, IMAPS_PORT, imap.fqdn);
-    srv(`_imap._tcp.${D}`, 0, 0, 0, ".");
-    if (spec.pop3) srv(`_pop3s._tcp.${D}`, 0, 1, POP3S_PORT, imap.fqdn);
-    else srv(`_pop3s._tcp.${D}`, 0, 0, 0, ".");
-    srv(`_pop3._tcp.${D}`, 0, 0, 0, ".");
+    srv(srvAt.submission, 0, 1, SUBMISSION_PORT, smtp.fqdn);
+    srv(srvAt.submissions, 0, 1, SUBMISSIONS_PORT, smtp.fqdn);
+    srv(srvAt.imaps, 0, 1, IMAPS_PORT, imap.fqdn);
+    srv(srvAt.imap, 0, 0, 0, ".");
+    if (spec.pop3) srv(srvAt.pop3s, 0, 1, POP3S_PORT, imap.fqdn);
+    else srv(srvAt.pop3s, 0, 0, 0, ".");
+    srv(srvAt.pop3, 0, 0, 0, ".");
     // Thunderbird (autoconfig) and Outlook (autodiscover) find their settings on the edge's web server.
-    cname(webNames.autoconfig, web.fqdn);
-    cname(webNames.autodiscover, web.fqdn);
-    srv(`_autodiscover._tcp.${D}`, 0, 1, HTTPS_PORT, web.fqdn);
+    cname(cnames.autoconfig);
+    cname(cnames.autodiscover);
+    srv(srvAt.autodiscover, 0, 1, HTTPS_PORT, web.fqdn);
   }
 
   // A record made for two owners (a host named like a service) is published once, for the first: the host.
   const unique = dedupe(records, ({ owner: _, ...record }) => record);
-  checkCnames(unique);
   return { records: unique, ptr: ptrWishes(topology, placed), mtaSts };
 }
 
@@ -149,21 +148,4 @@ function dedupe<T>(items: T[], identity: (item: T) => unknown = (item) => item):
     const key = JSON.stringify(identity(item));
     return !seen.has(key) && seen.add(key);
   });
-}
-
-/** RFC 1034 §3.6.2: a name with a CNAME has no other data; resolvers would return one or the other. */
-function checkCnames(records: DnsRecord[]): void {
-  const byName = new Map<string, DnsRecord[]>();
-  for (const r of records) {
-    const named = byName.get(r.name);
-    if (named) named.push(r);
-    else byName.set(r.name, [r]);
-  }
-  for (const r of records) {
-    if (r.type !== "CNAME") continue;
-    const others = byName.get(r.name)!.filter((o) => o !== r);
-    if (others.length > 0) {
-      throw new Error(`${r.name} would be a CNAME and also have ${others.map((o) => o.type).join(", ")} records; rename the host that uses this label`);
-    }
-  }
 }

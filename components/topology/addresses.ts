@@ -1,6 +1,7 @@
 import { isIPv6 } from "node:net";
 import type { FleetSpec } from "../config/spec";
 import type { Host, Topology } from ".";
+import { namedHosts } from "./naming";
 
 /** The static addresses of each host, known after the compute backend has allocated them. */
 export interface HostAddresses {
@@ -47,7 +48,8 @@ export function placeHosts(topology: Topology, addresses: AddressBook): PlacedHo
 /** The addresses of existing servers (compute: byo), as the stack gives them. */
 export function givenAddresses(spec: FleetSpec): AddressBook {
   return Object.fromEntries(
-    spec.hosts
+    namedHosts(spec)
+      .map((n) => n.host)
       .filter((h) => h.ipv4)
       .map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}), ...(h.privateIpv4 ? { privateIpv4: h.privateIpv4 } : {}) }]),
   );

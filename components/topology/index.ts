@@ -2,7 +2,13 @@
  * Topology: what the fleet is, derived from the spec alone (no addresses, no keys).
  * Host and service names, who sends mail, who may reach which port, where each mailbox lives.
  */
-import { FleetSpec, HostSpec, Role } from "../config/spec";
+import { ConfigError } from "../config/errors";
+import { FleetSpec, Role } from "../config/spec";
+import { namedHosts, NamedHostSpec } from "./naming";
+import { topologyProblems } from "./rules";
+
+export { namedHosts } from "./naming";
+export { topologyProblems } from "./rules";
 
 /** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
 export type PortSource = "any" | "admin" | Role;
@@ -14,7 +20,7 @@ export interface Port {
   udp?: boolean;
 }
 
-export interface Host extends HostSpec {
+export interface Host extends NamedHostSpec {
   /** `<name>.<serverDomain>`: its A/AAAA name, its PTR target and its HELO name. */
   fqdn: string;
   /** Sends mail to the Internet (needs FCrDNS and a HELO SPF record). */
@@ -100,9 +106,13 @@ export const NAMESERVER_PORTS: Port[] = [
   ssh,
 ];
 
+/** The fleet a spec describes; a ConfigError (with key paths) when its host names or mailbox stores do not add up. */
 export function buildTopology(spec: FleetSpec): Topology {
-  const authStore = spec.hosts.find((h) => h.role === "store")!.name;
-  const hosts: Host[] = spec.hosts.map((h) => ({
+  const problems = topologyProblems(spec);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const named = namedHosts(spec).map((n) => n.host);
+  const authStore = named.find((h) => h.role === "store")!.name;
+  const hosts: Host[] = named.map((h) => ({
     ...h,
     fqdn: `${h.name}.${spec.serverDomain}`,
     sends: h.role !== "store",
@@ -119,7 +129,8 @@ export function buildTopology(spec: FleetSpec): Topology {
       web: service("mail", "edge", "mail client autoconfig and autodiscover"),
       mtaSts: service("mta-sts", "edge", "MTA-STS policy over HTTPS"),
     },
-    mailboxStore: Object.fromEntries(spec.mailboxes.map((m) => [m.address, m.store])),
+    // A mailbox the stack places on no store lives on the one store (topologyProblems holds there is one).
+    mailboxStore: Object.fromEntries(spec.mailboxes.map((m) => [m.address, m.store ?? authStore])),
     authStore,
   };
 }

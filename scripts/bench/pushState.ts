@@ -50,7 +50,7 @@ export async function measurePush(spec: FleetSpec, build: FleetBuild): Promise<P
     "bench",
     false,
   );
-  const deploys = spec.hosts.map((h) =>
+  const deploys = build.topology.hosts.map((h) =>
     sshPush(spec, `push-${h.name}`, { role: h.role, host: h.ipv4!, files: pulumi.output(() => build.hostFiles[h.name]) }, {}),
   );
   await new Promise<void>((resolve) => pulumi.all(deploys.map((d) => d.id)).apply(() => resolve()));

@@ -100,8 +100,8 @@ export function sharedKeys(spec: FleetSpec): FleetKeys {
   return {
     dkim: spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ ...dkim, domain, selector }))),
     caCertPem: ca.certPem,
-    hosts: Object.fromEntries(spec.hosts.map((h) => [h.name, cert])),
-    tsig: Object.fromEntries(spec.hosts.map((h) => [h.name, generateTsigSecret()])),
+    hosts: Object.fromEntries(topology.hosts.map((h) => [h.name, cert])),
+    tsig: Object.fromEntries(topology.hosts.map((h) => [h.name, generateTsigSecret()])),
   };
 }
 
@@ -142,7 +142,7 @@ async function runSize(size: Size, outDir: string): Promise<SizeResult> {
   // now: @pulumi/pulumi alone adds about 100 MB to the process, which the render does not need.
   const push = await timed(phases, "push (mocks)", async () => (await import("./pushState")).measurePush(spec, build));
   // Counted from what was written, so the files need not be rendered again.
-  const written = spec.hosts.map((h) => ({ role: h.role, files: filesUnder(join(outDir, "hosts", h.name)) }));
+  const written = build.topology.hosts.map((h) => ({ role: h.role, files: filesUnder(join(outDir, "hosts", h.name)) }));
   const perHost = Object.fromEntries((Object.keys(size.hosts) as Role[]).map((role) => [role, written.find((w) => w.role === role)!.files.length]));
   const all = written.flatMap((w) => w.files);
   const bytes = all.reduce((sum, f) => sum + statSync(f).size, 0);

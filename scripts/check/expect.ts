@@ -4,7 +4,8 @@
  * known, the DKIM public keys. The record set is built by the same buildRecordSet the DNS
  * backends publish from, so the check compares DNS with exactly what should have been published.
  */
-import { FleetSpec, readStackSpec } from "../../components/config";
+import { readStackSpec } from "../../components/build";
+import { FleetSpec } from "../../components/config";
 import { givenAddresses } from "../../components/build";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, Host, Topology } from "../../components/topology";

@@ -10,9 +10,8 @@ import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildFleet, FleetBuild, givenAddresses } from "../../components/build";
+import { buildFleet, FleetBuild, givenAddresses, readStackSpec } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
-import { readStackSpec } from "../../components/config/stackFile";
 import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
@@ -452,7 +451,7 @@ export function runningDaemons(host: string): string[] {
 
 export function status(): string {
   const spec = labSpec();
-  const { services } = buildTopology(spec);
+  const { services, mailboxStore } = buildTopology(spec);
   const hosts = labHosts(spec);
   const live = new Set(labNamespaces());
   if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
@@ -471,7 +470,7 @@ export function status(): string {
     `  Inbound     by MX of ${spec.domains.join(", ")}                 (${role("edge")})`,
     `  TLS trust   ${clientTrustFile()} (${spec.tls.mode === "acme" ? "Pebble's root: the hosts' certificates come from the lab's ACME CA" : "the fleet CA"})`,
     "  Users:",
-    ...spec.mailboxes.map((m) => `    ${m.address}  password ${labPassword(m.address)}  (on ${m.store})`),
+    ...Object.entries(mailboxStore).map(([address, store]) => `    ${address}  password ${labPassword(address)}  (on ${store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,
     "",
     "A shell command on a host: npm run lab -- exec <host> <command…>   (e.g. exec mx1 postqueue -p)",

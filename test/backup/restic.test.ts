@@ -17,7 +17,7 @@ import { after, before, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
-import { BACKUP_INTERVALS } from "../../components/config/parse";
+import { BACKUP_INTERVALS } from "../../components/config/schema";
 import { BACKUP_PATHS, backupSchedule } from "../../components/render/backup";
 const DOVECOT_CONF = "/etc/dovecot/dovecot.conf";
 import { RenderedFile } from "../../components/render/file";

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseFleet } from "../../components/build";
 import { ConfigError, parseFleetConfig } from "../../components/config";
 import { HASH, validRaw } from "../support/fixtures";
 
-/** The problems parseFleetConfig reports for raw, as "path: message — hint" strings. */
+/** The problems parseFleet (config, topology and record names in one error) reports for raw, as "path: message — hint" strings. */
 function problemsOf(raw: Record<string, unknown>): { path: string; text: string }[] {
   try {
-    parseFleetConfig(raw);
+    parseFleet(raw);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
     return error.problems.map((p) => ({ path: p.path, text: `${p.message}${p.hint ? ` — ${p.hint}` : ""}` }));
@@ -95,6 +96,16 @@ describe("parseFleetConfig", () => {
       assert.match(hit.text, says);
     });
   }
+
+  it("lists the keys' problems and the names' (topology, record set) in the same error", () => {
+    const raw = validRaw();
+    raw.relayNetworks = ["nonsense"];
+    raw.mailboxes[0].store = "store9";
+    raw.hosts.store[1].name = "mx1";
+    // store2 is renamed, so bob@example.org's store is gone too.
+    assert.deepEqual(problemsOf(raw).map((p) => p.path).sort(), ["hosts.store", "mailboxes[0].store", "mailboxes[1].store", "relayNetworks[0]"]);
+    assert.deepEqual(problemsOf(Object.assign(validRaw(), { relayNetworks: ["nonsense"] })).map((p) => p.path), ["relayNetworks[0]"]);
+  });
 
   it("lists every problem of a file in one error", () => {
     const raw = validRaw();

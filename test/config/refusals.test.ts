@@ -7,15 +7,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { givenAddresses } from "../../components/build";
+import { givenAddresses, parseFleet } from "../../components/build";
 import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
 import { DEBIAN13_ROOT, withDebian13Host } from "../support/debian13";
 import { HASH, validRaw } from "../support/fixtures";
+import { buildTopology } from "../../components/topology";
 
-/** Every problem parseFleetConfig reports for raw, as "message — hint". */
+/** Every problem parseFleet (config, topology and record names in one error) reports for raw, as "message — hint". */
 function problemsOf(raw: Record<string, unknown>, options = {}): Map<string, string> {
   try {
-    parseFleetConfig(raw, options);
+    parseFleet(raw, options);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
     return new Map(error.problems.map((p) => [p.path, `${p.message}${p.hint ? ` — ${p.hint}` : ""}`]));
@@ -165,6 +166,18 @@ const REFUSALS: Row[] = [
     /16-1024 printable ASCII.*openssl rand -base64 32/],
   ["a retention that keeps nothing", (r) => (r.backup = { repository: "rest:http://10.0.0.5:8000/", password: BACKUP_PASSWORD, retention: { hourly: 0, daily: 0, weekly: 0 } }),
     ["backup.retention"], /keeps no snapshot at all — keep at least one/],
+  ["a host labelled like a web name when the server domain is hosted", (r) => {
+    r.serverDomain = "example.com";
+    r.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8::33" });
+  }, ["hosts.store[2].name"], /autoconfig\.example\.com would be a CNAME and also have A, AAAA records — rename the host/],
+  ["a hosted domain named like another's web name", (r) => r.domains.push("autodiscover.example.com"), ["domains[2]"],
+    /autodiscover\.example\.com would be a CNAME and also have MX, TXT records — host that domain under another name/],
+  ["a newline in a mailbox's store, said once (not also as an unknown store)", (r) => (r.mailboxes[0].store = "store1\nx"), ["mailboxes[0].store"],
+    /^contains a control character/],
+  ["10 SPF includes beside mx (10 edges)", (r) => {
+    onAws(r).hosts.edge = { count: 10 };
+    r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
+  }, ["spfIncludes"], /11 DNS lookups, over the limit of 10 .* — drop includes/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -250,6 +263,10 @@ describe("config that must keep passing", () => {
     assert.deepEqual([...problemsOf(raw)], []);
   });
 
+  accepts("10 SPF includes with 11 edges (their addresses stand in SPF instead of mx, no lookup)", (r) => {
+    onAws(r).hosts.edge = { count: 11 };
+    r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
+  });
   for (const dataVolumeGb of [1, 16384]) accepts(`a ${dataVolumeGb} GiB mail volume`, (r) => (onAws(r).hosts.store.dataVolumeGb = dataVolumeGb));
   for (const intervalHours of [1, 2, 3, 4, 6, 8, 12, 24]) accepts(`snapshots every ${intervalHours} h`, (r) => (onAws(r).aws = { snapshots: { intervalHours } }));
 
@@ -257,7 +274,7 @@ describe("config that must keep passing", () => {
     const raw = onAws(validRaw());
     raw.hosts.store = [{ name: "store1" }, { name: "store2", dataVolumeGb: 200 }];
     const spec = parseFleetConfig(raw);
-    assert.deepEqual(spec.hosts.map((h) => [h.name, h.dataVolumeGb]), [["mx1", undefined], ["mx2", undefined], ["out1", undefined], ["store1", 20], ["store2", 200]]);
+    assert.deepEqual(buildTopology(spec).hosts.map((h) => [h.name, h.dataVolumeGb]), [["mx1", undefined], ["mx2", undefined], ["out1", undefined], ["store1", 20], ["store2", 200]]);
     assert.deepEqual(spec.aws?.snapshots, { intervalHours: 24, retain: 14 });
     assert.equal(spec.aws?.retainMailVolumes, undefined, "unset: the stack's kind decides (compute/awsStorage.ts retainMailData)");
     assert.ok(parseFleetConfig(validRaw()).hosts.every((h) => h.dataVolumeGb === undefined), "byo servers keep mail on their own disks");

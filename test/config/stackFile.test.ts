@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, parseFleetConfig, readStackConfig, readStackSpec, REDACTED_SECRET } from "../../components/config";
+import { readStackSpec } from "../../components/build";
+import { ConfigError, parseFleetConfig, readStackConfig, REDACTED_SECRET } from "../../components/config";
 
 // stacks/Pulumi.lab.yaml was written by the pulumi CLI (`pulumi config set --secret`), so these
 // tests show that the offline reader decrypts exactly what the CLI encrypts.

@@ -163,7 +163,7 @@ function exampleBundles(): { name: string; role: DeployRole; files: RenderedFile
   return specs.flatMap(([stack, spec]) => {
     const topology = buildTopology(spec);
     // The cloud allocates addresses at deploy time: stand-ins from a documentation range.
-    const addresses = spec.compute === "byo" ? givenAddresses(spec) : Object.fromEntries(spec.hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${10 + i}`, ...(spec.ipv6 ? { ipv6: `2001:db8::${10 + i}` } : {}) }]));
+    const addresses = spec.compute === "byo" ? givenAddresses(spec) : Object.fromEntries(buildTopology(spec).hosts.map((h, i) => [h.name, { ipv4: `192.0.2.${10 + i}`, ...(spec.ipv6 ? { ipv6: `2001:db8::${10 + i}` } : {}) }]));
     const build = buildFleet(spec, addresses, loadOrCreateKeys(join(keys, stack), topology));
     return [
       ...topology.hosts.map((h) => ({ name: `${stack}/${h.name}`, role: h.role as DeployRole, files: build.hostFiles[h.name] })),

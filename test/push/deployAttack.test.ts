@@ -53,7 +53,7 @@ table inet mailfleet {
 
 const LAB = lab();
 /** One TSIG key per host for the whole file: two renders of one version are the same files. */
-const TSIG = Object.fromEntries(LAB.spec.hosts.map((h) => [h.name, generateTsigSecret()]));
+const TSIG = Object.fromEntries(LAB.topology.hosts.map((h) => [h.name, generateTsigSecret()]));
 /** The lab's Knot server files, with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };

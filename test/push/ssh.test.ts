@@ -16,6 +16,7 @@ import { MailFleet } from "../../components/fleet";
 import { bundleFiles, deployCommand } from "../../components/push/bundle";
 import { PREPARE_COMMAND, remoteDeploy, sshPush } from "../../components/push/ssh";
 import { RenderedFile } from "../../components/render/file";
+import { buildTopology } from "../../components/topology";
 import { asStored } from "../../scripts/bench/pushState";
 import { HASH } from "../support/fixtures";
 import { exampleSpec, isSecretValue, labSpec, ofType, Registered, reveal, underMocks } from "../support/harness";
@@ -32,7 +33,7 @@ async function triggers(run: () => unknown): Promise<Record<string, unknown>> {
 
 /** Pushes the given files the way MailFleet does, one push per host. */
 function pushAll(spec: FleetSpec, files: Record<string, RenderedFile[]>): void {
-  for (const host of spec.hosts) {
+  for (const host of buildTopology(spec).hosts) {
     sshPush(spec, `push-${host.name}`, { role: host.role, host: host.ipv4!, files: pulumi.output(files[host.name]) }, {});
   }
 }
@@ -168,7 +169,7 @@ describe("push triggers", () => {
     const after = await triggers(() => pushAll(spec, changed));
 
     assert.notDeepEqual(after["push-mx1"], before["push-mx1"]);
-    for (const host of spec.hosts.filter((h) => h.name !== "mx1")) assert.deepEqual(after[`push-${host.name}`], before[`push-${host.name}`], host.name);
+    for (const host of buildTopology(spec).hosts.filter((h) => h.name !== "mx1")) assert.deepEqual(after[`push-${host.name}`], before[`push-${host.name}`], host.name);
 
     const mode = { ...files, store1: files.store1.map((f, i) => (i === 0 ? { ...f, mode: 0o640 } : f)) };
     assert.notDeepEqual((await triggers(() => pushAll(spec, mode)))["push-store1"], before["push-store1"], "a mode change is a change");

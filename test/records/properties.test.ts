@@ -84,7 +84,7 @@ const CNAME_CLASH = /would be a CNAME and also have .* records; rename the host 
 function build(f: Fleet): Built | undefined {
   try {
     const spec = parseFleetConfig(rawOf(f));
-    const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
+    const addresses: AddressBook = Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
     return { spec, addresses, set: buildRecordSet(buildTopology(spec), addresses, fakeDkim(spec)) };
   } catch (error) {
     if (error instanceof ConfigError || CNAME_CLASH.test(String(error))) return undefined;
@@ -130,7 +130,7 @@ describe("record set properties", () => {
         }
         // Every address of a sending host has its PTR: receivers check FCrDNS on whatever address the host sends from.
         const ptrAddresses = new Set(set.ptr.map((p) => p.address));
-        for (const h of spec.hosts.filter((h) => h.role !== "store")) {
+        for (const h of buildTopology(spec).hosts.filter((h) => h.role !== "store")) {
           for (const a of [h.ipv4!, ...(h.ipv6 ? [h.ipv6] : [])]) assert.ok(ptrAddresses.has(a), `${h.name} ${a} has a PTR`);
         }
       }),

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
-import { buildRecordSet, DnsRecord, txtStrings } from "../../components/records";
-import { domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
+import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../components/config";
+import { buildRecordSet, DnsRecord, recordNames, txtStrings } from "../../components/records";
+import { buildTopology, domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
 import { fakeDkim, lab } from "../support/labRecords";
 
 const S = "mail.example.com";
@@ -60,7 +61,7 @@ describe("SPF (RFC 7208)", () => {
     });
     const spf = spfOf(set.records, "example.com");
     assert.equal(spfLookups(spf), 4, spf);
-    for (const h of spec.hosts.filter((h) => h.role === "outbound")) {
+    for (const h of buildTopology(spec).hosts.filter((h) => h.role === "outbound")) {
       assert.ok(spf.split(" ").includes(`ip4:${h.ipv4}`), `${h.name} ipv4 in ${spf}`);
       assert.ok(spf.split(" ").includes(`ip6:${h.ipv6}`), `${h.name} ipv6 in ${spf}`);
     }
@@ -74,6 +75,16 @@ describe("SPF (RFC 7208)", () => {
     const spf = spfOf(set.records, "example.com").split(" ");
     assert.ok(!spf.includes("mx"));
     assert.ok(spf.includes("ip4:192.0.2.111") && spf.includes("ip6:2001:db8:0:1::111") && spf.includes("ip4:192.0.2.21"));
+  });
+  it("costs the lookups config counts (config/spf.ts), with mx and past 10 edges without it", () => {
+    for (const edges of [2, 11]) {
+      const { set, spec } = lab((raw) => {
+        for (let n = 3; n <= edges; n++) raw.hosts.edge.push({ name: `mx${n}`, ipv4: `192.0.2.${100 + n}`, ipv6: `2001:db8:0:1::${100 + n}` });
+        raw.spfIncludes = ["_spf.newsletter.example.net", "_spf.tickets.example.net"];
+      });
+      const spf = spfOf(set.records, "example.com");
+      assert.equal(spfLookups(spf), countedLookups(edges, spfIncludes(spec).length), `${edges} edges: ${spf}`);
+    }
   });
   it("every sending host has a HELO SPF record; stores send nothing and get none", () => {
     for (const host of ["mx1", "mx2", "out1"]) assert.deepEqual(texts(LAB.set.records, `${host}.${S}`), ["v=spf1 a -all"]);
@@ -222,6 +233,11 @@ describe("the set as a whole", () => {
     assert.equal(new Set(keys).size, keys.length);
     assert.deepEqual(buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec)), LAB.set);
   });
+  it("every record sits at a name records/labels.ts knows, so its checks see every name", () => {
+    for (const set of [LAB, lab((raw) => ((raw.serverDomain = "example.com"), (raw.pop3 = true), (raw.dkim = { selectors: ["a1", "b2"] })))]) {
+      assert.deepEqual(new Set(set.set.records.map((r) => r.name)), new Set(recordNames(set.topology)));
+    }
+  });
   it("a name with a CNAME has no other records (RFC 1034 §3.6.2)", () => {
     for (const c of LAB.set.records.filter((r) => r.type === "CNAME")) assert.deepEqual(at(LAB.set.records, c.name).length, 1, c.name);
     // Server domain = hosted domain: mta-sts.example.com holds the edge addresses itself, no CNAME.
@@ -231,6 +247,11 @@ describe("the set as a whole", () => {
     assert.throws(
       () => lab((raw) => ((raw.serverDomain = "example.com"), raw.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8:0:1::33" }))),
       /autoconfig\.example\.com would be a CNAME and also have A, AAAA records/,
+    );
+    assert.throws(
+      () => lab((raw) => ((raw.serverDomain = "example.com"), raw.hosts.store.push({ name: "autoconfig", ipv4: "192.0.2.33", ipv6: "2001:db8:0:1::33" }))),
+      (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0].path === "hosts.store[2].name",
+      "a ConfigError at the host's label",
     );
   });
 });

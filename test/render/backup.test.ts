@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseFleetConfig } from "../../components/config";
-import { BACKUP_INTERVALS } from "../../components/config/parse";
+import { BACKUP_INTERVALS } from "../../components/config/schema";
 import { givenAddresses } from "../../components/build";
 import { BACKUP_PATHS, BACKUP_SCRIPT_SOURCE, backupSchedule, renderStoreBackup } from "../../components/render/backup";
 import { RenderedFile } from "../../components/render/file";

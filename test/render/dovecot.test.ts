@@ -20,7 +20,7 @@ function labInput(change: (raw: Record<string, any>) => void = () => {}): TestRe
   const raw = structuredClone(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw) as Record<string, any>;
   change(raw);
   const spec = parseFleetConfig(raw);
-  const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
+  const addresses: AddressBook = Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
   return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
@@ -173,10 +173,10 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
         const [address, hash, uid, gid, gecos, home, shell, extra, ...rest] = line.split(":");
         const mailbox = LAB.topology.spec.mailboxes.find((m) => m.address === address)!;
         // The auth store answers SASL for everyone; any other store checks only its own users' passwords.
-        const checksHere: boolean = mailbox.store === store || store === LAB.topology.authStore;
+        const checksHere: boolean = LAB.topology.mailboxStore[address] === store || store === LAB.topology.authStore;
         assert.equal(hash, checksHere ? mailbox.passwordHash : "", `${address} on ${store}`);
         assert.deepEqual([uid, gid, gecos, home, shell, rest], ["", "", "", "", "", []], "uid, gid and home come from dovecot.conf");
-        const other = hostNamed(LAB.topology, mailbox.store);
+        const other = hostNamed(LAB.topology, LAB.topology.mailboxStore[address]);
         const proxy = `proxy=y host=${other.fqdn} hostip=${LAB.addresses[other.name]!.ipv4}`;
         assert.equal(
           extra,

@@ -16,6 +16,7 @@ import { ConfigError, FleetSpec, parseFleetConfig } from "../../components/confi
 import { createFleetCa, issueHostCertificate } from "../../components/keys/generate";
 import { FleetKeys } from "../../components/keys/material";
 import { validRaw } from "../support/fixtures";
+import { buildTopology } from "../../components/topology";
 
 const dkimPair = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const ca = createFleetCa("mail.example.com");
@@ -33,8 +34,8 @@ function keysFor(spec: FleetSpec): FleetKeys {
       })),
     ),
     caCertPem: ca.certPem,
-    hosts: Object.fromEntries(spec.hosts.map((h) => [h.name, cert])),
-    tsig: Object.fromEntries(spec.hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),
+    hosts: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, cert])),
+    tsig: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),
   };
 }
 

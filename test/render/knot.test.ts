@@ -103,7 +103,7 @@ describe("Knot server", () => {
 /** The lab fleet with tls.mode acme: Knot takes each host's DNS-01 updates, signed with its TSIG key. */
 const ACME = lab((raw) => (raw.tls = { mode: "acme" }));
 const acmeZones = zoneFiles(ACME.set, ACME.spec);
-const TSIG = Object.fromEntries(ACME.spec.hosts.map((h) => [h.name, generateTsigSecret()]));
+const TSIG = Object.fromEntries(ACME.topology.hosts.map((h) => [h.name, generateTsigSecret()]));
 const acmeFiles = renderKnotServer(acmeZones, ACME.topology, TSIG);
 const grownAcme = zoneFiles(lab((raw) => {
   raw.tls = { mode: "acme" };
@@ -137,7 +137,7 @@ update() {
     echo "send"
   } | knsupdate 2>&1 && echo OK || echo FAILED
 }
-${ACME.spec.hosts.map((h) => `printf %s '${TSIG[h.name]}' > /root/acme-${h.name}`).join("\n")}
+${ACME.topology.hosts.map((h) => `printf %s '${TSIG[h.name]}' > /root/acme-${h.name}`).join("\n")}
 update acme-mx1 TXT _acme-challenge.mx1.mail.example.com. '"own-name"'
 update acme-mx1 TXT _acme-challenge.mta-sts.example.com. '"domain-web-name"'
 update acme-mx1 TXT _acme-challenge.autoconfig.example.org. '"other-zone"'

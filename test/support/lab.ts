@@ -7,7 +7,7 @@ import { after, before } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { givenAddresses } from "../../components/build";
-import { readStackSpec } from "../../components/config";
+import { readStackSpec } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";

@@ -18,7 +18,7 @@ export function lab(change: (raw: Record<string, any>) => void = () => {}): Lab 
   change(raw);
   const spec = parseFleetConfig(raw);
   const topology = buildTopology(spec);
-  const addresses: AddressBook = Object.fromEntries(spec.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
+  const addresses: AddressBook = Object.fromEntries(topology.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   return { spec, topology, addresses, set: buildRecordSet(topology, addresses, fakeDkim(spec)) };
 }
 

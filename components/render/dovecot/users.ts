@@ -53,7 +53,7 @@ interface StoreLines {
  */
 const linesByStore = oncePer((input: RenderInput): Map<string, StoreLines> => {
   const proxies = proxyFields(input.topology, input.hosts);
-  const byStore = Map.groupBy(input.topology.spec.mailboxes, (m) => m.store);
+  const byStore = Map.groupBy(input.topology.spec.mailboxes, (m) => input.topology.mailboxStore[m.address]);
   for (const [store, mailboxes] of byStore) if (!proxies.has(store)) throw new Error(`no store ${store} for ${mailboxes[0].address}`);
   const block = (mailboxes: readonly MailboxSpec[], line: (m: MailboxSpec) => string) => mailboxes.map((m) => `${line(m)}\n`).join("");
   return new Map(

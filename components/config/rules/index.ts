@@ -1,0 +1,53 @@
+/**
+ * Every check of the config keys against each other, by concern, in the order their problems are
+ * listed. Each rule runs on whatever keys parsed, so one ConfigError lists every problem at once.
+ */
+import { ConfigProblem } from "../errors";
+import { HostKeys, Parsed } from "../schema";
+import { aliasAddresses, aliasesWithoutLoops, aliasMap, aliasTargetsExist } from "./aliases";
+import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
+import { dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
+import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
+import { RuleInput, Rule } from "./input";
+import { adminIsMailbox, catchAllsDeliver, mailboxAddresses, mailboxesListedOnce } from "./mailboxes";
+
+export { aliasMap } from "./aliases";
+
+export const CONFIG_RULES: readonly Rule[] = [
+  domainsListedOnce,
+  hostAddressesFitBackend,
+  mailVolumesOnAwsStores,
+  hostsPerRole,
+  addressesUnique,
+  mailboxesListedOnce,
+  mailboxAddresses,
+  aliasAddresses,
+  aliasTargetsExist,
+  aliasesWithoutLoops,
+  adminIsMailbox,
+  catchAllsDeliver,
+  dkimSelectors,
+  spfWithinLookupLimit,
+  namesInZones,
+  sshPushCanConnect,
+  awsHostsGetPublicKey,
+  zoneBackendNameservers,
+  mtaStsEnforceNeedsAcme,
+  byoBackupHasRepository,
+  cloudflareZoneIdsKnown,
+];
+
+/** The problems every rule finds in the keys that parsed (a key is in `parsed` only when it did). */
+export function ruleProblems(parsed: Partial<Parsed>, hostKeys: HostKeys): ConfigProblem[] {
+  // Keys that failed stand in as empty values; the rules that need them check ok() first.
+  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, spfIncludes: [], adminSshCidrs: [], ...parsed } as Parsed;
+  const input: RuleInput = {
+    c,
+    ok: (...keys) => keys.every((k) => k in parsed),
+    hostKeys,
+    hosted: new Set(c.domains),
+    mailboxes: new Set(c.mailboxes.map((m) => m.address)),
+    aliases: aliasMap(c.aliases),
+  };
+  return CONFIG_RULES.flatMap((rule) => rule(input));
+}

@@ -1,0 +1,275 @@
+/**
+ * The schema of the stack config: one zod schema per top-level `mailfleet:` key, with its format
+ * checks and defaults. What the keys say about each other is checked by the rules in ./rules.
+ */
+import { z } from "zod";
+import { isSystemAccount } from "./accounts";
+import {
+  acmeDirectory,
+  cloudflareToken,
+  backupPassword,
+  eabHmac,
+  eabKid,
+  dnsblSite,
+  dnsName,
+  email,
+  fqdn,
+  HOST_LABEL_RE,
+  hostIpv4,
+  hostIpv6,
+  network,
+  passwordHash,
+  pemCertificates,
+  pemPrivateKey,
+  relayPassword,
+  resticRepository,
+  SELECTOR_RE,
+  sshPublicKey,
+  sshTarget,
+} from "./formats";
+import { LETSENCRYPT_DIRECTORY, Role } from "./spec";
+
+export const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
+/** The hourly intervals an aws.dlm.LifecyclePolicy create rule accepts. */
+export const SNAPSHOT_INTERVALS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
+
+const instanceType = z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "not an instance type — like t3.small");
+/** Durability (issue 14): a store's mail volume on AWS, in GiB (gp3 takes 1 to 16384). */
+export const DEFAULT_DATA_VOLUME_GB = 20;
+const VOLUME_SIZE = "a whole number of GiB from 1 to 16384 — like 20";
+const dataVolumeGb = z.number(VOLUME_SIZE).int(VOLUME_SIZE).min(1, VOLUME_SIZE).max(16384, "over 16384 GiB, the largest gp3 volume — give at most 16384");
+const listedHost = z.strictObject({
+  name: z.string().regex(HOST_LABEL_RE, "not a host label — lowercase letters, digits, hyphens, starting with a letter (mx1)"),
+  instanceType: instanceType.optional(),
+  ipv4: hostIpv4.optional(),
+  ipv6: hostIpv6.optional(),
+  privateIpv4: hostIpv4.optional(),
+  sshHost: sshTarget.optional(),
+  dataVolumeGb: dataVolumeGb.optional(),
+});
+const countedHosts = z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional(), dataVolumeGb: dataVolumeGb.optional() });
+// Not a z.union: a union that fails reports only "Invalid input" at hosts.<role>, hiding each host's own errors.
+const roleHosts = z.unknown().transform((value, ctx): z.output<typeof countedHosts> | z.output<typeof listedHost>[] => {
+  const result = (Array.isArray(value) ? z.array(listedHost) : countedHosts).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+/**
+ * Relay networks send through the outbound hosts without AUTH and get DKIM-signed, so a wide one is
+ * an open relay for the fleet's domains. A /16 (IPv4) or /48 (IPv6, one site) holds any office.
+ */
+const relayNetwork = network({ ipv4: 16, ipv6: 48 }, (net, bits) =>
+  `${net} ${bits === 0 ? "is the whole Internet" : "is wider than /16 (IPv4) or /48 (IPv6)"}: every address in it could relay DKIM-signed mail ` +
+  "without AUTH (an open relay) — list only your own senders' networks, or leave relayNetworks empty and use AUTH",
+);
+/**
+ * SSH is the push's way in. /8 (IPv4) and /32 (IPv6, an ISP's whole allocation) are already more
+ * than any admin network; anything wider is a typo or "everyone", and brute force finds it.
+ */
+const adminNetwork = network({ ipv4: 8, ipv6: 32 }, (net, bits) =>
+  bits === 0
+    ? `${net} opens SSH to the whole Internet — give your deploy runner's and admins' networks`
+    : `${net} is wider than /8 (IPv4) or /32 (IPv6), most of the Internet — give your deploy runner's and admins' networks`,
+);
+
+/**
+ * Backup intervals the timer can keep on the clock (systemd OnCalendar, so a missed run is caught
+ * up after a reboot): the divisors of an hour from 5 minutes, and whole hours that divide a day.
+ */
+export const BACKUP_INTERVALS = [5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440] as const;
+const keep = (n: number) => z.number().int().min(0).max(1000).default(n);
+const retention = z
+  .strictObject({ hourly: keep(24), daily: keep(14), weekly: keep(8) })
+  .refine((r) => r.hourly + r.daily + r.weekly > 0, "keeps no snapshot at all — keep at least one hourly, daily or weekly snapshot")
+  .default({ hourly: 24, daily: 14, weekly: 8 });
+
+/** One schema per top-level key; a key's default applies when the stack leaves it out. */
+export const KEYS = {
+  serverDomain: fqdn,
+  domains: z.array(fqdn).min(1, "at least one hosted domain is required"),
+  dnsZones: z.array(fqdn).optional(),
+  admin: email,
+  ipv6: z.boolean().default(true),
+  hosts: z.strictObject({ edge: roleHosts, outbound: roleHosts, store: roleHosts }),
+  dkim: z
+    .strictObject({
+      selectors: z.array(z.string().regex(SELECTOR_RE, "not a DKIM selector — lowercase letters, digits and hyphens")).min(1),
+      active: z.string().optional(),
+    })
+    .default({ selectors: ["mf1"] }),
+  dmarc: z
+    .strictObject({
+      policy: z.enum(["none", "quarantine", "reject"]),
+      rua: email.optional(),
+      alignment: z.enum(["relaxed", "strict"]).default("relaxed"),
+    })
+    .default({ policy: "none", alignment: "relaxed" }),
+  mtaSts: z
+    .strictObject({
+      mode: z.enum(["enforce", "testing", "none"]).default("testing"),
+      // RFC 8461 §3.2: max_age up to 31557600; below a day senders refetch constantly.
+      maxAge: z.number().int().min(86400).max(31557600).default(604800),
+    })
+    .default({ mode: "testing", maxAge: 604800 }),
+  tls: z
+    .strictObject({
+      mode: z.enum(["acme", "fleet-ca"]).default("acme"),
+      acme: z
+        .strictObject({
+          directory: acmeDirectory.default(LETSENCRYPT_DIRECTORY),
+          email: email.optional(),
+          eab: z.strictObject({ kid: eabKid, hmac: eabHmac }).optional(),
+          caBundle: pemCertificates.optional(),
+          // Long enough for a Cloudflare edge or a secondary nameserver to serve the TXT.
+          propagationSeconds: z.number().int().min(0).max(3600).default(60),
+        })
+        .default({ directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }),
+    })
+    .default({ mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } }),
+  tlsRpt: z.strictObject({ rua: email }).optional(),
+  mailboxes: z
+    .array(
+      z.strictObject({
+        address: email,
+        passwordHash,
+        quotaMb: z.number().int().min(1).max(1_048_576).default(1024),
+        store: z.string().optional(),
+      }),
+    )
+    .default([]),
+  aliases: z.record(z.string(), z.union([email, z.array(email).min(1)])).default({}),
+  catchAll: z.record(z.string(), email).default({}),
+  recipientDelimiter: z.enum(["+", "-", ""]).default("+"),
+  messageSizeLimitMb: z.number().int().min(1).max(200).default(25),
+  smarthost: z
+    .strictObject({
+      host: fqdn,
+      port: z.number().int().min(1).max(65535).default(587),
+      username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
+      password: relayPassword,
+      spfInclude: dnsName.optional(),
+    })
+    .optional(),
+  spfIncludes: z.array(dnsName).default([]),
+  spam: z
+    .strictObject({
+      dnsbls: z.array(dnsblSite).default(["zen.spamhaus.org*3", "bl.spamcop.net"]),
+      warnOnly: z.boolean().default(false),
+    })
+    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], warnOnly: false }),
+  relayNetworks: z.array(relayNetwork).default([]),
+  adminSshCidrs: z.array(adminNetwork).default([]),
+  pop3: z.boolean().default(false),
+  dnsTtl: z.number().int().min(60).max(86400).default(300),
+  compute: z.enum(["aws", "byo"]),
+  dns: z.enum(["cloudflare", "zone"]),
+  push: z.enum(["ssh", "none"]).default("ssh"),
+  aws: z
+    .strictObject({
+      ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "not an AMI id (ami-…)").optional(),
+      subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "not a subnet id (subnet-…)").optional(),
+      rootVolumeGb: z.number().int().min(8).max(16384).default(20),
+      // Durability (issue 14): snapshots of the mail volumes by Data Lifecycle Manager, and whether those volumes outlive the stack.
+      snapshots: z
+        .strictObject({
+          intervalHours: z
+            .number()
+            .refine((hours) => (SNAPSHOT_INTERVALS as readonly number[]).includes(hours), `not an interval Data Lifecycle Manager offers — one of ${SNAPSHOT_INTERVALS.join(", ")}`)
+            .default(24),
+          retain: z.number().int("a whole number of snapshots").min(1, "keep at least 1 snapshot").max(1000, "Data Lifecycle Manager keeps at most 1000 — give at most 1000").default(14),
+        })
+        // prefault: the defaults above apply to a stack without the key too.
+        .prefault({}),
+      retainMailVolumes: z.boolean("true or false: whether the mail volumes and the backup bucket outlive `pulumi destroy`").optional(),
+    })
+    .optional(),
+  cloudflare: z
+    .strictObject({
+      zoneIds: z.record(z.string(), z.string().regex(/^[0-9a-f]{32}$/, "not a Cloudflare zone id (32 hex digits)")).default({}),
+      acmeApiToken: cloudflareToken.optional(),
+    })
+    .optional(),
+  zone: z
+    .strictObject({
+      nameservers: z.array(z.strictObject({ name: fqdn, ipv4: hostIpv4, ipv6: hostIpv6.optional() })).min(1, "at least one nameserver is required"),
+      sshHost: sshTarget.optional(),
+      hostmaster: email.optional(),
+    })
+    .optional(),
+  ssh: z
+    .strictObject({
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a Unix user name")
+        .refine(
+          (user) => !isSystemAccount(user),
+          "is a system account (a daemon's or Debian's own): the push logs in as it and EC2 hosts give it sudo — " +
+            "use a dedicated admin user such as mailfleet",
+        )
+        .default("admin"),
+      publicKey: sshPublicKey.optional(),
+      privateKey: pemPrivateKey.optional(),
+    })
+    .default({ user: "admin" }),
+  backup: z
+    .strictObject({
+      repository: resticRepository.optional(),
+      password: backupPassword,
+      intervalMinutes: z
+        .number()
+        .int()
+        .refine((m) => (BACKUP_INTERVALS as readonly number[]).includes(m), `must divide an hour or a day: one of ${BACKUP_INTERVALS.join(", ")}`)
+        .default(60),
+      retention,
+    })
+    .optional(),
+} as const;
+
+export type Parsed = { [K in keyof typeof KEYS]: z.output<(typeof KEYS)[K]> };
+export const REQUIRED_HINT: Partial<Record<keyof typeof KEYS, string>> = {
+  serverDomain: "set it with `pulumi config set mailfleet:serverDomain mail.example.com`",
+  domains: "list the hosted mail domains under mailfleet:domains",
+  admin: "name the mailbox that receives postmaster@ and abuse@ (mailfleet:admin)",
+  hosts: "give mailfleet:hosts with edge, outbound and store",
+  compute: "choose `aws` or `byo`",
+  dns: "choose `cloudflare` or `zone`",
+};
+
+/** The DNS zones the records go into: the hosted domains unless the stack names others. */
+export function zonesOf(c: Pick<Parsed, "dnsZones" | "domains">): string[] {
+  return c.dnsZones ?? c.domains;
+}
+
+/** How many hosts a role has, counted or listed. */
+export function hostCount(given: Parsed["hosts"]["edge"]): number {
+  return Array.isArray(given) ? given.length : given.count;
+}
+
+/** Multi-line values are allowed only where a PEM block is expected. */
+export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle"]);
+
+/** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
+export function scalarFromString(value: unknown): unknown {
+  if (value === "true" || value === "false") return value === "true";
+  if (typeof value === "string" && /^[0-9]{1,9}$/.test(value)) return Number(value);
+  return value;
+}
+
+/** Which keys a host entry sets, whatever their values (an entry that is no object sets none). */
+const keysSet = z
+  .record(z.string(), z.unknown())
+  .transform((entry) => new Set(Object.keys(entry).filter((key) => entry[key] !== undefined)))
+  .optional()
+  .catch(undefined);
+const roleKeysSet = z.union([z.array(keysSet), keysSet]);
+/**
+ * The keys each host sets, per role: a list for listed hosts, one set for counted ones. The rules
+ * that say which keys a backend needs read this, so a host whose values fail their format (and so
+ * leave `hosts` unparsed) still learns what it lacks in the same error.
+ */
+export const hostKeysGiven = z
+  .object({ edge: roleKeysSet, outbound: roleKeysSet, store: roleKeysSet })
+  .catch({ edge: undefined, outbound: undefined, store: undefined });
+export type HostKeys = z.output<typeof hostKeysGiven>;
