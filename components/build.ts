@@ -12,16 +12,27 @@ import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook } from "./topology/addresses";
-import { buildTopology, Topology } from "./topology";
+import { buildTopology, Host, Topology } from "./topology";
 export { hostCertificateNames } from "./topology";
+
+export interface HostFiles {
+  host: Host;
+  files: RenderedFile[];
+}
 
 export interface FleetBuild {
   topology: Topology;
   recordSet: RecordSet;
   /**
-   * Host name -> the files that host needs. Rendered each time a host's entry is read and not kept,
-   * so that a large fleet's files (hundreds of MB at 50 000 mailboxes) are never all in memory at
-   * once: read each host's entry once, one host at a time (Object.entries renders every host).
+   * Every host with its files, one host at a time: each host is rendered when the loop reaches it
+   * and its files are let go when the loop moves on, so a large fleet's files (hundreds of MB at
+   * 50 000 mailboxes) are never all in memory at once. The offline render writes them this way.
+   */
+  eachHostFiles(): Generator<HostFiles>;
+  /**
+   * Host name -> the files that host needs, for callers that look hosts up by name (the Pulumi
+   * program, tests). Rendered by eachHostFiles each time an entry is read and not kept: read each
+   * entry once (Object.entries renders every host).
    */
   hostFiles: Record<string, RenderedFile[]>;
   /** Forward and reverse zones (dns: zone only). */
@@ -35,14 +46,17 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const topology = buildTopology(spec);
   const recordSet = buildRecordSet(topology, addresses, keys.dkim);
   const input = renderInput(topology, addresses, keys, recordSet.mtaSts.policy, backupRepositoryBase);
+  function* eachHostFiles(hosts: readonly Host[] = topology.hosts): Generator<HostFiles> {
+    for (const host of hosts) yield { host, files: renderHost(input, host) };
+  }
   const hostFiles: Record<string, RenderedFile[]> = {};
-  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
+  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => eachHostFiles([h]).next().value!.files });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
       ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
       : [];
-  return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
+  return { topology, recordSet, eachHostFiles: () => eachHostFiles(), hostFiles, zoneFiles: zones, dnsServerFiles };
 }
 
 /** The addresses of existing servers (compute: byo), as the stack gives them. */

@@ -1,12 +1,15 @@
 /**
  * Key and certificate makers. The Pulumi dynamic resource calls these same functions, and Pulumi
  * serializes a dynamic provider's functions with everything they reference: so this module
- * requires node-forge and nothing else (type imports vanish at compile time).
+ * requires node-forge and nothing else at its top (type imports vanish at compile time), and
+ * requires Node built-ins inside the functions that use them.
  *
- * RSA keys come from forge.pki.rsa.generateKeyPair, which hands the work to Node's native
- * crypto.generateKeyPairSync when it exists (measured: ~90 ms for 2048 bits, against seconds in
- * pure JavaScript).
+ * DKIM keys come from Node's native RSA generation: asynchronously on libuv's thread pool, so a
+ * thousand domains' keys are made on every core (generateDkimKey is the one-at-a-time form for
+ * callers that cannot wait). Certificates and their keys come from node-forge, whose
+ * generateKeyPair hands the work to Node's native crypto.generateKeyPairSync.
  */
+import type { RSAKeyPairOptions } from "node:crypto";
 import * as forge from "node-forge";
 import type { DkimKey, HostCertificate } from "./material";
 
@@ -59,11 +62,36 @@ export function generateTsigSecret(): string {
   return forge.util.encode64(forge.random.getBytesSync(32));
 }
 
-/** A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048). */
+/**
+ * A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048), written as
+ * node-forge wrote it before (PKCS#8 PEM with CRLF line ends; the public key as base64 SPKI DER),
+ * so keys made now and keys already in a key folder or a stack's state read the same.
+ */
+const DKIM_KEY_OPTIONS: RSAKeyPairOptions<"der", "pem"> = {
+  modulusLength: RSA_BITS,
+  publicExponent: 0x10001,
+  publicKeyEncoding: { type: "spki", format: "der" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+};
+
+function dkimKeyOf(domain: string, selector: string, pair: { publicKey: Buffer; privateKey: string }): DkimKey {
+  return { domain, selector, publicKey: pair.publicKey.toString("base64"), privateKeyPem: pair.privateKey.replace(/\r?\n/g, "\r\n") };
+}
+
+/** A DKIM key made on the thread pool: many of them at once use every core. */
+export function generateDkimKeyAsync(domain: string, selector: string): Promise<DkimKey> {
+  const { generateKeyPair } = require("node:crypto") as typeof import("node:crypto");
+  return new Promise((resolve, reject) =>
+    generateKeyPair("rsa", DKIM_KEY_OPTIONS, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve(dkimKeyOf(domain, selector, { publicKey, privateKey })),
+    ),
+  );
+}
+
+/** The same key made on this thread, for a caller that cannot wait (a lab or test render of a few domains). */
 export function generateDkimKey(domain: string, selector: string): DkimKey {
-  const keys = rsaKeyPair(RSA_BITS);
-  const spkiDer = forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes();
-  return { domain, selector, publicKey: forge.util.encode64(spkiDer), privateKeyPem: pkcs8Pem(keys.privateKey) };
+  const { generateKeyPairSync } = require("node:crypto") as typeof import("node:crypto");
+  return dkimKeyOf(domain, selector, generateKeyPairSync("rsa", DKIM_KEY_OPTIONS));
 }
 
 /** The fleet's bootstrap CA (self-signed, 10 years), which issues every host certificate. */
