@@ -1,11 +1,11 @@
 /** The offline key folder: keys are made once and reused; a new selector adds exactly one key per domain. */
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadOrCreateKeys } from "../../components/keys/offline";
+import { createMissingDkimKeys, loadOrCreateKeys } from "../../components/keys/offline";
 import { buildTopology } from "../../components/topology";
 import { labSpec } from "../support/lab";
 
@@ -27,6 +27,23 @@ test("a second run returns the same keys; every file is 0600", () => {
   assert.deepEqual(Object.keys(first.hosts).sort(), topology.hosts.map((h) => h.name).sort());
   for (const f of filesUnder(dir)) assert.equal(statSync(f).mode & 0o777, 0o600, f);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("the DKIM keys made ahead on the thread pool are the ones loadOrCreateKeys reads; only missing keys are made", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  assert.equal(await createMissingDkimKeys(dir, topology), spec.domains.length * spec.dkim.selectors.length);
+  const made = filesUnder(join(dir, "dkim")).sort();
+  const pems = made.map((f) => readFileSync(f, "utf8"));
+  for (const f of made) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  assert.equal(statSync(join(dir, "dkim")).mode & 0o777, 0o700);
+  const keys = loadOrCreateKeys(dir, topology);
+  assert.deepEqual(filesUnder(join(dir, "dkim")).sort(), made, "no DKIM key made again");
+  assert.deepEqual(keys.dkim.map((k) => k.privateKeyPem).sort(), [...pems].sort());
+  for (const k of keys.dkim) assert.equal(createPrivateKey(k.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
+  assert.equal(await createMissingDkimKeys(dir, topology), 0, "a second run makes none");
+  const rotated = buildTopology({ ...spec, dkim: { selectors: [...spec.dkim.selectors, "next1"], active: spec.dkim.active } });
+  assert.equal(await createMissingDkimKeys(dir, rotated), spec.domains.length, "a new selector: one key per domain");
+  assert.deepEqual(made.map((f) => readFileSync(f, "utf8")), pems, "the old keys untouched");
 });
 
 test("adding a selector creates exactly one new DKIM key per domain and rotates nothing", () => {
