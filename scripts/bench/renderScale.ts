@@ -6,8 +6,9 @@
  *        [--keys made,exist] [--flags "start;none"] [--push]
  * Each size and shape is rendered into a fresh folder with no keys ("made": every DKIM key, the CA
  * and every host certificate are made) and then again into the same folder ("exist": all reused).
- * --flags compares V8 flag sets side by side, each run once per set ("start": the flags of
- * package.json's start script, "none": none, or flags written out). Phases: read (the YAML stack
+ * --flags compares V8 flag sets side by side ("start": the flags of package.json's start script,
+ * "none": none, or flags written out): keys are made under the first set, and every set then
+ * renders with them. Phases: read (the YAML stack
  * file read and validated), keys, build (topology, records, zones), write (each host rendered and
  * written, then the plan); with --push, after an "exist" run, every host's SSH push registered
  * under Pulumi mocks and the size of what the state would keep of it (pushState.ts).
@@ -25,10 +26,11 @@ import { benchStack, findShape, findSize, Shape, Size, SIZES, writeStackFile } f
 
 const RUN_TIMEOUT_MS = 900_000;
 const STACK = "scale";
-/** The V8 flags `./mf start` runs the render with (package.json's start script). */
+/** The V8 flags `./mf start` runs the render with: package.json's start script, between `node` and `--import`. */
 const START_FLAGS = (JSON.parse(readFileSync(join(__dirname, "../../package.json"), "utf8")).scripts.start as string)
+  .split(" --import")[0]
   .split(" ")
-  .filter((word) => word.startsWith("--max-"));
+  .slice(1);
 
 type Keys = "made" | "exist";
 
@@ -83,7 +85,7 @@ async function runOnce(stacksDir: string, outDir: string, push: boolean): Promis
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
 }
 
 function flagsOf(set: string): string[] {
@@ -155,11 +157,11 @@ async function main(): Promise<void> {
       const dir = mkdtempSync(join(tmpdir(), "mailfleet-bench-"));
       try {
         writeStackFile(dir, STACK, benchStack(size, shape));
-        for (const flags of values.flags!.split(";")) {
-          const out = join(dir, `out-${results.length}`);
-          // "exist" alone still needs the keys: a first render makes them, unmeasured.
-          if (!keys.includes("made")) runChild(dir, out, flags, false);
-          for (const k of keys) {
+        const out = join(dir, "out");
+        // "exist" alone still needs the keys: a first render makes them, unmeasured.
+        if (!keys.includes("made")) runChild(dir, out, "start", false);
+        for (const [i, flags] of values.flags!.split(";").entries()) {
+          for (const k of keys.filter((k) => i === 0 || k === "exist")) {
             const run = runChild(dir, out, flags, values.push! && k === "exist");
             results.push({ size, shape, keys: k, flags: flagsOf(flags).join(" ") || "(none)", ...run });
             process.stderr.write(`${size.name} ${shape.name} keys ${k} [${flags}]: ${run.seconds.toFixed(1)} s, ${run.peakRssMb.toFixed(0)} MB\n`);
