@@ -59,6 +59,9 @@ test("a host certificate verifies against the fleet CA with OpenSSL and carries 
   const ca = createFleetCa("mail.example.com");
   const host = issueHostCertificate(ca, "mx1.mail.example.com", ["mail.mail.example.com", "mta-sts.example.com", "mx1.mail.example.com"]);
   const other = createFleetCa("mail.example.com");
+  // Signed by Node's RSA, checked by forge's as well as OpenSSL's.
+  assert.ok(forge.pki.certificateFromPem(ca.certPem).verify(forge.pki.certificateFromPem(host.certPem)));
+  assert.ok(forge.pki.certificateFromPem(ca.certPem).verify(forge.pki.certificateFromPem(ca.certPem)), "the CA is self-signed");
   const files = [file("/tmp/ca.crt", ca.certPem), file("/tmp/other.crt", other.certPem), file("/tmp/host.crt", host.certPem), file("/tmp/host.key", host.keyPem)];
   withDebian13Host(files, (h) => {
     const ok = h.run(["openssl", "verify", "-CAfile", "/tmp/ca.crt", "-purpose", "sslserver", "/tmp/host.crt"]);
