@@ -20,7 +20,7 @@ import { buildTopology } from "../components/topology";
  * Replaces <out>/hosts (one tree per host, each file with its mode) and <out>/zones. One host at a
  * time: a host's files are rendered, written and let go before the next host is rendered.
  */
-export function writeBuild(outDir: string, build: FleetBuild): void {
+function writeBuild(outDir: string, build: FleetBuild): void {
   for (const dir of ["hosts", "zones"]) rmSync(join(outDir, dir), { recursive: true, force: true });
   for (const { host, files } of build.eachHostFiles()) {
     for (const f of files) {
@@ -97,5 +97,5 @@ async function main(): Promise<number> {
   }
 }
 
-// Run as a script (./mf start), not when the scale benchmark imports renderStack.
+// Run as a script (./mf start), not when the scale benchmark or a test imports renderStack.
 if (require.main === module) void main().then((code) => (process.exitCode = code));

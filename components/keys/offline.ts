@@ -65,7 +65,9 @@ function dkimKey(dir: string, domain: string, selector: string): DkimKey {
 export async function createMissingDkimKeys(dir: string, topology: Topology): Promise<number> {
   mkdirSync(join(dir, "dkim"), { recursive: true, mode: 0o700 });
   const { spec } = topology;
-  const missing = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector }))).filter((k) => !existsSync(dkimKeyPath(dir, k.domain, k.selector)));
+  const missing = spec.domains
+    .flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector })))
+    .filter((k) => !existsSync(dkimKeyPath(dir, k.domain, k.selector)));
   await Promise.all(
     missing.map(async ({ domain, selector }) => writeSecret(dkimKeyPath(dir, domain, selector), (await generateDkimKeyAsync(domain, selector)).privateKeyPem)),
   );

@@ -1,10 +1,10 @@
 /**
  * The fleet's keys as Pulumi dynamic resources: each key is made once by the same functions the
  * offline render uses (DKIM keys on the thread pool, so the engine's parallel creates use every
- * core), kept in the stack's state with its private part encrypted, and left alone on every
- * later `up`. A key changes only when what it is for changes: a DKIM key
- * is rotated by adding a selector (a new resource; the old key stays published), a host
- * certificate is re-issued when its names change or it nears expiry.
+ * core), kept in the stack's state with its private part encrypted, and left alone on every later
+ * `up`. A key changes only when what it is for changes: a DKIM key is rotated by adding a selector
+ * (a new resource; the old key stays published), a host certificate is re-issued when its names
+ * change or it nears expiry.
  *
  * Pulumi serializes a dynamic provider's functions with everything they reference and runs them
  * in its provider process: so the providers below reference only ./generate (which requires
