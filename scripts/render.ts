@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { buildFleet, FleetBuild, givenAddresses } from "../components/build";
 import { ConfigError, readStackSpec } from "../components/config";
 import { FleetSpec } from "../components/config/spec";
-import { createMissingDkimKeys, loadOrCreateKeys } from "../components/keys/offline";
+import { createMissingKeys, loadOrCreateKeys } from "../components/keys/offline";
 import { formatPlan } from "../components/plan";
 import { standInAddresses } from "../components/topology/addresses";
 import { buildTopology } from "../components/topology";
@@ -69,7 +69,7 @@ export async function renderStack(options: RenderOptions, phase = <T>(_name: Ren
   const addresses = placeholders ? standInAddresses(topology) : givenAddresses(spec);
   const keyDir = join(outDir, "keys");
   const keys = await phase("keys", async () => {
-    await createMissingDkimKeys(keyDir, topology);
+    await createMissingKeys(keyDir, topology);
     return loadOrCreateKeys(keyDir, topology);
   });
   const build = phase("build", () => buildFleet(spec, addresses, keys));

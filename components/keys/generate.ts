@@ -131,8 +131,20 @@ export function createFleetCa(serverDomain: string): FleetCa {
  * SANs only, RFC 6125), good for TLS servers and clients (store-to-store proxy, SMTP between hosts).
  */
 export function issueHostCertificate(ca: FleetCa, fqdn: string, altNames: string[]): HostCertificate {
+  return hostCertificateWith(rsaKeyPair(RSA_BITS), ca, fqdn, altNames);
+}
+
+/** The same certificate with its key made on the thread pool: many of them at once use every core. */
+export async function issueHostCertificateAsync(ca: FleetCa, fqdn: string, altNames: string[]): Promise<HostCertificate> {
+  const keys = await new Promise<forge.pki.rsa.KeyPair>((resolve, reject) =>
+    // With a callback, forge hands the work to Node's asynchronous crypto.generateKeyPair.
+    forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 }, (error, pair) => (error ? reject(error) : resolve(pair))),
+  );
+  return hostCertificateWith(keys, ca, fqdn, altNames);
+}
+
+function hostCertificateWith(keys: forge.pki.rsa.KeyPair, ca: FleetCa, fqdn: string, altNames: string[]): HostCertificate {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const keys = rsaKeyPair(RSA_BITS);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createMissingDkimKeys, loadOrCreateKeys } from "../../components/keys/offline";
+import { createMissingKeys, loadOrCreateKeys } from "../../components/keys/offline";
 import { buildTopology } from "../../components/topology";
 import { labSpec } from "../support/lab";
 
@@ -29,21 +29,33 @@ test("a second run returns the same keys; every file is 0600", () => {
   assert.equal(statSync(dir).mode & 0o777, 0o700);
 });
 
-test("the DKIM keys made ahead on the thread pool are the ones loadOrCreateKeys reads; only missing keys are made", async () => {
+test("the keys made ahead on the thread pool are the ones loadOrCreateKeys reads; only missing keys are made", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
-  assert.equal(await createMissingDkimKeys(dir, topology), spec.domains.length * spec.dkim.selectors.length);
-  const made = filesUnder(join(dir, "dkim")).sort();
-  const pems = made.map((f) => readFileSync(f, "utf8"));
+  const dkimKeys = spec.domains.length * spec.dkim.selectors.length;
+  assert.equal(await createMissingKeys(dir, topology), dkimKeys + topology.hosts.length, "every DKIM key and host certificate");
+  const made = filesUnder(dir).sort();
+  const contents = made.map((f) => readFileSync(f, "utf8"));
   for (const f of made) assert.equal(statSync(f).mode & 0o777, 0o600, f);
-  assert.equal(statSync(join(dir, "dkim")).mode & 0o777, 0o700);
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts")]) assert.equal(statSync(sub).mode & 0o777, 0o700, sub);
   const keys = loadOrCreateKeys(dir, topology);
-  assert.deepEqual(filesUnder(join(dir, "dkim")).sort(), made, "no DKIM key made again");
-  assert.deepEqual(keys.dkim.map((k) => k.privateKeyPem).sort(), [...pems].sort());
+  assert.deepEqual(
+    made.map((f) => readFileSync(f, "utf8")),
+    contents,
+    "no key made again",
+  );
+  assert.deepEqual(keys.dkim.map((k) => k.privateKeyPem).sort(), filesUnder(join(dir, "dkim")).map((f) => readFileSync(f, "utf8")).sort());
   for (const k of keys.dkim) assert.equal(createPrivateKey(k.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
-  assert.equal(await createMissingDkimKeys(dir, topology), 0, "a second run makes none");
+  for (const h of topology.hosts) {
+    assert.equal(keys.hosts[h.name].certPem, readFileSync(join(dir, "hosts", `${h.name}.crt`), "utf8"));
+    assert.ok(new X509Certificate(keys.hosts[h.name].certPem).checkPrivateKey(createPrivateKey(keys.hosts[h.name].keyPem)), `${h.name}'s key`);
+  }
+  assert.equal(await createMissingKeys(dir, topology), 0, "a second run makes none");
   const rotated = buildTopology({ ...spec, dkim: { selectors: [...spec.dkim.selectors, "next1"], active: spec.dkim.active } });
-  assert.equal(await createMissingDkimKeys(dir, rotated), spec.domains.length, "a new selector: one key per domain");
-  assert.deepEqual(made.map((f) => readFileSync(f, "utf8")), pems, "the old keys untouched");
+  assert.equal(await createMissingKeys(dir, rotated), spec.domains.length, "a new selector: one key per domain");
+  const more = buildTopology({ ...spec, domains: [...spec.domains, "example.net"] });
+  const edges = more.hosts.filter((h) => h.role === "edge").length;
+  assert.equal(await createMissingKeys(dir, more), spec.dkim.selectors.length + edges, "a new domain: its DKIM keys and the edges' certificates");
+  assert.deepEqual(readFileSync(join(dir, "ca.crt"), "utf8"), contents[made.indexOf(join(dir, "ca.crt"))], "the CA kept");
 });
 
 test("adding a selector creates exactly one new DKIM key per domain and rotates nothing", () => {
