@@ -7,7 +7,8 @@
  * DKIM keys come from Node's native RSA generation: asynchronously on libuv's thread pool, so a
  * thousand domains' keys are made on every core (generateDkimKey is the one-at-a-time form for
  * callers that cannot wait). Certificates are built by node-forge and signed by Node (signSha256);
- * their keys come from forge's generateKeyPair, which hands the work to Node's generateKeyPairSync.
+ * their keys come from forge's generateKeyPair, which hands the work to Node's generateKeyPair
+ * (issueHostCertificateAsync) or generateKeyPairSync (issueHostCertificate).
  */
 import type { RSAKeyPairOptions } from "node:crypto";
 import * as forge from "node-forge";
