@@ -13,16 +13,27 @@ import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook, placeHosts } from "./topology/addresses";
-import { buildTopology, Topology, topologyProblems } from "./topology";
+import { buildTopology, Host, Topology, topologyProblems } from "./topology";
 export { givenAddresses } from "./topology/addresses";
+
+export interface HostFiles {
+  host: Host;
+  files: RenderedFile[];
+}
 
 export interface FleetBuild {
   topology: Topology;
   recordSet: RecordSet;
   /**
-   * Host name -> the files that host needs. Rendered each time a host's entry is read and not kept,
-   * so that a large fleet's files (hundreds of MB at 50 000 mailboxes) are never all in memory at
-   * once: read each host's entry once, one host at a time (Object.entries renders every host).
+   * Every host with its files, one host at a time: each host is rendered when the loop reaches it
+   * and its files are let go when the loop moves on, so a large fleet's files (hundreds of MB at
+   * 50 000 mailboxes) are never all in memory at once. The offline render writes them this way.
+   */
+  eachHostFiles(): Generator<HostFiles>;
+  /**
+   * Host name -> the files that host needs, for callers that look hosts up by name (the Pulumi
+   * program, tests). Rendered by eachHostFiles each time an entry is read and not kept: read each
+   * entry once (Object.entries renders every host).
    */
   hostFiles: Record<string, RenderedFile[]>;
   /** Forward and reverse zones (dns: zone only). */
@@ -58,12 +69,15 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const placed = placeHosts(topology, addresses);
   const recordSet = recordSetOf(topology, placed, keys.dkim);
   const input = renderInput(topology, placed, keys, recordSet.mtaSts.policy, backupRepositoryBase);
+  function* eachHostFiles(hosts: readonly Host[] = topology.hosts): Generator<HostFiles> {
+    for (const host of hosts) yield { host, files: renderHost(input, host) };
+  }
   const hostFiles: Record<string, RenderedFile[]> = {};
-  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
+  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => eachHostFiles([h]).next().value!.files });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
       ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
       : [];
-  return { topology, recordSet, hostFiles, zoneFiles: zones, dnsServerFiles };
+  return { topology, recordSet, eachHostFiles: () => eachHostFiles(), hostFiles, zoneFiles: zones, dnsServerFiles };
 }

@@ -1,12 +1,16 @@
 /**
  * Key and certificate makers. The Pulumi dynamic resource calls these same functions, and Pulumi
  * serializes a dynamic provider's functions with everything they reference: so this module
- * requires node-forge and nothing else (type imports vanish at compile time).
+ * requires node-forge and nothing else at its top (type imports vanish at compile time), and
+ * requires Node built-ins inside the functions that use them.
  *
- * RSA keys come from forge.pki.rsa.generateKeyPair, which hands the work to Node's native
- * crypto.generateKeyPairSync when it exists (measured: ~90 ms for 2048 bits, against seconds in
- * pure JavaScript).
+ * DKIM keys come from Node's native RSA generation: asynchronously on libuv's thread pool, so a
+ * thousand domains' keys are made on every core (generateDkimKey is the one-at-a-time form for
+ * callers that cannot wait). Certificates are built by node-forge and signed by Node (signSha256);
+ * their keys come from forge's generateKeyPair, which hands the work to Node's generateKeyPair
+ * (issueHostCertificateAsync) or generateKeyPairSync (issueHostCertificate).
  */
+import type { RSAKeyPairOptions } from "node:crypto";
 import * as forge from "node-forge";
 import type { DkimKey, HostCertificate } from "./material";
 
@@ -37,6 +41,18 @@ function pkcs8Pem(key: forge.pki.rsa.PrivateKey): string {
   return forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key)));
 }
 
+/**
+ * node-forge builds the certificate; Node's native RSA signs it (sha256WithRSAEncryption, PKCS#1
+ * v1.5: the very signature forge's JavaScript RSA would make, which took over a second per host
+ * certificate with the 3072-bit CA key). forge's cert.sign hands the signer the digest after
+ * setting cert.tbsCertificate, so the signer signs those bytes.
+ */
+function signSha256(cert: forge.pki.Certificate, keyPem: string): void {
+  const { sign } = require("node:crypto") as typeof import("node:crypto");
+  const signer = { sign: () => sign("sha256", Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), "binary"), keyPem).toString("binary") };
+  cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+}
+
 /** A random positive serial (RFC 5280 §4.1.2.2: unique per CA, at most 20 octets, positive). */
 function serialNumber(): string {
   const bytes = forge.random.getBytesSync(16);
@@ -59,11 +75,36 @@ export function generateTsigSecret(): string {
   return forge.util.encode64(forge.random.getBytesSync(32));
 }
 
-/** A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048). */
+/**
+ * A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048), written as
+ * node-forge wrote it before (PKCS#8 PEM with CRLF line ends; the public key as base64 SPKI DER),
+ * so keys made now and keys already in a key folder or a stack's state read the same.
+ */
+const DKIM_KEY_OPTIONS: RSAKeyPairOptions<"der", "pem"> = {
+  modulusLength: RSA_BITS,
+  publicExponent: 0x10001,
+  publicKeyEncoding: { type: "spki", format: "der" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+};
+
+function dkimKeyOf(domain: string, selector: string, pair: { publicKey: Buffer; privateKey: string }): DkimKey {
+  return { domain, selector, publicKey: pair.publicKey.toString("base64"), privateKeyPem: pair.privateKey.replace(/\r?\n/g, "\r\n") };
+}
+
+/** A DKIM key made on the thread pool: many of them at once use every core. */
+export function generateDkimKeyAsync(domain: string, selector: string): Promise<DkimKey> {
+  const { generateKeyPair } = require("node:crypto") as typeof import("node:crypto");
+  return new Promise((resolve, reject) =>
+    generateKeyPair("rsa", DKIM_KEY_OPTIONS, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve(dkimKeyOf(domain, selector, { publicKey, privateKey })),
+    ),
+  );
+}
+
+/** The same key made on this thread, for a caller that cannot wait (a lab or test render of a few domains). */
 export function generateDkimKey(domain: string, selector: string): DkimKey {
-  const keys = rsaKeyPair(RSA_BITS);
-  const spkiDer = forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes();
-  return { domain, selector, publicKey: forge.util.encode64(spkiDer), privateKeyPem: pkcs8Pem(keys.privateKey) };
+  const { generateKeyPairSync } = require("node:crypto") as typeof import("node:crypto");
+  return dkimKeyOf(domain, selector, generateKeyPairSync("rsa", DKIM_KEY_OPTIONS));
 }
 
 /** The fleet's bootstrap CA (self-signed, 10 years), which issues every host certificate. */
@@ -81,8 +122,9 @@ export function createFleetCa(serverDomain: string): FleetCa {
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: pkcs8Pem(keys.privateKey) };
+  const keyPem = pkcs8Pem(keys.privateKey);
+  signSha256(cert, keyPem);
+  return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
 /**
@@ -90,9 +132,20 @@ export function createFleetCa(serverDomain: string): FleetCa {
  * SANs only, RFC 6125), good for TLS servers and clients (store-to-store proxy, SMTP between hosts).
  */
 export function issueHostCertificate(ca: FleetCa, fqdn: string, altNames: string[]): HostCertificate {
+  return hostCertificateWith(rsaKeyPair(RSA_BITS), ca, fqdn, altNames);
+}
+
+/** The same certificate with its key made on the thread pool: many of them at once use every core. */
+export async function issueHostCertificateAsync(ca: FleetCa, fqdn: string, altNames: string[]): Promise<HostCertificate> {
+  const keys = await new Promise<forge.pki.rsa.KeyPair>((resolve, reject) =>
+    // With a callback, forge hands the work to Node's asynchronous crypto.generateKeyPair.
+    forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 }, (error, pair) => (error ? reject(error) : resolve(pair))),
+  );
+  return hostCertificateWith(keys, ca, fqdn, altNames);
+}
+
+function hostCertificateWith(keys: forge.pki.rsa.KeyPair, ca: FleetCa, fqdn: string, altNames: string[]): HostCertificate {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const keys = rsaKeyPair(RSA_BITS);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
@@ -108,6 +161,6 @@ export function issueHostCertificate(ca: FleetCa, fqdn: string, altNames: string
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
+  signSha256(cert, ca.keyPem);
   return { certPem: forge.pki.certificateToPem(cert), keyPem: pkcs8Pem(keys.privateKey) };
 }

@@ -11,7 +11,7 @@ import { X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Host, Topology, hostCertificateNames } from "../topology";
-import { FleetCa, createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "./generate";
+import { FleetCa, createFleetCa, generateDkimKey, generateDkimKeyAsync, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
 import { DkimKey, FleetKeys, HostCertificate } from "./material";
 
 /**
@@ -37,9 +37,13 @@ function loadOrCreate<T>(paths: string[], read: (contents: string[]) => T | unde
   return value;
 }
 
+function dkimKeyPath(dir: string, domain: string, selector: string): string {
+  return join(dir, "dkim", `${domain}.${selector}.key`);
+}
+
 function dkimKey(dir: string, domain: string, selector: string): DkimKey {
   return loadOrCreate(
-    [join(dir, "dkim", `${domain}.${selector}.key`)],
+    [dkimKeyPath(dir, domain, selector)],
     ([privateKeyPem]) => ({
       domain,
       selector,
@@ -54,21 +58,66 @@ function dkimKey(dir: string, domain: string, selector: string): DkimKey {
 }
 
 /**
+ * Makes the keys the folder lacks, all at once on Node's thread pool, before loadOrCreateKeys reads
+ * them: the DKIM keys and the host certificates to issue (a thousand domains' keys made one by one
+ * would take one core for a minute). Returns how many keys it made.
+ */
+export async function createMissingKeys(dir: string, topology: Topology): Promise<number> {
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  const { spec } = topology;
+  const ca = fleetCa(dir, spec.serverDomain);
+  const dkim = spec.domains
+    .flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector })))
+    .filter((k) => !existsSync(dkimKeyPath(dir, k.domain, k.selector)))
+    .map(async ({ domain, selector }) => writeSecret(dkimKeyPath(dir, domain, selector), (await generateDkimKeyAsync(domain, selector)).privateKeyPem));
+  const certificates = topology.hosts
+    .map((host) => ({ host, names: hostCertificateNames(topology, host) }))
+    .filter(({ host, names }) => !storedCertificate(dir, ca, host, names))
+    .map(async ({ host, names }) => writeCertificate(dir, host, await issueHostCertificateAsync(ca, host.fqdn, names)));
+  await Promise.all([...dkim, ...certificates]);
+  return dkim.length + certificates.length;
+}
+
+function fleetCa(dir: string, serverDomain: string): FleetCa {
+  return loadOrCreate(
+    [join(dir, "ca.crt"), join(dir, "ca.key")],
+    ([certPem, keyPem]) => ({ certPem, keyPem }),
+    () => {
+      const made = createFleetCa(serverDomain);
+      return [made, [made.certPem, made.keyPem]];
+    },
+  );
+}
+
+const certificatePaths = (dir: string, host: Host) => [join(dir, "hosts", `${host.name}.crt`), join(dir, "hosts", `${host.name}.key`)];
+
+/**
  * A stored host certificate is reused while it is issued by this CA, names exactly the wanted
  * names and stays valid for another 30 days; otherwise (a domain was added, it is about to
  * expire) it is issued anew.
  */
+function usableCertificate(ca: FleetCa, names: string[], [certPem, keyPem]: string[]): HostCertificate | undefined {
+  const cert = new X509Certificate(certPem);
+  const sans = (cert.subjectAltName ?? "").split(", ").map((s) => s.replace(/^DNS:/, ""));
+  const fresh = new Date(cert.validTo).getTime() > Date.now() + 30 * 24 * 60 * 60 * 1000;
+  const wanted = new Set(names);
+  const same = sans.length === wanted.size && sans.every((n) => wanted.has(n));
+  return cert.verify(new X509Certificate(ca.certPem).publicKey) && fresh && same ? { certPem, keyPem } : undefined;
+}
+
+function storedCertificate(dir: string, ca: FleetCa, host: Host, names: string[]): HostCertificate | undefined {
+  const paths = certificatePaths(dir, host);
+  return paths.every(existsSync) ? usableCertificate(ca, names, paths.map((p) => readFileSync(p, "utf8"))) : undefined;
+}
+
+function writeCertificate(dir: string, host: Host, issued: HostCertificate): void {
+  const [certPath, keyPath] = certificatePaths(dir, host);
+  writeSecret(certPath, issued.certPem);
+  writeSecret(keyPath, issued.keyPem);
+}
+
 function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]): HostCertificate {
-  const caCert = new X509Certificate(ca.certPem);
-  const usable = ([certPem, keyPem]: string[]): HostCertificate | undefined => {
-    const cert = new X509Certificate(certPem);
-    const sans = (cert.subjectAltName ?? "").split(", ").map((s) => s.replace(/^DNS:/, ""));
-    const fresh = new Date(cert.validTo).getTime() > Date.now() + 30 * 24 * 60 * 60 * 1000;
-    const wanted = new Set(names);
-    const same = sans.length === wanted.size && sans.every((n) => wanted.has(n));
-    return cert.verify(caCert.publicKey) && fresh && same ? { certPem, keyPem } : undefined;
-  };
-  return loadOrCreate([join(dir, "hosts", `${host.name}.crt`), join(dir, "hosts", `${host.name}.key`)], usable, () => {
+  return loadOrCreate(certificatePaths(dir, host), (contents) => usableCertificate(ca, names, contents), () => {
     const issued = issueHostCertificate(ca, host.fqdn, names);
     return [issued, [issued.certPem, issued.keyPem]];
   });
@@ -78,14 +127,7 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
   for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const { spec } = topology;
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
-  const ca = loadOrCreate(
-    [join(dir, "ca.crt"), join(dir, "ca.key")],
-    ([certPem, keyPem]) => ({ certPem, keyPem }),
-    () => {
-      const made = createFleetCa(spec.serverDomain);
-      return [made, [made.certPem, made.keyPem]];
-    },
-  );
+  const ca = fleetCa(dir, spec.serverDomain);
   const hosts = Object.fromEntries(topology.hosts.map((h) => [h.name, hostCertificate(dir, ca, h, hostCertificateNames(topology, h))]));
   // Only the zone backend's Knot verifies them, as in the stack (keys/resources.ts).
   const tsig = Object.fromEntries(

@@ -1,9 +1,10 @@
 /**
- * The fleet's keys as Pulumi dynamic resources: each key is made once by node-forge (the same
- * functions the offline render uses), kept in the stack's state with its private part encrypted,
- * and left alone on every later `up`. A key changes only when what it is for changes: a DKIM key
- * is rotated by adding a selector (a new resource; the old key stays published), a host
- * certificate is re-issued when its names change or it nears expiry.
+ * The fleet's keys as Pulumi dynamic resources: each key is made once by the same functions the
+ * offline render uses (DKIM keys on the thread pool, so the engine's parallel creates use every
+ * core), kept in the stack's state with its private part encrypted, and left alone on every later
+ * `up`. A key changes only when what it is for changes: a DKIM key is rotated by adding a selector
+ * (a new resource; the old key stays published), a host certificate is re-issued when its names
+ * change or it nears expiry.
  *
  * Pulumi serializes a dynamic provider's functions with everything they reference and runs them
  * in its provider process: so the providers below reference only ./generate (which requires
@@ -11,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hostCertificateNames, Topology } from "../topology";
-import { createFleetCa, generateDkimKey, generateTsigSecret, issueHostCertificate } from "./generate";
+import { createFleetCa, generateDkimKeyAsync, generateTsigSecret, issueHostCertificate } from "./generate";
 import { DkimKey, FleetKeys } from "./material";
 
 /** Dynamic resource type tokens: pulumi-nodejs:dynamic/mailfleet:<type>. */
@@ -33,7 +34,7 @@ interface DkimKeyInputs {
 
 export const dkimKeyProvider: pulumi.dynamic.ResourceProvider<DkimKeyInputs, DkimKey> = {
   async create(inputs) {
-    return { id: `${inputs.selector}._domainkey.${inputs.domain}`, outs: generateDkimKey(inputs.domain, inputs.selector) };
+    return { id: `${inputs.selector}._domainkey.${inputs.domain}`, outs: await generateDkimKeyAsync(inputs.domain, inputs.selector) };
   },
   async diff(_id, olds, news) {
     return replaceOn(["domain", "selector"], { ...olds }, { ...news });

@@ -1,11 +1,11 @@
 /** The offline key folder: keys are made once and reused; a new selector adds exactly one key per domain. */
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadOrCreateKeys } from "../../components/keys/offline";
+import { createMissingKeys, loadOrCreateKeys } from "../../components/keys/offline";
 import { buildTopology } from "../../components/topology";
 import { labSpec } from "../support/lab";
 
@@ -27,6 +27,35 @@ test("a second run returns the same keys; every file is 0600", () => {
   assert.deepEqual(Object.keys(first.hosts).sort(), topology.hosts.map((h) => h.name).sort());
   for (const f of filesUnder(dir)) assert.equal(statSync(f).mode & 0o777, 0o600, f);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("the keys made ahead on the thread pool are the ones loadOrCreateKeys reads; only missing keys are made", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mailfleet-keys-test-"));
+  const dkimKeys = spec.domains.length * spec.dkim.selectors.length;
+  assert.equal(await createMissingKeys(dir, topology), dkimKeys + topology.hosts.length, "every DKIM key and host certificate");
+  const made = filesUnder(dir).sort();
+  const contents = made.map((f) => readFileSync(f, "utf8"));
+  for (const f of made) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts")]) assert.equal(statSync(sub).mode & 0o777, 0o700, sub);
+  const keys = loadOrCreateKeys(dir, topology);
+  assert.deepEqual(
+    made.map((f) => readFileSync(f, "utf8")),
+    contents,
+    "no key made again",
+  );
+  assert.deepEqual(keys.dkim.map((k) => k.privateKeyPem).sort(), filesUnder(join(dir, "dkim")).map((f) => readFileSync(f, "utf8")).sort());
+  for (const k of keys.dkim) assert.equal(createPrivateKey(k.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
+  for (const h of topology.hosts) {
+    assert.equal(keys.hosts[h.name].certPem, readFileSync(join(dir, "hosts", `${h.name}.crt`), "utf8"));
+    assert.ok(new X509Certificate(keys.hosts[h.name].certPem).checkPrivateKey(createPrivateKey(keys.hosts[h.name].keyPem)), `${h.name}'s key`);
+  }
+  assert.equal(await createMissingKeys(dir, topology), 0, "a second run makes none");
+  const rotated = buildTopology({ ...spec, dkim: { selectors: [...spec.dkim.selectors, "next1"], active: spec.dkim.active } });
+  assert.equal(await createMissingKeys(dir, rotated), spec.domains.length, "a new selector: one key per domain");
+  const more = buildTopology({ ...spec, domains: [...spec.domains, "example.net"] });
+  const edges = more.hosts.filter((h) => h.role === "edge").length;
+  assert.equal(await createMissingKeys(dir, more), spec.dkim.selectors.length + edges, "a new domain: its DKIM keys and the edges' certificates");
+  assert.deepEqual(readFileSync(join(dir, "ca.crt"), "utf8"), contents[made.indexOf(join(dir, "ca.crt"))], "the CA kept");
 });
 
 test("adding a selector creates exactly one new DKIM key per domain and rotates nothing", () => {
