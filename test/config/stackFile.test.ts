@@ -39,6 +39,19 @@ describe("readStackConfig", () => {
     writeFileSync(join(dir, "Pulumi.x.yaml"), "config:\n  aws:region: eu-west-1\n  mailfleet:dnsTtl: \"600\"\n");
     assert.deepEqual(readStackConfig("x", { dir }).raw, { dnsTtl: "600" });
   });
+  it("refuses a key given twice in one map, at its line, in a nested map too and in a large one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-stack-"));
+    const twice = (aliases: string) => {
+      writeFileSync(join(dir, "Pulumi.x.yaml"), `config:\n  mailfleet:aliases:\n${aliases}`);
+      return () => readStackConfig("x", { dir });
+    };
+    const refused = (line: number) => (e: unknown) => e instanceof ConfigError && new RegExp(`is not valid YAML at line ${line}, column 5 \\(DUPLICATE_KEY\\)`).test(e.message);
+    assert.throws(twice("    a@example.com: [b@example.com]\n    c@example.com: [d@example.com]\n    a@example.com: [e@example.com]\n"), refused(5));
+    // 20 000 distinct keys and then one again: refused where it stands, read in one pass.
+    const many = Array.from({ length: 20_000 }, (_, i) => `    a${i}@example.com: [b@example.com]\n`).join("");
+    assert.throws(twice(`${many}    a7@example.com: [c@example.com]\n`), refused(20_003));
+    assert.equal(Object.keys(twice(many)().raw.aliases as object).length, 20_000);
+  });
 });
 
 describe("readStackSpec", () => {
