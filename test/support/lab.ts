@@ -13,7 +13,7 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { RenderInput, renderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
-import { down, LabFleet, loadLabFleet, up } from "../../scripts/lab";
+import { CLIENT, deployFiles, down, execOk, LabFleet, LabHost, loadLabFleet, push, up } from "../../scripts/lab";
 import { SHARED_LAB } from "./labSetup";
 import { requireTier } from "./tier";
 
@@ -58,4 +58,17 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
     if (!fleet) throw new Error(`the lab is not up${failure ? `: ${failure.stack ?? failure.message}` : ""}`);
     return fleet;
   };
+}
+
+/**
+ * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
+ * the next suite finds the lab as the bring-up left it; the client's resolver forgets what it
+ * cached meanwhile (unbound drops its cache on SIGHUP).
+ */
+export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
+  for (const host of hosts) {
+    const r = await push(host, deployFiles(fleet, host));
+    if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
+  }
+  execOk(CLIENT.name, ["pkill", "-HUP", "-x", "unbound"]);
 }
