@@ -46,7 +46,7 @@ function main(args: string[]): number {
     const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...setup, ...options, ...files];
     const run = spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit" });
     failed ||= run.status !== 0;
-    console.log(`tests: ${group.tiers.join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${run.status === 0 ? "" : ", FAILED"}`);
+    console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${run.status === 0 ? "" : ", FAILED"}`);
   }
   return failed ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /**
  * The host firewall: every host's rule set opens exactly its role's ports, each to exactly the
  * sources the topology names (nft itself loads them in firewall.daemon.test.ts).
- * Who can really connect from outside is tested in the lab (test/lab/firewall.test.ts).
+ * Who can really connect from outside is tested in the lab (test/lab/mail.test.ts, "exposure").
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -191,7 +191,7 @@ describe("Knot server with ACME updates", () => {
     assert.deepEqual(s["TXT _acme-challenge.smtp.mail.example.com"], ['"service-name"']);
     // A changed zone file is served; the updates in the other zones stay. Knot 3.4's
     // difference-no-serial diffs the new file against the served zone, so the challenges pending
-    // in the changed zone are dropped: deploy.sh puts them back (test/push/deployCerts.test.ts).
+    // in the changed zone are dropped: deploy.sh puts them back (test/push/deployCerts.daemon.test.ts).
     assert.equal(s["pushed MX example.com"].length, 3);
     assert.deepEqual(s["pushed TXT _acme-challenge.autoconfig.example.org"], ['"other-zone"']);
     assert.deepEqual(s["pushed TXT _acme-challenge.mx1.mail.example.com"], []);
