@@ -3,25 +3,26 @@
  * of the chosen tiers (test/support/tier.ts), each group in one `node --test`:
  *   fast and daemon files two at a time: each daemon check has its own throwaway host;
  *   engine files one at a time: each runs whole `pulumi up`s;
- *   lab files one at a time on one lab, up before the first and down after the last, even on failure.
+ *   lab files one at a time on one lab, which this process brings up before the first and takes
+ *   down after the last, even on a failure or Ctrl-C.
  * Usage: node --import tsx test/run.ts [tier…] [node --test option…], e.g. `lab --test-reporter=spec`.
  */
 import { spawnSync } from "node:child_process";
 import { globSync } from "node:fs";
-import { join } from "node:path";
+import { shareLab, SHARED_LAB } from "./support/labSetup";
 import { REPO_DIR, Tier, tierOf, TIERS } from "./support/tier";
 
 export interface Group {
   tiers: Tier[];
   concurrency: number;
-  /** A --test-global-setup module: what the group's files share, set up once. */
-  setup?: string;
+  /** What the group's files share, set up once before them: returns what undoes it, and the environment they see. */
+  shared?: { setUp: () => Promise<() => Promise<void>>; env: Record<string, string> };
 }
 
 export const GROUPS: Group[] = [
   { tiers: ["fast", "daemon"], concurrency: 2 },
   { tiers: ["engine"], concurrency: 1 },
-  { tiers: ["lab"], concurrency: 1, setup: "test/support/labSetup.ts" },
+  { tiers: ["lab"], concurrency: 1, shared: { setUp: shareLab, env: { MAILFLEET_LAB: SHARED_LAB } } },
 ];
 
 /** Every test file of the repo, sorted (paths relative to the repo). */
@@ -34,7 +35,23 @@ export function plan(files: string[], tiers: readonly Tier[]): { group: Group; f
   return GROUPS.map((group) => ({ group, files: files.filter((f) => tiers.includes(tierOf(f)) && group.tiers.includes(tierOf(f))) })).filter((run) => run.files.length > 0);
 }
 
-function main(args: string[]): number {
+/** Runs one group's files in one `node --test`, inside what they share; whether all passed. */
+async function runGroup(group: Group, files: string[], options: string[]): Promise<boolean> {
+  const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...options, ...files];
+  if (!group.shared) return spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit" }).status === 0;
+  const tearDown = await group.shared.setUp();
+  // Ctrl-C ends the tests (they share the terminal's process group); this process still tears down.
+  const stay = () => undefined;
+  process.on("SIGINT", stay).on("SIGTERM", stay);
+  try {
+    return spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit", env: { ...process.env, ...group.shared.env } }).status === 0;
+  } finally {
+    await tearDown();
+    process.off("SIGINT", stay).off("SIGTERM", stay);
+  }
+}
+
+async function main(args: string[]): Promise<number> {
   const chosen = args.filter((a): a is Tier => (TIERS as readonly string[]).includes(a));
   const options = args.filter((a) => !chosen.includes(a as Tier));
   const unknown = options.find((o) => !o.startsWith("--"));
@@ -42,13 +59,14 @@ function main(args: string[]): number {
   let failed = false;
   for (const { group, files } of plan(testFiles(), chosen.length > 0 ? chosen : TIERS)) {
     const start = Date.now();
-    const setup = group.setup ? [`--test-global-setup=${group.setup}`] : [];
-    const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...setup, ...options, ...files];
-    const run = spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit" });
-    failed ||= run.status !== 0;
-    console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${run.status === 0 ? "" : ", FAILED"}`);
+    const passed = await runGroup(group, files, options).catch((error: Error) => {
+      console.error(error);
+      return false;
+    });
+    failed ||= !passed;
+    console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${passed ? "" : ", FAILED"}`);
   }
   return failed ? 1 : 0;
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) void main(process.argv.slice(2)).then((code) => (process.exitCode = code));

@@ -1,24 +1,20 @@
 /**
- * The lab tier's shared lab (`node --test --test-global-setup`, see test/run.ts): up once before
- * the first lab suite, down after the last whatever happened. The suites run in child processes and
- * see MAILFLEET_LAB=shared (test/support/lab.ts); each leaves the lab as it found it.
+ * The lab tier's shared lab: the runner (test/run.ts) brings it up once before the first lab suite
+ * and takes it down after the last, whatever happened; the suites run in child processes that see
+ * MAILFLEET_LAB=shared (useLab in test/support/lab.ts), and each leaves the lab as it found it.
  */
 import { down, up } from "../../scripts/lab";
 
 export const SHARED_LAB = "shared";
 
-export async function globalSetup(): Promise<void> {
+/** Brings the whole lab up (down again if that fails); returns what takes it down. */
+export async function shareLab(): Promise<() => Promise<void>> {
   try {
     const timings = await up({ log: (line) => console.error(line) });
     console.error(`lab: up in ${timings.total.toFixed(0)} s for the lab suites`);
   } catch (error) {
-    // The runner tears down only after a setup that succeeded.
     await down().catch(() => undefined);
     throw error;
   }
-  process.env.MAILFLEET_LAB = SHARED_LAB;
-}
-
-export async function globalTeardown(): Promise<void> {
-  await down();
+  return down;
 }

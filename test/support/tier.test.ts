@@ -35,11 +35,11 @@ describe("the runner's plan", () => {
   it("every tier: fast and daemon two at a time, then engine, then the lab files one at a time on one shared lab", () => {
     const runs = plan(files, ["fast", "daemon", "engine", "lab"]);
     assert.deepEqual(
-      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, setup: r.group.setup })),
+      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, shared: r.group.shared?.env })),
       [
-        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, setup: undefined },
-        { files: ["test/engine/e.test.ts"], concurrency: 1, setup: undefined },
-        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, setup: "test/support/labSetup.ts" },
+        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, shared: undefined },
+        { files: ["test/engine/e.test.ts"], concurrency: 1, shared: undefined },
+        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, shared: { MAILFLEET_LAB: "shared" } },
       ],
     );
   });
