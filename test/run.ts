@@ -2,13 +2,15 @@
  * The test runner behind `./mf test` (every tier) and `./mf test --unit` (the fast tier): the files
  * of the chosen tiers (test/support/tier.ts), each group in one `node --test`:
  *   fast and daemon files two at a time: each daemon check has its own throwaway host;
- *   engine files one at a time: each runs whole `pulumi up`s;
- *   lab files one at a time on one lab, which this process brings up before the first and takes
- *   down after the last, even on a failure or Ctrl-C.
+ *   engine files one at a time, after them: each runs whole `pulumi up`s;
+ *   lab files one at a time on one lab, beside the other groups from the start (its suites mostly
+ *   wait on daemons, queues and timeouts), their output lines marked "lab| ". This process brings
+ *   the lab up before the first lab suite and down after the last, even on a failure or Ctrl-C.
  * Usage: node --import tsx test/run.ts [tier…] [node --test option…], e.g. `lab --test-reporter=spec`.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { globSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { shareLab, SHARED_LAB } from "./support/labSetup";
 import { REPO_DIR, Tier, tierOf, TIERS } from "./support/tier";
 
@@ -17,12 +19,14 @@ export interface Group {
   concurrency: number;
   /** What the group's files share, set up once before them: returns what undoes it, and the environment they see. */
   shared?: { setUp: () => Promise<() => Promise<void>>; env: Record<string, string> };
+  /** Runs beside the other groups, its output lines marked with this, instead of after them. */
+  beside?: string;
 }
 
 export const GROUPS: Group[] = [
   { tiers: ["fast", "daemon"], concurrency: 2 },
   { tiers: ["engine"], concurrency: 1 },
-  { tiers: ["lab"], concurrency: 1, shared: { setUp: shareLab, env: { MAILFLEET_LAB: SHARED_LAB } } },
+  { tiers: ["lab"], concurrency: 1, shared: { setUp: shareLab, env: { MAILFLEET_LAB: SHARED_LAB } }, beside: "lab| " },
 ];
 
 /** Every test file of the repo, sorted (paths relative to the repo). */
@@ -35,16 +39,27 @@ export function plan(files: string[], tiers: readonly Tier[]): { group: Group; f
   return GROUPS.map((group) => ({ group, files: files.filter((f) => tiers.includes(tierOf(f)) && group.tiers.includes(tierOf(f))) })).filter((run) => run.files.length > 0);
 }
 
+/** `node --test` over argv; its output passed on, each line marked when a mark is given; whether all passed. */
+function nodeTest(argv: string[], env: NodeJS.ProcessEnv, mark?: string): Promise<boolean> {
+  const child = spawn(process.execPath, argv, { cwd: REPO_DIR, env, stdio: ["ignore", mark ? "pipe" : "inherit", mark ? "pipe" : "inherit"] });
+  if (mark) {
+    for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+      createInterface({ input: from }).on("line", (line) => to.write(`${mark}${line}\n`));
+    }
+  }
+  return new Promise((resolve) => child.on("close", (code) => resolve(code === 0)));
+}
+
 /** Runs one group's files in one `node --test`, inside what they share; whether all passed. */
 async function runGroup(group: Group, files: string[], options: string[]): Promise<boolean> {
   const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...options, ...files];
-  if (!group.shared) return spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit" }).status === 0;
+  if (!group.shared) return nodeTest(argv, process.env, group.beside);
   const tearDown = await group.shared.setUp();
   // Ctrl-C ends the tests (they share the terminal's process group); this process still tears down.
   const stay = () => undefined;
   process.on("SIGINT", stay).on("SIGTERM", stay);
   try {
-    return spawnSync(process.execPath, argv, { cwd: REPO_DIR, stdio: "inherit", env: { ...process.env, ...group.shared.env } }).status === 0;
+    return await nodeTest(argv, { ...process.env, ...group.shared.env }, group.beside);
   } finally {
     await tearDown();
     process.off("SIGINT", stay).off("SIGTERM", stay);
@@ -56,17 +71,21 @@ async function main(args: string[]): Promise<number> {
   const options = args.filter((a) => !chosen.includes(a as Tier));
   const unknown = options.find((o) => !o.startsWith("--"));
   if (unknown) throw new Error(`test/run.ts: ${unknown} is no tier (${TIERS.join(", ")}) and no --option`);
-  let failed = false;
-  for (const { group, files } of plan(testFiles(), chosen.length > 0 ? chosen : TIERS)) {
+  const timed = async ({ group, files }: { group: Group; files: string[] }): Promise<boolean> => {
     const start = Date.now();
     const passed = await runGroup(group, files, options).catch((error: Error) => {
       console.error(error);
       return false;
     });
-    failed ||= !passed;
     console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${passed ? "" : ", FAILED"}`);
-  }
-  return failed ? 1 : 0;
+    return passed;
+  };
+  const runs = plan(testFiles(), chosen.length > 0 ? chosen : TIERS);
+  const beside = runs.filter((r) => r.group.beside).map(timed);
+  const passed: boolean[] = [];
+  for (const run of runs.filter((r) => !r.group.beside)) passed.push(await timed(run));
+  passed.push(...(await Promise.all(beside)));
+  return passed.every(Boolean) ? 0 : 1;
 }
 
 if (require.main === module) void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
