@@ -1,7 +1,7 @@
 /**
  * The test runner behind `./mf test` (every tier) and `./mf test --unit` (the fast tier): the files
  * of the chosen tiers (test/support/tier.ts), each group in one `node --test`:
- *   fast and daemon files two at a time: each daemon check has its own throwaway host;
+ *   fast and daemon files two at a time (one at a time beside the lab): each daemon check has its own throwaway host;
  *   engine files one at a time, after them: each runs whole `pulumi up`s;
  *   lab files one at a time on one lab, beside the other groups from the start (its suites mostly
  *   wait on daemons, queues and timeouts), their output lines marked "lab| ". This process brings
@@ -51,8 +51,8 @@ function nodeTest(argv: string[], env: NodeJS.ProcessEnv, mark?: string): Promis
 }
 
 /** Runs one group's files in one `node --test`, inside what they share; whether all passed. */
-async function runGroup(group: Group, files: string[], options: string[]): Promise<boolean> {
-  const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...options, ...files];
+async function runGroup(group: Group, files: string[], options: string[], concurrency = group.concurrency): Promise<boolean> {
+  const argv = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...options, ...files];
   if (!group.shared) return nodeTest(argv, process.env, group.beside);
   const tearDown = await group.shared.setUp();
   // Ctrl-C ends the tests (they share the terminal's process group); this process still tears down.
@@ -71,16 +71,18 @@ async function main(args: string[]): Promise<number> {
   const options = args.filter((a) => !chosen.includes(a as Tier));
   const unknown = options.find((o) => !o.startsWith("--"));
   if (unknown) throw new Error(`test/run.ts: ${unknown} is no tier (${TIERS.join(", ")}) and no --option`);
+  const runs = plan(testFiles(), chosen.length > 0 ? chosen : TIERS);
+  // Beside the lab, one file at a time: two and the lab's daemons would slow its timed checks past their bounds on 2 cores.
+  const besideLab = runs.some((r) => r.group.beside);
   const timed = async ({ group, files }: { group: Group; files: string[] }): Promise<boolean> => {
     const start = Date.now();
-    const passed = await runGroup(group, files, options).catch((error: Error) => {
+    const passed = await runGroup(group, files, options, besideLab && !group.beside ? 1 : group.concurrency).catch((error: Error) => {
       console.error(error);
       return false;
     });
     console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${passed ? "" : ", FAILED"}`);
     return passed;
   };
-  const runs = plan(testFiles(), chosen.length > 0 ? chosen : TIERS);
   const beside = runs.filter((r) => r.group.beside).map(timed);
   const passed: boolean[] = [];
   for (const run of runs.filter((r) => !r.group.beside)) passed.push(await timed(run));

@@ -13,7 +13,7 @@ import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { RenderInput, renderInput } from "../../components/render/input";
 import { buildTopology } from "../../components/topology";
-import { CLIENT, deployFiles, down, execOk, LabFleet, LabHost, loadLabFleet, push, up } from "../../scripts/lab";
+import { CLIENT, deployFiles, down, execOk, EXT, LabFleet, LabHost, loadLabFleet, push, up } from "../../scripts/lab";
 import { SHARED_LAB } from "./labSetup";
 import { requireTier } from "./tier";
 
@@ -62,8 +62,9 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
 
 /**
  * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
- * the next suite finds the lab as the bring-up left it; the client's resolver forgets what it
- * cached meanwhile (unbound drops its cache on SIGHUP).
+ * the next suite finds the lab as the bring-up left it. The peers forget what they cached meanwhile
+ * (a DNS answer, a DKIM key): the client's unbound drops its cache on SIGHUP, and ext's rspamd
+ * starts its workers afresh when its main (oldest) process gets one.
  */
 export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
   for (const host of hosts) {
@@ -71,4 +72,5 @@ export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<v
     if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
   }
   execOk(CLIENT.name, ["pkill", "-HUP", "-x", "unbound"]);
+  execOk(EXT.name, ["pkill", "-HUP", "-o", "-x", "rspamd"]);
 }
