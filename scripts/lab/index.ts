@@ -239,7 +239,7 @@ function startPebble(dns: LabHost): void {
 }
 
 /** restic's REST server on the backup host: one repository per store below its data path; the repository password is what protects the mail. */
-function startRestServer(): void {
+export function startRestServer(): void {
   execOk(BACKUP.name, ["install", "-d", "-m", "0700", "/srv/restic"]);
   startDetached(BACKUP.name, [
     "sh",

@@ -31,9 +31,12 @@ import {
   netnsName,
   push,
   queueSize,
+  REST_SERVER_PORT,
   sendByMx,
   SSH_KEY,
+  startRestServer,
   startService,
+  waitForPort,
   waitUntil,
 } from "../../scripts/lab";
 import { CheckResult } from "../../scripts/check/result";
@@ -232,11 +235,19 @@ describe("backups to the lab's backup host", () => {
 
   test("an unreachable repository fails loudly, and `./mf check` says so", async () => {
     execOk(BACKUP.name, ["pkill", "-f", "restic-rest-server"]);
-    // Each waits out the stores' bound on the first contact (MAILFLEET_BACKUP_PROBE_SECONDS, 120 s): side by side.
-    const [backup, results] = await Promise.all([
-      mfAsync([join(REPO, "scripts/backup.ts"), "backup", "--stack", "lab", "--store", "store1"]),
-      mfAsync([join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--json"]).then(backupResults),
-    ]);
+    let backup: Run;
+    let results: CheckResult[];
+    try {
+      // Each waits out the stores' bound on the first contact (MAILFLEET_BACKUP_PROBE_SECONDS, 120 s): side by side.
+      [backup, results] = await Promise.all([
+        mfAsync([join(REPO, "scripts/backup.ts"), "backup", "--stack", "lab", "--store", "store1"]),
+        mfAsync([join(REPO, "scripts/check.ts"), "--stack", "lab", "--dns", "192.0.2.53", "--json"]).then(backupResults),
+      ]);
+    } finally {
+      // The repositories are still on disk: the server started again serves them as before.
+      startRestServer();
+      await waitForPort(BACKUP.ipv4, REST_SERVER_PORT, 30_000);
+    }
     assert.notEqual(backup.status, 0);
     assert.match(backup.stdout + backup.stderr, /store1.*unreachable/s);
     assert.ok(results.length >= 2, JSON.stringify(results));

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../components/render/file";
-import { skipInUnitTier } from "./unitTier";
+import { requireTier } from "./tier";
 
 export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
 
@@ -39,6 +39,7 @@ export class Debian13Host {
   private booted?: { init: number };
 
   constructor(files: RenderedFile[]) {
+    requireTier(["daemon", "engine", "lab"], "the Debian 13 root");
     mkdirSync(join(this.dir, "work"));
     mkdirSync(this.upper);
     mkdirSync(join(this.dir, "merged"));
@@ -122,7 +123,6 @@ export class Debian13Host {
 
 /** Runs fn on a fresh host with files and disposes of the host afterwards. */
 export function withDebian13Host<T>(files: RenderedFile[], fn: (host: Debian13Host) => T): T {
-  skipInUnitTier("needs the Debian 13 root and its daemons (the full `./mf test` runs it)");
   const host = new Debian13Host(files);
   try {
     return fn(host);

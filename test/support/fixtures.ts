@@ -1,3 +1,7 @@
+import assert from "node:assert/strict";
+import { parseFleet } from "../../components/build";
+import { ConfigError } from "../../components/config";
+
 /** A small valid stack config (byo + zone), as the raw `mailfleet:` keys of a stack file. */
 export const HASH = "{SHA512-CRYPT}$6$ffnBOymffUSxS6/3$lXkpxRiR7mWSuq7DDgVbTKGV/wI3VFndmtf5w44E2OsiMRD5.I20LlKCpJqMAs9/Bh8c.NzAWqYn2OEh/OPod/";
 
@@ -28,3 +32,17 @@ export function validRaw(): Record<string, any> {
     aliases: { "sales@example.com": ["alice@example.com", "bob@example.org"] },
   };
 }
+
+/** Every problem parseFleet (config, topology and record names in one error) reports for raw, as "message — hint". */
+export function problemsOf(raw: Record<string, unknown>, options = {}): Map<string, string> {
+  try {
+    parseFleet(raw, options);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return new Map(error.problems.map((p) => [p.path, `${p.message}${p.hint ? ` — ${p.hint}` : ""}`]));
+  }
+  return new Map();
+}
+
+/** What a refusal of a system account as ssh.user says (the fix it names). */
+export const ADMIN_USER = /system account.*use a dedicated admin user such as mailfleet/;

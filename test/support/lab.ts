@@ -12,8 +12,10 @@ import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology } from "../../components/topology";
-import { down, LabFleet, loadLabFleet, up } from "../../scripts/lab";
+import { CLIENT, deployFiles, down, execOk, EXT, LabFleet, LabHost, loadLabFleet, push, up } from "../../scripts/lab";
+import { SHARED_LAB } from "./labSetup";
 import { testRenderInput, TestRenderInput } from "./renderInput";
+import { requireTier } from "./tier";
 
 export function labSpec(): FleetSpec {
   return readStackSpec("lab", { passphrase: "mailfleet-lab" }).spec;
@@ -29,18 +31,21 @@ export function labInput(change: (spec: FleetSpec) => FleetSpec = (s) => s): Tes
 }
 
 /**
- * A lab suite's bring-up and tear-down: the whole lab up before the file's tests (bounded), down
- * after them; `onUp` gets the lab fleet once it is up, and so does the returned function. Node runs a
- * file's top-level hooks without waiting for each other, so what needs the lab goes in `onUp`.
+ * A lab suite's lab: the one the lab tier shares (test/support/labSetup.ts), or, for a suite run on
+ * its own, the whole lab up before the file's tests (bounded) and down after them. `onUp` gets the
+ * lab fleet once it is up, and so does the returned function. Node runs a file's top-level hooks
+ * without waiting for each other, so what needs the lab goes in `onUp`.
  */
 export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () => LabFleet {
+  requireTier(["lab"], "the lab");
+  const shared = process.env.MAILFLEET_LAB === SHARED_LAB;
   let fleet: LabFleet | undefined;
   // Why the bring-up failed, for every test that needs the lab (the runner reports a failed
   // root hook only through the tests it cancels).
   let failure: Error | undefined;
   before(async () => {
     try {
-      await up();
+      if (!shared) await up();
       fleet = loadLabFleet();
       onUp(fleet);
     } catch (error) {
@@ -48,11 +53,24 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
       throw error;
     }
   }, { timeout: 900_000 });
-  after(async () => {
-    await down();
-  }, { timeout: 120_000 });
+  if (!shared) after(() => down(), { timeout: 120_000 });
   return () => {
     if (!fleet) throw new Error(`the lab is not up${failure ? `: ${failure.stack ?? failure.message}` : ""}`);
     return fleet;
   };
+}
+
+/**
+ * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
+ * the next suite finds the lab as the bring-up left it. The peers forget what they cached meanwhile
+ * (a DNS answer, a DKIM key): the client's unbound drops its cache on SIGHUP, and ext's rspamd
+ * starts its workers afresh when its main (oldest) process gets one.
+ */
+export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
+  for (const host of hosts) {
+    const r = await push(host, deployFiles(fleet, host));
+    if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
+  }
+  execOk(CLIENT.name, ["pkill", "-HUP", "-x", "unbound"]);
+  execOk(EXT.name, ["pkill", "-HUP", "-o", "-x", "rspamd"]);
 }

@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { RenderedFile } from "../../components/render/file";
-import { down, execOk, hostRoot, labHost, LabFleet, loadLabFleet, push, runningDaemons, up } from "../../scripts/lab";
+import { execOk, hostRoot, labHost, LabFleet, push, runningDaemons } from "../../scripts/lab";
+import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
 const files = (host: string) => fleet.build.hostFiles[host];
@@ -17,14 +18,7 @@ const live = (host: string, path: string) => readFileSync(join(hostRoot(host), p
 const withContent = (host: string, path: string, change: (content: string) => string): RenderedFile[] =>
   files(host).map((f) => (f.path === path ? { ...f, content: change(f.content) } : f));
 
-before(async () => {
-  await up({ only: ["mx1", "store1"] });
-  fleet = loadLabFleet();
-}, { timeout: 600_000 });
-
-after(async () => {
-  await down();
-}, { timeout: 120_000 });
+useLab((up) => (fleet = up));
 
 test("pushing the same files again changes nothing", async () => {
   const mtime = statSync(join(hostRoot("mx1"), "etc/postfix/main.cf")).mtimeMs;

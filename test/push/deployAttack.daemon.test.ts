@@ -308,7 +308,7 @@ describe("deploy.sh (dns role, Knot)", () => {
 
 /**
  * out1 of the lab, signing with `active` of lab1/lab2, with or without a smarthost; with the fleet
- * CA's certificates, so that no certbot run (deployCerts.test.ts) writes beside the attacks here.
+ * CA's certificates, so that no certbot run (deployCerts.daemon.test.ts) writes beside the attacks here.
  */
 function outboundFiles(active: "lab1" | "lab2", smarthost: boolean): RenderedFile[] {
   const input = labInput((s) => ({
@@ -333,7 +333,7 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
   // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
-  // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.test.ts).
+  // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts).
   const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE, TLS_LIVE_DIR];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {

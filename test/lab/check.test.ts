@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { givenAddresses } from "../../components/build";
 import { clientTrustFile, deployFiles, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
-import { useLab } from "../support/lab";
+import { restoreHosts, useLab } from "../support/lab";
 import { CheckResult } from "../../scripts/check/result";
 import { RenderedFile } from "../../components/render/file";
 
@@ -116,34 +116,38 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
       return { ...f, content };
     });
     const pushed = await push(dns, broken);
-    assert.equal(pushed.code, 0, pushed.stderr);
+    try {
+      assert.equal(pushed.code, 0, pushed.stderr);
 
-    const { status, results } = check();
-    assert.equal(status, 1);
-    const failed = results.filter((r) => r.status === "fail");
-    const find = (check: string, subject: string) => {
-      const r = failed.find((x) => x.check === check && x.subject === subject);
-      assert.ok(r, `no failure of ${check} ${subject} in:\n${show(results)}`);
-      assert.ok(r.fix, `${check} ${subject} has no fix`);
-      return r;
-    };
-    assert.match(find("mx", "example.com").detail, /priorities differ \(10 mx1\.mail\.example\.com, 20 mx2\.mail\.example\.com\)/);
-    assert.match(find("mx", "example.com").fix!, /publish exactly: example\.com MX 10 mx1\.mail\.example\.com, example\.com MX 10 mx2\.mail\.example\.com/);
-    assert.match(find("mta-sts", "example.com").detail, /TXT id=stale1 is not the policy's id/);
-    assert.match(find("mta-sts", "example.com").fix!, /publish _mta-sts\.example\.com TXT "v=STSv1; id=[0-9a-f]+"/);
-    assert.match(find("spf", "example.com").detail, /does not authorise 192\.0\.2\.21 \(fail: example\.com: -all\)/);
-    assert.equal(find("spf", "example.com").fix, 'publish example.com TXT "v=spf1 mx ip4:192.0.2.21 ip6:2001:db8:0:1::21 -all"');
-    assert.equal(find("dkim", "lab1._domainkey.example.org").detail, "no TXT record: every signature with this selector fails");
-    assert.match(find("dkim", "lab1._domainkey.example.org").fix!, /^publish lab1\._domainkey\.example\.org TXT "v=DKIM1; k=rsa; p=MII/);
-    assert.match(find("tls-rpt", "example.org").detail, /no TLS-RPT record at _smtp\._tls\.example\.org/);
-    assert.match(find("dmarc", "example.org").detail, /p=none, the stack says p=reject/);
-    assert.match(find("ptr", "192.0.2.21").detail, /PTR is host-21\.provider\.example, not the HELO name out1\.mail\.example\.com/);
-    assert.match(find("ptr", "192.0.2.21").fix!, /publish the PTR 192\.0\.2\.21 → out1\.mail\.example\.com in the reverse zone/);
-    assert.match(find("dnsbl", "192.0.2.21").detail, /listed in bl\.example\.net \(127\.0\.0\.2: listed in the lab\)/);
-    // Nothing else broke: exactly these eight lines fail.
-    assert.deepEqual(
-      failed.map((r) => `${r.check} ${r.subject}`).sort(),
-      ["dkim lab1._domainkey.example.org", "dmarc example.org", "dnsbl 192.0.2.21", "mta-sts example.com", "mx example.com", "ptr 192.0.2.21", "spf example.com", "tls-rpt example.org"],
-    );
+      const { status, results } = check();
+      assert.equal(status, 1);
+      const failed = results.filter((r) => r.status === "fail");
+      const find = (check: string, subject: string) => {
+        const r = failed.find((x) => x.check === check && x.subject === subject);
+        assert.ok(r, `no failure of ${check} ${subject} in:\n${show(results)}`);
+        assert.ok(r.fix, `${check} ${subject} has no fix`);
+        return r;
+      };
+      assert.match(find("mx", "example.com").detail, /priorities differ \(10 mx1\.mail\.example\.com, 20 mx2\.mail\.example\.com\)/);
+      assert.match(find("mx", "example.com").fix!, /publish exactly: example\.com MX 10 mx1\.mail\.example\.com, example\.com MX 10 mx2\.mail\.example\.com/);
+      assert.match(find("mta-sts", "example.com").detail, /TXT id=stale1 is not the policy's id/);
+      assert.match(find("mta-sts", "example.com").fix!, /publish _mta-sts\.example\.com TXT "v=STSv1; id=[0-9a-f]+"/);
+      assert.match(find("spf", "example.com").detail, /does not authorise 192\.0\.2\.21 \(fail: example\.com: -all\)/);
+      assert.equal(find("spf", "example.com").fix, 'publish example.com TXT "v=spf1 mx ip4:192.0.2.21 ip6:2001:db8:0:1::21 -all"');
+      assert.equal(find("dkim", "lab1._domainkey.example.org").detail, "no TXT record: every signature with this selector fails");
+      assert.match(find("dkim", "lab1._domainkey.example.org").fix!, /^publish lab1\._domainkey\.example\.org TXT "v=DKIM1; k=rsa; p=MII/);
+      assert.match(find("tls-rpt", "example.org").detail, /no TLS-RPT record at _smtp\._tls\.example\.org/);
+      assert.match(find("dmarc", "example.org").detail, /p=none, the stack says p=reject/);
+      assert.match(find("ptr", "192.0.2.21").detail, /PTR is host-21\.provider\.example, not the HELO name out1\.mail\.example\.com/);
+      assert.match(find("ptr", "192.0.2.21").fix!, /publish the PTR 192\.0\.2\.21 → out1\.mail\.example\.com in the reverse zone/);
+      assert.match(find("dnsbl", "192.0.2.21").detail, /listed in bl\.example\.net \(127\.0\.0\.2: listed in the lab\)/);
+      // Nothing else broke: exactly these eight lines fail.
+      assert.deepEqual(
+        failed.map((r) => `${r.check} ${r.subject}`).sort(),
+        ["dkim lab1._domainkey.example.org", "dmarc example.org", "dnsbl 192.0.2.21", "mta-sts example.com", "mx example.com", "ptr 192.0.2.21", "spf example.com", "tls-rpt example.org"],
+      );
+    } finally {
+      await restoreHosts(fleet, [dns]);
+    }
   });
 });

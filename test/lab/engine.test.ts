@@ -18,6 +18,7 @@ import * as lab from "../../scripts/lab";
 import { labDnsFiles } from "../../scripts/lab/peers";
 import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
 import { LAB_PASSPHRASE, labSandbox, Sandbox } from "../support/engineSandbox";
+import { restoreHosts, useLab } from "../support/lab";
 
 const ALICE = "alice@example.com";
 const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;
@@ -33,6 +34,7 @@ function engineFiles(outputs: OutputMap, host: lab.LabHost): RenderedFile[] {
 const tag = (name: string) => `${name} ${Date.now()}`;
 
 describe("engine + lab: hosts configured from the engine's outputs", { timeout: 20 * 60_000 }, () => {
+  const labFleet = useLab();
   let box: Sandbox;
   let stack: Stack;
   let outputs: OutputMap;
@@ -50,8 +52,7 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
     const key = exported.deployment.resources.find((r: any) => r.id === "lab1._domainkey.example.com");
     dkimKeyPem = JSON.parse(key.outputs.privateKeyPem.plaintext);
 
-    await lab.up();
-    const fleet = lab.loadLabFleet();
+    const fleet = labFleet();
     endpoints = [
       { address: lab.labHost(fleet, "store1").ipv4, port: 993, name: "imap.mail.example.com" },
       { address: lab.labHost(fleet, "out1").ipv4, port: 587, name: "smtp.mail.example.com", starttls: "smtp" },
@@ -65,14 +66,19 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
   });
 
   after(async () => {
-    await lab.down();
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack("lab", { preserveConfig: true }).catch(() => undefined);
-    box.remove();
+    try {
+      // The lab's own files and keys again, for the suites after this one.
+      await restoreHosts(labFleet(), labFleet().hosts.filter((h) => h.ssh));
+    } finally {
+      await stack?.destroy().catch(() => undefined);
+      await stack?.workspace.removeStack("lab", { preserveConfig: true }).catch(() => undefined);
+      box.remove();
+    }
   });
 
+
   it("every host now holds the engine's files", () => {
-    for (const host of lab.loadLabFleet().hosts.filter((h) => h.ssh)) {
+    for (const host of labFleet().hosts.filter((h) => h.ssh)) {
       for (const f of engineFiles(outputs, host)) {
         assert.equal(readFileSync(join(lab.hostRoot(host.name), f.path), "utf8"), f.content, `${host.name}:${f.path}`);
       }

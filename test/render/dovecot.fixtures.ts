@@ -1,0 +1,21 @@
+/** The lab stack's stores, for both halves of the Dovecot tests (dovecot.test.ts, dovecot.daemon.test.ts). */
+import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { renderStoreDovecot } from "../../components/render/dovecot";
+import { mtaStsPolicy } from "../../components/records";
+import { buildTopology, hostNamed } from "../../components/topology";
+import { AddressBook } from "../../components/topology/addresses";
+import { testRenderInput, TestRenderInput } from "../support/renderInput";
+
+/** The lab stack (store1: alice; store2: bob, carol), optionally changed before it is parsed. */
+export function labInput(change: (raw: Record<string, any>) => void = () => {}): TestRenderInput {
+  const raw = structuredClone(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw) as Record<string, any>;
+  change(raw);
+  const spec = parseFleetConfig(raw);
+  const addresses: AddressBook = Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
+  // The Dovecot files name the TLS paths but embed no key material.
+  const topology = buildTopology(spec);
+  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
+}
+
+export const LAB = labInput();
+export const filesOf = (input: TestRenderInput, store: string) => renderStoreDovecot(input, hostNamed(input.topology, store));

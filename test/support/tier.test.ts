@@ -1,0 +1,50 @@
+/** The tiers (test/support/tier.ts) and the runner's plan of them (test/run.ts). */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { plan, testFiles } from "../run";
+import { REPO_DIR, requireTier, tierOf } from "./tier";
+
+describe("a test file's tier is where it lives", () => {
+  it("lab and engine by folder, daemon by name, everything else fast", () => {
+    assert.equal(tierOf("test/lab/mail.test.ts"), "lab");
+    assert.equal(tierOf("test/engine/lifecycle.test.ts"), "engine");
+    assert.equal(tierOf("test/render/postfix.daemon.test.ts"), "daemon");
+    assert.equal(tierOf("test/render/postfix.test.ts"), "fast");
+    assert.equal(tierOf("test/render/lab.test.ts"), "fast");
+  });
+
+  it("a fast file that asks for the Debian 13 root or the lab is refused, naming the file", () => {
+    const at = (path: string) => join(REPO_DIR, path);
+    assert.throws(() => requireTier(["daemon"], "the Debian 13 root", at("test/render/web.test.ts")), /test\/render\/web\.test\.ts \(tier fast\) uses the Debian 13 root/);
+    assert.throws(() => requireTier(["lab"], "the lab", at("test/render/web.daemon.test.ts")), /tier daemon\) uses the lab/);
+    assert.doesNotThrow(() => requireTier(["daemon"], "the Debian 13 root", at("test/render/web.daemon.test.ts")));
+    assert.doesNotThrow(() => requireTier(["lab"], "the lab", at("test/lab/mail.test.ts")));
+    // A script (no test file) is not a tier's business.
+    assert.doesNotThrow(() => requireTier(["lab"], "the lab", at("scripts/lab/cli.ts")));
+  });
+});
+
+describe("the runner's plan", () => {
+  const files = ["test/a/x.test.ts", "test/a/x.daemon.test.ts", "test/engine/e.test.ts", "test/lab/l.test.ts", "test/lab/m.test.ts"];
+
+  it("the fast tier alone runs the fast files and nothing else", () => {
+    assert.deepEqual(plan(files, ["fast"]).map((r) => r.files), [["test/a/x.test.ts"]]);
+  });
+
+  it("every tier: fast and daemon two at a time, then engine; beside them the lab files one at a time on one shared lab", () => {
+    const runs = plan(files, ["fast", "daemon", "engine", "lab"]);
+    assert.deepEqual(
+      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, shared: r.group.shared?.env, beside: r.group.beside })),
+      [
+        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, shared: undefined, beside: undefined },
+        { files: ["test/engine/e.test.ts"], concurrency: 1, shared: undefined, beside: undefined },
+        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, shared: { MAILFLEET_LAB: "shared" }, beside: "lab| " },
+      ],
+    );
+  });
+
+  it("finds this file among the repo's test files", () => {
+    assert.ok(testFiles().includes("test/support/tier.test.ts"));
+  });
+});
