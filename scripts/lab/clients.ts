@@ -34,7 +34,7 @@ export interface ImapMessage {
 }
 
 function mailtool<T>(host: string, args: string[]): T {
-  const out = execOk(host, ["python3", MAILTOOL, ...args, "--cafile", CA_FILE], { timeoutMs: 90_000 });
+  const out = execOk(host, ["python3", MAILTOOL, ...args, "--cafile", CA_FILE], { timeoutMs: 150_000 });
   return JSON.parse(out) as T;
 }
 

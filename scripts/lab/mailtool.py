@@ -85,9 +85,14 @@ def ehlo(args):
     return result
 
 
+# A store that has just restored a mailbox rebuilds its indexes on the first read: on a busy
+# 2-core machine that took over 30 s once.
+IMAP_TIMEOUT = 90
+
+
 def imap(args):
     context = tls_context(args.cafile)
-    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=context, timeout=30)
+    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=context, timeout=IMAP_TIMEOUT)
     try:
         try:
             client.login(args.user, args.password)
@@ -115,7 +120,7 @@ def imap(args):
 
 
 def logged_in(args, work):
-    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=tls_context(args.cafile), timeout=30)
+    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=tls_context(args.cafile), timeout=IMAP_TIMEOUT)
     try:
         try:
             client.login(args.user, args.password)

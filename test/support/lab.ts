@@ -64,13 +64,18 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
  * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
  * the next suite finds the lab as the bring-up left it. The peers forget what they cached meanwhile
  * (a DNS answer, a DKIM key): the client's unbound drops its cache on SIGHUP, and ext's rspamd
- * starts its workers afresh when its main (oldest) process gets one.
+ * starts its workers afresh.
  */
 export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
   for (const host of hosts) {
     const r = await push(host, deployFiles(fleet, host));
     if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
   }
-  execOk(CLIENT.name, ["pkill", "-HUP", "-x", "unbound"]);
-  execOk(EXT.name, ["pkill", "-HUP", "-o", "-x", "rspamd"]);
+  reload(CLIENT.name, "/run/unbound.pid");
+  reload(EXT.name, "/run/rspamd/rspamd.pid");
+}
+
+/** SIGHUP to one host's daemon, by its pid file: the lab's hosts share this machine's process table, so pkill would reach every host's. */
+function reload(host: string, pidFile: string): void {
+  execOk(host, ["sh", "-c", 'kill -HUP "$(cat "$1")"', "reload", pidFile]);
 }
