@@ -32,14 +32,14 @@ describe("the runner's plan", () => {
     assert.deepEqual(plan(files, ["fast"]).map((r) => r.files), [["test/a/x.test.ts"]]);
   });
 
-  it("every tier: fast and daemon two at a time, then engine; beside them the lab files one at a time on one shared lab", () => {
+  it("every tier: fast and daemon two at a time, then engine, then the lab files one at a time on one shared lab", () => {
     const runs = plan(files, ["fast", "daemon", "engine", "lab"]);
     assert.deepEqual(
-      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, shared: r.group.shared?.env, beside: r.group.beside })),
+      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, shared: r.group.shared?.env })),
       [
-        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, shared: undefined, beside: undefined },
-        { files: ["test/engine/e.test.ts"], concurrency: 1, shared: undefined, beside: undefined },
-        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, shared: { MAILFLEET_LAB: "shared" }, beside: "lab| " },
+        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, shared: undefined },
+        { files: ["test/engine/e.test.ts"], concurrency: 1, shared: undefined },
+        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, shared: { MAILFLEET_LAB: "shared" } },
       ],
     );
   });
