@@ -32,8 +32,10 @@ export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook
     }
   });
   // Two records of one kind at one name (never made today) are told apart by their order.
-  return keys.map((k, i) => {
-    const before = keys.slice(0, i).filter((x) => x === k).length;
+  const seen = new Map<string, number>();
+  return keys.map((k) => {
+    const before = seen.get(k) ?? 0;
+    seen.set(k, before + 1);
     return before === 0 ? k : `${k} #${before + 1}`;
   });
 }

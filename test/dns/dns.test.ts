@@ -67,6 +67,16 @@ describe("recordKeys", () => {
     assert.deepEqual(recordKeys(renumbered, moved), recordKeys(records, addresses), "new addresses, same keys");
   });
 
+  it("tells two records of one kind at one name apart by their order", () => {
+    const txt = (text: string): DnsRecord => ({ name: "example.com", type: "TXT", text, ...at });
+    assert.deepEqual(recordKeys([txt("v=spf1 -all"), txt("google-site-verification=a"), txt("v=spf1 mx -all"), txt("v=spf1 a -all")], addresses), [
+      "TXT example.com v=spf1",
+      "TXT example.com google-site-verification=a",
+      "TXT example.com v=spf1 #2",
+      "TXT example.com v=spf1 #3",
+    ]);
+  });
+
   it("refuses an address record that points at no host", () => {
     assert.throws(() => recordKeys([{ name: "x.example.com", type: "A", address: "203.0.113.9", host: "mx1", ...at }], addresses), /no host's address/);
   });
