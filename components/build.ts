@@ -32,7 +32,7 @@ export interface FleetBuild {
   eachHostFiles(): Generator<HostFiles>;
   /**
    * Host name -> the files that host needs, for callers that look hosts up by name (the Pulumi
-   * program, tests). Rendered by eachHostFiles each time an entry is read and not kept: read each
+   * program, tests). Rendered each time an entry is read and not kept: read each
    * entry once (Object.entries renders every host).
    */
   hostFiles: Record<string, RenderedFile[]>;
@@ -69,15 +69,15 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const placed = placeHosts(topology, addresses);
   const recordSet = recordSetOf(topology, placed, keys.dkim);
   const input = renderInput(topology, placed, keys, recordSet.mtaSts.policy, backupRepositoryBase);
-  function* eachHostFiles(hosts: readonly Host[] = topology.hosts): Generator<HostFiles> {
-    for (const host of hosts) yield { host, files: renderHost(input, host) };
+  function* eachHostFiles(): Generator<HostFiles> {
+    for (const host of topology.hosts) yield { host, files: renderHost(input, host) };
   }
   const hostFiles: Record<string, RenderedFile[]> = {};
-  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => eachHostFiles([h]).next().value!.files });
+  for (const h of topology.hosts) Object.defineProperty(hostFiles, h.name, { enumerable: true, get: () => renderHost(input, h) });
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
       ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
       : [];
-  return { topology, recordSet, eachHostFiles: () => eachHostFiles(), hostFiles, zoneFiles: zones, dnsServerFiles };
+  return { topology, recordSet, eachHostFiles, hostFiles, zoneFiles: zones, dnsServerFiles };
 }
