@@ -5,6 +5,7 @@
  */
 import { SPF_LOOKUP_LIMIT } from "../../components/config";
 import { RecordSet } from "../../components/records";
+import { dkimRecordName, domainPolicyNames } from "../../components/records/labels";
 import { addressesOf, Expected } from "./expect";
 import { parseDkimRecord, parseDmarc, parseMtaStsTxt, parseTlsRpt } from "./parse";
 import { Probes } from "./probes";
@@ -59,7 +60,7 @@ export async function checkSpf(e: Expected, p: Probes): Promise<CheckResult[]> {
 
 export async function checkDkim(e: Expected, p: Probes): Promise<CheckResult[]> {
   const { domains, dkim } = e.topology.spec;
-  const names = domains.flatMap((domain) => dkim.selectors.map((selector) => `${selector}._domainkey.${domain}`));
+  const names = domains.flatMap((domain) => dkim.selectors.map((selector) => dkimRecordName(selector, domain)));
   return each("dkim", names, (name) => name, async (name) => {
     const expectedText = txtOf(e.recordSet, name);
     const fix = e.dkimKeysKnown && expectedText ? `publish ${name} TXT ${quoted(expectedText)}` : `publish the DKIM key of ${name} from the stack's outputs`;
@@ -82,7 +83,7 @@ export async function checkDkim(e: Expected, p: Probes): Promise<CheckResult[]> 
 export async function checkDmarc(e: Expected, p: Probes): Promise<CheckResult[]> {
   const { spec } = e.topology;
   return perDomain("dmarc", e, async (domain) => {
-    const name = `_dmarc.${domain}`;
+    const name = domainPolicyNames(domain).dmarc;
     const fix = `publish ${name} TXT ${quoted(txtOf(e.recordSet, name) ?? "v=DMARC1; p=reject")}`;
     const texts = (await p.dns.txt(name)).filter((t) => /^v\s*=\s*DMARC1/i.test(t));
     if (texts.length === 0) return fail(`no DMARC record at ${name}: receivers apply no policy and send no reports`, fix);
@@ -109,7 +110,7 @@ export async function checkDmarc(e: Expected, p: Probes): Promise<CheckResult[]>
 
 /** The MTA-STS TXT of a domain: one record, whose id is the policy's (the mta-sts check's first half). */
 export async function mtaStsTxtFindings(e: Expected, p: Probes, domain: string): Promise<Finding[]> {
-  const name = `_mta-sts.${domain}`;
+  const name = domainPolicyNames(domain).mtaStsId;
   const fix = `publish ${name} TXT "v=STSv1; id=${e.recordSet.mtaSts.id}"`;
   const texts = (await p.dns.txt(name)).filter((t) => /^v\s*=\s*STSv1/i.test(t));
   if (texts.length !== 1)
@@ -123,7 +124,7 @@ export async function mtaStsTxtFindings(e: Expected, p: Probes, domain: string):
 
 export async function checkTlsRpt(e: Expected, p: Probes): Promise<CheckResult[]> {
   return perDomain("tls-rpt", e, async (domain) => {
-    const name = `_smtp._tls.${domain}`;
+    const name = domainPolicyNames(domain).tlsRpt;
     const fix = `publish ${name} TXT ${quoted(txtOf(e.recordSet, name) ?? "v=TLSRPTv1; rua=mailto:…")}`;
     const texts = (await p.dns.txt(name)).filter((t) => /^v\s*=\s*TLSRPTv1/i.test(t));
     if (texts.length !== 1)
