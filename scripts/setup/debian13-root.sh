@@ -11,7 +11,10 @@ PACKAGES=(
   rspamd nginx-light knot knot-dnsutils knot-dnssecutils nftables
   openssh-server openssh-client swaks python3 openssl iproute2 procps ca-certificates
   certbot python3-certbot-dns-rfc2136 python3-certbot-dns-cloudflare pebble postfix-mta-sts-resolver curl
-  restic restic-rest-server unbound
+  restic restic-rest-server unbound bind9-dnsutils
+  prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postfix-exporter
+  prometheus-blackbox-exporter knot-exporter mtail valkey-server valkey-sentinel valkey-tools
+  rbldnsd postsrsd
 )
 want="${PACKAGES[*]}"
 if [ -f "$ROOT/.mailfleet-packages" ] && [ "$(cat "$ROOT/.mailfleet-packages")" = "$want" ]; then
