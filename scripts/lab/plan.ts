@@ -8,8 +8,19 @@ import { FleetSpec, Role } from "../../components/config/spec";
 import { zoneBackend } from "../../components/records";
 import { buildTopology } from "../../components/topology";
 
-export const LAB_DIR = "/var/lib/mailfleet-lab";
-export const NS_PREFIX = "mflab-";
+/**
+ * A second lab on the same machine (another checkout's) sets MAILFLEET_LAB_INSTANCE to a short
+ * name of its own: its state and namespaces then never meet the default lab's. No prefix is a
+ * prefix of another ("mflab-" against "mflab2-"), so a lab's `down` ends only its own hosts.
+ */
+const INSTANCE = labInstance(process.env.MAILFLEET_LAB_INSTANCE ?? "");
+export const LAB_DIR = INSTANCE ? `/var/lib/mailfleet-lab-${INSTANCE}` : "/var/lib/mailfleet-lab";
+export const NS_PREFIX = `mflab${INSTANCE}-`;
+
+function labInstance(name: string): string {
+  if (!/^[a-z0-9]{0,6}$/.test(name)) throw new Error(`MAILFLEET_LAB_INSTANCE=${JSON.stringify(name)}: use up to 6 lower-case letters or digits (or leave it unset for the default lab)`);
+  return name;
+}
 /** The namespace holding the bridge every host's veth is plugged into. */
 export const BRIDGE_NS = `${NS_PREFIX}net`;
 /** Every documentation range, routed on-link over each host's one interface (no default route: nothing leaves the lab). */
