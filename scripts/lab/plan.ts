@@ -13,14 +13,15 @@ import { buildTopology } from "../../components/topology";
  * name of its own: its state and namespaces then never meet the default lab's. No prefix is a
  * prefix of another ("mflab-" against "mflab2-"), so a lab's `down` ends only its own hosts.
  */
-const INSTANCE = labInstance(process.env.MAILFLEET_LAB_INSTANCE ?? "");
-export const LAB_DIR = INSTANCE ? `/var/lib/mailfleet-lab-${INSTANCE}` : "/var/lib/mailfleet-lab";
-export const NS_PREFIX = `mflab${INSTANCE}-`;
-
-function labInstance(name: string): string {
-  if (!/^[a-z0-9]{0,6}$/.test(name)) throw new Error(`MAILFLEET_LAB_INSTANCE=${JSON.stringify(name)}: use up to 6 lower-case letters or digits (or leave it unset for the default lab)`);
-  return name;
+export function labInstance(instance: string): { dir: string; prefix: string } {
+  if (!/^[a-z0-9]{0,6}$/.test(instance)) {
+    throw new Error(`MAILFLEET_LAB_INSTANCE=${JSON.stringify(instance)}: use up to 6 lower-case letters or digits (or leave it unset for the default lab)`);
+  }
+  return { dir: instance ? `/var/lib/mailfleet-lab-${instance}` : "/var/lib/mailfleet-lab", prefix: `mflab${instance}-` };
 }
+const INSTANCE = labInstance(process.env.MAILFLEET_LAB_INSTANCE ?? "");
+export const LAB_DIR = INSTANCE.dir;
+export const NS_PREFIX = INSTANCE.prefix;
 /** The namespace holding the bridge every host's veth is plugged into. */
 export const BRIDGE_NS = `${NS_PREFIX}net`;
 /** Every documentation range, routed on-link over each host's one interface (no default route: nothing leaves the lab). */
