@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RenderedFile } from "../../components/render/file";
 import { HASH } from "../support/fixtures";
-import { CliRun, filesUnder, projectSandbox, pulumi, Sandbox } from "../support/engineSandbox";
+import { CliRun, filesUnder, projectSandbox, pulumi, reveal, Sandbox } from "../support/engineSandbox";
 
 const HOSTS = ["mx1", "mx2", "out1", "store1", "store2"];
 /** Stack + MailFleet + 2 DKIM keys + the fleet CA + a certificate and a TSIG key per host. */
@@ -87,11 +87,9 @@ describe("engine: the pulumi CLI and its Node.js language host on the project", 
 
   it("the state on disk holds no private key and not the secret set from stdin", () => {
     const exported = JSON.parse(ok(cli(["stack", "export", "--stack", "lab", "--show-secrets"])));
-    // `--show-secrets` gives each secret as { <signature>: …, plaintext: <its JSON> }.
-    const keys: string[] = exported.deployment.resources
+    const keys: string[] = reveal(exported.deployment.resources)
       .flatMap((r: any) => [r.outputs?.privateKeyPem, r.outputs?.keyPem])
-      .filter(Boolean)
-      .map((secret: { plaintext: string }) => JSON.parse(secret.plaintext));
+      .filter(Boolean);
     assert.ok(keys.length >= 2 + 1 + HOSTS.length, "the export holds the keys it should");
     const files = filesUnder(box.stateDir);
     assert.ok(files.some((f) => f.path.endsWith("/stacks/mailfleet/lab.json")), "no state file where the file backend keeps it");

@@ -102,3 +102,16 @@ export function runScript(script: string, args: string[], cwd: string, env: Reco
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** `pulumi stack export --show-secrets` marks each secret with this signature key and its plaintext as JSON. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+/** An exported deployment (or part of one) with every secret replaced by its plaintext value. */
+export function reveal(value: unknown): any {
+  if (Array.isArray(value)) return value.map(reveal);
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (SECRET_SIG in o) return reveal(JSON.parse(o.plaintext as string));
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, reveal(v)]));
+  }
+  return value;
+}
