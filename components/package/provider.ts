@@ -38,7 +38,7 @@ export class MailFleetProvider implements Provider {
       spec = parseFleet(await plainInputs(inputs));
     } catch (error) {
       // The problems as the stack file's (key paths are the input names), without a stack trace.
-      if (error instanceof ConfigError) throw new pulumi.RunError(error.message.replace("stack config", `${MAILFLEET_TYPE} inputs`));
+      if (error instanceof ConfigError) throw new pulumi.RunError(error.message.replace("invalid mailfleet stack config", `invalid ${MAILFLEET_TYPE} inputs`));
       throw error;
     }
     const fleet = new MailFleet(name, { spec }, options);
