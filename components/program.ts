@@ -1,11 +1,11 @@
 /**
  * The Pulumi program: this stack's `mailfleet:` config -> FleetSpec -> one MailFleet -> its
- * outputs. `index.ts` runs it under `pulumi up`; the Automation API driver runs the same function
+ * outputs. `index.ts` runs it under `pulumi up` (cliProgram); the Automation API driver runs the same function
  * as an inline program.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseFleet } from "./build";
-import { CONFIG_NAMESPACE } from "./config";
+import { CONFIG_NAMESPACE, ConfigError } from "./config";
 import { MailFleet } from "./fleet";
 
 /**
@@ -32,4 +32,17 @@ export async function mailfleetProgram(): Promise<Record<string, unknown>> {
   // Parsed before anything is created: bad config fails with every problem listed and nothing registered.
   const spec = parseFleet(fleetConfig(pulumi.runtime.allConfig()));
   return new MailFleet("mailfleet", { spec }).outputs();
+}
+
+/**
+ * What `pulumi up` runs (index.ts). A bad stack becomes a RunError: the CLI prints its message
+ * (every problem with its key path and fix, as `./mf start` does) and no stack trace.
+ */
+export async function cliProgram(): Promise<Record<string, unknown>> {
+  try {
+    return await mailfleetProgram();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
+    throw error;
+  }
 }

@@ -7,6 +7,8 @@
  * [--known-hosts <file>] [--dir <folder>] (the one holding stacks/; the repo by default). Secrets: PULUMI_CONFIG_PASSPHRASE (the stack's SSH key). Exit 1 on any
  * failure, 2 on a usage error.
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../components/nodeVersion";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";

@@ -1,11 +1,13 @@
 /**
- * Live deliverability check: `npm run check -- --stack <env> [--dns <server-ip>]...`
+ * Live deliverability check: `./mf check --stack <env> [--dns <server-ip>]...`
  *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json] [--ssh-key <file>] [--known-hosts <file>]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
  * pipeline can gate on it), 2 on a usage error. With SSH access to the stores (--ssh-key, or the
  * stack's ssh.privateKey decrypted) it also reads each store's newest backup. Secrets: PULUMI_CONFIG_PASSPHRASE.
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../components/nodeVersion";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +22,7 @@ import { CheckName, CHECKS, formatTable } from "./check/result";
 import { SMTP_PORT } from "../components/topology";
 
 const USAGE =
-  "usage: npm run check -- --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]\n" +
+  "usage: ./mf check --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]\n" +
   "       [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
   "  --at: judge certificate lifetimes as of that time (ISO 8601), e.g. what will have expired by next month\n" +
   `checks: ${CHECKS.join(", ")}`;

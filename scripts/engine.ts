@@ -28,20 +28,23 @@ export interface StackOptions {
 }
 
 /**
- * The CLI that scripts/setup/pulumi-cli.sh provides: a complete `pulumi` on PATH, or the pinned
- * build it caches (built on the first call on a fresh machine). Its bin directory also holds the
- * dynamic-provider plugin that the key resources need.
+ * The bin directory of the CLI that scripts/setup/pulumi-cli.sh provides: a complete `pulumi` on
+ * PATH, or the pinned build it caches (built on the first call on a fresh machine). It also holds
+ * the language hosts and the dynamic-provider plugin that the key resources need.
  */
-function pulumiCli(): Promise<PulumiCommand> {
-  const bin = execFileSync("bash", [join(REPO_ROOT, "scripts/setup/pulumi-cli.sh")], {
+export function pulumiBinDir(): string {
+  return execFileSync("bash", [join(REPO_ROOT, "scripts/setup/pulumi-cli.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   })
     .trim()
     .split("\n")
     .pop()!;
+}
+
+function pulumiCli(): Promise<PulumiCommand> {
   // pulumi-cli.sh has checked the version already: one `pulumi version` less per run.
-  return PulumiCommand.get({ root: dirname(bin), skipVersionCheck: true });
+  return PulumiCommand.get({ root: dirname(pulumiBinDir()), skipVersionCheck: true });
 }
 
 /** The state backend a stack command uses: the option, else PULUMI_BACKEND_URL, else the file folder here. */

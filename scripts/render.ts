@@ -5,6 +5,8 @@
  * redacted otherwise), validates it, and writes every host's files, the zone files and a plan.
  * Keys are kept in <out>/keys and reused, so a re-render never rotates them.
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../components/nodeVersion";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";

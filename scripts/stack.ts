@@ -1,10 +1,12 @@
 /**
- * The stack driver: `npm run stack -- preview|up|destroy|outputs|rm --stack <env> [--dir <folder>]`.
+ * The stack driver: `./mf stack preview|up|destroy|outputs|rm --stack <env> [--dir <folder>]`.
  * Runs the mailfleet program through the Automation API (scripts/engine.ts) and prints the
  * engine's own progress output. The stack's config is <folder>/stacks/Pulumi.<env>.yaml (the
  * repo by default); state: PULUMI_BACKEND_URL (a file folder by default); secrets:
  * PULUMI_CONFIG_PASSPHRASE. `outputs` masks secret outputs unless --show-secrets is given.
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../components/nodeVersion";
 import { parseArgs } from "node:util";
 import { CommandError, OutputMap } from "@pulumi/pulumi/automation";
 import { ConfigError } from "../components/config";
@@ -14,7 +16,7 @@ const COMMANDS = ["preview", "up", "destroy", "outputs", "rm"] as const;
 type Command = (typeof COMMANDS)[number];
 /** The operations whose engine output is streamed as it runs. */
 const STREAMED = new Set<Command>(["preview", "up", "destroy"]);
-const USAGE = `usage: npm run stack -- ${COMMANDS.join("|")} --stack <env> [--dir <folder>] [--show-secrets]`;
+const USAGE = `usage: ./mf stack ${COMMANDS.join("|")} --stack <env> [--dir <folder>] [--show-secrets]`;
 
 /** The outputs as plain JSON; secret values stay hidden unless asked for. */
 function printableOutputs(outputs: OutputMap, showSecrets: boolean): Record<string, unknown> {

@@ -1,5 +1,5 @@
 /**
- * Teardown of test stacks: `npm run teardown -- [--prefix test-] [--stack <name>]... [--dry-run]`.
+ * Teardown of test stacks: `./mf teardown [--prefix test-] [--stack <name>]... [--dry-run]`.
  * Without --stack: destroys and removes every stack with the prefix whose TTL (its creation tags,
  * see scripts/teardown/select.ts) has run out. With --stack: exactly the named stacks, whatever
  * their TTL. Never touches a stack without the prefix, and refuses prod/staging-like names.
@@ -7,12 +7,14 @@
  * Exit status: 0 when everything decided was done, 1 when a destroy failed or a named stack was
  * refused, 2 on a usage error.
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../components/nodeVersion";
 import { parseArgs } from "node:util";
 import { TEST_STACK_PREFIX } from "../components/stackName";
 import { Decision, selectStacks } from "./teardown/select";
 import { destroyStack, listStacks } from "./teardown/stacks";
 
-const USAGE = "usage: npm run teardown -- [--prefix test-] [--stack <name>]... [--missing-ok] [--dry-run]";
+const USAGE = "usage: ./mf teardown [--prefix test-] [--stack <name>]... [--missing-ok] [--dry-run]";
 
 function line(d: Decision): string {
   return `${d.action.padEnd(8)} ${d.stack.padEnd(32)} ${d.reason}`;

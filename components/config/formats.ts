@@ -107,12 +107,18 @@ export function network(widest: { ipv4: number; ipv6: number }, tooWide: (text: 
   });
 }
 
+/** Marks a key's schema as a secret: the component package's schema takes it as a secret input. */
+export const SECRET_META = { secret: true } as const;
+
 function secret(check: (value: string) => string | undefined) {
   // The offline render's placeholder passes the format; parseFleetConfig decides whether it may stand.
-  return z.string().superRefine((value, ctx) => {
-    const problem = value === REDACTED_SECRET ? undefined : check(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = value === REDACTED_SECRET ? undefined : check(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .meta(SECRET_META);
 }
 
 /** The crypt(3) form each scheme's hash takes (what `doveadm pw -s <scheme>` prints after the label). */

@@ -48,8 +48,10 @@ const listedHost = z.strictObject({
   dataVolumeGb: dataVolumeGb.optional(),
 });
 const countedHosts = z.strictObject({ count: z.number().int().min(0).max(50), instanceType: instanceType.optional(), dataVolumeGb: dataVolumeGb.optional() });
+/** What a role's hosts may be, as a type: the component package's schema offers exactly this. */
+export const ROLE_HOSTS_SHAPE = z.union([z.array(listedHost.meta({ title: "ListedHost" })), countedHosts.meta({ title: "CountedHosts" })]);
 // Not a z.union: a union that fails reports only "Invalid input" at hosts.<role>, hiding each host's own errors.
-const roleHosts = z.unknown().transform((value, ctx): z.output<typeof countedHosts> | z.output<typeof listedHost>[] => {
+const roleHosts = z.unknown().meta({ shape: ROLE_HOSTS_SHAPE }).transform((value, ctx): z.output<typeof countedHosts> | z.output<typeof listedHost>[] => {
   const result = (Array.isArray(value) ? z.array(listedHost) : countedHosts).safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });

@@ -1,6 +1,8 @@
 /**
- * `npm run lab -- up | down | status | bench | exec <host> <command…>`: the local lab (see ./index.ts).
+ * `./mf lab up | down | status | bench | exec <host> <command…>`: the local lab (see ./index.ts).
  */
+// First, before anything that needs a newer Node: says which Node this needs on an older one.
+import "../../components/nodeVersion";
 import { spawnSync } from "node:child_process";
 import { down, status, up } from "./index";
 import { formatResults, mailBench } from "./mailBench";
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       return r.status ?? 1;
     }
   }
-  console.error("usage: npm run lab -- up | down | status | bench | exec <host> <command…>");
+  console.error("usage: ./mf lab up | down | status | bench | exec <host> <command…>");
   return 2;
 }
 

@@ -454,7 +454,7 @@ export function status(): string {
   const { services, mailboxStore } = buildTopology(spec);
   const hosts = labHosts(spec);
   const live = new Set(labNamespaces());
-  if (live.size === 0) return "mailfleet lab: down (start it with `npm run lab -- up`)";
+  if (live.size === 0) return "mailfleet lab: down (start it with `./mf lab up`)";
   const rows = [
     ["HOST", "NAME", "IPv4", "IPv6", "UP", "DAEMONS"],
     ...hosts.map((h) => [h.name, h.fqdn, h.ipv4, h.ipv6, live.has(netnsName(h.name)) ? "yes" : "NO", runningDaemons(h.name).join(" ") || "-"]),
@@ -473,7 +473,7 @@ export function status(): string {
     ...Object.entries(mailboxStore).map(([address, store]) => `    ${address}  password ${labPassword(address)}  (on ${store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,
     "",
-    "A shell command on a host: npm run lab -- exec <host> <command…>   (e.g. exec mx1 postqueue -p)",
+    "A shell command on a host: ./mf lab exec <host> <command…>   (e.g. exec mx1 postqueue -p)",
   ].join("\n");
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Provides the Pulumi CLI that the Automation API driver (scripts/stack.ts) runs. A complete
-# `pulumi` >= the pinned version on PATH is used as it is (the normal install, with internet).
-# Otherwise the pinned CLI is built from its Go module (scripts/setup/pulumi-cli/: this machine
+# Provides the Pulumi CLI that operators run (`pulumi up`) and the Automation API driver
+# (scripts/stack.ts) drives, with the plugins it needs beside it: the Node.js language host (runs
+# index.ts), the YAML language host (runs YAML programs that use the component package) and the
+# dynamic-provider host. A complete `pulumi` >= the pinned version on PATH is used as it is (the
+# normal install, with internet, bundles all three). Otherwise each is built from its pinned Go
+# module (scripts/setup/pulumi-cli/, pulumi-language-nodejs/, pulumi-language-yaml/: this machine
 # reaches the Go module proxy but no download site) and cached, so a second run takes seconds.
 # Prints what it did on stderr and, last on stdout, the bin directory to put on PATH.
 set -euo pipefail
@@ -10,9 +13,11 @@ REPO=$PWD
 PULUMI_VERSION=v3.276.0
 ROOT=${MAILFLEET_PULUMI_ROOT:-/var/cache/mailfleet/pulumi-$PULUMI_VERSION}
 BIN=$ROOT/bin
-# The engine starts this plugin for dynamic resources (the node-forge keys). Pulumi looks for it
-# beside the real `pulumi` executable, so it must sit in the same directory as the binary.
+# The engine starts these plugins: the language hosts for programs, the provider for dynamic
+# resources (the node-forge keys). Pulumi looks for them beside the real `pulumi` executable (on
+# PATH only with a warning), so they must sit in the same directory as the binary.
 PROVIDER=pulumi-resource-pulumi-nodejs
+LANGUAGE_HOSTS=(pulumi-language-nodejs pulumi-language-yaml)
 start=$SECONDS
 say() { echo "pulumi-cli: $*" >&2; }
 
@@ -22,31 +27,51 @@ ambient=$(command -v pulumi || true)
 if [ -n "$ambient" ]; then
   ambient=$(readlink -f "$ambient")
   have=$("$ambient" version 2>/dev/null || true)
-  # Without its bundled dynamic-provider plugin a CLI cannot run the key resources.
-  if [[ $have == v* ]] && version_at_least "$have" "$PULUMI_VERSION" && [ -x "$(dirname "$ambient")/$PROVIDER" ]; then
+  # Without its bundled plugins a CLI cannot run the program or the key resources.
+  complete=true
+  for plugin in "$PROVIDER" "${LANGUAGE_HOSTS[@]}"; do [ -x "$(dirname "$ambient")/$plugin" ] || complete=false; done
+  if [[ $have == v* ]] && version_at_least "$have" "$PULUMI_VERSION" && $complete; then
     say "using $ambient ($have) from PATH ($((SECONDS - start)) s)"
     dirname "$ambient"
     exit 0
   fi
 fi
 
+need_go() {
+  if ! command -v go >/dev/null; then PATH=/usr/local/go/bin:$PATH; fi
+  command -v go >/dev/null || { say "no pulumi $PULUMI_VERSION on PATH and no Go toolchain to build $1"; exit 1; }
+}
+
 if [ "$("$BIN/pulumi" version 2>/dev/null || true)" = "$PULUMI_VERSION" ]; then
   did="reused the cached $BIN/pulumi"
 else
-  if ! command -v go >/dev/null; then PATH=/usr/local/go/bin:$PATH; fi
-  command -v go >/dev/null || { say "no pulumi $PULUMI_VERSION on PATH and no Go toolchain to build it"; exit 1; }
+  need_go pulumi
   say "building pulumi $PULUMI_VERSION from its Go module (about 9 minutes cold, seconds with a warm Go cache)"
   mkdir -p "$BIN"
   # -mod=readonly: build exactly what go.mod/go.sum pin, never rewrite them. Temp names carry the
   # PID and are renamed into place, so runs started side by side never see half a file.
   # The version ldflag is what `pulumi version` prints; without it the Automation API, which
   # checks the CLI's version before every operation, refuses the CLI.
-  (cd scripts/setup/pulumi-cli && go build -mod=readonly -o "$BIN/pulumi.tmp.$$" \
+  (cd scripts/setup/pulumi-cli && nice -n 10 go build -mod=readonly -o "$BIN/pulumi.tmp.$$" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
   mv "$BIN/pulumi.tmp.$$" "$BIN/pulumi"
   did="built $BIN/pulumi"
 fi
+
+# A language host is cached with a copy of the go.sum it was built from: when the pins change, it
+# is built again. Each builds in about a minute cold (the host's own main package from its module).
+for host in "${LANGUAGE_HOSTS[@]}"; do
+  pins=scripts/setup/$host/go.sum
+  if [ -x "$BIN/$host" ] && cmp -s "$pins" "$BIN/.$host.go.sum"; then continue; fi
+  need_go "$host"
+  package=$(sed -n 's/^import _ "\(.*\)"$/\1/p' "scripts/setup/$host/tools.go")
+  say "building $host from its Go module ($package)"
+  (cd "scripts/setup/$host" && nice -n 10 go build -mod=readonly -o "$BIN/$host.tmp.$$" "$package")
+  mv "$BIN/$host.tmp.$$" "$BIN/$host"
+  cp "$pins" "$BIN/.$host.go.sum.tmp.$$" && mv "$BIN/.$host.go.sum.tmp.$$" "$BIN/.$host.go.sum"
+  did="$did, built $BIN/$host"
+done
 
 # The SDK's dynamic-provider host, run with the project's Node 24. MAILFLEET_ROOT (set by
 # scripts/engine.ts) names the checkout whose node_modules hold the SDK and node-forge; the

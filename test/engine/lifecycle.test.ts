@@ -14,7 +14,7 @@ import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { openStack } from "../../scripts/engine";
 import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
 import { HASH } from "../support/fixtures";
-import { filesUnder, LAB_PASSPHRASE, labSandbox, runScript, Sandbox } from "../support/engineSandbox";
+import { filesUnder, LAB_PASSPHRASE, labSandbox, reveal, runScript, Sandbox } from "../support/engineSandbox";
 
 const DKIM = "pulumi-nodejs:dynamic/mailfleet:DkimKey";
 const CA = "pulumi-nodejs:dynamic/mailfleet:FleetCa";
@@ -33,18 +33,6 @@ interface StateResource {
   name: string;
   id?: string;
   outputs: Record<string, any>;
-}
-
-/** `pulumi stack export --show-secrets` marks each secret with this signature key and its plaintext as JSON. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function reveal(value: unknown): any {
-  if (Array.isArray(value)) return value.map(reveal);
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    if (SECRET_SIG in o) return reveal(JSON.parse(o.plaintext as string));
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, reveal(v)]));
-  }
-  return value;
 }
 
 /** The stack's resources as the engine holds them, secrets decrypted. */

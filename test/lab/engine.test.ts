@@ -1,5 +1,6 @@
 /**
- * The engine's outputs configure real hosts: the lab stack goes `up` under the real engine, then
+ * The engine's outputs configure real hosts: the lab stack goes `pulumi up` as operators run it
+ * (the real CLI and its Node.js language host on the project's index.ts), then
  * every lab host is pushed the files the engine exported (with the deploy command the Pulumi push
  * runs, over SSH) in place of the lab's offline render, and mail flows in and out. The DKIM key
  * that signs is the one the engine holds, and the record that verifies it is the one it published.
@@ -10,23 +11,24 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { RenderedFile } from "../../components/render/file";
 import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
-import { openStack } from "../../scripts/engine";
 import * as lab from "../../scripts/lab";
 import { labDnsFiles } from "../../scripts/lab/peers";
 import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
-import { LAB_PASSPHRASE, labSandbox, Sandbox } from "../support/engineSandbox";
+import { CliRun, projectSandbox, pulumi, reveal, Sandbox } from "../support/engineSandbox";
 import { restoreHosts, useLab } from "../support/lab";
 
 const ALICE = "alice@example.com";
 const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;
 
+/** The stack's outputs as `pulumi stack output --json --show-secrets` prints them. */
+type StackOutputs = { hostFiles: Record<string, RenderedFile[]>; dnsServerFiles: RenderedFile[]; dkimTxt: Record<string, string> };
+
 /** Each lab host's files from the engine's outputs; the nameserver also gets the lab's peer zones. */
-function engineFiles(outputs: OutputMap, host: lab.LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles.value as RenderedFile[], host);
-  const files = (outputs.hostFiles.value as Record<string, RenderedFile[]>)[host.name];
+function engineFiles(outputs: StackOutputs, host: lab.LabHost): RenderedFile[] {
+  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles, host);
+  const files = outputs.hostFiles[host.name];
   assert.ok(files, `the engine exported no files for ${host.name}`);
   return files;
 }
@@ -36,21 +38,23 @@ const tag = (name: string) => `${name} ${Date.now()}`;
 describe("engine + lab: hosts configured from the engine's outputs", { timeout: 20 * 60_000 }, () => {
   const labFleet = useLab();
   let box: Sandbox;
-  let stack: Stack;
-  let outputs: OutputMap;
+  let outputs: StackOutputs;
   let dkimKeyPem: string;
   /** The TLS endpoints probed here (once the lab is up), and their certificates before the engine's push. */
   let endpoints: { address: string; port: number; name: string; starttls?: "smtp" }[];
   let issued: lab.PresentedCertificate[];
 
   before(async () => {
-    box = labSandbox();
-    stack = await openStack("lab", { workDir: box.workDir, backendUrl: box.backendUrl, passphrase: LAB_PASSPHRASE });
-    await stack.up();
-    outputs = await stack.outputs();
-    const exported = await stack.exportStack();
-    const key = exported.deployment.resources.find((r: any) => r.id === "lab1._domainkey.example.com");
-    dkimKeyPem = JSON.parse(key.outputs.privateKeyPem.plaintext);
+    box = projectSandbox();
+    const ok = (run: CliRun) => {
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      return run.stdout;
+    };
+    ok(pulumi(box, ["stack", "init", "lab"]));
+    ok(pulumi(box, ["up", "--yes", "--stack", "lab"]));
+    outputs = JSON.parse(ok(pulumi(box, ["stack", "output", "--stack", "lab", "--json", "--show-secrets"])));
+    const exported = reveal(JSON.parse(ok(pulumi(box, ["stack", "export", "--stack", "lab", "--show-secrets"]))));
+    dkimKeyPem = exported.deployment.resources.find((r: any) => r.id === "lab1._domainkey.example.com").outputs.privateKeyPem;
 
     const fleet = labFleet();
     endpoints = [
@@ -70,8 +74,8 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
       // The lab's own files and keys again, for the suites after this one.
       await restoreHosts(labFleet(), labFleet().hosts.filter((h) => h.ssh));
     } finally {
-      await stack?.destroy().catch(() => undefined);
-      await stack?.workspace.removeStack("lab", { preserveConfig: true }).catch(() => undefined);
+      pulumi(box, ["destroy", "--yes", "--stack", "lab"]);
+      pulumi(box, ["stack", "rm", "--yes", "--preserve-config", "lab"]);
       box.remove();
     }
   });
@@ -110,7 +114,7 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
   it("submission: the outbound MTA signs with the engine's DKIM key and the published record verifies it", async () => {
     // The record the receiver looks up is the one the engine exported.
     const published = lab.dig("lab1._domainkey.example.com", "TXT", lab.EXT.name).map(lab.txtValue);
-    assert.deepEqual(published, [outputs.dkimTxt.value["lab1._domainkey.example.com"]]);
+    assert.deepEqual(published, [outputs.dkimTxt["lab1._domainkey.example.com"]]);
 
     const subject = tag("engine submission");
     const sent = lab.smtpSend({

@@ -3,10 +3,10 @@
  * stack file (so no test touches the repo's files) and a file state backend beside it.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/engine";
+import { dirname, join } from "node:path";
+import { pulumiBinDir, REPO_ROOT } from "../../scripts/engine";
 
 export const LAB_PASSPHRASE = "mailfleet-lab";
 
@@ -31,6 +31,59 @@ export function labSandbox(): Sandbox {
   return { workDir, stateDir, backendUrl: `file://${stateDir}`, stackFile, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
+/**
+ * The lab sandbox as an operator's project folder for the CLI: beside the copied Pulumi.yaml and
+ * stack file, the repo's own program (index.ts, components/, package.json, tsconfig.json and the
+ * node_modules it runs with) linked in, so `pulumi up` runs the project's entry point.
+ */
+export function projectSandbox(): Sandbox {
+  const box = labSandbox();
+  for (const name of ["index.ts", "components", "package.json", "tsconfig.json", "node_modules"]) {
+    symlinkSync(join(REPO_ROOT, name), join(box.workDir, name));
+  }
+  return box;
+}
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real `pulumi` as an operator would, in the sandbox's project folder, in a network
+ * namespace of its own with only loopback (the engine and its plugins talk over it): nothing it
+ * does can reach for the network. Plugin downloads are off by the CLI's own setting, PULUMI_HOME is
+ * the sandbox's (no plugin or credential of this machine's user is seen), and `node` on PATH is
+ * the project's Node 24 unless `node` names another one.
+ */
+let cliBin: string | undefined;
+
+export function pulumi(box: Sandbox, args: string[], options: { input?: string; node?: string; cwd?: string } = {}): CliRun {
+  // The set-up script runs once per test process: its answer does not change.
+  const bin = (cliBin ??= pulumiBinDir());
+  const env = {
+    PATH: [dirname(options.node ?? process.execPath), bin, "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":"),
+    HOME: process.env.HOME ?? "/root",
+    PULUMI_HOME: join(dirname(box.stateDir), "pulumi-home"),
+    PULUMI_BACKEND_URL: box.backendUrl,
+    PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE,
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    // The dynamic-provider plugin runs the key resources with this checkout's SDK and node-forge.
+    MAILFLEET_ROOT: REPO_ROOT,
+  };
+  mkdirSync(box.stateDir, { recursive: true });
+  const result = spawnSync("unshare", ["--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", join(bin, "pulumi"), "--non-interactive", ...args], {
+    cwd: options.cwd ?? box.workDir,
+    env,
+    input: options.input,
+    encoding: "utf8",
+    timeout: 5 * 60 * 1000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
 /** Every file under a folder, with its content: the whole state backend as it lies on disk. */
 export function filesUnder(dir: string): { path: string; content: string }[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
@@ -48,4 +101,17 @@ export function runScript(script: string, args: string[], cwd: string, env: Reco
     timeout: 10 * 60 * 1000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `pulumi stack export --show-secrets` marks each secret with this signature key and its plaintext as JSON. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+/** An exported deployment (or part of one) with every secret replaced by its plaintext value. */
+export function reveal(value: unknown): any {
+  if (Array.isArray(value)) return value.map(reveal);
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (SECRET_SIG in o) return reveal(JSON.parse(o.plaintext as string));
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, reveal(v)]));
+  }
+  return value;
 }
