@@ -11,6 +11,7 @@ import {
   eabHmac,
   eabKid,
   dnsblSite,
+  dnswlSite,
   dnsName,
   email,
   fqdn,
@@ -156,9 +157,10 @@ export const KEYS = {
   spam: z
     .strictObject({
       dnsbls: z.array(dnsblSite).default(["zen.spamhaus.org*3", "bl.spamcop.net"]),
+      dnswls: z.array(dnswlSite).default([]),
       warnOnly: z.boolean().default(false),
     })
-    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], warnOnly: false }),
+    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], dnswls: [], warnOnly: false }),
   relayNetworks: z.array(relayNetwork).default([]),
   adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),

@@ -83,7 +83,16 @@ const ALLOW_MTA = [
  * renders every example stack against these lists).
  */
 export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
-  edge: [...ALLOW_ALL, ...ALLOW_TLS, ...ALLOW_MTA, allow(`${POSTFIX_DIR}/mailboxes`), allow(`${RSPAMD_LOCAL}/milter_headers.conf`), below(dirname(NGINX_CONF)), below(dirname(WEB_ROOT))],
+  edge: [
+    ...ALLOW_ALL,
+    ...ALLOW_TLS,
+    ...ALLOW_MTA,
+    allow(`${POSTFIX_DIR}/mailboxes`),
+    ...["milter_headers.conf", "rbl_group.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+    allow("/etc/rspamd/override.d/rbl.conf"),
+    below(dirname(NGINX_CONF)),
+    below(dirname(WEB_ROOT)),
+  ],
   outbound: [
     ...ALLOW_ALL,
     ...ALLOW_TLS,

@@ -4,6 +4,7 @@
  * settings are read back from postconf (expanded), not grepped from the file.
  */
 import assert from "node:assert/strict";
+import { postscreenAllowSite } from "../../components/config/dnsList";
 import { describe, it } from "node:test";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostsOf } from "../../components/topology";
@@ -93,10 +94,11 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     smtp_helo_name: host.fqdn,
     smtp_tls_security_level: "may",
     postscreen_greet_action: spec.spam.warnOnly ? "ignore" : "enforce",
-    // Postfix's own defaults show through when no DNSBL is configured (the lab has none).
-    postscreen_dnsbl_sites: spec.spam.dnsbls.join(", "),
-    postscreen_dnsbl_threshold: spec.spam.dnsbls.length > 0 ? "3" : "1",
-    postscreen_dnsbl_action: spec.spam.dnsbls.length > 0 && !spec.spam.warnOnly ? "enforce" : "ignore",
+    // The blocklists, then the allowlists (spam.dnswls) with their weight subtracted; the lab's are
+    // "bl.example.net*3, wl.example.net*-3" (test/config/dnsList.test.ts has the syntax).
+    postscreen_dnsbl_sites: [...spec.spam.dnsbls, ...spec.spam.dnswls.map(postscreenAllowSite)].join(", "),
+    postscreen_dnsbl_threshold: "3",
+    postscreen_dnsbl_action: spec.spam.warnOnly ? "ignore" : "enforce",
     lmtp_bind_address: own.ipv4,
     smtpd_sasl_auth_enable: "no",
   });
