@@ -204,8 +204,12 @@ function dnsListRules(spam: FleetSpec["spam"]): RenderedFile[] {
     `  ${ucl(list.symbol.toLowerCase())} {`,
     `    rbl = ${ucl(list.zone)};`,
     `    symbol = ${ucl(list.symbol)};`,
+    "    # Only what is written here (the module's defaults would add replies outside the filter).",
     "    ignore_defaults = true;",
     "    checks = [\"from\"];",
+    "    ipv4 = true;",
+    "    ipv6 = true;",
+    "    exclude_local = true;",
     ...(list.replies ? ['    returncodes_matcher = "regexp";', `    returncodes { ${list.symbol} = ${uclRegexp(list.replies)}; }`] : []),
     "  }",
   ];
