@@ -100,7 +100,7 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
       assert.match(syslog, /postscreen\[\d+\]: DNSBL rank 3 for \[203\.0\.113\.126\]/);
       // rspamd counts the same listing: marked as spam (add header), never rejected.
       const line = await rspamdLine(offsets.rspamd, accepted.message_id!);
-      assert.match(line, /MAILFLEET_DNSBL_BL_EXAMPLE_NET\(6\.00\)/);
+      assert.match(line, /MAILFLEET_DNSBL_BLEXAMPLENET\(6\.00\)/);
       assert.match(line, /\(add header\)/);
     } finally {
       await restoreHosts(fleet, [mx1()]);
@@ -120,8 +120,8 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
     assert.match(syslog, /addr 203\.0\.113\.127 listed by domain wl\.example\.net as 127\.0\.0\.2/);
     assert.match(syslog, /postscreen\[\d+\]: PASS NEW \[203\.0\.113\.127\]/);
     const line = await rspamdLine(offsets.rspamd, accepted.message_id!);
-    assert.match(line, /MAILFLEET_DNSBL_BL_EXAMPLE_NET\(6\.00\)/);
-    assert.match(line, /MAILFLEET_DNSWL_WL_EXAMPLE_NET\(-6\.00\)/);
+    assert.match(line, /MAILFLEET_DNSBL_BLEXAMPLENET\(6\.00\)/);
+    assert.match(line, /MAILFLEET_DNSWL_WLEXAMPLENET\(-6\.00\)/);
     await unlistAddress(SOURCES.allowed, RBL_ZONES.allow);
   });
 

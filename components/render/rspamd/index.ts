@@ -194,7 +194,8 @@ function dnsListRules(spam: FleetSpec["spam"]): RenderedFile[] {
   const unit = EDGE_SCORES.addHeader / dnsblThreshold(spam.dnsbls);
   const symbols = new Set<string>();
   const lists = [...spam.dnsbls.map((site) => parseDnsList(site)), ...spam.dnswls.map((site) => parseDnsList(site, true))].map((list) => {
-    const base = `MAILFLEET_${list.weight < 0 ? "DNSWL" : "DNSBL"}_${list.zone.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+    // The zone's letters and digits only: a symbol's shape never depends on how many labels a zone has.
+    const base = `MAILFLEET_${list.weight < 0 ? "DNSWL" : "DNSBL"}_${list.zone.toUpperCase().replace(/[^A-Z0-9]/g, "")}`;
     let symbol = base;
     for (let n = 2; symbols.has(symbol); n++) symbol = `${base}_${n}`;
     symbols.add(symbol);
