@@ -151,6 +151,7 @@ export const KEYS = {
       username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
       password: relayPassword,
       spfInclude: dnsName.optional(),
+      caCertificate: pemCertificates.optional(),
     })
     .optional(),
   spfIncludes: z.array(dnsName).default([]),
@@ -250,7 +251,7 @@ export function hostCount(given: Parsed["hosts"]["edge"]): number {
 }
 
 /** Multi-line values are allowed only where a PEM block is expected. */
-export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle"]);
+export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
 
 /** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
 export function scalarFromString(value: unknown): unknown {

@@ -46,6 +46,8 @@ export interface SmarthostSpec {
   password: string;
   /** SPF include the relay provider documents (e.g. `_spf.relay.example`), if any. */
   spfInclude?: string;
+  /** The CA (PEM) the relay's certificate must chain to; absent: the system's trust (Debian's ca-certificates). */
+  caCertificate?: string;
 }
 
 export interface AwsSpec {

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import {
   EXT,
@@ -39,15 +39,16 @@ const RSPAMD_LOG = "var/log/rspamd/rspamd.log";
 
 describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
   let fleet: LabFleet;
-  useLab((f) => (fleet = f));
-  const mx1 = () => labHost(fleet, "mx1");
-  const run = Math.random().toString(36).slice(2, 8);
-
-  before(() => {
+  // What needs the lab goes in onUp: a suite that brings up its own lab runs hooks without waiting for it.
+  useLab((f) => {
+    fleet = f;
     for (const address of Object.values(SOURCES)) execOk(EXT.name, ["ip", "addr", "replace", `${address}/32`, "dev", "eth0"]);
     // postscreen skips the lists for a client it passed before (its cache): an earlier run's must not count.
     execOk("mx1", ["sh", "-c", "postfix stop && rm -f /var/lib/postfix/postscreen_cache.* && postfix start"]);
   });
+  const mx1 = () => labHost(fleet, "mx1");
+  const run = Math.random().toString(36).slice(2, 8);
+
   after(async () => {
     // A fresh rbldnsd starts with empty lists: the lab as the bring-up left it.
     stopRbldnsd();
