@@ -39,6 +39,13 @@ const RSPAMD_LOG = "var/log/rspamd/rspamd.log";
 
 describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
   let fleet: LabFleet;
+  // Registered before useLab's: hooks run in that order, and a suite's own lab goes down in useLab's.
+  after(() => {
+    // A fresh rbldnsd starts with empty lists: the lab as the bring-up left it.
+    stopRbldnsd();
+    startRbldnsd();
+    for (const address of Object.values(SOURCES)) execOk(EXT.name, ["ip", "addr", "del", `${address}/32`, "dev", "eth0"]);
+  });
   // What needs the lab goes in onUp: a suite that brings up its own lab runs hooks without waiting for it.
   useLab((f) => {
     fleet = f;
@@ -48,13 +55,6 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
   });
   const mx1 = () => labHost(fleet, "mx1");
   const run = Math.random().toString(36).slice(2, 8);
-
-  after(async () => {
-    // A fresh rbldnsd starts with empty lists: the lab as the bring-up left it.
-    stopRbldnsd();
-    startRbldnsd();
-    for (const address of Object.values(SOURCES)) execOk(EXT.name, ["ip", "addr", "del", `${address}/32`, "dev", "eth0"]);
-  });
 
   /** A log of mx1 from `offset` bytes on. */
   const logSince = (path: string, offset: number) => readFileSync(join(hostRoot("mx1"), path), "utf8").slice(offset);
