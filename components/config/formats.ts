@@ -5,6 +5,7 @@
  */
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { filterOctets } from "./dnsList";
 
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 // Service labels such as _spf or _dmarc appear in names that other parties publish.
@@ -182,13 +183,23 @@ export const sshPublicKey = z
     "not an OpenSSH public key line (type, base64 key, optional comment of letters, digits, @ . _ -)",
   );
 
-// postscreen_dnsbl_sites syntax: zone[=reply-filter][*weight], e.g. zen.spamhaus.org*3
+// postscreen_dnsbl_sites syntax (parsed in ./dnsList): zone[=reply-filter][*weight], e.g. zen.spamhaus.org*3
 export const dnsblSite = z
   .string()
   .regex(
     new RegExp(`^${DNS_NAME_RE.source.slice(1, -1)}(?:=[0-9.\\[\\];]{3,64})?(?:\\*-?[0-9]{1,2})?$`),
     "not a DNSBL site — use zone[=127.0.0.[2..11]][*weight], like zen.spamhaus.org*3",
-  );
+  )
+  .superRefine((site, ctx) => {
+    const filter = /=([^*]+)/.exec(site)?.[1];
+    const octets = filter === undefined ? [] : filterOctets(filter);
+    if (typeof octets === "string") ctx.addIssue({ code: "custom", message: `not a reply filter: ${octets} — like 127.0.0.[2..11] or 127.0.0.[2;4]` });
+  });
+/** An allowlist site: the same syntax, its weight how much a listing lowers the score, so never negative. */
+export const dnswlSite = dnsblSite.refine(
+  (site) => !/\*-/.test(site),
+  "a negative weight: an allowlist's weight is subtracted already — give it positive, like list.dnswl.org=127.0.[0..255].[2..3]*3",
+);
 
 /** Paths of the strings anywhere in raw config for which test holds. */
 export function stringPaths(value: unknown, test: (text: string, path: (string | number)[]) => boolean, path: (string | number)[] = []): (string | number)[][] {

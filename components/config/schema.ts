@@ -11,6 +11,7 @@ import {
   eabHmac,
   eabKid,
   dnsblSite,
+  dnswlSite,
   dnsName,
   email,
   fqdn,
@@ -152,15 +153,17 @@ export const KEYS = {
       username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
       password: relayPassword,
       spfInclude: dnsName.optional(),
+      caCertificate: pemCertificates.optional(),
     })
     .optional(),
   spfIncludes: z.array(dnsName).default([]),
   spam: z
     .strictObject({
       dnsbls: z.array(dnsblSite).default(["zen.spamhaus.org*3", "bl.spamcop.net"]),
+      dnswls: z.array(dnswlSite).default([]),
       warnOnly: z.boolean().default(false),
     })
-    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], warnOnly: false }),
+    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], dnswls: [], warnOnly: false }),
   relayNetworks: z.array(relayNetwork).default([]),
   adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),
@@ -250,7 +253,7 @@ export function hostCount(given: Parsed["hosts"]["edge"]): number {
 }
 
 /** Multi-line values are allowed only where a PEM block is expected. */
-export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle"]);
+export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
 
 /** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
 export function scalarFromString(value: unknown): unknown {

@@ -46,6 +46,8 @@ export interface SmarthostSpec {
   password: string;
   /** SPF include the relay provider documents (e.g. `_spf.relay.example`), if any. */
   spfInclude?: string;
+  /** The CA (PEM) the relay's certificate must chain to; absent: the system's trust (Debian's ca-certificates). */
+  caCertificate?: string;
 }
 
 export interface AwsSpec {
@@ -162,7 +164,11 @@ export interface FleetSpec {
   smarthost?: SmarthostSpec;
   /** Extra SPF includes for other senders of the hosted domains (newsletters, ticketing, …). */
   spfIncludes: string[];
-  spam: { dnsbls: string[]; warnOnly: boolean };
+  /**
+   * DNS blocklists and allowlists in postscreen's `zone[=replies][*weight]` (parsed by ./dnsList), and
+   * whether listings only log (a dry run).
+   */
+  spam: { dnsbls: string[]; dnswls: string[]; warnOnly: boolean };
   /** Networks allowed to relay through the outbound MTA without AUTH (keep empty unless needed). */
   relayNetworks: string[];
   adminSshCidrs: string[];

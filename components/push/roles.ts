@@ -13,6 +13,7 @@ import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
+import { SMARTHOST_CA } from "../render/postfix/outbound";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
@@ -83,13 +84,23 @@ const ALLOW_MTA = [
  * renders every example stack against these lists).
  */
 export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
-  edge: [...ALLOW_ALL, ...ALLOW_TLS, ...ALLOW_MTA, allow(`${POSTFIX_DIR}/mailboxes`), allow(`${RSPAMD_LOCAL}/milter_headers.conf`), below(dirname(NGINX_CONF)), below(dirname(WEB_ROOT))],
+  edge: [
+    ...ALLOW_ALL,
+    ...ALLOW_TLS,
+    ...ALLOW_MTA,
+    allow(`${POSTFIX_DIR}/mailboxes`),
+    ...["milter_headers.conf", "rbl_group.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+    allow("/etc/rspamd/override.d/rbl.conf"),
+    below(dirname(NGINX_CONF)),
+    below(dirname(WEB_ROOT)),
+  ],
   outbound: [
     ...ALLOW_ALL,
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/sender_login`),
     allow(`${POSTFIX_DIR}/sasl_passwd`, 0o600),
+    allow(`${POSTFIX_DIR}/${SMARTHOST_CA}`),
     allow(`${RSPAMD_LOCAL}/sender_login.map`),
     allow("/etc/rspamd/lua.local.d/sender_login.lua"),
     below(RSPAMD_DKIM_DIR, 0o640, RSPAMD_GROUP),

@@ -50,6 +50,8 @@ export interface SendOptions {
   subject: string;
   /** Where the client runs (default: client). */
   on?: string;
+  /** The address it connects from, when not the host's first. */
+  source?: string;
 }
 
 /** One SMTP transaction; the result says where it stopped and what the server answered. */
@@ -62,6 +64,7 @@ export function smtpSend(o: SendOptions): SmtpResult {
     ...(o.auth ? ["--user", o.auth.user, "--password", o.auth.password] : []),
     "--mail-from", o.from,
     ...(o.headerFrom ? ["--header-from", o.headerFrom] : []),
+    ...(o.source ? ["--source", o.source] : []),
     ...o.to.flatMap((r) => ["--rcpt", r]),
     "--subject", o.subject,
   ]);

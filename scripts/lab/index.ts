@@ -49,11 +49,13 @@ import {
   startSyslog,
 } from "./host";
 import { waitUntil } from "./clients";
-import { ACME, BACKUP, CLIENT, clientPostfixMainCf, clientUnboundConf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labZones } from "./peers";
+import { ACME, BACKUP, CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labUnboundConf, labZones, RBL } from "./peers";
+import { startRbldnsd } from "./rbl";
 import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
-export { ACME, BACKUP } from "./peers";
+export { ACME, BACKUP, RBL, RBL_ZONES } from "./peers";
+export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
 export * from "./clients";
@@ -290,6 +292,14 @@ export function clientTrustFile(): string {
   return join(hostRoot(CLIENT.name), CA_FILE);
 }
 
+/** A lab resolver on a host (peers.ts labUnboundConf), which its resolv.conf then names. */
+function startResolver(fleet: LabFleet, dns: LabHost, host: string): void {
+  const zones = [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
+  writeHostFile(host, "/etc/unbound/unbound.conf", labUnboundConf(dns.ipv4, zones));
+  startService(host, ["unbound"]);
+  writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
+}
+
 function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
@@ -302,9 +312,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
-  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", clientUnboundConf(dns.ipv4, [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin)));
-  startService(CLIENT.name, ["unbound"]);
-  writeHostFile(CLIENT.name, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
+  startResolver(fleet, dns, CLIENT.name);
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
@@ -375,7 +383,11 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   // The fleet's first push may already ask for certificates and back up: the CA and the backup target come first.
   if (fleet.hosts.includes(ACME)) startPebble(dns);
   if (fleet.hosts.includes(BACKUP)) startRestServer();
-  step("namespaces, filesystems, network, SSH, ACME CA, backup target");
+  if (fleet.hosts.includes(RBL)) startRbldnsd();
+  // The edges ask DNS blocklists through a resolver of their own, as the README advises operators
+  // (public lists refuse shared resolvers); before the push, which starts rspamd, which reads resolv.conf.
+  for (const edge of fleet.hosts.filter((h) => h.role === "edge")) startResolver(fleet, dns, edge.name);
+  step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, the edges' resolvers");
 
   // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
   const acme = fleet.spec.tls.mode === "acme" && fleet.hosts.includes(ACME);
@@ -432,6 +444,7 @@ const DAEMONS: Record<string, string> = {
   pebble: "pebble",
   "rest-server": "rest-server",
   unbound: "unbound",
+  rbldnsd: "rbldnsd",
 };
 
 /** The daemons running on a lab host (by process name). */

@@ -29,10 +29,11 @@ def tls_context(cafile):
 
 def connect(args):
     context = tls_context(args.cafile)
+    source = (args.source, 0) if args.source else None
     if args.mode == "tls":
-        smtp = smtplib.SMTP_SSL(args.host, args.port, timeout=30, context=context, local_hostname=args.helo)
+        smtp = smtplib.SMTP_SSL(args.host, args.port, timeout=30, context=context, local_hostname=args.helo, source_address=source)
     else:
-        smtp = smtplib.SMTP(args.host, args.port, timeout=30, local_hostname=args.helo)
+        smtp = smtplib.SMTP(args.host, args.port, timeout=30, local_hostname=args.helo, source_address=source)
     smtp.ehlo()
     result = {"ehlo": sorted(smtp.esmtp_features.keys()), "auth_before_tls": smtp.esmtp_features.get("auth")}
     if args.mode == "starttls":
@@ -180,6 +181,7 @@ def main():
     parser.add_argument("--port", type=int, default=25)
     parser.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
     parser.add_argument("--helo", default=None)
+    parser.add_argument("--source", default=None, help="the local address to connect from (one of the host's)")
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--mail-from", default="")

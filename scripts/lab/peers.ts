@@ -15,6 +15,9 @@ export const CLIENT = peer("client");
 export const EXT = peer("ext");
 export const ACME = peer("acme");
 export const BACKUP = peer("backup");
+export const RBL = peer("rbl");
+/** The lab's DNS blocklist and allowlist zones, served by rbldnsd on RBL (scripts/lab/rbl.ts). */
+export const RBL_ZONES = { block: "bl.example.net", allow: "wl.example.net" } as const;
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
 
@@ -23,7 +26,7 @@ const PEER_TTL = 300;
 
 /** The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's own zone writer. */
 export function labZones(nameserver: NameserverSpec): ZoneFile[] {
-  const hosts = [CLIENT, EXT, ACME, BACKUP];
+  const hosts = [CLIENT, EXT, ACME, BACKUP, RBL];
   const record = (name: string, data: RecordData, owner: RecordOwner = { domain: EXT_DOMAIN }): DnsRecord => ({
     name,
     zone: EXT_DOMAIN,
@@ -112,14 +115,17 @@ export function clientPostfixMainCf(): string {
 }
 
 /**
- * client's resolver: the caching recursive resolver of a user's machine (unbound on 127.0.0.1),
- * asking the lab's nameserver for each of the zones it serves (the lab has no root), so CNAMEs into
- * another zone resolve (mta-sts.example.org -> mta-sts.<serverDomain>) as they do on the Internet.
- * No cache, no DNSSEC: a test sees every change at once, and the lab's zones are unsigned.
+ * A lab resolver: the caching recursive resolver of a user's machine (client) or of an edge (which
+ * the README tells operators to give the edges, for blocklists), unbound on 127.0.0.1, asking the
+ * lab's nameserver for each of the zones it serves (the lab has no root) and rbldnsd on RBL for the
+ * list zones, so CNAMEs into another zone resolve (mta-sts.example.org -> mta-sts.<serverDomain>) as
+ * they do on the Internet. No cache, no DNSSEC: a test sees every change at once (a listing too),
+ * and the lab's zones are unsigned.
  */
-export function clientUnboundConf(nameserver: string, zones: string[]): string {
+export function labUnboundConf(nameserver: string, zones: string[]): string {
+  const stubs: [string, string][] = [...zones.map((zone): [string, string] => [zone, nameserver]), ...Object.values(RBL_ZONES).map((zone): [string, string] => [zone, RBL.ipv4])];
   return [
-    "# The lab's user machine (not fleet config).",
+    "# A lab resolver (not fleet config).",
     "server:",
     "  interface: 127.0.0.1",
     "  interface: ::1",
@@ -133,7 +139,7 @@ export function clientUnboundConf(nameserver: string, zones: string[]): string {
     "  do-not-query-localhost: no",
     // unbound answers the documentation ranges' reverse zones itself (RFC 6303; 2001:db8::/32 as a whole) unless told not to.
     ...[...zones, "8.b.d.0.1.0.0.2.ip6.arpa"].map((zone) => `  local-zone: "${zone}" nodefault`),
-    ...zones.flatMap((zone) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${nameserver}`]),
+    ...stubs.flatMap(([zone, address]) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${address}`]),
     "",
   ].join("\n");
 }

@@ -35,7 +35,7 @@ export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";
 
-export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup";
+export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup" | "rbl";
 
 export interface LabHost {
   /** Label: mx1, dns1, client, … */
@@ -62,6 +62,8 @@ export const LAB_PEERS: LabHost[] = [
   { name: "acme", fqdn: `acme.${EXT_DOMAIN}`, ipv4: "203.0.113.14", ipv6: "2001:db8:0:3::14", kind: "acme", ssh: false },
   // An off-site backup target: restic's REST server.
   { name: "backup", fqdn: `backup.${EXT_DOMAIN}`, ipv4: "203.0.113.40", ipv6: "2001:db8:0:3::40", kind: "backup", ssh: false },
+  // DNS block- and allowlists (rbldnsd) for the edges' postscreen and rspamd: scripts/lab/rbl.ts.
+  { name: "rbl", fqdn: "rbl.example.net", ipv4: "203.0.113.53", ipv6: "2001:db8:0:3::53", kind: "rbl", ssh: false },
 ];
 
 /** Pebble's ACME API and its management API (which serves the root it issues under). */

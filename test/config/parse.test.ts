@@ -40,6 +40,8 @@ const CASES: Case[] = [
   ["shell in a host name", (r) => (r.hosts.edge[0].name = "mx1;reboot"), "hosts.edge[0].name", /not a host label/],
   ["space in a relay password", (r) => (r.smarthost = { host: "relay.example.net", username: "u", password: "a b" }), "smarthost.password", /printable ASCII characters without spaces/],
   ["directive in a DNSBL", (r) => (r.spam = { dnsbls: ["zen.spamhaus.org permit"] }), "spam.dnsbls[0]", /not a DNSBL site/],
+  ["DNSBL reply octet out of range", (r) => (r.spam = { dnsbls: ["bl.example.net=127.0.0.[2..300]"] }), "spam.dnsbls[0]", /not within 0\.\.255/],
+  ["negative allowlist weight", (r) => (r.spam = { dnsbls: [], dnswls: ["list.dnswl.org*-3"] }), "spam.dnswls[0]", /give it positive/],
   ["bad CIDR", (r) => (r.relayNetworks = ["10.0.0.0/33"]), "relayNetworks[0]", /CIDR/],
   ["SSH open to the world", (r) => (r.adminSshCidrs = ["0.0.0.0/0"]), "adminSshCidrs[0]", /whole Internet/],
   ["admin is not a mailbox", (r) => (r.admin = "ops@example.com"), "admin", /not a mailbox/],

@@ -4,6 +4,7 @@
  * settings are read back from postconf (expanded), not grepped from the file.
  */
 import assert from "node:assert/strict";
+import { postscreenAllowSite } from "../../components/config/dnsList";
 import { describe, it } from "node:test";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostsOf } from "../../components/topology";
@@ -93,10 +94,11 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     smtp_helo_name: host.fqdn,
     smtp_tls_security_level: "may",
     postscreen_greet_action: spec.spam.warnOnly ? "ignore" : "enforce",
-    // Postfix's own defaults show through when no DNSBL is configured (the lab has none).
-    postscreen_dnsbl_sites: spec.spam.dnsbls.join(", "),
-    postscreen_dnsbl_threshold: spec.spam.dnsbls.length > 0 ? "3" : "1",
-    postscreen_dnsbl_action: spec.spam.dnsbls.length > 0 && !spec.spam.warnOnly ? "enforce" : "ignore",
+    // The blocklists, then the allowlists (spam.dnswls) with their weight subtracted; the lab's are
+    // "bl.example.net*3, wl.example.net*-3" (test/config/dnsList.test.ts has the syntax).
+    postscreen_dnsbl_sites: [...spec.spam.dnsbls, ...spec.spam.dnswls.map(postscreenAllowSite)].join(", "),
+    postscreen_dnsbl_threshold: "3",
+    postscreen_dnsbl_action: spec.spam.warnOnly ? "ignore" : "enforce",
     lmtp_bind_address: own.ipv4,
     smtpd_sasl_auth_enable: "no",
   });
@@ -118,6 +120,7 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_tls_auth_only", "smtpd_relay_restrictions", "smtpd_sender_login_maps",
     "smtpd_sender_restrictions", "smtpd_milters", "non_smtpd_milters", "milter_default_action", "smtpd_hide_client_session",
     "message_size_limit", "relayhost", "smtp_sasl_auth_enable", "smtp_tls_security_level", "smtp_sasl_password_maps", "mynetworks",
+    "smtp_tls_CAfile",
   ]);
   const relay = spec.smarthost;
   assert.deepEqual(got, {
@@ -140,7 +143,9 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     message_size_limit: String(spec.messageSizeLimitMb * 1024 * 1024),
     relayhost: relay ? `[${relay.host}]:${relay.port}` : "",
     smtp_sasl_auth_enable: relay ? "yes" : "no",
-    smtp_tls_security_level: relay ? "encrypt" : "may",
+    // The relay's certificate verified (secure), against the pinned CA or the system's roots, before the login is sent.
+    smtp_tls_security_level: relay ? "secure" : "may",
+    smtp_tls_CAfile: relay ? (relay.caCertificate ? "/etc/postfix/smarthost-ca.pem" : "/etc/ssl/certs/ca-certificates.crt") : "",
     smtp_sasl_password_maps: relay ? "texthash:/etc/postfix/sasl_passwd" : "",
     mynetworks: ["127.0.0.0/8", ...(spec.ipv6 ? ["[::1]/128"] : []), ...relayNetworks].join(", "),
   });
@@ -176,6 +181,16 @@ describe("postfix configs pass Debian 13's postfix check and postconf, silently,
     const [out] = hostsOf(input.topology, "outbound");
     const secret = renderOutboundPostfix(input, out).find((f) => f.path === "/etc/postfix/sasl_passwd");
     assert.deepEqual(secret && { secret: secret.secret, mode: secret.mode }, { secret: true, mode: 0o600 });
+  });
+
+  it("with a smarthost whose CA is pinned", () => {
+    const input = labInput((raw) => {
+      raw.smarthost = { host: "relay.example.net", username: "mailfleet@example.com", password: "s3cret!pw:x", caCertificate: raw.tls.acme.caBundle };
+    });
+    checkFleet(input);
+    const [out] = hostsOf(input.topology, "outbound");
+    const ca = renderOutboundPostfix(input, out).find((f) => f.path === "/etc/postfix/smarthost-ca.pem");
+    assert.equal(ca?.content, input.topology.spec.smarthost!.caCertificate);
   });
 
   it("without IPv6, with relay networks, another delimiter and size", () => {

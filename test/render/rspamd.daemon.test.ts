@@ -169,3 +169,24 @@ test("outbound: signs for the From domain whatever the login's domain, and refus
   // The milter hands this reply to Postfix, which refuses the message at submission.
   assert.match(out.aliceAsBobVerdict, /smtp_message: From: bob@example\.org is not an address you may send as/);
 });
+
+test("the edge's RBL module asks exactly spam.dnsbls and spam.dnswls (none of rspamd's own), scored against add_header", () => {
+  const withFilter = labInput((s) => ({ ...s, spam: { ...s.spam, dnsbls: [...s.spam.dnsbls, "zen.spamhaus.org=127.0.0.[2..4]*2"] } }));
+  const rbl = configured(edge(withFilter), "rbl");
+  assert.deepEqual(
+    Object.entries(rbl.rbls as Record<string, any>).map(([name, r]) => [name, r.rbl, r.symbol, r.ipv4, r.ipv6, r.returncodes]),
+    [
+      ["mailfleet_dnsbl_blexamplenet", "bl.example.net", "MAILFLEET_DNSBL_BLEXAMPLENET", true, true, undefined],
+      ["mailfleet_dnsbl_zenspamhausorg", "zen.spamhaus.org", "MAILFLEET_DNSBL_ZENSPAMHAUSORG", true, true, { MAILFLEET_DNSBL_ZENSPAMHAUSORG: "/^(127)[.](0)[.](0)[.](2|3|4)$/" }],
+      ["mailfleet_dnswl_wlexamplenet", "wl.example.net", "MAILFLEET_DNSWL_WLEXAMPLENET", true, true, undefined],
+    ],
+  );
+  // "group" repeats (one object a group): compact JSON, one line each.
+  const groups = withDebian13Host([...edge(withFilter), ...HOST_FILES], (host) => host.run(["rspamadm", "configdump", "-C", "group"]).stdout);
+  const rblGroup = groups.split("\n").filter(Boolean).map((line) => JSON.parse(line)).find((g) => g.rbl)!.rbl.symbols;
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(rblGroup as Record<string, any>).filter(([s]) => s.startsWith("MAILFLEET_")).map(([s, v]) => [s, v.weight])),
+    // Postscreen's weights times add_header / threshold (6 / 3).
+    { MAILFLEET_DNSBL_BLEXAMPLENET: 6, MAILFLEET_DNSBL_ZENSPAMHAUSORG: 4, MAILFLEET_DNSWL_WLEXAMPLENET: -6 },
+  );
+});

@@ -2,6 +2,7 @@
  * The edge MX: receives mail for the hosted domains on port 25 and hands each message over LMTP
  * to the store that holds the mailbox. Accepts nothing else, relays for nobody.
  */
+import { postscreenAllowSite } from "../../config/dnsList";
 import { FleetSpec } from "../../config/spec";
 import { oncePer } from "../../memo";
 import { Host, LMTP_CONCURRENCY } from "../../topology";
@@ -28,7 +29,9 @@ export function dnsblThreshold(sites: readonly string[]): number {
 
 function edgeSettings(input: RenderInput, host: Host): Setting[] {
   const spec = input.topology.spec;
-  const { warnOnly, dnsbls } = spec.spam;
+  const { warnOnly, dnsbls, dnswls } = spec.spam;
+  // One list of sites: an allowlisting subtracts its weight from the blocklistings'.
+  const sites = [...dnsbls, ...dnswls.map(postscreenAllowSite)];
   // Dry run: reputation checks log what they would have rejected and let the mail in.
   const enforce = warnOnly ? "ignore" : "enforce";
   const reputation = (restriction: string) => (warnOnly ? `warn_if_reject ${restriction}` : restriction);
@@ -88,9 +91,13 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
     ),
     ...(dnsbls.length > 0
       ? [
-          setting("postscreen_dnsbl_sites", dnsbls),
+          setting("postscreen_dnsbl_sites", sites),
           setting("postscreen_dnsbl_threshold", dnsblThreshold(dnsbls)),
-          setting("postscreen_dnsbl_action", enforce),
+          setting(
+            "postscreen_dnsbl_action",
+            enforce,
+            "A client whose listings reach the threshold gets 550 at RCPT, naming the list (the log keeps sender and recipients for an appeal).",
+          ),
         ]
       : []),
   ];

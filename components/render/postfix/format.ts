@@ -16,8 +16,8 @@ export function setting(name: string, value: string | number | readonly string[]
   return { name, value: typeof value === "object" ? value.join(", ") : String(value), ...(why ? { why } : {}) };
 }
 
-/** main.cf parameter names are lowercase words; values printable ASCII on one line. */
-const NAME_RE = /^[a-z0-9_]+$/;
+/** main.cf parameter names are words (a few spell CA, e.g. smtp_tls_CAfile); values printable ASCII on one line. */
+const NAME_RE = /^[a-z][A-Za-z0-9_]*$/;
 const VALUE_RE = /^[\x20-\x7e]*$/;
 /** Table keys and master.cf fields are single tokens. */
 const TOKEN_RE = /^[\x21-\x7e]+$/;

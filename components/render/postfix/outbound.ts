@@ -14,6 +14,9 @@ import { relayhost, senderLogins, smarthostPasswords } from "./tables";
 
 const SENDER_LOGIN_TABLE = "sender_login";
 const SMARTHOST_TABLE = "sasl_passwd";
+export const SMARTHOST_CA = "smarthost-ca.pem";
+/** Debian's bundle of the public roots (ca-certificates). */
+const SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt";
 
 function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const { topology } = input;
@@ -53,7 +56,12 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
           setting("smtp_sasl_password_maps", texthash(SMARTHOST_TABLE)),
           setting("smtp_sasl_security_options", "noanonymous"),
           setting("smtp_sasl_tls_security_options", "noanonymous"),
-          setting("smtp_tls_security_level", "encrypt", "The relay login must never be sent in clear, so TLS to the smarthost is required."),
+          setting(
+            "smtp_tls_security_level",
+            "secure",
+            "TLS to the smarthost with its certificate verified for its name: the login goes to the real relay only, never in clear or to a man in the middle.",
+          ),
+          setting("smtp_tls_CAfile", smarthost.caCertificate ? `${CONFIG_DIR}/${SMARTHOST_CA}` : SYSTEM_TRUST, "The relay's certificate chains to this trust (smarthost.caCertificate, or the system's)."),
           // Port 465 speaks TLS from the first byte (RFC 8314); 587 starts with STARTTLS.
           ...(smarthost.port === 465 ? [setting("smtp_tls_wrappermode", "yes")] : []),
         ]
@@ -95,5 +103,6 @@ export function renderOutboundPostfix(input: RenderInput, host: Host): RenderedF
     ...(spec.smarthost
       ? [file(`${CONFIG_DIR}/${SMARTHOST_TABLE}`, renderTable(`${title}: smarthost login`, smarthostPasswords(spec.smarthost)), { secret: true, mode: 0o600 })]
       : []),
+    ...(spec.smarthost?.caCertificate ? [file(`${CONFIG_DIR}/${SMARTHOST_CA}`, spec.smarthost.caCertificate)] : []),
   ];
 }

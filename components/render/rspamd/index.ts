@@ -3,11 +3,14 @@
  * the outbound MTA (DKIM signing) and the edge MX (spam scoring). Only local.d/ files are
  * written: they merge over Debian's defaults, so a package update keeps its own fixes.
  */
+import { parseDnsList } from "../../config/dnsList";
+import { FleetSpec } from "../../config/spec";
 import { findDkimKey } from "../../keys/material";
 import { oncePer } from "../../memo";
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { RSPAMD_MILTER, RenderInput } from "../input";
+import { dnsblThreshold } from "../postfix/edge";
 import { senderLogins } from "../postfix/tables";
 
 const LOCAL = "/etc/rspamd/local.d";
@@ -27,6 +30,12 @@ export const EDGE_SCORES = { reject: 15, addHeader: 6 } as const;
 function ucl(...words: string[]): string {
   for (const word of words) if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(word)) throw new Error(`refusing to write ${JSON.stringify(word)} into an rspamd file`);
   return `"${words.join(" ")}"`;
+}
+
+/** A regular expression as an rspamd regexp-map entry (/…/), of the characters a reply filter's pattern holds only. */
+function uclRegexp(pattern: string): string {
+  if (!/^[0-9|()[\].^$]+$/.test(pattern)) throw new Error(`refusing to write ${JSON.stringify(pattern)} into an rspamd file`);
+  return `"/${pattern}/"`;
 }
 
 function milterAddress(): string {
@@ -174,6 +183,62 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
   ];
 }
 
+/**
+ * rspamd's RBL module asks exactly the lists postscreen asks (spam.dnsbls and spam.dnswls), about the
+ * connecting client's address, and none of its built-in ones: an operator who picks a list (or a
+ * registered Spamhaus mirror) is not overruled by a public-resolver query to another. A listing scores
+ * its postscreen weight scaled so that listings reaching postscreen's threshold reach add_header:
+ * what postscreen would block on its own is marked as spam by rspamd in a warnOnly dry run.
+ */
+function dnsListRules(spam: FleetSpec["spam"]): RenderedFile[] {
+  const unit = EDGE_SCORES.addHeader / dnsblThreshold(spam.dnsbls);
+  const symbols = new Set<string>();
+  const lists = [...spam.dnsbls.map((site) => parseDnsList(site)), ...spam.dnswls.map((site) => parseDnsList(site, true))].map((list) => {
+    // The zone's letters and digits only: a symbol's shape never depends on how many labels a zone has.
+    const base = `MAILFLEET_${list.weight < 0 ? "DNSWL" : "DNSBL"}_${list.zone.toUpperCase().replace(/[^A-Z0-9]/g, "")}`;
+    let symbol = base;
+    for (let n = 2; symbols.has(symbol); n++) symbol = `${base}_${n}`;
+    symbols.add(symbol);
+    return { ...list, symbol };
+  });
+  const rule = (list: (typeof lists)[number]) => [
+    `  ${ucl(list.symbol.toLowerCase())} {`,
+    `    rbl = ${ucl(list.zone)};`,
+    `    symbol = ${ucl(list.symbol)};`,
+    "    # Only what is written here (the module's defaults would add replies outside the filter).",
+    "    ignore_defaults = true;",
+    "    checks = [\"from\"];",
+    "    ipv4 = true;",
+    "    ipv6 = true;",
+    "    exclude_local = true;",
+    ...(list.replies ? ['    returncodes_matcher = "regexp";', `    returncodes { ${list.symbol} = ${uclRegexp(list.replies)}; }`] : []),
+    "  }",
+  ];
+  return [
+    file(
+      "/etc/rspamd/override.d/rbl.conf",
+      [
+        "# The client-address lists of spam.dnsbls and spam.dnswls, the same postscreen asks, replacing rspamd's",
+        "# built-in set (override.d): no list the operator did not choose is queried through their resolver.",
+        "rbls {",
+        ...lists.flatMap(rule),
+        "}",
+        "",
+      ].join("\n"),
+    ),
+    file(
+      `${LOCAL}/rbl_group.conf`,
+      [
+        `# A listing scores its postscreen weight times ${unit} (add_header ${EDGE_SCORES.addHeader} / postscreen's threshold).`,
+        "symbols {",
+        ...lists.map((list) => `  ${ucl(list.symbol)} { weight = ${+(list.weight * unit).toFixed(2)}; description = ${ucl(`${list.weight < 0 ? "allowlisted" : "listed"}:${list.zone}`)}; }`),
+        "}",
+        "",
+      ].join("\n"),
+    ),
+  ];
+}
+
 /** Spam scoring of mail from the Internet; spec.spam.warnOnly keeps it to headers. */
 export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[] {
   const { spam } = input.topology.spec;
@@ -181,6 +246,7 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
   return [
     ...workers(),
     file(`${LOCAL}/dkim_signing.conf`, "# The edge receives; only the outbound MTA signs.\nenabled = false;\n"),
+    ...dnsListRules(spam),
     actions([
       ...(spam.warnOnly
         ? ["# warnOnly: a dry run. Nothing is rejected; spam only gets the X-Spam header.", "reject = null;"]
