@@ -9,11 +9,8 @@ import { zoneFiles } from "../../components/records";
 import { KNOT_CONF, knotZonePath } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
-import { ACME, acmeFiles, files, QUOTED, TSIG, zones } from "./knot.fixtures";
+import { ACME, acmeFiles, files, grownZone, QUOTED, TSIG, zones } from "./knot.fixtures";
 
-/** The example.com zone after a third edge host joined: rendered again, serial 1 again. */
-const grown = lab((raw) => raw.hosts.edge.push({ name: "mx3", ipv4: "192.0.2.13", ipv6: "2001:db8:0:1::13" }));
-const grownZone = zoneFiles(grown.set, grown.spec).find((z) => z.origin === "example.com")!;
 
 /**
  * Starts knotd, waits until every zone answers, runs the queries, replaces example.com's zone file
