@@ -58,7 +58,7 @@ export const DNSSEC_POLICY = "mailfleet";
  * is the operator's, see README), CDS/CDNSKEY always published so a parent that reads them (RFC 8078)
  * can follow. Knot makes the keys at the zone's first load, in its key store on this host.
  */
-function dnssecPolicy(): string[] {
+export function dnssecPolicy(): string[] {
   return [
     "policy:",
     `  - id: ${DNSSEC_POLICY}`,

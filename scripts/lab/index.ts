@@ -15,7 +15,9 @@ import { FleetSpec } from "../../components/config/spec";
 import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
+import { DsByZone, keymgrDsScript, parseKeymgrDs } from "../../components/dns/ds";
 import { RenderedFile } from "../../components/render/file";
+import { KNOT_CONF } from "../../components/render/knot";
 import { liveTls } from "../../components/render/input";
 import { textTable } from "../../components/table";
 import {
@@ -49,11 +51,31 @@ import {
   startSyslog,
 } from "./host";
 import { waitUntil } from "./clients";
-import { ACME, BACKUP, CLIENT, clientPostfixMainCf, clientUnboundConf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labZones } from "./peers";
-import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
+import {
+  ACME,
+  BACKUP,
+  CLIENT,
+  clientPostfixMainCf,
+  delvAnchor,
+  EXT,
+  EXT_RSPAMD_FILES,
+  EXT_USER,
+  extPostfixMainCf,
+  LAB_ROOT_HINTS,
+  labDnsFiles,
+  labRootHints,
+  labUnboundConf,
+  labZones,
+  ROOT,
+  RootDelegation,
+  rootKnotConf,
+  rootZone,
+  ROOT_ZONE_FILE,
+} from "./peers";
+import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
-export { ACME, BACKUP } from "./peers";
+export { ACME, BACKUP, ROOT } from "./peers";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
 export * from "./clients";
@@ -290,6 +312,42 @@ export function clientTrustFile(): string {
   return join(hostRoot(CLIENT.name), CA_FILE);
 }
 
+/** Every zone dns1 serves: the fleet's and the lab's peer zones. */
+function labServedZones(fleet: LabFleet, dns: LabHost): string[] {
+  return [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
+}
+
+/** The DS records a Knot host gives for its zones (keymgr, waiting for keys it has just made). */
+export function knotDs(host: string, zones: string[], conf = KNOT_CONF): DsByZone {
+  return parseKeymgrDs(execOk(host, ["sh", "-c", keymgrDsScript(conf, zones)], { timeoutMs: 60_000 }));
+}
+
+/**
+ * The lab's signed root on the root host: it delegates every zone dns1 serves, with the DS dns1's Knot
+ * gives (with dnssec: false, none: insecure delegations). Its own DS is the trust anchor client and ext
+ * validate from, written there in unbound's and delv's forms.
+ */
+export async function startRoot(fleet: LabFleet, dns: LabHost): Promise<void> {
+  const zones = labServedZones(fleet, dns);
+  const ds = fleet.spec.dnssec ? knotDs(dns.name, zones) : {};
+  writeRootZone(dns, zones.map((zone) => ({ zone, ds: ds[zone] ?? [] })));
+  writeHostFile(ROOT.name, KNOT_CONF, rootKnotConf());
+  execOk(ROOT.name, ["sh", "-c", "chown -R knot:knot /var/lib/knot && install -d -o knot -g knot /run/knot"]);
+  startService(ROOT.name, ["knotd", "-d", "-c", KNOT_CONF]);
+  const anchor = knotDs(ROOT.name, ["."])["."];
+  for (const peer of [CLIENT, EXT]) {
+    writeHostFile(peer.name, ROOT_ANCHOR, `${anchor.join("\n")}\n`);
+    writeHostFile(peer.name, DELV_ANCHOR, delvAnchor(anchor));
+    writeHostFile(peer.name, LAB_ROOT_HINTS, labRootHints());
+  }
+}
+
+/** Writes the root zone with these delegations and has the root's Knot (when running) load it. */
+export function writeRootZone(dns: LabHost, delegations: RootDelegation[]): void {
+  writeHostFile(ROOT.name, ROOT_ZONE_FILE, rootZone(dns, delegations));
+  if (exec(ROOT.name, ["knotc", "status"]).code === 0) execOk(ROOT.name, ["knotc", "-b", "zone-reload", "."]);
+}
+
 function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
@@ -302,7 +360,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
-  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", clientUnboundConf(dns.ipv4, [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin)));
+  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", labUnboundConf(labServedZones(fleet, dns)));
   startService(CLIENT.name, ["unbound"]);
   writeHostFile(CLIENT.name, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
@@ -311,7 +369,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
 }
 
 /** The port each of the lab's serving peers answers on. */
-const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT };
+const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT, root: DNS_PORT };
 
 /**
  * The ports that show a host's role is serving, each with a lab host its firewall admits: public
@@ -406,6 +464,10 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
     step("every host serves certificates from the ACME CA");
   }
 
+  if (fleet.hosts.includes(ROOT)) {
+    await startRoot(fleet, dns);
+    step("the signed root delegates to dns1 with its zones' DS");
+  }
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
