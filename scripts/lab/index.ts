@@ -313,7 +313,7 @@ export function clientTrustFile(): string {
 }
 
 /** Every zone dns1 serves: the fleet's and the lab's peer zones. */
-function labServedZones(fleet: LabFleet, dns: LabHost): string[] {
+export function labServedZones(fleet: LabFleet, dns: LabHost): string[] {
   return [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
 }
 

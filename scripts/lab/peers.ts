@@ -132,6 +132,7 @@ export function labUnboundConf(zones: string[]): string {
     `  trust-anchor-file: "${ROOT_ANCHOR}"`,
     "  cache-max-ttl: 0",
     "  cache-max-negative-ttl: 0",
+    "  val-bogus-ttl: 0",
     "  # The lab's documentation ranges are its Internet: answers there are not rebinding.",
     "  do-not-query-localhost: no",
     // unbound answers the documentation ranges' reverse zones itself (RFC 6303; 2001:db8::/32 as a whole) unless told not to.

@@ -71,8 +71,13 @@ export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<v
     const r = await push(host, deployFiles(fleet, host));
     if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
   }
-  reload(CLIENT.name, "/run/unbound.pid");
+  forgetDns();
   reload(EXT.name, "/run/rspamd/rspamd.pid");
+}
+
+/** The lab's validating resolvers drop what they cached (answers, keys, the servers they judged): after a change to the DNS. */
+export function forgetDns(): void {
+  reload(CLIENT.name, "/run/unbound.pid");
 }
 
 /** SIGHUP to one host's daemon, by its pid file: the lab's hosts share this machine's process table, so pkill would reach every host's. */
