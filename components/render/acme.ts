@@ -71,6 +71,9 @@ function certbotArguments(input: RenderInput, host: Host): string[] {
     String(acme.propagationSeconds),
     "--keep-until-expiring",
     "--expand",
+    // A renewal keeps the key (certbot saves the option for certbot renew): the key's hash in the
+    // MX's TLSA record stays true across renewals, and a pinned key stays pinned.
+    "--reuse-key",
     "--deploy-hook",
     CERT_DEPLOY_HOOK,
   ];

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { DnsRecord } from "../../components/records";
-import { CLIENT, DELV_ANCHOR, exec, execOk, knotDs, labHost, labServedZones, writeRootZone } from "../../scripts/lab";
+import { SMTP_PORT } from "../../components/topology";
+import { CLIENT, DELV_ANCHOR, exec, execOk, knotDs, labHost, labServedZones, presentedCertificate, waitUntil, writeRootZone } from "../../scripts/lab";
 import { forgetDns, useLab } from "../support/lab";
 
 /** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
@@ -65,5 +66,19 @@ describe("DNSSEC in the lab", { timeout: 10 * 60_000 }, () => {
     assert.match(exec(CLIENT.name, ["kdig", "@127.0.0.1", "MX", "example.org"]).stdout, /status: SERVFAIL/);
     restoreRoot();
     assert.equal(delv([["MX", "example.org"]]).get("MX example.org"), "; fully validated");
+  });
+
+  it("a forced renewal against the ACME CA keeps the MX's key (certbot --reuse-key): a new certificate, the same TLSA 3 1 1 hash", async () => {
+    const mx1 = labHost(lab(), "mx1");
+    const probe = () => presentedCertificate({ address: mx1.ipv4, port: SMTP_PORT, name: mx1.fqdn, starttls: "smtp" });
+    const before = probe();
+    assert.equal(before.verified, true, before.verifyResult);
+    assert.match(before.spki, /^[0-9a-f]{64}$/);
+    const r = exec(mx1.name, ["mailfleet-certs", "--force-renewal"], { timeoutMs: 180_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const after = await waitUntil(probe, (c) => c.serial !== before.serial, 60_000, 500);
+    assert.notEqual(after.serial, before.serial, "renewed");
+    assert.equal(after.verified, true, after.verifyResult);
+    assert.equal(after.spki, before.spki, "the renewed certificate carries the same key");
   });
 });
