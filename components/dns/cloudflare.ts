@@ -22,7 +22,7 @@ export interface CloudflareRecordArgs {
   proxied: false;
   content?: string;
   priority?: number;
-  data?: { priority: number; weight: number; port: number; target: string };
+  data?: { priority: number; weight: number; port: number; target: string } | { usage: number; selector: number; matchingType: number; certificate: string };
 }
 
 /** A TXT value as Cloudflare wants it: RFC 1035 quoted character-strings of at most 255 bytes. */
@@ -46,6 +46,8 @@ export function cloudflareRecordArgs(record: DnsRecord): CloudflareRecordArgs {
       return { ...base, content: cloudflareTxtContent(record.text) };
     case "SRV":
       return { ...base, data: { priority: record.priority, weight: record.weight, port: record.port, target: record.target } };
+    case "TLSA":
+      return { ...base, data: { usage: record.usage, selector: record.selector, matchingType: record.matchingType, certificate: record.digest } };
   }
 }
 
