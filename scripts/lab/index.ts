@@ -354,15 +354,17 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
     writeHostFile(peer.name, CA_FILE, trust);
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
+    // A validating resolver of its own, as a user's machine and a DANE-checking mail server have:
+    // before the daemons that read resolv.conf at start (rspamd). trust-ad: glibc passes unbound's AD bit on.
+    writeHostFile(peer.name, "/etc/unbound/unbound.conf", labUnboundConf(labServedZones(fleet, dns)));
+    startService(peer.name, ["unbound"]);
+    writeHostFile(peer.name, "/etc/resolv.conf", "nameserver 127.0.0.1\noptions trust-ad\n");
   }
   for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
   execOk(EXT.name, ["sh", "-c", `useradd -m ${EXT_USER} && install -d -o _rspamd -g _rspamd /run/rspamd`]);
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
-  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", labUnboundConf(labServedZones(fleet, dns)));
-  startService(CLIENT.name, ["unbound"]);
-  writeHostFile(CLIENT.name, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));

@@ -87,6 +87,11 @@ export function extPostfixMainCf(): string {
     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
     "smtpd_milters = inet:127.0.0.1:11332",
     "milter_default_action = tempfail",
+    // Sending, like a DANE-enforcing receiver of the Internet (RFC 7672): DNSSEC-validated lookups
+    // through its own unbound, TLS verified against the MX's TLSA records where they exist.
+    "smtp_dns_support_level = dnssec",
+    "smtp_tls_security_level = dane",
+    "smtp_tls_loglevel = 1",
     "maillog_file = /var/log/postfix.log",
     "",
   ].join("\n");

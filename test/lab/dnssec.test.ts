@@ -5,10 +5,12 @@
  * fleet publishes validates; a tampered chain (a wrong DS at the parent) makes the answers bogus.
  */
 import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DnsRecord } from "../../components/records";
 import { SMTP_PORT } from "../../components/topology";
-import { CLIENT, DELV_ANCHOR, exec, execOk, knotDs, labHost, labServedZones, presentedCertificate, waitUntil, writeRootZone } from "../../scripts/lab";
+import { CLIENT, DELV_ANCHOR, exec, execOk, EXT, hostRoot, knotDs, labHost, labServedZones, presentedCertificate, waitUntil, writeRootZone } from "../../scripts/lab";
 import { forgetDns, useLab } from "../support/lab";
 
 /** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
@@ -20,7 +22,7 @@ function delv(queries: string[][]): Map<string, string> {
 
 const query = (r: Pick<DnsRecord, "type" | "name">) => [r.type, r.name];
 
-describe("DNSSEC in the lab", { timeout: 10 * 60_000 }, () => {
+describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
   const lab = useLab();
   let tampered = false;
 
@@ -80,5 +82,71 @@ describe("DNSSEC in the lab", { timeout: 10 * 60_000 }, () => {
     assert.notEqual(after.serial, before.serial, "renewed");
     assert.equal(after.verified, true, after.verifyResult);
     assert.equal(after.spki, before.spki, "the renewed certificate carries the same key");
+  });
+
+  describe("DANE: ext sends as a DANE-enforcing MTA (smtp_tls_security_level = dane, validating unbound)", () => {
+    const edges = () => lab().hosts.filter((h) => h.role === "edge");
+    const extLog = join(hostRoot(EXT.name), "var/log/postfix.log");
+    const logSince = (offset: number) => readFileSync(extLog, "utf8").slice(offset);
+
+    /** A message from ext to alice; waits until ext's log says `until` for it (bounded), returns the log since. */
+    async function extSends(until: RegExp): Promise<string> {
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["sh", "-c", 'printf "From: <bob@example.net>\\nTo: <alice@example.com>\\nSubject: DANE\\n\\nDANE test.\\n" | sendmail -f bob@example.net alice@example.com']);
+      return waitUntil(() => logSince(offset), (log) => until.test(log), 60_000, 500);
+    }
+
+    /** Every MX's TLSA replaced (or put back) on dns1, through Knot, which signs the change. */
+    function setTlsa(digest: (mx: string) => string) {
+      for (const mx of edges()) {
+        const name = `_25._tcp.${mx.fqdn}.`;
+        execOk("dns1", ["sh", "-c", 'knotc zone-begin example.com && knotc zone-unset example.com "$0" TLSA && knotc zone-set example.com "$0" 300 TLSA 3 1 1 "$1" && knotc zone-commit example.com', name, digest(mx.name)]);
+      }
+      forgetDns();
+    }
+    const pinned = (mx: string) => lab().build.recordSet.records.find((r) => r.type === "TLSA" && r.name.startsWith(`_25._tcp.${mx}.`))!;
+    const pinnedDigest = (mx: string) => { const r = pinned(mx); return r.type === "TLSA" ? r.digest : ""; };
+
+    it("posttls-finger -l dane verifies each MX by its TLSA record", () => {
+      for (const mx of edges()) {
+        const out = exec(EXT.name, ["posttls-finger", "-c", "-t", "10", "-T", "20", "-l", "dane", `[${mx.fqdn}]`]);
+        assert.match(out.stdout + out.stderr, new RegExp(`Verified TLS connection established to ${mx.fqdn.replace(/\./g, "\\.")}`), out.stdout + out.stderr);
+      }
+    });
+
+    it("mail from ext reaches the fleet over a verified TLS connection", async () => {
+      const log = await extSends(/status=(sent|deferred|bounced)/);
+      assert.match(log, /Verified TLS connection established to mx[12]\.mail\.example\.com/, log);
+      assert.match(log, /to=<alice@example\.com>.*status=sent/, log);
+    });
+
+    it("a wrong TLSA makes ext defer instead of sending; the right one back, the queued message goes", async () => {
+      setTlsa(() => "00".repeat(32));
+      try {
+        const log = await extSends(/status=(sent|deferred|bounced)/);
+        assert.match(log, /status=deferred/, log);
+        assert.doesNotMatch(log, /status=sent/, log);
+      } finally {
+        setTlsa(pinnedDigest);
+      }
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["postqueue", "-f"]);
+      const log = await waitUntil(() => logSince(offset), (l) => /status=sent/.test(l), 60_000, 500);
+      assert.match(log, /Verified TLS connection established/, log);
+    });
+
+    it("an MX that stops offering STARTTLS (as a stripping attacker would show it) makes ext defer", async () => {
+      for (const mx of edges()) execOk(mx.name, ["sh", "-c", "postconf -e smtpd_discard_ehlo_keywords=starttls && postfix reload"]);
+      try {
+        const log = await extSends(/status=(sent|deferred|bounced)/);
+        assert.match(log, /status=deferred/, log);
+        assert.doesNotMatch(log, /status=sent/, log);
+      } finally {
+        for (const mx of edges()) execOk(mx.name, ["sh", "-c", "postconf -X smtpd_discard_ehlo_keywords && postfix reload"]);
+      }
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["postqueue", "-f"]);
+      await waitUntil(() => logSince(offset), (l) => /status=sent/.test(l), 60_000, 500);
+    });
   });
 });

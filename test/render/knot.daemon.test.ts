@@ -9,7 +9,7 @@ import { zoneFiles } from "../../components/records";
 import { KNOT_CONF, knotZonePath } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
-import { ACME, acmeFiles, files, grownZone, QUOTED, TSIG, zones } from "./knot.fixtures";
+import { ACME, acmeFiles, files, grownZone, QUOTED, sections, TSIG, zones } from "./knot.fixtures";
 
 
 /**
@@ -46,17 +46,6 @@ knotc -c ${KNOT_CONF} -b zone-reload example.com >/dev/null
 echo "== reloaded MX"; kdig @192.0.2.53 MX example.com +short
 echo "== reloaded SOA"; kdig @192.0.2.53 SOA example.com +short
 `;
-
-/** Output sections of SERVE by their "== query" header. */
-function sections(stdout: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  let current = "";
-  for (const line of stdout.split("\n")) {
-    if (line.startsWith("== ")) out[(current = line.slice(3))] = [];
-    else if (line && current) out[current].push(line);
-  }
-  return out;
-}
 
 describe("Knot server", () => {
   it("knotc conf-check accepts the rendered config", () => {

@@ -26,3 +26,14 @@ export const ACME = lab((raw) => (raw.tls = { mode: "acme" }));
 const acmeZones = zoneFiles(ACME.set, ACME.spec);
 export const TSIG = Object.fromEntries(ACME.topology.hosts.map((h) => [h.name, generateTsigSecret()]));
 export const acmeFiles = renderKnotServer(acmeZones, ACME.topology, TSIG);
+
+/** A test script's output by its "== <label>" section headers. */
+export function sections(stdout: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let current = "";
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith("== ")) out[(current = line.slice(3))] = [];
+    else if (line && current) out[current].push(line);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KNOT_CONF, KNOT_KEY_DIR, knotZonePath } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
-import { files, unsignedFiles, grownZone, zones } from "./knot.fixtures";
+import { files, grownZone, sections, unsignedFiles, zones } from "./knot.fixtures";
 
 const START = `
 start() {
@@ -61,16 +61,6 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
 for i in $(seq 100); do [ -n "$(kdig +tcp @127.0.0.1 SOA example.com +short 2>/dev/null)" ] && break; sleep 0.1; done
 echo "== DNSKEY first"; kdig @127.0.0.1 DNSKEY example.com +short
 `;
-
-function sections(stdout: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  let current = "";
-  for (const line of stdout.split("\n")) {
-    if (line.startsWith("== ")) out[(current = line.slice(3))] = [];
-    else if (line && current) out[current].push(line);
-  }
-  return out;
-}
 
 describe("Knot DNSSEC signing", () => {
   it("signs every zone with ECDSA P-256, publishes CDS, prints the DS; kzonecheck's DNSSEC checks pass; keys survive a restart and a push", () => {
