@@ -10,12 +10,8 @@ export const QUOTED = `say "hi" \\ ${"x".repeat(300)}`;
 const set = { ...LAB.set, records: [...LAB.set.records, { name: "quoted.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: QUOTED }] };
 export const zones = zoneFiles(set, LAB.spec);
 export const files = renderKnotServer(zones, LAB.topology, {});
-/** The same fleet with `dnssec: false`. */
-const UNSIGNED = lab((raw) => {
-  raw.tls = { mode: "fleet-ca" };
-  raw.dnssec = false;
-});
-export const unsignedFiles = renderKnotServer(zoneFiles(UNSIGNED.set, UNSIGNED.spec), UNSIGNED.topology, {});
+/** The same zones served unsigned (`dnssec: false`). */
+export const unsignedFiles = renderKnotServer(zones, { ...LAB.topology, spec: { ...LAB.spec, dnssec: false } }, {});
 
 /** The example.com zone after a third edge host joined: rendered again, serial 1 again. */
 const grown = lab((raw) => raw.hosts.edge.push({ name: "mx3", ipv4: "192.0.2.13", ipv6: "2001:db8:0:1::13" }));
