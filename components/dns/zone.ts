@@ -15,6 +15,9 @@ import { keymgrDsScript, parseKeymgrDs } from "./ds";
 import { dnsNextSteps } from "./nextSteps";
 import type { DnsBackend, DnsInput } from "./types";
 
+/** The command that reads the DS records from the primary (not a push: it changes nothing there). */
+export const DS_COMMAND = "zone-ds";
+
 export function zoneDns(topology: Topology, input: DnsInput, parent: pulumi.Resource): DnsBackend {
   const { spec } = topology;
   const nextSteps = dnsNextSteps(spec);
@@ -29,7 +32,7 @@ export function zoneDns(topology: Topology, input: DnsInput, parent: pulumi.Reso
   const zones = pulumi.unsecret(input.dnsServerFiles.apply(servedZones));
   // Read-only and idempotent; a new zone (trigger) asks again. A KSK rolled by hand: `pulumi up --refresh`.
   const ds = new command.remote.Command(
-    "zone-ds",
+    DS_COMMAND,
     {
       connection: { host, user: spec.ssh.user, privateKey: pulumi.secret(spec.ssh.privateKey ?? "") },
       create: zones.apply((z) => asRoot(`sh -c '${keymgrDsScript(KNOT_CONF, z)}'`)),

@@ -10,6 +10,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec } from "../../components/config";
 import { cloudflareRecordArgs } from "../../components/dns/cloudflare";
+import { DS_COMMAND } from "../../components/dns/zone";
 import { MailFleet } from "../../components/fleet";
 import { deployCommand } from "../../components/push/bundle";
 import { DnsRecord } from "../../components/records";
@@ -196,7 +197,7 @@ for (const stack of EXAMPLE_STACKS) {
 
 /** The deploy commands: one per host (and the nameserver), beside their upload and upload-directory resources. */
 function deploys(resources: Registered[]): Registered[] {
-  return ofType(resources, COMMAND).filter((c) => !c.name.endsWith("-dir") && c.name !== "zone-ds");
+  return ofType(resources, COMMAND).filter((c) => !c.name.endsWith("-dir") && c.name !== DS_COMMAND);
 }
 
 /** The bundle a push uploads: the local file its CopyToRemote names. */
@@ -292,15 +293,15 @@ describe("DNSSEC", () => {
       raw.ssh = { user: "deploy", privateKey: deployKey() };
     });
     const run = await runFleet(spec);
-    const ds = byName(run.resources, "zone-ds");
+    const ds = byName(run.resources, DS_COMMAND);
     assert.equal(ds.inputs.connection.host, spec.zone!.nameservers[0].ipv4);
-    assert.deepEqual(run.deps.get("zone-ds"), ["zone-push"], "the keys exist once the push has loaded the zones");
+    assert.deepEqual(run.deps.get(DS_COMMAND), ["zone-push"], "the keys exist once the push has loaded the zones");
     assert.match(ds.inputs.create, /sudo sh -c 'for z in .*keymgr -c \/etc\/knot\/knot\.conf "\$z" ds/s);
     const zones = ["example.com", "example.org", "2.0.192.in-addr.arpa", "1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"];
     assert.deepEqual(Object.keys((await reveal(run.fleet.dnssecDs!)).value).sort(), [...zones].sort());
     assert.deepEqual((await reveal(run.fleet.dnssecDs!)).value["example.com"], expectedDs("example.com"), "SHA-256 only, in Cloudflare's form");
     const off = await runFleet({ ...spec, dnssec: false });
-    assert.equal(ofType(off.resources, COMMAND).filter((c) => c.name === "zone-ds").length, 0);
+    assert.equal(ofType(off.resources, COMMAND).filter((c) => c.name === DS_COMMAND).length, 0);
   });
 });
 

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { runInThisContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
+import { DS_COMMAND } from "../../components/dns/zone";
 
 export interface Registered {
   type: string;
@@ -112,8 +113,8 @@ async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id:
       return { id: `dnssec-${args.name}`, state: { ...inputs, keyTag: 2371, algorithm: "13", digestType: "2", digest: MOCK_DS_DIGEST } };
     case "command:remote:Command":
       // Knot's keymgr on the nameserver, for each zone the DS command names (components/dns/ds.ts).
-      if (args.name !== "zone-ds") return { id: `${args.name}-id`, state: inputs };
-      return { id: "zone-ds-id", state: { ...inputs, stdout: [...String(inputs.create).matchAll(/for z in ([^;]*); do/g)][0][1].split(" ").map(mockKeymgrDs).join("\n") } };
+      if (args.name !== DS_COMMAND) return { id: `${args.name}-id`, state: inputs };
+      return { id: `${DS_COMMAND}-id`, state: { ...inputs, stdout: [...String(inputs.create).matchAll(/for z in ([^;]*); do/g)][0][1].split(" ").map(mockKeymgrDs).join("\n") } };
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
     case "aws:ec2/subnet:Subnet":
