@@ -9,7 +9,7 @@ import { zoneFiles } from "../../components/records";
 import { KNOT_CONF, knotZonePath } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
-import { ACME, acmeFiles, files, grownZone, QUOTED, sections, TSIG, unsignedFiles, zones } from "./knot.fixtures";
+import { ACME, acmeFiles, awaitZones, files, grownZone, KNOTD_ON_LOOPBACK, QUOTED, sections, TSIG, unsignedFiles } from "./knot.fixtures";
 
 
 /**
@@ -25,14 +25,7 @@ mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
 knotd -c ${KNOT_CONF} &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid' EXIT INT TERM
-for zone in ${zones.map((z) => z.origin).join(" ")}; do
-  # TCP: before knotd binds, a connection is refused at once (a UDP query would wait for its timeout).
-  for i in $(seq 100); do
-    [ -n "$(kdig +tcp @192.0.2.53 SOA $zone +short 2>/dev/null)" ] && break
-    kill -0 $pid 2>/dev/null || { echo "knotd exited" >&2; exit 1; }
-    sleep 0.1
-  done
-done
+${awaitZones("192.0.2.53", "SOA")}
 q() { echo "== $*"; kdig "$@" +short; }
 q @192.0.2.53 MX example.com
 q @2001:db8:0:1::53 MX example.org
@@ -92,16 +85,7 @@ const grownAcme = zoneFiles(lab((raw) => {
  * what Knot answered. Then the zone file is replaced from stdin and `knotc reload` applied.
  */
 const UPDATES = `
-set -e
-sed -i 's/^    listen: .*/    listen: [ 127.0.0.1@53 ]/' ${KNOT_CONF}
-mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
-knotd -c ${KNOT_CONF} &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid' EXIT INT TERM
-for i in $(seq 100); do
-  [ -n "$(kdig +tcp @127.0.0.1 SOA example.com +short 2>/dev/null)" ] && break
-  sleep 0.1
-done
+${KNOTD_ON_LOOPBACK}
 update() {
   key=$1 type=$2 name=$3 data=$4
   echo "== $key $type $name"

@@ -1,7 +1,7 @@
 /** The Knot servers both halves of the Knot tests render (knot.test.ts, knot.daemon.test.ts). */
 import { generateTsigSecret } from "../../components/keys/generate";
 import { zoneFiles } from "../../components/records";
-import { renderKnotServer } from "../../components/render/knot";
+import { KNOT_CONF, renderKnotServer } from "../../components/render/knot";
 import { lab } from "../support/labRecords";
 
 /** The lab fleet with the fleet CA's certificates (no DNS-01 updates); ACME below. */
@@ -32,4 +32,27 @@ export function sections(stdout: string): Record<string, string[]> {
     else if (line && current) out[current].push(line);
   }
   return out;
+}
+
+/** knotd on 127.0.0.1 only (the rendered listen line adapted to loopback), ended with the script; waits until example.com answers. */
+export const KNOTD_ON_LOOPBACK = `set -e
+sed -i 's/^    listen: .*/    listen: [ 127.0.0.1@53 ]/' ${KNOT_CONF}
+mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
+knotd -c ${KNOT_CONF} &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
+for i in $(seq 100); do [ -n "$(kdig +tcp @127.0.0.1 SOA example.com +short 2>/dev/null)" ] && break; sleep 0.1; done`;
+
+/**
+ * Waits (bounded) until the knotd started as $pid answers `type` for every zone at `server`; ends the
+ * script if knotd exits. TCP: before knotd binds, a connection is refused at once (UDP would time out).
+ */
+export function awaitZones(server: string, type: string): string {
+  return `for zone in ${zones.map((z) => z.origin).join(" ")}; do
+  for i in $(seq 100); do
+    [ -n "$(kdig +tcp @${server} ${type} $zone +short 2>/dev/null)" ] && break
+    kill -0 $pid 2>/dev/null || { echo "knotd exited" >&2; exit 1; }
+    sleep 0.1
+  done
+done`;
 }

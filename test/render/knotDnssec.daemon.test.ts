@@ -7,19 +7,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KNOT_CONF, KNOT_KEY_DIR, knotZonePath } from "../../components/render/knot";
 import { withDebian13Host } from "../support/debian13";
-import { files, grownZone, sections, unsignedFiles, zones } from "./knot.fixtures";
+import { awaitZones, files, grownZone, KNOTD_ON_LOOPBACK, sections, unsignedFiles } from "./knot.fixtures";
 
 const START = `
 start() {
   knotd -c ${KNOT_CONF} &
   pid=$!
-  for zone in ${zones.map((z) => z.origin).join(" ")}; do
-    for i in $(seq 100); do
-      [ -n "$(kdig +tcp @127.0.0.1 DNSKEY $zone +short 2>/dev/null)" ] && break
-      kill -0 $pid 2>/dev/null || { echo "knotd exited" >&2; exit 1; }
-      sleep 0.1
-    done
-  done
+  ${awaitZones("127.0.0.1", "DNSKEY")}
 }
 stop() { kill $pid; wait $pid || true; }
 `;
@@ -52,13 +46,7 @@ echo "== DNSKEY pushed"; kdig @127.0.0.1 DNSKEY example.com +short
 `;
 
 const UNSIGNED = `
-set -e
-sed -i 's/^    listen: .*/    listen: [ 127.0.0.1@53 ]/' ${KNOT_CONF}
-mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
-knotd -c ${KNOT_CONF} &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
-for i in $(seq 100); do [ -n "$(kdig +tcp @127.0.0.1 SOA example.com +short 2>/dev/null)" ] && break; sleep 0.1; done
+${KNOTD_ON_LOOPBACK}
 echo "== DNSKEY first"; kdig @127.0.0.1 DNSKEY example.com +short
 `;
 
