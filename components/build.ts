@@ -6,14 +6,14 @@
  */
 import { checkFleetConfig, ConfigError, firstPerPath, ParseOptions, readStackConfig, StackFileOptions } from "./config";
 import { FleetSpec } from "./config/spec";
-import { FleetKeys } from "./keys/material";
+import { daneKeys, FleetKeys } from "./keys/material";
 import { recordNameProblems, RecordSet, recordSetOf, ZoneFile, zoneBackend, zoneFiles } from "./records";
 import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
 import { AddressBook, placeHosts } from "./topology/addresses";
-import { buildTopology, Host, Topology, topologyProblems } from "./topology";
+import { buildTopology, Host, hostsOf, Topology, topologyProblems } from "./topology";
 export { givenAddresses } from "./topology/addresses";
 
 export interface HostFiles {
@@ -67,7 +67,7 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const topology = buildTopology(spec);
   // The one join of hosts and addresses: the records and the files are made from the same placed hosts.
   const placed = placeHosts(topology, addresses);
-  const recordSet = recordSetOf(topology, placed, keys.dkim);
+  const recordSet = recordSetOf(topology, placed, keys.dkim, spec.dnssec ? daneKeys(hostsOf(topology, "edge"), keys.hosts) : []);
   const input = renderInput(topology, placed, keys, recordSet.mtaSts.policy, backupRepositoryBase);
   function* eachHostFiles(): Generator<HostFiles> {
     for (const host of topology.hosts) yield { host, files: renderHost(input, host) };

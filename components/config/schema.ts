@@ -168,6 +168,7 @@ export const KEYS = {
   adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),
   dnsTtl: z.number().int().min(60).max(86400).default(300),
+  dnssec: z.boolean("true or false: whether the fleet's zones are DNSSEC-signed").default(true),
   compute: z.enum(["aws", "byo"]),
   dns: z.enum(["cloudflare", "zone"]),
   push: z.enum(["ssh", "none"]).default("ssh"),

@@ -174,6 +174,8 @@ export interface FleetSpec {
   adminSshCidrs: string[];
   pop3: boolean;
   dnsTtl: number;
+  /** Sign every zone the fleet publishes (Knot's automatic signing, or Cloudflare's zone DNSSEC). */
+  dnssec: boolean;
   compute: "aws" | "byo";
   dns: "cloudflare" | "zone";
   push: "ssh" | "none";

@@ -9,6 +9,7 @@ import { DnsRecord, txtStrings } from "../records";
 import { FleetSpec } from "../config/spec";
 import { Topology } from "../topology";
 import type { DnsBackend, DnsInput } from "./types";
+import { DsByZone, dsLine } from "./ds";
 import { dnsNextSteps } from "./nextSteps";
 import { recordResourceName, recordsAsPlanned } from "./plan";
 
@@ -21,7 +22,7 @@ export interface CloudflareRecordArgs {
   proxied: false;
   content?: string;
   priority?: number;
-  data?: { priority: number; weight: number; port: number; target: string };
+  data?: { priority: number; weight: number; port: number; target: string } | { usage: number; selector: number; matchingType: number; certificate: string };
 }
 
 /** A TXT value as Cloudflare wants it: RFC 1035 quoted character-strings of at most 255 bytes. */
@@ -45,6 +46,8 @@ export function cloudflareRecordArgs(record: DnsRecord): CloudflareRecordArgs {
       return { ...base, content: cloudflareTxtContent(record.text) };
     case "SRV":
       return { ...base, data: { priority: record.priority, weight: record.weight, port: record.port, target: record.target } };
+    case "TLSA":
+      return { ...base, data: { usage: record.usage, selector: record.selector, matchingType: record.matchingType, certificate: record.digest } };
   }
 }
 
@@ -128,5 +131,21 @@ export function cloudflareDns(topology: Topology, input: DnsInput, parent: pulum
     }
   });
 
-  return { addressRecords, nextSteps: dnsNextSteps(topology.spec) };
+  return { addressRecords, nextSteps: dnsNextSteps(topology.spec), ...(topology.spec.dnssec ? { ds: zoneDnssec(topology.spec, zoneId, parent) } : {}) };
+}
+
+/** Cloudflare's DNSSEC in the form the parent takes (the same lines the Knot backend gives). */
+export function cloudflareDsLine(zone: string, d: { keyTag: number; algorithm: string; digestType: string; digest: string }): string {
+  return dsLine({ zone, keyTag: d.keyTag, algorithm: Number(d.algorithm), digestType: Number(d.digestType), digest: d.digest });
+}
+
+/** DNSSEC on for every zone: Cloudflare signs (ECDSA P-256) and gives the DS for the parent. */
+function zoneDnssec(spec: FleetSpec, zoneId: (zone: string) => pulumi.Input<string>, parent: pulumi.Resource): pulumi.Output<DsByZone> {
+  const entries = spec.dnsZones.map((zone) => {
+    const dnssec = new cloudflare.ZoneDnssec(`dnssec-${zone}`, { zoneId: zoneId(zone), status: "active" }, { parent });
+    return pulumi
+      .all([dnssec.keyTag, dnssec.algorithm, dnssec.digestType, dnssec.digest])
+      .apply(([keyTag, algorithm, digestType, digest]): [string, string[]] => [zone, [cloudflareDsLine(zone, { keyTag, algorithm, digestType, digest })]]);
+  });
+  return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs));
 }

@@ -6,7 +6,7 @@
  * it points at, a TXT record for its kind (`v=spf1`, `v=DKIM1` …).
  */
 import { buildRecordSet, DnsRecord } from "../records";
-import { Topology } from "../topology";
+import { hostsOf, Topology } from "../topology";
 import { AddressBook, standInAddresses } from "../topology/addresses";
 
 export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook): string[] {
@@ -29,6 +29,8 @@ export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook
         return `CNAME ${r.name}`;
       case "TXT":
         return `TXT ${r.name} ${r.text.split(/[ ;]/)[0]}`;
+      case "TLSA":
+        return `TLSA ${r.name}`;
     }
   });
   // Two records of one kind at one name (never made today) are told apart by their order.
@@ -58,7 +60,8 @@ export function recordPlan(topology: Topology): PlannedRecord[] {
   const { spec } = topology;
   const addresses = standInAddresses(topology);
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "planned" })));
-  const { records } = buildRecordSet(topology, addresses, dkim);
+  const dane = spec.dnssec ? hostsOf(topology, "edge").map((h) => ({ host: h.name, spkiSha256: "planned" })) : [];
+  const { records } = buildRecordSet(topology, addresses, dkim, dane);
   const keys = recordKeys(records, addresses);
   return records.map(({ name, zone, type, ttl, owner }, i) => ({ key: keys[i], name, zone, type, ttl, owner }));
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RecordSet } from "../records";
 import { RenderedFile } from "../render/file";
 import { AddressBook } from "../topology/addresses";
+import type { DsByZone } from "./ds";
 import type { PlannedRecord } from "./plan";
 
 /** What the DNS backends publish: public data only (the record set carries no secret). */
@@ -20,6 +21,8 @@ export interface DnsBackend {
   /** Host name -> the resources that publish its own A/AAAA records: its reverse DNS waits for them. */
   addressRecords: ReadonlyMap<string, pulumi.Resource[]>;
   nextSteps: string[];
+  /** dnssec: each signed zone's DS records for its parent, once the signer has made its keys. */
+  ds?: pulumi.Output<DsByZone>;
   /** With push none, the nameserver's files for the operator's own tool to install. */
   dnsServerFiles?: pulumi.Output<RenderedFile[]>;
 }

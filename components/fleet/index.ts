@@ -9,6 +9,7 @@ import { createCompute } from "../compute";
 import { FleetSpec } from "../config/spec";
 import { createDns } from "../dns";
 import { cloudflareAcmeToken } from "../dns/cloudflare";
+import type { DsByZone } from "../dns/ds";
 import { recordPlan } from "../dns/plan";
 import { fleetKeyResources } from "../keys/resources";
 import { sshPush } from "../push/ssh";
@@ -37,6 +38,8 @@ export class MailFleet extends pulumi.ComponentResource {
   readonly hostFiles?: pulumi.Output<Record<string, RenderedFile[]>>;
   /** push: none with dns: zone only — the nameserver's Knot config and zone files. */
   readonly dnsServerFiles?: pulumi.Output<RenderedFile[]>;
+  /** dnssec: zone -> the DS records its parent must publish (dns: zone with push ssh, or cloudflare). */
+  readonly dnssecDs?: pulumi.Output<DsByZone>;
   /** aws only — the S3 bucket the stores' restic backups go to. */
   readonly backupBucket?: pulumi.Output<string>;
 
@@ -92,6 +95,7 @@ export class MailFleet extends pulumi.ComponentResource {
     this.mtaStsPolicy = recordSet.apply((set) => set.mtaSts.policy);
     this.nextSteps = pulumi.unsecret(build.apply((b) => [...compute.nextSteps(b), ...dns.nextSteps]));
     this.backupBucket = compute.backup?.bucket;
+    this.dnssecDs = dns.ds;
 
     this.registerOutputs(this.outputs());
   }
@@ -108,6 +112,7 @@ export class MailFleet extends pulumi.ComponentResource {
       ...(this.hostFiles ? { hostFiles: this.hostFiles } : {}),
       ...(this.dnsServerFiles ? { dnsServerFiles: this.dnsServerFiles } : {}),
       ...(this.backupBucket ? { backupBucket: this.backupBucket } : {}),
+      ...(this.dnssecDs ? { dnssecDs: this.dnssecDs } : {}),
     };
   }
 }

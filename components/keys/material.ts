@@ -2,7 +2,28 @@
  * Key material the renderers and the record set consume. In a Pulumi stack it comes from the key
  * resources (made once, kept in state as secrets); offline it comes from a local key folder.
  */
+import { createHash, createPublicKey } from "node:crypto";
 import { oncePer } from "../memo";
+
+/** SHA-256 of a key's SubjectPublicKeyInfo (DER), hex: what a TLSA 3 1 1 record pins. */
+export function spkiSha256(keyPem: string): string {
+  return createHash("sha256").update(createPublicKey(keyPem).export({ type: "spki", format: "der" })).digest("hex");
+}
+
+/** An MX host's key a TLSA record pins: the SPKI hash of the key its port-25 certificate carries. */
+export interface DaneKey {
+  host: string;
+  spkiSha256: string;
+}
+
+/** dnssec: each edge pins its host key (the bootstrap certificate's, which certbot's lineage takes over). */
+export function daneKeys(edges: readonly { name: string }[], hosts: Record<string, HostCertificate>): DaneKey[] {
+  return edges.map((h) => {
+    const cert = hosts[h.name];
+    if (!cert) throw new Error(`no host key for ${h.name}`);
+    return { host: h.name, spkiSha256: spkiSha256(cert.keyPem) };
+  });
+}
 
 export interface DkimKey {
   domain: string;

@@ -67,6 +67,11 @@ export function contentHash(bundle: string): string {
   return createHash("sha256").update(bundle).digest("hex");
 }
 
+/** A command run as root over SSH: directly when the SSH user is root, else through sudo. */
+export function asRoot(command: string): string {
+  return `if [ "$(id -u)" = 0 ]; then ${command}; else sudo ${command}; fi`;
+}
+
 /**
  * The command run over SSH, with the bundle on its stdin: it writes the deploy script (carried base64
  * encoded, so no quoting can break it) to a private temp file and runs it as root for the role.
@@ -80,7 +85,7 @@ export function deployCommand(role: DeployRole, script = deployScript()): string
     "f=$(mktemp) || exit 1",
     `echo ${encoded} | base64 -d > "$f" || exit 1`,
     `from="\${SSH_CONNECTION%% *}"`,
-    `if [ "$(id -u)" = 0 ]; then bash "$f" ${role} "$from"; else sudo bash "$f" ${role} "$from"; fi`,
+    asRoot(`bash "$f" ${role} "$from"`),
     'rc=$?; rm -f "$f"; exit $rc',
   ].join("; ");
 }

@@ -5,10 +5,10 @@
  */
 import { ConfigError } from "../config/errors";
 import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
-import { DkimKey, findDkimKey } from "../keys/material";
+import { DaneKey, DkimKey, findDkimKey } from "../keys/material";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
-import { Cname, dkimRecordName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
+import { Cname, dkimRecordName, smtpTlsaName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -44,12 +44,12 @@ function ptrWishes(topology: Topology, placed: PlacedHosts): PtrRecord[] {
 export type DkimPublicKey = Pick<DkimKey, "domain" | "selector" | "publicKey">;
 
 /** The record set from the hosts' addresses as a backend gives them (joined here, placeHosts). */
-export function buildRecordSet(topology: Topology, addresses: AddressBook, dkim: DkimPublicKey[]): RecordSet {
-  return recordSetOf(topology, placeHosts(topology, addresses), dkim);
+export function buildRecordSet(topology: Topology, addresses: AddressBook, dkim: DkimPublicKey[], dane: readonly DaneKey[] = []): RecordSet {
+  return recordSetOf(topology, placeHosts(topology, addresses), dkim, dane);
 }
 
 /** The record set of hosts already joined with their addresses: a fleet's build joins once for its records and its files. */
-export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimPublicKey[]): RecordSet {
+export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimPublicKey[], dane: readonly DaneKey[] = []): RecordSet {
   const { spec } = topology;
   const problems = recordNameProblems(topology);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -72,6 +72,10 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
     // Receivers check SPF for the HELO name too (RFC 7208 §2.3); a bounce (empty MAIL FROM) is
     // judged on it alone, so without this record the fleet's own bounces fail SPF.
     if (host.sends) txt(host.fqdn, "v=spf1 a -all");
+    // DANE: a sender that finds this signed TLSA accepts only a certificate with the pinned key (RFC 7672).
+    for (const key of dane.filter((k) => k.host === host.name)) {
+      add(smtpTlsaName(host.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: key.spkiSha256 });
+    }
   }
   // Service names resolve to every host of their role: clients spread over them, and adding a
   // host needs no client change.

@@ -25,6 +25,11 @@ export function domainSrvNames(domain: string) {
   };
 }
 
+/** Where a DANE sender looks up an MX host's TLSA records: port 25 over TCP (RFC 7672 §2.2). */
+export function smtpTlsaName(mxHost: string): string {
+  return `_25._tcp.${mxHost}`;
+}
+
 export function dkimRecordName(selector: string, domain: string): string {
   return `${selector}._domainkey.${domain}`;
 }
@@ -84,7 +89,7 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
     },
     hosts: topology.hosts.map((h) => ({
       path: namePaths.get(h.name)!,
-      names: [[h.fqdn, addressTypes]],
+      names: [[h.fqdn, addressTypes], ...(spec.dnssec && h.role === "edge" ? [[smtpTlsaName(h.fqdn), "TLSA"] as [string, string]] : [])],
       shorten: "use a shorter host name or server domain",
       rename: "rename the host",
     })),

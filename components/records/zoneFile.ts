@@ -124,6 +124,8 @@ function rdata(r: DnsRecord): string {
       return absolute(r.target);
     case "SRV":
       return `${r.priority} ${r.weight} ${r.port} ${absolute(r.target)}`;
+    case "TLSA":
+      return `${r.usage} ${r.selector} ${r.matchingType} ${r.digest.toUpperCase()}`;
   }
 }
 

@@ -7,7 +7,7 @@
 import { zoneBackend } from "../records/zoneFile";
 import { CertificateLineage, Host } from "../topology";
 import { RenderedFile, file } from "./file";
-import { CERT_DEPLOY_HOOK, RenderInput } from "./input";
+import { CERT_DEPLOY_HOOK, RenderInput, TLS_PATHS } from "./input";
 import { tsigKeyName } from "./knot";
 
 export const ACME_DIR = "/etc/mailfleet/acme";
@@ -71,13 +71,38 @@ function certbotArguments(input: RenderInput, host: Host): string[] {
     String(acme.propagationSeconds),
     "--keep-until-expiring",
     "--expand",
+    // A renewal keeps the key (certbot saves the option for certbot renew): the key's hash in the
+    // MX's TLSA record stays true across renewals, and a pinned key stays pinned.
+    "--reuse-key",
     "--deploy-hook",
     CERT_DEPLOY_HOOK,
   ];
 }
 
+/**
+ * DANE: the lineage an edge serves on port 25 must carry the host key its TLSA record pins (the push's
+ * TLS_PATHS.key). certbot makes a key of its own at a lineage's first issuance; `pin` puts the pinned
+ * key in its place and has the certificate issued again for it, and --reuse-key keeps it from then on.
+ * It compares public keys, so a run that was stopped between the two steps is finished by the next.
+ */
+function pinScript(): string[] {
+  return [
+    "pin() {",
+    "  lineage=$1",
+    "  shift",
+    '  key=$(readlink -f "/etc/letsencrypt/live/$lineage/privkey.pem") && [ -f "$key" ] || return 0',
+    `  [ "$(openssl x509 -in "/etc/letsencrypt/live/$lineage/cert.pem" -noout -pubkey)" = "$(openssl pkey -in ${TLS_PATHS.key} -pubout)" ] && return 0`,
+    '  echo "mailfleet-certs: $lineage: issuing again for the key its TLSA record pins"',
+    `  install -m 0600 ${TLS_PATHS.key} "$key"`,
+    '  issue "$lineage" --force-renewal "$@"',
+    "}",
+  ];
+}
+
 function certsScript(input: RenderInput, host: Host, lineages: CertificateLineage[]): string {
   const { acme } = input.topology.spec.tls;
+  // The edge's own lineage (its host name, what Postfix serves on 25) when its TLSA is published.
+  const pinned = input.topology.spec.dnssec && host.role === "edge" ? host.name : undefined;
   return [
     "#!/bin/sh",
     `# Rendered by mailfleet for ${host.fqdn}: asks the ACME CA for each of this host's certificates by`,
@@ -97,7 +122,11 @@ function certsScript(input: RenderInput, host: Host, lineages: CertificateLineag
     `  certbot certonly ${certbotArguments(input, host).join(" ")} --cert-name "$lineage" "$@" ||`,
     '    { echo "mailfleet-certs: $lineage failed: see /var/log/letsencrypt/letsencrypt.log" >&2; status=1; }',
     "}",
-    ...lineages.map((l) => `issue ${l.name} "$@" ${l.names.map((n) => `-d ${n}`).join(" ")}`),
+    ...(pinned ? pinScript() : []),
+    ...lineages.map((l) => {
+      const domains = l.names.map((n) => `-d ${n}`).join(" ");
+      return [`issue ${l.name} "$@" ${domains}`, ...(l.name === pinned ? [`pin ${l.name} "$@" ${domains}`] : [])].join("\n");
+    }),
     "exit $status",
     "",
   ].join("\n");

@@ -47,10 +47,38 @@ function acmeUpdateSections(topology: Topology, tsig: Record<string, string>): {
 }
 
 export const KNOT_CONF = "/etc/knot/knot.conf";
+/** Knot's key store (the KASP database and the private keys): never in a bundle, so no push removes or replaces it. */
+export const KNOT_KEY_DIR = "/var/lib/knot/keys";
+/** The signing policy every zone follows (dnssec: true). */
+export const DNSSEC_POLICY = "mailfleet";
+
+/**
+ * Knot's automatic signing: ECDSA P-256 (algorithm 13, what the root and most TLDs accept), a ZSK
+ * Knot rolls itself every 30 days, a KSK it never rolls on its own (its DS sits at the parent: a roll
+ * is the operator's, see README), CDS/CDNSKEY always published so a parent that reads them (RFC 8078)
+ * can follow. Knot makes the keys at the zone's first load, in its key store on this host.
+ */
+export function dnssecPolicy(): string[] {
+  return [
+    "policy:",
+    `  - id: ${DNSSEC_POLICY}`,
+    "    algorithm: ecdsap256sha256",
+    "    ksk-lifetime: 0",
+    "    zsk-lifetime: 30d",
+    "    cds-cdnskey-publish: always",
+    "",
+  ];
+}
 export const KNOT_ZONE_DIR = "/var/lib/knot/zones";
 
 export function knotZonePath(origin: string): string {
   return `${KNOT_ZONE_DIR}/${origin}.zone`;
+}
+
+/** The zones a Knot server's files serve: one zone file each. */
+export function servedZones(files: RenderedFile[]): string[] {
+  const prefix = `${KNOT_ZONE_DIR}/`;
+  return files.filter((f) => f.path.startsWith(prefix) && f.path.endsWith(".zone")).map((f) => f.path.slice(prefix.length, -".zone".length));
 }
 
 /** A zone file as Knot reads it: root's, readable by the knot group only (Knot never writes it). */
@@ -82,7 +110,9 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
     "",
     "database:",
     '    storage: "/var/lib/knot"',
+    `    kasp-db: "${KNOT_KEY_DIR}"`,
     "",
+    ...(spec.dnssec ? dnssecPolicy() : []),
     ...(acme?.conf ?? []),
     acme
       ? "# No acl but the hosts' DNS-01 updates: Knot refuses every zone transfer, NOTIFY and other update."
@@ -100,6 +130,9 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
     "    journal-content: all",
     "    serial-policy: unixtime",
     ...(acme ? [`    acl: [ ${acme.acls.join(", ")} ]`] : []),
+    // Signing keeps its state (keys, timers) in the key store and the signed zone in the journal, so a
+    // changed zone file is signed as a difference, never from scratch.
+    ...(spec.dnssec ? ["    dnssec-signing: on", `    dnssec-policy: ${DNSSEC_POLICY}`] : []),
     "",
     ...knotZoneSection(zones.map((z) => z.origin)),
     "",

@@ -12,6 +12,8 @@ export interface Dns extends SpfDns {
   ptr(address: string): Promise<string[]>;
   cname(name: string): Promise<string[]>;
   srv(name: string): Promise<{ priority: number; weight: number; port: number; target: string }[]>;
+  /** TLSA records as `<usage> <selector> <matching type> <hex data>` (lowercase hex). */
+  tlsa(name: string): Promise<string[]>;
 }
 
 /** Names as DNS gives them back compare equal to the record set's: lowercase, no trailing dot. */
@@ -60,5 +62,7 @@ export function systemDns(servers: string[] = [], timeoutMs = 4000): Dns {
     cname,
     // A target of "." (service decidedly not offered) comes back as an empty name.
     srv: async (n) => (await query(`SRV ${n}`, () => resolver.resolveSrv(n))).map((s) => ({ ...s, target: s.name === "" ? "." : normalName(s.name) })),
+    tlsa: async (n) =>
+      (await query(`TLSA ${n}`, () => resolver.resolveTlsa(n))).map((t) => `${t.certUsage} ${t.selector} ${t.match} ${Buffer.from(t.data).toString("hex")}`),
   };
 }

@@ -6,6 +6,7 @@
  * machine's resolver. Probes is what the checks reach the network through, so the unit tests answer
  * from hand-written zones and servers.
  */
+import { createHash } from "node:crypto";
 import { request } from "node:https";
 import { connect as tcpConnect, Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
@@ -46,6 +47,8 @@ export interface TlsProbe {
     protocol: string;
     /** DNS names of the certificate's subjectAltName. */
     names: string[];
+    /** SHA-256 of the certificate's SubjectPublicKeyInfo, hex: what a TLSA 3 1 1 record pins. */
+    spkiSha256: string;
     validTo: Date;
     /** Chains to a trusted root (the system's or --ca) — MTA-STS senders require it. */
     trusted: boolean;
@@ -108,6 +111,7 @@ export function probeTls(host: string, address: string, options: TlsProbeOptions
         result.tls = {
           protocol: secure.getProtocol() ?? "?",
           names: certificateNames(cert.subjectaltname),
+          spkiSha256: cert.pubkey ? createHash("sha256").update(cert.pubkey).digest("hex") : "",
           validTo: new Date(cert.valid_to),
           trusted: secure.authorized,
           ...(secure.authorizationError ? { trustError: String(secure.authorizationError) } : {}),

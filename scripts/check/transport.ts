@@ -6,6 +6,7 @@
 import { validateMx } from "mailauth/lib/mta-sts";
 import { FleetSpec } from "../../components/config/spec";
 import { domainWebNames, HTTPS_PORT, Host, IMAPS_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT } from "../../components/topology";
+import { smtpTlsaName } from "../../components/records/labels";
 import { mtaStsTxtFindings } from "./authentication";
 import { addressesOf, Expected } from "./expect";
 import { MtaStsPolicy, nameMatches, parseMtaStsPolicy, samePolicy } from "./parse";
@@ -93,8 +94,25 @@ export async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult
       untrusted: enforce ? "fail" : "warn",
       untrustedWhy: enforce ? ": with MTA-STS enforce, senders refuse to deliver" : "",
     });
+    if (servedBy?.role === "edge" && e.topology.spec.dnssec) findings.push(...daneFindings(await p.dns.tlsa(smtpTlsaName(exchange)), tls.spkiSha256, exchange));
     return merge(findings, certificateSummary(tls));
   });
+}
+
+/**
+ * DANE (RFC 7672): a sender that finds the MX's TLSA records accepts only a certificate whose key one
+ * of them pins (3 1 1: SHA-256 of the SPKI). None, or none that matches, is named with its fix.
+ */
+export function daneFindings(tlsa: string[], spkiSha256: string, exchange: string): Finding[] {
+  const name = smtpTlsaName(exchange);
+  if (tlsa.length === 0) return [fail(`no TLSA record at ${name}: DANE senders cannot verify ${exchange}`, "publish it with `pulumi up` (dnssec: true); with dns: zone, check that the push reached the nameserver")];
+  if (tlsa.some((t) => t.toLowerCase() === `3 1 1 ${spkiSha256}`)) return [];
+  return [
+    fail(
+      `no TLSA record at ${name} pins the key of the certificate ${exchange} serves (SPKI SHA-256 ${spkiSha256}): DANE senders defer all mail to it`,
+      `on ${exchange}, run mailfleet-certs (it issues the certificate again for the key its TLSA pins, /etc/mailfleet/tls/host.key); if the host key changed, run \`pulumi up\` to publish its TLSA`,
+    ),
+  ];
 }
 
 /**

@@ -160,6 +160,8 @@ export interface PresentedCertificate {
   serial: string;
   issuer: string;
   names: string[];
+  /** SHA-256 of the certificate's public key (SubjectPublicKeyInfo, DER): what a TLSA 3 1 1 record holds. */
+  spki: string;
 }
 
 /**
@@ -173,6 +175,7 @@ export function presentedCertificate(o: { address: string; port: number; name: s
     'out=$(echo | timeout 20 openssl s_client -connect "$1" -servername "$2" -verify_hostname "$2" -CAfile "$3" -no-CApath -no-CAstore ${4:+-starttls "$4"} 2>&1)',
     'printf "%s\\n" "$out" | grep -m1 "Verify return code:" || echo "Verify return code: none"',
     'printf "%s\\n" "$out" | openssl x509 -noout -serial -issuer -ext subjectAltName 2>/dev/null',
+    'echo "spki=$(printf "%s\\n" "$out" | openssl x509 -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -d" " -f1)"',
   ].join("\n");
   const out = execOk(o.on ?? CLIENT.name, ["bash", "-c", script, "probe", target, o.name, CA_FILE, o.starttls ?? ""], { timeoutMs: 30_000 });
   const field = (re: RegExp) => out.match(re)?.[1]?.trim() ?? "";
@@ -183,6 +186,7 @@ export function presentedCertificate(o: { address: string; port: number; name: s
     serial: field(/serial=(\S+)/),
     issuer: field(/issuer=(.*)/),
     names: [...out.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1]),
+    spki: field(/spki=(\S+)/),
   };
 }
 

@@ -15,7 +15,9 @@ import { FleetSpec } from "../../components/config/spec";
 import { FleetKeys } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
+import { DsByZone, keymgrDsScript, parseKeymgrDs } from "../../components/dns/ds";
 import { RenderedFile } from "../../components/render/file";
+import { KNOT_CONF } from "../../components/render/knot";
 import { liveTls } from "../../components/render/input";
 import { textTable } from "../../components/table";
 import {
@@ -49,12 +51,33 @@ import {
   startSyslog,
 } from "./host";
 import { waitUntil } from "./clients";
-import { ACME, BACKUP, CLIENT, clientPostfixMainCf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labUnboundConf, labZones, RBL } from "./peers";
+import {
+  ACME,
+  BACKUP,
+  CLIENT,
+  clientPostfixMainCf,
+  delvAnchor,
+  EXT,
+  EXT_RSPAMD_FILES,
+  EXT_USER,
+  extPostfixMainCf,
+  LAB_ROOT_HINTS,
+  labDnsFiles,
+  labRootHints,
+  labUnboundConf,
+  labZones,
+  RBL,
+  ROOT,
+  RootDelegation,
+  rootKnotConf,
+  rootZone,
+  ROOT_ZONE_FILE,
+} from "./peers";
 import { startRbldnsd } from "./rbl";
-import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
+import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
-export { ACME, BACKUP, RBL, RBL_ZONES } from "./peers";
+export { ACME, BACKUP, RBL, RBL_ZONES, ROOT } from "./peers";
 export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
 export { CLIENT, EXT, EXT_USER } from "./peers";
@@ -292,12 +315,47 @@ export function clientTrustFile(): string {
   return join(hostRoot(CLIENT.name), CA_FILE);
 }
 
-/** A lab resolver on a host (peers.ts labUnboundConf), which its resolv.conf then names. */
-function startResolver(fleet: LabFleet, dns: LabHost, host: string): void {
-  const zones = [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
-  writeHostFile(host, "/etc/unbound/unbound.conf", labUnboundConf(dns.ipv4, zones));
+/** A lab resolver on a host (peers.ts labUnboundConf), which its resolv.conf then names. trust-ad: glibc passes unbound's AD bit on. */
+function startResolver(host: string, config: string): void {
+  writeHostFile(host, "/etc/unbound/unbound.conf", config);
   startService(host, ["unbound"]);
-  writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
+  writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\noptions trust-ad\n");
+}
+
+/** Every zone dns1 serves: the fleet's and the lab's peer zones. */
+export function labServedZones(fleet: LabFleet, dns: LabHost): string[] {
+  return [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
+}
+
+/** The DS records a Knot host gives for its zones (keymgr, waiting for keys it has just made). */
+export function knotDs(host: string, zones: string[], conf = KNOT_CONF): DsByZone {
+  return parseKeymgrDs(execOk(host, ["sh", "-c", keymgrDsScript(conf, zones)], { timeoutMs: 60_000 }));
+}
+
+/**
+ * The lab's signed root on the root host: it delegates every zone dns1 serves, with the DS dns1's Knot
+ * gives (with dnssec: false, none: insecure delegations). Its own DS is the trust anchor client and ext
+ * validate from, written there in unbound's and delv's forms.
+ */
+export async function startRoot(fleet: LabFleet, dns: LabHost): Promise<void> {
+  const zones = labServedZones(fleet, dns);
+  const ds = fleet.spec.dnssec ? knotDs(dns.name, zones) : {};
+  writeRootZone(dns, zones.map((zone) => ({ zone, ds: ds[zone] ?? [] })));
+  writeHostFile(ROOT.name, KNOT_CONF, rootKnotConf());
+  execOk(ROOT.name, ["sh", "-c", "chown -R knot:knot /var/lib/knot && install -d -o knot -g knot /run/knot"]);
+  startService(ROOT.name, ["knotd", "-d", "-c", KNOT_CONF]);
+  const anchor = knotDs(ROOT.name, ["."])["."];
+  for (const peer of [CLIENT, EXT]) {
+    writeHostFile(peer.name, ROOT_ANCHOR, `${anchor.join("\n")}\n`);
+    writeHostFile(peer.name, DELV_ANCHOR, delvAnchor(anchor));
+    writeHostFile(peer.name, LAB_ROOT_HINTS, labRootHints());
+  }
+}
+
+/** Writes the root zone with these delegations and has the root's Knot (when running) load it. */
+export function writeRootZone(dns: LabHost, delegations: RootDelegation[]): void {
+  writeHostFile(ROOT.name, ROOT_ZONE_FILE, rootZone(dns, delegations));
+  if (exec(ROOT.name, ["knotc", "status"]).code === 0) execOk(ROOT.name, ["knotc", "-b", "zone-reload", "."]);
 }
 
 function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
@@ -306,20 +364,22 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
     writeHostFile(peer.name, CA_FILE, trust);
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
+    // A validating resolver of its own, as a user's machine and a DANE-checking mail server have:
+    // before the daemons that read resolv.conf at start (rspamd).
+    startResolver(peer.name, labUnboundConf(labServedZones(fleet, dns), "root"));
   }
   for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
   execOk(EXT.name, ["sh", "-c", `useradd -m ${EXT_USER} && install -d -o _rspamd -g _rspamd /run/rspamd`]);
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
-  startResolver(fleet, dns, CLIENT.name);
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
 }
 
 /** The port each of the lab's serving peers answers on. */
-const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT };
+const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT, root: DNS_PORT };
 
 /**
  * The ports that show a host's role is serving, each with a lab host its firewall admits: public
@@ -386,7 +446,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   if (fleet.hosts.includes(RBL)) startRbldnsd();
   // The edges ask DNS blocklists through a resolver of their own, as the README advises operators
   // (public lists refuse shared resolvers); before the push, which starts rspamd, which reads resolv.conf.
-  for (const edge of fleet.hosts.filter((h) => h.role === "edge")) startResolver(fleet, dns, edge.name);
+  for (const edge of fleet.hosts.filter((h) => h.role === "edge")) startResolver(edge.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
   step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, the edges' resolvers");
 
   // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
@@ -418,6 +478,10 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
     step("every host serves certificates from the ACME CA");
   }
 
+  if (fleet.hosts.includes(ROOT)) {
+    await startRoot(fleet, dns);
+    step("the signed root delegates to dns1 with its zones' DS");
+  }
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);

@@ -6,9 +6,9 @@
  */
 import { NameserverSpec } from "../../components/config/spec";
 import { DnsRecord, RecordData, RecordOwner, ZoneFile, zoneFiles } from "../../components/records";
-import { KNOT_CONF, knotZoneFile, knotZoneSection } from "../../components/render/knot";
+import { DNSSEC_POLICY, dnssecPolicy, KNOT_CONF, knotZoneFile, knotZoneSection } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
-import { EXT_DOMAIN, LAB_PEERS, LabHost } from "./plan";
+import { EXT_DOMAIN, LAB_PEERS, LabHost, ROOT_ANCHOR } from "./plan";
 
 const peer = (name: string): LabHost => LAB_PEERS.find((h) => h.name === name)!;
 export const CLIENT = peer("client");
@@ -18,6 +18,7 @@ export const BACKUP = peer("backup");
 export const RBL = peer("rbl");
 /** The lab's DNS blocklist and allowlist zones, served by rbldnsd on RBL (scripts/lab/rbl.ts). */
 export const RBL_ZONES = { block: "bl.example.net", allow: "wl.example.net" } as const;
+export const ROOT = peer("root");
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
 
@@ -89,6 +90,11 @@ export function extPostfixMainCf(): string {
     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
     "smtpd_milters = inet:127.0.0.1:11332",
     "milter_default_action = tempfail",
+    // Sending, like a DANE-enforcing receiver of the Internet (RFC 7672): DNSSEC-validated lookups
+    // through its own unbound, TLS verified against the MX's TLSA records where they exist.
+    "smtp_dns_support_level = dnssec",
+    "smtp_tls_security_level = dane",
+    "smtp_tls_loglevel = 1",
     "maillog_file = /var/log/postfix.log",
     "",
   ].join("\n");
@@ -115,15 +121,22 @@ export function clientPostfixMainCf(): string {
 }
 
 /**
- * A lab resolver: the caching recursive resolver of a user's machine (client) or of an edge (which
- * the README tells operators to give the edges, for blocklists), unbound on 127.0.0.1, asking the
- * lab's nameserver for each of the zones it serves (the lab has no root) and rbldnsd on RBL for the
- * list zones, so CNAMEs into another zone resolve (mta-sts.example.org -> mta-sts.<serverDomain>) as
- * they do on the Internet. No cache, no DNSSEC: a test sees every change at once (a listing too),
- * and the lab's zones are unsigned.
+ * A lab resolver (unbound on 127.0.0.1), as a user's machine, a DANE-checking mail server or an edge
+ * (which the README tells operators to give the edges, for blocklists) has. No cache: a test sees
+ * every change at once (a listing too). Where it starts from:
+ *  - the lab's root (client, ext): it iterates from the root (its hints name the root host) and
+ *    validates every answer from the root's DS, its trust anchor, so a signed zone's answers are
+ *    checked as on the Internet and CNAMEs into another zone resolve (mta-sts.example.org -> …);
+ *  - dns1 (an edge, started before the push, when the root does not exist yet): a stub zone for
+ *    each zone dns1 serves, no validation.
+ * Both ask rbldnsd on RBL for the list zones, which are unsigned test data (domain-insecure).
  */
-export function labUnboundConf(nameserver: string, zones: string[]): string {
-  const stubs: [string, string][] = [...zones.map((zone): [string, string] => [zone, nameserver]), ...Object.values(RBL_ZONES).map((zone): [string, string] => [zone, RBL.ipv4])];
+export function labUnboundConf(zones: string[], from: "root" | { nameserver: string }): string {
+  const lists = Object.values(RBL_ZONES);
+  const stubs: [string, string][] = [
+    ...(from === "root" ? [] : zones.map((zone): [string, string] => [zone, from.nameserver])),
+    ...lists.map((zone): [string, string] => [zone, RBL.ipv4]),
+  ];
   return [
     "# A lab resolver (not fleet config).",
     "server:",
@@ -132,7 +145,9 @@ export function labUnboundConf(nameserver: string, zones: string[]): string {
     "  do-daemonize: yes",
     "  username: unbound",
     '  chroot: ""',
-    '  module-config: "iterator"',
+    ...(from === "root"
+      ? ['  module-config: "validator iterator"', `  root-hints: "${LAB_ROOT_HINTS}"`, `  trust-anchor-file: "${ROOT_ANCHOR}"`, "  val-bogus-ttl: 0", ...lists.map((zone) => `  domain-insecure: "${zone}"`)]
+      : ['  module-config: "iterator"']),
     "  cache-max-ttl: 0",
     "  cache-max-negative-ttl: 0",
     "  # The lab's documentation ranges are its Internet: answers there are not rebinding.",
@@ -142,6 +157,76 @@ export function labUnboundConf(nameserver: string, zones: string[]): string {
     ...stubs.flatMap(([zone, address]) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${address}`]),
     "",
   ].join("\n");
+}
+
+/** Where the lab's resolvers find the root server. */
+export const LAB_ROOT_HINTS = "/etc/unbound/lab-root.hints";
+
+export function labRootHints(): string {
+  return [`. 3600000 NS ${ROOT.fqdn}.`, `${ROOT.fqdn}. 3600000 A ${ROOT.ipv4}`, `${ROOT.fqdn}. 3600000 AAAA ${ROOT.ipv6}`, ""].join("\n");
+}
+
+/** The root zone's file on the root host. */
+export const ROOT_ZONE_FILE = "/var/lib/knot/zones/root.zone";
+
+/**
+ * The root host's Knot: the root zone, signed with the fleet's own signing policy (so the lab's chain of
+ * trust starts at a key made like the fleet's), answering on the root's addresses only.
+ */
+export function rootKnotConf(): string {
+  return [
+    "# The lab's DNS root (not fleet config).",
+    "server:",
+    '    rundir: "/run/knot"',
+    "    user: knot:knot",
+    `    listen: [ ${ROOT.ipv4}@53, ${ROOT.ipv6}@53 ]`,
+    "database:",
+    '    storage: "/var/lib/knot"',
+    "",
+    ...dnssecPolicy(),
+    "template:",
+    "  - id: default",
+    "    zonefile-sync: -1",
+    "    zonefile-load: difference-no-serial",
+    "    journal-content: all",
+    "    dnssec-signing: on",
+    `    dnssec-policy: ${DNSSEC_POLICY}`,
+    "zone:",
+    "  - domain: .",
+    `    file: "${ROOT_ZONE_FILE}"`,
+    "",
+  ].join("\n");
+}
+
+/** A zone the root delegates to dns1, with the DS records dns1's Knot gives for it (none: an insecure delegation). */
+export interface RootDelegation {
+  zone: string;
+  ds: string[];
+}
+
+/** The root zone: its own NS, then per zone an NS to dns1 (glue beside it) and its DS. */
+export function rootZone(dns1: Pick<LabHost, "fqdn" | "ipv4" | "ipv6">, delegations: RootDelegation[]): string {
+  const ttl = PEER_TTL;
+  return [
+    `. ${ttl} IN SOA ${ROOT.fqdn}. hostmaster.${EXT_DOMAIN}. 1 3600 600 86400 ${ttl}`,
+    `. ${ttl} IN NS ${ROOT.fqdn}.`,
+    `${ROOT.fqdn}. ${ttl} IN A ${ROOT.ipv4}`,
+    `${ROOT.fqdn}. ${ttl} IN AAAA ${ROOT.ipv6}`,
+    `${dns1.fqdn}. ${ttl} IN A ${dns1.ipv4}`,
+    `${dns1.fqdn}. ${ttl} IN AAAA ${dns1.ipv6}`,
+    ...delegations.flatMap((d) => [`${d.zone}. ${ttl} IN NS ${dns1.fqdn}.`, ...d.ds.map((ds) => ds.replace(/^(\S+) IN DS /, `$1 ${ttl} IN DS `))]),
+    "",
+  ].join("\n");
+}
+
+/** The root's DS as delv's trust anchor (BIND's trust-anchors syntax). */
+export function delvAnchor(rootDs: string[]): string {
+  const anchors = rootDs.map((line) => {
+    const [, keyTag, algorithm, digestType, digest] = /^\. IN DS (\d+) (\d+) (\d+) ([0-9A-F]+)$/.exec(line) ?? [];
+    if (!digest) throw new Error(`not a root DS: ${line}`);
+    return `  . static-ds ${keyTag} ${algorithm} ${digestType} "${digest}";`;
+  });
+  return ["trust-anchors {", ...anchors, "};", ""].join("\n");
 }
 
 /** ext's rspamd: add its verdicts (DKIM, SPF, DMARC) to every message instead of acting on them. */

@@ -31,11 +31,14 @@ export const DOC_ROUTES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", 
 export const LAB_TOOLS = "/usr/local/share/mailfleet-lab";
 export const MAILTOOL = `${LAB_TOOLS}/mailtool.py`;
 export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
+/** The DS of the lab's root zone, the trust anchor of client's and ext's validating resolvers: unbound's form and delv's. */
+export const ROOT_ANCHOR = `${LAB_TOOLS}/root.ds`;
+export const DELV_ANCHOR = `${LAB_TOOLS}/root-anchor.conf`;
 
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";
 
-export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup" | "rbl";
+export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup" | "rbl" | "root";
 
 export interface LabHost {
   /** Label: mx1, dns1, client, … */
@@ -60,10 +63,12 @@ export const LAB_PEERS: LabHost[] = [
   { name: "ext", fqdn: `mx.${EXT_DOMAIN}`, ipv4: "203.0.113.25", ipv6: "2001:db8:0:3::25", kind: "ext", ssh: false },
   // A public ACME CA (Pebble), validating DNS-01 against the lab's nameserver like Let's Encrypt does.
   { name: "acme", fqdn: `acme.${EXT_DOMAIN}`, ipv4: "203.0.113.14", ipv6: "2001:db8:0:3::14", kind: "acme", ssh: false },
+  // The lab's DNS root: a signed root zone delegating every zone of the lab to dns1, with their DS records.
+  { name: "root", fqdn: "a.root.lab", ipv4: "203.0.113.53", ipv6: "2001:db8:0:3::53", kind: "root", ssh: false },
   // An off-site backup target: restic's REST server.
   { name: "backup", fqdn: `backup.${EXT_DOMAIN}`, ipv4: "203.0.113.40", ipv6: "2001:db8:0:3::40", kind: "backup", ssh: false },
   // DNS block- and allowlists (rbldnsd) for the edges' postscreen and rspamd: scripts/lab/rbl.ts.
-  { name: "rbl", fqdn: "rbl.example.net", ipv4: "203.0.113.53", ipv6: "2001:db8:0:3::53", kind: "rbl", ssh: false },
+  { name: "rbl", fqdn: "rbl.example.net", ipv4: "203.0.113.54", ipv6: "2001:db8:0:3::54", kind: "rbl", ssh: false },
 ];
 
 /** Pebble's ACME API and its management API (which serves the root it issues under). */

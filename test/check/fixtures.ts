@@ -10,13 +10,14 @@ import { buildRecordSet } from "../../components/records";
 import { buildTopology } from "../../components/topology";
 import { givenAddresses } from "../../components/build";
 import { runChecks } from "../../scripts/check/checks";
+import { fakeDane } from "../support/labRecords";
 import { Dns } from "../../scripts/check/dns";
 import { Expected } from "../../scripts/check/expect";
 import { PolicyFetch, Probes, TlsProbe } from "../../scripts/check/probes";
 import { CheckResult, formatTable } from "../../scripts/check/result";
 
 /** A resolver over a hand-written zone: name -> type -> answers. CNAMEs are followed for A/AAAA/TXT. */
-export type Zone = Record<string, Partial<Record<"A" | "AAAA" | "TXT" | "MX" | "CNAME" | "SRV" | "PTR", string[]>>>;
+export type Zone = Record<string, Partial<Record<"A" | "AAAA" | "TXT" | "MX" | "CNAME" | "SRV" | "PTR" | "TLSA", string[]>>>;
 export function fakeDns(zone: Zone, failing: Set<string> = new Set()): Dns & { queries: string[] } {
   const queries: string[] = [];
   const get = (type: keyof Zone[string], name: string, depth = 0): string[] => {
@@ -35,6 +36,7 @@ export function fakeDns(zone: Zone, failing: Set<string> = new Set()): Dns & { q
     mx: async (n) => get("MX", n).map((m) => ({ priority: Number(m.split(" ")[0]), exchange: m.split(" ")[1] })),
     ptr: async (ip) => get("PTR", ip),
     cname: async (n) => get("CNAME", n),
+    tlsa: async (n) => get("TLSA", n),
     srv: async (n) => get("SRV", n).map((s) => {
       const [priority, weight, port, target] = s.split(" ");
       return { priority: Number(priority), weight: Number(weight), port: Number(port), target };
@@ -49,7 +51,9 @@ export const RSA512 = generateKeyPairSync("rsa", { modulusLength: 512 }).publicK
 export const spec = parseFleetConfig(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw);
 export const topology = buildTopology(spec);
 const keys = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: RSA2048 })));
-export const recordSet = buildRecordSet(topology, givenAddresses(spec), keys);
+/** The key every good MX certificate carries here, and so the TLSA record's hash. */
+export const SPKI_SHA256 = "ab".repeat(32);
+export const recordSet = buildRecordSet(topology, givenAddresses(spec), keys, fakeDane(topology));
 export const EXPECTED: Expected = { stack: "test", topology, recordSet, dkimKeysKnown: true, dnsbls: ["bl.example.net"] };
 export const NOW = new Date("2026-03-10T12:00:00Z");
 
@@ -66,6 +70,7 @@ export function publishedZone(): Zone {
     if (r.type === "TXT") add(r.name, "TXT", r.text);
     if (r.type === "CNAME") add(r.name, "CNAME", r.target);
     if (r.type === "SRV") add(r.name, "SRV", `${r.priority} ${r.weight} ${r.port} ${r.target}`);
+    if (r.type === "TLSA") add(r.name, "TLSA", `${r.usage} ${r.selector} ${r.matchingType} ${r.digest}`);
   }
   for (const p of recordSet.ptr) add(p.address, "PTR", p.name);
   return zone;
@@ -74,7 +79,7 @@ export function publishedZone(): Zone {
 export const goodTls = (host: string): TlsProbe => ({
   banner: `220 ${host} ESMTP`,
   starttls: true,
-  tls: { protocol: "TLSv1.3", names: [host, "smtp.mail.example.com"], validTo: new Date("2027-01-01T00:00:00Z"), trusted: true },
+  tls: { protocol: "TLSv1.3", names: [host, "smtp.mail.example.com"], spkiSha256: SPKI_SHA256, validTo: new Date("2027-01-01T00:00:00Z"), trusted: true },
 });
 export const goodPolicy: PolicyFetch = { status: 200, contentType: "text/plain", body: recordSet.mtaSts.policy };
 

@@ -131,3 +131,17 @@ describe("transport and certificates over the lab fleet", () => {
     assert.equal(results.length, 2 * 2 + 2 + 2 + 2, formatTable(results));
   });
 });
+
+describe("DANE: each MX's TLSA against the certificate it serves", () => {
+  it("passes a TLSA that pins the served key; names the MX and the fix when it pins another key or is missing", async () => {
+    assert.deepEqual(failures(await check()), []);
+    const otherKey = await check(undefined, { starttls: async (host) => (host.startsWith("mx2") ? { ...goodTls(host), tls: { ...goodTls(host).tls!, spkiSha256: "cd".repeat(32) } } : goodTls(host)) });
+    const bad = failures(otherKey);
+    assert.ok(bad.length > 0 && bad.every((r) => r.check === "starttls" && r.subject.startsWith("mx2.mail.example.com ")), JSON.stringify(bad));
+    assert.match(bad[0].detail, /no TLSA record at _25\._tcp\.mx2\.mail\.example\.com pins the key of the certificate mx2\.mail\.example\.com serves/);
+    assert.match(bad[0].fix!, /on mx2\.mail\.example\.com, run mailfleet-certs/);
+    const missing = failures(await check((zone) => delete zone["_25._tcp.mx1.mail.example.com"]));
+    assert.ok(missing.length > 0 && missing.every((r) => r.subject.startsWith("mx1.mail.example.com ")), JSON.stringify(missing));
+    assert.match(missing[0].detail, /no TLSA record at _25\._tcp\.mx1\.mail\.example\.com: DANE senders cannot verify/);
+  });
+});

@@ -18,6 +18,7 @@ function problemsOf(raw: Record<string, unknown>): { path: string; text: string 
 type Case = [title: string, change: (raw: Record<string, any>) => void, path: string, says: RegExp];
 const CASES: Case[] = [
   ["non-FQDN server domain", (r) => (r.serverDomain = "mail"), "serverDomain", /fully qualified/],
+  ["dnssec that is no boolean", (r) => (r.dnssec = "yes"), "dnssec", /true or false: whether the fleet's zones are DNSSEC-signed/],
   ["upper-case domain", (r) => (r.domains[1] = "Example.org"), "domains[1]", /lowercase/],
   ["domain with a trailing dot", (r) => (r.domains[0] = "example.com."), "domains[0]", /fully qualified/],
   ["duplicate domain", (r) => r.domains.push("example.com"), "domains[2]", /listed twice/],
@@ -82,8 +83,10 @@ describe("parseFleetConfig", () => {
   });
 
   it("reads Pulumi's string-typed top-level scalars", () => {
-    const spec = parseFleetConfig({ ...validRaw(), dnsTtl: "600", ipv6: "true", pop3: "false" });
+    const spec = parseFleetConfig({ ...validRaw(), dnsTtl: "600", ipv6: "true", pop3: "false", dnssec: "false" });
     assert.equal(spec.dnsTtl, 600);
+    assert.equal(spec.dnssec, false);
+    assert.equal(parseFleetConfig(validRaw()).dnssec, true, "signed unless the stack opts out");
     assert.equal(spec.ipv6, true);
     assert.equal(spec.pop3, false);
   });

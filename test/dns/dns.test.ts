@@ -10,7 +10,7 @@ import { buildRecordSet, DnsRecord } from "../../components/records";
 import { buildTopology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { exampleSpec } from "../support/harness";
-import { fakeDkim, lab as labRecords } from "../support/labRecords";
+import { fakeDane, fakeDkim, lab as labRecords } from "../support/labRecords";
 
 const at = { zone: "example.com", ttl: 300, owner: { domain: "example.com" } };
 
@@ -100,7 +100,7 @@ describe("the record plan", () => {
       const given: AddressBook = Object.fromEntries(
         topology.hosts.map((h, i) => [h.name, { ipv4: `198.51.100.${i + 1}`, privateIpv4: `10.77.0.${i + 10}`, ...(ipv6 ? { ipv6: `2001:db8:77::${i + 1}` } : {}) }]),
       );
-      const { records } = buildRecordSet(topology, given, fakeDkim(topology.spec));
+      const { records } = buildRecordSet(topology, given, fakeDkim(topology.spec), fakeDane(topology));
       const plan = recordPlan(topology);
       assert.deepEqual(plan.map((p) => p.key), recordKeys(records, given), `ipv6 ${ipv6}`);
       assert.equal(plan.some((p) => p.type === "AAAA"), ipv6, `ipv6 ${ipv6}: AAAA records planned only with IPv6`);

@@ -10,6 +10,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec } from "../../components/config";
 import { cloudflareRecordArgs } from "../../components/dns/cloudflare";
+import { DS_COMMAND } from "../../components/dns/zone";
 import { MailFleet } from "../../components/fleet";
 import { deployCommand } from "../../components/push/bundle";
 import { DnsRecord } from "../../components/records";
@@ -23,6 +24,7 @@ import {
   exampleSpec,
   isSecretAt,
   labSpec,
+  MOCK_DS_DIGEST,
   ofType,
   Registered,
   reveal,
@@ -195,7 +197,7 @@ for (const stack of EXAMPLE_STACKS) {
 
 /** The deploy commands: one per host (and the nameserver), beside their upload and upload-directory resources. */
 function deploys(resources: Registered[]): Registered[] {
-  return ofType(resources, COMMAND).filter((c) => !c.name.endsWith("-dir"));
+  return ofType(resources, COMMAND).filter((c) => !c.name.endsWith("-dir") && c.name !== DS_COMMAND);
 }
 
 /** The bundle a push uploads: the local file its CopyToRemote names. */
@@ -265,6 +267,41 @@ describe("the lab stack (byo + zone)", () => {
     for (const host of buildTopology(spec).hosts) assert.ok(run.deps.get(`push-${host.name}`)?.includes("zone-push"), `push-${host.name} waits for the zone push`);
     const fleetCa = await runFleet({ ...spec, tls: { ...spec.tls, mode: "fleet-ca" } });
     for (const host of buildTopology(spec).hosts) assert.ok(!fleetCa.deps.get(`push-${host.name}`)?.includes("zone-push"), `push-${host.name} need not wait with the fleet CA`);
+  });
+});
+
+describe("DNSSEC", () => {
+  const DNSSEC = "cloudflare:index/zoneDnssec:ZoneDnssec";
+  const expectedDs = (zone: string) => [`${zone}. IN DS 2371 13 2 ${MOCK_DS_DIGEST}`];
+
+  it("cloudflare: turns DNSSEC on for every zone and exports each zone's DS; dnssec: false turns none on", async () => {
+    const run = await runFleet(exampleSpec("prod"));
+    const dnssec = ofType(run.resources, DNSSEC);
+    assert.deepEqual(dnssec.map((d) => d.inputs).sort((a, b) => a.zoneId.localeCompare(b.zoneId)), run.spec.dnsZones.map((z) => ({ zoneId: `zone-of-${z}`, status: "active" })).sort((a, b) => a.zoneId.localeCompare(b.zoneId)));
+    const ds = await reveal(run.fleet.dnssecDs!);
+    assert.deepEqual(ds.value, Object.fromEntries(run.spec.dnsZones.map((z) => [z, expectedDs(z)])));
+    assert.ok((await reveal(run.fleet.nextSteps)).value.some((s) => s.startsWith("DNSSEC: Cloudflare signs") && s.includes("dnssecDs")));
+    const off = await runFleet(exampleSpec("prod", (raw) => (raw.dnssec = false)));
+    assert.equal(ofType(off.resources, DNSSEC).length, 0);
+    assert.equal(off.fleet.dnssecDs, undefined);
+    assert.ok(!(await reveal(off.fleet.nextSteps)).value.some((s) => s.startsWith("DNSSEC")));
+  });
+
+  it("zone: reads every served zone's DS (reverse zones too) with keymgr on the primary after the push, the same lines Cloudflare gives", async () => {
+    const spec = labSpec((raw) => {
+      raw.push = "ssh";
+      raw.ssh = { user: "deploy", privateKey: deployKey() };
+    });
+    const run = await runFleet(spec);
+    const ds = byName(run.resources, DS_COMMAND);
+    assert.equal(ds.inputs.connection.host, spec.zone!.nameservers[0].ipv4);
+    assert.deepEqual(run.deps.get(DS_COMMAND), ["zone-push"], "the keys exist once the push has loaded the zones");
+    assert.match(ds.inputs.create, /sudo sh -c 'for z in .*keymgr -c \/etc\/knot\/knot\.conf "\$z" ds/s);
+    const zones = ["example.com", "example.org", "2.0.192.in-addr.arpa", "1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"];
+    assert.deepEqual(Object.keys((await reveal(run.fleet.dnssecDs!)).value).sort(), [...zones].sort());
+    assert.deepEqual((await reveal(run.fleet.dnssecDs!)).value["example.com"], expectedDs("example.com"), "SHA-256 only, in Cloudflare's form");
+    const off = await runFleet({ ...spec, dnssec: false });
+    assert.equal(ofType(off.resources, COMMAND).filter((c) => c.name === DS_COMMAND).length, 0);
   });
 });
 

@@ -242,6 +242,8 @@ function expectedAnswer(r: DnsRecord): string {
       return `${r.priority} ${r.weight} ${r.port} ${r.target === "." ? "." : `${r.target}.`}`;
     case "TXT":
       return r.text;
+    case "TLSA":
+      return `${r.usage} ${r.selector} ${r.matchingType} ${r.digest.toUpperCase()}`;
   }
 }
 

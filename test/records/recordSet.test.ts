@@ -4,12 +4,13 @@
  * out1; stores store1, store2; IPv6 on; DMARC reports to dmarc-reports@example.com.
  */
 import assert from "node:assert/strict";
-import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../components/config";
 import { buildRecordSet, DnsRecord, recordNames, txtStrings } from "../../components/records";
 import { buildTopology, domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
-import { fakeDkim, lab } from "../support/labRecords";
+import { fakeDane, fakeDkim, lab } from "../support/labRecords";
+import { daneKeys } from "../../components/keys/material";
 
 const S = "mail.example.com";
 const DOMAINS = ["example.com", "example.org"];
@@ -231,7 +232,7 @@ describe("the set as a whole", () => {
   it("no duplicates, and the same input gives the same records in the same order", () => {
     const keys = LAB.set.records.map((r) => JSON.stringify(r));
     assert.equal(new Set(keys).size, keys.length);
-    assert.deepEqual(buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec)), LAB.set);
+    assert.deepEqual(buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec), fakeDane(LAB.topology)), LAB.set);
   });
   it("every record sits at a name records/labels.ts knows, so its checks see every name", () => {
     for (const set of [LAB, lab((raw) => ((raw.serverDomain = "example.com"), (raw.pop3 = true), (raw.dkim = { selectors: ["a1", "b2"] })))]) {
@@ -282,5 +283,22 @@ describe("a domain's web names, one home for every reader", () => {
     const services = Object.values(LAB.topology.services).filter((s) => s.role === "edge").map((s) => s.fqdn);
     const extra = hostCertificateNames(LAB.topology, edge).filter((n) => n !== edge.fqdn && !services.includes(n));
     assert.deepEqual(extra.sort(), DOMAINS.flatMap((d) => Object.values(domainWebNames(d))).sort());
+  });
+});
+
+describe("DANE", () => {
+  it("signed zones: each edge publishes _25._tcp.<edge> TLSA 3 1 1 with its key's SPKI SHA-256 (RFC 7672); unsigned zones: none", () => {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const expected = createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
+    const hosts = Object.fromEntries(hostsOf(LAB.topology, "edge").map((h) => [h.name, { certPem: "", keyPem }]));
+    const set = buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec), daneKeys(hostsOf(LAB.topology, "edge"), hosts));
+    const tlsa = set.records.filter((r) => r.type === "TLSA");
+    assert.deepEqual(
+      tlsa.map((r) => ({ name: r.name, zone: r.zone, ...(r.type === "TLSA" ? { usage: r.usage, selector: r.selector, matchingType: r.matchingType, digest: r.digest } : {}) })),
+      ["mx1", "mx2"].map((h) => ({ name: `_25._tcp.${h}.mail.example.com`, zone: "example.com", usage: 3, selector: 1, matchingType: 1, digest: expected })),
+    );
+    const unsigned = lab((raw) => (raw.dnssec = false));
+    assert.equal(unsigned.set.records.filter((r) => r.type === "TLSA").length, 0);
   });
 });

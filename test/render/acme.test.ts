@@ -81,7 +81,7 @@ describe("certbot files", () => {
     );
     assert.match(
       script.content,
-      /certbot certonly --non-interactive --agree-tos --server https:\/\/acme-v02\.api\.letsencrypt\.org\/directory --register-unsafely-without-email --preferred-challenges dns --dns-rfc2136 --dns-rfc2136-credentials \/etc\/mailfleet\/acme\/dns-credentials\.ini --dns-rfc2136-propagation-seconds 60 --keep-until-expiring --expand --deploy-hook \/usr\/local\/sbin\/mailfleet-cert-deploy --cert-name "\$lineage" "\$@"/,
+      /certbot certonly --non-interactive --agree-tos --server https:\/\/acme-v02\.api\.letsencrypt\.org\/directory --register-unsafely-without-email --preferred-challenges dns --dns-rfc2136 --dns-rfc2136-credentials \/etc\/mailfleet\/acme\/dns-credentials\.ini --dns-rfc2136-propagation-seconds 60 --keep-until-expiring --expand --reuse-key --deploy-hook \/usr\/local\/sbin\/mailfleet-cert-deploy --cert-name "\$lineage" "\$@"/,
     );
     assert.doesNotMatch(script.content, /REQUESTS_CA_BUNDLE|eab/);
     assert.ok(!files.some((f) => f.path === ACME_PATHS.renewDropIn || f.path === ACME_PATHS.caBundle || f.path === ACME_PATHS.eabHmac));

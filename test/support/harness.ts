@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { runInThisContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetSpec, parseFleetConfig, readStackConfig } from "../../components/config";
+import { DS_COMMAND } from "../../components/dns/zone";
 
 export interface Registered {
   type: string;
@@ -74,6 +75,13 @@ export const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic/mailfleet:";
 export const MOCK_REGION = "eu-central-1";
 export const MOCK_ZONE = "eu-central-1b";
 
+/** The digest both mocked signers give: Knot's keymgr and Cloudflare sign the same zone shape with the same key here. */
+export const MOCK_DS_DIGEST = "9090E3B8344113F52C12A4AB140D472157A05ABE1CBDD9E66880706ADB678328";
+/** keymgr's `ds` output for one zone, as Knot 3.4 prints it: a SHA-256 and a SHA-384 line. */
+export function mockKeymgrDs(zone: string): string {
+  return `${zone}. DS 2371 13 2 ${MOCK_DS_DIGEST.toLowerCase()}\n${zone}. DS 2371 13 4 ${"ab".repeat(48)}`;
+}
+
 async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
   const inputs = plain(args.inputs) as Record<string, any>;
   if (args.type.startsWith(DYNAMIC_PREFIX)) {
@@ -100,6 +108,13 @@ async function newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id:
       };
     case "cloudflare:index/apiToken:ApiToken":
       return { id: `token-${args.name}`, state: { ...inputs, value: `mocktoken${"0".repeat(31)}${octet(args.name)}` } };
+    case "cloudflare:index/zoneDnssec:ZoneDnssec":
+      // What Cloudflare answers for a signed zone: its KSK's DS fields (key tag, ECDSA P-256, SHA-256).
+      return { id: `dnssec-${args.name}`, state: { ...inputs, keyTag: 2371, algorithm: "13", digestType: "2", digest: MOCK_DS_DIGEST } };
+    case "command:remote:Command":
+      // Knot's keymgr on the nameserver, for each zone the DS command names (components/dns/ds.ts).
+      if (args.name !== DS_COMMAND) return { id: `${args.name}-id`, state: inputs };
+      return { id: `${DS_COMMAND}-id`, state: { ...inputs, stdout: [...String(inputs.create).matchAll(/for z in ([^;]*); do/g)][0][1].split(" ").map(mockKeymgrDs).join("\n") } };
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${args.name}`, state: { ...inputs, ipv6CidrBlock: "2001:db8:77::/56" } };
     case "aws:ec2/subnet:Subnet":

@@ -63,7 +63,7 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
 /**
  * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
  * the next suite finds the lab as the bring-up left it. The peers forget what they cached meanwhile
- * (a DNS answer, a DKIM key): the client's unbound drops its cache on SIGHUP, and ext's rspamd
+ * (a DNS answer, a DKIM key): client's and ext's unbound drop their caches on SIGHUP, and ext's rspamd
  * starts its workers afresh.
  */
 export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
@@ -71,8 +71,13 @@ export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<v
     const r = await push(host, deployFiles(fleet, host));
     if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
   }
-  reload(CLIENT.name, "/run/unbound.pid");
+  forgetDns();
   reload(EXT.name, "/run/rspamd/rspamd.pid");
+}
+
+/** The lab's validating resolvers drop what they cached (answers, keys, the servers they judged): after a change to the DNS. */
+export function forgetDns(): void {
+  for (const peer of [CLIENT, EXT]) reload(peer.name, "/run/unbound.pid");
 }
 
 /** SIGHUP to one host's daemon, by its pid file: the lab's hosts share this machine's process table, so pkill would reach every host's. */

@@ -2,7 +2,7 @@
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
 import { buildRecordSet, RecordSet } from "../../components/records";
-import { buildTopology, Topology } from "../../components/topology";
+import { buildTopology, hostsOf, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 
 export interface Lab {
@@ -19,7 +19,12 @@ export function lab(change: (raw: Record<string, any>) => void = () => {}): Lab 
   const spec = parseFleetConfig(raw);
   const topology = buildTopology(spec);
   const addresses: AddressBook = Object.fromEntries(topology.hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
-  return { spec, topology, addresses, set: buildRecordSet(topology, addresses, fakeDkim(spec)) };
+  return { spec, topology, addresses, set: buildRecordSet(topology, addresses, fakeDkim(spec), fakeDane(topology)) };
+}
+
+/** A stand-in SPKI hash per edge when the zones are signed, as the build pins each edge's host key. */
+export function fakeDane(topology: Topology) {
+  return topology.spec.dnssec ? hostsOf(topology, "edge").map((h) => ({ host: h.name, spkiSha256: "ab".repeat(32) })) : [];
 }
 
 /** A stand-in public key per domain and selector: the record tests check placement, not key material. */

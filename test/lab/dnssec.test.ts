@@ -1,0 +1,152 @@
+/**
+ * Signed zones, validated as the Internet's resolvers validate them: the lab's root (its own host, a
+ * signed root zone) delegates the fleet's zones to dns1 with the DS records dns1's Knot gives, and
+ * client's unbound and delv (BIND's validating lookup tool) trust the root's DS alone. Every record the
+ * fleet publishes validates; a tampered chain (a wrong DS at the parent) makes the answers bogus.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { DnsRecord } from "../../components/records";
+import { SMTP_PORT } from "../../components/topology";
+import { CLIENT, DELV_ANCHOR, exec, execOk, EXT, hostRoot, knotDs, labHost, labServedZones, presentedCertificate, waitUntil, writeRootZone } from "../../scripts/lab";
+import { forgetDns, useLab } from "../support/lab";
+
+/** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
+function delv(queries: string[][]): Map<string, string> {
+  const script = 'for q in "$@"; do printf "%s\\t%s\\n" "$q" "$(delv -a $0 @127.0.0.1 $q 2>&1 | head -n 1)"; done';
+  const out = execOk(CLIENT.name, ["sh", "-c", script, DELV_ANCHOR, ...queries.map((q) => q.join(" "))], { timeoutMs: 120_000 });
+  return new Map(out.trim().split("\n").map((line) => line.split("\t") as [string, string]));
+}
+
+const query = (r: Pick<DnsRecord, "type" | "name">) => [r.type, r.name];
+
+describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
+  const lab = useLab();
+  let tampered = false;
+
+  /** The root zone as the bring-up wrote it: every zone dns1 serves delegated with its DS. */
+  function rootDelegations(change: (zone: string, ds: string[]) => string[] = (_, ds) => ds) {
+    const dns = labHost(lab(), "dns1");
+    const all = labServedZones(lab(), dns);
+    const ds = knotDs(dns.name, all);
+    return all.map((zone) => ({ zone, ds: change(zone, ds[zone] ?? []) }));
+  }
+
+  /** The root as the bring-up left it, and a resolver that forgets what it judged meanwhile. */
+  function restoreRoot() {
+    writeRootZone(labHost(lab(), "dns1"), rootDelegations());
+    forgetDns();
+    tampered = false;
+  }
+
+  after(() => {
+    if (tampered) restoreRoot();
+  });
+
+  it("delv validates every record the fleet publishes, forward and reverse, from the root's DS alone", () => {
+    const { records, ptr } = lab().build.recordSet;
+    const queries = [...new Map([...records.map(query), ...ptr.map((p) => ["-x", p.address])].map((q) => [q.join(" "), q])).values()];
+    const verdicts = delv(queries);
+    const failed = [...verdicts].filter(([, verdict]) => verdict !== "; fully validated");
+    assert.deepEqual(failed, [], failed.map(([q, v]) => `${q}: ${v}`).join("\n"));
+    assert.equal(verdicts.size, queries.length);
+    // The resolver says so too: the AD bit, on a signed zone's answer through client's unbound.
+    assert.match(execOk(CLIENT.name, ["kdig", "@127.0.0.1", "+dnssec", "MX", "example.com"]), /;; Flags: qr rd ra ad;/);
+  });
+
+  it("a wrong DS at the parent makes the zone bogus: unbound answers SERVFAIL, delv refuses", () => {
+    tampered = true;
+    writeRootZone(
+      labHost(lab(), "dns1"),
+      rootDelegations((zone, ds) => (zone === "example.org" ? ds.map((line) => line.replace(/[0-9A-F]{8}$/, "00000000")) : ds)),
+    );
+    const verdicts = delv([["MX", "example.org"], ["MX", "example.com"]]);
+    assert.match(verdicts.get("MX example.org")!, /resolution failed|no valid|broken trust chain|insecurity proof failed/, verdicts.get("MX example.org"));
+    assert.equal(verdicts.get("MX example.com"), "; fully validated", "the other zones stay valid");
+    assert.match(exec(CLIENT.name, ["kdig", "@127.0.0.1", "MX", "example.org"]).stdout, /status: SERVFAIL/);
+    restoreRoot();
+    assert.equal(delv([["MX", "example.org"]]).get("MX example.org"), "; fully validated");
+  });
+
+  it("a forced renewal against the ACME CA keeps the MX's key (certbot --reuse-key): a new certificate, the same TLSA 3 1 1 hash", async () => {
+    const mx1 = labHost(lab(), "mx1");
+    const probe = () => presentedCertificate({ address: mx1.ipv4, port: SMTP_PORT, name: mx1.fqdn, starttls: "smtp" });
+    const before = probe();
+    assert.equal(before.verified, true, before.verifyResult);
+    assert.match(before.spki, /^[0-9a-f]{64}$/);
+    const r = exec(mx1.name, ["mailfleet-certs", "--force-renewal"], { timeoutMs: 180_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const after = await waitUntil(probe, (c) => c.serial !== before.serial, 60_000, 500);
+    assert.notEqual(after.serial, before.serial, "renewed");
+    assert.equal(after.verified, true, after.verifyResult);
+    assert.equal(after.spki, before.spki, "the renewed certificate carries the same key");
+  });
+
+  describe("DANE: ext sends as a DANE-enforcing MTA (smtp_tls_security_level = dane, validating unbound)", () => {
+    const edges = () => lab().hosts.filter((h) => h.role === "edge");
+    const extLog = join(hostRoot(EXT.name), "var/log/postfix.log");
+    const logSince = (offset: number) => readFileSync(extLog, "utf8").slice(offset);
+
+    /** A message from ext to alice; waits until ext's log says `until` for it (bounded), returns the log since. */
+    async function extSends(until: RegExp): Promise<string> {
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["sh", "-c", 'printf "From: <bob@example.net>\\nTo: <alice@example.com>\\nSubject: DANE\\n\\nDANE test.\\n" | sendmail -f bob@example.net alice@example.com']);
+      return waitUntil(() => logSince(offset), (log) => until.test(log), 60_000, 500);
+    }
+
+    /** Every MX's TLSA replaced (or put back) on dns1, through Knot, which signs the change. */
+    function setTlsa(digest: (mx: string) => string) {
+      for (const mx of edges()) {
+        const name = `_25._tcp.${mx.fqdn}.`;
+        execOk("dns1", ["sh", "-c", 'knotc zone-begin example.com && knotc zone-unset example.com "$0" TLSA && knotc zone-set example.com "$0" 300 TLSA 3 1 1 "$1" && knotc zone-commit example.com', name, digest(mx.name)]);
+      }
+      forgetDns();
+    }
+    const pinned = (mx: string) => lab().build.recordSet.records.find((r) => r.type === "TLSA" && r.name.startsWith(`_25._tcp.${mx}.`))!;
+    const pinnedDigest = (mx: string) => { const r = pinned(mx); return r.type === "TLSA" ? r.digest : ""; };
+
+    it("posttls-finger -l dane verifies each MX by its TLSA record", () => {
+      for (const mx of edges()) {
+        const out = exec(EXT.name, ["posttls-finger", "-c", "-t", "10", "-T", "20", "-l", "dane", `[${mx.fqdn}]`]);
+        assert.match(out.stdout + out.stderr, new RegExp(`Verified TLS connection established to ${mx.fqdn.replace(/\./g, "\\.")}`), out.stdout + out.stderr);
+      }
+    });
+
+    it("mail from ext reaches the fleet over a verified TLS connection", async () => {
+      const log = await extSends(/status=(sent|deferred|bounced)/);
+      assert.match(log, /Verified TLS connection established to mx[12]\.mail\.example\.com/, log);
+      assert.match(log, /to=<alice@example\.com>.*status=sent/, log);
+    });
+
+    it("a wrong TLSA makes ext defer instead of sending; the right one back, the queued message goes", async () => {
+      setTlsa(() => "00".repeat(32));
+      try {
+        const log = await extSends(/status=(sent|deferred|bounced)/);
+        assert.match(log, /status=deferred/, log);
+        assert.doesNotMatch(log, /status=sent/, log);
+      } finally {
+        setTlsa(pinnedDigest);
+      }
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["postqueue", "-f"]);
+      const log = await waitUntil(() => logSince(offset), (l) => /status=sent/.test(l), 60_000, 500);
+      assert.match(log, /Verified TLS connection established/, log);
+    });
+
+    it("an MX that stops offering STARTTLS (as a stripping attacker would show it) makes ext defer", async () => {
+      for (const mx of edges()) execOk(mx.name, ["sh", "-c", "postconf -e smtpd_discard_ehlo_keywords=starttls && postfix reload"]);
+      try {
+        const log = await extSends(/status=(sent|deferred|bounced)/);
+        assert.match(log, /status=deferred/, log);
+        assert.doesNotMatch(log, /status=sent/, log);
+      } finally {
+        for (const mx of edges()) execOk(mx.name, ["sh", "-c", "postconf -X smtpd_discard_ehlo_keywords && postfix reload"]);
+      }
+      const offset = statSync(extLog).size;
+      execOk(EXT.name, ["postqueue", "-f"]);
+      await waitUntil(() => logSince(offset), (l) => /status=sent/.test(l), 60_000, 500);
+    });
+  });
+});
