@@ -113,10 +113,10 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
     `sentinel auth-pass ${STATE_MASTER} ${passwords.sentinel}`,
     "sentinel sentinel-user sentinel",
     `sentinel sentinel-pass ${passwords.sentinel}`,
-    "user default off",
     `user sentinel on ${hashed(passwords.sentinel)} &* +@all`,
-    "# rspamd only asks where the primary and the replicas are.",
-    `user rspamd on ${hashed(passwords.rspamd)} -@all +ping +sentinel|masters +sentinel|slaves +sentinel|replicas +sentinel|get-master-addr-by-name`,
+    "# Without a login only where the primary and its replicas are (private addresses) may be asked:",
+    "# rspamd 3.12 cannot log in to a Sentinel (render/rspamd redis.conf). No failover, no reconfiguration.",
+    "user default on nopass resetchannels -@all +ping +sentinel|masters +sentinel|slaves +sentinel|replicas +sentinel|get-master-addr-by-name",
     "",
   ];
   const secret = { secret: true, mode: 0o640, group: VALKEY_GROUP } as const;

@@ -98,11 +98,13 @@ reload_backup_timer() {
 # this host is one. Valkey has no reload: a changed config restarts it (SIGTERM saves the data set
 # first), an unchanged one leaves it running. Sentinel runs from its own copy, which it rewrites as
 # it learns; the copy is made again only when the rendered file changes.
+# Waits for the process, not its pid file, which Valkey removes before it lets go of its ports.
 stop_pid() {
-  local n
+  local n pid
   alive "$1" || return 0
-  kill -TERM "$(tr -dc 0-9 < "$1")"
-  for n in $(seq 1 100); do alive "$1" || return 0; sleep 0.1; done
+  pid=$(tr -dc 0-9 < "$1")
+  kill -TERM "$pid"
+  for n in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   return 1
 }
 as_valkey() { setpriv --reuid="$VALKEY_GROUP" --regid="$VALKEY_GROUP" --init-groups "$@"; }
