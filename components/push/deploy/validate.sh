@@ -28,8 +28,9 @@ check_valkey() {
   dir=$(mktemp -d)
   cp "$SENTINEL_CONF" "$dir/sentinel.conf"
   chown -R "$VALKEY_GROUP:$VALKEY_GROUP" "$dir"
-  out=$( { as_valkey timeout 10 valkey-server "$VALKEY_CONF" --daemonize no --port 0 --logfile "" --dir "$dir" --replicaof no one --appendonly no
-           as_valkey timeout 10 valkey-sentinel "$dir/sentinel.conf" --daemonize no --port 0 --logfile ""; } 2>&1) || true
+  # Its own pid files: the live daemons' must keep naming them.
+  out=$( { as_valkey timeout 10 valkey-server "$VALKEY_CONF" --daemonize no --port 0 --logfile "" --pidfile "$dir/server.pid" --dir "$dir" --replicaof no one --appendonly no
+           as_valkey timeout 10 valkey-sentinel "$dir/sentinel.conf" --daemonize no --port 0 --logfile "" --pidfile "$dir/sentinel.pid"; } 2>&1) || true
   rm -rf "$dir"
   [ "$(grep -c 'Configured to not listen anywhere, exiting' <<< "$out")" = 2 ] || { echo "$out" | grep -v 'Memory overcommit'; return 1; }
 }

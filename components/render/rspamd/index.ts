@@ -100,7 +100,7 @@ function redis(input: RenderInput): RenderedFile {
  * verdicts, and the users' own (the stores' Junk moves, rspamc learn_spam / learn_ham).
  */
 function bayes(): RenderedFile {
-  return file(`${LOCAL}/classifier-bayes.conf`, '# Tokens in the shared Valkey (redis.conf): one set of statistics for the farm.\nbackend = "redis";\nautolearn = true;\n');
+  return file(`${LOCAL}/classifier-bayes.conf`, '# Tokens in the shared Valkey (redis.conf): one set of statistics for the farm.\nbackend = "redis";\nautolearn = true;\n# How often each worker recounts the learns rspamc stat shows (one SSCAN of the shared set).\nmonitor_timeout = 5;\n');
 }
 
 /** A rate-limit bucket: `count` messages per `period`, answered with a 4xx and `message` past it. */
