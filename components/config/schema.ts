@@ -107,7 +107,7 @@ const rate = (per: string, fallback: number) => {
 };
 /**
  * rspamd's ratelimit, counted in the shared state so every edge (and outbound host) sees one count:
- * inbound per sending IP and per recipient, outbound per authenticated login (messages and recipients).
+ * inbound per sending IP and per recipient, outbound per authenticated login; and a cap on recipients per message.
  * The outbound defaults are well above a person and far below a spam run.
  */
 const ratelimits = z
@@ -115,7 +115,6 @@ const ratelimits = z
     perSenderIpPerMinute: rate("minute", 60),
     perRecipientPerMinute: rate("minute", 30),
     perLoginPerHour: rate("hour", 200),
-    recipientsPerLoginPerHour: rate("hour", 500),
     recipientsPerMessage: z.number(RECIPIENTS).int(RECIPIENTS).min(1, RECIPIENTS).max(10_000, RECIPIENTS).default(50),
   })
   .prefault({});

@@ -141,7 +141,6 @@ export interface RateLimitSpec {
   perSenderIpPerMinute: number;
   perRecipientPerMinute: number;
   perLoginPerHour: number;
-  recipientsPerLoginPerHour: number;
   recipientsPerMessage: number;
 }
 
