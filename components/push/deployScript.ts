@@ -12,6 +12,7 @@ import { BACKUP_PATHS } from "../render/backup";
 import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { LOCK_PATHS } from "../render/lock";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { TlsDaemon } from "../topology";
@@ -106,6 +107,7 @@ export function deployFacts(): Record<string, BashValue> {
     SENTINEL_CONF: VALKEY_PATHS.sentinel,
     SENTINEL_STATE: SENTINEL_STATE_FILE,
     VALKEY_GROUP,
+    LOCK_LIST: LOCK_PATHS.list,
   };
 }
 

@@ -12,6 +12,7 @@ import { USERS_PATH } from "../render/dovecot/users";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
@@ -112,6 +113,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(BACKUP_PATHS.script, 0o755),
     allow(BACKUP_PATHS.service),
     allow(BACKUP_PATHS.timer),
+    allow(LOCK_PATHS.script, 0o755),
   ],
   dns: [...ALLOW_ALL, allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
 };

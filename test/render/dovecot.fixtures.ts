@@ -2,6 +2,8 @@
 import { TEST_STATE_PASSWORDS } from "../support/fixtures";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
+import { file } from "../../components/render/file";
+import { LOCK_PATHS } from "../../components/render/lock";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -19,4 +21,8 @@ export function labInput(change: (raw: Record<string, any>) => void = () => {}):
 }
 
 export const LAB = labInput();
-export const filesOf = (input: TestRenderInput, store: string) => renderStoreDovecot(input, hostNamed(input.topology, store));
+/** The store's rendered files, plus the empty lock list deploy.sh makes where none is (render/lock.ts). */
+export const filesOf = (input: TestRenderInput, store: string) => [
+  ...renderStoreDovecot(input, hostNamed(input.topology, store)),
+  file(LOCK_PATHS.list, "", { mode: 0o640, group: "dovecot" }),
+];

@@ -68,7 +68,11 @@ case "$role" in
     getent passwd "$VMAIL_USER" >/dev/null || useradd -u "$VMAIL_UID" -g "$VMAIL_GROUP" -d "$VMAIL_HOME" -M -s /usr/sbin/nologin "$VMAIL_USER"
     managed_dir "$VMAIL_HOME" "$VMAIL_USER:$VMAIL_GROUP" 0750
     # The backup settings and password (0600 each) in a directory only root may list.
-    managed_dir "$BACKUP_DIR" root:root 0700 ;;
+    managed_dir "$BACKUP_DIR" root:root 0700
+    # The operator's lock list (./mf lock) is no bundle's: made empty where missing, never replaced,
+    # since Dovecot refuses every login while its passdb file is missing.
+    target_dir "$LOCK_LIST"
+    if [ ! -e "$dir/${LOCK_LIST##*/}" ]; then install -m 0640 -o root -g dovecot /dev/null "$dir/${LOCK_LIST##*/}"; fi ;;
   outbound)
     # Root's, readable by rspamd's group: rspamd reads the keys, never writes them.
     managed_dir "$RSPAMD_DKIM_DIR" "root:$RSPAMD_GROUP" 0750 ;;
