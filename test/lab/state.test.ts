@@ -4,14 +4,18 @@
  * the lab's "Internet": swaks and ext's own Postfix send, the user's IMAP client reads. Greylisting
  * holds across equal-priority MX, Bayes statistics are one set, the primary's loss (SIGKILL while
  * mail flows) is survived with nothing lost or twice, and the state ports answer only the fleet.
+ * Outbound: a login past its hourly rate is held off with a 4xx, and `./mf lock` shuts a login out.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { SENTINEL_PORT, VALKEY_PORT } from "../../components/topology";
 import { STATE_MASTER, VALKEY_PATHS } from "../../components/render/valkey";
-import { CLIENT, exec, execOk, EXT, imapMessages, labHost, LabFleet, labPassword, openPorts, startOn, waitUntil } from "../../scripts/lab";
-import { useLab } from "../support/lab";
+import { buildFleet, givenAddresses } from "../../components/build";
+import { CLIENT, exec, execOk, EXT, EXT_USER, imapMessages, labHost, LabFleet, labPassword, openPorts, push, smtpSend, startOn, waitUntil } from "../../scripts/lab";
+import { restoreHosts, useLab } from "../support/lab";
+import { mf, REPO } from "../support/operator";
+import { join } from "node:path";
 
 const ALICE = "alice@example.com";
 const tag = () => randomBytes(4).toString("hex");
@@ -152,4 +156,50 @@ test("failover: the primary SIGKILLed while mail flows from ext; a replica takes
   const subjects = inbox.map((m) => m.subject);
   assert.equal(subjects.length, count, "every message sent across the failover arrived");
   assert.equal(new Set(subjects).size, count, "none twice");
+});
+
+/** Submission as a user through out1 (STARTTLS on 587, AUTH), as a mail client does. */
+const submit = (user: string, subject: string) =>
+  smtpSend({ server: labHost(fleet, "out1").fqdn, port: 587, mode: "starttls", auth: { user, password: labPassword(user) }, from: user, to: [`${EXT_USER}@example.net`], subject });
+
+test("outbound: a login past its hourly rate gets a 4xx naming the limit from out1 while another login's mail goes on", async () => {
+  const out1 = labHost(fleet, "out1");
+  const limit = 2;
+  const spec = { ...fleet.spec, spam: { ...fleet.spec.spam, ratelimits: { ...fleet.spec.spam.ratelimits, perLoginPerHour: limit } } };
+  const pushed = await push(out1, buildFleet(spec, givenAddresses(spec), fleet.keys).hostFiles.out1);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  try {
+    // The count lives in the shared state for an hour: a rerun may find carol's bucket full already.
+    const t = tag();
+    const tries = Array.from({ length: limit + 1 }, (_, i) => submit("carol@example.com", `rate ${t} ${i}`));
+    const held = tries.find((r) => !r.ok);
+    assert.ok(held, `past ${limit} messages an hour carol is held off: ${JSON.stringify(tries)}`);
+    assert.equal(held.stage, "data");
+    assert.equal(Math.floor((held.code ?? 0) / 100), 4, "a temporary refusal: the client keeps the message and retries");
+    assert.match(held.message ?? "", /Sending limit of 2 messages per hour reached for this login/);
+    const other = submit("bob@example.org", `rate ${t} other`);
+    assert.equal(other.ok, true, `another login's mail goes on: ${JSON.stringify(other)}`);
+    const logged = execOk("out1", ["sh", "-c", "grep -F 'user: carol@example.com' /var/log/rspamd/rspamd.log | tail -1"]);
+    assert.match(logged, /\(soft reject\).*RATELIMITED\(\S*\)\{mailfleet_login/, "rspamd's log names the login and the limit");
+  } finally {
+    await restoreHosts(fleet, [out1]);
+  }
+});
+
+test("./mf lock refuses a login's AUTH at once, on every store; ./mf unlock lets it in again", () => {
+  const lock = (command: string) => mf([join(REPO, "scripts/lock.ts"), command, "--stack", "lab", "alice@example.com"]);
+  const locked = lock("lock");
+  try {
+    assert.equal(locked.status, 0, locked.stderr);
+    assert.match(locked.stdout, /^store1\S*: locked alice@example\.com$/m);
+    assert.match(locked.stdout, /^store2\S*: locked alice@example\.com$/m);
+    const refused = submit("alice@example.com", `locked ${tag()}`);
+    assert.deepEqual([refused.stage, refused.code], ["auth", 535], "AUTH refused at once");
+    assert.equal(submit("bob@example.org", `not locked ${tag()}`).ok, true, "other logins go on");
+    assert.match(mf([join(REPO, "scripts/lock.ts"), "locked", "--stack", "lab"]).stdout, /store1: alice@example\.com/);
+  } finally {
+    const unlocked = lock("unlock");
+    assert.equal(unlocked.status, 0, unlocked.stderr);
+  }
+  assert.equal(submit("alice@example.com", `unlocked ${tag()}`).ok, true, "unlocked, she sends again");
 });

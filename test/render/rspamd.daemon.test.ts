@@ -98,10 +98,10 @@ test("the shared-state modules as rspamd parses them: greylist delay, rate-limit
   assert.equal(greylist.timeout, input.topology.spec.spam.greylist.delaySeconds);
   const rates = configured(edge(), "ratelimit").rates;
   assert.equal(rates.mailfleet_sender_ip.selector, "ip");
-  assert.match(rates.mailfleet_recipient.message, /Too many messages for this recipient/);
+  assert.match(rates.mailfleet_recipient.bucket.message, /Too many messages for this recipient/);
   const outboundRates = configured(outbound(), "ratelimit").rates;
   assert.equal(outboundRates.mailfleet_login.selector, "user.lower");
-  assert.match(outboundRates.mailfleet_login.message, /Sending limit of \d+ messages per hour reached for this login/);
+  assert.match(outboundRates.mailfleet_login.bucket.message, /Sending limit of \d+ messages per hour reached for this login/);
   const bayes = configured(edge(), "classifier").bayes;
   assert.equal(bayes.backend, "redis");
   assert.equal(bayes.autolearn, true);

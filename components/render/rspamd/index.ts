@@ -105,7 +105,7 @@ function bayes(): RenderedFile {
 
 /** A rate-limit bucket: `count` messages per `period`, answered with a 4xx and `message` past it. */
 function bucket(name: string, selector: string, count: number, period: "1m" | "1h", message: string): string[] {
-  return [`  ${name} = {`, `    selector = ${ucl(selector)};`, `    bucket = { burst = ${count}; rate = ${ucl(`${count}/${period}`)}; };`, `    message = "${message}";`, "  }"];
+  return [`  ${name} = {`, `    selector = ${ucl(selector)};`, `    bucket = { burst = ${count}; rate = ${ucl(`${count}/${period}`)}; message = "${message}"; };`, "  }"];
 }
 
 const SENDER_LOGIN_MAP = `${LOCAL}/sender_login.map`;
@@ -227,6 +227,8 @@ function outboundRatelimit(input: RenderInput): RenderedFile {
   return file(
     `${LOCAL}/ratelimit.conf`,
     [
+      "# The log line of a held message names the login (user:) and the bucket (RATELIMITED).",
+      'info_symbol = "RATELIMITED";',
       "rates {",
       ...bucket("mailfleet_login", "user.lower", perLoginPerHour, "1h", `Sending limit of ${perLoginPerHour} messages per hour reached for this login; try again later or ask the postmaster`),
       "}",
@@ -268,6 +270,7 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
       `${LOCAL}/ratelimit.conf`,
       [
         "# Counted in the shared state, so the limit holds whichever MX a sender reaches.",
+        'info_symbol = "RATELIMITED";',
         "rates {",
         ...bucket("mailfleet_sender_ip", "ip", perSenderIpPerMinute, "1m", "Too many messages from your address; try again later"),
         ...bucket("mailfleet_recipient", "rcpts.lower", perRecipientPerMinute, "1m", "Too many messages for this recipient; try again later"),
