@@ -14,9 +14,9 @@ import { readStackSpec } from "../components/build";
 import { ConfigError } from "../components/config";
 import { LOCK_PATHS } from "../components/render/lock";
 import { readOutputs, stackAddresses } from "./check/expect";
-import { runStoreScript, storeAccess } from "./backup/remote";
+import { runStoreScript, SSH_COMMAND_OPTIONS, SSH_COMMAND_USAGE, storeAccess } from "./backup/remote";
 
-const COMMON = "[--outputs <json>] [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] [--dir <folder>]";
+const COMMON = SSH_COMMAND_USAGE;
 const USAGE: Record<string, string> = {
   lock: `usage: ./mf lock --stack <env> <login> ${COMMON}\n  refuses the login at once on every store: SASL AUTH for sending, IMAP, POP3 and ManageSieve; open IMAP sessions end`,
   unlock: `usage: ./mf unlock --stack <env> <login> ${COMMON}\n  lets a locked login in again`,
@@ -31,15 +31,7 @@ async function main(): Promise<number> {
     parsed = parseArgs({
       args: process.argv.slice(3),
       allowPositionals: true,
-      options: {
-        stack: { type: "string" },
-        outputs: { type: "string" },
-        "ssh-key": { type: "string" },
-        "known-hosts": { type: "string" },
-        "ssh-user": { type: "string" },
-        dir: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+      options: SSH_COMMAND_OPTIONS,
     });
   } catch (error) {
     return (console.error(`${(error as Error).message}\n${USAGE[command]}`), 2);

@@ -60,6 +60,11 @@ function serverUsers(passwords: StatePasswords): string[] {
   ];
 }
 
+/** Where a daemon listens and keeps its files; deploy.sh finds it by the pid file. */
+function daemon(address: string, port: number, name: "valkey-server" | "valkey-sentinel"): string[] {
+  return [`bind ${address} 127.0.0.1`, `port ${port}`, "daemonize yes", `pidfile /run/valkey/${name}.pid`, `logfile /var/log/valkey/${name}.log`, "dir /var/lib/valkey"];
+}
+
 export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const { topology } = input;
   const { state } = topology;
@@ -71,13 +76,8 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const server = [
     `# Rendered by mailfleet: rspamd's shared state on ${host.fqdn} (Valkey; Sentinel picks the primary).`,
     "# The private address only (and loopback for the host's own checks); nftables admits the fleet's users.",
-    `bind ${own} 127.0.0.1`,
-    `port ${VALKEY_PORT}`,
+    ...daemon(own, VALKEY_PORT, "valkey-server"),
     "protected-mode yes",
-    "daemonize yes",
-    "pidfile /run/valkey/valkey-server.pid",
-    "logfile /var/log/valkey/valkey-server.log",
-    "dir /var/lib/valkey",
     "# Persistence: an append-only file synced every second plus snapshots, so a restart keeps",
     "# greylisting, rate limits and Bayes (a replica also resyncs from the primary).",
     "appendonly yes",
@@ -98,12 +98,7 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const sentinel = [
     `# Rendered by mailfleet: the Sentinel on ${host.fqdn}. deploy.sh copies it to ${SENTINEL_STATE_FILE},`,
     "# which Sentinel rewrites as it learns the current primary and the other Sentinels.",
-    `bind ${own} 127.0.0.1`,
-    `port ${SENTINEL_PORT}`,
-    "daemonize yes",
-    "pidfile /run/valkey/valkey-sentinel.pid",
-    "logfile /var/log/valkey/valkey-sentinel.log",
-    "dir /var/lib/valkey",
+    ...daemon(own, SENTINEL_PORT, "valkey-sentinel"),
     "sentinel deny-scripts-reconfig yes",
     `sentinel monitor ${STATE_MASTER} ${primary} ${VALKEY_PORT} ${state.quorum}`,
     `sentinel down-after-milliseconds ${STATE_MASTER} ${downAfterMs}`,

@@ -23,6 +23,18 @@ export interface SshAccess {
   stores: Record<string, string>;
 }
 
+/** The command-line options of the operator's SSH commands (./mf backup, ./mf lock …), for parseArgs. */
+export const SSH_COMMAND_OPTIONS = {
+  stack: { type: "string" },
+  outputs: { type: "string" },
+  "ssh-key": { type: "string" },
+  "known-hosts": { type: "string" },
+  "ssh-user": { type: "string" },
+  dir: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+export const SSH_COMMAND_USAGE = "[--outputs <json>] [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] [--dir <folder>]";
+
 export interface AccessOptions {
   /** --ssh-key: a private key file; else the stack's decrypted ssh.privateKey. */
   sshKey?: string;
