@@ -19,10 +19,10 @@ import { storeRepository } from "../components/render/backup";
 import { textTable } from "../components/table";
 import { buildTopology } from "../components/topology";
 import { readOutputs, stackAddresses } from "./check/expect";
-import { runBackupCommand, SshAccess, storeAccess } from "./backup/remote";
+import { runBackupCommand, SSH_COMMAND_OPTIONS, SSH_COMMAND_USAGE, SshAccess, storeAccess } from "./backup/remote";
 import { formatAge, formatBytes, newest, parseSnapshotList, readResticLine } from "./backup/snapshots";
 
-const COMMON = "[--outputs <json>] [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] [--dir <folder>]";
+const COMMON = SSH_COMMAND_USAGE;
 const USAGE: Record<string, string> = {
   backup: `usage: ./mf backup --stack <env> [--store <name>] ${COMMON}\n  backs up every store (or one) now, as its timer would`,
   backups: `usage: ./mf backups --stack <env> [--store <name>] ${COMMON}\n  lists each store's snapshots with their age and size`,
@@ -158,16 +158,10 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       args: process.argv.slice(3),
       options: {
-        stack: { type: "string" },
+        ...SSH_COMMAND_OPTIONS,
         store: { type: "string" },
         snapshot: { type: "string" },
         to: { type: "string" },
-        outputs: { type: "string" },
-        "ssh-key": { type: "string" },
-        "known-hosts": { type: "string" },
-        "ssh-user": { type: "string" },
-        dir: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
       },
     }));
   } catch (error) {

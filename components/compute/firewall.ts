@@ -27,20 +27,24 @@ const ANYWHERE_V6 = "::/0";
 export function ingressRules(topology: Topology): IngressRule[] {
   const { spec } = topology;
   const rules: IngressRule[] = [];
+  // A security group is per role, so "the state hosts" is every role that has one (each host's nftables narrows it to the hosts).
+  const stateRoles = ROLES.filter((role) => hostsOf(topology, role).some((h) => topology.state.hosts.includes(h.name)));
   for (const role of ROLES) {
-    const sample = hostsOf(topology, role)[0];
-    if (!sample) continue;
-    for (const { port, service, from } of sample.ports) {
+    // The union of the role's hosts' ports: only some hosts of a role run the state service.
+    const ports = new Map(hostsOf(topology, role).flatMap((h) => h.ports).map((p) => [`${p.port}/${p.service}/${p.from}`, p]));
+    for (const { port, service, from } of ports.values()) {
       const sources: RuleSource[] =
         from === "any"
           ? [{ kind: "cidr", cidr: ANYWHERE_V4 }, ...(spec.ipv6 ? [{ kind: "cidr" as const, cidr: ANYWHERE_V6 }] : [])]
           : from === "admin"
             ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
-            : [{ kind: "group", role: from }];
+            : (from === "state" ? stateRoles : [from]).map((group) => ({ kind: "group" as const, role: group }));
       sources.forEach((source) => rules.push({ role, port, service, source }));
     }
   }
-  return rules;
+  // The same port from the same group twice (edge, and state on an edge) is one rule.
+  const seen = new Set<string>();
+  return rules.filter((r) => !seen.has(ruleName(r)) && seen.add(ruleName(r)));
 }
 
 /** A stable, readable name for a rule's resource: `store-24-lmtp-from-mx1-ipv4`. */

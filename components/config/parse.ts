@@ -23,7 +23,7 @@ export interface ParseOptions {
 export interface ConfigCheck {
   spec?: FleetSpec;
   /** The hosts and mailboxes when their keys parsed, even if others did not: enough for topology's checks. */
-  placement?: Pick<FleetSpec, "hosts" | "mailboxes">;
+  placement?: Pick<FleetSpec, "hosts" | "mailboxes"> & Partial<Pick<FleetSpec, "state">>;
   problems: ConfigProblem[];
 }
 
@@ -74,7 +74,7 @@ export function checkFleetConfig(input: Record<string, unknown>, options: ParseO
   return {
     problems: firstPerPath(problems),
     ...(complete ? { spec: toSpec(parsed as Parsed) } : {}),
-    ...(placed ? { placement: { hosts: specHosts(parsed as Parsed), mailboxes: parsed.mailboxes! } } : {}),
+    ...(placed ? { placement: { hosts: specHosts(parsed as Parsed), mailboxes: parsed.mailboxes!, ...(parsed.state ? { state: parsed.state } : {}) } } : {}),
   };
 }
 

@@ -88,6 +88,39 @@ const retention = z
   .refine((r) => r.hourly + r.daily + r.weekly > 0, "keeps no snapshot at all — keep at least one hourly, daily or weekly snapshot")
   .default({ hourly: 24, daily: 14, weekly: 8 });
 
+const RECIPIENTS = "a whole number of recipients from 1 to 10000 — like 50";
+const MEMORY = "a whole number of MiB from 32 to 65536 — like 256";
+const FAILOVER = "a whole number of seconds from 1 to 600 — like 10";
+
+/**
+ * Greylisting on the edges (issue 23): `false` turns it off, `true` or `{ delaySeconds }` keeps it on.
+ * rspamd greylists by score only (its greylist action), so a clean sender is never delayed.
+ */
+const DELAY = "a whole number of seconds from 1 to 3600 — like 300 (rspamd's default)";
+const greylist = z
+  .union([z.boolean(), z.strictObject({ delaySeconds: z.number(DELAY).int(DELAY).min(1, DELAY).max(3600, DELAY) })], {
+    error: "true, false, or { delaySeconds: 300 }",
+  })
+  .default(true)
+  .transform((g) => (typeof g === "boolean" ? { enabled: g, delaySeconds: 300 } : { enabled: true, delaySeconds: g.delaySeconds }));
+/** Messages per minute (or hour) a rate limit lets through before it answers 4xx. */
+const rate = (per: string, fallback: number) => {
+  const hint = `a whole number of messages per ${per} from 1 to 100000 — like ${fallback}`;
+  return z.number(hint).int(hint).min(1, hint).max(100_000, hint).default(fallback);
+};
+/**
+ * rspamd's ratelimit, counted in the shared state so every edge (and outbound host) sees one count:
+ * inbound per sending IP and per recipient, outbound per authenticated login; and a cap on recipients per message.
+ * The outbound defaults are well above a person and far below a spam run.
+ */
+const ratelimits = z
+  .strictObject({
+    perSenderIpPerMinute: rate("minute", 60),
+    perRecipientPerMinute: rate("minute", 30),
+    perLoginPerHour: rate("hour", 200),
+    recipientsPerMessage: z.number(RECIPIENTS).int(RECIPIENTS).min(1, RECIPIENTS).max(10_000, RECIPIENTS).default(50),
+  })
+  .prefault({});
 /** One schema per top-level key; a key's default applies when the stack leaves it out. */
 export const KEYS = {
   serverDomain: fqdn,
@@ -162,8 +195,18 @@ export const KEYS = {
       dnsbls: z.array(dnsblSite).default(["zen.spamhaus.org*3", "bl.spamcop.net"]),
       dnswls: z.array(dnswlSite).default([]),
       warnOnly: z.boolean().default(false),
+      greylist,
+      ratelimits,
     })
-    .default({ dnsbls: ["zen.spamhaus.org*3", "bl.spamcop.net"], dnswls: [], warnOnly: false }),
+    .prefault({}),
+  state: z
+    .strictObject({
+      hosts: z.array(z.string().regex(HOST_LABEL_RE, "not a host label — the name of a fleet host (mx1)")).optional(),
+      maxMemoryMb: z.number(MEMORY).int(MEMORY).min(32, MEMORY).max(65536, MEMORY).default(256),
+      // Sentinel's down-after-milliseconds: a primary silent this long is failed over.
+      failoverAfterSeconds: z.number(FAILOVER).int(FAILOVER).min(1, FAILOVER).max(600, FAILOVER).default(10),
+    })
+    .prefault({}),
   relayNetworks: z.array(relayNetwork).default([]),
   adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),

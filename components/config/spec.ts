@@ -138,6 +138,36 @@ export interface BackupSpec {
   retention: { hourly: number; daily: number; weekly: number };
 }
 
+/** rspamd's limits, counted in the shared state (render/rspamd). */
+export interface RateLimitSpec {
+  perSenderIpPerMinute: number;
+  perRecipientPerMinute: number;
+  perLoginPerHour: number;
+  recipientsPerMessage: number;
+}
+
+export interface SpamSpec {
+  /**
+   * DNS blocklists and allowlists in postscreen's `zone[=replies][*weight]` (parsed by ./dnsList), and
+   * whether listings only log (a dry run).
+   */
+  dnsbls: string[];
+  dnswls: string[];
+  warnOnly: boolean;
+  /** Greylisting by score on the edges; the delay a first-time sender waits before its retry is taken. */
+  greylist: { enabled: boolean; delaySeconds: number };
+  ratelimits: RateLimitSpec;
+}
+
+export interface StateSpec {
+  /** Fleet host names that run Valkey and Sentinel; the first starts as the primary. Absent: topology picks. */
+  hosts?: string[];
+  /** Valkey's maxmemory; past it writes fail (noeviction) rather than state being dropped. */
+  maxMemoryMb: number;
+  /** Seconds a primary may be unreachable before the Sentinels fail it over. */
+  failoverAfterSeconds: number;
+}
+
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
   serverDomain: string;
@@ -164,11 +194,9 @@ export interface FleetSpec {
   smarthost?: SmarthostSpec;
   /** Extra SPF includes for other senders of the hosted domains (newsletters, ticketing, …). */
   spfIncludes: string[];
-  /**
-   * DNS blocklists and allowlists in postscreen's `zone[=replies][*weight]` (parsed by ./dnsList), and
-   * whether listings only log (a dry run).
-   */
-  spam: { dnsbls: string[]; dnswls: string[]; warnOnly: boolean };
+  spam: SpamSpec;
+  /** Where rspamd's shared state (Valkey with Sentinel) runs, and its memory. */
+  state: StateSpec;
   /** Networks allowed to relay through the outbound MTA without AUTH (keep empty unless needed). */
   relayNetworks: string[];
   adminSshCidrs: string[];

@@ -75,6 +75,11 @@ export function generateTsigSecret(): string {
   return forge.util.encode64(forge.random.getBytesSync(32));
 }
 
+/** A service password: 32 random bytes in hex, safe in any config syntax and shell word without quoting. */
+export function generatePassword(): string {
+  return forge.util.bytesToHex(forge.random.getBytesSync(32));
+}
+
 /**
  * A DKIM signing key: RSA 2048 (RFC 8301 requires at least 1024, recommends 2048), written as
  * node-forge wrote it before (PKCS#8 PEM with CRLF line ends; the public key as base64 SPKI DER),

@@ -51,6 +51,11 @@ export interface HostCertificate {
   keyPem: string;
 }
 
+/** One password per client of the state service, so each has only its own rights (render/valkey.ts). */
+export const STATE_USERS = ["rspamd", "replica", "sentinel"] as const;
+export type StateUser = (typeof STATE_USERS)[number];
+export type StatePasswords = Record<StateUser, string>;
+
 export interface FleetKeys {
   dkim: DkimKey[];
   /** The fleet's bootstrap CA, trusted between the fleet's own hosts (store-to-store proxy). */
@@ -62,6 +67,8 @@ export interface FleetKeys {
    * updates to the zone backend's Knot with. Secret.
    */
   tsig: Record<string, string>;
+  /** The shared state's passwords (Valkey ACL users and Sentinel), made once like the TSIG keys. Secret. */
+  state: StatePasswords;
   /** dns: cloudflare with tls.mode acme: the API token the hosts' certbot edits the zones with. Secret. */
   cloudflareAcmeToken?: string;
 }

@@ -11,8 +11,8 @@ import { X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Host, Topology, hostCertificateNames } from "../topology";
-import { FleetCa, createFleetCa, generateDkimKey, generateDkimKeyAsync, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
-import { DkimKey, FleetKeys, HostCertificate } from "./material";
+import { FleetCa, createFleetCa, generateDkimKey, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
+import { DkimKey, FleetKeys, HostCertificate, STATE_USERS, StatePasswords } from "./material";
 
 /**
  * What an offline render writes where the stack would put the Cloudflare token it creates at
@@ -124,7 +124,7 @@ function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]):
 }
 
 export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
-  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig"), join(dir, "state")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const { spec } = topology;
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
   const ca = fleetCa(dir, spec.serverDomain);
@@ -144,5 +144,18 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
     }),
   );
   const cloudflare = spec.dns === "cloudflare" && spec.tls.mode === "acme" ? { cloudflareAcmeToken: spec.cloudflare?.acmeApiToken ?? OFFLINE_CLOUDFLARE_TOKEN } : {};
-  return { dkim, caCertPem: ca.certPem, hosts, tsig, ...cloudflare };
+  const state = Object.fromEntries(
+    STATE_USERS.map((user) => [
+      user,
+      loadOrCreate(
+        [join(dir, "state", `${user}.password`)],
+        ([text]) => (/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined),
+        () => {
+          const made = generatePassword();
+          return [made, [`${made}\n`]];
+        },
+      ),
+    ]),
+  ) as StatePasswords;
+  return { dkim, caCertPem: ca.certPem, hosts, tsig, state, ...cloudflare };
 }

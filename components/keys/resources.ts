@@ -12,8 +12,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hostCertificateNames, Topology } from "../topology";
-import { createFleetCa, generateDkimKeyAsync, generateTsigSecret, issueHostCertificate } from "./generate";
-import { DkimKey, FleetKeys } from "./material";
+import { createFleetCa, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate } from "./generate";
+import { DkimKey, FleetKeys, STATE_USERS, StatePasswords } from "./material";
 
 /** Dynamic resource type tokens: pulumi-nodejs:dynamic/mailfleet:<type>. */
 const MODULE = "mailfleet";
@@ -79,6 +79,28 @@ export class TsigKeyResource extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: TsigKeyInputs, opts?: pulumi.CustomResourceOptions) {
     super(tsigKeyProvider, name, { ...args, secret: undefined }, { ...opts, additionalSecretOutputs: ["secret"] }, MODULE, "TsigKey");
+  }
+}
+
+interface PasswordInputs {
+  user: string;
+}
+
+export const passwordProvider: pulumi.dynamic.ResourceProvider<PasswordInputs, PasswordInputs & { password: string }> = {
+  async create(inputs) {
+    return { id: `password-${inputs.user}`, outs: { user: inputs.user, password: generatePassword() } };
+  },
+  async diff(_id, olds, news) {
+    return replaceOn(["user"], { ...olds }, { ...news });
+  },
+};
+
+/** A state service user's password (render/valkey.ts): made once, kept secret in the state. */
+export class PasswordResource extends pulumi.dynamic.Resource {
+  declare readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: PasswordInputs, opts?: pulumi.CustomResourceOptions) {
+    super(passwordProvider, name, { ...args, password: undefined }, { ...opts, additionalSecretOutputs: ["password"] }, MODULE, "Password");
   }
 }
 
@@ -190,10 +212,12 @@ export function fleetKeyResources(topology: Topology, parent: pulumi.Resource): 
   const tsig = (spec.dns === "zone" ? topology.hosts : []).map((host) =>
     pulumi.secret(new TsigKeyResource(`tsig-${host.name}`, { host: host.name }, opts).secret).apply((secret) => [host.name, secret] as const),
   );
-  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig)]).apply(([dkimKeys, caCertPem, certs, tsigs]) => ({
+  const state = STATE_USERS.map((user) => pulumi.secret(new PasswordResource(`state-${user}`, { user }, opts).password).apply((password) => [user, password] as const));
+  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig), pulumi.all(state)]).apply(([dkimKeys, caCertPem, certs, tsigs, passwords]) => ({
     dkim: dkimKeys,
     caCertPem,
     hosts: Object.fromEntries(certs),
     tsig: Object.fromEntries(tsigs),
+    state: Object.fromEntries(passwords) as StatePasswords,
   }));
 }

@@ -12,7 +12,9 @@ import { BACKUP_PATHS } from "../render/backup";
 import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { LOCK_PATHS } from "../render/lock";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
+import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
@@ -101,6 +103,11 @@ export function deployFacts(): Record<string, BashValue> {
     KNOT_ZONE_DIR,
     RSPAMD_DKIM_DIR,
     RSPAMD_GROUP,
+    VALKEY_CONF: VALKEY_PATHS.server,
+    SENTINEL_CONF: VALKEY_PATHS.sentinel,
+    SENTINEL_STATE: SENTINEL_STATE_FILE,
+    VALKEY_GROUP,
+    LOCK_LIST: LOCK_PATHS.list,
   };
 }
 

@@ -12,14 +12,18 @@ import { USERS_PATH } from "../render/dovecot/users";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
 import { SMARTHOST_CA } from "../render/postfix/outbound";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
+import { VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
 export type DeployRole = Role | "dns";
 export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store", "dns"];
 
+/** rspamd's shared state: any mail host may be a state host (topology.state), so every mail role has the packages. */
+const VALKEY = ["valkey-server", "valkey-sentinel", "valkey-tools"];
 /** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
 const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
 
@@ -29,19 +33,22 @@ const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-
  */
 export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...CERTBOT],
+  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...CERTBOT],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...CERTBOT],
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...VALKEY, ...CERTBOT],
   dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
 };
 
-/** The daemons each role validates and reloads, in this order (each has a check_ and a reload_ function in the script). */
+/**
+ * The daemons each role validates and reloads, in this order (each has a check_ and a reload_ function
+ * in the script). valkey does nothing on a host that is not a state host (its files say which).
+ */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
-  edge: ["postfix", "rspamd", "nginx"],
-  outbound: ["postfix", "rspamd"],
-  store: ["dovecot"],
+  edge: ["valkey", "postfix", "rspamd", "nginx"],
+  outbound: ["valkey", "postfix", "rspamd"],
+  store: ["valkey", "dovecot"],
   dns: ["knot"],
 };
 
@@ -56,7 +63,8 @@ export interface AllowedFile {
 const allow = (path: string, maxMode = 0o644, group = "root"): AllowedFile => ({ path, maxMode, owner: "root", group });
 const below = (dir: string, maxMode = 0o644, group = "root"): AllowedFile => allow(`${dir}/`, maxMode, group);
 
-const ALLOW_ALL = [allow(NFTABLES_CONF)];
+const ALLOW_STATE = Object.values(VALKEY_PATHS).map((path) => allow(path, 0o640, VALKEY_GROUP));
+const ALLOW_ALL = [allow(NFTABLES_CONF), ...ALLOW_STATE];
 /** The bootstrap certificate, the lineages, and certbot's side (tls.mode acme); the daemons read /etc/mailfleet/tls/live/, which no bundle writes. */
 const ALLOW_TLS = [
   allow(TLS_PATHS.ca),
@@ -76,7 +84,8 @@ const ALLOW_MTA = [
   allow(`${POSTFIX_DIR}/main.cf`),
   allow(`${POSTFIX_DIR}/master.cf`),
   allow(`${POSTFIX_DIR}/${VIRTUAL_TABLE}`),
-  ...["actions.conf", "dkim_signing.conf", "logging.inc", "worker-controller.inc", "worker-normal.inc", "worker-proxy.inc"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+  ...["actions.conf", "dkim_signing.conf", "logging.inc", "worker-controller.inc", "worker-normal.inc", "worker-proxy.inc", "ratelimit.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+  allow(`${RSPAMD_LOCAL}/redis.conf`, 0o640, RSPAMD_GROUP),
 ];
 
 /**
@@ -89,7 +98,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/mailboxes`),
-    ...["milter_headers.conf", "rbl_group.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+    ...["milter_headers.conf", "rbl_group.conf", "greylist.conf", "classifier-bayes.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
     allow("/etc/rspamd/override.d/rbl.conf"),
     below(dirname(NGINX_CONF)),
     below(dirname(WEB_ROOT)),
@@ -115,6 +124,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(BACKUP_PATHS.script, 0o755),
     allow(BACKUP_PATHS.service),
     allow(BACKUP_PATHS.timer),
+    allow(LOCK_PATHS.script, 0o755),
   ],
   dns: [...ALLOW_ALL, allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
 };

@@ -5,8 +5,7 @@
  * time; on own servers this is the only wall. deploy.sh validates it (`nft -c`), refuses one that
  * would lock out the push (the admin sets below must hold the pusher's address), and loads it.
  */
-import { Role } from "../config/spec";
-import { Host, hostsOf, NAMESERVER_PORTS, Port, Topology } from "../topology";
+import { Host, hostNamed, hostsOf, NAMESERVER_PORTS, Port, Topology } from "../topology";
 import { cidrFamily, HostAddresses, internalIpv4, PlacedHosts } from "../topology/addresses";
 import { file, RenderedFile } from "./file";
 
@@ -47,8 +46,10 @@ function sourceSets(topology: Topology, hosts: PlacedHosts, ports: Port[]): Map<
         ? { name: "admin", why: "the push and the admins (adminSshCidrs)", members: byFamily(topology.spec.adminSshCidrs) }
         : {
             name: from,
-            why: `the fleet's ${from} hosts`,
-            members: byFamily(hostsOf(topology, from as Role).flatMap((h) => hostSources(hosts[h.name].addresses))),
+            why: from === "state" ? "the state hosts (Valkey replication, Sentinel)" : `the fleet's ${from} hosts`,
+            members: byFamily(
+              (from === "state" ? topology.state.hosts.map((name) => hostNamed(topology, name)) : hostsOf(topology, from)).flatMap((h) => hostSources(hosts[h.name].addresses)),
+            ),
           },
     );
   }

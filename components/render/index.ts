@@ -8,6 +8,7 @@ import { RenderInput } from "./input";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
+import { renderValkey } from "./valkey";
 import { renderEdgeWeb } from "./web";
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
@@ -21,6 +22,7 @@ export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
     renderHostFirewall(input.topology, input.hosts, host),
     ...renderTlsFiles(input, host),
     ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host)),
+    ...renderValkey(input, host),
   ];
   const paths = new Set<string>();
   for (const { path } of files) {

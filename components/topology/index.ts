@@ -3,15 +3,15 @@
  * Host and service names, who sends mail, who may reach which port, where each mailbox lives.
  */
 import { ConfigError } from "../config/errors";
-import { FleetSpec, Role } from "../config/spec";
+import { FleetSpec, Role, ROLES } from "../config/spec";
 import { namedHosts, NamedHostSpec } from "./naming";
 import { topologyProblems } from "./rules";
 
 export { namedHosts } from "./naming";
 export { topologyProblems } from "./rules";
 
-/** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
-export type PortSource = "any" | "admin" | Role;
+/** Who may connect to a port: anyone, only hosts of a role, only the state hosts, or only the admin networks. */
+export type PortSource = "any" | "admin" | "state" | Role;
 export interface Port {
   port: number;
   service: string;
@@ -48,6 +48,9 @@ export const LMTP_CONCURRENCY = 10;
 /** Dovecot auth over TCP for the outbound MTA's SASL (the port Dovecot's own docs use). */
 export const AUTH_PORT = 12345;
 export const SIEVE_PORT = 4190;
+/** rspamd's shared state: Valkey and its Sentinels (render/valkey.ts). */
+export const VALKEY_PORT = 6379;
+export const SENTINEL_PORT = 26379;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -64,7 +67,32 @@ export interface Topology {
   mailboxStore: Record<string, string>;
   /** The store whose Dovecot answers the outbound MTA's SASL queries: the one store that holds every user's hash. */
   authStore: string;
+  state: StatePlacement;
 }
+
+/** Where rspamd's shared state runs: Valkey and a Sentinel on each of these hosts. */
+export interface StatePlacement {
+  hosts: string[];
+  /** The host that starts as the primary; after a failover the Sentinels know the current one. */
+  primary: string;
+  /** Sentinels that must agree a primary is down: a majority. */
+  quorum: number;
+}
+
+/**
+ * The stack's state.hosts, or the first host of each role: three machines of different roles, none
+ * of which moves when a role scales out (adding an edge adds a client, never a primary or a replica).
+ */
+function placeState(spec: FleetSpec, named: NamedHostSpec[]): StatePlacement {
+  const hosts = spec.state.hosts ?? ROLES.map((role) => named.find((h) => h.role === role)!.name);
+  return { hosts, primary: hosts[0], quorum: Math.floor(hosts.length / 2) + 1 };
+}
+
+/** The state service's ports, on the state hosts: rspamd (edges, outbound) and the state hosts themselves (replication, Sentinel gossip). */
+const STATE_PORTS: Port[] = (["edge", "outbound", "state"] as const).flatMap((from) => [
+  { port: VALKEY_PORT, service: "valkey", from },
+  { port: SENTINEL_PORT, service: "sentinel", from },
+]);
 
 /** SSH on every host, for the push and the admins only. */
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
@@ -112,12 +140,16 @@ export function buildTopology(spec: FleetSpec): Topology {
   if (problems.length > 0) throw new ConfigError(problems);
   const named = namedHosts(spec).map((n) => n.host);
   const authStore = named.find((h) => h.role === "store")!.name;
+  const state = placeState(spec, named);
   const hosts: Host[] = named.map((h) => ({
     ...h,
     fqdn: `${h.name}.${spec.serverDomain}`,
     sends: h.role !== "store",
-    // Only the auth store listens for the outbound MTA's SASL queries.
-    ports: portsFor(h.role, spec).filter((p) => p.port !== AUTH_PORT || h.name === authStore),
+    ports: [
+      // Only the auth store listens for the outbound MTA's SASL queries.
+      ...portsFor(h.role, spec).filter((p) => p.port !== AUTH_PORT || h.name === authStore),
+      ...(state.hosts.includes(h.name) ? STATE_PORTS : []),
+    ],
   }));
   const service = (label: string, role: Role, purpose: string): ServiceName => ({ fqdn: `${label}.${spec.serverDomain}`, role, purpose });
   return {
@@ -132,6 +164,7 @@ export function buildTopology(spec: FleetSpec): Topology {
     // A mailbox the stack places on no store lives on the one store (topologyProblems holds there is one).
     mailboxStore: Object.fromEntries(spec.mailboxes.map((m) => [m.address, m.store ?? authStore])),
     authStore,
+    state,
   };
 }
 

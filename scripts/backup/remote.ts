@@ -23,6 +23,18 @@ export interface SshAccess {
   stores: Record<string, string>;
 }
 
+/** The command-line options of the operator's SSH commands (./mf backup, ./mf lock …), for parseArgs. */
+export const SSH_COMMAND_OPTIONS = {
+  stack: { type: "string" },
+  outputs: { type: "string" },
+  "ssh-key": { type: "string" },
+  "known-hosts": { type: "string" },
+  "ssh-user": { type: "string" },
+  dir: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+export const SSH_COMMAND_USAGE = "[--outputs <json>] [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] [--dir <folder>]";
+
 export interface AccessOptions {
   /** --ssh-key: a private key file; else the stack's decrypted ssh.privateKey. */
   sshKey?: string;
@@ -53,10 +65,10 @@ export function storeAccess(spec: FleetSpec, addresses: AddressBook, options: Ac
   return { user: options.sshUser ?? spec.ssh.user, keyFile, ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}), stores };
 }
 
-/** The remote command line: every argument is a store name, a snapshot id or a fixed word, quoted all the same. */
-export function backupCommand(user: string, args: string[]): string {
-  for (const a of args) if (!/^[A-Za-z0-9._-]+$/.test(a)) throw new Error(`not a mailfleet-backup argument: ${a}`);
-  const argv = [BACKUP_PATHS.script, ...args].map((a) => `'${a}'`).join(" ");
+/** The remote command line: every argument is a store name, a snapshot id, a login or a fixed word, quoted all the same. */
+export function storeCommand(script: string, user: string, args: string[]): string {
+  for (const a of args) if (!/^[A-Za-z0-9._@+-]+$/.test(a)) throw new Error(`not an argument for ${script}: ${a}`);
+  const argv = [script, ...args].map((a) => `'${a}'`).join(" ");
   return user === "root" ? argv : `sudo -n ${argv}`;
 }
 
@@ -93,7 +105,18 @@ export function runBackupCommand(
   args: string[],
   on: { line?: (line: string) => void; error?: (line: string) => void } = {},
 ): Promise<RemoteResult> {
-  const argv = sshArgv(access, store, backupCommand(access.user, args));
+  return runStoreScript(access, store, BACKUP_PATHS.script, args, on);
+}
+
+/** Runs one of the push's scripts on a store over SSH (mailfleet-backup, mailfleet-lock), line by line as runBackupCommand. */
+export function runStoreScript(
+  access: SshAccess,
+  store: string,
+  script: string,
+  args: string[],
+  on: { line?: (line: string) => void; error?: (line: string) => void } = {},
+): Promise<RemoteResult> {
+  const argv = sshArgv(access, store, storeCommand(script, access.user, args));
   return new Promise((resolve, reject) => {
     const child = spawn("ssh", argv, { stdio: ["ignore", "pipe", "pipe"] });
     const out = { stdout: "", stderr: "" };

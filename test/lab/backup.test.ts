@@ -7,12 +7,10 @@
  * `./mf check` names them.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
@@ -22,18 +20,15 @@ import {
   execOk,
   fileMessages,
   imapMessages,
-  LAB_PASSPHRASE,
   labHost,
   LabFleet,
   labPassword,
   mailboxState,
   MailboxState,
-  netnsName,
   push,
   queueSize,
   REST_SERVER_PORT,
   sendByMx,
-  SSH_KEY,
   startRestServer,
   startService,
   waitForPort,
@@ -41,8 +36,8 @@ import {
 } from "../../scripts/lab";
 import { CheckResult } from "../../scripts/check/result";
 import { useLab } from "../support/lab";
+import { mf, mfAsync, REPO, Run } from "../support/operator";
 
-const REPO = resolve(__dirname, "../..");
 const ALICE = "alice@example.com";
 const CAROL = "carol@example.com";
 const tag = (what: string) => `${what} ${randomBytes(4).toString("hex")}`;
@@ -58,33 +53,6 @@ useLab((up) => {
 after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/**
- * An operator command (`./mf <command> …`) run from the admin host, where the push runs from: the
- * only address the stores' firewalls let reach SSH (as root with the lab's key; the lab's host keys
- * are new at each bring-up). `dir`: a folder with another stacks/ (a changed stack).
- */
-function mfArgv(args: string[], dir?: string): string[] {
-  const ssh = ["--ssh-key", SSH_KEY, "--ssh-user", "root", "--known-hosts", "/dev/null", ...(dir ? ["--dir", dir] : [])];
-  return ["netns", "exec", netnsName("admin"), process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), ...args, ...ssh];
-}
-const MF_OPTIONS = { cwd: REPO, env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE } };
-type Run = { status: number | null; stdout: string; stderr: string };
-
-function mf(args: string[], dir?: string): Run {
-  const run = spawnSync("ip", mfArgv(args, dir), { ...MF_OPTIONS, encoding: "utf8", timeout: 10 * 60_000 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** mf without blocking this process, so two commands run side by side. */
-async function mfAsync(args: string[]): Promise<Run> {
-  const child = spawn("ip", mfArgv(args), MF_OPTIONS);
-  const run = { stdout: "", stderr: "" };
-  child.stdout.on("data", (d) => (run.stdout += d));
-  child.stderr.on("data", (d) => (run.stderr += d));
-  const [status] = (await once(child, "close")) as [number | null];
-  return { status, ...run };
-}
 
 const backupCli = (args: string[], dir?: string) => mf([join(REPO, "scripts/backup.ts"), ...args], dir);
 

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { RenderedFile, file } from "../../components/render/file";
 import { liveTls, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../../components/render/input";
 import { RunResult, withDebian13Host } from "../support/debian13";
+import { LOCK_PATHS } from "../../components/render/lock";
 import { filesOf, LAB, labInput } from "./dovecot.fixtures";
 
 const password = (address: string) => `${address.split("@")[0]}-lab-password`;
@@ -180,6 +181,29 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
     assert.equal(r.stderr, "");
     const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
     assert.deepEqual(got, expected);
+  });
+
+  it("mailfleet-lock (./mf lock): a locked login's SASL AUTH is refused at once, others go on, unlock lets it in; no login that could inject a field", () => {
+    const script = `
+ip addr add 192.0.2.31/32 dev lo && ip -6 addr add 2001:db8:0:1::31/128 dev lo nodad
+cert ${TLS_LIVE_DIR} store1.mail.example.com
+dovecot && listening
+sasl() { python3 /root/client.py sasl 192.0.2.31 "$1" "$2"; }
+echo "== locked"; ${LOCK_PATHS.script} lock ALICE@example.com; sasl alice@example.com alice-lab-password; sasl bob@example.org bob-lab-password
+echo "== list"; ${LOCK_PATHS.script} list
+echo "== unlocked"; ${LOCK_PATHS.script} unlock alice@example.com; sasl alice@example.com alice-lab-password
+echo "== injection"; ${LOCK_PATHS.script} lock 'x:y@example.com'; echo "exit=$?"; ${LOCK_PATHS.script} list
+`;
+    const r = runStores(filesOf(LAB, "store1"), script);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const replies = (name: string) => section(r, name).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).reply as string);
+    assert.match(section(r, "locked"), /: locked alice@example\.com/);
+    const [alice, bob] = replies("locked");
+    assert.match(alice, /^FAIL\t1\t/, "the locked login is refused");
+    assert.match(bob, /^OK\t1\tuser=bob@example\.org/, "another login goes on");
+    assert.equal(section(r, "list").trim(), "alice@example.com");
+    assert.match(replies("unlocked")[0], /^OK\t1\tuser=alice@example\.com/, "unlocked, she is let in");
+    assert.match(section(r, "injection"), /not a login[\s\S]*exit=2/);
   });
 
   it("store1 runs: auth, quota, LMTP on port 24 to alice+news@, IMAPS 993, Postfix SASL on 12345, ManageSieve on 4190", () => {

@@ -1,6 +1,9 @@
 /** The lab stack's stores, for both halves of the Dovecot tests (dovecot.test.ts, dovecot.daemon.test.ts). */
+import { TEST_STATE_PASSWORDS } from "../support/fixtures";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
+import { file } from "../../components/render/file";
+import { LOCK_PATHS } from "../../components/render/lock";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -14,8 +17,12 @@ export function labInput(change: (raw: Record<string, any>) => void = () => {}):
   const addresses: AddressBook = Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
-  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {} }, mtaStsPolicy(topology).policy);
+  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS }, mtaStsPolicy(topology).policy);
 }
 
 export const LAB = labInput();
-export const filesOf = (input: TestRenderInput, store: string) => renderStoreDovecot(input, hostNamed(input.topology, store));
+/** The store's rendered files, plus the empty lock list deploy.sh makes where none is (render/lock.ts). */
+export const filesOf = (input: TestRenderInput, store: string) => [
+  ...renderStoreDovecot(input, hostNamed(input.topology, store)),
+  file(LOCK_PATHS.list, "", { mode: 0o640, group: "dovecot" }),
+];

@@ -65,9 +65,26 @@ test("edges and outbound hosts open only their public mail ports to anyone", () 
   const fleet = build(input.addresses);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.out1)).anyone, [465, 587]);
+  // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH and the state ports are restricted.
+  assert.deepEqual([...openings(rulesOf(fleet.hostFiles.mx2)).fromSets.keys()], [22], "mx2: only SSH is restricted, nothing else is open");
   for (const host of ["mx1", "out1"]) {
-    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()], [22], `${host}: only SSH is restricted, nothing else is open`);
+    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b), [22, 6379, 26379], `${host}: only SSH and the state service are restricted, nothing else is open`);
   }
+});
+
+test("Valkey and Sentinel open only on the state hosts, only to the edges, the outbound hosts and the state hosts", () => {
+  const fleet = build(natted);
+  const users = ["edge_v4", "edge_v6", "outbound_v4", "outbound_v6", "state_v4", "state_v6"];
+  for (const host of fleet.topology.state.hosts) {
+    const rules = rulesOf(fleet.hostFiles[host]);
+    assert.deepEqual(openings(rules).fromSets.get(6379), users, `${host}: Valkey`);
+    assert.deepEqual(openings(rules).fromSets.get(26379), users, `${host}: Sentinel`);
+    assert.ok(!openings(rules).anyone.includes(6379) && !openings(rules).anyone.includes(26379));
+    // Replication and Sentinel gossip come from the state hosts' own (private) addresses.
+    assert.ok(setMembers(rules, "state_v4").includes(natted.store1.privateIpv4!));
+    assert.ok(!setMembers(rules, "state_v4").includes(natted.store2.privateIpv4!), "store2 is no state host");
+  }
+  for (const host of ["mx2", "store2"]) assert.equal(openings(rulesOf(fleet.hostFiles[host])).fromSets.get(6379), undefined, `${host} runs no Valkey`);
 });
 
 test("POP3S opens 995 on the stores only when pop3 is on", () => {

@@ -7,6 +7,7 @@
  * carries none of that file's structural characters (separators, quotes, comment and brace
  * characters), so it cannot add a list element, a field or a directive within a line either.
  */
+import { TEST_STATE_PASSWORDS } from "../support/fixtures";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
@@ -36,6 +37,7 @@ function keysFor(spec: FleetSpec): FleetKeys {
     caCertPem: ca.certPem,
     hosts: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, cert])),
     tsig: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),
+    state: TEST_STATE_PASSWORDS,
   };
 }
 

@@ -79,15 +79,32 @@ test("rspamadm configtest accepts the edge, warn-only edge and outbound files", 
   }
 });
 
-test("the edge rejects at its threshold, never greylists; warnOnly drops the reject action", () => {
+test("the edge rejects at its threshold and greylists below add_header (issue 23); spam.greylist off and warnOnly never greylist; warnOnly drops the reject action", () => {
   const enforcing = configuredActions(edge());
   assert.equal(enforcing.reject, EDGE_SCORES.reject);
   assert.equal(enforcing.add_header, EDGE_SCORES.addHeader);
-  assert.equal(enforcing.greylist, null);
+  assert.equal(enforcing.greylist, EDGE_SCORES.greylist);
+  const noGreylist = labInput((s) => ({ ...s, spam: { ...s.spam, greylist: { enabled: false, delaySeconds: 300 } } }));
+  assert.equal(configuredActions(edge(noGreylist)).greylist, null);
 
   const warnOnly = configuredActions(edge(warnOnlyInput));
   assert.equal(warnOnly.reject, null);
   assert.equal(warnOnly.add_header, EDGE_SCORES.addHeader);
+  assert.equal(warnOnly.greylist, null);
+});
+
+test("the shared-state modules as rspamd parses them: greylist delay, rate-limit buckets with their 4xx texts, Bayes on Redis", () => {
+  const greylist = configured(edge(), "greylist");
+  assert.equal(greylist.timeout, input.topology.spec.spam.greylist.delaySeconds);
+  const rates = configured(edge(), "ratelimit").rates;
+  assert.equal(rates.mailfleet_sender_ip.selector, "ip");
+  assert.match(rates.mailfleet_recipient.bucket.message, /Too many messages for this recipient/);
+  const outboundRates = configured(outbound(), "ratelimit").rates;
+  assert.equal(outboundRates.mailfleet_login.selector, "user.lower");
+  assert.match(outboundRates.mailfleet_login.bucket.message, /Sending limit of \d+ messages per hour reached for this login/);
+  const bayes = configured(edge(), "classifier").bayes;
+  assert.equal(bayes.backend, "redis");
+  assert.equal(bayes.autolearn, true);
 });
 
 test("outbound: listens on loopback only, no spam action at all, signs authenticated mail for the user's own domain only", () => {

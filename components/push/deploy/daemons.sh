@@ -94,12 +94,53 @@ reload_backup_timer() {
     systemctl disable --quiet "$BACKUP_TIMER_UNIT" 2>/dev/null || true
   fi
 }
+# rspamd's shared state (render/valkey.ts), on the state hosts only: the rendered files say whether
+# this host is one. Valkey has no reload: a changed config restarts it (SIGTERM saves the data set
+# first), an unchanged one leaves it running. Sentinel runs from its own copy, which it rewrites as
+# it learns; the copy is made again only when the rendered file changes.
+# Waits for the process, not its pid file, which Valkey removes before it lets go of its ports.
+stop_pid() {
+  local n pid
+  alive "$1" || return 0
+  pid=$(tr -dc 0-9 < "$1")
+  kill -TERM "$pid"
+  for n in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+as_valkey() { setpriv --reuid="$VALKEY_GROUP" --regid="$VALKEY_GROUP" --init-groups "$@"; }
+reload_valkey() {
+  local server=/run/valkey/valkey-server.pid sentinel=/run/valkey/valkey-sentinel.pid sum
+  if [ ! -f "$VALKEY_CONF" ]; then
+    stop_pid "$sentinel" && stop_pid "$server"
+    return
+  fi
+  # Debian's own units would hold 127.0.0.1:6379 with Debian's config: the fleet's run instead.
+  if $systemd; then systemctl disable --now --quiet valkey-server valkey-sentinel 2>/dev/null || true; fi
+  install -d -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0750 /run/valkey
+  sum=$(sha256sum < "$VALKEY_CONF")
+  if ! alive "$server" || [ "$(cat /run/valkey/server.sum 2>/dev/null)" != "$sum" ]; then
+    stop_pid "$server" || return 1
+    as_valkey valkey-server "$VALKEY_CONF" || return 1
+    comes_up "$server" || return 1
+    echo "$sum" > /run/valkey/server.sum
+  fi
+  sum=$(sha256sum < "$SENTINEL_CONF")
+  if [ "$(cat "$SENTINEL_STATE.sum" 2>/dev/null)" != "$sum" ]; then
+    stop_pid "$sentinel" || return 1
+    install -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0640 "$SENTINEL_CONF" "$SENTINEL_STATE"
+    echo "$sum" > "$SENTINEL_STATE.sum"
+  fi
+  if ! alive "$sentinel"; then
+    as_valkey valkey-sentinel "$SENTINEL_STATE" || return 1
+  fi
+  comes_up "$sentinel" && stays_alive "$server" && stays_alive "$sentinel"
+}
 reload_all() {
   local d challenges=''
   reload_nft || { log "the firewall did not load"; return 1; }
   for d in "${daemons[@]}"; do
     if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
-    if $systemd; then
+    if $systemd && [ "$d" != valkey ]; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }

@@ -68,7 +68,11 @@ case "$role" in
     getent passwd "$VMAIL_USER" >/dev/null || useradd -u "$VMAIL_UID" -g "$VMAIL_GROUP" -d "$VMAIL_HOME" -M -s /usr/sbin/nologin "$VMAIL_USER"
     managed_dir "$VMAIL_HOME" "$VMAIL_USER:$VMAIL_GROUP" 0750
     # The backup settings and password (0600 each) in a directory only root may list.
-    managed_dir "$BACKUP_DIR" root:root 0700 ;;
+    managed_dir "$BACKUP_DIR" root:root 0700
+    # The operator's lock list (./mf lock) is no bundle's: made empty where missing, never replaced,
+    # since Dovecot refuses every login while its passdb file is missing.
+    target_dir "$LOCK_LIST"
+    if [ ! -e "$dir/${LOCK_LIST##*/}" ]; then install -m 0640 -o root -g dovecot /dev/null "$dir/${LOCK_LIST##*/}"; fi ;;
   outbound)
     # Root's, readable by rspamd's group: rspamd reads the keys, never writes them.
     managed_dir "$RSPAMD_DKIM_DIR" "root:$RSPAMD_GROUP" 0750 ;;
@@ -113,7 +117,8 @@ for p in "${paths[@]}"; do
 done | sort -u | awk 'NR == 1 || index($0, last "/") != 1 { print; last = $0 }' > "$work/layers"
 
 export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT
-export -f validate check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft
+export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP
+export -f validate check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey as_valkey
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate "$@"' validate "${daemons[@]}" >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2
   die "validation failed: nothing was changed"

@@ -20,6 +20,20 @@ check_knot() {
     kzonecheck -o "$(basename "$z" .zone)" "$z" || return 1
   done
 }
+# A dry start: with no port to listen on, valkey-server and valkey-sentinel read the whole file
+# (directives, ACL users) and exit saying so; a bad file fails before that line.
+check_valkey() {
+  [ -f "$VALKEY_CONF" ] || return 0
+  local dir out
+  dir=$(mktemp -d)
+  cp "$SENTINEL_CONF" "$dir/sentinel.conf"
+  chown -R "$VALKEY_GROUP:$VALKEY_GROUP" "$dir"
+  # Its own pid files: the live daemons' must keep naming them.
+  out=$( { as_valkey timeout 10 valkey-server "$VALKEY_CONF" --daemonize no --port 0 --logfile "" --pidfile "$dir/server.pid" --dir "$dir" --replicaof no one --appendonly no
+           as_valkey timeout 10 valkey-sentinel "$dir/sentinel.conf" --daemonize no --port 0 --logfile "" --pidfile "$dir/sentinel.pid"; } 2>&1) || true
+  rm -rf "$dir"
+  [ "$(grep -c 'Configured to not listen anywhere, exiting' <<< "$out")" = 2 ] || { echo "$out" | grep -v 'Memory overcommit'; return 1; }
+}
 check_nft() { if $has_nft; then nft -c -f "$NFT_CONF"; fi; }
 # validate DAEMON...: under errexit, so the first failing check ends it (check_knot relies on that).
 validate() {

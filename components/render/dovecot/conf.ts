@@ -8,6 +8,7 @@ import { VMAIL } from "../../topology/vmail";
 import { HostAddresses, internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { liveTls, TLS_PEERS_CA } from "../input";
 import { USERS_PATH } from "./users";
+import { LOCK_PATHS } from "../lock";
 
 /** The one system user and group that owns every mailbox; host provisioning creates them. */
 /** Every mailbox lives under the vmail user's home (topology/vmail.ts). */
@@ -101,6 +102,13 @@ ssl_client_ca_file = ${TLS_PEERS_CA}
 # mechanism can use. Clients send them only inside TLS (ssl = required); Postfix, below, only
 # after its own STARTTLS.
 auth_mechanisms = plain login
+# Logins the operator locked (./mf lock): refused before the password is looked at, on every
+# authentication (the file is read each time it changes: no reload).
+passdb locked {
+  driver = passwd-file
+  passwd_file_path = ${LOCK_PATHS.list}
+  deny = yes
+}
 passdb passwd-file {
   passwd_file_path = ${USERS_PATH}
 }

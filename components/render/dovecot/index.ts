@@ -2,6 +2,7 @@
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { RenderInput } from "../input";
+import { renderLockScript } from "../lock";
 import { renderDovecotConf } from "./conf";
 import { USERS_PATH, renderUsers } from "./users";
 
@@ -14,5 +15,6 @@ export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile
     file("/etc/dovecot/dovecot.conf", renderDovecotConf(input.topology, input.hosts, host)),
     // Password hashes: readable by the auth processes (group dovecot), by nobody else.
     file(USERS_PATH, renderUsers(input, host), { secret: true, mode: 0o640, group: "dovecot" }),
+    renderLockScript(),
   ];
 }

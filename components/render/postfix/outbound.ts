@@ -42,6 +42,11 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
     ),
     setting("smtpd_sender_restrictions", ["reject_non_fqdn_sender", "permit_mynetworks", "reject_sender_login_mismatch"]),
     setting("smtpd_recipient_restrictions", ["reject_non_fqdn_recipient"]),
+    setting(
+      "smtpd_recipient_limit",
+      spec.spam.ratelimits.recipientsPerMessage,
+      "A cap on recipients per message (spam.ratelimits.recipientsPerMessage): past it Postfix answers 452 4.5.3 and the client sends the rest in another message.",
+    ),
     setting("smtpd_hide_client_session", "yes", "The Received: header leaves out the user's IP address and client name (privacy); rspamd still sees them."),
     setting(
       "milter_default_action",

@@ -12,6 +12,8 @@ import { RenderedFile, file } from "../file";
 import { RSPAMD_MILTER, RenderInput } from "../input";
 import { dnsblThreshold } from "../postfix/edge";
 import { senderLogins } from "../postfix/tables";
+import { STATE_MASTER, stateAddress } from "../valkey";
+import { SENTINEL_PORT, VALKEY_PORT } from "../../topology";
 
 const LOCAL = "/etc/rspamd/local.d";
 export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
@@ -21,7 +23,7 @@ const SCANNER = "127.0.0.1:11333";
 const CONTROLLER = "127.0.0.1:11334";
 
 /** Edge thresholds: rspamd's own defaults, which its symbol scores are tuned for. */
-export const EDGE_SCORES = { reject: 15, addHeader: 6 } as const;
+export const EDGE_SCORES = { reject: 15, addHeader: 6, greylist: 4 } as const;
 
 /**
  * A quoted UCL string of one or more words (a map line's key and value); refuses anything that
@@ -74,6 +76,45 @@ function workers(): RenderedFile[] {
       `# Web UI and learning API: loopback only, never exposed.\nbind_socket = ${ucl(CONTROLLER)};\n`,
     ),
   ];
+}
+
+/**
+ * Every module that keeps state (Bayes, greylist, ratelimit, replies, history) uses the one shared
+ * Valkey, found through the Sentinels: rspamd asks them for the primary and the replicas, and again
+ * after two errors and every minute, so it follows a failover. The password is rspamd's own
+ * ACL user's (render/valkey.ts); the file is secret, readable by rspamd's group only.
+ */
+function redis(input: RenderInput): RenderedFile {
+  const { state } = input.topology;
+  const at = (name: string, port: number) => `${stateAddress(input, name)}:${port}`;
+  const password = input.keys.state.rspamd;
+  const lines = [
+    "# Rendered by mailfleet: the shared state, through Sentinel (render/valkey.ts).",
+    `servers = ${ucl(at(state.primary, VALKEY_PORT))};`,
+    `sentinels = [${state.hosts.map((h) => ucl(at(h, SENTINEL_PORT))).join(", ")}];`,
+    `# The Sentinels monitor one primary, ${STATE_MASTER}: rspamd takes it and its replicas.`,
+    "# No sentinel_password: rspamd 3.12 does not pass it on from this file (lua_redis.lua's",
+    "# process_redis_opts drops sentinel_*), so the Sentinels answer where the primary is without a",
+    "# login, and nothing else (render/valkey.ts). A failed write makes rspamd ask them again.",
+    'username = "rspamd";',
+    `password = ${ucl(password)};`,
+    "timeout = 2s;",
+    "",
+  ];
+  return file(`${LOCAL}/redis.conf`, lines.join("\n"), { secret: true, mode: 0o640, group: RSPAMD_GROUP });
+}
+
+/**
+ * Bayes on the shared state, so every edge scores with the same statistics: autolearn from clear
+ * verdicts, and the users' own (the stores' Junk moves, rspamc learn_spam / learn_ham).
+ */
+function bayes(): RenderedFile {
+  return file(`${LOCAL}/classifier-bayes.conf`, '# Tokens in the shared Valkey (redis.conf): one set of statistics for the farm.\nbackend = "redis";\nautolearn = true;\n# How often each worker recounts the learns rspamc stat shows (one SSCAN of the shared set).\nmonitor_timeout = 5;\n');
+}
+
+/** A rate-limit bucket: `count` messages per `period`, answered with a 4xx and `message` past it. */
+function bucket(name: string, selector: string, count: number, period: "1m" | "1h", message: string): string[] {
+  return [`  ${name} = {`, `    selector = ${ucl(selector)};`, `    bucket = { burst = ${count}; rate = ${ucl(`${count}/${period}`)}; message = "${message}"; };`, "  }"];
 }
 
 const SENDER_LOGIN_MAP = `${LOCAL}/sender_login.map`;
@@ -180,6 +221,8 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
       "greylist = null;",
     ]),
     file(DKIM_KEY_TABLE, dkimKeyTable(input), { secret: true, mode: 0o640, group: RSPAMD_GROUP }),
+    redis(input),
+    outboundRatelimit(input),
   ];
 }
 
@@ -239,10 +282,31 @@ function dnsListRules(spam: FleetSpec["spam"]): RenderedFile[] {
   ];
 }
 
+/**
+ * Outbound abuse limits: each login's messages per hour, counted across the outbound hosts in the
+ * shared state, so a stolen password cannot send a spam run through the fleet. Past it the user's
+ * client gets a 4xx naming the limit, and rspamd logs the login (RATELIMITED with the bucket).
+ */
+function outboundRatelimit(input: RenderInput): RenderedFile {
+  const { perLoginPerHour } = input.topology.spec.spam.ratelimits;
+  return file(
+    `${LOCAL}/ratelimit.conf`,
+    [
+      "# The log line of a held message names the login (user:) and the bucket (RATELIMITED).",
+      'info_symbol = "RATELIMITED";',
+      "rates {",
+      ...bucket("mailfleet_login", "user.lower", perLoginPerHour, "1h", `Sending limit of ${perLoginPerHour} messages per hour reached for this login; try again later or ask the postmaster`),
+      "}",
+      "",
+    ].join("\n"),
+  );
+}
+
 /** Spam scoring of mail from the Internet; spec.spam.warnOnly keeps it to headers. */
 export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[] {
   const { spam } = input.topology.spec;
   if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
+  const { perSenderIpPerMinute, perRecipientPerMinute } = spam.ratelimits;
   return [
     ...workers(),
     file(`${LOCAL}/dkim_signing.conf`, "# The edge receives; only the outbound MTA signs.\nenabled = false;\n"),
@@ -252,10 +316,36 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
         ? ["# warnOnly: a dry run. Nothing is rejected; spam only gets the X-Spam header.", "reject = null;"]
         : [`reject = ${EDGE_SCORES.reject};`]),
       `add_header = ${EDGE_SCORES.addHeader};`,
-      "# Greylisting needs Redis, which the edge does not run, and delays first-time senders by",
-      "# minutes (password resets, sign-up codes).",
-      "greylist = null;",
+      ...(spam.greylist.enabled && !spam.warnOnly
+        ? ["# Only mail that scores between this and add_header is greylisted: clean senders never wait.", `greylist = ${EDGE_SCORES.greylist};`]
+        : ["# Greylisting is off (spam.greylist, or a warnOnly dry run).", "greylist = null;"]),
     ]),
+    file(
+      `${LOCAL}/greylist.conf`,
+      spam.greylist.enabled
+        ? [
+            "# The greylist entries live in the shared state: a sender greylisted by one MX is let in by",
+            "# any other after the delay (equal-priority MX: retries go anywhere).",
+            `timeout = ${spam.greylist.delaySeconds}s;`,
+            "expire = 1d;",
+            "",
+          ].join("\n")
+        : "enabled = false;\n",
+    ),
+    file(
+      `${LOCAL}/ratelimit.conf`,
+      [
+        "# Counted in the shared state, so the limit holds whichever MX a sender reaches.",
+        'info_symbol = "RATELIMITED";',
+        "rates {",
+        ...bucket("mailfleet_sender_ip", "ip", perSenderIpPerMinute, "1m", "Too many messages from your address; try again later"),
+        ...bucket("mailfleet_recipient", "rcpts.lower", perRecipientPerMinute, "1m", "Too many messages for this recipient; try again later"),
+        "}",
+        "",
+      ].join("\n"),
+    ),
+    redis(input),
+    bayes(),
     file(
       `${LOCAL}/milter_headers.conf`,
       [
