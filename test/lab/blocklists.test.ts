@@ -66,8 +66,9 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
     assert.equal(found.length, 1, `${subject} did not arrive`);
   };
   /** rspamd's one log line for a message, by its Message-ID (written once the message is scanned). */
+  /** rspamd's verdict line for a message (its "(default: …)" result; other lines name the message too, such as Bayes's). */
   const rspamdLine = (offset: number, messageId: string) =>
-    waitUntil(() => logSince(RSPAMD_LOG, offset).split("\n").find((l) => l.includes(messageId.replace(/^<|>$/g, ""))) ?? "", (l) => l !== "", 30_000, 500);
+    waitUntil(() => logSince(RSPAMD_LOG, offset).split("\n").find((l) => l.includes(messageId.replace(/^<|>$/g, "")) && l.includes("(default: ")) ?? "", (l) => l !== "", 30_000, 500);
 
   test("a listed client is refused by postscreen naming the list; an unlisted client's mail arrives", async () => {
     await listAddress(SOURCES.refused);

@@ -100,7 +100,7 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
     function setTlsa(digest: (mx: string) => string) {
       for (const mx of edges()) {
         const name = `_25._tcp.${mx.fqdn}.`;
-        execOk("dns1", ["sh", "-c", 'knotc zone-begin example.com && knotc zone-unset example.com "$0" TLSA && knotc zone-set example.com "$0" 300 TLSA 3 1 1 "$1" && knotc zone-commit example.com', name, digest(mx.name)]);
+        execOk("dns1", ["sh", "-c", 'knotc zone-begin example.com && knotc zone-unset example.com "$0" TLSA && knotc zone-set example.com "$0" 300 TLSA 3 1 1 "$1" && knotc -b zone-commit example.com', name, digest(mx.name)]);
       }
       forgetDns();
     }
