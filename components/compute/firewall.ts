@@ -36,7 +36,9 @@ export function ingressRules(topology: Topology): IngressRule[] {
           ? [{ kind: "cidr", cidr: ANYWHERE_V4 }, ...(spec.ipv6 ? [{ kind: "cidr" as const, cidr: ANYWHERE_V6 }] : [])]
           : from === "admin"
             ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
-            : [{ kind: "group", role: from }];
+            : from === "scrapers"
+              ? [{ kind: "group", role: "monitoring" }, ...spec.monitoring.cidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))]
+              : [{ kind: "group", role: from }];
       sources.forEach((source) => rules.push({ role, port, service, source }));
     }
   }

@@ -16,6 +16,7 @@ import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
+import { MONITORING_PATHS, TEXTFILE_DIR } from "../render/monitoring";
 import { AllowedFile, DEPLOY_ROLES, DeployRole, ROLE_ALLOWLIST, ROLE_DAEMONS, ROLE_PACKAGES } from "./roles";
 
 /**
@@ -99,6 +100,9 @@ export function deployFacts(): Record<string, BashValue> {
     BACKUP_TIMER_UNIT: basename(BACKUP_PATHS.timer),
     KNOT_CONF,
     KNOT_ZONE_DIR,
+    PROMETHEUS_CONFIG: MONITORING_PATHS.prometheusConfig,
+    ALERTMANAGER_CONFIG: MONITORING_PATHS.alertmanagerConfig,
+    TEXTFILE_DIR,
     RSPAMD_DKIM_DIR,
     RSPAMD_GROUP,
   };

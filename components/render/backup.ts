@@ -11,6 +11,7 @@ import { VMAIL } from "../topology/vmail";
 import { USERS_PATH } from "./dovecot/users";
 import { file, RenderedFile } from "./file";
 import { RenderInput } from "./input";
+import { TEXTFILE_DIR } from "./monitoring";
 
 /** Where a store keeps its backup files; the store's deploy allowlist names these (push/roles.ts). */
 export const BACKUP_PATHS = {
@@ -58,6 +59,7 @@ function envFile(backup: BackupSpec, base: string, host: Host): string {
     ["MAIL_USER", VMAIL.user],
     ["DOVECOT_USERS", USERS_PATH],
     ["KEEP_HOURLY", backup.retention.hourly],
+    ["METRICS_DIR", TEXTFILE_DIR],
     ["KEEP_DAILY", backup.retention.daily],
     ["KEEP_WEEKLY", backup.retention.weekly],
   ];

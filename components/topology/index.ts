@@ -10,8 +10,11 @@ import { topologyProblems } from "./rules";
 export { namedHosts } from "./naming";
 export { topologyProblems } from "./rules";
 
-/** Who may connect to a port: anyone, only hosts of a role, or only the admin networks. */
-export type PortSource = "any" | "admin" | Role;
+/**
+ * Who may connect to a port: anyone, only hosts of a role, only the admin networks, or whoever
+ * scrapes the exporters (the monitoring hosts and an operator's own Prometheus, monitoring.cidrs).
+ */
+export type PortSource = "any" | "admin" | "scrapers" | Role;
 export interface Port {
   port: number;
   service: string;
@@ -48,6 +51,12 @@ export const LMTP_CONCURRENCY = 10;
 /** Dovecot auth over TCP for the outbound MTA's SASL (the port Dovecot's own docs use). */
 export const AUTH_PORT = 12345;
 export const SIEVE_PORT = 4190;
+/** Observability (components/render/monitoring): Debian's exporters and the monitoring host's own daemons, on their usual ports. */
+export const NODE_EXPORTER_PORT = 9100;
+export const PROMETHEUS_PORT = 9090;
+export const ALERTMANAGER_PORT = 9093;
+/** The blackbox exporter listens on the monitoring host's loopback: only its own Prometheus asks it to probe. */
+export const BLACKBOX_PORT = 9115;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -68,6 +77,8 @@ export interface Topology {
 
 /** SSH on every host, for the push and the admins only. */
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
+/** Every host's metrics, for the fleet's monitoring hosts and the operator's own Prometheus only. */
+const nodeExporter: Port = { port: NODE_EXPORTER_PORT, service: "node-exporter", from: "scrapers" };
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {
   switch (role) {
@@ -77,12 +88,14 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         // MTA-STS policy and mail client autoconfig are served over HTTPS from the edge.
         { port: HTTP_PORT, service: "http", from: "any" },
         { port: HTTPS_PORT, service: "https", from: "any" },
+        nodeExporter,
         ssh,
       ];
     case "outbound":
       return [
         { port: SUBMISSION_PORT, service: "submission", from: "any" },
         { port: SUBMISSIONS_PORT, service: "submissions", from: "any" },
+        nodeExporter,
         ssh,
       ];
     case "store":
@@ -95,6 +108,17 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         // A store proxies LMTP for a mailbox it does not hold to the store that does.
         { port: LMTP_PORT, service: "lmtp", from: "store" },
         { port: AUTH_PORT, service: "dovecot-auth", from: "outbound" },
+        // The monitoring host reads the LMTP banner (a probe never sends a message).
+        { port: LMTP_PORT, service: "lmtp", from: "monitoring" },
+        nodeExporter,
+        ssh,
+      ];
+    case "monitoring":
+      // The admins reach the Prometheus and Alertmanager UIs (over an SSH tunnel or from their networks).
+      return [
+        { port: PROMETHEUS_PORT, service: "prometheus", from: "admin" },
+        { port: ALERTMANAGER_PORT, service: "alertmanager", from: "admin" },
+        nodeExporter,
         ssh,
       ];
   }
@@ -115,7 +139,7 @@ export function buildTopology(spec: FleetSpec): Topology {
   const hosts: Host[] = named.map((h) => ({
     ...h,
     fqdn: `${h.name}.${spec.serverDomain}`,
-    sends: h.role !== "store",
+    sends: h.role === "edge" || h.role === "outbound",
     // Only the auth store listens for the outbound MTA's SASL queries.
     ports: portsFor(h.role, spec).filter((p) => p.port !== AUTH_PORT || h.name === authStore),
   }));
@@ -182,7 +206,7 @@ export interface CertificateLineage {
   daemons: TlsDaemon[];
 }
 
-const ROLE_DAEMONS: Record<Role, TlsDaemon[]> = { edge: ["postfix", "nginx"], outbound: ["postfix"], store: ["dovecot"] };
+const ROLE_DAEMONS: Record<Role, TlsDaemon[]> = { edge: ["postfix", "nginx"], outbound: ["postfix"], store: ["dovecot"], monitoring: [] };
 
 /**
  * A host's certificates: one for its own name and its role's service names (what every daemon of

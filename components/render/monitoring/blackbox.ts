@@ -1,0 +1,34 @@
+/**
+ * The blackbox exporter's modules: how each probe of targets.ts talks to a service. Each verifies
+ * the certificate against the system's trust store for the name it connects to, as a sender does.
+ */
+import { Host } from "../../topology";
+import { ProbeModule } from "./targets";
+
+type QueryStep = { expect: string } | { send: string } | { starttls: true };
+
+const tcp = (steps: QueryStep[], tls = false) => ({ prober: "tcp", timeout: "10s", tcp: { ...(tls ? { tls: true } : {}), query_response: steps } });
+
+export function blackboxModules(monitor: Host): Record<ProbeModule, object> {
+  return {
+    // The greeting, EHLO, STARTTLS offered and taken: the handshake checks the certificate.
+    smtp_starttls: tcp([
+      { expect: "^220 " },
+      { send: `EHLO ${monitor.fqdn}\r` },
+      { expect: "^250[ -]STARTTLS" },
+      { send: "STARTTLS\r" },
+      { expect: "^220 " },
+      { starttls: true },
+      { send: `EHLO ${monitor.fqdn}\r` },
+      { expect: "^250 " },
+      { send: "QUIT\r" },
+    ]),
+    tls_connect: tcp([], true),
+    lmtp_banner: tcp([{ expect: "^220 " }, { send: "QUIT\r" }]),
+    mta_sts: {
+      prober: "http",
+      timeout: "10s",
+      http: { valid_status_codes: [200], fail_if_not_ssl: true, fail_if_body_not_matches_regexp: ["version: STSv1"] },
+    },
+  };
+}
