@@ -19,12 +19,14 @@ import { RenderedFile } from "../../components/render/file";
 import { liveTls } from "../../components/render/input";
 import { textTable } from "../../components/table";
 import {
+  ALERTMANAGER_PORT,
   buildTopology,
   certificateLineages,
   DNS_PORT,
   hostNamed,
   IMAPS_PORT,
   LMTP_PORT,
+  PROMETHEUS_PORT,
   SMTP_PORT,
   SSH_PORT,
   SUBMISSION_PORT,
@@ -50,7 +52,7 @@ import {
 } from "./host";
 import { waitUntil } from "./clients";
 import { ACME, BACKUP, CLIENT, clientPostfixMainCf, clientUnboundConf, EXT, EXT_RSPAMD_FILES, EXT_USER, extPostfixMainCf, labDnsFiles, labZones } from "./peers";
-import { CA_FILE, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
+import { CA_FILE, LAB_DIR, LAB_TOOLS, WEBHOOK, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
 export { ACME, BACKUP } from "./peers";
@@ -249,6 +251,23 @@ export function startRestServer(): void {
   ]);
 }
 
+/** Alertmanager's receiver (scripts/lab/webhook.py): on the lab peer the stack's monitoring.webhookUrl names, outside the fleet. */
+export function webhookReceiver(spec: FleetSpec): { host: LabHost; url: string } | undefined {
+  if (!spec.monitoring.webhookUrl) return undefined;
+  const url = new URL(spec.monitoring.webhookUrl);
+  const host = labHosts(spec).find((h) => h.ipv4 === url.hostname && h.kind !== "fleet");
+  if (!host) throw new Error(`lab: monitoring.webhookUrl ${url.host} is no lab peer`);
+  return { host, url: `http://${url.host}/` };
+}
+
+function startWebhookReceiver(spec: FleetSpec): void {
+  const receiver = webhookReceiver(spec);
+  if (!receiver) return;
+  const { hostname, port } = new URL(receiver.url);
+  writeHostFile(receiver.host.name, WEBHOOK, readFileSync(join(__dirname, "webhook.py"), "utf8"), 0o755);
+  startDetached(receiver.host.name, ["sh", "-c", 'exec python3 "$0" "$1" "$2" >>/var/log/webhook.log 2>&1', WEBHOOK, hostname, port]);
+}
+
 /** The root Pebble issues under (new at every start), fetched from its management API (by address: it comes before the lab's DNS). */
 export function pebbleRoot(): string {
   const apiCa = `${LAB_TOOLS}/acme-api-ca.crt`;
@@ -290,6 +309,17 @@ export function clientTrustFile(): string {
   return join(hostRoot(CLIENT.name), CA_FILE);
 }
 
+/**
+ * A recursive resolver on a lab host (unbound, with the lab's zones stubbed to its nameserver), as
+ * a user's machine or a cloud host has one: the lab's nameserver answers only its own zones, so a
+ * CNAME into another zone (mta-sts.<domain> to the edges) needs a resolver that follows it.
+ */
+function startResolver(host: string, fleet: LabFleet, dns: LabHost): void {
+  writeHostFile(host, "/etc/unbound/unbound.conf", clientUnboundConf(dns.ipv4, [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin)));
+  startService(host, ["unbound"]);
+  writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
+}
+
 function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   const tool = readFileSync(join(__dirname, "mailtool.py"), "utf8");
   for (const peer of [CLIENT, EXT]) {
@@ -302,9 +332,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
   startService(CLIENT.name, ["postfix", "start"]);
-  writeHostFile(CLIENT.name, "/etc/unbound/unbound.conf", clientUnboundConf(dns.ipv4, [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin)));
-  startService(CLIENT.name, ["unbound"]);
-  writeHostFile(CLIENT.name, "/etc/resolv.conf", "nameserver 127.0.0.1\n");
+  startResolver(CLIENT.name, fleet, dns);
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
@@ -329,6 +357,8 @@ export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; 
       return fromAdmin(SUBMISSION_PORT, SUBMISSIONS_PORT);
     case "store":
       return [...fromAdmin(IMAPS_PORT), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
+    case "monitoring":
+      return fromAdmin(PROMETHEUS_PORT, ALERTMANAGER_PORT);
     default: {
       const port = PEER_PORTS[host.kind];
       return port ? fromAdmin(port) : [];
@@ -375,7 +405,8 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   // The fleet's first push may already ask for certificates and back up: the CA and the backup target come first.
   if (fleet.hosts.includes(ACME)) startPebble(dns);
   if (fleet.hosts.includes(BACKUP)) startRestServer();
-  step("namespaces, filesystems, network, SSH, ACME CA, backup target");
+  startWebhookReceiver(fleet.spec);
+  step("namespaces, filesystems, network, SSH, ACME CA, backup target, alert receiver");
 
   // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
   const acme = fleet.spec.tls.mode === "acme" && fleet.hosts.includes(ACME);
@@ -407,6 +438,8 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   }
 
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
+  // The monitoring host probes the fleet by the names senders use.
+  for (const host of fleet.hosts.filter((h) => h.role === "monitoring")) startResolver(host.name, fleet, dns);
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
   }
@@ -422,7 +455,12 @@ export async function down(): Promise<void> {
   releaseLabLock();
 }
 
+/** By the 15 characters of a process name the kernel keeps; the longer prefixes first. */
 const DAEMONS: Record<string, string> = {
+  "prometheus-node": "node-exporter",
+  "prometheus-aler": "alertmanager",
+  "prometheus-blac": "blackbox-exporter",
+  prometheus: "prometheus",
   master: "postfix",
   rspamd: "rspamd",
   nginx: "nginx",
@@ -449,6 +487,17 @@ export function runningDaemons(host: string): string[] {
   return [...names].sort();
 }
 
+/** Where the lab's Prometheus and Alertmanager answer: from the admin host, whose networks their firewall admits. */
+function monitoringLines(spec: FleetSpec, hosts: LabHost[]): string[] {
+  const receiver = webhookReceiver(spec);
+  return hosts
+    .filter((h) => h.role === "monitoring")
+    .flatMap((h) => [
+      `  Prometheus  http://${h.ipv4}:${PROMETHEUS_PORT}/   Alertmanager  http://${h.ipv4}:${ALERTMANAGER_PORT}/   (${h.name}; from the admin host: ip netns exec ${netnsName("admin")} curl …)`,
+      ...(receiver ? [`  Alerts      posted to ${receiver.url} on ${receiver.host.name} (GET it for every notification so far)`] : []),
+    ]);
+}
+
 export function status(): string {
   const spec = labSpec();
   const { services, mailboxStore } = buildTopology(spec);
@@ -472,6 +521,7 @@ export function status(): string {
     "  Users:",
     ...Object.entries(mailboxStore).map(([address, store]) => `    ${address}  password ${labPassword(address)}  (on ${store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,
+    ...monitoringLines(spec, hosts),
     "",
     "A shell command on a host: npm run lab -- exec <host> <command…>   (e.g. exec mx1 postqueue -p)",
   ].join("\n");

@@ -30,6 +30,8 @@ export const DOC_ROUTES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", 
 export const LAB_TOOLS = "/usr/local/share/mailfleet-lab";
 export const MAILTOOL = `${LAB_TOOLS}/mailtool.py`;
 export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
+/** Where the alert receiver (scripts/lab/webhook.py) lives on the peer that runs it. */
+export const WEBHOOK = `${LAB_TOOLS}/webhook.py`;
 
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";

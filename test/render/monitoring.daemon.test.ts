@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { file, RenderedFile } from "../../components/render/file";
 import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, renderMonitoringHost, renderNodeExporter } from "../../components/render/monitoring";
-import { alertRules } from "../../components/render/monitoring/rules";
+import { alertRules, probeIntervalSeconds } from "../../components/render/monitoring/rules";
 import { hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
 import { labInput } from "../support/lab";
@@ -18,7 +18,7 @@ const input = labInput();
 const mon = hostNamed(input.topology, "mon");
 const files = [...renderMonitoringHost(input, mon), ...renderNodeExporter(input, mon)];
 const { thresholds } = input.topology.spec.monitoring;
-const FOR = 3 * input.topology.spec.monitoring.scrapeIntervalSeconds;
+const FOR = 3 * Math.max(input.topology.spec.monitoring.scrapeIntervalSeconds, probeIntervalSeconds(input.topology));
 
 function flags(unit: string): string {
   const args = files.find((f) => f.path === argsPath(unit))!.content;

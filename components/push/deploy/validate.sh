@@ -28,7 +28,7 @@ check_exporter() {
   # shellcheck disable=SC2086 # ARGS is the list of flags
   out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
   case $unit in
-    prometheus) promtool check config --quiet "$PROMETHEUS_CONFIG" ;;
+    prometheus) out=$(promtool check config "$PROMETHEUS_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     prometheus-alertmanager) out=$(amtool check-config "$ALERTMANAGER_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     # shellcheck disable=SC2086
     prometheus-blackbox-exporter) out=$("/usr/bin/$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;

@@ -7,7 +7,9 @@ import { ProbeModule } from "./targets";
 
 type QueryStep = { expect: string } | { send: string } | { starttls: true };
 
-const tcp = (steps: QueryStep[], tls = false) => ({ prober: "tcp", timeout: "10s", tcp: { ...(tls ? { tls: true } : {}), query_response: steps } });
+/** The longest a probe may take; Prometheus' scrape timeout (rules.ts PROBE_MIN_INTERVAL - 1) cuts it shorter. */
+const TIMEOUT = "14s";
+const tcp = (steps: QueryStep[], tls = false) => ({ prober: "tcp", timeout: TIMEOUT, tcp: { ...(tls ? { tls: true } : {}), query_response: steps } });
 
 export function blackboxModules(monitor: Host): Record<ProbeModule, object> {
   return {
@@ -27,7 +29,7 @@ export function blackboxModules(monitor: Host): Record<ProbeModule, object> {
     lmtp_banner: tcp([{ expect: "^220 " }, { send: "QUIT\r" }]),
     mta_sts: {
       prober: "http",
-      timeout: "10s",
+      timeout: TIMEOUT,
       http: { valid_status_codes: [200], fail_if_not_ssl: true, fail_if_body_not_matches_regexp: ["version: STSv1"] },
     },
   };

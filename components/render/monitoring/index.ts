@@ -10,7 +10,7 @@ import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
 import { blackboxModules } from "./blackbox";
-import { alertRules, seconds } from "./rules";
+import { alertRules, probeIntervalSeconds, seconds } from "./rules";
 import { exporterTargets, probeJobs } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
@@ -53,6 +53,7 @@ export function renderNodeExporter(input: RenderInput, host: Host): RenderedFile
 export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: string): string {
   const interval = seconds(topology.spec.monitoring.scrapeIntervalSeconds);
   const blackbox = `127.0.0.1:${BLACKBOX_PORT}`;
+  const probeInterval = probeIntervalSeconds(topology);
   const config = {
     global: { scrape_interval: interval, evaluation_interval: interval },
     rule_files: [MONITORING_PATHS.rules],
@@ -65,6 +66,8 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
         .filter((p) => p.groups.length > 0)
         .map((p) => ({
           job_name: p.job,
+          scrape_interval: seconds(probeInterval),
+          scrape_timeout: seconds(probeInterval - 1),
           metrics_path: "/probe",
           params: { module: [p.module] },
           static_configs: p.groups,

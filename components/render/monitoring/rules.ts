@@ -22,14 +22,25 @@ export function seconds(n: number): string {
   return `${n}s`;
 }
 
-/** How long a failed scrape or probe lasts before it alerts: three intervals, so one lost packet is no page. */
+/** How long a failed scrape lasts before it alerts: three intervals, so one lost packet is no page. */
 export function faultFor(topology: Topology): string {
   return seconds(3 * topology.spec.monitoring.scrapeIntervalSeconds);
+}
+
+/**
+ * Probes run at least every PROBE_MIN_INTERVAL seconds, whatever the scrape interval: an SMTP probe
+ * waits out postscreen's greeting delay (6 s by default) and must fit in the scrape's timeout.
+ */
+export const PROBE_MIN_INTERVAL = 15;
+export function probeIntervalSeconds(topology: Topology): number {
+  return Math.max(PROBE_MIN_INTERVAL, topology.spec.monitoring.scrapeIntervalSeconds);
 }
 
 export function alertRules(topology: Topology): RuleFile {
   const { thresholds } = topology.spec.monitoring;
   const soon = faultFor(topology);
+  // Two failed probes in a row.
+  const probeSoon = seconds(2 * probeIntervalSeconds(topology));
   const fs = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.*"';
   const page = "page" as const;
   const warning = "warning" as const;
@@ -57,7 +68,7 @@ export function alertRules(topology: Topology): RuleFile {
     {
       alert: "SmtpProbeFailed",
       expr: 'probe_success{job="smtp"} == 0',
-      for: soon,
+      for: probeSoon,
       labels: { severity: page },
       annotations: {
         summary: "SMTP with STARTTLS fails on {{ $labels.host }} ({{ $labels.instance }})",
@@ -67,7 +78,7 @@ export function alertRules(topology: Topology): RuleFile {
     {
       alert: "TlsProbeFailed",
       expr: 'probe_success{job="tls"} == 0',
-      for: soon,
+      for: probeSoon,
       labels: { severity: page },
       annotations: {
         summary: "Implicit TLS fails on {{ $labels.host }} ({{ $labels.instance }})",
@@ -77,7 +88,7 @@ export function alertRules(topology: Topology): RuleFile {
     {
       alert: "StoreLmtpDown",
       expr: 'probe_success{job="lmtp"} == 0',
-      for: soon,
+      for: probeSoon,
       labels: { severity: page },
       annotations: {
         summary: "Store {{ $labels.host }} does not answer LMTP",
@@ -88,7 +99,7 @@ export function alertRules(topology: Topology): RuleFile {
     {
       alert: "MtaStsPolicyUnreachable",
       expr: 'probe_success{job="mta_sts"} == 0',
-      for: soon,
+      for: probeSoon,
       labels: { severity: warning },
       annotations: {
         summary: "The MTA-STS policy at {{ $labels.instance }} cannot be fetched",
