@@ -27,6 +27,8 @@ const ANYWHERE_V6 = "::/0";
 export function ingressRules(topology: Topology): IngressRule[] {
   const { spec } = topology;
   const rules: IngressRule[] = [];
+  // A role without hosts has no security group (a stack without monitoring hosts): nothing to admit.
+  const groupOf = (role: Role): RuleSource[] => (hostsOf(topology, role).length > 0 ? [{ kind: "group", role }] : []);
   for (const role of ROLES) {
     const sample = hostsOf(topology, role)[0];
     if (!sample) continue;
@@ -37,8 +39,8 @@ export function ingressRules(topology: Topology): IngressRule[] {
           : from === "admin"
             ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
             : from === "scrapers"
-              ? [{ kind: "group", role: "monitoring" }, ...spec.monitoring.cidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))]
-              : [{ kind: "group", role: from }];
+              ? [...groupOf("monitoring"), ...spec.monitoring.cidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))]
+              : groupOf(from);
       sources.forEach((source) => rules.push({ role, port, service, source }));
     }
   }

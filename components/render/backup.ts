@@ -59,9 +59,10 @@ function envFile(backup: BackupSpec, base: string, host: Host): string {
     ["MAIL_USER", VMAIL.user],
     ["DOVECOT_USERS", USERS_PATH],
     ["KEEP_HOURLY", backup.retention.hourly],
-    ["METRICS_DIR", TEXTFILE_DIR],
     ["KEEP_DAILY", backup.retention.daily],
     ["KEEP_WEEKLY", backup.retention.weekly],
+    // Where the script leaves its outcome for the node exporter (render/monitoring).
+    ["METRICS_DIR", TEXTFILE_DIR],
   ];
   for (const [name, value] of values) if (!/^[A-Za-z0-9@:/._~\[\]-]+$/.test(String(value))) throw new Error(`backup: ${name} ${value} cannot go into a shell file`);
   return [`# Rendered by mailfleet for ${host.fqdn}: where its backups go (read by ${BACKUP_PATHS.script}).`, ...values.map(([n, v]) => `${n}='${v}'`), ""].join("\n");

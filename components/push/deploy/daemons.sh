@@ -62,13 +62,13 @@ reload_knot() {
 # (render/monitoring): changed flags need a restart, a changed config file only a HUP. Without
 # systemd the script does the unit's job, as the prometheus user, and keeps the flags it started
 # the daemon with beside its pid.
-EXPORTER_RUN=/run/mailfleet-exporters
+exporter_run=/run/mailfleet-exporters
 reload_exporter() {
   local unit=$1 ARGS=''
   # shellcheck source=/dev/null
   . "/etc/default/$unit"
-  install -d -m 0755 "$EXPORTER_RUN"
-  local pid=$EXPORTER_RUN/$unit.pid started=$EXPORTER_RUN/$unit.args same=false
+  install -d -m 0755 "$exporter_run"
+  local pid=$exporter_run/$unit.pid started=$exporter_run/$unit.args same=false
   [ "$(cat "$started" 2>/dev/null)" = "$ARGS" ] && same=true
   if $systemd; then
     if $same && systemctl is-active --quiet "$unit"; then systemctl reload "$unit"; else systemctl restart "$unit"; fi || return 1
