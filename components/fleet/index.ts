@@ -14,8 +14,9 @@ import { fleetKeyResources } from "../keys/resources";
 import { sshPush } from "../push/ssh";
 import { DnsRecord } from "../records";
 import { RenderedFile } from "../render/file";
+import { MonitoringOutputs, monitoringOutputs } from "../render/monitoring";
 import { buildTopology, hostsOf } from "../topology";
-import { AddressBook } from "../topology/addresses";
+import { AddressBook, placeHosts } from "../topology/addresses";
 
 export interface MailFleetArgs {
   /** The validated stack config (components/build.ts parseFleet). */
@@ -37,6 +38,8 @@ export class MailFleet extends pulumi.ComponentResource {
   readonly hostFiles?: pulumi.Output<Record<string, RenderedFile[]>>;
   /** push: none with dns: zone only — the nameserver's Knot config and zone files. */
   readonly dnsServerFiles?: pulumi.Output<RenderedFile[]>;
+  /** For an operator's own Prometheus: file_sd targets with host and role labels, the rule file, the blackbox modules. */
+  readonly monitoring: pulumi.Output<MonitoringOutputs>;
   /** aws only — the S3 bucket the stores' restic backups go to. */
   readonly backupBucket?: pulumi.Output<string>;
 
@@ -92,6 +95,7 @@ export class MailFleet extends pulumi.ComponentResource {
     this.mtaStsPolicy = recordSet.apply((set) => set.mtaSts.policy);
     this.nextSteps = pulumi.unsecret(build.apply((b) => [...compute.nextSteps(b), ...dns.nextSteps]));
     this.backupBucket = compute.backup?.bucket;
+    this.monitoring = compute.addresses.apply((addresses) => monitoringOutputs(topology, placeHosts(topology, addresses)));
 
     this.registerOutputs(this.outputs());
   }
@@ -105,6 +109,7 @@ export class MailFleet extends pulumi.ComponentResource {
       dkimTxt: this.dkimTxt,
       mtaStsPolicy: this.mtaStsPolicy,
       nextSteps: this.nextSteps,
+      monitoring: this.monitoring,
       ...(this.hostFiles ? { hostFiles: this.hostFiles } : {}),
       ...(this.dnsServerFiles ? { dnsServerFiles: this.dnsServerFiles } : {}),
       ...(this.backupBucket ? { backupBucket: this.backupBucket } : {}),

@@ -2,7 +2,6 @@
  * The blackbox exporter's modules: how each probe of targets.ts talks to a service. Each verifies
  * the certificate against the system's trust store for the name it connects to, as a sender does.
  */
-import { Host } from "../../topology";
 import { ProbeModule } from "./targets";
 
 type QueryStep = { expect: string } | { send: string } | { starttls: true };
@@ -11,17 +10,18 @@ type QueryStep = { expect: string } | { send: string } | { starttls: true };
 const TIMEOUT = "14s";
 const tcp = (steps: QueryStep[], tls = false) => ({ prober: "tcp", timeout: TIMEOUT, tcp: { ...(tls ? { tls: true } : {}), query_response: steps } });
 
-export function blackboxModules(monitor: Host): Record<ProbeModule, object> {
+/** ehlo: the name the prober greets with (the monitoring host's own). */
+export function blackboxModules(ehlo: string): Record<ProbeModule, object> {
   return {
     // The greeting, EHLO, STARTTLS offered and taken: the handshake checks the certificate.
     smtp_starttls: tcp([
       { expect: "^220 " },
-      { send: `EHLO ${monitor.fqdn}\r` },
+      { send: `EHLO ${ehlo}\r` },
       { expect: "^250[ -]STARTTLS" },
       { send: "STARTTLS\r" },
       { expect: "^220 " },
       { starttls: true },
-      { send: `EHLO ${monitor.fqdn}\r` },
+      { send: `EHLO ${ehlo}\r` },
       { expect: "^250 " },
       { send: "QUIT\r" },
     ]),

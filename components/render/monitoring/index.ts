@@ -11,7 +11,7 @@ import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
 import { blackboxModules } from "./blackbox";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { exporterTargets, probeJobs } from "./targets";
+import { exporterTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -123,6 +123,25 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
     // The webhook URL may hold a token: readable by Alertmanager's user only.
     file(MONITORING_PATHS.alertmanagerConfig, alertmanagerConfig(topology), { secret: true, mode: 0o640, group: PROMETHEUS_GROUP }),
     argsFile(EXPORTER_UNITS.blackbox, [`--config.file=${MONITORING_PATHS.blackboxConfig}`, `--web.listen-address=127.0.0.1:${BLACKBOX_PORT}`]),
-    file(MONITORING_PATHS.blackboxConfig, header("how each probe talks to the fleet") + stringify({ modules: blackboxModules(host) })),
+    file(MONITORING_PATHS.blackboxConfig, header("how each probe talks to the fleet") + stringify({ modules: blackboxModules(host.fqdn) })),
   ];
+}
+
+/** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
+export interface MonitoringOutputs {
+  /** file_sd lists: the node exporters, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  fileSd: { node: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  /** The alert rule file, as a monitoring host loads it. */
+  rules: string;
+  /** The blackbox exporter's modules the probes use. */
+  blackboxModules: string;
+}
+
+export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
+  return {
+    fileSd: { node: exporterTargets(topology, hosts), probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
+    rules: stringify(alertRules(topology)),
+    // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
+    blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),
+  };
 }
