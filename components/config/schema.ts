@@ -175,6 +175,7 @@ export const KEYS = {
           certificateDays: z.number().int().min(1).max(60, "certbot renews 30 days before the end; give at most 60").default(14),
           backupAgeHours: z.number().int().min(1).max(24 * 30).optional(),
           diskFreePercent: z.number().int().min(1).max(50).default(10),
+          authFailuresPerMinute: z.number().int().min(1).max(100000).default(30),
         })
         .prefault({}),
     })

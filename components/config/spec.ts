@@ -156,6 +156,8 @@ export interface MonitoringThresholds {
   backupAgeHours: number;
   /** A file system alerts below this share of free space or inodes. */
   diskFreePercent: number;
+  /** A store alerts when more logins than this fail within a minute (password guessing). */
+  authFailuresPerMinute: number;
 }
 
 export interface FleetSpec {

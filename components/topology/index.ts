@@ -57,6 +57,8 @@ export const PROMETHEUS_PORT = 9090;
 export const ALERTMANAGER_PORT = 9093;
 /** The blackbox exporter listens on the monitoring host's loopback: only its own Prometheus asks it to probe. */
 export const BLACKBOX_PORT = 9115;
+/** Dovecot 2.4's own OpenMetrics endpoint (service stats, inet_listener http) on the stores. */
+export const DOVECOT_METRICS_PORT = 9900;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -110,6 +112,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         { port: AUTH_PORT, service: "dovecot-auth", from: "outbound" },
         // The monitoring host reads the LMTP banner (a probe never sends a message).
         { port: LMTP_PORT, service: "lmtp", from: "monitoring" },
+        { port: DOVECOT_METRICS_PORT, service: "dovecot-metrics", from: "scrapers" },
         nodeExporter,
         ssh,
       ];

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../components/topology";
-import { CLIENT, EXT, execOk, labHost, LabFleet, openPorts, sendByMx, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { CA_FILE, CLIENT, EXT, execOk, MAILTOOL, labHost, LabFleet, openPorts, sendByMx, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
@@ -143,6 +143,21 @@ describe("the fleet watches itself", () => {
           ]);
         },
         () => execOk("mon", ["sh", "-ec", 'RENEWED_LINEAGE=/etc/letsencrypt/live/mon mailfleet-cert-deploy && rm -rf "$0"', short]),
+      ),
+      // A burst of failed IMAP logins from the Internet (wrong passwords, side by side); it repairs itself by ending.
+      faultAlerts(
+        "AuthFailureSpike",
+        "store2",
+        () => {
+          const burst = fleet.spec.monitoring.thresholds.authFailuresPerMinute + 5;
+          const out = execOk(CLIENT.name, [
+            "bash", "-c",
+            'for i in $(seq "$1"); do python3 "$2" imap --host "$3" --user carol@example.com --password "wrong-$i" --subject x --cafile "$4" & done; wait',
+            "burst", String(burst), MAILTOOL, labHost(fleet, "store2").fqdn, CA_FILE,
+          ], { timeoutMs: 60_000 });
+          assert.equal(out.match(/"stage": "login"/g)?.length, burst, `every login fails: ${out}`);
+        },
+        () => undefined,
       ),
       // Backups that stop: the store cannot reach its repository, its backup fails; then one succeeds.
       faultAlerts(

@@ -129,6 +129,16 @@ const CASES: AlertCase[] = [
     fires: [{ labels: smtp, value: "2d 0h 0m 0s" }],
   },
   {
+    alert: "AuthFailureSpike",
+    // store1: 20 more failed logins every minute; store2 one a minute.
+    input: [
+      { series: series("dovecot_auth_failures_total", { job: "dovecot", host: "store1", role: "store", instance: "192.0.2.31:9900" }), values: "0+20x10" },
+      { series: series("dovecot_auth_failures_total", { job: "dovecot", host: "store2", role: "store", instance: "192.0.2.32:9900" }), values: "0+1x10" },
+    ],
+    at: 5,
+    fires: [{ labels: { host: "store1", role: "store" }, value: "20" }],
+  },
+  {
     alert: "DiskSpaceLow",
     input: [
       { series: series("node_filesystem_avail_bytes", { ...mx1, ...healthyDisk }), values: `5x${PERIOD}` },

@@ -11,7 +11,7 @@ import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
 import { blackboxModules } from "./blackbox";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { exporterTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { dovecotTargets, exporterTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -60,6 +60,7 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] }] },
     scrape_configs: [
       { job_name: "node", static_configs: exporterTargets(topology, hosts) },
+      { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -129,8 +130,8 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
-  /** file_sd lists: the node exporters, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: { node: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
   /** The alert rule file, as a monitoring host loads it. */
   rules: string;
   /** The blackbox exporter's modules the probes use. */
@@ -139,7 +140,7 @@ export interface MonitoringOutputs {
 
 export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
   return {
-    fileSd: { node: exporterTargets(topology, hosts), probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
+    fileSd: { node: exporterTargets(topology, hosts), dovecot: dovecotTargets(topology, hosts), probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
     blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),

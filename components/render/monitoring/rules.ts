@@ -126,6 +126,15 @@ export function alertRules(topology: Topology): RuleFile {
       },
     },
     {
+      alert: "AuthFailureSpike",
+      expr: `sum by (host, role) (increase(dovecot_auth_failures_total[1m])) > ${thresholds.authFailuresPerMinute}`,
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $value | printf \"%.0f\" }} logins failed on {{ $labels.host }} within a minute",
+        description: `More than ${thresholds.authFailuresPerMinute} failed logins a minute (monitoring.thresholds.authFailuresPerMinute): password guessing, or a client with an old password. Find the source in Dovecot's log on {{ $labels.host }} (\`doveadm log errors\`, "auth failed") and block it, or tell the user.`,
+      },
+    },
+    {
       alert: "DiskSpaceLow",
       expr: `node_filesystem_avail_bytes{${fs}} / node_filesystem_size_bytes{${fs}} * 100 < ${thresholds.diskFreePercent}`,
       for: soon,

@@ -4,7 +4,7 @@
  * the stack outputs for an operator's own Prometheus (file_sd lists) are both made from these.
  */
 import { Role } from "../../config/spec";
-import { domainWebNames, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
+import { DOVECOT_METRICS_PORT, domainWebNames, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 
 /** One file_sd entry: targets and the labels they share. */
@@ -26,6 +26,11 @@ export interface ProbeJob {
 /** node_exporter on every host, at the address it binds (the private one). */
 export function exporterTargets(topology: Topology, hosts: PlacedHosts): TargetGroup[] {
   return topology.hosts.map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${NODE_EXPORTER_PORT}`], labels: { host: h.name, role: h.role } }));
+}
+
+/** Each store's Dovecot OpenMetrics endpoint (auth and delivery counters). */
+export function dovecotTargets(topology: Topology, hosts: PlacedHosts): TargetGroup[] {
+  return hostsOf(topology, "store").map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${DOVECOT_METRICS_PORT}`], labels: { host: h.name, role: h.role } }));
 }
 
 /**
