@@ -23,7 +23,7 @@ export function seconds(n: number): string {
 }
 
 /** How long a failed scrape lasts before it alerts: three intervals, so one lost packet is no page. */
-export function faultFor(topology: Topology): string {
+function faultFor(topology: Topology): string {
   return seconds(3 * topology.spec.monitoring.scrapeIntervalSeconds);
 }
 
