@@ -29,6 +29,8 @@ export function ingressRules(topology: Topology): IngressRule[] {
   const rules: IngressRule[] = [];
   // A security group is per role, so "the state hosts" is every role that has one (each host's nftables narrows it to the hosts).
   const stateRoles = ROLES.filter((role) => hostsOf(topology, role).some((h) => topology.state.hosts.includes(h.name)));
+  // A role without hosts has no security group (a stack without monitoring hosts): nothing to admit.
+  const groupOf = (role: Role): RuleSource[] => (hostsOf(topology, role).length > 0 ? [{ kind: "group", role }] : []);
   for (const role of ROLES) {
     // The union of the role's hosts' ports: only some hosts of a role run the state service.
     const ports = new Map(hostsOf(topology, role).flatMap((h) => h.ports).map((p) => [`${p.port}/${p.service}/${p.from}`, p]));
@@ -38,7 +40,11 @@ export function ingressRules(topology: Topology): IngressRule[] {
           ? [{ kind: "cidr", cidr: ANYWHERE_V4 }, ...(spec.ipv6 ? [{ kind: "cidr" as const, cidr: ANYWHERE_V6 }] : [])]
           : from === "admin"
             ? spec.adminSshCidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))
-            : (from === "state" ? stateRoles : [from]).map((group) => ({ kind: "group" as const, role: group }));
+            : from === "scrapers"
+              ? [...groupOf("monitoring"), ...spec.monitoring.cidrs.map((cidr) => ({ kind: "cidr" as const, cidr }))]
+              : from === "state"
+                ? stateRoles.map((role) => ({ kind: "group" as const, role }))
+                : groupOf(from);
       sources.forEach((source) => rules.push({ role, port, service, source }));
     }
   }

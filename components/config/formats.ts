@@ -169,6 +169,16 @@ export const acmeDirectory = z
   .string()
   .regex(/^https:\/\/[a-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/, "not an https:// URL of an ACME directory, like https://acme-v02.api.letsencrypt.org/directory");
 
+/**
+ * Where Alertmanager posts alerts: an http(s) URL of URL-safe characters (it lands in a YAML file).
+ * A secret: chat webhooks carry their token in the URL.
+ */
+export const webhookUrl = secret((v) =>
+  /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~%/+=-]*)?(?:\?[A-Za-z0-9._~%/+=&-]*)?$/.test(v)
+    ? undefined
+    : "not an http(s) URL of letters, digits and . _ ~ % / + = - & ? only — like https://alerts.example.net/hook/TOKEN",
+);
+
 /** EAB key id and HMAC key as ACME CAs hand them out: base64url (RFC 8555 §7.3.4). */
 export const eabKid = z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "not an EAB key id (letters, digits, - and _)");
 export const eabHmac = secret((v) => (/^[A-Za-z0-9_-]{16,512}$/.test(v) ? undefined : "not an EAB HMAC key (base64url, at least 16 characters)"));

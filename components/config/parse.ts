@@ -104,7 +104,7 @@ function toSpec(c: Parsed): FleetSpec {
     }
   }
   const dnsZones = zonesOf(c);
-  const { hosts: _hosts, dkim, tlsRpt, aws, zone, backup, ...rest } = c;
+  const { hosts: _hosts, dkim, tlsRpt, aws, zone, backup, monitoring, ...rest } = c;
   return {
     ...rest,
     dnsZones,
@@ -115,6 +115,11 @@ function toSpec(c: Parsed): FleetSpec {
     // Without an aws key an aws stack gets every aws default, from the one schema that holds them.
     ...(aws ? { aws } : c.compute === "aws" ? { aws: KEYS.aws.unwrap().parse({}) } : {}),
     ...(backup ? { backup } : {}),
+    monitoring: {
+      ...monitoring,
+      // Three missed backups, at least a day apart from the nightly kind: one failed run is no alarm.
+      thresholds: { ...monitoring.thresholds, backupAgeHours: monitoring.thresholds.backupAgeHours ?? Math.max(1, Math.ceil((3 * (backup?.intervalMinutes ?? 1440)) / 60)) },
+    },
     ...(zone ? { zone: { ...zone, hostmaster: zone.hostmaster ?? `hostmaster@${dnsZones[0]}` } } : {}),
   };
 }

@@ -12,6 +12,7 @@ import {
   eabKid,
   dnsblSite,
   dnswlSite,
+  webhookUrl,
   dnsName,
   email,
   fqdn,
@@ -30,7 +31,7 @@ import {
 } from "./formats";
 import { LETSENCRYPT_DIRECTORY, Role } from "./spec";
 
-export const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium" };
+export const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium", monitoring: "t3.small" };
 /** The hourly intervals an aws.dlm.LifecyclePolicy create rule accepts. */
 export const SNAPSHOT_INTERVALS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
 
@@ -76,6 +77,9 @@ const adminNetwork = network({ ipv4: 8, ipv6: 32 }, (net, bits) =>
     ? `${net} opens SSH to the whole Internet — give your deploy runner's and admins' networks`
     : `${net} is wider than /8 (IPv4) or /32 (IPv6), most of the Internet — give your deploy runner's and admins' networks`,
 );
+
+/** An operator's own Prometheus reads every exporter: a network of its hosts, no wider than a /16 (IPv4) or /48 (IPv6). */
+const monitoringNetwork = network({ ipv4: 16, ipv6: 48 }, (net) => `${net} is wider than /16 (IPv4) or /48 (IPv6): the exporters tell much about the fleet — give your Prometheus hosts' networks`);
 
 /**
  * Backup intervals the timer can keep on the clock (systemd OnCalendar, so a missed run is caught
@@ -128,7 +132,8 @@ export const KEYS = {
   dnsZones: z.array(fqdn).optional(),
   admin: email,
   ipv6: z.boolean().default(true),
-  hosts: z.strictObject({ edge: roleHosts, outbound: roleHosts, store: roleHosts }),
+  // Monitoring hosts are optional: a fleet may be watched by the operator's own Prometheus (monitoring.cidrs).
+  hosts: z.strictObject({ edge: roleHosts, outbound: roleHosts, store: roleHosts, monitoring: roleHosts.default({ count: 0 }) }),
   dkim: z
     .strictObject({
       selectors: z.array(z.string().regex(SELECTOR_RE, "not a DKIM selector — lowercase letters, digits and hyphens")).min(1),
@@ -208,6 +213,21 @@ export const KEYS = {
     })
     .prefault({}),
   relayNetworks: z.array(relayNetwork).default([]),
+  monitoring: z
+    .strictObject({
+      cidrs: z.array(monitoringNetwork).default([]),
+      webhookUrl: webhookUrl.optional(),
+      scrapeIntervalSeconds: z.number().int().min(1).max(300).default(30),
+      thresholds: z
+        .strictObject({
+          certificateDays: z.number().int().min(1).max(60, "certbot renews 30 days before the end; give at most 60").default(14),
+          backupAgeHours: z.number().int().min(1).max(24 * 30).optional(),
+          diskFreePercent: z.number().int().min(1).max(50).default(10),
+          authFailuresPerMinute: z.number().int().min(1).max(100000).default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   adminSshCidrs: z.array(adminNetwork).default([]),
   pop3: z.boolean().default(false),
   dnsTtl: z.number().int().min(60).max(86400).default(300),
@@ -319,6 +339,6 @@ const roleKeysSet = z.union([z.array(keysSet), keysSet]);
  * leave `hosts` unparsed) still learns what it lacks in the same error.
  */
 export const hostKeysGiven = z
-  .object({ edge: roleKeysSet, outbound: roleKeysSet, store: roleKeysSet })
-  .catch({ edge: undefined, outbound: undefined, store: undefined });
+  .object({ edge: roleKeysSet, outbound: roleKeysSet, store: roleKeysSet, monitoring: roleKeysSet })
+  .catch({ edge: undefined, outbound: undefined, store: undefined, monitoring: undefined });
 export type HostKeys = z.output<typeof hostKeysGiven>;

@@ -3,8 +3,10 @@
  * config layer (topology, records, renderers) reads only this.
  */
 
-export type Role = "edge" | "outbound" | "store";
-export const ROLES: readonly Role[] = ["edge", "outbound", "store"];
+export type Role = "edge" | "outbound" | "store" | "monitoring";
+export const ROLES: readonly Role[] = ["edge", "outbound", "store", "monitoring"];
+/** The roles every fleet needs at least one host of; monitoring hosts are optional. */
+export const MAIL_ROLES: readonly Role[] = ["edge", "outbound", "store"];
 
 export interface HostSpec {
   /** The label the stack gives a listed host; topology names the counted ones (mx1, out1, store1 …). */
@@ -168,6 +170,28 @@ export interface StateSpec {
   failoverAfterSeconds: number;
 }
 
+/** The fleet watching itself (components/render/monitoring): who scrapes, where alerts go, when they fire. */
+export interface MonitoringSpec {
+  /** Networks of an operator's own Prometheus, admitted to every exporter beside the monitoring hosts. */
+  cidrs: string[];
+  /** Secret (it often holds a token): where Alertmanager posts every alert; outside the fleet. */
+  webhookUrl?: string;
+  /** How often Prometheus scrapes and probes; a fault alerts after about three intervals. */
+  scrapeIntervalSeconds: number;
+  thresholds: MonitoringThresholds;
+}
+
+export interface MonitoringThresholds {
+  /** A certificate alerts this many days before its end (certbot renews at 30). */
+  certificateDays: number;
+  /** A store alerts when its last good backup is this many hours old. */
+  backupAgeHours: number;
+  /** A file system alerts below this share of free space or inodes. */
+  diskFreePercent: number;
+  /** A store alerts when more logins than this fail within a minute (password guessing). */
+  authFailuresPerMinute: number;
+}
+
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
   serverDomain: string;
@@ -213,4 +237,5 @@ export interface FleetSpec {
   ssh: SshSpec;
   /** No backups when absent. */
   backup?: BackupSpec;
+  monitoring: MonitoringSpec;
 }

@@ -15,8 +15,9 @@ import { fleetKeyResources } from "../keys/resources";
 import { sshPush } from "../push/ssh";
 import { DnsRecord } from "../records";
 import { RenderedFile } from "../render/file";
+import { MonitoringOutputs, monitoringOutputs } from "../render/monitoring";
 import { buildTopology, hostsOf } from "../topology";
-import { AddressBook } from "../topology/addresses";
+import { AddressBook, placeHosts } from "../topology/addresses";
 
 export interface MailFleetArgs {
   /** The validated stack config (components/build.ts parseFleet). */
@@ -40,6 +41,8 @@ export class MailFleet extends pulumi.ComponentResource {
   readonly dnsServerFiles?: pulumi.Output<RenderedFile[]>;
   /** dnssec: zone -> the DS records its parent must publish (dns: zone with push ssh, or cloudflare). */
   readonly dnssecDs?: pulumi.Output<DsByZone>;
+  /** For an operator's own Prometheus: file_sd targets with host and role labels, the rule file, the blackbox modules. */
+  readonly monitoring: pulumi.Output<MonitoringOutputs>;
   /** aws only — the S3 bucket the stores' restic backups go to. */
   readonly backupBucket?: pulumi.Output<string>;
 
@@ -96,6 +99,7 @@ export class MailFleet extends pulumi.ComponentResource {
     this.nextSteps = pulumi.unsecret(build.apply((b) => [...compute.nextSteps(b), ...dns.nextSteps]));
     this.backupBucket = compute.backup?.bucket;
     this.dnssecDs = dns.ds;
+    this.monitoring = compute.addresses.apply((addresses) => monitoringOutputs(topology, placeHosts(topology, addresses)));
 
     this.registerOutputs(this.outputs());
   }
@@ -109,6 +113,7 @@ export class MailFleet extends pulumi.ComponentResource {
       dkimTxt: this.dkimTxt,
       mtaStsPolicy: this.mtaStsPolicy,
       nextSteps: this.nextSteps,
+      monitoring: this.monitoring,
       ...(this.hostFiles ? { hostFiles: this.hostFiles } : {}),
       ...(this.dnsServerFiles ? { dnsServerFiles: this.dnsServerFiles } : {}),
       ...(this.backupBucket ? { backupBucket: this.backupBucket } : {}),

@@ -18,6 +18,7 @@ import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS } from "../render/valke
 import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
+import { MONITORING_PATHS, TEXTFILE_DIR } from "../render/monitoring";
 import { AllowedFile, DEPLOY_ROLES, DeployRole, ROLE_ALLOWLIST, ROLE_DAEMONS, ROLE_PACKAGES } from "./roles";
 
 /**
@@ -101,6 +102,9 @@ export function deployFacts(): Record<string, BashValue> {
     BACKUP_TIMER_UNIT: basename(BACKUP_PATHS.timer),
     KNOT_CONF,
     KNOT_ZONE_DIR,
+    PROMETHEUS_CONFIG: MONITORING_PATHS.prometheusConfig,
+    ALERTMANAGER_CONFIG: MONITORING_PATHS.alertmanagerConfig,
+    TEXTFILE_DIR,
     RSPAMD_DKIM_DIR,
     RSPAMD_GROUP,
     VALKEY_CONF: VALKEY_PATHS.server,

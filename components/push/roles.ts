@@ -9,6 +9,7 @@ import { Role } from "../config/spec";
 import { ACME_PATHS } from "../render/acme";
 import { BACKUP_PATHS } from "../render/backup";
 import { USERS_PATH } from "../render/dovecot/users";
+import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, PROMETHEUS_GROUP } from "../render/monitoring";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
@@ -20,12 +21,16 @@ import { VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
 export type DeployRole = Role | "dns";
-export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store", "dns"];
+export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store", "monitoring", "dns"];
 
 /** rspamd's shared state: any mail host may be a state host (topology.state), so every mail role has the packages. */
 const VALKEY = ["valkey-server", "valkey-sentinel", "valkey-tools"];
 /** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
 const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
+
+/** Every fleet host's own metrics (render/monitoring): the node exporter, with its flags in /etc/default. */
+const NODE_EXPORTER = EXPORTER_UNITS.node;
+const MONITORING_UNITS = [EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.blackbox];
 
 /**
  * The packages the deploy script makes sure of for each role; the mail roles' are installed at
@@ -33,11 +38,12 @@ const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-
  */
 export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", ...VALKEY, ...CERTBOT],
+  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", ...VALKEY, ...CERTBOT],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", ...VALKEY, ...CERTBOT],
+  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  monitoring: [...MONITORING_UNITS, "nftables", NODE_EXPORTER, ...CERTBOT],
   dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
 };
 
@@ -46,9 +52,10 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
  * in the script). valkey does nothing on a host that is not a state host (its files say which).
  */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
-  edge: ["valkey", "postfix", "rspamd", "nginx"],
-  outbound: ["valkey", "postfix", "rspamd"],
-  store: ["valkey", "dovecot"],
+  edge: ["valkey", "postfix", "rspamd", "nginx", NODE_EXPORTER],
+  outbound: ["valkey", "postfix", "rspamd", NODE_EXPORTER],
+  store: ["valkey", "dovecot", NODE_EXPORTER],
+  monitoring: [EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
   dns: ["knot"],
 };
 
@@ -63,8 +70,10 @@ export interface AllowedFile {
 const allow = (path: string, maxMode = 0o644, group = "root"): AllowedFile => ({ path, maxMode, owner: "root", group });
 const below = (dir: string, maxMode = 0o644, group = "root"): AllowedFile => allow(`${dir}/`, maxMode, group);
 
+/** A state host's Valkey and Sentinel files (any mail host may be one). */
 const ALLOW_STATE = Object.values(VALKEY_PATHS).map((path) => allow(path, 0o640, VALKEY_GROUP));
-const ALLOW_ALL = [allow(NFTABLES_CONF), ...ALLOW_STATE];
+/** Every fleet host's: its firewall and its node exporter's flags. */
+const ALLOW_ALL = [allow(NFTABLES_CONF), allow(argsPath(NODE_EXPORTER))];
 /** The bootstrap certificate, the lineages, and certbot's side (tls.mode acme); the daemons read /etc/mailfleet/tls/live/, which no bundle writes. */
 const ALLOW_TLS = [
   allow(TLS_PATHS.ca),
@@ -95,6 +104,7 @@ const ALLOW_MTA = [
 export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
   edge: [
     ...ALLOW_ALL,
+    ...ALLOW_STATE,
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/mailboxes`),
@@ -105,6 +115,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
   ],
   outbound: [
     ...ALLOW_ALL,
+    ...ALLOW_STATE,
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/sender_login`),
@@ -116,6 +127,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
   ],
   store: [
     ...ALLOW_ALL,
+    ...ALLOW_STATE,
     ...ALLOW_TLS,
     allow("/etc/dovecot/dovecot.conf"),
     allow(USERS_PATH, 0o640, "dovecot"),
@@ -126,5 +138,6 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(BACKUP_PATHS.timer),
     allow(LOCK_PATHS.script, 0o755),
   ],
-  dns: [...ALLOW_ALL, allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
+  monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP)],
+  dns: [allow(NFTABLES_CONF), allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
 };

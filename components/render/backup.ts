@@ -11,6 +11,7 @@ import { VMAIL } from "../topology/vmail";
 import { USERS_PATH } from "./dovecot/users";
 import { file, RenderedFile } from "./file";
 import { RenderInput } from "./input";
+import { TEXTFILE_DIR } from "./monitoring";
 
 /** Where a store keeps its backup files; the store's deploy allowlist names these (push/roles.ts). */
 export const BACKUP_PATHS = {
@@ -60,6 +61,8 @@ function envFile(backup: BackupSpec, base: string, host: Host): string {
     ["KEEP_HOURLY", backup.retention.hourly],
     ["KEEP_DAILY", backup.retention.daily],
     ["KEEP_WEEKLY", backup.retention.weekly],
+    // Where the script leaves its outcome for the node exporter (render/monitoring).
+    ["METRICS_DIR", TEXTFILE_DIR],
   ];
   for (const [name, value] of values) if (!/^[A-Za-z0-9@:/._~\[\]-]+$/.test(String(value))) throw new Error(`backup: ${name} ${value} cannot go into a shell file`);
   return [`# Rendered by mailfleet for ${host.fqdn}: where its backups go (read by ${BACKUP_PATHS.script}).`, ...values.map(([n, v]) => `${n}='${v}'`), ""].join("\n");

@@ -44,7 +44,13 @@ function sourceSets(topology: Topology, hosts: PlacedHosts, ports: Port[]): Map<
       from,
       from === "admin"
         ? { name: "admin", why: "the push and the admins (adminSshCidrs)", members: byFamily(topology.spec.adminSshCidrs) }
-        : {
+        : from === "scrapers"
+          ? {
+              name: "scrapers",
+              why: "the fleet's monitoring hosts and the operator's own Prometheus (monitoring.cidrs)",
+              members: byFamily([...hostsOf(topology, "monitoring").flatMap((h) => hostSources(hosts[h.name].addresses)), ...topology.spec.monitoring.cidrs]),
+            }
+          : {
             name: from,
             why: from === "state" ? "the state hosts (Valkey replication, Sentinel)" : `the fleet's ${from} hosts`,
             members: byFamily(

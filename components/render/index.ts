@@ -5,6 +5,7 @@ import { renderStoreDovecot } from "./dovecot";
 import { RenderedFile } from "./file";
 import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
+import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
@@ -15,12 +16,14 @@ const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => 
   edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
   outbound: [renderOutboundPostfix, renderOutboundRspamd],
   store: [renderStoreDovecot, renderStoreBackup],
+  monitoring: [renderMonitoringHost],
 };
 
 export function renderHost(input: RenderInput, host: Host): RenderedFile[] {
   const files = [
     renderHostFirewall(input.topology, input.hosts, host),
     ...renderTlsFiles(input, host),
+    ...renderNodeExporter(input, host),
     ...ROLE_RENDERERS[host.role].flatMap((render) => render(input, host)),
     ...renderValkey(input, host),
   ];

@@ -68,8 +68,21 @@ progress() {
   return 1
 }
 
+# For node_exporter's textfile collector (render/monitoring): whether the last run succeeded, and
+# when the last good one ended; the alerts BackupFailing and BackupTooOld read them.
+record_run() {
+  local ok=0 file=${METRICS_DIR:-}/mailfleet_backup.prom
+  [ -n "${METRICS_DIR:-}" ] && [ -d "$METRICS_DIR" ] || return 0
+  [ "$1" != 0 ] || ok=1
+  {
+    echo "mailfleet_backup_last_run_success $ok"
+    if [ "$ok" = 1 ]; then echo "mailfleet_backup_last_success_timestamp_seconds $(date +%s)"; else grep '^mailfleet_backup_last_success' "$file" 2>/dev/null || true; fi
+  } > "$file.tmp" && chmod 0644 "$file.tmp" && mv -f "$file.tmp" "$file"
+}
+
 cmd_run() {
   lock
+  trap 'record_run $?' EXIT
   local rc=0
   probe || rc=$?
   if [ "$rc" = 10 ]; then

@@ -6,6 +6,7 @@
 import { CertificateLineage, certificateLineages, Host } from "../topology";
 import { renderAcmeFiles } from "./acme";
 import { RenderedFile, file } from "./file";
+import { TEXTFILE_DIR } from "./monitoring";
 import { CERT_DEPLOY_HOOK, RenderInput, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS } from "./input";
 
 function lineagesFile(mode: string, lineages: CertificateLineage[]): string {
@@ -53,6 +54,14 @@ mv -f "$pem" "$live/$name.pem"
 mv -f "$key" "$live/$name.key"
 mv -f "$crt" "$live/$name.crt"
 echo "mailfleet-cert-deploy: installed $name"
+# The served lineage's end, for node_exporter's textfile collector (the alert CertificateExpiresSoon).
+metrics=${TEXTFILE_DIR}
+if [ "$live" = ${TLS_LIVE_DIR} ] && [ -d "$metrics" ]; then
+  end=$(date -d "$(openssl x509 -enddate -noout -in "$live/$name.crt" | cut -d= -f2)" +%s)
+  printf 'mailfleet_certificate_not_after_seconds{lineage="%s"} %s\n' "$name" "$end" > "$metrics/.$name.tmp"
+  chmod 0644 "$metrics/.$name.tmp"
+  mv -f "$metrics/.$name.tmp" "$metrics/mailfleet_certificate_$name.prom"
+fi
 [ -z "\${MAILFLEET_BOOTSTRAP:-}" ] || exit 0
 alive() { [ -s "$1" ] && kill -0 "$(tr -dc 0-9 < "$1")" 2>/dev/null; }
 for daemon in $(awk -v n="$name" '$2 == n { for (i = 3; i <= NF; i++) print $i }' ${TLS_LINEAGES}); do

@@ -3,15 +3,19 @@
  * Host and service names, who sends mail, who may reach which port, where each mailbox lives.
  */
 import { ConfigError } from "../config/errors";
-import { FleetSpec, Role, ROLES } from "../config/spec";
+import { FleetSpec, MAIL_ROLES, Role } from "../config/spec";
 import { namedHosts, NamedHostSpec } from "./naming";
 import { topologyProblems } from "./rules";
 
 export { namedHosts } from "./naming";
 export { topologyProblems } from "./rules";
 
-/** Who may connect to a port: anyone, only hosts of a role, only the state hosts, or only the admin networks. */
-export type PortSource = "any" | "admin" | "state" | Role;
+/**
+ * Who may connect to a port: anyone, only hosts of a role, only the state hosts, only the admin
+ * networks, or whoever scrapes the exporters (the monitoring hosts and an operator's own Prometheus,
+ * monitoring.cidrs).
+ */
+export type PortSource = "any" | "admin" | "state" | "scrapers" | Role;
 export interface Port {
   port: number;
   service: string;
@@ -51,6 +55,14 @@ export const SIEVE_PORT = 4190;
 /** rspamd's shared state: Valkey and its Sentinels (render/valkey.ts). */
 export const VALKEY_PORT = 6379;
 export const SENTINEL_PORT = 26379;
+/** Observability (components/render/monitoring): Debian's exporters and the monitoring host's own daemons, on their usual ports. */
+export const NODE_EXPORTER_PORT = 9100;
+export const PROMETHEUS_PORT = 9090;
+export const ALERTMANAGER_PORT = 9093;
+/** The blackbox exporter listens on the monitoring host's loopback: only its own Prometheus asks it to probe. */
+export const BLACKBOX_PORT = 9115;
+/** Dovecot 2.4's own OpenMetrics endpoint (service stats, inet_listener http) on the stores. */
+export const DOVECOT_METRICS_PORT = 9900;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -80,11 +92,11 @@ export interface StatePlacement {
 }
 
 /**
- * The stack's state.hosts, or the first host of each role: three machines of different roles, none
+ * The stack's state.hosts, or the first host of each mail role: three machines of different roles, none
  * of which moves when a role scales out (adding an edge adds a client, never a primary or a replica).
  */
 function placeState(spec: FleetSpec, named: NamedHostSpec[]): StatePlacement {
-  const hosts = spec.state.hosts ?? ROLES.map((role) => named.find((h) => h.role === role)!.name);
+  const hosts = spec.state.hosts ?? MAIL_ROLES.map((role) => named.find((h) => h.role === role)!.name);
   return { hosts, primary: hosts[0], quorum: Math.floor(hosts.length / 2) + 1 };
 }
 
@@ -96,6 +108,8 @@ const STATE_PORTS: Port[] = (["edge", "outbound", "state"] as const).flatMap((fr
 
 /** SSH on every host, for the push and the admins only. */
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
+/** Every host's metrics, for the fleet's monitoring hosts and the operator's own Prometheus only. */
+const nodeExporter: Port = { port: NODE_EXPORTER_PORT, service: "node-exporter", from: "scrapers" };
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {
   switch (role) {
@@ -105,12 +119,14 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         // MTA-STS policy and mail client autoconfig are served over HTTPS from the edge.
         { port: HTTP_PORT, service: "http", from: "any" },
         { port: HTTPS_PORT, service: "https", from: "any" },
+        nodeExporter,
         ssh,
       ];
     case "outbound":
       return [
         { port: SUBMISSION_PORT, service: "submission", from: "any" },
         { port: SUBMISSIONS_PORT, service: "submissions", from: "any" },
+        nodeExporter,
         ssh,
       ];
     case "store":
@@ -123,6 +139,18 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         // A store proxies LMTP for a mailbox it does not hold to the store that does.
         { port: LMTP_PORT, service: "lmtp", from: "store" },
         { port: AUTH_PORT, service: "dovecot-auth", from: "outbound" },
+        // The monitoring host reads the LMTP banner (a probe never sends a message).
+        { port: LMTP_PORT, service: "lmtp", from: "monitoring" },
+        { port: DOVECOT_METRICS_PORT, service: "dovecot-metrics", from: "scrapers" },
+        nodeExporter,
+        ssh,
+      ];
+    case "monitoring":
+      // The admins reach the Prometheus and Alertmanager UIs (over an SSH tunnel or from their networks).
+      return [
+        { port: PROMETHEUS_PORT, service: "prometheus", from: "admin" },
+        { port: ALERTMANAGER_PORT, service: "alertmanager", from: "admin" },
+        nodeExporter,
         ssh,
       ];
   }
@@ -144,7 +172,7 @@ export function buildTopology(spec: FleetSpec): Topology {
   const hosts: Host[] = named.map((h) => ({
     ...h,
     fqdn: `${h.name}.${spec.serverDomain}`,
-    sends: h.role !== "store",
+    sends: h.role === "edge" || h.role === "outbound",
     ports: [
       // Only the auth store listens for the outbound MTA's SASL queries.
       ...portsFor(h.role, spec).filter((p) => p.port !== AUTH_PORT || h.name === authStore),
@@ -215,7 +243,7 @@ export interface CertificateLineage {
   daemons: TlsDaemon[];
 }
 
-const ROLE_DAEMONS: Record<Role, TlsDaemon[]> = { edge: ["postfix", "nginx"], outbound: ["postfix"], store: ["dovecot"] };
+const ROLE_DAEMONS: Record<Role, TlsDaemon[]> = { edge: ["postfix", "nginx"], outbound: ["postfix"], store: ["dovecot"], monitoring: [] };
 
 /**
  * A host's certificates: one for its own name and its role's service names (what every daemon of

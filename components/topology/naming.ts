@@ -4,7 +4,7 @@
  */
 import { HostSpec, FleetSpec, Role } from "../config/spec";
 
-const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
+const HOST_PREFIX: Record<Role, string> = { edge: "mx", outbound: "out", store: "store", monitoring: "mon" };
 
 export type NamedHostSpec = HostSpec & { name: string };
 

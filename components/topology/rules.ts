@@ -1,6 +1,6 @@
 /** What the stack must get right about the names topology gives: unique host names, mailboxes on stores that exist, state on hosts that exist. */
 import { ConfigProblem, configProblem as problem } from "../config/errors";
-import { FleetSpec } from "../config/spec";
+import { FleetSpec, MAIL_ROLES } from "../config/spec";
 import { namedHosts } from "./naming";
 
 /** A Sentinel quorum is a majority: with three Sentinels the loss of any one host leaves two that agree. */
@@ -12,7 +12,7 @@ function stateProblems(names: string[], given: string[] | undefined): ConfigProb
   const seen = new Set<string>();
   return [
     ...given.flatMap((name, i) => {
-      if (!known.has(name)) return [problem(["state", "hosts", i], `host "${name}" is not a fleet host`, `fleet hosts: ${names.join(", ")}`)];
+      if (!known.has(name)) return [problem(["state", "hosts", i], `host "${name}" is not a mail host (edge, outbound or store)`, `mail hosts: ${names.join(", ")}`)];
       return seen.has(name) || !seen.add(name) ? [problem(["state", "hosts", i], `host "${name}" is listed twice`, "list each state host once")] : [];
     }),
     ...(given.length < MIN_STATE_HOSTS
@@ -28,7 +28,7 @@ export function topologyProblems(spec: Pick<FleetSpec, "hosts" | "mailboxes"> & 
   const stores = hosts.filter((h) => h.role === "store").map((h) => h.name);
   const storeSet = new Set(stores);
   return [
-    ...stateProblems(hosts.map((h) => h.name), spec.state?.hosts),
+    ...stateProblems(hosts.filter((h) => MAIL_ROLES.includes(h.role)).map((h) => h.name), spec.state?.hosts),
     ...twice.map((h) => problem(["hosts", h.role], `host name "${h.name}" is used twice`, "host names must be unique across roles")),
     ...spec.mailboxes.flatMap((m, i) => {
       const path = ["mailboxes", i, "store"];

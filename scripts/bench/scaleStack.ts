@@ -20,9 +20,9 @@ export interface Size {
 }
 
 export const SIZES: Size[] = [
-  { name: "small", domains: 10, hosts: { edge: 2, outbound: 1, store: 2 }, mailboxes: 500 },
-  { name: "medium", domains: 100, hosts: { edge: 8, outbound: 4, store: 8 }, mailboxes: 5000 },
-  { name: "large", domains: 1000, hosts: { edge: 40, outbound: 10, store: 40 }, mailboxes: 50_000 },
+  { name: "small", domains: 10, hosts: { edge: 2, outbound: 1, store: 2, monitoring: 0 }, mailboxes: 500 },
+  { name: "medium", domains: 100, hosts: { edge: 8, outbound: 4, store: 8, monitoring: 0 }, mailboxes: 5000 },
+  { name: "large", domains: 1000, hosts: { edge: 40, outbound: 10, store: 40, monitoring: 0 }, mailboxes: 50_000 },
 ];
 
 /** How a generated stack is shaped beyond its size: what grows a render other than the counts. */
@@ -74,7 +74,7 @@ function hashOf(n: number): string {
  */
 export function benchStack(size: Size, shape: Shape = SHAPES[0]): Record<string, unknown> {
   const domains = Array.from({ length: size.domains }, (_, i) => `${named("d", i, shape.nameLength)}.example`);
-  const prefix: Record<Role, string> = { edge: "mx", outbound: "out", store: "store" };
+  const prefix: Record<Role, string> = { edge: "mx", outbound: "out", store: "store", monitoring: "mon" };
   let n = 0;
   const hosts = Object.fromEntries(
     (Object.keys(size.hosts) as Role[]).map((role) => [

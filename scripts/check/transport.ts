@@ -178,6 +178,9 @@ export function tlsEndpoints(e: Expected): TlsEndpoint[] {
         return [{ name: services.imap.fqdn, port: IMAPS_PORT, starttls: false }];
       case "edge":
         return spec.domains.flatMap((d) => [domainWebNames(d).mtaSts, domainWebNames(d).autoconfig]).map((name) => ({ name, port: HTTPS_PORT, starttls: false }));
+      // Its UIs are for the admins only: nothing public to check.
+      case "monitoring":
+        return [];
     }
   };
   return topology.hosts.flatMap((host) => addressesOf(e, host).flatMap((address) => perHost(host).map((ep) => ({ host, address, ...ep }))));

@@ -131,7 +131,7 @@ export function createBridge(): void {
 }
 
 /**
- * Creates one host: filesystem (overlay, /proc, a minimal /dev with its own /dev/pts), identity
+ * Creates one host: filesystem (overlay, /proc, /sys, a minimal /dev with its own /dev/pts), identity
  * (host name, /etc/hosts, resolv.conf pointing at the lab DNS) and network (a veth into the
  * bridge, its documentation-range addresses, on-link routes for the documentation ranges only).
  */
@@ -144,6 +144,8 @@ export async function createHost(host: LabHost, nameservers: string[]): Promise<
      m=$dir/merged
      mount -t overlay "$ns" -o "lowerdir=$root,upperdir=$dir/upper,workdir=$dir/work" "$m"
      mount -t proc proc "$m/proc"
+     # Read-only, as a real host's would be to its daemons: the node exporter reads its CPUs there.
+     mount -t sysfs -o ro sysfs "$m/sys"
      mount -t tmpfs -o mode=0755,size=4m dev "$m/dev"
      mknod -m 666 "$m/dev/null" c 1 3; mknod -m 666 "$m/dev/zero" c 1 5; mknod -m 666 "$m/dev/full" c 1 7
      mknod -m 666 "$m/dev/random" c 1 8; mknod -m 666 "$m/dev/urandom" c 1 9; mknod -m 666 "$m/dev/tty" c 5 0

@@ -21,12 +21,14 @@ import { KNOT_CONF } from "../../components/render/knot";
 import { liveTls } from "../../components/render/input";
 import { textTable } from "../../components/table";
 import {
+  ALERTMANAGER_PORT,
   buildTopology,
   certificateLineages,
   DNS_PORT,
   hostNamed,
   IMAPS_PORT,
   LMTP_PORT,
+  PROMETHEUS_PORT,
   SMTP_PORT,
   SSH_PORT,
   SUBMISSION_PORT,
@@ -74,7 +76,7 @@ import {
   ROOT_ZONE_FILE,
 } from "./peers";
 import { startRbldnsd } from "./rbl";
-import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR } from "./plan";
+import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR, WEBHOOK } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
 export { ACME, BACKUP, RBL, RBL_ZONES, ROOT } from "./peers";
@@ -274,6 +276,23 @@ export function startRestServer(): void {
   ]);
 }
 
+/** Alertmanager's receiver (scripts/lab/webhook.py): on the lab peer the stack's monitoring.webhookUrl names, outside the fleet. */
+export function webhookReceiver(spec: FleetSpec): { host: LabHost; url: string } | undefined {
+  if (!spec.monitoring.webhookUrl) return undefined;
+  const url = new URL(spec.monitoring.webhookUrl);
+  const host = labHosts(spec).find((h) => h.ipv4 === url.hostname && h.kind !== "fleet");
+  if (!host) throw new Error(`lab: monitoring.webhookUrl ${url.host} is no lab peer`);
+  return { host, url: `http://${url.host}/` };
+}
+
+function startWebhookReceiver(spec: FleetSpec): void {
+  const receiver = webhookReceiver(spec);
+  if (!receiver) return;
+  const { hostname, port } = new URL(receiver.url);
+  writeHostFile(receiver.host.name, WEBHOOK, readFileSync(join(__dirname, "webhook.py"), "utf8"), 0o755);
+  startDetached(receiver.host.name, ["sh", "-c", 'exec python3 "$0" "$1" "$2" >>/var/log/webhook.log 2>&1', WEBHOOK, hostname, port]);
+}
+
 /** The root Pebble issues under (new at every start), fetched from its management API (by address: it comes before the lab's DNS). */
 export function pebbleRoot(): string {
   const apiCa = `${LAB_TOOLS}/acme-api-ca.crt`;
@@ -397,6 +416,8 @@ export function serviceProbes(host: LabHost, hosts: LabHost[]): { port: number; 
       return fromAdmin(SUBMISSION_PORT, SUBMISSIONS_PORT);
     case "store":
       return [...fromAdmin(IMAPS_PORT), ...(edge ? [{ port: LMTP_PORT, from: edge.name }] : [])];
+    case "monitoring":
+      return fromAdmin(PROMETHEUS_PORT, ALERTMANAGER_PORT);
     default: {
       const port = PEER_PORTS[host.kind];
       return port ? fromAdmin(port) : [];
@@ -447,7 +468,8 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   // The edges ask DNS blocklists through a resolver of their own, as the README advises operators
   // (public lists refuse shared resolvers); before the push, which starts rspamd, which reads resolv.conf.
   for (const edge of fleet.hosts.filter((h) => h.role === "edge")) startResolver(edge.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
-  step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, the edges' resolvers");
+  startWebhookReceiver(fleet.spec);
+  step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, the edges' resolvers, alert receiver");
 
   // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
   const acme = fleet.spec.tls.mode === "acme" && fleet.hosts.includes(ACME);
@@ -483,6 +505,8 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
     step("the signed root delegates to dns1 with its zones' DS");
   }
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
+  // The monitoring host probes the fleet by the names senders use.
+  for (const host of fleet.hosts.filter((h) => h.role === "monitoring")) startResolver(host.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
   }
@@ -498,7 +522,12 @@ export async function down(): Promise<void> {
   releaseLabLock();
 }
 
+/** By the 15 characters of a process name the kernel keeps; the longer prefixes first. */
 const DAEMONS: Record<string, string> = {
+  "prometheus-node": "node-exporter",
+  "prometheus-aler": "alertmanager",
+  "prometheus-blac": "blackbox-exporter",
+  prometheus: "prometheus",
   master: "postfix",
   rspamd: "rspamd",
   nginx: "nginx",
@@ -526,6 +555,17 @@ export function runningDaemons(host: string): string[] {
   return [...names].sort();
 }
 
+/** Where the lab's Prometheus and Alertmanager answer: from the admin host, whose networks their firewall admits. */
+function monitoringLines(spec: FleetSpec, hosts: LabHost[]): string[] {
+  const receiver = webhookReceiver(spec);
+  return hosts
+    .filter((h) => h.role === "monitoring")
+    .flatMap((h) => [
+      `  Prometheus  http://${h.ipv4}:${PROMETHEUS_PORT}/   Alertmanager  http://${h.ipv4}:${ALERTMANAGER_PORT}/   (${h.name}; from the admin host: ip netns exec ${netnsName("admin")} curl …)`,
+      ...(receiver ? [`  Alerts      posted to ${receiver.url} on ${receiver.host.name} (GET it for every notification so far)`] : []),
+    ]);
+}
+
 export function status(): string {
   const spec = labSpec();
   const { services, mailboxStore } = buildTopology(spec);
@@ -549,6 +589,7 @@ export function status(): string {
     "  Users:",
     ...Object.entries(mailboxStore).map(([address, store]) => `    ${address}  password ${labPassword(address)}  (on ${store})`),
     `  Foreign peer: ${EXT.fqdn} (${EXT.ipv4}) receives for ${EXT_USER}@${EXT.fqdn.split(".").slice(1).join(".")}`,
+    ...monitoringLines(spec, hosts),
     "",
     "A shell command on a host: ./mf lab exec <host> <command…>   (e.g. exec mx1 postqueue -p)",
   ].join("\n");

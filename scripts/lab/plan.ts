@@ -34,6 +34,8 @@ export const CA_FILE = `${LAB_TOOLS}/ca.crt`;
 /** The DS of the lab's root zone, the trust anchor of client's and ext's validating resolvers: unbound's form and delv's. */
 export const ROOT_ANCHOR = `${LAB_TOOLS}/root.ds`;
 export const DELV_ANCHOR = `${LAB_TOOLS}/root-anchor.conf`;
+/** Where the alert receiver (scripts/lab/webhook.py) lives on the peer that runs it. */
+export const WEBHOOK = `${LAB_TOOLS}/webhook.py`;
 
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";

@@ -49,8 +49,9 @@ function storeFiles(): RenderedFile[] {
   const spec = parseFleetConfig(raw);
   const keys = loadOrCreateKeys(mkdtempSync(join(tmpdir(), "mailfleet-keys-")), buildTopology(spec));
   const build = buildFleet(spec, givenAddresses(spec), keys);
-  // Dovecot on loopback only: no protocol listeners, and the auth store's Postfix listener moved.
-  const loopback = "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\n";
+  // Dovecot on loopback only: no protocol listeners, and the auth store's Postfix listener and the metrics listener moved.
+  const loopback =
+    "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\nservice stats {\n  inet_listener http {\n    listen = 127.0.0.1\n  }\n}\n";
   const input = testRenderInput(build.topology, givenAddresses(spec), keys, "");
   return [
     ...build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f)),

@@ -130,6 +130,19 @@ describe("ingressRules", () => {
     assert.deepEqual([...new Set(pop3(true).map((r) => r.role))], ["store"]);
   });
 
+  it("admits the exporters from the monitoring group and monitoring.cidrs only, and no group a stack lacks", () => {
+    const prod = exampleSpec("prod");
+    const sources = (spec: FleetSpec, port: number) =>
+      ingressRules(buildTopology(spec)).filter((r) => r.port === port).map((r) => `${r.role} ${r.source.kind === "cidr" ? r.source.cidr : `${r.source.role}-group`}`);
+    const watched = { ...prod, hosts: [...prod.hosts, { role: "monitoring" as const, instanceType: "t3.small" }], monitoring: { ...prod.monitoring, cidrs: ["198.51.100.0/24"] } };
+    assert.deepEqual(sources(watched, 9100).sort(), ["edge", "monitoring", "outbound", "store"].flatMap((role) => [`${role} 198.51.100.0/24`, `${role} monitoring-group`]));
+    assert.deepEqual(sources(watched, 24).filter((s) => s.endsWith("monitoring-group")), ["store monitoring-group"], "the LMTP banner probe");
+    assert.deepEqual(sources(watched, 9090), prod.adminSshCidrs.map((c) => `monitoring ${c}`));
+    // Without monitoring hosts there is no monitoring group to name: only the operator's networks.
+    assert.ok(sources({ ...prod, monitoring: { ...prod.monitoring, cidrs: [] } }, 9100).length === 0);
+    assert.ok(ingressRules(buildTopology(prod)).every((r) => !(r.source.kind === "group" && r.source.role === "monitoring")));
+  });
+
   it("gives no IPv6 source when ipv6 is off", () => {
     const rules = ingressRules(buildTopology({ ...exampleSpec("prod"), ipv6: false }));
     assert.ok(rules.every((r) => !(r.source.kind === "cidr" && r.source.cidr.includes(":"))));

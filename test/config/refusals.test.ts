@@ -165,6 +165,13 @@ const REFUSALS: Row[] = [
     onAws(r).hosts.edge = { count: 10 };
     r.spfIncludes = Array.from({ length: 10 }, (_, i) => `_spf${i}.relay.example.net`);
   }, ["spfIncludes"], /11 DNS lookups, over the limit of 10 .* — drop includes/],
+  ["an operator's Prometheus network wider than /16", (r) => (r.monitoring = { cidrs: ["10.0.0.0/8"] }), ["monitoring.cidrs[0]"],
+    /wider than \/16 .* give your Prometheus hosts' networks/],
+  ["a webhook URL that could break out of its YAML line", (r) => (r.monitoring = { webhookUrl: "https://alerts.example.net/x\" y: z" }), ["monitoring.webhookUrl"],
+    /not an http\(s\) URL .* like https:\/\/alerts\.example\.net\/hook\/TOKEN/],
+  ["a certificate threshold certbot never reaches", (r) => (r.monitoring = { thresholds: { certificateDays: 90 } }), ["monitoring.thresholds.certificateDays"],
+    /certbot renews 30 days before the end; give at most 60/],
+  ["a monitoring host without its address on byo", (r) => (r.hosts.monitoring = [{ name: "mon" }]), ["hosts.monitoring[0].ipv4"], /required with compute: byo/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -196,6 +203,10 @@ describe("config that must keep passing", () => {
     r.hosts.edge[0] = { name: "mx1", ipv4: "198.51.100.7", ipv6: "2001:db8:ffff::7" };
     r.hosts.edge[1] = { name: "mx2", ipv4: "203.0.113.9", ipv6: "2001:db8::abcd", sshHost: "127.0.0.1" };
     r.zone.nameservers[0] = { name: "ns1.example.com", ipv4: "203.0.113.53", ipv6: "2001:db8::53" };
+  });
+  accepts("no monitoring hosts, or a listed one with an operator's Prometheus network and a webhook", (r) => {
+    r.hosts.monitoring = [{ name: "mon", ipv4: "192.0.2.41", ipv6: "2001:db8:0:1::41" }];
+    r.monitoring = { cidrs: ["198.51.100.0/24", "2001:db8:7::/48"], webhookUrl: "https://alerts.example.net/hook/T0KEN?x=1", scrapeIntervalSeconds: 15 };
   });
   accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
   accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));

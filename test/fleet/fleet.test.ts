@@ -241,6 +241,22 @@ describe("the lab stack (byo + zone)", () => {
     assert.ok(files.some((f) => f.secret && f.content.includes("PRIVATE KEY-----")), "private keys are among them");
   });
 
+  it("exports for an operator's own Prometheus: every exporter at its private address with host and role, each probe, the rules and the blackbox modules", async () => {
+    const run = await runFleet(labSpec());
+    const { value, secret } = await reveal(run.fleet.monitoring);
+    assert.equal(secret, false, "nothing secret in it: no webhook URL");
+    const topology = buildTopology(run.spec);
+    assert.deepEqual(
+      value.fileSd.node.map((g) => `${g.labels.host} ${g.labels.role} ${g.targets.join()}`).sort(),
+      topology.hosts.map((h) => `${h.name} ${h.role} ${h.ipv4}:9100`).sort(),
+    );
+    assert.deepEqual(value.fileSd.probes.map((p) => `${p.job}:${p.module}`), ["smtp:smtp_starttls", "tls:tls_connect", "lmtp:lmtp_banner", "mta_sts:mta_sts"]);
+    assert.ok(value.fileSd.probes.find((p) => p.job === "lmtp")!.targets.some((g) => g.labels.host === "store1" && g.targets[0] === "192.0.2.31:24"));
+    assert.match(value.rules, /alert: Watchdog/);
+    assert.doesNotMatch(value.rules + value.blackboxModules, /192\.0\.2\.2:9099/);
+    assert.match(value.blackboxModules, /smtp_starttls:/);
+  });
+
   it("with push ssh pushes every host at its own address and the zones to the primary nameserver", async () => {
     const spec = labSpec((raw) => {
       raw.push = "ssh";

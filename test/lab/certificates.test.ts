@@ -61,6 +61,8 @@ function endpoints(): Endpoint[] {
         return [...at(SUBMISSION_PORT, "smtp"), ...at(SUBMISSIONS_PORT)];
       case "store":
         return at(IMAPS_PORT);
+      case "monitoring":
+        return [];
     }
   });
 }

@@ -34,7 +34,7 @@ describe("mailfleetProgram", () => {
   it("creates the fleet from a good config and returns its outputs", async () => {
     pulumi.runtime.setAllConfig(engineConfig(labRaw()));
     const { resources, result } = await underMocks(() => mailfleetProgram());
-    assert.deepEqual(Object.keys(result).sort(), ["dkimTxt", "dnsRecords", "dnsServerFiles", "hostAddresses", "hostFiles", "mtaStsPolicy", "mxHosts", "nextSteps"]);
+    assert.deepEqual(Object.keys(result).sort(), ["dkimTxt", "dnsRecords", "dnsServerFiles", "hostAddresses", "hostFiles", "monitoring", "mtaStsPolicy", "mxHosts", "nextSteps"]);
     assert.ok(resources.some((r) => r.type === "mailfleet:index:MailFleet"));
   });
 

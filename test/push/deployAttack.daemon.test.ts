@@ -16,6 +16,7 @@ import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
 import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { TLS_LIVE_DIR } from "../../components/render/input";
+import { TEXTFILE_DIR } from "../../components/render/monitoring";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
 import { labInput } from "../support/lab";
@@ -112,7 +113,9 @@ function changedOutside(before: string[], after: string[], prefixes: string[]): 
 
 const live = (host: Debian13Host, path: string) => host.exec(["cat", path]).stdout;
 const nftTable = (host: Debian13Host) => host.exec(["nft", "list", "table", "inet", "mailfleet"]).stdout;
-const KNOT_RUNTIME = ["/var/lib/knot/journal", "/var/lib/knot/timers", "/var/lib/knot/catalog", "/var/lib/knot/keys", STATE];
+/** What every push leaves besides the bundle: its state, and which bundle the host runs (for the node exporter). */
+const DEPLOY_RUNTIME = [STATE, `${TEXTFILE_DIR}/mailfleet_bundle.prom`];
+const KNOT_RUNTIME = ["/var/lib/knot/journal", "/var/lib/knot/timers", "/var/lib/knot/catalog", "/var/lib/knot/keys", ...DEPLOY_RUNTIME];
 
 describe("deploy.sh (dns role, Knot)", () => {
   const hosts: Debian13Host[] = [];
@@ -334,7 +337,7 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   const SASL = "/etc/postfix/sasl_passwd";
   // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
   // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts).
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", STATE, TLS_LIVE_DIR];
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", ...DEPLOY_RUNTIME, TLS_LIVE_DIR];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();

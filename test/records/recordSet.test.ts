@@ -206,12 +206,12 @@ describe("PTR wishes (FCrDNS)", () => {
       .map((r) => `${r.type === "A" || r.type === "AAAA" ? r.address : ""} ${r.name}`);
     assert.deepEqual(LAB.set.ptr.map((p) => `${p.address} ${p.name}`).sort(), forward.sort());
     assert.deepEqual(LAB.set.ptr.find((p) => p.address === "2001:db8:0:1::21"), { address: "2001:db8:0:1::21", name: `out1.${S}`, host: "out1" });
-    assert.equal(LAB.set.ptr.length, 10);
+    assert.equal(LAB.set.ptr.length, 12);
   });
   it("ipv6 off: no AAAA and no IPv6 PTR", () => {
     const { set } = lab((raw) => {
       raw.ipv6 = "false";
-      for (const role of ["edge", "outbound", "store"]) for (const h of raw.hosts[role]) delete h.ipv6;
+      for (const role of ["edge", "outbound", "store", "monitoring"]) for (const h of raw.hosts[role]) delete h.ipv6;
       delete raw.zone.nameservers[0].ipv6;
     });
     assert.equal(set.records.filter((r) => r.type === "AAAA").length, 0);

@@ -45,7 +45,7 @@ describe("IPv6 on or off, the same for every host and file", () => {
     const off = labInput((s) => ({ ...s, ipv6: false }));
     const build = buildFleet(off.topology.spec, addresses, off.keys);
     const v6 = Object.values(addresses).map((a) => a.ipv6!);
-    assert.equal(v6.length, 5);
+    assert.equal(v6.length, 6);
     for (const [host, files] of Object.entries(build.hostFiles)) {
       for (const f of files) assert.ok(!v6.some((a) => f.content.includes(a)), `${host} ${f.path} names an IPv6 address`);
     }

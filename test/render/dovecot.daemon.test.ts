@@ -230,14 +230,16 @@ echo "== maildir"; find /var/vmail -type f -path '*/Maildir/*/cur/*' -o -type f 
     const r = runStores(filesOf(LAB, "store1"), script);
     assert.equal(r.code, 0, r.stdout);
 
-    // IMAPS, ManageSieve and nothing else in public; LMTP and auth on the host's own addresses only.
+    // IMAPS, ManageSieve and nothing else in public; LMTP, auth and the metrics on the host's own addresses only.
     assert.deepEqual(section(r, "ports").trim().split("\n"), [
       "0.0.0.0:4190",
       "0.0.0.0:993",
       "192.0.2.31:12345",
       "192.0.2.31:24",
+      "192.0.2.31:9900",
       "[2001:db8:0:1::31]:12345",
       "[2001:db8:0:1::31]:24",
+      "[2001:db8:0:1::31]:9900",
       "[::]:4190",
       "[::]:993",
     ]);
@@ -312,7 +314,7 @@ echo "== store2 maildirs"; cd /srv/store2/vmail && find . -type f \\( -path '*/M
     // store2 holds no hash of alice's: it passes any password on, and store1 checks it (imapBad below).
     assert.match(section(r, "auth proxied bad"), /auth succeeded\n[\s\S]*\n  proxy=\n  host=store1\.mail\.example\.com\n[\s\S]*exit=0/);
     // Nor may store2 answer the outbound MTA's SASL, which would take any password for alice.
-    assert.deepEqual(section(r, "store2 ports").trim().split("\n"), ["24", "993", "4190"]);
+    assert.deepEqual(section(r, "store2 ports").trim().split("\n"), ["24", "993", "4190", "9900"]);
     assert.match(section(r, "store2 sasl"), /ConnectionRefusedError/);
 
     const [toAlice, toBob, imap, imapBad, sieve] = clientResults(r);
@@ -348,7 +350,7 @@ python3 /root/client.py lmtp 192.0.2.31 alice@example.com "one too many" 300
 `;
     const r = runStores(filesOf(input, "store1"), script);
     assert.equal(r.code, 0, r.stdout);
-    assert.deepEqual(section(r, "ports").trim().split("\n"), ["24", "993", "995", "4190", "12345"]);
+    assert.deepEqual(section(r, "ports").trim().split("\n"), ["24", "993", "995", "4190", "9900", "12345"]);
     const [fills, refused] = clientResults(r);
     // The quota grace lets the message that crosses the limit in; the next one is refused.
     assert.equal(fills.data[0], 250);

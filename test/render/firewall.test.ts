@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Role } from "../../components/config/spec";
 import { hostsOf, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { build, input, natted, overlappingAdmins, rulesOf } from "./firewall.fixtures";
@@ -29,7 +30,7 @@ function openings(rules: string): { anyone: number[]; fromSets: Map<number, stri
   return { anyone: [...new Set(anyone)].sort((a, b) => a - b), fromSets };
 }
 
-const addressesOfRole = (topology: Topology, addresses: AddressBook, role: "edge" | "outbound" | "store", family: 4 | 6) =>
+const addressesOfRole = (topology: Topology, addresses: AddressBook, role: Role, family: 4 | 6) =>
   [...new Set(hostsOf(topology, role).flatMap((h) => {
     const a = addresses[h.name];
     return family === 4 ? [a.privateIpv4 ?? a.ipv4, a.ipv4] : a.ipv6 ? [a.ipv6] : [];
@@ -40,7 +41,7 @@ test("a store opens IMAPS and ManageSieve to anyone, LMTP only to edges and stor
   const rules = rulesOf(fleet.hostFiles.store1);
   const { anyone, fromSets } = openings(rules);
   assert.deepEqual(anyone, [993, 4190]);
-  assert.deepEqual(fromSets.get(24), ["edge_v4", "edge_v6", "store_v4", "store_v6"]);
+  assert.deepEqual(fromSets.get(24), ["edge_v4", "edge_v6", "monitoring_v4", "monitoring_v6", "store_v4", "store_v6"]);
   assert.deepEqual(fromSets.get(12345), ["outbound_v4", "outbound_v6"]);
   assert.deepEqual(fromSets.get(22), ["admin_v4", "admin_v6"]);
   // The hosts connect from their own interface's (private) address; both it and the published one are in.
@@ -58,17 +59,17 @@ test("only the auth store opens Dovecot auth, and only to the outbound hosts", (
   const fleet = build(input.addresses);
   assert.equal(fleet.topology.authStore, "store1");
   assert.equal(openings(rulesOf(fleet.hostFiles.store2)).fromSets.get(12345), undefined);
-  assert.deepEqual(openings(rulesOf(fleet.hostFiles.store2)).fromSets.get(24), ["edge_v4", "edge_v6", "store_v4", "store_v6"]);
+  assert.deepEqual(openings(rulesOf(fleet.hostFiles.store2)).fromSets.get(24), ["edge_v4", "edge_v6", "monitoring_v4", "monitoring_v6", "store_v4", "store_v6"]);
 });
 
 test("edges and outbound hosts open only their public mail ports to anyone", () => {
   const fleet = build(input.addresses);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.out1)).anyone, [465, 587]);
-  // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH and the state ports are restricted.
-  assert.deepEqual([...openings(rulesOf(fleet.hostFiles.mx2)).fromSets.keys()], [22], "mx2: only SSH is restricted, nothing else is open");
+  // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH, the exporter and the state ports are restricted.
+  assert.deepEqual([...openings(rulesOf(fleet.hostFiles.mx2)).fromSets.keys()].sort((a, b) => a - b), [22, 9100], "mx2: only SSH and the exporter are restricted, nothing else is open");
   for (const host of ["mx1", "out1"]) {
-    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b), [22, 6379, 26379], `${host}: only SSH and the state service are restricted, nothing else is open`);
+    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b), [22, 6379, 9100, 26379], `${host}: only SSH, the state service and the exporter are restricted, nothing else is open`);
   }
 });
 
@@ -85,6 +86,20 @@ test("Valkey and Sentinel open only on the state hosts, only to the edges, the o
     assert.ok(!setMembers(rules, "state_v4").includes(natted.store2.privateIpv4!), "store2 is no state host");
   }
   for (const host of ["mx2", "store2"]) assert.equal(openings(rulesOf(fleet.hostFiles[host])).fromSets.get(6379), undefined, `${host} runs no Valkey`);
+});
+
+test("every host's exporter admits only the monitoring hosts and monitoring.cidrs; the monitoring host's UIs only the admins", () => {
+  const fleet = build(input.addresses, (s) => ({ ...s, monitoring: { ...s.monitoring, cidrs: ["198.51.100.0/24", "2001:db8:99::/48"] } }));
+  for (const host of fleet.topology.hosts) {
+    const rules = rulesOf(fleet.hostFiles[host.name]);
+    assert.deepEqual(openings(rules).fromSets.get(9100), ["scrapers_v4", "scrapers_v6"], host.name);
+    assert.deepEqual(setMembers(rules, "scrapers_v4"), [...addressesOfRole(fleet.topology, input.addresses, "monitoring", 4), "198.51.100.0/24"].sort());
+    assert.deepEqual(setMembers(rules, "scrapers_v6"), [...addressesOfRole(fleet.topology, input.addresses, "monitoring", 6), "2001:db8:99::/48"].sort());
+  }
+  const mon = openings(rulesOf(fleet.hostFiles.mon));
+  assert.deepEqual(mon.anyone, []);
+  assert.deepEqual(mon.fromSets.get(9090), ["admin_v4", "admin_v6"]);
+  assert.deepEqual(mon.fromSets.get(9093), ["admin_v4", "admin_v6"]);
 });
 
 test("POP3S opens 995 on the stores only when pop3 is on", () => {

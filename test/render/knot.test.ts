@@ -13,7 +13,7 @@ describe("Knot server with ACME updates", () => {
     assert.match(conf.content, new RegExp(`id: acme-mx1\\n    algorithm: hmac-sha256\\n    secret: ${TSIG.mx1.replace(/[+/]/g, "\\$&")}`));
     assert.match(conf.content, /update-owner-name: \[ _acme-challenge\.mx1\.mail\.example\.com\., _acme-challenge\.mail\.mail\.example\.com\., _acme-challenge\.mta-sts\.mail\.example\.com\., _acme-challenge\.mta-sts\.example\.com\., /);
     assert.match(conf.content, /update-owner-name: \[ _acme-challenge\.out1\.mail\.example\.com\., _acme-challenge\.smtp\.mail\.example\.com\. \]/);
-    assert.match(conf.content, /acl: \[ acme-mx1, acme-mx2, acme-out1, acme-store1, acme-store2 \]/);
+    assert.match(conf.content, /acl: \[ acme-mx1, acme-mx2, acme-out1, acme-store1, acme-store2, acme-mon \]/);
     // fleet-ca: no key, no acl.
     assert.doesNotMatch(files.find((f) => f.path === KNOT_CONF)!.content, /^(key|acl):/m);
   });

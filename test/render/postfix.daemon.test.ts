@@ -197,7 +197,7 @@ describe("postfix configs pass Debian 13's postfix check and postconf, silently,
     checkFleet(
       labInput((raw) => {
         raw.ipv6 = "false";
-        for (const role of ["edge", "outbound", "store"]) for (const h of raw.hosts[role]) delete h.ipv6;
+        for (const role of ["edge", "outbound", "store", "monitoring"]) for (const h of raw.hosts[role]) delete h.ipv6;
         for (const ns of raw.zone.nameservers) delete ns.ipv6;
         raw.relayNetworks = ["198.51.100.0/24", "2001:db8:5::/48"];
         raw.recipientDelimiter = "-";

@@ -30,7 +30,7 @@ test("the state hosts default to the first host of each role, so scaling a role 
 test("bad state and spam keys are refused with their key path and a fix", () => {
   const hosts = problemsOf({ ...validRaw(), state: { hosts: ["mx1", "mx1", "nohost"] } });
   assert.match(hosts.get("state.hosts[1]") ?? "", /listed twice/);
-  assert.match(hosts.get("state.hosts[2]") ?? "", /not a fleet host — fleet hosts: mx1, mx2, out1, store1, store2/);
+  assert.match(hosts.get("state.hosts[2]") ?? "", /not a mail host \(edge, outbound or store\) — mail hosts: mx1, mx2, out1, store1, store2/);
   const sizes = problemsOf({ ...validRaw(), state: { maxMemoryMb: 8, failoverAfterSeconds: 0 } });
   assert.match(sizes.get("state.maxMemoryMb") ?? "", /from 32 to 65536/);
   assert.match(sizes.get("state.failoverAfterSeconds") ?? "", /from 1 to 600/);

@@ -1,6 +1,6 @@
 /** Rules for `hosts`: what each backend needs of a host, one host per role at least, no address twice. */
 import { hostCount } from "../schema";
-import { ROLES } from "../spec";
+import { MAIL_ROLES, ROLES } from "../spec";
 import { repeats, problem, Rule, roleEntries } from "./input";
 
 /** aws allocates addresses, byo needs them; AAAA only with ipv6 on. */
@@ -38,7 +38,7 @@ export const mailVolumesOnAwsStores: Rule = ({ c, ok, hostKeys }) =>
     }),
   );
 
-const NEEDS_ONE = { edge: "MX records need at least one target", outbound: "users need a submission server", store: "mailboxes need a home" };
+const NEEDS_ONE: Record<string, string> = { edge: "MX records need at least one target", outbound: "users need a submission server", store: "mailboxes need a home" };
 
 /** byo lists its servers; every role has at least one host. */
 export const hostsPerRole: Rule = ({ c, ok }) =>
@@ -48,7 +48,7 @@ export const hostsPerRole: Rule = ({ c, ok }) =>
       ...(!Array.isArray(given) && c.compute === "byo" && given.count > 0
         ? [problem(["hosts", role], "compute byo needs a list of existing servers, not a count", "list them as [{ name, ipv4, ipv6 }]")]
         : []),
-      ...(hostCount(given) === 0 ? [problem(["hosts", role], `no ${role === "edge" ? "edge MX" : role} host`, `${NEEDS_ONE[role]}; give count: 1 or more`)] : []),
+      ...(hostCount(given) === 0 && MAIL_ROLES.includes(role) ? [problem(["hosts", role], `no ${role === "edge" ? "edge MX" : role} host`, `${NEEDS_ONE[role]}; give count: 1 or more`)] : []),
     ];
   });
 

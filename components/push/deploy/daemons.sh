@@ -58,6 +58,36 @@ reload_knot() {
     return 1
   fi
 }
+# Debian's Prometheus packages run `/usr/bin/<unit> $ARGS` from /etc/default/<unit>
+# (render/monitoring): changed flags need a restart, a changed config file only a HUP. Without
+# systemd the script does the unit's job, as the prometheus user, and keeps the flags it started
+# the daemon with beside its pid.
+exporter_run=/run/mailfleet-exporters
+reload_exporter() {
+  local unit=$1 ARGS=''
+  # shellcheck source=/dev/null
+  . "/etc/default/$unit"
+  install -d -m 0755 "$exporter_run"
+  local pid=$exporter_run/$unit.pid started=$exporter_run/$unit.args same=false
+  [ "$(cat "$started" 2>/dev/null)" = "$ARGS" ] && same=true
+  if $systemd; then
+    if $same && systemctl is-active --quiet "$unit"; then systemctl reload "$unit"; else systemctl restart "$unit"; fi || return 1
+    systemctl enable --quiet "$unit"
+  elif $same && alive "$pid"; then
+    kill -HUP "$(tr -dc 0-9 < "$pid")"
+  else
+    if alive "$pid"; then
+      kill "$(tr -dc 0-9 < "$pid")"
+      local n
+      for n in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
+    fi
+    # shellcheck disable=SC2086 # ARGS is the list of flags
+    setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "/usr/bin/$unit" $ARGS </dev/null >>"/var/log/$unit.log" 2>&1 &
+    echo $! > "$pid"
+  fi
+  printf '%s' "$ARGS" > "$started"
+  $systemd || { comes_up "$pid" && stays_alive "$pid"; }
+}
 # Knot diffs a changed zone file against the zone it serves (zonefile-load: difference-no-serial),
 # which drops the hosts' pending DNS-01 TXT records (their dynamic updates): they are put back
 # once the zones have reloaded, so a push in the middle of an issuance does not fail it.
@@ -135,12 +165,22 @@ reload_valkey() {
   fi
   comes_up "$sentinel" && stays_alive "$server" && stays_alive "$sentinel"
 }
+# The bundle this host runs, for node_exporter's textfile collector: which one, and since when.
+record_bundle() {
+  local hash
+  [ -d "$TEXTFILE_DIR" ] || return 0
+  hash=$(for i in "${!paths[@]}"; do printf '%s %s\n' "${paths[$i]}" "${contents[$i]}"; done | sha256sum | cut -c1-16)
+  printf 'mailfleet_bundle_info{role="%s",hash="%s"} 1\nmailfleet_bundle_applied_timestamp_seconds %s\n' "$role" "$hash" "$(date +%s)" > "$TEXTFILE_DIR/.bundle.tmp"
+  mv -f "$TEXTFILE_DIR/.bundle.tmp" "$TEXTFILE_DIR/mailfleet_bundle.prom"
+}
 reload_all() {
   local d challenges=''
   reload_nft || { log "the firewall did not load"; return 1; }
   for d in "${daemons[@]}"; do
     if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
-    if $systemd && [ "$d" != valkey ]; then
+    if [[ $d == prometheus* ]]; then
+      reload_exporter "$d" || { log "$d did not reload"; return 1; }
+    elif $systemd && [ "$d" != valkey ]; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }

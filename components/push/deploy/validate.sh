@@ -34,6 +34,20 @@ check_valkey() {
   rm -rf "$dir"
   [ "$(grep -c 'Configured to not listen anywhere, exiting' <<< "$out")" = 2 ] || { echo "$out" | grep -v 'Memory overcommit'; return 1; }
 }
+# A Prometheus daemon parses its flags (a bad one fails), then its own checker reads its config.
+check_exporter() {
+  local unit=$1 ARGS='' out
+  # shellcheck source=/dev/null
+  . "/etc/default/$unit"
+  # shellcheck disable=SC2086 # ARGS is the list of flags
+  out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+  case $unit in
+    prometheus) out=$(promtool check config "$PROMETHEUS_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
+    prometheus-alertmanager) out=$(amtool check-config "$ALERTMANAGER_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
+    # shellcheck disable=SC2086
+    prometheus-blackbox-exporter) out=$("/usr/bin/$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
+  esac
+}
 check_nft() { if $has_nft; then nft -c -f "$NFT_CONF"; fi; }
 # validate DAEMON...: under errexit, so the first failing check ends it (check_knot relies on that).
 validate() {
@@ -42,6 +56,8 @@ validate() {
     mount -t overlay mailfleet-stage -o "lowerdir=$stage$dir:$dir" "$dir"
   done < "$work/layers"
   check_nft || return 1
-  for d in "$@"; do "check_$d"; done
+  for d in "$@"; do
+    if [[ $d == prometheus* ]]; then check_exporter "$d"; else "check_$d"; fi
+  done
   if [ "$role" = store ]; then check_backup; fi
 }

@@ -3,7 +3,7 @@
  * Self-contained: no conf.d includes, so what the push validates with `doveconf -n` is all the
  * daemon reads.
  */
-import { Host, IMAPS_PORT, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, POP3S_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
+import { DOVECOT_METRICS_PORT, Host, IMAPS_PORT, LMTP_CONCURRENCY, LMTP_PORT, AUTH_PORT, POP3S_PORT, SIEVE_PORT, Topology, hostsOf } from "../../topology";
 import { VMAIL } from "../../topology/vmail";
 import { HostAddresses, internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { liveTls, TLS_PEERS_CA } from "../input";
@@ -200,6 +200,25 @@ protocol lmtp {
       port = ${LMTP_PORT}
     }
   }
+}
+
+## Metrics (render/monitoring): Dovecot's own OpenMetrics endpoint, on this host's own address; the
+# firewall admits only the monitoring hosts and monitoring.cidrs. Prometheus reads the counters as
+# dovecot_<metric>_total.
+service stats {
+  inet_listener http {
+    listen = ${own}
+    port = ${DOVECOT_METRICS_PORT}
+  }
+}
+metric auth_successes {
+  filter = event=auth_request_finished AND success=yes
+}
+metric auth_failures {
+  filter = event=auth_request_finished AND NOT success=yes
+}
+metric lmtp_deliveries {
+  filter = event=mail_delivery_finished
 }
 
 ## Sieve (filters run at LMTP delivery; users manage them over ManageSieve)

@@ -1,0 +1,202 @@
+/**
+ * The fleet's alert rules, from the topology and monitoring.thresholds: each alert's summary names
+ * the host, its description says what to do. test/render/monitoringRules.daemon.test.ts proves each
+ * with `promtool test rules`: it fires on its series and stays quiet on healthy ones.
+ */
+import { Topology } from "../../topology";
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: "page" | "warning" | "none" };
+  annotations: { summary: string; description: string };
+}
+
+export interface RuleFile {
+  groups: { name: string; rules: AlertRule[] }[];
+}
+
+/** Prometheus' duration syntax for a number of seconds. */
+export function seconds(n: number): string {
+  return `${n}s`;
+}
+
+/** How long a failed scrape lasts before it alerts: three intervals, so one lost packet is no page. */
+function faultFor(topology: Topology): string {
+  return seconds(3 * topology.spec.monitoring.scrapeIntervalSeconds);
+}
+
+/**
+ * Probes run at least every PROBE_MIN_INTERVAL seconds, whatever the scrape interval: an SMTP probe
+ * waits out postscreen's greeting delay (6 s by default) and must fit in the scrape's timeout.
+ */
+export const PROBE_MIN_INTERVAL = 15;
+export function probeIntervalSeconds(topology: Topology): number {
+  return Math.max(PROBE_MIN_INTERVAL, topology.spec.monitoring.scrapeIntervalSeconds);
+}
+
+export function alertRules(topology: Topology): RuleFile {
+  const { thresholds } = topology.spec.monitoring;
+  const soon = faultFor(topology);
+  // Two failed probes in a row.
+  const probeSoon = seconds(2 * probeIntervalSeconds(topology));
+  const fs = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.*"';
+  const page = "page" as const;
+  const warning = "warning" as const;
+  const rules: AlertRule[] = [
+    {
+      alert: "Watchdog",
+      expr: "vector(1)",
+      labels: { severity: "none" },
+      annotations: {
+        summary: "The fleet's alerting works (always firing)",
+        description: "This alert always fires. If your receiver stops getting it, Prometheus or Alertmanager on the monitoring host is down or cut off: look there first.",
+      },
+    },
+    {
+      alert: "ExporterDown",
+      expr: 'up{job="node"} == 0',
+      for: soon,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.host }} does not answer the monitoring host",
+        description:
+          "prometheus-node-exporter on {{ $labels.host }} ({{ $labels.instance }}) gives no metrics: the host is down, unreachable from the monitoring host, or the exporter stopped. Check the host, `systemctl status prometheus-node-exporter`, and its firewall.",
+      },
+    },
+    {
+      alert: "SmtpProbeFailed",
+      expr: 'probe_success{job="smtp"} == 0',
+      for: probeSoon,
+      labels: { severity: page },
+      annotations: {
+        summary: "SMTP with STARTTLS fails on {{ $labels.host }} ({{ $labels.instance }})",
+        description: "The monitoring host cannot get a STARTTLS session with a valid certificate at {{ $labels.instance }}. Check Postfix on {{ $labels.host }} (`postfix status`, the mail log) and its certificate.",
+      },
+    },
+    {
+      alert: "TlsProbeFailed",
+      expr: 'probe_success{job="tls"} == 0',
+      for: probeSoon,
+      labels: { severity: page },
+      annotations: {
+        summary: "Implicit TLS fails on {{ $labels.host }} ({{ $labels.instance }})",
+        description: "The monitoring host cannot open a TLS session with a valid certificate at {{ $labels.instance }} (submissions 465 or IMAPS 993). Check Postfix or Dovecot on {{ $labels.host }} and its certificate.",
+      },
+    },
+    {
+      alert: "StoreLmtpDown",
+      expr: 'probe_success{job="lmtp"} == 0',
+      for: probeSoon,
+      labels: { severity: page },
+      annotations: {
+        summary: "Store {{ $labels.host }} does not answer LMTP",
+        description:
+          "The edges cannot hand mail to {{ $labels.host }}: it queues on them until the store answers again. Check Dovecot on {{ $labels.host }} (`doveadm service status lmtp`, its log) and that its firewall admits the edges on port 24.",
+      },
+    },
+    {
+      alert: "MtaStsPolicyUnreachable",
+      expr: 'probe_success{job="mta_sts"} == 0',
+      for: probeSoon,
+      labels: { severity: warning },
+      annotations: {
+        summary: "The MTA-STS policy at {{ $labels.instance }} cannot be fetched",
+        description: "Senders that enforce MTA-STS keep their cached policy for a while, then send without it. Check nginx on the edges and the certificate for the mta-sts name.",
+      },
+    },
+    {
+      alert: "CertificateExpiresSoon",
+      expr: `(mailfleet_certificate_not_after_seconds - time()) < ${thresholds.certificateDays} * 86400`,
+      labels: { severity: page },
+      annotations: {
+        summary: "Certificate {{ $labels.lineage }} on {{ $labels.host }} ends in {{ $value | humanizeDuration }}",
+        description: `certbot renews 30 days before the end; this one is within ${thresholds.certificateDays} days (monitoring.thresholds.certificateDays). Look at /var/log/mailfleet-certs.log and \`certbot certificates\` on {{ $labels.host }}, then run mailfleet-certs there.`,
+      },
+    },
+    {
+      alert: "ServedCertificateExpiresSoon",
+      expr: `(probe_ssl_earliest_cert_expiry - time()) < ${thresholds.certificateDays} * 86400`,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.instance }} on {{ $labels.host }} serves a certificate that ends in {{ $value | humanizeDuration }}",
+        description:
+          "The certificate clients get ends soon. If CertificateExpiresSoon does not fire too, a renewed certificate is on disk but the daemon was not reloaded: reload it on {{ $labels.host }} (`postfix reload`, `doveadm reload`, `nginx -s reload`).",
+      },
+    },
+    {
+      alert: "AuthFailureSpike",
+      expr: `sum by (host, role) (increase(dovecot_auth_failures_total[1m])) > ${thresholds.authFailuresPerMinute}`,
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $value | printf \"%.0f\" }} logins failed on {{ $labels.host }} within a minute",
+        description: `More than ${thresholds.authFailuresPerMinute} failed logins a minute (monitoring.thresholds.authFailuresPerMinute): password guessing, or a client with an old password. Find the source in Dovecot's log on {{ $labels.host }} (\`doveadm log errors\`, "auth failed") and block it, or tell the user.`,
+      },
+    },
+    {
+      alert: "DiskSpaceLow",
+      expr: `node_filesystem_avail_bytes{${fs}} / node_filesystem_size_bytes{${fs}} * 100 < ${thresholds.diskFreePercent}`,
+      for: soon,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.mountpoint }} on {{ $labels.host }} has {{ $value | printf \"%.0f\" }}% space left",
+        description: `Below ${thresholds.diskFreePercent}% free (monitoring.thresholds.diskFreePercent). A full disk stops Postfix's queue and Dovecot's deliveries: free space or grow the volume on {{ $labels.host }}.`,
+      },
+    },
+    {
+      alert: "InodesLow",
+      expr: `node_filesystem_files_free{${fs}} / node_filesystem_files{${fs}} * 100 < ${thresholds.diskFreePercent}`,
+      for: soon,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.mountpoint }} on {{ $labels.host }} has {{ $value | printf \"%.0f\" }}% inodes left",
+        description: "Every message is a file (Maildir, the Postfix queue): without inodes no mail is stored. Find the directory with the most files on {{ $labels.host }} (a stuck queue, a runaway mailbox).",
+      },
+    },
+    {
+      alert: "DiskFillingUp",
+      expr: `predict_linear(node_filesystem_avail_bytes{${fs}}[6h], 24 * 3600) < 0 and node_filesystem_avail_bytes{${fs}} / node_filesystem_size_bytes{${fs}} * 100 < 40`,
+      for: "1h",
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $labels.mountpoint }} on {{ $labels.host }} fills up within a day at this rate",
+        description: "The last six hours' growth fills the file system within 24 hours. Find what grows on {{ $labels.host }} (a queue, a mailbox, logs) before it is full.",
+      },
+    },
+  ];
+  if (topology.spec.backup) {
+    const { backupAgeHours } = thresholds;
+    rules.push(
+      {
+        alert: "BackupFailing",
+        expr: "mailfleet_backup_last_run_success == 0",
+        labels: { severity: page },
+        annotations: {
+          summary: "The last backup of {{ $labels.host }} failed",
+          description: "mailfleet-backup exited with an error. Run `./mf backup` for {{ $labels.host }} to see the message (repository unreachable, password, full target) and fix it.",
+        },
+      },
+      {
+        alert: "BackupTooOld",
+        expr: `time() - mailfleet_backup_last_success_timestamp_seconds > ${backupAgeHours} * 3600`,
+        labels: { severity: page },
+        annotations: {
+          summary: "The last good backup of {{ $labels.host }} is {{ $value | humanizeDuration }} old",
+          description: `Older than ${backupAgeHours} hours (monitoring.thresholds.backupAgeHours). Check the backup timer on {{ $labels.host }} (\`systemctl status mailfleet-backup.timer\`) and run \`./mf backup\`.`,
+        },
+      },
+      {
+        alert: "BackupNeverSucceeded",
+        expr: 'up{job="node", role="store"} unless on (host) mailfleet_backup_last_success_timestamp_seconds',
+        for: `${backupAgeHours}h`,
+        labels: { severity: page },
+        annotations: {
+          summary: "{{ $labels.host }} has no successful backup",
+          description: `No backup of {{ $labels.host }} has succeeded for ${backupAgeHours} hours since it was first watched. Run \`./mf backup\` for it and read its message.`,
+        },
+      },
+    );
+  }
+  return { groups: [{ name: "mailfleet", rules }] };
+}

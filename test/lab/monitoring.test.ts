@@ -1,0 +1,178 @@
+/**
+ * The fleet watches itself (issue 22), in the lab: the monitoring host `mon` runs Debian's
+ * Prometheus, Alertmanager and blackbox exporter as pushed; Alertmanager posts to the lab's webhook
+ * receiver on the admin host, outside the fleet. After bring-up every target is up and only the
+ * Watchdog fires; then faults made with real tools (nft, openssl with the fleet's own certificate
+ * hook, the backup script), side by side on different hosts, each post their named alert within
+ * 90 s and its resolution within 90 s of the repair. From the lab's Internet no exporter,
+ * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../components/topology";
+import { CA_FILE, CLIENT, EXT, execOk, MAILTOOL, labHost, LabFleet, openPorts, sendByMx, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { useLab } from "../support/lab";
+
+let fleet: LabFleet;
+useLab((up) => (fleet = up));
+
+const LIMIT_MS = 90_000;
+const mon = () => labHost(fleet, "mon");
+
+/** A GET from the admin host (the networks the monitoring host's firewall admits), as JSON. */
+function getJson<T>(url: string): T {
+  return JSON.parse(execOk("admin", ["curl", "-sS", "--fail", "--max-time", "5", url])) as T;
+}
+const prometheus = <T>(path: string) => getJson<{ data: T }>(`http://${mon().ipv4}:${PROMETHEUS_PORT}/api/v1/${path}`).data;
+
+interface Target {
+  labels: Record<string, string>;
+  health: string;
+  lastError: string;
+}
+interface PromAlert {
+  labels: Record<string, string>;
+  state: string;
+}
+interface Notification {
+  status: string;
+  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string }[];
+}
+
+const notifications = () => getJson<Notification[]>(webhookReceiver(fleet.spec)!.url);
+const firing = () => prometheus<{ alerts: PromAlert[] }>("alerts").alerts.filter((a) => a.state === "firing");
+/** Every probe's latest outcome: a target can be up (the blackbox exporter answered) while its probe fails. */
+const failedProbes = () => prometheus<{ result: { metric: Record<string, string> }[] }>("query?query=probe_success%3D%3D0").result.map((r) => r.metric.instance);
+
+/** The webhook's posts of this alert on this host, as `status` (firing, resolved), since `since`. */
+function posted(alertname: string, host: string, status: "firing" | "resolved", since: number): Notification["alerts"] {
+  return notifications()
+    .flatMap((n) => n.alerts)
+    .filter((a) => a.labels.alertname === alertname && a.labels.host === host && a.status === status)
+    .filter((a) => Date.parse(status === "firing" ? a.startsAt : a.endsAt) >= since - 1000);
+}
+
+/** Makes a fault, waits for its alert, repairs it, waits for the resolution: each within LIMIT_MS. */
+async function faultAlerts(alertname: string, host: string, fault: () => void, repair: () => void): Promise<void> {
+  const start = Date.now();
+  let repaired = false;
+  try {
+    fault();
+    const fired = await waitUntil(() => posted(alertname, host, "firing", start), (a) => a.length > 0, LIMIT_MS, 2000);
+    assert.ok(fired.length > 0, `${alertname} on ${host} was not posted within ${LIMIT_MS / 1000} s`);
+    assert.match(fired[0].annotations.summary, new RegExp(host), "the summary names the host");
+    assert.ok(fired[0].annotations.description.length > 40, "the description says what to do");
+    const fixedAt = Date.now();
+    repair();
+    repaired = true;
+    const resolved = await waitUntil(() => posted(alertname, host, "resolved", fixedAt), (a) => a.length > 0, LIMIT_MS, 2000);
+    assert.ok(resolved.length > 0, `${alertname} on ${host} was not resolved within ${LIMIT_MS / 1000} s of the repair`);
+  } finally {
+    // A fault that failed halfway may leave nothing to repair: its own error is the one to see.
+    if (!repaired) {
+      try {
+        repair();
+      } catch {
+        // reported by the fault's error above
+      }
+    }
+  }
+}
+
+/** A rule set of the lab's own beside the fleet's table: dropped packets, removed by deleting the table. */
+const FAULT_TABLE = "inet labfault";
+function dropOn(host: string, rules: string[]): void {
+  const chain = (hook: string) => ` chain ${hook} { type filter hook ${hook} priority -10; ${rules.map((r) => `${r}; `).join("")}}\n`;
+  execOk(host, ["nft", "-f", "-"], { input: `table ${FAULT_TABLE} {\n${chain("input")}${chain("output")}}\n` });
+}
+const undrop = (host: string) => execOk(host, ["nft", "delete", "table", ...FAULT_TABLE.split(" ")]);
+
+describe("the fleet watches itself", () => {
+  test("after bring-up every target is up, every probe succeeds and only the Watchdog fires", async () => {
+    const healthy = () => {
+      const targets = prometheus<{ activeTargets: Target[] }>("targets").activeTargets;
+      return { down: targets.filter((t) => t.health !== "up").map((t) => `${t.labels.instance}: ${t.lastError}`), failed: failedProbes(), alerts: firing().map((a) => a.labels.alertname) };
+    };
+    const state = await waitUntil(healthy, (s) => s.down.length === 0 && s.failed.length === 0 && s.alerts.join() === "Watchdog", LIMIT_MS, 2000);
+    assert.deepEqual(state, { down: [], failed: [], alerts: ["Watchdog"] });
+    const targets = prometheus<{ activeTargets: Target[] }>("targets").activeTargets;
+    const exporters = targets.filter((t) => t.labels.job === "node").map((t) => t.labels.host).sort();
+    assert.deepEqual(exporters, fleet.hosts.filter((h) => h.kind === "fleet").map((h) => h.name).sort(), "every fleet host's exporter is scraped");
+    const watchdog = await waitUntil(() => notifications().flatMap((n) => n.alerts).filter((a) => a.labels.alertname === "Watchdog"), (w) => w.length > 0, LIMIT_MS, 2000);
+    assert.ok(watchdog.length > 0, "the Watchdog reached the webhook outside the fleet");
+  });
+
+  test("from the Internet no monitoring port answers; inside, only the monitoring host reaches the exporters", () => {
+    const fleetHosts = fleet.hosts.filter((h) => h.kind === "fleet");
+    const ports = [NODE_EXPORTER_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
+    const everywhere = fleetHosts.flatMap((h) => [h.ipv4, `[${h.ipv6}]`].flatMap((a) => ports.map((p) => `${a}:${p}`)));
+    for (const outside of [EXT.name, CLIENT.name]) assert.deepEqual(openPorts(outside, everywhere), [], `from ${outside}`);
+    // A host reaches its own address over the loopback, which every firewall admits.
+    const exporters = (but?: string) => fleetHosts.filter((h) => h.name !== but).map((h) => `${h.ipv4}:${NODE_EXPORTER_PORT}`);
+    for (const inside of ["mx1", "out1", "store1"]) assert.deepEqual(openPorts(inside, exporters(inside)), [], `${inside} reaches no other host's exporter`);
+    assert.deepEqual(openPorts("mon", exporters()), exporters().sort(), "the monitoring host reaches every exporter");
+  });
+
+  test("faults on separate hosts post their named alert within 90 s, and its resolution within 90 s of the repair", async () => {
+    const short = "/root/short-lived";
+    const subject = `monitoring ${randomBytes(4).toString("hex")}`;
+    await Promise.all([
+      // A store's LMTP blocked while mail for it arrives: the edges queue it.
+      faultAlerts(
+        "StoreLmtpDown",
+        "store1",
+        () => {
+          dropOn("store1", ["tcp dport 24 drop"]);
+          sendByMx("bob@example.net", "alice@example.com", subject);
+        },
+        () => {
+          undrop("store1");
+          for (const edge of ["mx1", "mx2"]) execOk(edge, ["postqueue", "-f"]);
+        },
+      ),
+      // A certificate two days from its end, installed by the fleet's own certbot hook as a renewal would be.
+      faultAlerts(
+        "CertificateExpiresSoon",
+        "mon",
+        () => {
+          execOk("mon", [
+            "sh", "-ec",
+            'mkdir -p "$0/mon" && cd "$0/mon" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mon.mail.example.com -keyout privkey.pem -out fullchain.pem 2>/dev/null && RENEWED_LINEAGE="$0/mon" mailfleet-cert-deploy',
+            short,
+          ]);
+        },
+        () => execOk("mon", ["sh", "-ec", 'RENEWED_LINEAGE=/etc/letsencrypt/live/mon mailfleet-cert-deploy && rm -rf "$0"', short]),
+      ),
+      // A burst of failed IMAP logins from the Internet (wrong passwords, side by side); it repairs itself by ending.
+      faultAlerts(
+        "AuthFailureSpike",
+        "store2",
+        () => {
+          const burst = fleet.spec.monitoring.thresholds.authFailuresPerMinute + 5;
+          const out = execOk(CLIENT.name, [
+            "bash", "-c",
+            'for i in $(seq "$1"); do python3 "$2" imap --host "$3" --user carol@example.com --password "wrong-$i" --subject x --cafile "$4" & done; wait',
+            "burst", String(burst), MAILTOOL, labHost(fleet, "store2").fqdn, CA_FILE,
+          ], { timeoutMs: 60_000 });
+          assert.equal(out.match(/"stage": "login"/g)?.length, burst, `every login fails: ${out}`);
+        },
+        () => undefined,
+      ),
+      // Backups that stop: the store cannot reach its repository, its backup fails; then one succeeds.
+      faultAlerts(
+        "BackupFailing",
+        "store2",
+        () => {
+          dropOn("store2", [`ip daddr ${labHost(fleet, "backup").ipv4} drop`, `ip6 daddr ${labHost(fleet, "backup").ipv6} drop`]);
+          const r = execOk("store2", ["sh", "-c", "MAILFLEET_BACKUP_PROBE_SECONDS=3 MAILFLEET_BACKUP_NO_RESYNC=1 mailfleet-backup run; echo rc=$?"], { timeoutMs: 60_000 });
+          assert.match(r, /rc=[1-9]/, "the backup fails while its repository is unreachable");
+        },
+        () => {
+          undrop("store2");
+          execOk("store2", ["mailfleet-backup", "run"], { timeoutMs: 120_000 });
+        },
+      ),
+    ]);
+  });
+});

@@ -1,0 +1,253 @@
+/**
+ * The monitoring host's files for the lab stack, checked by Debian 13's own tools: `promtool check
+ * config` (with the rules), `amtool check-config`, the blackbox exporter's `--config.check`, every
+ * unit's flags; and `promtool test rules` proving each alert fires on its series and stays quiet on
+ * healthy ones.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { stringify } from "yaml";
+import { file, RenderedFile } from "../../components/render/file";
+import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, renderMonitoringHost, renderNodeExporter } from "../../components/render/monitoring";
+import { alertRules, probeIntervalSeconds } from "../../components/render/monitoring/rules";
+import { hostNamed } from "../../components/topology";
+import { withDebian13Host } from "../support/debian13";
+import { labInput } from "../support/lab";
+
+const input = labInput();
+const mon = hostNamed(input.topology, "mon");
+const files = [...renderMonitoringHost(input, mon), ...renderNodeExporter(input, mon)];
+const { thresholds } = input.topology.spec.monitoring;
+const FOR = 3 * Math.max(input.topology.spec.monitoring.scrapeIntervalSeconds, probeIntervalSeconds(input.topology));
+
+function flags(unit: string): string {
+  const args = files.find((f) => f.path === argsPath(unit))!.content;
+  return /^ARGS="(.*)"$/m.exec(args)![1];
+}
+
+/** Each unit's own check, as deploy.sh's check_exporter runs it. */
+const CHECKS = [
+  `promtool check config ${MONITORING_PATHS.prometheusConfig}`,
+  `amtool check-config ${MONITORING_PATHS.alertmanagerConfig}`,
+  `prometheus-blackbox-exporter ${flags(EXPORTER_UNITS.blackbox)} --config.check`,
+  ...Object.values(EXPORTER_UNITS).map((unit) => `/usr/bin/${unit} ${flags(unit)} --help >/dev/null`),
+].join(" && ");
+
+describe("monitoring host files in Debian 13", () => {
+  it("pass promtool, amtool, the blackbox exporter's check and every unit's flag parser", () => {
+    const r = withDebian13Host(files, (h) => h.run(["sh", "-ec", CHECKS]));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /SUCCESS: 1 rule files found/);
+  });
+
+  it("are refused when a rule does not parse", () => {
+    const broken = files.map((f) => (f.path === MONITORING_PATHS.rules ? { ...f, content: f.content.replace("vector(1)", "vector(1") } : f));
+    const r = withDebian13Host(broken, (h) => h.run(["promtool", "check", "config", MONITORING_PATHS.prometheusConfig]));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /Watchdog|parse error/);
+  });
+});
+
+/** The labels every node-exporter series of a host carries (prometheus.yml's static labels). */
+const node = (host: string, role: string, port = 9100) => ({ job: "node", host, role, instance: `192.0.2.${host === "mx1" ? 11 : 31}:${port}` });
+const series = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
+
+/** The annotations as Prometheus expands them for these labels and this rendered $value. */
+function expanded(alert: string, labels: Record<string, string>, value = ""): Record<string, string> {
+  const rule = alertRules(input.topology).groups[0].rules.find((r) => r.alert === alert)!;
+  const expand = (t: string) => t.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, (_, k: string) => labels[k]).replace(/\{\{ \$value[^}]*\}\}/g, value);
+  return { summary: expand(rule.annotations.summary), description: expand(rule.annotations.description) };
+}
+
+interface AlertCase {
+  alert: string;
+  /** Input series, fault and healthy ones, one sample a minute. */
+  input: { series: string; values: string }[];
+  /** Minutes after the start at which to look. */
+  at: number;
+  /** The firing alerts' own labels (severity is added) and their $value as rendered; none: quiet. */
+  fires: { labels: Record<string, string>; value?: string }[];
+}
+
+const DAY = 86400;
+const healthyDisk = { device: "/dev/vda1", fstype: "ext4", mountpoint: "/" };
+const mx1 = node("mx1", "edge");
+const store1 = node("store1", "store");
+const probe = (job: string, host: string, instance: string) => ({ job, host, role: job === "lmtp" || job === "tls" ? "store" : "edge", instance });
+const lmtp = probe("lmtp", "store1", "192.0.2.31:24");
+const smtp = probe("smtp", "mx1", "mx1.mail.example.com:25");
+const tls = probe("tls", "store1", "store1.mail.example.com:993");
+const sts = probe("mta_sts", "mx1", "https://mta-sts.example.com/.well-known/mta-sts.txt");
+const down = (minutes: number) => `1 ${"0 ".repeat(minutes).trim()}`;
+const PERIOD = Math.ceil(FOR / 60) + 2;
+
+/** For each alert: the fault series next to a healthy twin, which must not fire. */
+const CASES: AlertCase[] = [
+  { alert: "Watchdog", input: [], at: 1, fires: [{ labels: {} }] },
+  {
+    alert: "ExporterDown",
+    input: [
+      { series: series("up", mx1), values: down(PERIOD) },
+      { series: series("up", store1), values: `1x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: mx1 }],
+  },
+  ...(
+    [
+      ["StoreLmtpDown", lmtp],
+      ["SmtpProbeFailed", smtp],
+      ["TlsProbeFailed", tls],
+      ["MtaStsPolicyUnreachable", sts],
+    ] as const
+  ).map(([alert, labels]): AlertCase => ({
+    alert,
+    input: [
+      { series: series("probe_success", labels), values: down(PERIOD) },
+      { series: series("probe_success", { ...labels, host: "healthy", instance: "healthy:1" }), values: `1x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels }],
+  })),
+  {
+    alert: "CertificateExpiresSoon",
+    // At minute 1, time() is 60: the lineage ends in 5 days, the healthy one in 60.
+    input: [
+      { series: series("mailfleet_certificate_not_after_seconds", { ...mx1, lineage: "mx1" }), values: String(60 + 5 * DAY) },
+      { series: series("mailfleet_certificate_not_after_seconds", { ...mx1, lineage: "mx1-web-1" }), values: String(60 + 60 * DAY) },
+    ],
+    at: 1,
+    fires: [{ labels: { ...mx1, lineage: "mx1" }, value: "5d 0h 0m 0s" }],
+  },
+  {
+    alert: "ServedCertificateExpiresSoon",
+    input: [
+      { series: series("probe_ssl_earliest_cert_expiry", smtp), values: String(60 + 2 * DAY) },
+      { series: series("probe_ssl_earliest_cert_expiry", tls), values: String(60 + 80 * DAY) },
+    ],
+    at: 1,
+    fires: [{ labels: smtp, value: "2d 0h 0m 0s" }],
+  },
+  {
+    alert: "AuthFailureSpike",
+    // store1: 20 more failed logins every minute; store2 one a minute.
+    input: [
+      { series: series("dovecot_auth_failures_total", { job: "dovecot", host: "store1", role: "store", instance: "192.0.2.31:9900" }), values: "0+20x10" },
+      { series: series("dovecot_auth_failures_total", { job: "dovecot", host: "store2", role: "store", instance: "192.0.2.32:9900" }), values: "0+1x10" },
+    ],
+    at: 5,
+    fires: [{ labels: { host: "store1", role: "store" }, value: "20" }],
+  },
+  {
+    alert: "DiskSpaceLow",
+    input: [
+      { series: series("node_filesystem_avail_bytes", { ...mx1, ...healthyDisk }), values: `5x${PERIOD}` },
+      { series: series("node_filesystem_size_bytes", { ...mx1, ...healthyDisk }), values: `100x${PERIOD}` },
+      { series: series("node_filesystem_avail_bytes", { ...store1, ...healthyDisk }), values: `50x${PERIOD}` },
+      { series: series("node_filesystem_size_bytes", { ...store1, ...healthyDisk }), values: `100x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { ...mx1, ...healthyDisk }, value: "5" }],
+  },
+  {
+    alert: "InodesLow",
+    input: [
+      { series: series("node_filesystem_files_free", { ...store1, ...healthyDisk }), values: `2x${PERIOD}` },
+      { series: series("node_filesystem_files", { ...store1, ...healthyDisk }), values: `100x${PERIOD}` },
+      { series: series("node_filesystem_files_free", { ...mx1, ...healthyDisk }), values: `90x${PERIOD}` },
+      { series: series("node_filesystem_files", { ...mx1, ...healthyDisk }), values: `100x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { ...store1, ...healthyDisk }, value: "2" }],
+  },
+  {
+    alert: "DiskFillingUp",
+    // 30 % free and falling 1 % a minute on mx1; store1 steady at 30 %.
+    input: [
+      { series: series("node_filesystem_avail_bytes", { ...mx1, ...healthyDisk }), values: "30-0.1x120" },
+      { series: series("node_filesystem_size_bytes", { ...mx1, ...healthyDisk }), values: "100x120" },
+      { series: series("node_filesystem_avail_bytes", { ...store1, ...healthyDisk }), values: "30x120" },
+      { series: series("node_filesystem_size_bytes", { ...store1, ...healthyDisk }), values: "100x120" },
+    ],
+    at: 90,
+    fires: [{ labels: { ...mx1, ...healthyDisk } }],
+  },
+  {
+    alert: "BackupFailing",
+    input: [
+      { series: series("mailfleet_backup_last_run_success", store1), values: "0" },
+      { series: series("mailfleet_backup_last_run_success", { ...store1, host: "store2" }), values: "1" },
+    ],
+    at: 1,
+    fires: [{ labels: store1 }],
+  },
+  {
+    alert: "BackupTooOld",
+    // At minute 600 time() is 36000: store1's last good backup ended at 0, store2's at 35000.
+    input: [
+      { series: series("mailfleet_backup_last_success_timestamp_seconds", store1), values: "0x600" },
+      { series: series("mailfleet_backup_last_success_timestamp_seconds", { ...store1, host: "store2" }), values: "35000x600" },
+    ],
+    at: 600,
+    fires: [{ labels: store1, value: "10h 0m 0s" }],
+  },
+  {
+    alert: "BackupNeverSucceeded",
+    input: [
+      { series: series("up", store1), values: `1x${thresholds.backupAgeHours * 60 + 10}` },
+      { series: series("up", { ...store1, host: "store2" }), values: `1x${thresholds.backupAgeHours * 60 + 10}` },
+      { series: series("mailfleet_backup_last_success_timestamp_seconds", { ...store1, host: "store2" }), values: `100x${thresholds.backupAgeHours * 60 + 10}` },
+    ],
+    at: thresholds.backupAgeHours * 60 + 5,
+    fires: [{ labels: store1 }],
+  },
+];
+
+/** A promtool test: fires as expected at `at`, and is quiet a minute before any fault began. */
+function promtoolTest(c: AlertCase): object {
+  const rule = alertRules(input.topology).groups[0].rules.find((r) => r.alert === c.alert)!;
+  return {
+    interval: "1m",
+    input_series: c.input,
+    alert_rule_test: [
+      {
+        eval_time: `${c.at}m`,
+        alertname: c.alert,
+        exp_alerts: c.fires.map((f) => ({ exp_labels: { ...f.labels, severity: rule.labels.severity }, exp_annotations: expanded(c.alert, f.labels, f.value) })),
+      },
+    ],
+  };
+}
+
+const RULES_TEST = "/etc/prometheus/mailfleet.rules.test.yml";
+function runRuleTests(cases: AlertCase[], rules: RenderedFile[] = files): { code: number; out: string } {
+  const test = file(RULES_TEST, stringify({ rule_files: [MONITORING_PATHS.rules], evaluation_interval: "1m", tests: cases.map(promtoolTest) }));
+  const r = withDebian13Host([...rules, test], (h) => h.run(["promtool", "test", "rules", RULES_TEST]));
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+describe("alert rules under promtool test rules", () => {
+  it("has a case for every alert the fleet renders", () => {
+    assert.deepEqual(CASES.map((c) => c.alert).sort(), alertRules(input.topology).groups[0].rules.map((r) => r.alert).sort());
+  });
+
+  it("fire each alert on its fault, with the host named, and not on its healthy twin", () => {
+    const r = runRuleTests(CASES);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /SUCCESS/);
+  });
+
+  it("are quiet on a healthy fleet", () => {
+    // The same series with every fault left out: no alert but the Watchdog may fire.
+    const quiet = CASES.filter((c) => c.alert !== "Watchdog").map((c) => ({ ...c, input: c.input.slice(c.input.length / 2), fires: [] }));
+    const r = runRuleTests(quiet);
+    assert.equal(r.code, 0, r.out);
+  });
+
+  it("fail a test whose alert does not fire (the tests can fail)", () => {
+    const wrong = CASES.filter((c) => c.alert === "StoreLmtpDown").map((c) => ({ ...c, input: c.input.map((s) => ({ ...s, values: `1x${PERIOD}` })) }));
+    const r = runRuleTests(wrong);
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /StoreLmtpDown/);
+  });
+});
