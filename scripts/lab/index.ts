@@ -266,14 +266,23 @@ function startPebble(dns: LabHost): void {
 }
 
 /** restic's REST server on the backup host: one repository per store below its data path; the repository password is what protects the mail. */
+/** The REST server's pid file: other labs' REST servers share this machine's process table, so it is stopped by this, never by name. */
+const REST_SERVER_PID = "/run/rest-server.pid";
+
 export function startRestServer(): void {
   execOk(BACKUP.name, ["install", "-d", "-m", "0700", "/srv/restic"]);
   startDetached(BACKUP.name, [
     "sh",
     "-c",
-    'exec restic-rest-server --path /srv/restic --listen ":$0" --no-auth >>/var/log/rest-server.log 2>&1',
+    'echo $$ > "$1"; exec restic-rest-server --path /srv/restic --listen ":$0" --no-auth >>/var/log/rest-server.log 2>&1',
     String(REST_SERVER_PORT),
+    REST_SERVER_PID,
   ]);
+}
+
+/** Stops the backup target's REST server (the repositories stay on disk for startRestServer). */
+export function stopRestServer(): void {
+  execOk(BACKUP.name, ["sh", "-c", 'kill "$(cat "$1")" && while kill -0 "$(cat "$1")" 2>/dev/null; do sleep 0.1; done', "stop", REST_SERVER_PID]);
 }
 
 /** Alertmanager's receiver (scripts/lab/webhook.py): on the lab peer the stack's monitoring.webhookUrl names, outside the fleet. */

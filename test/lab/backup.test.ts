@@ -30,6 +30,7 @@ import {
   REST_SERVER_PORT,
   sendByMx,
   startRestServer,
+  stopRestServer,
   startService,
   waitForPort,
   waitUntil,
@@ -202,7 +203,7 @@ describe("backups to the lab's backup host", () => {
   });
 
   test("an unreachable repository fails loudly, and `./mf check` says so", async () => {
-    execOk(BACKUP.name, ["pkill", "-f", "restic-rest-server"]);
+    stopRestServer();
     let backup: Run;
     let results: CheckResult[];
     try {
