@@ -3,37 +3,66 @@
  * of the chosen tiers (test/support/tier.ts), each group in one `node --test`:
  *   fast and daemon files two at a time: each daemon check has its own throwaway host;
  *   engine files one at a time, after them: each runs whole `pulumi up`s;
- *   lab files one at a time on one lab, last. This process brings the lab up while the groups before
- *   run, and down after the last lab suite, even on a failure or Ctrl-C. The lab's suites run alone:
- *   beside the daemon files, IMAP reads through a store's proxy stalled past 90 s in the backup suite.
+ *   lab files last, spread over two labs side by side, one at a time on each. This process brings the
+ *   labs up while the groups before run, and down after their last suite, even on a failure or Ctrl-C.
+ *   The lab suites mostly wait (on queues, certificates, timers), so two labs halve their time; they
+ *   run after the daemon files: beside those, IMAP reads through a store's proxy stalled past 90 s.
  * Usage: node --import tsx test/run.ts [tier…] [node --test option…], e.g. `lab --test-reporter=spec`.
  */
 import { spawn } from "node:child_process";
-import { globSync } from "node:fs";
+import { globSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { shareLab, SHARED_LAB } from "./support/labSetup";
 import { REPO_DIR, Tier, tierOf, TIERS } from "./support/tier";
 
 export interface Group {
   tiers: Tier[];
   concurrency: number;
-  /** What the group's files share, set up once before them: returns what undoes it, and the environment they see. */
-  shared?: { setUp: () => Promise<() => Promise<void>>; env: Record<string, string> };
+  /** The labs (instances, scripts/lab/plan.ts) the group's files are spread over, side by side, each brought up once. */
+  labs?: string[];
 }
 
 export const GROUPS: Group[] = [
   { tiers: ["fast", "daemon"], concurrency: 2 },
   { tiers: ["engine"], concurrency: 1 },
-  { tiers: ["lab"], concurrency: 1, shared: { setUp: shareLab, env: { MAILFLEET_LAB: SHARED_LAB } } },
+  { tiers: ["lab"], concurrency: 1, labs: ["", "2"] },
 ];
+
+/** One `node --test` run: a group's files, or its share of them on one lab. */
+export interface Run {
+  group: Group;
+  files: string[];
+  lab?: string;
+}
 
 /** Every test file of the repo, sorted (paths relative to the repo). */
 export function testFiles(): string[] {
   return globSync("test/**/*.test.ts", { cwd: REPO_DIR }).sort();
 }
 
-/** The `node --test` runs for the chosen tiers: each group's files of those tiers, empty groups left out. */
-export function plan(files: string[], tiers: readonly Tier[]): { group: Group; files: string[] }[] {
-  return GROUPS.map((group) => ({ group, files: files.filter((f) => tiers.includes(tierOf(f)) && group.tiers.includes(tierOf(f))) })).filter((run) => run.files.length > 0);
+const fileSize = (file: string) => statSync(join(REPO_DIR, file)).size;
+
+/** The `node --test` runs for the chosen tiers: each group's files of those tiers (spread over its labs), empty runs left out. */
+export function plan(files: string[], tiers: readonly Tier[], size: (file: string) => number = fileSize): Run[] {
+  return GROUPS.flatMap((group) => {
+    const mine = files.filter((f) => tiers.includes(tierOf(f)) && group.tiers.includes(tierOf(f)));
+    const parts = group.labs ? spread(mine, group.labs.length, size) : [mine];
+    return parts.map((part, i) => ({ group, files: part, lab: group.labs?.[i] })).filter((run) => run.files.length > 0);
+  });
+}
+
+/**
+ * Files in `n` parts of about equal weight (a suite's size stands for its length): the heaviest
+ * file first, each into the lightest part so far; every part keeps path order.
+ */
+export function spread(files: string[], n: number, size: (file: string) => number): string[][] {
+  const parts = Array.from({ length: n }, () => ({ weight: 0, files: [] as string[] }));
+  for (const file of [...files].sort((a, b) => size(b) - size(a) || a.localeCompare(b))) {
+    const lightest = parts.reduce((a, b) => (b.weight < a.weight ? b : a));
+    lightest.weight += size(file);
+    lightest.files.push(file);
+  }
+  return parts.map((p) => p.files.sort());
 }
 
 /** `node --test` over argv, its output passed on; whether all passed. */
@@ -48,9 +77,9 @@ async function main(args: string[]): Promise<number> {
   const unknown = options.find((o) => !o.startsWith("--"));
   if (unknown) throw new Error(`test/run.ts: ${unknown} is no tier (${TIERS.join(", ")}) and no --option`);
   const runs = plan(testFiles(), chosen.length > 0 ? chosen : TIERS);
-  // What a group shares (the lab's bring-up, mostly waiting on its daemons and the ACME CA) is set
-  // up from the start, so it overlaps the groups before it; the group's files still run after them.
-  const setUps = new Map(runs.flatMap(({ group }) => (group.shared ? [[group, group.shared.setUp()] as const] : [])));
+  // A run's lab (mostly waiting on its daemons and the ACME CA) is brought up from the start, so it
+  // overlaps the groups before it; the run's files still run after them.
+  const setUps = new Map(runs.flatMap((run) => (run.lab !== undefined ? [[run, shareLab(run.lab)] as const] : [])));
   for (const setUp of setUps.values()) setUp.catch(() => undefined);
   // Ctrl-C ends the tests (they share the terminal's process group); this process stops starting
   // groups and still tears down what it set up.
@@ -58,23 +87,30 @@ async function main(args: string[]): Promise<number> {
   const stop = () => void (interrupted = true);
   process.on("SIGINT", stop).on("SIGTERM", stop);
   const passed: boolean[] = [];
+  const execute = async (run: Run): Promise<boolean> => {
+    const start = Date.now();
+    const argv = ["--import", "tsx", "--test", `--test-concurrency=${run.group.concurrency}`, ...options, ...run.files];
+    const env = run.lab !== undefined ? { MAILFLEET_LAB: SHARED_LAB, MAILFLEET_LAB_INSTANCE: run.lab } : {};
+    const ok = await (setUps.get(run) ?? Promise.resolve())
+      .then(() => nodeTest(argv, { ...process.env, ...env }))
+      .catch((error: Error) => {
+        console.error(error);
+        return false;
+      });
+    const where = run.lab !== undefined ? ` on lab ${run.lab || "(default)"}` : "";
+    console.log(`tests: ${[...new Set(run.files.map(tierOf))].join(" and ")}: ${run.files.length} files${where} in ${Math.round((Date.now() - start) / 1000)} s${ok ? "" : ", FAILED"}`);
+    return ok;
+  };
   try {
-    for (const { group, files } of runs) {
+    for (const group of GROUPS) {
+      const mine = runs.filter((run) => run.group === group);
+      if (mine.length === 0) continue;
       if (interrupted) return 1;
-      const start = Date.now();
-      const argv = ["--import", "tsx", "--test", `--test-concurrency=${group.concurrency}`, ...options, ...files];
-      const ok = await (setUps.get(group) ?? Promise.resolve())
-        .then(() => nodeTest(argv, { ...process.env, ...group.shared?.env }))
-        .catch((error: Error) => {
-          console.error(error);
-          return false;
-        });
-      console.log(`tests: ${[...new Set(files.map(tierOf))].join(" and ")}: ${files.length} files in ${Math.round((Date.now() - start) / 1000)} s${ok ? "" : ", FAILED"}`);
-      passed.push(ok);
+      passed.push(...(await Promise.all(mine.map(execute))));
     }
     return passed.every(Boolean) ? 0 : 1;
   } finally {
-    for (const setUp of setUps.values()) await (await setUp.catch(() => undefined))?.();
+    for (const setUp of setUps.values()) await (await setUp.catch(() => undefined))?.().catch((error: Error) => console.error(error.message));
     process.off("SIGINT", stop).off("SIGTERM", stop);
   }
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { plan, testFiles } from "../run";
+import { plan, spread, testFiles } from "../run";
 import { REPO_DIR, requireTier, tierOf } from "./tier";
 
 describe("a test file's tier is where it lives", () => {
@@ -32,16 +32,25 @@ describe("the runner's plan", () => {
     assert.deepEqual(plan(files, ["fast"]).map((r) => r.files), [["test/a/x.test.ts"]]);
   });
 
-  it("every tier: fast and daemon two at a time, then engine, then the lab files one at a time on one shared lab", () => {
-    const runs = plan(files, ["fast", "daemon", "engine", "lab"]);
+  it("every tier: fast and daemon two at a time, then engine, then the lab files spread over two labs, one at a time on each", () => {
+    const size = (f: string) => ({ "test/lab/l.test.ts": 30, "test/lab/m.test.ts": 20, "test/lab/n.test.ts": 15 })[f] ?? 1;
+    const runs = plan([...files, "test/lab/n.test.ts"], ["fast", "daemon", "engine", "lab"], size);
     assert.deepEqual(
-      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, shared: r.group.shared?.env })),
+      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, lab: r.lab })),
       [
-        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, shared: undefined },
-        { files: ["test/engine/e.test.ts"], concurrency: 1, shared: undefined },
-        { files: ["test/lab/l.test.ts", "test/lab/m.test.ts"], concurrency: 1, shared: { MAILFLEET_LAB: "shared" } },
+        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, lab: undefined },
+        { files: ["test/engine/e.test.ts"], concurrency: 1, lab: undefined },
+        { files: ["test/lab/l.test.ts"], concurrency: 1, lab: "" },
+        { files: ["test/lab/m.test.ts", "test/lab/n.test.ts"], concurrency: 1, lab: "2" },
       ],
     );
+  });
+
+  it("spreads files over parts of about equal weight, each part in path order", () => {
+    const weights: Record<string, number> = { a: 5, b: 4, c: 3, d: 3, e: 1 };
+    const parts = spread(Object.keys(weights), 2, (f) => weights[f]);
+    assert.deepEqual(parts, [["a", "d"], ["b", "c", "e"]]);
+    assert.deepEqual(spread(["x"], 2, () => 1), [["x"], []]);
   });
 
   it("finds this file among the repo's test files", () => {
