@@ -4,7 +4,8 @@
  *   fast and daemon files two at a time: each daemon check has its own throwaway host;
  *   engine files one at a time, after them: each runs whole `pulumi up`s;
  *   lab files last, spread over two labs side by side, one at a time on each. This process brings the
- *   labs up while the groups before run, and down after their last suite, even on a failure or Ctrl-C.
+ *   labs up (one after the other) while the groups before run, and down after their last suite, even
+ *   on a failure or Ctrl-C.
  *   The lab suites mostly wait (on queues, certificates, timers), so two labs halve their time; they
  *   run after the daemon files: beside those, IMAP reads through a store's proxy stalled past 90 s.
  * Usage: node --import tsx test/run.ts [tier…] [node --test option…], e.g. `lab --test-reporter=spec`.
@@ -79,7 +80,16 @@ async function main(args: string[]): Promise<number> {
   const runs = plan(testFiles(), chosen.length > 0 ? chosen : TIERS);
   // A run's lab (mostly waiting on its daemons and the ACME CA) is brought up from the start, so it
   // overlaps the groups before it; the run's files still run after them.
-  const setUps = new Map(runs.flatMap((run) => (run.lab !== undefined ? [[run, shareLab(run.lab)] as const] : [])));
+  // One bring-up at a time: two at once beside the daemon files starved a lab's start past its timeouts.
+  let previous: Promise<unknown> = Promise.resolve();
+  const setUps = new Map(
+    runs.flatMap((run) => {
+      if (run.lab === undefined) return [];
+      const setUp = previous.catch(() => undefined).then(() => shareLab(run.lab!));
+      previous = setUp;
+      return [[run, setUp] as const];
+    }),
+  );
   for (const setUp of setUps.values()) setUp.catch(() => undefined);
   // Ctrl-C ends the tests (they share the terminal's process group); this process stops starting
   // groups and still tears down what it set up.

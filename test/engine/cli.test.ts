@@ -8,11 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RenderedFile } from "../../components/render/file";
 import { HASH } from "../support/fixtures";
-import { CliRun, filesUnder, projectSandbox, pulumi, reveal, Sandbox } from "../support/engineSandbox";
+import { CliRun, filesUnder, labStackShape, projectSandbox, pulumi, reveal, Sandbox } from "../support/engineSandbox";
 
-const HOSTS = ["mx1", "mx2", "out1", "store1", "store2"];
-/** Stack + MailFleet + 2 DKIM keys + the fleet CA + a certificate and a TSIG key per host. */
-const RESOURCES = 15;
+const { hosts: HOSTS, resources: RESOURCES } = labStackShape();
 const DAVE_HASH = HASH;
 
 /** The step succeeded; its output is the assertion message otherwise. */
@@ -22,7 +20,7 @@ function ok(run: CliRun): string {
 }
 
 /**
- * The engine's summary: `+ 15 created`, `15 unchanged`, … as the CLI prints it under its last
+ * The engine's summary: `+ 20 created`, `20 unchanged`, … as the CLI prints it under its last
  * `Resources:` (`up --yes` prints the preview's first).
  */
 function summary(stdout: string): string[] {

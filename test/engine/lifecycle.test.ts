@@ -14,19 +14,13 @@ import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { openStack } from "../../scripts/engine";
 import { keyTableEntry, pkcs8Pem } from "../support/dkimVerify";
 import { HASH } from "../support/fixtures";
-import { filesUnder, LAB_PASSPHRASE, labSandbox, reveal, runScript, Sandbox } from "../support/engineSandbox";
+import { filesUnder, LAB_PASSPHRASE, labSandbox, labStackShape, reveal, runScript, Sandbox } from "../support/engineSandbox";
 
 const DKIM = "pulumi-nodejs:dynamic/mailfleet:DkimKey";
 const CA = "pulumi-nodejs:dynamic/mailfleet:FleetCa";
 const CERT = "pulumi-nodejs:dynamic/mailfleet:HostCertificate";
 const TSIG = "pulumi-nodejs:dynamic/mailfleet:TsigKey";
-const HOSTS = ["mx1", "mx2", "out1", "store1", "store2"];
-const DOMAINS = ["example.com", "example.org"];
-/**
- * Stack + MailFleet component + 2 DKIM keys + CA + 5 host certificates + 5 TSIG keys (the lab takes
- * ACME certificates by DNS-01; the engine leaves its default provider out of the counts).
- */
-const RESOURCES = 15;
+const { hosts: HOSTS, domains: DOMAINS, resources: RESOURCES } = labStackShape();
 
 interface StateResource {
   type: string;

@@ -12,12 +12,12 @@ import { after, before, describe, it } from "node:test";
 import { readStackConfig } from "../../components/config";
 import { KEYS } from "../../components/config/schema";
 import { pkcs8Pem } from "../support/dkimVerify";
-import { CliRun, filesUnder, LAB_PASSPHRASE, labSandbox, pulumi, reveal, Sandbox } from "../support/engineSandbox";
+import { CliRun, filesUnder, LAB_PASSPHRASE, labSandbox, labStackShape, pulumi, reveal, Sandbox } from "../support/engineSandbox";
 import { openStack, REPO_ROOT } from "../../scripts/engine";
 
 const FLEET = "mailfleet:index:MailFleet";
-/** Stack + the component's provider + MailFleet + the keys (as in the TypeScript program). */
-const RESOURCES = 15;
+/** Stack + the component's provider + MailFleet + the keys: as many as the TypeScript program's. */
+const RESOURCES = labStackShape().resources;
 
 function ok(run: CliRun): string {
   assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -100,6 +100,7 @@ describe("engine: the component package's schema, as pulumi package get-schema p
       "backup.password",
       "cloudflare.acmeApiToken",
       "mailboxes[].passwordHash",
+      "monitoring.webhookUrl",
       "smarthost.password",
       "ssh.privateKey",
       "tls.acme.eab.hmac",

@@ -335,9 +335,9 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   after(() => hosts.forEach((h) => h.dispose()));
   const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
-  // rspamd and Postfix keep their own state there; the DKIM directory is asserted on its own; the
-  // daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts).
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", ...DEPLOY_RUNTIME, TLS_LIVE_DIR];
+  // rspamd, Postfix and Valkey (out1 is a state host) keep their own state there; the DKIM directory is asserted on
+  // its own; the daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts).
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", ...DEPLOY_RUNTIME, TLS_LIVE_DIR];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();
