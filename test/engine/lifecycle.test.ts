@@ -179,6 +179,7 @@ describe("engine: the lab stack from up to rm", () => {
       out1: ["/etc/postfix/sender_login", "/etc/rspamd/local.d/sender_login.map"],
       store1: ["/etc/dovecot/users"],
       store2: ["/etc/dovecot/users"],
+      mon: [],
     });
     assert.match(fileOf(outputs, "mx1", "/etc/postfix/mailboxes").content, /^dave@example\.com\s/m);
     assert.ok(fileOf(outputs, "store1", "/etc/dovecot/users").content.includes(HASH));

@@ -176,7 +176,7 @@ describe("engine: a YAML program runs the lab fleet through the component packag
   it("up deploys the fleet: the component, its keys, its outputs", () => {
     const stdout = ok(cli(["up", "--yes", "--stack", "lab"]));
     assert.match(stdout, new RegExp(`\\+ ${RESOURCES} created`));
-    assert.doesNotMatch(stdout, /warning/i);
+    assert.doesNotMatch(stdout, /^\s*warning:/im);
     yamlOutputs = JSON.parse(ok(cli(["stack", "output", "--stack", "lab", "--json", "--show-secrets"])));
     yamlExport = JSON.parse(ok(cli(["stack", "export", "--stack", "lab", "--show-secrets"])));
     assert.ok(yamlExport.deployment.resources.some((r: any) => r.type === FLEET), "no MailFleet component in the state");

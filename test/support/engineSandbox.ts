@@ -96,7 +96,10 @@ export function pulumi(box: Sandbox, args: string[], options: { input?: string; 
     input: options.input,
     encoding: "utf8",
     timeout: 5 * 60 * 1000,
+    // A stack export holds every host's files: past Node's 1 MB default the CLI would be killed mid-write.
+    maxBuffer: 256 * 1024 * 1024,
   });
+  if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
