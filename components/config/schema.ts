@@ -202,6 +202,8 @@ export const KEYS = {
       warnOnly: z.boolean().default(false),
       greylist,
       ratelimits,
+      // Filing marked spam into Junk; learning from the users' Junk moves stays on either way.
+      junkFolder: z.boolean().default(true),
     })
     .prefault({}),
   state: z

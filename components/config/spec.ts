@@ -159,6 +159,8 @@ export interface SpamSpec {
   /** Greylisting by score on the edges; the delay a first-time sender waits before its retry is taken. */
   greylist: { enabled: boolean; delaySeconds: number };
   ratelimits: RateLimitSpec;
+  /** A global Sieve rule on the stores files what the edges marked as spam into each user's Junk folder. */
+  junkFolder: boolean;
 }
 
 export interface StateSpec {

@@ -51,8 +51,11 @@ export interface HostCertificate {
   keyPem: string;
 }
 
-/** One password per client of the state service, so each has only its own rights (render/valkey.ts). */
-export const STATE_USERS = ["rspamd", "replica", "sentinel"] as const;
+/**
+ * One password per client of rspamd's shared state, so each has only its own rights: the Valkey users
+ * (render/valkey.ts) and `learn`, the stores' login to the edges' rspamd controller (render/dovecot/learn.ts).
+ */
+export const STATE_USERS = ["rspamd", "replica", "sentinel", "learn"] as const;
 export type StateUser = (typeof STATE_USERS)[number];
 export type StatePasswords = Record<StateUser, string>;
 

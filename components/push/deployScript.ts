@@ -13,6 +13,7 @@ import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { LOCK_PATHS } from "../render/lock";
+import { LEARN_PATHS } from "../render/dovecot/learn";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { TlsDaemon } from "../topology";
@@ -112,6 +113,7 @@ export function deployFacts(): Record<string, BashValue> {
     SENTINEL_STATE: SENTINEL_STATE_FILE,
     VALKEY_GROUP,
     LOCK_LIST: LOCK_PATHS.list,
+    SIEVE_DIR: LEARN_PATHS.sieveDir,
   };
 }
 

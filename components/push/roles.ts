@@ -9,6 +9,8 @@ import { Role } from "../config/spec";
 import { ACME_PATHS } from "../render/acme";
 import { BACKUP_PATHS } from "../render/backup";
 import { USERS_PATH } from "../render/dovecot/users";
+import { LEARN_PATHS } from "../render/dovecot/learn";
+import { VMAIL } from "../topology/vmail";
 import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, PROMETHEUS_GROUP } from "../render/monitoring";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
@@ -42,7 +44,8 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
   outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
-  store: ["dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
+  store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   monitoring: [...MONITORING_UNITS, "nftables", NODE_EXPORTER, ...CERTBOT],
   dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
 };
@@ -93,8 +96,9 @@ const ALLOW_MTA = [
   allow(`${POSTFIX_DIR}/main.cf`),
   allow(`${POSTFIX_DIR}/master.cf`),
   allow(`${POSTFIX_DIR}/${VIRTUAL_TABLE}`),
-  ...["actions.conf", "dkim_signing.conf", "logging.inc", "worker-controller.inc", "worker-normal.inc", "worker-proxy.inc", "ratelimit.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+  ...["actions.conf", "dkim_signing.conf", "logging.inc", "worker-normal.inc", "worker-proxy.inc", "ratelimit.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
   allow(`${RSPAMD_LOCAL}/redis.conf`, 0o640, RSPAMD_GROUP),
+  allow(`${RSPAMD_LOCAL}/worker-controller.inc`, 0o640, RSPAMD_GROUP),
 ];
 
 /**
@@ -137,6 +141,9 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(BACKUP_PATHS.service),
     allow(BACKUP_PATHS.timer),
     allow(LOCK_PATHS.script, 0o755),
+    ...[LEARN_PATHS.reportSpam, LEARN_PATHS.reportHam, LEARN_PATHS.fileJunk].map((path) => allow(path)),
+    allow(LEARN_PATHS.program, 0o755),
+    allow(LEARN_PATHS.passwordHeader, 0o640, VMAIL.group),
   ],
   monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP)],
   dns: [allow(NFTABLES_CONF), allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],

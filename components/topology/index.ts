@@ -55,6 +55,8 @@ export const SIEVE_PORT = 4190;
 /** rspamd's shared state: Valkey and its Sentinels (render/valkey.ts). */
 export const VALKEY_PORT = 6379;
 export const SENTINEL_PORT = 26379;
+/** rspamd's controller on the edges: the stores send what users move into or out of Junk to it (render/dovecot/learn.ts). */
+export const RSPAMD_CONTROLLER_PORT = 11334;
 /** Observability (components/render/monitoring): Debian's exporters and the monitoring host's own daemons, on their usual ports. */
 export const NODE_EXPORTER_PORT = 9100;
 export const PROMETHEUS_PORT = 9090;
@@ -119,6 +121,8 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         // MTA-STS policy and mail client autoconfig are served over HTTPS from the edge.
         { port: HTTP_PORT, service: "http", from: "any" },
         { port: HTTPS_PORT, service: "https", from: "any" },
+        // The users' spam and ham reports (rspamd's learn API, behind its enable_password).
+        { port: RSPAMD_CONTROLLER_PORT, service: "rspamd-controller", from: "store" },
         nodeExporter,
         ssh,
       ];

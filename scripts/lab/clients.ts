@@ -222,3 +222,12 @@ export function fileMessages(server: string, user: string, password: string, sub
   if (!r.ok) throw new Error(`IMAP filing on ${server} for ${user} failed: ${r.message}`);
   return r.filed!;
 }
+
+/** Moves the messages of `from` whose subject has `subject` into `to` (IMAP MOVE, as a mail client does when a user drags them); how many moved. */
+export function moveMessages(server: string, user: string, password: string, subject: string, from: string, to: string): number {
+  const r = mailtool<{ ok: boolean; moved?: number; message?: string }>(CLIENT.name, [
+    "move", "--host", server, "--user", user, "--password", password, "--subject", subject, "--source-folder", from, "--folder", to,
+  ]);
+  if (!r.ok) throw new Error(`IMAP move on ${server} for ${user} from ${from} to ${to} failed: ${r.message}`);
+  return r.moved!;
+}

@@ -7,6 +7,8 @@
   mailtool.py imap  --host H --user U --password P --subject S [--cafile F]
   mailtool.py file  --host H --user U --password P --subject S --folder F [--cafile F]
                     create folder F, copy the INBOX messages whose subject has S into it, flag them there
+  mailtool.py move  --host H --user U --password P --subject S --source-folder F --folder T [--cafile F]
+                    move the messages of folder F whose subject has S into T (IMAP MOVE, RFC 6851)
   mailtool.py state --host H --user U --password P [--cafile F]
                     every folder with each message's subject, Message-ID and flags
 
@@ -150,6 +152,25 @@ def file_messages(args):
     return logged_in(args, work)
 
 
+# imaplib knows no MOVE of its own; Dovecot offers it (RFC 6851), as mail clients use it.
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+
+
+def move_messages(args):
+    def work(client):
+        typ, _ = client.select(f'"{args.source_folder}"')
+        if typ != "OK":
+            return {"ok": False, "message": f"no folder {args.source_folder}"}
+        typ, data = client.uid("SEARCH", None, "SUBJECT", json.dumps(args.subject))
+        uids = data[0].split()
+        if uids:
+            typ, data = client.uid("MOVE", b",".join(uids), f'"{args.folder}"')
+            if typ != "OK":
+                return {"ok": False, "message": f"MOVE: {data}"}
+        return {"ok": True, "moved": len(uids)}
+    return logged_in(args, work)
+
+
 def state(args):
     def work(client):
         typ, listing = client.list()
@@ -176,7 +197,7 @@ def state(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["send", "ehlo", "imap", "file", "state"])
+    parser.add_argument("command", choices=["send", "ehlo", "imap", "file", "move", "state"])
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, default=25)
     parser.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
@@ -189,10 +210,11 @@ def main():
     parser.add_argument("--rcpt", action="append", default=[])
     parser.add_argument("--subject", default="")
     parser.add_argument("--folder")
+    parser.add_argument("--source-folder", default="INBOX")
     parser.add_argument("--cafile")
     args = parser.parse_args()
     try:
-        result = {"send": send, "ehlo": ehlo, "imap": imap, "file": file_messages, "state": state}[args.command](args)
+        result = {"send": send, "ehlo": ehlo, "imap": imap, "file": file_messages, "move": move_messages, "state": state}[args.command](args)
     except (OSError, smtplib.SMTPException, imaplib.IMAP4.error) as error:
         result = {"ok": False, "stage": "connect", "message": f"{type(error).__name__}: {error}"}
     json.dump(result, sys.stdout)

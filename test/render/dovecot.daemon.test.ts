@@ -9,6 +9,7 @@ import { RenderedFile, file } from "../../components/render/file";
 import { liveTls, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../../components/render/input";
 import { RunResult, withDebian13Host } from "../support/debian13";
 import { LOCK_PATHS } from "../../components/render/lock";
+import { LEARN_PATHS } from "../../components/render/dovecot";
 import { filesOf, LAB, labInput } from "./dovecot.fixtures";
 
 const password = (address: string) => `${address.split("@")[0]}-lab-password`;
@@ -181,6 +182,33 @@ describe("Dovecot 2.4 files of the IMAP stores", () => {
     assert.equal(r.stderr, "");
     const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
     assert.deepEqual(got, expected);
+  });
+
+  it("learning from users: doveconf holds IMAPSieve on Junk (in) and from Junk (out), sievec compiles every global script, and the filing rule sends X-Spam-Status: Yes to Junk only", () => {
+    const message = (status: string) => `From: a@example.net\nTo: alice@example.com\nSubject: s\nX-Spam-Status: ${status}\n\nbody\n`;
+    const script = [
+      "exec 2>&1",
+      // The mail user, as deploy.sh makes it before validating (sievec runs with dovecot.conf's mail_uid).
+      "groupadd -g 5000 vmail && useradd -u 5000 -g 5000 -d /var/vmail -M -s /usr/sbin/nologin vmail",
+      "echo '== config'; doveconf -n | tr -s ' ' | grep -E 'imap_sieve|sieve_imapsieve|sieve_extprograms|vnd.dovecot.pipe|sieve_pipe_bin_dir|imapsieve_from|sieve_script|cause|type = before'",
+      `echo '== compile'; for f in ${LEARN_PATHS.sieveDir}/*.sieve; do sievec "$f" /root/out.svbin && echo "ok \${f##*/}"; done`,
+      // In place, as root, as deploy.sh's reload_dovecot does: the mail user cannot write there.
+      `sievec ${LEARN_PATHS.sieveDir}`,
+      `printf '${message("Yes, score=7.10")}' > /tmp/spam.eml; printf '${message("No, score=1.00")}' > /tmp/ham.eml`,
+      `echo '== spam'; sieve-test ${LEARN_PATHS.fileJunk} /tmp/spam.eml | grep -i 'store message'`,
+      `echo '== ham'; sieve-test ${LEARN_PATHS.fileJunk} /tmp/ham.eml | grep -i 'store message'`,
+      // A personal script may not pipe: the extension is the global scripts' only.
+      `echo '== personal'; printf 'require "vnd.dovecot.pipe";\\npipe "mailfleet-learn" ["spam"];\\n' > /root/p.sieve; sievec -u nobody /root/p.sieve /root/p.svbin >/dev/null 2>&1 && echo compiled || echo refused`,
+    ].join("\n");
+    const r = withDebian13Host(filesOf(LAB, "store1"), (host) => host.run(["sh", "-c", script]));
+    const config = section(r, "config");
+    for (const expected of ["imap_sieve = yes", "sieve_imapsieve = yes", "sieve_extprograms = yes", "vnd.dovecot.pipe = yes", `sieve_pipe_bin_dir = ${LEARN_PATHS.pipeDir}`, "imapsieve_from Junk {", "sieve_script report-spam {", "sieve_script report-ham {", "sieve_script file-junk {", "cause = copy"]) {
+      assert.ok(config.includes(expected), `doveconf -n lacks ${expected}:\n${config}`);
+    }
+    assert.deepEqual(section(r, "compile").trim().split("\n"), ["ok file-junk.sieve", "ok report-ham.sieve", "ok report-spam.sieve"]);
+    assert.match(section(r, "spam"), /store message in folder: Junk/);
+    assert.match(section(r, "ham"), /store message in folder: INBOX/);
+    assert.equal(section(r, "personal").trim(), "refused");
   });
 
   it("mailfleet-lock (./mf lock): a locked login's SASL AUTH is refused at once, others go on, unlock lets it in; no login that could inject a field", () => {

@@ -66,10 +66,19 @@ test("edges and outbound hosts open only their public mail ports to anyone", () 
   const fleet = build(input.addresses);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.out1)).anyone, [465, 587]);
-  // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH, the exporter and the state ports are restricted.
-  assert.deepEqual([...openings(rulesOf(fleet.hostFiles.mx2)).fromSets.keys()].sort((a, b) => a - b), [22, 9100], "mx2: only SSH and the exporter are restricted, nothing else is open");
-  for (const host of ["mx1", "out1"]) {
-    assert.deepEqual([...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b), [22, 6379, 9100, 26379], `${host}: only SSH, the state service and the exporter are restricted, nothing else is open`);
+  // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH, the exporter, the
+  // state ports and (on the edges) rspamd's controller for the stores are restricted.
+  const restricted = (host: string) => [...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b);
+  assert.deepEqual(restricted("mx2"), [22, 9100, 11334], "mx2: only SSH, the exporter and the controller are restricted, nothing else is open");
+  assert.deepEqual(restricted("mx1"), [22, 6379, 9100, 11334, 26379], "mx1: only SSH, the state service, the exporter and the controller are restricted, nothing else is open");
+  assert.deepEqual(restricted("out1"), [22, 6379, 9100, 26379], "out1: only SSH, the state service and the exporter are restricted, nothing else is open");
+});
+
+test("rspamd's controller opens on the edges only, to the stores only (their Junk reports)", () => {
+  const fleet = build(natted);
+  for (const host of fleet.topology.hosts) {
+    const from = openings(rulesOf(fleet.hostFiles[host.name])).fromSets.get(11334);
+    assert.deepEqual(from, host.role === "edge" ? ["store_v4", "store_v6"] : undefined, host.name);
   }
 });
 

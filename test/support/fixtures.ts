@@ -48,4 +48,4 @@ export function problemsOf(raw: Record<string, unknown>, options = {}): Map<stri
 export const ADMIN_USER = /system account.*use a dedicated admin user such as mailfleet/;
 
 /** Stand-in passwords of the state service's users, for renders that need keys but test none of them. */
-export const TEST_STATE_PASSWORDS = { rspamd: "a".repeat(64), replica: "b".repeat(64), sentinel: "c".repeat(64) };
+export const TEST_STATE_PASSWORDS = { rspamd: "a".repeat(64), replica: "b".repeat(64), sentinel: "c".repeat(64), learn: "d".repeat(64) };

@@ -44,6 +44,8 @@ reload_nginx() {
   comes_up /run/nginx.pid && stays_alive /run/nginx.pid
 }
 reload_dovecot() {
+  # Compiled next to the scripts as root: the mail user could not write the binaries there.
+  if [ -d "$SIEVE_DIR" ]; then sievec "$SIEVE_DIR" || return 1; fi
   if alive /run/dovecot/master.pid; then doveadm reload; else dovecot; fi || return 1
   comes_up /run/dovecot/master.pid && stays_alive /run/dovecot/master.pid
 }

@@ -9,7 +9,17 @@ check_postfix() {
 }
 check_rspamd() { rspamadm configtest >/dev/null || { rspamadm configtest; return 1; }; }
 check_nginx() { nginx -t -q; }
-check_dovecot() { doveconf -n >/dev/null; }
+# The global Sieve scripts compile (with the staged dovecot.conf's extensions) into a throwaway file.
+check_dovecot() {
+  doveconf -n >/dev/null || return 1
+  local script out
+  out=$(mktemp)
+  for script in "$SIEVE_DIR"/*.sieve; do
+    [ -e "$script" ] || continue
+    sievec "$script" "$out" || { rm -f "$out"; return 1; }
+  done
+  rm -f "$out"
+}
 check_backup() { [ ! -f "$BACKUP_SCRIPT" ] || bash -n "$BACKUP_SCRIPT"; }
 check_knot() {
   knotc -c "$KNOT_CONF" conf-check

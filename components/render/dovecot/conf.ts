@@ -9,6 +9,7 @@ import { HostAddresses, internalIpv4, PlacedHosts } from "../../topology/address
 import { liveTls, TLS_PEERS_CA } from "../input";
 import { USERS_PATH } from "./users";
 import { LOCK_PATHS } from "../lock";
+import { JUNK, learnConf, TRASH } from "./learn";
 
 /** The one system user and group that owns every mailbox; host provisioning creates them. */
 /** Every mailbox lives under the vmail user's home (topology/vmail.ts). */
@@ -73,6 +74,7 @@ export function renderDovecotConf(topology: Topology, hosts: PlacedHosts, host: 
     .filter((h) => h.name !== host.name)
     .map((h) => addressList(hosts[h.name].addresses));
   const protocols = ["imap", "lmtp", "sieve", ...(spec.pop3 ? ["pop3"] : [])];
+  const learn = learnConf(spec.spam);
   return `# Rendered by mailfleet for ${host.fqdn}: the push replaces this file, edit the stack instead.
 # The setting semantics this file is written for, and the oldest Dovecot that must still read
 # the mail it stores (so a rollback within 2.4 never meets an unreadable index).
@@ -145,11 +147,11 @@ namespace inbox {
     special_use = \\Sent
     auto = subscribe
   }
-  mailbox Junk {
+  mailbox ${JUNK} {
     special_use = \\Junk
     auto = subscribe
-  }
-  mailbox Trash {
+${learn.junkMailbox}  }
+  mailbox ${TRASH} {
     special_use = \\Trash
     auto = subscribe
   }
@@ -166,7 +168,7 @@ quota "User quota" {
 quota_exceeded_message = Mailbox full: the recipient has used all of their storage and cannot receive mail until they free some.
 
 ## IMAP${spec.pop3 ? " and POP3" : ""}
-${implicitTlsLogin("imap", IMAPS_PORT, "  mail_plugins {\n    imap_quota = yes\n  }\n")}${spec.pop3 ? implicitTlsLogin("pop3", POP3S_PORT) : ""}
+${implicitTlsLogin("imap", IMAPS_PORT, "  mail_plugins {\n    imap_quota = yes\n    imap_sieve = yes\n  }\n")}${spec.pop3 ? implicitTlsLogin("pop3", POP3S_PORT) : ""}
 ## LMTP (from the edge MX hosts)
 # Listens on this host's own addresses only; who may reach port ${LMTP_PORT} (the edge hosts, and the
 # other stores proxying) is the firewall's job: LMTP has no authentication of its own.
@@ -195,7 +197,7 @@ protocol lmtp {
   mail_plugins {
     sieve = yes
   }
-  passdb passwd-file {
+${learn.lmtp}  passdb passwd-file {
     fields {
       port = ${LMTP_PORT}
     }
@@ -227,6 +229,7 @@ sieve_script personal {
   path = ~/sieve
   active_path = ~/.dovecot.sieve
 }
+${learn.global}
 service managesieve-login {
   inet_listener sieve {
     port = ${SIEVE_PORT}

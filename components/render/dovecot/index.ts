@@ -5,9 +5,11 @@ import { RenderInput } from "../input";
 import { renderLockScript } from "../lock";
 import { renderDovecotConf } from "./conf";
 import { USERS_PATH, renderUsers } from "./users";
+import { renderLearnFiles } from "./learn";
 
 export { VMAIL_BASE } from "./conf";
 export { USERS_PATH } from "./users";
+export { LEARN_PATHS } from "./learn";
 
 export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile[] {
   if (host.role !== "store") throw new Error(`${host.name} is a ${host.role} host, not an IMAP store`);
@@ -16,5 +18,6 @@ export function renderStoreDovecot(input: RenderInput, host: Host): RenderedFile
     // Password hashes: readable by the auth processes (group dovecot), by nobody else.
     file(USERS_PATH, renderUsers(input, host), { secret: true, mode: 0o640, group: "dovecot" }),
     renderLockScript(),
+    ...renderLearnFiles(input.topology, input.hosts, input.keys.state.learn),
   ];
 }

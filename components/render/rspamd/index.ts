@@ -13,14 +13,15 @@ import { RSPAMD_MILTER, RenderInput } from "../input";
 import { dnsblThreshold } from "../postfix/edge";
 import { senderLogins } from "../postfix/tables";
 import { STATE_MASTER, stateAddress } from "../valkey";
-import { SENTINEL_PORT, VALKEY_PORT } from "../../topology";
+import { RSPAMD_CONTROLLER_PORT, SENTINEL_PORT, VALKEY_PORT } from "../../topology";
+import { internalIpv4 } from "../../topology/addresses";
 
 const LOCAL = "/etc/rspamd/local.d";
 export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
 /** The group Debian's rspamd package runs as: it reads the keys, never writes them (deploy.sh keeps the directory root:_rspamd 0750). */
 export const RSPAMD_GROUP = "_rspamd";
 const SCANNER = "127.0.0.1:11333";
-const CONTROLLER = "127.0.0.1:11334";
+const CONTROLLER = `127.0.0.1:${RSPAMD_CONTROLLER_PORT}`;
 
 /** Edge thresholds: rspamd's own defaults, which its symbol scores are tuned for. */
 export const EDGE_SCORES = { reject: 15, addHeader: 6, greylist: 4 } as const;
@@ -46,8 +47,24 @@ function milterAddress(): string {
   return address;
 }
 
-/** Workers and their sockets: the same on every role. */
-function workers(): RenderedFile[] {
+/**
+ * The controller (web UI and learning API). Loopback trusts its callers (rspamd's secure_ip); on an
+ * edge it also listens on the private address for the stores' Junk reports (render/dovecot/learn.ts),
+ * where every command needs the learn password (enable_password for writes such as learn_spam, the
+ * same for reads): the firewall admits the stores only. rspamd 3.12 takes the password as written
+ * (its own hash format has no standard KDF to make it with), so the file is secret, rspamd's group only.
+ */
+function controller(input: RenderInput, host: Host): RenderedFile {
+  const lines = ["# Web UI and learning API: loopback, and on an edge the private address for the stores.", `bind_socket = ${ucl(CONTROLLER)};`];
+  if (host.role === "edge") {
+    const password = ucl(input.keys.state.learn);
+    lines.push(`bind_socket = ${ucl(`${internalIpv4(input.hosts[host.name].addresses)}:${RSPAMD_CONTROLLER_PORT}`)};`, `password = ${password};`, `enable_password = ${password};`);
+  }
+  return file(`${LOCAL}/worker-controller.inc`, [...lines, ""].join("\n"), { secret: true, mode: 0o640, group: RSPAMD_GROUP });
+}
+
+/** Workers and their sockets: the same on every role but the controller's. */
+function workers(input: RenderInput, host: Host): RenderedFile[] {
   return [
     file(
       `${LOCAL}/worker-proxy.inc`,
@@ -70,11 +87,7 @@ function workers(): RenderedFile[] {
       // burst); notice keeps each message's scan result and every warning and error.
       '# One line per scanned message (its result), plus warnings and errors.\nlevel = "notice";\n',
     ),
-    file(
-      `${LOCAL}/worker-controller.inc`,
-      // The controller's web UI and learning API trust their callers (secure_ip): never beyond loopback.
-      `# Web UI and learning API: loopback only, never exposed.\nbind_socket = ${ucl(CONTROLLER)};\n`,
-    ),
+    controller(input, host),
   ];
 }
 
@@ -209,7 +222,7 @@ export function renderOutboundRspamd(input: RenderInput, host: Host): RenderedFi
     "",
   ];
   return [
-    ...workers(),
+    ...workers(input, host),
     file(`${LOCAL}/dkim_signing.conf`, dkim.join("\n")),
     ...senderCheck(input),
     actions([
@@ -308,7 +321,7 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
   if (host.role !== "edge") throw new Error(`${host.name} is not an edge host`);
   const { perSenderIpPerMinute, perRecipientPerMinute } = spam.ratelimits;
   return [
-    ...workers(),
+    ...workers(input, host),
     file(`${LOCAL}/dkim_signing.conf`, "# The edge receives; only the outbound MTA signs.\nenabled = false;\n"),
     ...dnsListRules(spam),
     actions([
@@ -353,6 +366,9 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
         "# header already in the message, so a sender cannot forge a pass. X-Spam-Status shows the",
         "# score of every message, which is what a warnOnly dry run is read from.",
         'use = ["authentication-results", "x-spam-status"];',
+        "# X-Spam-Status: Yes files a message into Junk on the stores (render/dovecot/learn.ts): rspamd",
+        "# removes every such header a sender wrote (remove = 0: all of them) before adding its own.",
+        "routines { x-spam-status { remove = 0; } }",
         "",
       ].join("\n"),
     ),
