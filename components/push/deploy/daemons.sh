@@ -72,11 +72,15 @@ reload_exporter() {
   install -d -m 0755 "$exporter_run"
   local pid=$exporter_run/$unit.pid started=$exporter_run/$unit.args same=false
   [ "$(cat "$started" 2>/dev/null)" = "$ARGS" ] && same=true
+  # The node exporter reads nothing but its flags and dies on SIGHUP (no handler, no ExecReload):
+  # with the same flags it is left running. The others reread their config on SIGHUP.
+  local rereads=true
+  [ "$unit" = prometheus-node-exporter ] && rereads=false
   if $systemd; then
-    if $same && systemctl is-active --quiet "$unit"; then systemctl reload "$unit"; else systemctl restart "$unit"; fi || return 1
+    if ! $same || ! systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; elif $rereads; then systemctl reload "$unit"; fi || return 1
     systemctl enable --quiet "$unit"
   elif $same && alive "$pid"; then
-    kill -HUP "$(tr -dc 0-9 < "$pid")"
+    if $rereads; then kill -HUP "$(tr -dc 0-9 < "$pid")"; fi
   else
     if alive "$pid"; then
       kill "$(tr -dc 0-9 < "$pid")"
