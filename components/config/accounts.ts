@@ -4,8 +4,11 @@
  * root itself is fine (the push runs as root or through sudo).
  */
 
-/** The accounts of the daemons a fleet host runs (Postfix, Dovecot, rspamd, Knot, nginx, sshd, D-Bus …). */
-const DAEMON_ACCOUNTS = ["postfix", "dovecot", "dovenull", "vmail", "_rspamd", "knot", "www-data", "nobody", "sshd", "messagebus", "_chrony", "polkitd"];
+/** The accounts of the daemons a fleet host runs (Postfix, Dovecot, rspamd, Knot, nginx, Valkey, the exporters, sshd, D-Bus …). */
+const DAEMON_ACCOUNTS = [
+  "postfix", "dovecot", "dovenull", "vmail", "_rspamd", "knot", "www-data", "nobody", "sshd", "messagebus", "_chrony", "polkitd",
+  "valkey", "prometheus", "mtail", "postsrsd", "rbldns",
+];
 
 /** Debian's own system accounts (base-passwd's static list and common package users). */
 const DEBIAN_ACCOUNTS = [
