@@ -35,14 +35,19 @@ export async function mailfleetProgram(): Promise<Record<string, unknown>> {
 }
 
 /**
- * What `pulumi up` runs (index.ts). A bad stack becomes a RunError: the CLI prints its message
- * (every problem with its key path and fix, as `./mf start` does) and no stack trace.
+ * Runs work under the engine: bad config becomes a RunError, which the CLI prints (every problem
+ * with its key path and fix, as `./mf start` does) without a stack trace. subject names what was read.
  */
-export async function cliProgram(): Promise<Record<string, unknown>> {
+export async function configErrorsAsRunError<T>(work: () => Promise<T>, subject?: string): Promise<T> {
   try {
-    return await mailfleetProgram();
+    return await work();
   } catch (error) {
-    if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
+    if (error instanceof ConfigError) throw new pulumi.RunError(new ConfigError(error.problems, subject).message);
     throw error;
   }
+}
+
+/** What `pulumi up` runs (index.ts). */
+export function cliProgram(): Promise<Record<string, unknown>> {
+  return configErrorsAsRunError(mailfleetProgram);
 }

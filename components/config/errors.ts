@@ -14,9 +14,10 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
 
-  constructor(problems: ConfigProblem[]) {
+  /** subject: what was read (the component package's inputs say so instead of "stack config"). */
+  constructor(problems: ConfigProblem[], subject = "mailfleet stack config") {
     super(
-      `invalid mailfleet stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+      `invalid ${subject} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
         problems.map((p) => `  - ${p.path}: ${p.message}${p.hint ? ` — ${p.hint}` : ""}`).join("\n"),
     );
     this.name = "ConfigError";

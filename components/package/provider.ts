@@ -7,8 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConstructResult, Provider } from "@pulumi/pulumi/provider";
 import { parseFleet } from "../build";
-import { ConfigError } from "../config";
 import { MailFleet } from "../fleet";
+import { configErrorsAsRunError } from "../program";
 import { MAILFLEET_TYPE, OUTPUTS, packageSchema } from "./schema";
 
 /**
@@ -33,14 +33,8 @@ export class MailFleetProvider implements Provider {
 
   async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions): Promise<ConstructResult> {
     if (type !== MAILFLEET_TYPE) throw new Error(`unknown resource type ${type}: this package has ${MAILFLEET_TYPE} only`);
-    let spec;
-    try {
-      spec = parseFleet(await plainInputs(inputs));
-    } catch (error) {
-      // The problems as the stack file's (key paths are the input names), without a stack trace.
-      if (error instanceof ConfigError) throw new pulumi.RunError(error.message.replace("invalid mailfleet stack config", `invalid ${MAILFLEET_TYPE} inputs`));
-      throw error;
-    }
+    // The problems as the stack file's (key paths are the input names).
+    const spec = await configErrorsAsRunError(async () => parseFleet(await plainInputs(inputs)), `${MAILFLEET_TYPE} inputs`);
     const fleet = new MailFleet(name, { spec }, options);
     const outputs = fleet.outputs();
     // Outputs a backend does not make (hostFiles with push: ssh, …) are absent, as in the schema.
