@@ -201,8 +201,17 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
     const out1LogSince = (offset: number) => readFileSync(out1Log, "utf8").slice(offset);
     const arrived = (subject: string) => extMessages().filter((m) => m.includes(`Subject: ${subject}`)).length;
 
-    it("out1's own resolver validates: ext's signed TLSA answer carries the AD bit", () => {
+    it("out1's own resolver validates: ext's signed TLSA answer carries the AD bit; from the Internet it does not answer", () => {
       assert.match(execOk("out1", ["kdig", "@127.0.0.1", "+dnssec", "TLSA", extTlsa]), /;; Flags: qr rd ra ad;/);
+      // An open resolver would be abused for amplification: from ext, neither UDP nor TCP on port 53 answers, on either family.
+      const out1 = labHost(lab(), "out1");
+      for (const address of [out1.ipv4, out1.ipv6]) {
+        for (const transport of ["+notcp", "+tcp"]) {
+          const r = exec(EXT.name, ["kdig", `@${address}`, transport, "+timeout=2", "+retry=0", "A", "example.com"], { timeoutMs: 20_000 });
+          assert.doesNotMatch(r.stdout, /status: NOERROR/, `${address} ${transport}: ${r.stdout}`);
+          assert.notEqual(r.code, 0, `${address} ${transport}`);
+        }
+      }
     });
 
     it("mail to ext leaves over a verified TLS connection; with ext's TLSA wrong out1 defers (postqueue -j says why), and sends once it is right again", async () => {
