@@ -12,8 +12,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, FleetBuild, givenAddresses, readStackSpec } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
-import { FleetKeys } from "../../components/keys/material";
-import { spkiSha256 } from "../../components/keys/material";
+import { FleetKeys, spkiSha256 } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { DsByZone, keymgrDsScript, parseKeymgrDs } from "../../components/dns/ds";
@@ -522,21 +521,23 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   step("trust anchors in place");
 
   for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
-  // The nameserver first: the hosts' first DNS-01 challenges need their TSIG keys in Knot, and the
-  // root, which the fleet's validating resolvers start from, needs its zones' DS.
-  const waves = [fleet.hosts.filter((h) => h.role === "dns"), fleet.hosts.filter((h) => h.ssh && h.role !== "dns")];
-  for (const [i, wave] of waves.entries()) {
-    if (i === 1 && fleet.hosts.includes(ROOT)) {
-      await startRoot(fleet, dns);
-      step("the signed root delegates to dns1 with its zones' DS");
-    }
-    const results = await Promise.all(wave.map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
+  /** Pushes hosts side by side; any failure ends the bring-up with the hosts' messages. */
+  const pushAll = async (hosts: LabHost[]) => {
+    const results = await Promise.all(hosts.map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
     const failed = results.filter((r) => r.result.code !== 0);
     for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
     if (failed.length > 0) {
       throw new Error(`lab: the push failed on ${failed.map((r) => `${r.host.name}:\n${r.result.stderr}`).join("\n")}`);
     }
+  };
+  // The nameserver first: the hosts' first DNS-01 challenges need their TSIG keys in Knot, and the
+  // root, which the fleet's validating resolvers start from, needs its zones' DS.
+  await pushAll(fleet.hosts.filter((h) => h.role === "dns"));
+  if (fleet.hosts.includes(ROOT)) {
+    await startRoot(fleet, dns);
+    step("the signed root delegates to dns1 with its zones' DS");
   }
+  await pushAll(fleet.hosts.filter((h) => h.ssh && h.role !== "dns"));
   step("fleet deployed over SSH");
   if (acme) {
     await waitForAcmeCertificates(fleet);
