@@ -66,12 +66,12 @@ const UNREACHABLE: Record<string, string> = {
   ipv4Mapped: "an IPv4-mapped IPv6 address (give the IPv4 address as ipv4)",
 };
 
-function addressOf(family: "ipv4" | "ipv6") {
+function addressOf(family: "ipv4" | "ipv6" | "either") {
   return z.string().superRefine((text, ctx) => {
     const address = parseAddress(text);
     const fail = (message: string) => ctx.addIssue({ code: "custom", message });
     if (typeof address === "string") return fail(address);
-    if (address.kind() !== family) return fail(family === "ipv4" ? "not an IPv4 address — like 192.0.2.10" : "not an IPv6 address — like 2001:db8::10");
+    if (family !== "either" && address.kind() !== family) return fail(family === "ipv4" ? "not an IPv4 address — like 192.0.2.10" : "not an IPv6 address — like 2001:db8::10");
     const range = address.range();
     if (range in UNREACHABLE) fail(`${text} is ${UNREACHABLE[range]}, which no other host reaches — give the server's own routable address`);
   });
@@ -79,6 +79,8 @@ function addressOf(family: "ipv4" | "ipv6") {
 /** Addresses of fleet hosts and nameservers: published in A/AAAA records and bound by daemons. */
 export const hostIpv4 = addressOf("ipv4");
 export const hostIpv6 = addressOf("ipv6");
+/** Another server's address, of either family (a DNS forwarder): never loopback, which is the host's own resolver. */
+export const serverAddress = addressOf("either");
 
 /** Where the push connects: an address (a loopback tunnel is fine) or a host name. */
 export const sshTarget = z

@@ -27,6 +27,7 @@ import {
   resticRepository,
   SELECTOR_RE,
   sshPublicKey,
+  serverAddress,
   sshTarget,
 } from "./formats";
 import { LETSENCRYPT_DIRECTORY, Role } from "./spec";
@@ -234,6 +235,16 @@ export const KEYS = {
   pop3: z.boolean().default(false),
   dnsTtl: z.number().int().min(60).max(86400).default(300),
   dnssec: z.boolean("true or false: whether the fleet's zones are DNSSEC-signed").default(true),
+  // The edges' and outbound hosts' own validating resolver (render/resolver.ts): from the root by default.
+  resolver: z
+    .strictObject({
+      forwarders: z
+        .array(serverAddress)
+        .max(8, "more than 8 forwarders — unbound tries a few at most; give your resolvers' addresses")
+        .refine((list) => new Set(list).size === list.length, "a forwarder is listed twice — list each once")
+        .default([]),
+    })
+    .prefault({}),
   compute: z.enum(["aws", "byo"]),
   dns: z.enum(["cloudflare", "zone"]),
   push: z.enum(["ssh", "none"]).default("ssh"),

@@ -230,6 +230,8 @@ export interface FleetSpec {
   dnsTtl: number;
   /** Sign every zone the fleet publishes (Knot's automatic signing, or Cloudflare's zone DNSSEC). */
   dnssec: boolean;
+  /** The edges' and outbound hosts' validating resolver: forwarders, or none to iterate from the root. */
+  resolver: { forwarders: string[] };
   compute: "aws" | "byo";
   dns: "cloudflare" | "zone";
   push: "ssh" | "none";

@@ -12,6 +12,7 @@ import { BACKUP_PATHS } from "../render/backup";
 import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
+import { RESOLVER_PATHS, ROOT_KEY } from "../render/resolver";
 import { LOCK_PATHS } from "../render/lock";
 import { LEARN_PATHS } from "../render/dovecot/learn";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
@@ -103,6 +104,8 @@ export function deployFacts(): Record<string, BashValue> {
     BACKUP_TIMER_UNIT: basename(BACKUP_PATHS.timer),
     KNOT_CONF,
     KNOT_ZONE_DIR,
+    UNBOUND_ROOT_KEY: ROOT_KEY,
+    UNBOUND_ROOT_SEED: RESOLVER_PATHS.rootAnchorSeed,
     PROMETHEUS_CONFIG: MONITORING_PATHS.prometheusConfig,
     ALERTMANAGER_CONFIG: MONITORING_PATHS.alertmanagerConfig,
     TEXTFILE_DIR,

@@ -18,6 +18,7 @@ import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
 import { SMARTHOST_CA } from "../render/postfix/outbound";
+import { RESOLVER_PATHS } from "../render/resolver";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
@@ -40,9 +41,10 @@ const MONITORING_UNITS = [EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager
  */
 export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
-  edge: ["postfix", "postfix-lmdb", "rspamd", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  // unbound: the validating resolver of the hosts that send to the Internet (render/resolver.ts).
+  edge: ["postfix", "postfix-lmdb", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
   // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
@@ -55,8 +57,9 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
  * in the script). valkey does nothing on a host that is not a state host (its files say which).
  */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
-  edge: ["valkey", "postfix", "rspamd", "nginx", NODE_EXPORTER],
-  outbound: ["valkey", "postfix", "rspamd", NODE_EXPORTER],
+  // unbound first: Postfix and rspamd resolve through it from their start.
+  edge: ["unbound", "valkey", "postfix", "rspamd", "nginx", NODE_EXPORTER],
+  outbound: ["unbound", "valkey", "postfix", "rspamd", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
   monitoring: [EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
   dns: ["knot"],
@@ -93,6 +96,7 @@ const ALLOW_TLS = [
 ];
 const RSPAMD_LOCAL = "/etc/rspamd/local.d";
 const ALLOW_MTA = [
+  ...Object.values(RESOLVER_PATHS).map((path) => allow(path)),
   allow(`${POSTFIX_DIR}/main.cf`),
   allow(`${POSTFIX_DIR}/master.cf`),
   allow(`${POSTFIX_DIR}/${VIRTUAL_TABLE}`),

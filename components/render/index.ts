@@ -7,14 +7,18 @@ import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
 import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
+import { renderResolver } from "./resolver";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
 import { renderEdgeWeb } from "./web";
 
+/** The hosts that send to the Internet (edges forward) validate DNSSEC for DANE with their own resolver. */
+const sendersResolver = (input: RenderInput) => renderResolver(input.topology.spec);
+
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
-  outbound: [renderOutboundPostfix, renderOutboundRspamd],
+  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb, sendersResolver],
+  outbound: [renderOutboundPostfix, renderOutboundRspamd, sendersResolver],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],
 };

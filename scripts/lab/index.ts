@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildFleet, FleetBuild, givenAddresses, readStackSpec } from "../../components/build";
 import { FleetSpec } from "../../components/config/spec";
-import { FleetKeys } from "../../components/keys/material";
+import { FleetKeys, spkiSha256 } from "../../components/keys/material";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { DsByZone, keymgrDsScript, parseKeymgrDs } from "../../components/dns/ds";
@@ -58,13 +58,16 @@ import {
   BACKUP,
   CLIENT,
   clientPostfixMainCf,
+  DEBIAN_ROOT_ANCHOR_DROP_IN,
   delvAnchor,
   EXT,
+  EXT_TLS_CHAIN,
   EXT_RSPAMD_FILES,
   EXT_USER,
   extPostfixMainCf,
   LAB_ROOT_HINTS,
   labDnsFiles,
+  labFleetResolverDropIn,
   labRootHints,
   labUnboundConf,
   labZones,
@@ -101,6 +104,26 @@ export interface LabFleet {
   keys: FleetKeys;
   build: FleetBuild;
   hosts: LabHost[];
+  /** ext's STARTTLS key and certificate, and the SHA-256 its TLSA record pins. */
+  ext: ExtTls;
+}
+
+export interface ExtTls {
+  keyPem: string;
+  certPem: string;
+  spkiSha256: string;
+}
+
+/** ext's key and self-signed certificate, made once per lab machine (like the fleet's keys), so its TLSA record is known before ext is up. */
+function loadOrCreateExtTls(dir = join(LAB_DIR, "ext-tls")): ExtTls {
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  if (!existsSync(cert)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=$3" -addext "subjectAltName=DNS:$3" -keyout "$1" -out "$2" 2>/dev/null', [key, cert, EXT.fqdn]);
+  }
+  const keyPem = readFileSync(key, "utf8");
+  return { keyPem, certPem: readFileSync(cert, "utf8"), spkiSha256: spkiSha256(keyPem) };
 }
 
 function labSpec(): FleetSpec {
@@ -111,7 +134,7 @@ function labSpec(): FleetSpec {
 export function loadLabFleet(): LabFleet {
   const spec = labSpec();
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
-  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec) };
+  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreateExtTls() };
 }
 
 export function labHost(fleet: LabFleet, name: string): LabHost {
@@ -122,7 +145,7 @@ export function labHost(fleet: LabFleet, name: string): LabHost {
 
 /** The files the push sends to a host: its rendered files, or for dns1 the Knot server's plus the lab's peer zones. */
 export function deployFiles(fleet: LabFleet, host: LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host);
+  if (host.role === "dns") return labDnsFiles(fleet.build.dnsServerFiles, host, fleet.ext.spkiSha256);
   const files = fleet.build.hostFiles[host.name];
   if (!files) throw new Error(`no rendered files for ${host.name}`);
   return files;
@@ -350,6 +373,11 @@ function startResolver(host: string, config: string): void {
   writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\noptions trust-ad\n");
 }
 
+/** The fleet hosts that run their own validating resolver (render/resolver.ts): the ones that send to the Internet. */
+export function fleetResolverHosts(fleet: Pick<LabFleet, "hosts">): LabHost[] {
+  return fleet.hosts.filter((h) => h.role === "edge" || h.role === "outbound");
+}
+
 /** Every zone dns1 serves: the fleet's and the lab's peer zones. */
 export function labServedZones(fleet: LabFleet, dns: LabHost): string[] {
   return [...fleet.build.zoneFiles, ...labZones({ name: dns.fqdn, ipv4: dns.ipv4, ipv6: dns.ipv6 })].map((z) => z.origin);
@@ -373,11 +401,13 @@ export async function startRoot(fleet: LabFleet, dns: LabHost): Promise<void> {
   execOk(ROOT.name, ["sh", "-c", "chown -R knot:knot /var/lib/knot && install -d -o knot -g knot /run/knot"]);
   startService(ROOT.name, ["knotd", "-d", "-c", KNOT_CONF]);
   const anchor = knotDs(ROOT.name, ["."])["."];
-  for (const peer of [CLIENT, EXT]) {
+  const resolvers = fleetResolverHosts(fleet);
+  for (const peer of [CLIENT, EXT, ...resolvers]) {
     writeHostFile(peer.name, ROOT_ANCHOR, `${anchor.join("\n")}\n`);
     writeHostFile(peer.name, DELV_ANCHOR, delvAnchor(anchor));
     writeHostFile(peer.name, LAB_ROOT_HINTS, labRootHints());
   }
+  for (const host of resolvers) writeHostFile(host.name, DEBIAN_ROOT_ANCHOR_DROP_IN, labFleetResolverDropIn(zones));
 }
 
 /** Writes the root zone with these delegations and has the root's Knot (when running) load it. */
@@ -392,6 +422,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
     writeHostFile(peer.name, CA_FILE, trust);
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
+    if (peer === EXT) writeHostFile(EXT.name, EXT_TLS_CHAIN, `${fleet.ext.keyPem.trim()}\n${fleet.ext.certPem}`, 0o600);
     // A validating resolver of its own, as a user's machine and a DANE-checking mail server have:
     // before the daemons that read resolv.conf at start (rspamd).
     startResolver(peer.name, labUnboundConf(labServedZones(fleet, dns), "root"));
@@ -474,11 +505,8 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   if (fleet.hosts.includes(ACME)) startPebble(dns);
   if (fleet.hosts.includes(BACKUP)) startRestServer();
   if (fleet.hosts.includes(RBL)) startRbldnsd();
-  // The edges ask DNS blocklists through a resolver of their own, as the README advises operators
-  // (public lists refuse shared resolvers); before the push, which starts rspamd, which reads resolv.conf.
-  for (const edge of fleet.hosts.filter((h) => h.role === "edge")) startResolver(edge.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
   startWebhookReceiver(fleet.spec);
-  step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, the edges' resolvers, alert receiver");
+  step("namespaces, filesystems, network, SSH, ACME CA, backup target, blocklists, alert receiver");
 
   // What the lab's clients trust: Pebble's root when the fleet's certificates come from it, else the fleet CA.
   const acme = fleet.spec.tls.mode === "acme" && fleet.hosts.includes(ACME);
@@ -493,26 +521,29 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   step("trust anchors in place");
 
   for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);
-  // The nameserver first: the hosts' first DNS-01 challenges need their TSIG keys in Knot.
-  const waves = acme ? [fleet.hosts.filter((h) => h.role === "dns"), fleet.hosts.filter((h) => h.ssh && h.role !== "dns")] : [fleet.hosts.filter((h) => h.ssh)];
-  for (const wave of waves) {
-    const results = await Promise.all(wave.map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
+  /** Pushes hosts side by side; any failure ends the bring-up with the hosts' messages. */
+  const pushAll = async (hosts: LabHost[]) => {
+    const results = await Promise.all(hosts.map(async (h) => ({ host: h, result: await push(h, deployFiles(fleet, h)) })));
     const failed = results.filter((r) => r.result.code !== 0);
     for (const r of results) log(`  ${r.host.name}: ${(r.result.stdout + r.result.stderr).trim().split("\n").slice(-1)[0]}`);
     if (failed.length > 0) {
       throw new Error(`lab: the push failed on ${failed.map((r) => `${r.host.name}:\n${r.result.stderr}`).join("\n")}`);
     }
+  };
+  // The nameserver first: the hosts' first DNS-01 challenges need their TSIG keys in Knot, and the
+  // root, which the fleet's validating resolvers start from, needs its zones' DS.
+  await pushAll(fleet.hosts.filter((h) => h.role === "dns"));
+  if (fleet.hosts.includes(ROOT)) {
+    await startRoot(fleet, dns);
+    step("the signed root delegates to dns1 with its zones' DS");
   }
+  await pushAll(fleet.hosts.filter((h) => h.ssh && h.role !== "dns"));
   step("fleet deployed over SSH");
   if (acme) {
     await waitForAcmeCertificates(fleet);
     step("every host serves certificates from the ACME CA");
   }
 
-  if (fleet.hosts.includes(ROOT)) {
-    await startRoot(fleet, dns);
-    step("the signed root delegates to dns1 with its zones' DS");
-  }
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
   // The monitoring host probes the fleet by the names senders use.
   for (const host of fleet.hosts.filter((h) => h.role === "monitoring")) startResolver(host.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));

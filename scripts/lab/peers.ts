@@ -6,6 +6,7 @@
  */
 import { NameserverSpec } from "../../components/config/spec";
 import { DnsRecord, RecordData, RecordOwner, ZoneFile, zoneFiles } from "../../components/records";
+import { smtpTlsaName } from "../../components/records/labels";
 import { DNSSEC_POLICY, dnssecPolicy, KNOT_CONF, knotZoneFile, knotZoneSection } from "../../components/render/knot";
 import { file, RenderedFile } from "../../components/render/file";
 import { EXT_DOMAIN, LAB_PEERS, LabHost, ROOT_ANCHOR } from "./plan";
@@ -25,8 +26,15 @@ export const EXT_USER = "bob";
 /** The TTL of the lab's peer zones. */
 const PEER_TTL = 300;
 
-/** The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's own zone writer. */
-export function labZones(nameserver: NameserverSpec): ZoneFile[] {
+/** ext's own key and certificate for STARTTLS on port 25 (self-signed: DANE-EE pins the key alone), one PEM file. */
+export const EXT_TLS_CHAIN = "/etc/postfix/ext-chain.pem";
+
+/**
+ * The lab's peer zones (example.net and the reverse zones of client and ext), written by the project's
+ * own zone writer. With `extTlsa` (the SHA-256 of ext's key), ext's MX publishes `TLSA 3 1 1` for it,
+ * as a DANE receiver does: the fleet's outbound hosts then send to it only over verified TLS.
+ */
+export function labZones(nameserver: NameserverSpec, extTlsa?: string): ZoneFile[] {
   const hosts = [CLIENT, EXT, ACME, BACKUP, RBL];
   const record = (name: string, data: RecordData, owner: RecordOwner = { domain: EXT_DOMAIN }): DnsRecord => ({
     name,
@@ -39,6 +47,7 @@ export function labZones(nameserver: NameserverSpec): ZoneFile[] {
     record(EXT_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
     // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
     record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
+    ...(extTlsa ? [record(smtpTlsaName(EXT.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: extTlsa })] : []),
     ...hosts.flatMap((h) => [
       record(h.fqdn, { type: "A", address: h.ipv4, host: h.name }, { host: h.name }),
       record(h.fqdn, { type: "AAAA", address: h.ipv6, host: h.name }, { host: h.name }),
@@ -53,8 +62,8 @@ export function labZones(nameserver: NameserverSpec): ZoneFile[] {
  * dns1's bundle: the project's Knot server files, plus the lab zones appended to knot.conf as a
  * second `zone:` section (Knot reads repeated sections as one list) and their zone files.
  */
-export function labDnsFiles(dnsServerFiles: RenderedFile[], dns1: Pick<LabHost, "fqdn" | "ipv4" | "ipv6">): RenderedFile[] {
-  const zones = labZones({ name: dns1.fqdn, ipv4: dns1.ipv4, ipv6: dns1.ipv6 });
+export function labDnsFiles(dnsServerFiles: RenderedFile[], dns1: Pick<LabHost, "fqdn" | "ipv4" | "ipv6">, extTlsa: string): RenderedFile[] {
+  const zones = labZones({ name: dns1.fqdn, ipv4: dns1.ipv4, ipv6: dns1.ipv6 }, extTlsa);
   const conf = dnsServerFiles.find((f) => f.path === KNOT_CONF);
   if (!conf) throw new Error(`the project's DNS server files have no ${KNOT_CONF}`);
   const extra = [
@@ -90,6 +99,10 @@ export function extPostfixMainCf(): string {
     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
     "smtpd_milters = inet:127.0.0.1:11332",
     "milter_default_action = tempfail",
+    // Receiving over STARTTLS with the key its TLSA record pins.
+    `smtpd_tls_chain_files = ${EXT_TLS_CHAIN}`,
+    "smtpd_tls_security_level = may",
+    "smtpd_tls_loglevel = 1",
     // Sending, like a DANE-enforcing receiver of the Internet (RFC 7672): DNSSEC-validated lookups
     // through its own unbound, TLS verified against the MX's TLSA records where they exist.
     "smtp_dns_support_level = dnssec",
@@ -121,22 +134,15 @@ export function clientPostfixMainCf(): string {
 }
 
 /**
- * A lab resolver (unbound on 127.0.0.1), as a user's machine, a DANE-checking mail server or an edge
- * (which the README tells operators to give the edges, for blocklists) has. No cache: a test sees
- * every change at once (a listing too). Where it starts from:
+ * A lab resolver (unbound on 127.0.0.1), as a user's machine, a DANE-checking mail server or the
+ * monitoring host has. No cache: a test sees every change at once (a listing too). Where it starts from:
  *  - the lab's root (client, ext): it iterates from the root (its hints name the root host) and
  *    validates every answer from the root's DS, its trust anchor, so a signed zone's answers are
  *    checked as on the Internet and CNAMEs into another zone resolve (mta-sts.example.org -> …);
- *  - dns1 (an edge, started before the push, when the root does not exist yet): a stub zone for
- *    each zone dns1 serves, no validation.
+ *  - dns1 (the monitoring host): a stub zone for each zone dns1 serves, no validation.
  * Both ask rbldnsd on RBL for the list zones, which are unsigned test data (domain-insecure).
  */
 export function labUnboundConf(zones: string[], from: "root" | { nameserver: string }): string {
-  const lists = Object.values(RBL_ZONES);
-  const stubs: [string, string][] = [
-    ...(from === "root" ? [] : zones.map((zone): [string, string] => [zone, from.nameserver])),
-    ...lists.map((zone): [string, string] => [zone, RBL.ipv4]),
-  ];
   return [
     "# A lab resolver (not fleet config).",
     "server:",
@@ -145,6 +151,19 @@ export function labUnboundConf(zones: string[], from: "root" | { nameserver: str
     "  do-daemonize: yes",
     "  username: unbound",
     '  chroot: ""',
+    ...labResolverSettings(zones, from),
+    "",
+  ].join("\n");
+}
+
+/** What every lab resolver is told beside its own listeners: where it starts, no cache, the lab's zones and lists. */
+function labResolverSettings(zones: string[], from: "root" | { nameserver: string }): string[] {
+  const lists = Object.values(RBL_ZONES);
+  const stubs: [string, string][] = [
+    ...(from === "root" ? [] : zones.map((zone): [string, string] => [zone, from.nameserver])),
+    ...lists.map((zone): [string, string] => [zone, RBL.ipv4]),
+  ];
+  return [
     ...(from === "root"
       ? ['  module-config: "validator iterator"', `  root-hints: "${LAB_ROOT_HINTS}"`, `  trust-anchor-file: "${ROOT_ANCHOR}"`, "  val-bogus-ttl: 0", ...lists.map((zone) => `  domain-insecure: "${zone}"`)]
       : ['  module-config: "iterator"']),
@@ -155,8 +174,18 @@ export function labUnboundConf(zones: string[], from: "root" | { nameserver: str
     // unbound answers the documentation ranges' reverse zones itself (RFC 6303; 2001:db8::/32 as a whole) unless told not to.
     ...[...zones, "8.b.d.0.1.0.0.2.ip6.arpa"].map((zone) => `  local-zone: "${zone}" nodefault`),
     ...stubs.flatMap(([zone, address]) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${address}`]),
-    "",
-  ].join("\n");
+  ];
+}
+
+/**
+ * The drop-in of Debian's unbound that names the root's trust anchor (the IANA root's, from
+ * dns-root-data). On the fleet's resolvers (render/resolver.ts) the lab puts its own in its place, as
+ * it puts Pebble's root in the hosts' trust store: the lab's root, its DS as the anchor, no cache.
+ */
+export const DEBIAN_ROOT_ANCHOR_DROP_IN = "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf";
+
+export function labFleetResolverDropIn(zones: string[]): string {
+  return ["# The lab's root instead of the Internet's (not fleet config).", "server:", ...labResolverSettings(zones, "root"), ""].join("\n");
 }
 
 /** Where the lab's resolvers find the root server. */

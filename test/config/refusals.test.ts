@@ -172,6 +172,9 @@ const REFUSALS: Row[] = [
   ["a certificate threshold certbot never reaches", (r) => (r.monitoring = { thresholds: { certificateDays: 90 } }), ["monitoring.thresholds.certificateDays"],
     /certbot renews 30 days before the end; give at most 60/],
   ["a monitoring host without its address on byo", (r) => (r.hosts.monitoring = [{ name: "mon" }]), ["hosts.monitoring[0].ipv4"], /required with compute: byo/],
+  ["a resolver forwarding to loopback (the host's own unbound) or to a name", (r) => (r.resolver = { forwarders: ["127.0.0.1", "dns.example.net"] }),
+    ["resolver.forwarders[0]", "resolver.forwarders[1]"], /no other host reaches — give|not an IP address — like 192\.0\.2\.10/],
+  ["a forwarder listed twice", (r) => (r.resolver = { forwarders: ["192.0.2.53", "192.0.2.53"] }), ["resolver.forwarders"], /listed twice — list each once/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -208,6 +211,7 @@ describe("config that must keep passing", () => {
     r.hosts.monitoring = [{ name: "mon", ipv4: "192.0.2.41", ipv6: "2001:db8:0:1::41" }];
     r.monitoring = { cidrs: ["198.51.100.0/24", "2001:db8:7::/48"], webhookUrl: "https://alerts.example.net/hook/T0KEN?x=1", scrapeIntervalSeconds: 15 };
   });
+  accepts("resolver forwarders of either family", (r) => (r.resolver = { forwarders: ["10.0.0.2", "2001:db8::53"] }));
   accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
   accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));
   for (const user of ["root", "mailfleet", "admin", "deploy"]) accepts(`ssh.user ${user}`, (r) => (r.ssh = { user }));

@@ -10,7 +10,27 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DnsRecord } from "../../components/records";
 import { SMTP_PORT } from "../../components/topology";
-import { CLIENT, DELV_ANCHOR, exec, execOk, EXT, hostRoot, knotDs, labHost, labServedZones, presentedCertificate, waitUntil, writeRootZone } from "../../scripts/lab";
+import { smtpTlsaName } from "../../components/records/labels";
+import {
+  CLIENT,
+  DELV_ANCHOR,
+  exec,
+  execOk,
+  EXT,
+  EXT_DOMAIN,
+  EXT_USER,
+  extMessages,
+  hostRoot,
+  knotDs,
+  labHost,
+  labPassword,
+  labServedZones,
+  logSize,
+  presentedCertificate,
+  smtpSend,
+  waitUntil,
+  writeRootZone,
+} from "../../scripts/lab";
 import { forgetDns, useLab } from "../support/lab";
 
 /** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
@@ -21,6 +41,16 @@ function delv(queries: string[][]): Map<string, string> {
 }
 
 const query = (r: Pick<DnsRecord, "type" | "name">) => [r.type, r.name];
+
+/**
+ * A changed TLSA record seen at once by a sender, as it is once its TTL has passed: the resolvers
+ * forget their answers, and the sender's Postfix starts new smtp processes, which keep TLSA answers
+ * of their own for the TTL.
+ */
+function forgetTlsa(sender: string) {
+  forgetDns();
+  execOk(sender, ["postfix", "reload"]);
+}
 
 describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
   const lab = useLab();
@@ -102,7 +132,7 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
         const name = `_25._tcp.${mx.fqdn}.`;
         execOk("dns1", ["sh", "-c", 'knotc zone-begin example.com && knotc zone-unset example.com "$0" TLSA && knotc zone-set example.com "$0" 300 TLSA 3 1 1 "$1" && knotc -b zone-commit example.com', name, digest(mx.name)]);
       }
-      forgetDns();
+      forgetTlsa(EXT.name);
     }
     const pinned = (mx: string) => lab().build.recordSet.records.find((r) => r.type === "TLSA" && r.name.startsWith(`_25._tcp.${mx}.`))!;
     const pinnedDigest = (mx: string) => { const r = pinned(mx); return r.type === "TLSA" ? r.digest : ""; };
@@ -147,6 +177,72 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
       const offset = statSync(extLog).size;
       execOk(EXT.name, ["postqueue", "-f"]);
       await waitUntil(() => logSince(offset), (l) => /status=sent/.test(l), 60_000, 500);
+    });
+  });
+
+  describe("outbound DANE: out1 validates with its own unbound and sends by DANE (ext's MX publishes TLSA 3 1 1)", () => {
+    const ALICE = "alice@example.com";
+    const out1Log = join(hostRoot("out1"), "var/log/syslog");
+    const extTlsa = `${smtpTlsaName(EXT.fqdn)}.`;
+
+    /** ext's TLSA on dns1 replaced by one for this digest, through Knot, which signs the change. */
+    function setExtTlsa(digest: string) {
+      execOk("dns1", ["sh", "-c", 'knotc zone-begin "$2" && knotc zone-unset "$2" "$0" TLSA && knotc zone-set "$2" "$0" 300 TLSA 3 1 1 "$1" && knotc -b zone-commit "$2"', extTlsa, digest, EXT_DOMAIN]);
+      forgetTlsa("out1");
+    }
+
+    /** alice submits to out1 with AUTH, from the user's machine; the message's queue id on out1 and the log offset before it. */
+    function aliceSends(subject: string): { offset: number } {
+      const offset = logSize("out1");
+      const r = smtpSend({ server: `smtp.${lab().spec.serverDomain}`, port: 587, mode: "starttls", auth: { user: ALICE, password: labPassword(ALICE) }, from: ALICE, to: [`${EXT_USER}@${EXT_DOMAIN}`], subject });
+      assert.equal(r.ok, true, JSON.stringify(r));
+      return { offset };
+    }
+    const out1LogSince = (offset: number) => readFileSync(out1Log, "utf8").slice(offset);
+    const arrived = (subject: string) => extMessages().filter((m) => m.includes(`Subject: ${subject}`)).length;
+
+    it("out1's own resolver validates: ext's signed TLSA answer carries the AD bit; from the Internet it does not answer", () => {
+      assert.match(execOk("out1", ["kdig", "@127.0.0.1", "+dnssec", "TLSA", extTlsa]), /;; Flags: qr rd ra ad;/);
+      // An open resolver would be abused for amplification: from ext, neither UDP nor TCP on port 53 answers, on either family.
+      const out1 = labHost(lab(), "out1");
+      for (const address of [out1.ipv4, out1.ipv6]) {
+        for (const transport of ["+notcp", "+tcp"]) {
+          const r = exec(EXT.name, ["kdig", `@${address}`, transport, "+timeout=2", "+retry=0", "A", "example.com"], { timeoutMs: 20_000 });
+          assert.doesNotMatch(r.stdout, /status: NOERROR/, `${address} ${transport}: ${r.stdout}`);
+          assert.notEqual(r.code, 0, `${address} ${transport}`);
+        }
+      }
+    });
+
+    it("mail to ext leaves over a verified TLS connection; with ext's TLSA wrong out1 defers (postqueue -j says why), and sends once it is right again", async () => {
+      const sent = `outbound-dane ${Date.now()}`;
+      const first = aliceSends(sent);
+      const log = await waitUntil(() => out1LogSince(first.offset), (l) => /to=<bob@example\.net>.*status=(sent|deferred|bounced)/.test(l), 60_000, 500);
+      assert.match(log, /Verified TLS connection established to mx\.example\.net/, log);
+      assert.match(log, /to=<bob@example\.net>.*status=sent/, log);
+      await waitUntil(() => arrived(sent), (n) => n === 1, 30_000, 500);
+
+      const held = `outbound-dane-wrong ${Date.now()}`;
+      setExtTlsa("00".repeat(32));
+      try {
+        const second = aliceSends(held);
+        const queued = await waitUntil(
+          () => exec("out1", ["postqueue", "-j"]).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { queue_id: string; recipients: { address: string; delay_reason?: string }[] }),
+          (q) => q.some((m) => m.recipients.some((r) => r.address === `${EXT_USER}@${EXT_DOMAIN}` && r.delay_reason)),
+          60_000,
+          500,
+        );
+        const reason = queued.flatMap((m) => m.recipients).find((r) => r.address === `${EXT_USER}@${EXT_DOMAIN}`)?.delay_reason ?? "";
+        assert.match(reason, /TLS|certificate|TLSA/i, reason);
+        assert.doesNotMatch(out1LogSince(second.offset), /to=<bob@example\.net>.*status=sent/);
+        assert.equal(arrived(held), 0, "nothing reached ext over an unverified connection");
+      } finally {
+        setExtTlsa(lab().ext.spkiSha256);
+      }
+      const offset = logSize("out1");
+      execOk("out1", ["postqueue", "-f"]);
+      await waitUntil(() => arrived(held), (n) => n === 1, 60_000, 500);
+      assert.match(out1LogSince(offset), /Verified TLS connection established to mx\.example\.net/);
     });
   });
 });

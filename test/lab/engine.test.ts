@@ -26,8 +26,8 @@ const EXT_ADDRESS = `${lab.EXT_USER}@${lab.EXT_DOMAIN}`;
 type StackOutputs = { hostFiles: Record<string, RenderedFile[]>; dnsServerFiles: RenderedFile[]; dkimTxt: Record<string, string> };
 
 /** Each lab host's files from the engine's outputs; the nameserver also gets the lab's peer zones. */
-function engineFiles(outputs: StackOutputs, host: lab.LabHost): RenderedFile[] {
-  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles, host);
+function engineFiles(outputs: StackOutputs, host: lab.LabHost, fleet: lab.LabFleet): RenderedFile[] {
+  if (host.role === "dns") return labDnsFiles(outputs.dnsServerFiles, host, fleet.ext.spkiSha256);
   const files = outputs.hostFiles[host.name];
   assert.ok(files, `the engine exported no files for ${host.name}`);
   return files;
@@ -64,7 +64,7 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
     issued = endpoints.map(lab.presentedCertificate);
     const hosts = fleet.hosts.filter((h) => h.ssh);
     for (const host of hosts) {
-      const result = await lab.push(host, engineFiles(outputs, host));
+      const result = await lab.push(host, engineFiles(outputs, host, labFleet()));
       assert.equal(result.code, 0, `${host.name}: ${result.stdout}${result.stderr}`);
     }
   });
@@ -83,7 +83,7 @@ describe("engine + lab: hosts configured from the engine's outputs", { timeout: 
 
   it("every host now holds the engine's files", () => {
     for (const host of labFleet().hosts.filter((h) => h.ssh)) {
-      for (const f of engineFiles(outputs, host)) {
+      for (const f of engineFiles(outputs, host, labFleet())) {
         assert.equal(readFileSync(join(lab.hostRoot(host.name), f.path), "utf8"), f.content, `${host.name}:${f.path}`);
       }
     }

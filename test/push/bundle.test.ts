@@ -169,7 +169,7 @@ function exampleBundles(): { name: string; role: DeployRole; files: RenderedFile
       ...topology.hosts.map((h) => ({ name: `${stack}/${h.name}`, role: h.role as DeployRole, files: build.hostFiles[h.name] })),
       ...(build.dnsServerFiles.length ? [{ name: `${stack}/zone server`, role: "dns" as const, files: build.dnsServerFiles }] : []),
       // The lab's nameserver also serves the lab's own peer zones.
-      ...(stack === "lab" ? [{ name: "lab/dns1 with peer zones", role: "dns" as const, files: labDnsFiles(build.dnsServerFiles, { fqdn: spec.zone!.nameservers[0].name, ipv4: spec.zone!.nameservers[0].ipv4, ipv6: spec.zone!.nameservers[0].ipv6! }) }] : []),
+      ...(stack === "lab" ? [{ name: "lab/dns1 with peer zones", role: "dns" as const, files: labDnsFiles(build.dnsServerFiles, { fqdn: spec.zone!.nameservers[0].name, ipv4: spec.zone!.nameservers[0].ipv4, ipv6: spec.zone!.nameservers[0].ipv6! }, "00".repeat(32)) }] : []),
     ];
   });
 }

@@ -67,7 +67,7 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     "smtpd_recipient_restrictions", "smtpd_sender_restrictions", "smtpd_helo_restrictions", "smtpd_helo_required",
     "disable_vrfy_command", "smtpd_tls_security_level", "smtpd_tls_chain_files", "smtpd_tls_protocols", "message_size_limit",
     "recipient_delimiter", "smtpd_milters", "milter_default_action", "smtp_bind_address", "smtp_bind_address6", "smtp_helo_name",
-    "smtp_tls_security_level", "postscreen_greet_action", "postscreen_dnsbl_sites", "postscreen_dnsbl_threshold",
+    "smtp_tls_security_level", "smtp_dns_support_level", "postscreen_greet_action", "postscreen_dnsbl_sites", "postscreen_dnsbl_threshold",
     "postscreen_dnsbl_action", "lmtp_bind_address", "smtpd_sasl_auth_enable",
   ]);
   assert.deepEqual(got, {
@@ -92,7 +92,9 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     smtp_bind_address: own.ipv4,
     smtp_bind_address6: own.ipv6 ?? "",
     smtp_helo_name: host.fqdn,
-    smtp_tls_security_level: "may",
+    // Forwarded mail leaves by DANE, with DNSSEC-validated lookups through the host's own unbound.
+    smtp_tls_security_level: "dane",
+    smtp_dns_support_level: "dnssec",
     postscreen_greet_action: spec.spam.warnOnly ? "ignore" : "enforce",
     // The blocklists, then the allowlists (spam.dnswls) with their weight subtracted; the lab's are
     // "bl.example.net*3, wl.example.net*-3" (test/config/dnsList.test.ts has the syntax).
@@ -120,7 +122,7 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_tls_auth_only", "smtpd_relay_restrictions", "smtpd_sender_login_maps",
     "smtpd_sender_restrictions", "smtpd_milters", "non_smtpd_milters", "milter_default_action", "smtpd_hide_client_session",
     "message_size_limit", "relayhost", "smtp_sasl_auth_enable", "smtp_tls_security_level", "smtp_sasl_password_maps", "mynetworks",
-    "smtp_tls_CAfile",
+    "smtp_tls_CAfile", "smtp_dns_support_level",
   ]);
   const relay = spec.smarthost;
   assert.deepEqual(got, {
@@ -144,7 +146,9 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     relayhost: relay ? `[${relay.host}]:${relay.port}` : "",
     smtp_sasl_auth_enable: relay ? "yes" : "no",
     // The relay's certificate verified (secure), against the pinned CA or the system's roots, before the login is sent.
-    smtp_tls_security_level: relay ? "secure" : "may",
+    // Or, without a relay, DANE to each receiver: its signed TLSA records or else opportunistic TLS.
+    smtp_tls_security_level: relay ? "secure" : "dane",
+    smtp_dns_support_level: "dnssec",
     smtp_tls_CAfile: relay ? (relay.caCertificate ? "/etc/postfix/smarthost-ca.pem" : "/etc/ssl/certs/ca-certificates.crt") : "",
     smtp_sasl_password_maps: relay ? "texthash:/etc/postfix/sasl_passwd" : "",
     mynetworks: ["127.0.0.0/8", ...(spec.ipv6 ? ["[::1]/128"] : []), ...relayNetworks].join(", "),

@@ -2,7 +2,7 @@
  * The lab stack as render input, with keys from a fresh key folder (made once per test process):
  * the real config path (stack file -> readStackSpec -> buildTopology), addresses from the spec.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { after, before } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,8 @@ import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology } from "../../components/topology";
-import { CLIENT, deployFiles, down, execOk, EXT, LabFleet, LabHost, loadLabFleet, push, up } from "../../scripts/lab";
+import { CLIENT, deployFiles, down, execOk, EXT, hostRoot, LabFleet, LabHost, loadLabFleet, NS_PREFIX, push, up } from "../../scripts/lab";
+import { labNamespaces } from "../../scripts/lab/host";
 import { SHARED_LAB } from "./labSetup";
 import { testRenderInput, TestRenderInput } from "./renderInput";
 import { requireTier } from "./tier";
@@ -75,9 +76,13 @@ export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<v
   reload(EXT.name, "/run/rspamd/rspamd.pid");
 }
 
-/** The lab's validating resolvers drop what they cached (answers, keys, the servers they judged): after a change to the DNS. */
+/**
+ * The lab's validating resolvers (client's, ext's and the fleet's own) drop what they cached (answers,
+ * keys, the servers they judged): after a change to the DNS.
+ */
 export function forgetDns(): void {
-  for (const peer of [CLIENT, EXT]) reload(peer.name, "/run/unbound.pid");
+  const resolvers = labNamespaces().map((ns) => ns.slice(NS_PREFIX.length)).filter((host) => existsSync(join(hostRoot(host), "run/unbound.pid")));
+  for (const host of resolvers) reload(host, "/run/unbound.pid");
 }
 
 /** SIGHUP to one host's daemon, by its pid file: the lab's hosts share this machine's process table, so pkill would reach every host's. */

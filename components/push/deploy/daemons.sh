@@ -29,6 +29,22 @@ reload_postfix() {
   if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi || return 1
   comes_up /var/spool/postfix/pid/master.pid && stays_alive /var/spool/postfix/pid/master.pid
 }
+# The root's trust anchor Debian's unbound drop-in names, seeded once from the bundle's IANA DS
+# records where dns-root-data did not (render/resolver.ts); unbound keeps it current from then on.
+seed_root_anchor() {
+  [ -s "$UNBOUND_ROOT_KEY" ] || install -o unbound -g unbound -m 0644 "$UNBOUND_ROOT_SEED" "$UNBOUND_ROOT_KEY"
+}
+# Without systemd the script does Debian's unit's job; unbound daemonizes and writes /run/unbound.pid.
+reload_unbound() {
+  local pid=/run/unbound.pid
+  seed_root_anchor || return 1
+  if alive "$pid"; then
+    kill -HUP "$(tr -dc 0-9 < "$pid")"
+  else
+    unbound || return 1
+  fi
+  comes_up "$pid" && stays_alive "$pid"
+}
 reload_rspamd() {
   local pid=/run/rspamd/rspamd.pid
   if alive "$pid"; then

@@ -7,6 +7,12 @@ check_postfix() {
   warnings=$( { postconf -n >/dev/null; postconf -M >/dev/null; } 2>&1) || { echo "$warnings"; return 1; }
   [ -z "$warnings" ] || { echo "$warnings"; return 1; }
 }
+# Debian's unbound.conf with every drop-in of unbound.conf.d, the staged one among them; the root's
+# trust anchor it names is seeded first (daemons.sh), as Debian's unit does before it starts unbound.
+check_unbound() {
+  seed_root_anchor
+  unbound-checkconf >/dev/null || { unbound-checkconf; return 1; }
+}
 check_rspamd() { rspamadm configtest >/dev/null || { rspamadm configtest; return 1; }; }
 check_nginx() { nginx -t -q; }
 # The global Sieve scripts compile (with the staged dovecot.conf's extensions) into a throwaway file.

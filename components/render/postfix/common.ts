@@ -93,6 +93,11 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
     setting("smtp_helo_name", "$myhostname", "HELO must match the PTR (FCrDNS) and the HELO SPF record."),
     setting("smtp_tls_loglevel", 1, "Logs which peers spoke TLS: what a TLS-RPT report needs to be acted on."),
     setting("smtp_tls_mandatory_protocols", ">=TLSv1.2"),
+    setting(
+      "smtp_dns_support_level",
+      "dnssec",
+      "Lookups ask the host's own validating unbound (render/resolver.ts) and tell signed answers apart: what DANE's TLSA lookups need.",
+    ),
     setting("smtpd_milters", RSPAMD_MILTER),
   ];
 }
@@ -107,9 +112,13 @@ export function mynetworks(spec: FleetSpec, extra: readonly string[], why: strin
   return setting("mynetworks", bracketed, why);
 }
 
-/** Opportunistic TLS to other MTAs: encrypt when offered; requiring it would bounce mail to the many MTAs without it. */
-export function opportunisticTls(): Setting {
-  return setting("smtp_tls_security_level", "may");
+/**
+ * TLS to other MTAs by DANE (RFC 7672): a receiver whose MX has signed TLSA records gets mail only over
+ * TLS with a certificate they match, else it is deferred; a receiver without them gets opportunistic
+ * TLS (encrypt when offered), since requiring it would bounce mail to the many MTAs without it.
+ */
+export function daneTls(): Setting {
+  return setting("smtp_tls_security_level", "dane");
 }
 
 /** The services every Postfix instance needs for its own queue, whatever it receives. */

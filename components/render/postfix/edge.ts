@@ -9,7 +9,7 @@ import { Host, LMTP_CONCURRENCY } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
-import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
+import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
 import { hostedAliases, mailboxTransports } from "./tables";
 
@@ -81,7 +81,7 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
       "A sender domain that cannot receive replies or bounces is forged.",
     ),
     setting("smtpd_tls_security_level", "may", "Offer STARTTLS on port 25; RFC 3207 forbids requiring it of a public MX."),
-    opportunisticTls(),
+    daneTls(),
     setting("milter_default_action", "accept", "Mail keeps flowing unscanned when rspamd is down, rather than being deferred."),
     setting("postscreen_access_list", "permit_mynetworks"),
     setting(

@@ -8,7 +8,7 @@ import { AUTH_PORT, Host, hostNamed } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
-import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, opportunisticTls, VIRTUAL_TABLE } from "./common";
+import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
 import { relayhost, senderLogins, smarthostPasswords } from "./tables";
 
@@ -70,7 +70,7 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
           // Port 465 speaks TLS from the first byte (RFC 8314); 587 starts with STARTTLS.
           ...(smarthost.port === 465 ? [setting("smtp_tls_wrappermode", "yes")] : []),
         ]
-      : [opportunisticTls()]),
+      : [daneTls()]),
   ];
 }
 
