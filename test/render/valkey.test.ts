@@ -35,10 +35,14 @@ test("bad state and spam keys are refused with their key path and a fix", () => 
   assert.match(sizes.get("state.maxMemoryMb") ?? "", /from 32 to 65536/);
   assert.match(sizes.get("state.failoverAfterSeconds") ?? "", /from 1 to 600/);
   assert.match(problemsOf({ ...validRaw(), state: { hosts: ["mx1", "mx2"] } }).get("state.hosts") ?? "", /quorum needs at least 3.*list three hosts/);
-  const spam = problemsOf({ ...validRaw(), spam: { greylist: "sometimes", ratelimits: { perSenderIpPerMinute: 0, recipientsPerMessage: 1.5 } } });
+  const spam = problemsOf({ ...validRaw(), spam: { greylist: "sometimes", bayesMinLearns: 0, ratelimits: { perSenderIpPerMinute: 0, recipientsPerMessage: 1.5, perLoginRecipientsPerHour: 100_001 } } });
   assert.match(spam.get("spam.greylist") ?? "", /true, false, or \{ delaySeconds: 300 \}/);
   assert.match(spam.get("spam.ratelimits.perSenderIpPerMinute") ?? "", /from 1 to 100000/);
   assert.match(spam.get("spam.ratelimits.recipientsPerMessage") ?? "", /whole number of recipients/);
+  assert.match(spam.get("spam.ratelimits.perLoginRecipientsPerHour") ?? "", /whole number of recipients per hour from 1 to 100000 — like 500/);
+  assert.match(spam.get("spam.bayesMinLearns") ?? "", /learned messages of each class .* like 200/);
+  const defaults = parseFleet(validRaw()).spam;
+  assert.deepEqual([defaults.bayesMinLearns, defaults.ratelimits.perLoginRecipientsPerHour], [200, 500], "rspamd's own min_learns; recipients well above a person, far below a spam run");
   assert.match(problemsOf({ ...validRaw(), spam: { greylist: { delaySeconds: 0 } } }).get("spam.greylist.delaySeconds") ?? "", /from 1 to 3600/);
 });
 
