@@ -14,12 +14,10 @@ import { after, before, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
-import { bundleFiles } from "../../components/push/bundle";
-import { deployScript } from "../../components/push/deployScript";
 import { RenderedFile } from "../../components/render/file";
 import { SENTINEL_STATE_FILE, VALKEY_PATHS, VALKEY_UNITS } from "../../components/render/valkey";
 import { buildTopology } from "../../components/topology";
-import { Debian13Host } from "../support/debian13";
+import { bootSystemdHost, SystemdHost } from "../support/systemdHost";
 import { validRaw } from "../support/fixtures";
 
 const keys = mkdtempSync(join(tmpdir(), "mailfleet-keys-"));
@@ -32,55 +30,47 @@ function store1(o: { stateHosts?: string[]; maxMemoryMb?: number } = {}): Render
 }
 const address = givenAddresses(parseFleetConfig(validRaw())).store1.ipv4;
 
-let host: Debian13Host;
-const sh = (script: string, input?: string) => host.exec(["bash", "-c", script], input);
-const deploy = (files: RenderedFile[]) => {
-  const r = sh("bash /root/deploy.sh store", bundleFiles(files));
-  assert.equal(r.code, 0, r.stderr);
-  return r;
-};
-const calls = () => sh("cat /tmp/systemctl.log; : > /tmp/systemctl.log").stdout.trim().split("\n");
-const valkeyCalls = () => calls().filter((c) => c.includes("valkey"));
+let lab: SystemdHost;
+const sh = (script: string, input?: string) => lab.sh(script, input);
+const deploy = (files: RenderedFile[]) => lab.deploy("store", files);
+const valkeyCalls = () => lab.calls().filter((c) => c.includes("valkey"));
 /** A unit's setting as systemd reads it: Debian's unit, then the drop-ins; the last line wins. */
 const UNIT_SETTING = 'setting() { cat "/lib/systemd/system/$1" /etc/systemd/system/"$1".d/*.conf 2>/dev/null | sed -n "s/^$2=//p" | tail -1; }';
 
 before(() => {
-  host = new Debian13Host([]).boot();
-  const systemctl = [
-    "#!/bin/bash",
-    'echo "$*" >> /tmp/systemctl.log',
-    UNIT_SETTING,
-    // Running, not a zombie: the host's init (sleep) reaps nothing.
-    'pidof_unit() { [ -s "/tmp/$1.pid" ] && [[ $(awk \'{print $3}\' "/proc/$(cat "/tmp/$1.pid")/stat" 2>/dev/null) =~ ^[RSD]$ ]]; }',
-    'stop() { if pidof_unit "$1"; then kill -TERM "$(cat "/tmp/$1.pid")"; while pidof_unit "$1"; do sleep 0.1; done; fi; rm -f "/tmp/$1.pid"; }',
-    "start() {",
-    '  local user; user=$(setting "$1" User)',
-    '  install -d -o "$user" -g "$user" -m 2755 "/run/$(setting "$1" RuntimeDirectory)"',
-    '  # shellcheck disable=SC2046 # ExecStart= is a command line',
-    '  setsid setpriv --reuid="$user" --regid="$user" --init-groups $(setting "$1" ExecStart) </dev/null >>"/tmp/$1.out" 2>&1 &',
-    '  echo $! > "/tmp/$1.pid"',
-    '  local n; for n in $(seq 1 50); do [ -s "$(setting "$1" PIDFile)" ] && return 0; sleep 0.1; done; return 1',
-    "}",
-    // Other units (postfix, dovecot, ...) are only recorded: active, and started or stopped at once.
-    'verb=$1; shift; units=(); for a in "$@"; do [[ $a == --* ]] || units+=("$a"); done',
-    'for u in "${units[@]}"; do',
-    '  [[ $u == valkey-* ]] || continue',
-    '  case $verb in',
-    '    restart) stop "$u"; start "$u" || exit 1 ;;',
-    '    stop) stop "$u" ;;',
-    '    disable) [ "$1" = --now ] && stop "$u" ;;',
-    '    is-active) pidof_unit "$u" || exit 3 ;;',
-    '  esac',
-    "done",
-    "exit 0",
-  ].join("\n");
-  assert.equal(sh("cat > /root/deploy.sh", deployScript()).code, 0);
+  lab = bootSystemdHost(
+    [
+      UNIT_SETTING,
+      // Running, not a zombie: the host's init (sleep) reaps nothing.
+      'pidof_unit() { [ -s "/tmp/$1.pid" ] && [[ $(awk \'{print $3}\' "/proc/$(cat "/tmp/$1.pid")/stat" 2>/dev/null) =~ ^[RSD]$ ]]; }',
+      'stop() { if pidof_unit "$1"; then kill -TERM "$(cat "/tmp/$1.pid")"; while pidof_unit "$1"; do sleep 0.1; done; fi; rm -f "/tmp/$1.pid"; }',
+      "start() {",
+      '  local user; user=$(setting "$1" User)',
+      '  install -d -o "$user" -g "$user" -m 2755 "/run/$(setting "$1" RuntimeDirectory)"',
+      '  # shellcheck disable=SC2046 # ExecStart= is a command line',
+      '  setsid setpriv --reuid="$user" --regid="$user" --init-groups $(setting "$1" ExecStart) </dev/null >>"/tmp/$1.out" 2>&1 &',
+      '  echo $! > "/tmp/$1.pid"',
+      '  local n; for n in $(seq 1 50); do [ -s "$(setting "$1" PIDFile)" ] && return 0; sleep 0.1; done; return 1',
+      "}",
+      // Other units (postfix, dovecot, ...) are only recorded: active, and started or stopped at once.
+      'verb=$1; shift; units=(); for a in "$@"; do [[ $a == --* ]] || units+=("$a"); done',
+      'for u in "${units[@]}"; do',
+      '  [[ $u == valkey-* ]] || continue',
+      "  case $verb in",
+      '    restart) stop "$u"; start "$u" || exit 1 ;;',
+      '    stop) stop "$u" ;;',
+      '    disable) [ "$1" = --now ] && stop "$u" ;;',
+      '    is-active) pidof_unit "$u" || exit 3 ;;',
+      "  esac",
+      "done",
+      "exit 0",
+    ].join("\n"),
+  );
   // The host has loopback only: the private address Valkey binds is put on it.
-  const r = sh(`ip addr add ${address}/32 dev lo && mkdir -p /run/systemd/system && cat > /usr/local/sbin/systemctl && chmod 0755 /usr/local/sbin/systemctl && : > /tmp/systemctl.log`, `${systemctl}\n`);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sh(`ip addr add ${address}/32 dev lo`).code, 0);
 });
 
-after(() => host?.dispose());
+after(() => lab?.host.dispose());
 
 /** valkey-cli as rspamd's user (the password on stdin) against a port on the host's private address. */
 const cli = (...args: string[]) =>
