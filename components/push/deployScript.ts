@@ -115,6 +115,8 @@ export function deployFacts(): Record<string, BashValue> {
     SENTINEL_PID: VALKEY_UNITS.sentinel.pidFile,
     VALKEY_DROP_IN: VALKEY_UNITS.server.dropIn,
     SENTINEL_DROP_IN: VALKEY_UNITS.sentinel.dropIn,
+    VALKEY_UNIT: VALKEY_UNITS.server.unit,
+    SENTINEL_UNIT: VALKEY_UNITS.sentinel.unit,
     VALKEY_GROUP,
     LOCK_LIST: LOCK_PATHS.list,
     SIEVE_DIR: LEARN_PATHS.sieveDir,

@@ -32,8 +32,8 @@ export const SENTINEL_STATE_FILE = "/var/lib/valkey/sentinel.conf";
  * and the pid files (the units' PIDFile=) are there.
  */
 export const VALKEY_UNITS = {
-  server: { unit: "valkey-server.service", dropIn: "/etc/systemd/system/valkey-server.service.d/mailfleet.conf", pidFile: "/run/valkey/valkey-server.pid", config: VALKEY_PATHS.server },
-  sentinel: { unit: "valkey-sentinel.service", dropIn: "/etc/systemd/system/valkey-sentinel.service.d/mailfleet.conf", pidFile: "/run/sentinel/valkey-sentinel.pid", config: SENTINEL_STATE_FILE },
+  server: { daemon: "valkey-server", unit: "valkey-server.service", dropIn: "/etc/systemd/system/valkey-server.service.d/mailfleet.conf", pidFile: "/run/valkey/valkey-server.pid", config: VALKEY_PATHS.server },
+  sentinel: { daemon: "valkey-sentinel", unit: "valkey-sentinel.service", dropIn: "/etc/systemd/system/valkey-sentinel.service.d/mailfleet.conf", pidFile: "/run/sentinel/valkey-sentinel.pid", config: SENTINEL_STATE_FILE },
 } as const;
 /** The master name the Sentinels monitor and rspamd asks them for. */
 export const STATE_MASTER = "mailfleet";
@@ -74,16 +74,15 @@ function serverUsers(passwords: StatePasswords): string[] {
  * Where a daemon listens and keeps its files; deploy.sh finds it by the pid file. Daemonized where
  * deploy.sh starts it itself (no systemd); the units' command line says --daemonize no.
  */
-function daemon(address: string, port: number, which: keyof typeof VALKEY_UNITS): string[] {
-  const name = VALKEY_UNITS[which].unit.replace(/\.service$/, "");
-  return [`bind ${address} 127.0.0.1`, `port ${port}`, "daemonize yes", `pidfile ${VALKEY_UNITS[which].pidFile}`, `logfile /var/log/valkey/${name}.log`, "dir /var/lib/valkey"];
+function runtime(address: string, port: number, which: keyof typeof VALKEY_UNITS): string[] {
+  const { daemon, pidFile } = VALKEY_UNITS[which];
+  return [`bind ${address} 127.0.0.1`, `port ${port}`, "daemonize yes", `pidfile ${pidFile}`, `logfile /var/log/valkey/${daemon}.log`, "dir /var/lib/valkey"];
 }
 
 /** A drop-in that makes Debian's unit run the fleet's file, as Debian's own ExecStart does its own. */
 function dropIn(which: keyof typeof VALKEY_UNITS): RenderedFile {
-  const { unit, dropIn, config } = VALKEY_UNITS[which];
-  const binary = `/usr/bin/${unit.replace(/\.service$/, "")}`;
-  return file(dropIn, [`# Rendered by mailfleet: Debian's ${unit} with the fleet's file (render/valkey.ts).`, "[Service]", "ExecStart=", `ExecStart=${binary} ${config} --supervised systemd --daemonize no`, ""].join("\n"));
+  const { daemon, unit, dropIn, config } = VALKEY_UNITS[which];
+  return file(dropIn, [`# Rendered by mailfleet: Debian's ${unit} with the fleet's file (render/valkey.ts).`, "[Service]", "ExecStart=", `ExecStart=/usr/bin/${daemon} ${config} --supervised systemd --daemonize no`, ""].join("\n"));
 }
 
 export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
@@ -97,7 +96,7 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const server = [
     `# Rendered by mailfleet: rspamd's shared state on ${host.fqdn} (Valkey; Sentinel picks the primary).`,
     "# The private address only (and loopback for the host's own checks); nftables admits the fleet's users.",
-    ...daemon(own, VALKEY_PORT, "server"),
+    ...runtime(own, VALKEY_PORT, "server"),
     "protected-mode yes",
     "# Persistence: an append-only file synced every second plus snapshots, so a restart keeps",
     "# greylisting, rate limits and Bayes (a replica also resyncs from the primary).",
@@ -119,7 +118,7 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const sentinel = [
     `# Rendered by mailfleet: the Sentinel on ${host.fqdn}. deploy.sh copies it to ${SENTINEL_STATE_FILE},`,
     "# which Sentinel rewrites as it learns the current primary and the other Sentinels.",
-    ...daemon(own, SENTINEL_PORT, "sentinel"),
+    ...runtime(own, SENTINEL_PORT, "sentinel"),
     "sentinel deny-scripts-reconfig yes",
     `sentinel monitor ${STATE_MASTER} ${primary} ${VALKEY_PORT} ${state.quorum}`,
     `sentinel down-after-milliseconds ${STATE_MASTER} ${downAfterMs}`,

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
+import { bundleFiles } from "../../components/push/bundle";
 import { parseFleetConfig } from "../../components/config";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { RenderedFile } from "../../components/render/file";
@@ -108,6 +109,15 @@ test("a state host's first push: the drop-ins in place, Debian's units enabled a
   }
   assert.equal(cli("set", "k", "v"), "OK");
   assert.match(sh("ls /var/lib/valkey /var/lib/valkey/appendonlydir").stdout, /sentinel\.conf[\s\S]*\.aof/);
+});
+
+test("a drop-in systemd would refuse fails the push's validation (systemd-analyze verify): nothing is changed", () => {
+  const broken = store1({ maxMemoryMb: 96 }).map((f) => (f.path === VALKEY_UNITS.server.dropIn ? { ...f, content: f.content.replace("ExecStart=\n", "") } : f));
+  const r = sh("bash /root/deploy.sh store", bundleFiles(broken));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /more than one ExecStart= setting/);
+  assert.match(r.stderr, /validation failed: nothing was changed/);
+  assert.deepEqual(valkeyCalls(), []);
 });
 
 test("a re-push leaves unchanged daemons running; a changed server file restarts the server only", () => {

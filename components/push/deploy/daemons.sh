@@ -148,19 +148,20 @@ stop_pid() {
 as_valkey() { setpriv --reuid="$VALKEY_GROUP" --regid="$VALKEY_GROUP" --init-groups "$@"; }
 # The files each daemon was last started from, as one sum; root's, beside the deploy state.
 valkey_sum() { cat "$@" 2>/dev/null | sha256sum; }
-valkey_changed() { [ "$(cat "$S/$1.sum" 2>/dev/null)" != "$2" ]; }
+valkey_changed() { [ "$(cat "$S/${1%.service}.sum" 2>/dev/null)" != "$2" ]; }
+# UNIT PIDFILE [CONFIG]: the unit under systemd; without it the daemon the unit runs, by its pid file.
 valkey_stop() {
-  if $systemd; then systemctl stop "$1.service"; else stop_pid "$2"; fi
+  if $systemd; then systemctl stop "$1"; else stop_pid "$2"; fi
 }
 valkey_running() {
-  if $systemd; then systemctl is-active --quiet "$1.service"; else alive "$2"; fi
+  if $systemd; then systemctl is-active --quiet "$1"; else alive "$2"; fi
 }
 valkey_start() {
   if $systemd; then
-    systemctl enable --quiet "$1.service" && systemctl restart "$1.service"
+    systemctl enable --quiet "$1" && systemctl restart "$1"
   else
     install -d -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0755 "${2%/*}"
-    as_valkey "$1" "$3" && comes_up "$2"
+    as_valkey "${1%.service}" "$3" && comes_up "$2"
   fi
 }
 reload_valkey() {
@@ -168,27 +169,27 @@ reload_valkey() {
   if $systemd; then systemctl daemon-reload; fi
   if [ ! -f "$VALKEY_CONF" ]; then
     # Not (or no longer) a state host: Debian's units would run Debian's own config.
-    if $systemd; then systemctl disable --now --quiet valkey-sentinel.service valkey-server.service 2>/dev/null || true; return 0; fi
+    if $systemd; then systemctl disable --now --quiet "$SENTINEL_UNIT" "$VALKEY_UNIT" 2>/dev/null || true; return 0; fi
     stop_pid "$SENTINEL_PID" && stop_pid "$VALKEY_PID"
     return
   fi
   sum=$(valkey_sum "$VALKEY_CONF" "$VALKEY_DROP_IN")
-  if ! valkey_running valkey-server "$VALKEY_PID" || valkey_changed valkey-server "$sum"; then
-    valkey_stop valkey-server "$VALKEY_PID" || return 1
-    valkey_start valkey-server "$VALKEY_PID" "$VALKEY_CONF" || return 1
-    echo "$sum" > "$S/valkey-server.sum"
+  if ! valkey_running "$VALKEY_UNIT" "$VALKEY_PID" || valkey_changed "$VALKEY_UNIT" "$sum"; then
+    valkey_stop "$VALKEY_UNIT" "$VALKEY_PID" || return 1
+    valkey_start "$VALKEY_UNIT" "$VALKEY_PID" "$VALKEY_CONF" || return 1
+    echo "$sum" > "$S/${VALKEY_UNIT%.service}.sum"
   fi
   sum=$(valkey_sum "$SENTINEL_CONF" "$SENTINEL_DROP_IN")
-  if valkey_changed valkey-sentinel "$sum"; then
-    valkey_stop valkey-sentinel "$SENTINEL_PID" || return 1
+  if valkey_changed "$SENTINEL_UNIT" "$sum"; then
+    valkey_stop "$SENTINEL_UNIT" "$SENTINEL_PID" || return 1
     install -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0640 "$SENTINEL_CONF" "$SENTINEL_STATE"
-    echo "$sum" > "$S/valkey-sentinel.sum"
+    echo "$sum" > "$S/${SENTINEL_UNIT%.service}.sum"
   fi
-  if ! valkey_running valkey-sentinel "$SENTINEL_PID"; then
-    valkey_start valkey-sentinel "$SENTINEL_PID" "$SENTINEL_STATE" || return 1
+  if ! valkey_running "$SENTINEL_UNIT" "$SENTINEL_PID"; then
+    valkey_start "$SENTINEL_UNIT" "$SENTINEL_PID" "$SENTINEL_STATE" || return 1
   fi
   if $systemd; then
-    systemctl is-active --quiet valkey-server.service && systemctl is-active --quiet valkey-sentinel.service
+    systemctl is-active --quiet "$VALKEY_UNIT" && systemctl is-active --quiet "$SENTINEL_UNIT"
   else
     stays_alive "$VALKEY_PID" && stays_alive "$SENTINEL_PID"
   fi
