@@ -94,6 +94,7 @@ const retention = z
   .default({ hourly: 24, daily: 14, weekly: 8 });
 
 const RECIPIENTS = "a whole number of recipients from 1 to 10000 — like 50";
+const MIN_LEARNS = "a whole number of learned messages of each class (spam, ham) from 1 to 100000 — like 200 (rspamd's default)";
 const MEMORY = "a whole number of MiB from 32 to 65536 — like 256";
 const FAILOVER = "a whole number of seconds from 1 to 600 — like 10";
 
@@ -109,13 +110,14 @@ const greylist = z
   .default(true)
   .transform((g) => (typeof g === "boolean" ? { enabled: g, delaySeconds: 300 } : { enabled: true, delaySeconds: g.delaySeconds }));
 /** Messages per minute (or hour) a rate limit lets through before it answers 4xx. */
-const rate = (per: string, fallback: number) => {
-  const hint = `a whole number of messages per ${per} from 1 to 100000 — like ${fallback}`;
+const rate = (per: string, fallback: number, what = "messages") => {
+  const hint = `a whole number of ${what} per ${per} from 1 to 100000 — like ${fallback}`;
   return z.number(hint).int(hint).min(1, hint).max(100_000, hint).default(fallback);
 };
 /**
  * rspamd's ratelimit, counted in the shared state so every edge (and outbound host) sees one count:
- * inbound per sending IP and per recipient, outbound per authenticated login; and a cap on recipients per message.
+ * inbound per sending IP and per recipient, outbound per authenticated login (messages and recipients); and a cap
+ * on recipients per message.
  * The outbound defaults are well above a person and far below a spam run.
  */
 const ratelimits = z
@@ -123,6 +125,8 @@ const ratelimits = z
     perSenderIpPerMinute: rate("minute", 60),
     perRecipientPerMinute: rate("minute", 30),
     perLoginPerHour: rate("hour", 200),
+    // One message may name up to recipientsPerMessage: a spam run shows in recipients before messages.
+    perLoginRecipientsPerHour: rate("hour", 500, "recipients"),
     recipientsPerMessage: z.number(RECIPIENTS).int(RECIPIENTS).min(1, RECIPIENTS).max(10_000, RECIPIENTS).default(50),
   })
   .prefault({});
@@ -203,6 +207,8 @@ export const KEYS = {
       warnOnly: z.boolean().default(false),
       greylist,
       ratelimits,
+      // rspamd's min_learns: Bayes scores once it has learned this many spam and as many ham messages.
+      bayesMinLearns: z.number(MIN_LEARNS).int(MIN_LEARNS).min(1, MIN_LEARNS).max(100_000, MIN_LEARNS).default(200),
       // Filing marked spam into Junk; learning from the users' Junk moves stays on either way.
       junkFolder: z.boolean().default(true),
     })

@@ -145,6 +145,8 @@ export interface RateLimitSpec {
   perSenderIpPerMinute: number;
   perRecipientPerMinute: number;
   perLoginPerHour: number;
+  /** Recipients per SASL login and hour, summed over its messages. */
+  perLoginRecipientsPerHour: number;
   recipientsPerMessage: number;
 }
 
@@ -159,6 +161,8 @@ export interface SpamSpec {
   /** Greylisting by score on the edges; the delay a first-time sender waits before its retry is taken. */
   greylist: { enabled: boolean; delaySeconds: number };
   ratelimits: RateLimitSpec;
+  /** Bayes scores only once it has learned this many spam and this many ham messages (rspamd's min_learns). */
+  bayesMinLearns: number;
   /** A global Sieve rule on the stores files what the edges marked as spam into each user's Junk folder. */
   junkFolder: boolean;
 }

@@ -16,7 +16,7 @@ import { RESOLVER_PATHS, ROOT_KEY } from "../render/resolver";
 import { LOCK_PATHS } from "../render/lock";
 import { LEARN_PATHS } from "../render/dovecot/learn";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
-import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
+import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
 import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
@@ -114,6 +114,12 @@ export function deployFacts(): Record<string, BashValue> {
     VALKEY_CONF: VALKEY_PATHS.server,
     SENTINEL_CONF: VALKEY_PATHS.sentinel,
     SENTINEL_STATE: SENTINEL_STATE_FILE,
+    VALKEY_PID: VALKEY_UNITS.server.pidFile,
+    SENTINEL_PID: VALKEY_UNITS.sentinel.pidFile,
+    VALKEY_DROP_IN: VALKEY_UNITS.server.dropIn,
+    SENTINEL_DROP_IN: VALKEY_UNITS.sentinel.dropIn,
+    VALKEY_UNIT: VALKEY_UNITS.server.unit,
+    SENTINEL_UNIT: VALKEY_UNITS.sentinel.unit,
     VALKEY_GROUP,
     LOCK_LIST: LOCK_PATHS.list,
     SIEVE_DIR: LEARN_PATHS.sieveDir,

@@ -20,7 +20,7 @@ import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/comm
 import { SMARTHOST_CA } from "../render/postfix/outbound";
 import { RESOLVER_PATHS } from "../render/resolver";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
-import { VALKEY_GROUP, VALKEY_PATHS } from "../render/valkey";
+import { VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
 export type DeployRole = Role | "dns";
@@ -77,7 +77,7 @@ const allow = (path: string, maxMode = 0o644, group = "root"): AllowedFile => ({
 const below = (dir: string, maxMode = 0o644, group = "root"): AllowedFile => allow(`${dir}/`, maxMode, group);
 
 /** A state host's Valkey and Sentinel files (any mail host may be one). */
-const ALLOW_STATE = Object.values(VALKEY_PATHS).map((path) => allow(path, 0o640, VALKEY_GROUP));
+const ALLOW_STATE = [...Object.values(VALKEY_PATHS).map((path) => allow(path, 0o640, VALKEY_GROUP)), ...Object.values(VALKEY_UNITS).map((u) => allow(u.dropIn))];
 /** Every fleet host's: its firewall and its node exporter's flags. */
 const ALLOW_ALL = [allow(NFTABLES_CONF), allow(argsPath(NODE_EXPORTER))];
 /** The bootstrap certificate, the lineages, and certbot's side (tls.mode acme); the daemons read /etc/mailfleet/tls/live/, which no bundle writes. */

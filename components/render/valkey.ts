@@ -25,6 +25,16 @@ export const VALKEY_PATHS = {
 } as const;
 /** Sentinel's own copy of its config, which it rewrites (deploy.sh makes it from VALKEY_PATHS.sentinel). */
 export const SENTINEL_STATE_FILE = "/var/lib/valkey/sentinel.conf";
+/**
+ * On a systemd host Debian's own units run the daemons (started at boot, restarted when they die),
+ * pointed at the fleet's files by a drop-in each. The units' sandbox lets them write only
+ * /var/lib/valkey, /var/log/valkey and their runtime directory: the data, the logs, Sentinel's copy
+ * and the pid files (the units' PIDFile=) are there.
+ */
+export const VALKEY_UNITS = {
+  server: { daemon: "valkey-server", unit: "valkey-server.service", dropIn: "/etc/systemd/system/valkey-server.service.d/mailfleet.conf", pidFile: "/run/valkey/valkey-server.pid", config: VALKEY_PATHS.server },
+  sentinel: { daemon: "valkey-sentinel", unit: "valkey-sentinel.service", dropIn: "/etc/systemd/system/valkey-sentinel.service.d/mailfleet.conf", pidFile: "/run/sentinel/valkey-sentinel.pid", config: SENTINEL_STATE_FILE },
+} as const;
 /** The master name the Sentinels monitor and rspamd asks them for. */
 export const STATE_MASTER = "mailfleet";
 
@@ -60,9 +70,19 @@ function serverUsers(passwords: StatePasswords): string[] {
   ];
 }
 
-/** Where a daemon listens and keeps its files; deploy.sh finds it by the pid file. */
-function daemon(address: string, port: number, name: "valkey-server" | "valkey-sentinel"): string[] {
-  return [`bind ${address} 127.0.0.1`, `port ${port}`, "daemonize yes", `pidfile /run/valkey/${name}.pid`, `logfile /var/log/valkey/${name}.log`, "dir /var/lib/valkey"];
+/**
+ * Where a daemon listens and keeps its files; deploy.sh finds it by the pid file. Daemonized where
+ * deploy.sh starts it itself (no systemd); the units' command line says --daemonize no.
+ */
+function runtime(address: string, port: number, which: keyof typeof VALKEY_UNITS): string[] {
+  const { daemon, pidFile } = VALKEY_UNITS[which];
+  return [`bind ${address} 127.0.0.1`, `port ${port}`, "daemonize yes", `pidfile ${pidFile}`, `logfile /var/log/valkey/${daemon}.log`, "dir /var/lib/valkey"];
+}
+
+/** A drop-in that makes Debian's unit run the fleet's file, as Debian's own ExecStart does its own. */
+function dropIn(which: keyof typeof VALKEY_UNITS): RenderedFile {
+  const { daemon, unit, dropIn, config } = VALKEY_UNITS[which];
+  return file(dropIn, [`# Rendered by mailfleet: Debian's ${unit} with the fleet's file (render/valkey.ts).`, "[Service]", "ExecStart=", `ExecStart=/usr/bin/${daemon} ${config} --supervised systemd --daemonize no`, ""].join("\n"));
 }
 
 export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
@@ -76,7 +96,7 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const server = [
     `# Rendered by mailfleet: rspamd's shared state on ${host.fqdn} (Valkey; Sentinel picks the primary).`,
     "# The private address only (and loopback for the host's own checks); nftables admits the fleet's users.",
-    ...daemon(own, VALKEY_PORT, "valkey-server"),
+    ...runtime(own, VALKEY_PORT, "server"),
     "protected-mode yes",
     "# Persistence: an append-only file synced every second plus snapshots, so a restart keeps",
     "# greylisting, rate limits and Bayes (a replica also resyncs from the primary).",
@@ -98,7 +118,7 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
   const sentinel = [
     `# Rendered by mailfleet: the Sentinel on ${host.fqdn}. deploy.sh copies it to ${SENTINEL_STATE_FILE},`,
     "# which Sentinel rewrites as it learns the current primary and the other Sentinels.",
-    ...daemon(own, SENTINEL_PORT, "valkey-sentinel"),
+    ...runtime(own, SENTINEL_PORT, "sentinel"),
     "sentinel deny-scripts-reconfig yes",
     `sentinel monitor ${STATE_MASTER} ${primary} ${VALKEY_PORT} ${state.quorum}`,
     `sentinel down-after-milliseconds ${STATE_MASTER} ${downAfterMs}`,
@@ -115,5 +135,5 @@ export function renderValkey(input: RenderInput, host: Host): RenderedFile[] {
     "",
   ];
   const secret = { secret: true, mode: 0o640, group: VALKEY_GROUP } as const;
-  return [file(VALKEY_PATHS.server, server.join("\n"), secret), file(VALKEY_PATHS.sentinel, sentinel.join("\n"), secret)];
+  return [file(VALKEY_PATHS.server, server.join("\n"), secret), file(VALKEY_PATHS.sentinel, sentinel.join("\n"), secret), dropIn("server"), dropIn("sentinel")];
 }

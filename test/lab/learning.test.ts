@@ -2,7 +2,8 @@
  * Learning from users (issue 23), driven from the lab's "Internet": ext sends alice mail through the
  * edges, her IMAP client on `client` moves it into and out of Junk, and the store's IMAPSieve reports
  * each move to an edge's rspamd controller. Bayes lives in the shared Valkey, so `rspamc stat` on
- * every edge shows the learned counts rise. Mail the edges mark as spam is filed into Junk, and the
+ * every edge shows the learned counts rise, and once enough is learned a message like the learned spam
+ * scores as spam at every edge. Mail the edges mark as spam is filed into Junk, and the
  * controller's port answers the stores only.
  */
 import assert from "node:assert/strict";
@@ -31,9 +32,11 @@ async function learnedEverywhere(statfile: "BAYES_SPAM" | "BAYES_HAM", atLeast: 
   return Promise.all(edges().map((edge) => waitUntil(() => learned(edge, statfile), (n) => n >= atLeast, 30_000, 1000)));
 }
 
-/** A message from ext to alice through `mx` (swaks, a whole message), with enough words for Bayes; swaks's transcript. */
-function sendToAlice(mx: string, subject: string, o: { from?: string; source?: string } = {}): string {
-  const body = Array.from({ length: 40 }, () => `w${tag()}`).join(" ");
+/** Words no other message has: what Bayes learns from a message and recognises in another. */
+const words = (count = 40) => Array.from({ length: count }, () => `w${tag()}`).join(" ");
+/** A message from ext to alice through `mx` (swaks, a whole message), with enough words for Bayes (fresh ones unless given); swaks's transcript. */
+function sendToAlice(mx: string, subject: string, o: { from?: string; source?: string; body?: string } = {}): string {
+  const body = o.body ?? words();
   const from = o.from ?? `news-${tag()}@example.net`;
   return exec(EXT.name, ["swaks", "--server", address(mx), ...(o.source ? ["--local-interface", o.source] : []), "--from", from, "--to", ALICE, "--helo", EXT.fqdn, "--h-Subject", subject, "--body", body, "--timeout", "20"]).stdout;
 }
@@ -57,6 +60,39 @@ test("moved into Junk: learned as spam on every edge; out of Junk to INBOX: as h
   const hamAfter = await learnedEverywhere("BAYES_HAM", ham + 1);
   await new Promise((r) => setTimeout(r, 6000)); // one more recount (classifier monitor_timeout 5 s) to catch a late learn
   assert.deepEqual(edges().map((e) => learned(e, "BAYES_HAM")), hamAfter.map(() => ham + 1), "one ham learn: c's, not b's (Trash)");
+});
+
+/** An edge's verdict on a message (rspamc to its scanner): the score and the symbols. */
+function verdict(edge: string, message: string): { score: number; symbols: string[] } {
+  const out = execOk(edge, ["rspamc", "symbols"], { input: message });
+  return { score: Number(/^Score: (-?[\d.]+) \//m.exec(out)?.[1] ?? NaN), symbols: [...out.matchAll(/^Symbol: (\w+)/gm)].map((m) => m[1]) };
+}
+
+test("trained by users' Junk moves (a few of each class: spam.bayesMinLearns), Bayes scores a message like the learned spam BAYES_SPAM, higher than before, at every edge", async () => {
+  const n = fleet.spec.spam.bayesMinLearns;
+  const t = tag();
+  const [spamText, hamText] = [words(), words()];
+  const probe = `From: <offers-${t}@example.net>\nTo: <${ALICE}>\nSubject: probe ${t}\nDate: ${new Date().toUTCString()}\nMessage-ID: <probe-${t}@example.net>\n\n${spamText}\n`;
+  const before = edges().map((edge) => verdict(edge, probe));
+  for (const v of before) assert.ok(!v.symbols.includes("BAYES_SPAM"), `not spam to Bayes before: ${v.symbols}`);
+
+  // n messages of each kind, through either edge; the users' moves teach Bayes what each is.
+  for (let i = 0; i < n; i++) {
+    assert.match(sendToAlice(edges()[i % edges().length], `bayes ${t} ham ${i}`, { body: hamText }), QUEUED);
+    assert.match(sendToAlice(edges()[(i + 1) % edges().length], `bayes ${t} spam ${i}`, { body: spamText }), QUEUED);
+  }
+  await waitUntil(() => imapMessages(store(), ALICE, labPassword(ALICE), `bayes ${t} `), (m) => m.length === 2 * n, 60_000, 1000);
+  // Ham: wrongly thought spam, then moved back out of Junk (learned as ham), so the farm has n learns of each class.
+  assert.equal(moveMessages(store(), ALICE, labPassword(ALICE), `bayes ${t} ham`, "INBOX", "Junk"), n);
+  assert.equal(moveMessages(store(), ALICE, labPassword(ALICE), `bayes ${t} ham`, "Junk", "INBOX"), n);
+  assert.equal(moveMessages(store(), ALICE, labPassword(ALICE), `bayes ${t} spam`, "INBOX", "Junk"), n);
+
+  // Each edge counts the learns anew every few seconds (monitor_timeout): then Bayes scores the probe.
+  const after = await Promise.all(edges().map((edge) => waitUntil(() => verdict(edge, probe), (v) => v.symbols.includes("BAYES_SPAM"), 60_000, 1000)));
+  for (const [i, edge] of edges().entries()) {
+    assert.ok(after[i].symbols.includes("BAYES_SPAM"), `${edge}: BAYES_SPAM (${after[i].symbols})`);
+    assert.ok(after[i].score > before[i].score, `${edge} scores it higher: ${before[i].score} -> ${after[i].score}`);
+  }
 });
 
 /**

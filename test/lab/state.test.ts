@@ -4,7 +4,7 @@
  * the lab's "Internet": swaks and ext's own Postfix send, the user's IMAP client reads. Greylisting
  * holds across equal-priority MX, Bayes statistics are one set, the primary's loss (SIGKILL while
  * mail flows) is survived with nothing lost or twice, and the state ports answer only the fleet.
- * Outbound: a login past its hourly rate is held off with a 4xx, and `./mf lock` shuts a login out.
+ * Outbound: a login past its hourly messages or recipients is held off with a 4xx, and `./mf lock` shuts a login out.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -158,29 +158,49 @@ test("failover: the primary SIGKILLed while mail flows from ext; a replica takes
   assert.equal(new Set(subjects).size, count, "none twice");
 });
 
-/** Submission as a user through out1 (STARTTLS on 587, AUTH), as a mail client does. */
-const submit = (user: string, subject: string) =>
-  smtpSend({ server: labHost(fleet, "out1").fqdn, port: 587, mode: "starttls", auth: { user, password: labPassword(user) }, from: user, to: [`${EXT_USER}@example.net`], subject });
+/** Empties rspamd's rate-limit buckets (its RL* keys) on the current primary, as rspamd's own user may. */
+function emptyRateBuckets(): void {
+  const primary = primaryFrom(stateHosts()[0]);
+  const keys = cli(primary, address(primary), VALKEY_PORT, "rspamd", ["--scan", "--pattern", "RL*"]).stdout.split("\n").filter(Boolean);
+  if (keys.length) assert.match(cli(primary, address(primary), VALKEY_PORT, "rspamd", ["del", ...keys]).stdout, /^\d+/);
+}
 
-test("outbound: a login past its hourly rate gets a 4xx naming the limit from out1 while another login's mail goes on", async () => {
+/** Submission as a user through out1 (STARTTLS on 587, AUTH), as a mail client does. */
+const submit = (user: string, subject: string, to = [`${EXT_USER}@example.net`]) =>
+  smtpSend({ server: labHost(fleet, "out1").fqdn, port: 587, mode: "starttls", auth: { user, password: labPassword(user) }, from: user, to, subject });
+
+test("outbound: a login past its hourly messages, another past its hourly recipients (summed over its messages), gets a 4xx naming the limit from out1 while another login's mail goes on", async () => {
   const out1 = labHost(fleet, "out1");
-  const limit = 2;
-  const spec = { ...fleet.spec, spam: { ...fleet.spec.spam, ratelimits: { ...fleet.spec.spam.ratelimits, perLoginPerHour: limit } } };
+  // Above alice's two messages, so hers is the recipients' limit; carol's four recipients stay within that.
+  const messages = 3;
+  const recipients = 5;
+  const ratelimits = { ...fleet.spec.spam.ratelimits, perLoginPerHour: messages, perLoginRecipientsPerHour: recipients };
+  const spec = { ...fleet.spec, spam: { ...fleet.spec.spam, ratelimits } };
   const pushed = await push(out1, buildFleet(spec, givenAddresses(spec), fleet.keys).hostFiles.out1);
   assert.equal(pushed.code, 0, pushed.stderr);
-  try {
-    // The count lives in the shared state for an hour: a rerun may find carol's bucket full already.
-    const t = tag();
-    const tries = Array.from({ length: limit + 1 }, (_, i) => submit("carol@example.com", `rate ${t} ${i}`));
+  /** The first refused of a login's tries: a temporary refusal of the message (the client keeps it and retries). */
+  const heldOff = (tries: ReturnType<typeof submit>[], what: string) => {
     const held = tries.find((r) => !r.ok);
-    assert.ok(held, `past ${limit} messages an hour carol is held off: ${JSON.stringify(tries)}`);
+    assert.ok(held, `${what}: ${JSON.stringify(tries)}`);
     assert.equal(held.stage, "data");
     assert.equal(Math.floor((held.code ?? 0) / 100), 4, "a temporary refusal: the client keeps the message and retries");
-    assert.match(held.message ?? "", /Sending limit of 2 messages per hour reached for this login/);
+    return held.message ?? "";
+  };
+  const logged = (login: string) => execOk("out1", ["sh", "-c", `grep -F 'user: ${login}' /var/log/rspamd/rspamd.log | tail -1`]);
+  try {
+    // The counts live in the shared state for an hour: each login's hour starts afresh here, whatever ran before.
+    emptyRateBuckets();
+    const t = tag();
+    const carol = Array.from({ length: messages + 1 }, (_, i) => submit("carol@example.com", `rate ${t} ${i}`));
+    assert.match(heldOff(carol, `past ${messages} messages an hour carol is held off`), /Sending limit of 3 messages per hour reached for this login/);
+    assert.match(logged("carol@example.com"), /\(soft reject\).*RATELIMITED\(\S*\)\{mailfleet_login\(/, "rspamd's log names the login and the limit");
+    // Three recipients a message: the second message brings alice's hour to 6 recipients, past 5, in 2 messages (within her message limit).
+    const three = [`${EXT_USER}@example.net`, "bob@example.org", "carol@example.com"];
+    const alice = Array.from({ length: 2 }, (_, i) => submit("alice@example.com", `recipients ${t} ${i}`, three));
+    assert.match(heldOff(alice, `past ${recipients} recipients an hour alice is held off`), /Sending limit of 5 recipients per hour reached for this login/);
+    assert.match(logged("alice@example.com"), /\(soft reject\).*RATELIMITED\(\S*\)\{mailfleet_login_recipients\(/, "rspamd's log names the login and the limit");
     const other = submit("bob@example.org", `rate ${t} other`);
     assert.equal(other.ok, true, `another login's mail goes on: ${JSON.stringify(other)}`);
-    const logged = execOk("out1", ["sh", "-c", "grep -F 'user: carol@example.com' /var/log/rspamd/rspamd.log | tail -1"]);
-    assert.match(logged, /\(soft reject\).*RATELIMITED\(\S*\)\{mailfleet_login/, "rspamd's log names the login and the limit");
   } finally {
     await restoreHosts(fleet, [out1]);
   }

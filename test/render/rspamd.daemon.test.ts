@@ -93,18 +93,29 @@ test("the edge rejects at its threshold and greylists below add_header (issue 23
   assert.equal(warnOnly.greylist, null);
 });
 
-test("the shared-state modules as rspamd parses them: greylist delay, rate-limit buckets with their 4xx texts, Bayes on Redis", () => {
+test("the shared-state modules as rspamd parses them: greylist delay, rate-limit buckets of messages or recipients with their 4xx texts, Bayes on Redis", () => {
   const greylist = configured(edge(), "greylist");
   assert.equal(greylist.timeout, input.topology.spec.spam.greylist.delaySeconds);
   const rates = configured(edge(), "ratelimit").rates;
   assert.equal(rates.mailfleet_sender_ip.selector, "ip");
   assert.match(rates.mailfleet_recipient.bucket.message, /Too many messages for this recipient/);
+  // Buckets of messages count a message once, however many recipients it names.
+  assert.deepEqual([rates.mailfleet_sender_ip.bucket.skip_recipients, rates.mailfleet_recipient.bucket.skip_recipients], [true, true]);
   const outboundRates = configured(outbound(), "ratelimit").rates;
+  const { perLoginPerHour, perLoginRecipientsPerHour } = input.topology.spec.spam.ratelimits;
   assert.equal(outboundRates.mailfleet_login.selector, "user.lower");
+  assert.equal(outboundRates.mailfleet_login.bucket.skip_recipients, true);
+  assert.equal(outboundRates.mailfleet_login.bucket.burst, perLoginPerHour);
   assert.match(outboundRates.mailfleet_login.bucket.message, /Sending limit of \d+ messages per hour reached for this login/);
+  // A key of its own (rspamd keys a bucket by the selector's value), counting every recipient.
+  assert.equal(outboundRates.mailfleet_login_recipients.selector, "user.lower.prepend(recipients:)");
+  assert.equal(outboundRates.mailfleet_login_recipients.bucket.skip_recipients, undefined);
+  assert.equal(outboundRates.mailfleet_login_recipients.bucket.burst, perLoginRecipientsPerHour);
+  assert.match(outboundRates.mailfleet_login_recipients.bucket.message, /Sending limit of \d+ recipients per hour reached for this login/);
   const bayes = configured(edge(), "classifier").bayes;
   assert.equal(bayes.backend, "redis");
   assert.equal(bayes.autolearn, true);
+  assert.equal(bayes.min_learns, input.topology.spec.spam.bayesMinLearns);
 });
 
 test("outbound: listens on loopback only, no spam action at all, signs authenticated mail for the user's own domain only", () => {

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { parseFleet } from "../../components/build";
 import { ingressRules } from "../../components/compute/firewall";
 import { renderEdgeRspamd, renderOutboundRspamd } from "../../components/render/rspamd";
-import { renderValkey, VALKEY_PATHS } from "../../components/render/valkey";
+import { renderValkey, VALKEY_PATHS, VALKEY_UNITS } from "../../components/render/valkey";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { problemsOf, validRaw } from "../support/fixtures";
 import { labInput } from "../support/lab";
@@ -35,10 +35,14 @@ test("bad state and spam keys are refused with their key path and a fix", () => 
   assert.match(sizes.get("state.maxMemoryMb") ?? "", /from 32 to 65536/);
   assert.match(sizes.get("state.failoverAfterSeconds") ?? "", /from 1 to 600/);
   assert.match(problemsOf({ ...validRaw(), state: { hosts: ["mx1", "mx2"] } }).get("state.hosts") ?? "", /quorum needs at least 3.*list three hosts/);
-  const spam = problemsOf({ ...validRaw(), spam: { greylist: "sometimes", ratelimits: { perSenderIpPerMinute: 0, recipientsPerMessage: 1.5 } } });
+  const spam = problemsOf({ ...validRaw(), spam: { greylist: "sometimes", bayesMinLearns: 0, ratelimits: { perSenderIpPerMinute: 0, recipientsPerMessage: 1.5, perLoginRecipientsPerHour: 100_001 } } });
   assert.match(spam.get("spam.greylist") ?? "", /true, false, or \{ delaySeconds: 300 \}/);
   assert.match(spam.get("spam.ratelimits.perSenderIpPerMinute") ?? "", /from 1 to 100000/);
   assert.match(spam.get("spam.ratelimits.recipientsPerMessage") ?? "", /whole number of recipients/);
+  assert.match(spam.get("spam.ratelimits.perLoginRecipientsPerHour") ?? "", /whole number of recipients per hour from 1 to 100000 — like 500/);
+  assert.match(spam.get("spam.bayesMinLearns") ?? "", /learned messages of each class .* like 200/);
+  const defaults = parseFleet(validRaw()).spam;
+  assert.deepEqual([defaults.bayesMinLearns, defaults.ratelimits.perLoginRecipientsPerHour], [200, 500], "rspamd's own min_learns; recipients well above a person, far below a spam run");
   assert.match(problemsOf({ ...validRaw(), spam: { greylist: { delaySeconds: 0 } } }).get("spam.greylist.delaySeconds") ?? "", /from 1 to 3600/);
 });
 
@@ -59,7 +63,12 @@ test("Valkey and Sentinel: private address and loopback only, no login-free acce
     assert.match(sentinel, /^sentinel monitor mailfleet 192\.0\.2\.11 6379 2$/m);
     assert.match(sentinel, /^sentinel down-after-milliseconds mailfleet 2000$/m);
     assert.match(sentinel, /^user default on nopass resetchannels -@all \+ping \+sentinel\|masters/m, "without a login, only where the primary is");
-    for (const f of files) assert.deepEqual([f.secret, f.mode, f.group], [true, 0o640, "valkey"], f.path);
+    for (const f of files) {
+      // The configs hold passwords; the units' drop-ins name the configs only.
+      const config = Object.values(VALKEY_PATHS).includes(f.path as (typeof VALKEY_PATHS)[keyof typeof VALKEY_PATHS]);
+      assert.deepEqual([f.secret, f.mode, f.group], config ? [true, 0o640, "valkey"] : [false, 0o644, "root"], f.path);
+    }
+    assert.deepEqual(files.map((f) => f.path).sort(), [...Object.values(VALKEY_PATHS), ...Object.values(VALKEY_UNITS).map((u) => u.dropIn)].sort());
   }
   assert.deepEqual(renderValkey(input, hostNamed(input.topology, "mx2")), [], "mx2 is no state host");
 });

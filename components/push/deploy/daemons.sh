@@ -149,7 +149,9 @@ reload_backup_timer() {
 # rspamd's shared state (render/valkey.ts), on the state hosts only: the rendered files say whether
 # this host is one. Valkey has no reload: a changed config restarts it (SIGTERM saves the data set
 # first), an unchanged one leaves it running. Sentinel runs from its own copy, which it rewrites as
-# it learns; the copy is made again only when the rendered file changes.
+# it learns; the copy is made again only when the rendered file changes. Under systemd Debian's
+# units run them (their drop-ins name the fleet's files), so they start at boot and are restarted
+# when they die; without it (the lab) this script starts them as the units would.
 # Waits for the process, not its pid file, which Valkey removes before it lets go of its ports.
 stop_pid() {
   local n pid
@@ -160,32 +162,53 @@ stop_pid() {
   return 1
 }
 as_valkey() { setpriv --reuid="$VALKEY_GROUP" --regid="$VALKEY_GROUP" --init-groups "$@"; }
+# The files each daemon was last started from, as one sum; root's, beside the deploy state.
+valkey_sum() { cat "$@" 2>/dev/null | sha256sum; }
+valkey_changed() { [ "$(cat "$S/${1%.service}.sum" 2>/dev/null)" != "$2" ]; }
+# UNIT PIDFILE [CONFIG]: the unit under systemd; without it the daemon the unit runs, by its pid file.
+valkey_stop() {
+  if $systemd; then systemctl stop "$1"; else stop_pid "$2"; fi
+}
+valkey_running() {
+  if $systemd; then systemctl is-active --quiet "$1"; else alive "$2"; fi
+}
+valkey_start() {
+  if $systemd; then
+    systemctl enable --quiet "$1" && systemctl restart "$1"
+  else
+    install -d -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0755 "${2%/*}"
+    as_valkey "${1%.service}" "$3" && comes_up "$2"
+  fi
+}
 reload_valkey() {
-  local server=/run/valkey/valkey-server.pid sentinel=/run/valkey/valkey-sentinel.pid sum
+  local sum
+  if $systemd; then systemctl daemon-reload; fi
   if [ ! -f "$VALKEY_CONF" ]; then
-    stop_pid "$sentinel" && stop_pid "$server"
+    # Not (or no longer) a state host: Debian's units would run Debian's own config.
+    if $systemd; then systemctl disable --now --quiet "$SENTINEL_UNIT" "$VALKEY_UNIT" 2>/dev/null || true; return 0; fi
+    stop_pid "$SENTINEL_PID" && stop_pid "$VALKEY_PID"
     return
   fi
-  # Debian's own units would hold 127.0.0.1:6379 with Debian's config: the fleet's run instead.
-  if $systemd; then systemctl disable --now --quiet valkey-server valkey-sentinel 2>/dev/null || true; fi
-  install -d -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0750 /run/valkey
-  sum=$(sha256sum < "$VALKEY_CONF")
-  if ! alive "$server" || [ "$(cat /run/valkey/server.sum 2>/dev/null)" != "$sum" ]; then
-    stop_pid "$server" || return 1
-    as_valkey valkey-server "$VALKEY_CONF" || return 1
-    comes_up "$server" || return 1
-    echo "$sum" > /run/valkey/server.sum
+  sum=$(valkey_sum "$VALKEY_CONF" "$VALKEY_DROP_IN")
+  if ! valkey_running "$VALKEY_UNIT" "$VALKEY_PID" || valkey_changed "$VALKEY_UNIT" "$sum"; then
+    valkey_stop "$VALKEY_UNIT" "$VALKEY_PID" || return 1
+    valkey_start "$VALKEY_UNIT" "$VALKEY_PID" "$VALKEY_CONF" || return 1
+    echo "$sum" > "$S/${VALKEY_UNIT%.service}.sum"
   fi
-  sum=$(sha256sum < "$SENTINEL_CONF")
-  if [ "$(cat "$SENTINEL_STATE.sum" 2>/dev/null)" != "$sum" ]; then
-    stop_pid "$sentinel" || return 1
+  sum=$(valkey_sum "$SENTINEL_CONF" "$SENTINEL_DROP_IN")
+  if valkey_changed "$SENTINEL_UNIT" "$sum"; then
+    valkey_stop "$SENTINEL_UNIT" "$SENTINEL_PID" || return 1
     install -o "$VALKEY_GROUP" -g "$VALKEY_GROUP" -m 0640 "$SENTINEL_CONF" "$SENTINEL_STATE"
-    echo "$sum" > "$SENTINEL_STATE.sum"
+    echo "$sum" > "$S/${SENTINEL_UNIT%.service}.sum"
   fi
-  if ! alive "$sentinel"; then
-    as_valkey valkey-sentinel "$SENTINEL_STATE" || return 1
+  if ! valkey_running "$SENTINEL_UNIT" "$SENTINEL_PID"; then
+    valkey_start "$SENTINEL_UNIT" "$SENTINEL_PID" "$SENTINEL_STATE" || return 1
   fi
-  comes_up "$sentinel" && stays_alive "$server" && stays_alive "$sentinel"
+  if $systemd; then
+    systemctl is-active --quiet "$VALKEY_UNIT" && systemctl is-active --quiet "$SENTINEL_UNIT"
+  else
+    stays_alive "$VALKEY_PID" && stays_alive "$SENTINEL_PID"
+  fi
 }
 # The bundle this host runs, for node_exporter's textfile collector: which one, and since when.
 record_bundle() {

@@ -117,7 +117,7 @@ for p in "${paths[@]}"; do
 done | sort -u | awk 'NR == 1 || index($0, last "/") != 1 { print; last = $0 }' > "$work/layers"
 
 export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT PROMETHEUS_CONFIG ALERTMANAGER_CONFIG
-export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED
+export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP VALKEY_UNIT SENTINEL_UNIT SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED
 export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey as_valkey check_exporter
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate "$@"' validate "${daemons[@]}" >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2

@@ -49,6 +49,8 @@ check_valkey() {
            as_valkey timeout 10 valkey-sentinel "$dir/sentinel.conf" --daemonize no --port 0 --logfile "" --pidfile "$dir/sentinel.pid"; } 2>&1) || true
   rm -rf "$dir"
   [ "$(grep -c 'Configured to not listen anywhere, exiting' <<< "$out")" = 2 ] || { echo "$out" | grep -v 'Memory overcommit'; return 1; }
+  # Debian's units with the staged drop-ins, as systemd would load them (without looking up man pages).
+  systemd-analyze verify --man=no "$VALKEY_UNIT" "$SENTINEL_UNIT"
 }
 # A Prometheus daemon parses its flags (a bad one fails), then its own checker reads its config.
 check_exporter() {

@@ -31,7 +31,7 @@ export const EDGE_SCORES = { reject: 15, addHeader: 6, greylist: 4 } as const;
  * could end the string or the line.
  */
 function ucl(...words: string[]): string {
-  for (const word of words) if (!/^[A-Za-z0-9._:/$@*+=-]+$/.test(word)) throw new Error(`refusing to write ${JSON.stringify(word)} into an rspamd file`);
+  for (const word of words) if (!/^[A-Za-z0-9._:/$@*+=()-]+$/.test(word)) throw new Error(`refusing to write ${JSON.stringify(word)} into an rspamd file`);
   return `"${words.join(" ")}"`;
 }
 
@@ -121,13 +121,30 @@ function redis(input: RenderInput): RenderedFile {
  * Bayes on the shared state, so every edge scores with the same statistics: autolearn from clear
  * verdicts, and the users' own (the stores' Junk moves, rspamc learn_spam / learn_ham).
  */
-function bayes(): RenderedFile {
-  return file(`${LOCAL}/classifier-bayes.conf`, '# Tokens in the shared Valkey (redis.conf): one set of statistics for the farm.\nbackend = "redis";\nautolearn = true;\n# How often each worker recounts the learns rspamc stat shows (one SSCAN of the shared set).\nmonitor_timeout = 5;\n');
+function bayes(spam: FleetSpec["spam"]): RenderedFile {
+  return file(
+    `${LOCAL}/classifier-bayes.conf`,
+    [
+      "# Tokens in the shared Valkey (redis.conf): one set of statistics for the farm.",
+      'backend = "redis";',
+      "autolearn = true;",
+      "# Bayes scores once the farm has learned this many spam and as many ham messages (spam.bayesMinLearns).",
+      `min_learns = ${spam.bayesMinLearns};`,
+      "# How often each worker recounts the learns rspamc stat shows (one SSCAN of the shared set).",
+      "monitor_timeout = 5;",
+      "",
+    ].join("\n"),
+  );
 }
 
-/** A rate-limit bucket: `count` messages per `period`, answered with a 4xx and `message` past it. */
-function bucket(name: string, selector: string, count: number, period: "1m" | "1h", message: string): string[] {
-  return [`  ${name} = {`, `    selector = ${ucl(selector)};`, `    bucket = { burst = ${count}; rate = ${ucl(`${count}/${period}`)}; message = "${message}"; };`, "  }"];
+/**
+ * A rate-limit bucket: `count` messages (or recipients) per `period`, answered with a 4xx and
+ * `message` past it. rspamd's ratelimit adds a message's SMTP recipients to a bucket unless told
+ * skip_recipients: a bucket of messages counts each message once.
+ */
+function bucket(name: string, selector: string, count: number, unit: "messages" | "recipients", period: "1m" | "1h", message: string): string[] {
+  const perMessage = unit === "messages" ? " skip_recipients = true;" : "";
+  return [`  ${name} = {`, `    selector = ${ucl(selector)};`, `    bucket = { burst = ${count}; rate = ${ucl(`${count}/${period}`)};${perMessage} message = "${message}"; };`, "  }"];
 }
 
 const SENDER_LOGIN_MAP = `${LOCAL}/sender_login.map`;
@@ -296,19 +313,23 @@ function dnsListRules(spam: FleetSpec["spam"]): RenderedFile[] {
 }
 
 /**
- * Outbound abuse limits: each login's messages per hour, counted across the outbound hosts in the
- * shared state, so a stolen password cannot send a spam run through the fleet. Past it the user's
- * client gets a 4xx naming the limit, and rspamd logs the login (RATELIMITED with the bucket).
+ * Outbound abuse limits: each login's messages and recipients per hour, counted across the outbound
+ * hosts in the shared state, so a stolen password cannot send a spam run through the fleet (in few
+ * messages to many recipients, or in many). Past either the user's client gets a 4xx naming the
+ * limit, and rspamd logs the login (RATELIMITED with the bucket).
  */
 function outboundRatelimit(input: RenderInput): RenderedFile {
-  const { perLoginPerHour } = input.topology.spec.spam.ratelimits;
+  const { perLoginPerHour, perLoginRecipientsPerHour } = input.topology.spec.spam.ratelimits;
+  const tail = "reached for this login; try again later or ask the postmaster";
+  // rspamd keys a bucket by its selector's value alone: the recipients' bucket needs a value of its own.
   return file(
     `${LOCAL}/ratelimit.conf`,
     [
       "# The log line of a held message names the login (user:) and the bucket (RATELIMITED).",
       'info_symbol = "RATELIMITED";',
       "rates {",
-      ...bucket("mailfleet_login", "user.lower", perLoginPerHour, "1h", `Sending limit of ${perLoginPerHour} messages per hour reached for this login; try again later or ask the postmaster`),
+      ...bucket("mailfleet_login", "user.lower", perLoginPerHour, "messages", "1h", `Sending limit of ${perLoginPerHour} messages per hour ${tail}`),
+      ...bucket("mailfleet_login_recipients", "user.lower.prepend(recipients:)", perLoginRecipientsPerHour, "recipients", "1h", `Sending limit of ${perLoginRecipientsPerHour} recipients per hour ${tail}`),
       "}",
       "",
     ].join("\n"),
@@ -351,14 +372,14 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
         "# Counted in the shared state, so the limit holds whichever MX a sender reaches.",
         'info_symbol = "RATELIMITED";',
         "rates {",
-        ...bucket("mailfleet_sender_ip", "ip", perSenderIpPerMinute, "1m", "Too many messages from your address; try again later"),
-        ...bucket("mailfleet_recipient", "rcpts.lower", perRecipientPerMinute, "1m", "Too many messages for this recipient; try again later"),
+        ...bucket("mailfleet_sender_ip", "ip", perSenderIpPerMinute, "messages", "1m", "Too many messages from your address; try again later"),
+        ...bucket("mailfleet_recipient", "rcpts.lower", perRecipientPerMinute, "messages", "1m", "Too many messages for this recipient; try again later"),
         "}",
         "",
       ].join("\n"),
     ),
     redis(input),
-    bayes(),
+    bayes(spam),
     file(
       `${LOCAL}/milter_headers.conf`,
       [
