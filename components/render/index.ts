@@ -7,13 +7,14 @@ import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
 import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
+import { renderPostsrsd } from "./postsrsd";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
 import { renderEdgeWeb } from "./web";
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
+  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd],
   outbound: [renderOutboundPostfix, renderOutboundRspamd],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],
