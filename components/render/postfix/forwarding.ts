@@ -31,7 +31,11 @@ export function forwardingSettings(spec: FleetSpec): Setting[] {
       "An SRS address is a recipient only when postsrsd can reverse it: a forged one (bad hash, too old) gets 550 at RCPT, so the edge is no open relay.",
     ),
     setting("recipient_canonical_maps", srsTable(SRS_REVERSE_PORT), "Reverses SRS recipients to the original sender; any other address is left as it is."),
-    setting("recipient_canonical_classes", ["envelope_recipient", "header_recipient"]),
+    setting(
+      "recipient_canonical_classes",
+      "envelope_recipient",
+      "The envelope only: Postfix rewrites no header of mail from other hosts, so the bounce's To: keeps the SRS address its writer used.",
+    ),
     setting(
       "default_transport",
       `${FORWARD_TRANSPORT}:[${LOOPBACK}]:${FORWARD_PORT}`,
