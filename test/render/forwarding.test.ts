@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { RenderedFile } from "../../components/render/file";
 import { POSTSRSD_PATHS, renderPostsrsd } from "../../components/render/postsrsd";
 import { ARC_KEY, renderEdgeRspamd } from "../../components/render/rspamd";
 import { hostNamed, hostsOf } from "../../components/topology";
@@ -15,7 +16,7 @@ import { lab } from "../support/labRecords";
 
 const input = labInput();
 const fwd = forwardingDomain(input.topology.spec);
-const byPath = (files: { path: string }[], path: string) => files.find((f) => f.path === path) ?? assert.fail(`no ${path}`);
+const byPath = (files: RenderedFile[], path: string): RenderedFile => files.find((f) => f.path === path) ?? assert.fail(`no ${path}`);
 
 test("the forwarding domain has the edges as MX, an SPF record naming them, and the ARC key", () => {
   const { set, topology, spec } = lab();
