@@ -187,6 +187,13 @@ export const KEYS = {
     .default([]),
   aliases: z.record(z.string(), z.union([email, z.array(email).min(1)])).default({}),
   catchAll: z.record(z.string(), email).default({}),
+  // Forwards to foreign targets (issue 25): SRS secrets by name (the first signs, all verify) and the ARC key's selector.
+  forwarding: z
+    .strictObject({
+      srsKeys: z.array(z.string().regex(SELECTOR_RE, "not a key name — lowercase letters, digits and hyphens (srs1)")).min(1, "at least one SRS key name (srs1)").default(["srs1"]),
+      arcSelector: z.string().regex(SELECTOR_RE, "not a selector — lowercase letters, digits and hyphens (arc1)").default("arc1"),
+    })
+    .prefault({}),
   recipientDelimiter: z.enum(["+", "-", ""]).default("+"),
   messageSizeLimitMb: z.number().int().min(1).max(200).default(25),
   smarthost: z

@@ -150,6 +150,16 @@ export interface RateLimitSpec {
   recipientsPerMessage: number;
 }
 
+/**
+ * Forwarding (render/postfix/forwarding.ts): postsrsd's secrets, each made once under its name and kept
+ * in the stack's state (the first signs, every one verifies, so a new name put first rotates with an
+ * overlap), and the selector of the ARC key published at serverDomain.
+ */
+export interface ForwardingSpec {
+  srsKeys: string[];
+  arcSelector: string;
+}
+
 export interface SpamSpec {
   /**
    * DNS blocklists and allowlists in postscreen's `zone[=replies][*weight]` (parsed by ./dnsList), and
@@ -219,6 +229,8 @@ export interface FleetSpec {
   aliases: Record<string, string[]>;
   /** Hosted domain -> address that receives mail for unknown local parts. */
   catchAll: Record<string, string>;
+  /** How mail to foreign alias targets leaves: SRS-rewritten and ARC-sealed by the edges. */
+  forwarding: ForwardingSpec;
   recipientDelimiter: string;
   messageSizeLimitMb: number;
   smarthost?: SmarthostSpec;

@@ -5,6 +5,7 @@
  * A record's key says what it is, never what it holds: an address record is named for the host
  * it points at, a TXT record for its kind (`v=spf1`, `v=DKIM1` …).
  */
+import { publishedKeyNames } from "../keys/material";
 import { buildRecordSet, DnsRecord } from "../records";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook, standInAddresses } from "../topology/addresses";
@@ -59,7 +60,7 @@ export type PlannedRecord = Pick<DnsRecord, "name" | "zone" | "type" | "ttl" | "
 export function recordPlan(topology: Topology): PlannedRecord[] {
   const { spec } = topology;
   const addresses = standInAddresses(topology);
-  const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "planned" })));
+  const dkim = publishedKeyNames(spec).map((name) => ({ ...name, publicKey: "planned" }));
   const dane = spec.dnssec ? hostsOf(topology, "edge").map((h) => ({ host: h.name, spkiSha256: "planned" })) : [];
   const { records } = buildRecordSet(topology, addresses, dkim, dane);
   const keys = recordKeys(records, addresses);

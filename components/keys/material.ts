@@ -3,7 +3,9 @@
  * resources (made once, kept in state as secrets); offline it comes from a local key folder.
  */
 import { createHash, createPublicKey } from "node:crypto";
+import { FleetSpec } from "../config/spec";
 import { oncePer } from "../memo";
+import { forwardingDomain } from "../topology/naming";
 
 /** SHA-256 of a key's SubjectPublicKeyInfo (DER), hex: what a TLSA 3 1 1 record pins. */
 export function spkiSha256(keyPem: string): string {
@@ -35,6 +37,18 @@ export interface DkimKey {
 }
 
 type SelectorName = Pick<DkimKey, "domain" | "selector">;
+
+/**
+ * Every key published as a DKIM-style TXT record: each hosted domain's per selector, then the
+ * edges' ARC key, which seals under the forwarding domain.
+ */
+export function publishedKeyNames(spec: Pick<FleetSpec, "domains" | "dkim" | "serverDomain" | "forwarding">): SelectorName[] {
+  return [...spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector }))), arcKeyName(spec)];
+}
+
+export function arcKeyName(spec: Pick<FleetSpec, "serverDomain" | "forwarding">): SelectorName {
+  return { domain: forwardingDomain(spec), selector: spec.forwarding.arcSelector };
+}
 
 /** A key list by domain and selector, made once per list: a fleet looks up each of thousands of domains' keys. */
 const dkimIndex = oncePer((keys: readonly SelectorName[]) => new Map(keys.map((k) => [`${k.selector}._domainkey.${k.domain}`, k])));
@@ -70,6 +84,10 @@ export interface FleetKeys {
    * updates to the zone backend's Knot with. Secret.
    */
   tsig: Record<string, string>;
+  /** Forwarding: the ARC sealing key of the edges (a DKIM-style RSA key at the forwarding domain). Secret. */
+  arc: DkimKey;
+  /** postsrsd's secrets in forwarding.srsKeys order: the first signs, all verify. Secret. */
+  srs: string[];
   /** The shared state's passwords (Valkey ACL users and Sentinel), made once like the TSIG keys. Secret. */
   state: StatePasswords;
   /** dns: cloudflare with tls.mode acme: the API token the hosts' certbot edits the zones with. Secret. */

@@ -5,6 +5,8 @@
  *   <dir>/ca.crt, <dir>/ca.key           the fleet CA
  *   <dir>/hosts/<name>.crt, .key         one certificate per host
  *   <dir>/tsig/<name>.key                 one TSIG secret per host (base64), added to older folders
+ *   <dir>/arc/<domain>.<selector>.key     the edges' ARC key (forwarding), like a DKIM key
+ *   <dir>/srs/<name>.secret               one SRS secret per forwarding.srsKeys name
  * Every file is 0600 and the folders 0700.
  */
 import { X509Certificate, createPublicKey } from "node:crypto";
@@ -12,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import { Host, Topology, hostCertificateNames } from "../topology";
 import { FleetCa, createFleetCa, generateDkimKey, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
-import { DkimKey, FleetKeys, HostCertificate, STATE_USERS, StatePasswords } from "./material";
+import { arcKeyName, DkimKey, FleetKeys, HostCertificate, STATE_USERS, StatePasswords } from "./material";
 
 /**
  * What an offline render writes where the stack would put the Cloudflare token it creates at
@@ -37,13 +39,13 @@ function loadOrCreate<T>(paths: string[], read: (contents: string[]) => T | unde
   return value;
 }
 
-function dkimKeyPath(dir: string, domain: string, selector: string): string {
-  return join(dir, "dkim", `${domain}.${selector}.key`);
+function dkimKeyPath(dir: string, domain: string, selector: string, folder = "dkim"): string {
+  return join(dir, folder, `${domain}.${selector}.key`);
 }
 
-function dkimKey(dir: string, domain: string, selector: string): DkimKey {
+function dkimKey(dir: string, domain: string, selector: string, folder = "dkim"): DkimKey {
   return loadOrCreate(
-    [dkimKeyPath(dir, domain, selector)],
+    [dkimKeyPath(dir, domain, selector, folder)],
     ([privateKeyPem]) => ({
       domain,
       selector,
@@ -123,8 +125,20 @@ function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]):
   });
 }
 
+/** A generated password (64 hex digits) kept in its own file. */
+function password(path: string): string {
+  return loadOrCreate(
+    [path],
+    ([text]) => (/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined),
+    () => {
+      const made = generatePassword();
+      return [made, [`${made}\n`]];
+    },
+  );
+}
+
 export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
-  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig"), join(dir, "state")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig"), join(dir, "state"), join(dir, "arc"), join(dir, "srs")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const { spec } = topology;
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
   const ca = fleetCa(dir, spec.serverDomain);
@@ -144,18 +158,8 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
     }),
   );
   const cloudflare = spec.dns === "cloudflare" && spec.tls.mode === "acme" ? { cloudflareAcmeToken: spec.cloudflare?.acmeApiToken ?? OFFLINE_CLOUDFLARE_TOKEN } : {};
-  const state = Object.fromEntries(
-    STATE_USERS.map((user) => [
-      user,
-      loadOrCreate(
-        [join(dir, "state", `${user}.password`)],
-        ([text]) => (/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined),
-        () => {
-          const made = generatePassword();
-          return [made, [`${made}\n`]];
-        },
-      ),
-    ]),
-  ) as StatePasswords;
-  return { dkim, caCertPem: ca.certPem, hosts, tsig, state, ...cloudflare };
+  const state = Object.fromEntries(STATE_USERS.map((user) => [user, password(join(dir, "state", `${user}.password`))])) as StatePasswords;
+  const arcName = arcKeyName(spec);
+  const srs = spec.forwarding.srsKeys.map((name) => password(join(dir, "srs", `${name}.secret`)));
+  return { dkim, caCertPem: ca.certPem, hosts, tsig, state, arc: dkimKey(dir, arcName.domain, arcName.selector, "arc"), srs, ...cloudflare };
 }

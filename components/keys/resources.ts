@@ -13,7 +13,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hostCertificateNames, Topology } from "../topology";
 import { createFleetCa, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate } from "./generate";
-import { DkimKey, FleetKeys, STATE_USERS, StatePasswords } from "./material";
+import { arcKeyName, DkimKey, FleetKeys, STATE_USERS, StatePasswords } from "./material";
 
 /** Dynamic resource type tokens: pulumi-nodejs:dynamic/mailfleet:<type>. */
 const MODULE = "mailfleet";
@@ -57,6 +57,16 @@ export class DkimKeyResource extends pulumi.dynamic.Resource {
       MODULE,
       "DkimKey",
     );
+  }
+}
+
+/** The edges' ARC sealing key (forwarding): an RSA key made like a DKIM key, published at the forwarding domain. */
+export class ArcKeyResource extends pulumi.dynamic.Resource {
+  declare readonly publicKey: pulumi.Output<string>;
+  declare readonly privateKeyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: DkimKeyInputs, opts?: pulumi.CustomResourceOptions) {
+    super(dkimKeyProvider, name, { ...args, publicKey: undefined, privateKeyPem: undefined }, { ...opts, additionalSecretOutputs: ["privateKeyPem"] }, MODULE, "ArcKey");
   }
 }
 
@@ -212,12 +222,19 @@ export function fleetKeyResources(topology: Topology, parent: pulumi.Resource): 
   const tsig = (spec.dns === "zone" ? topology.hosts : []).map((host) =>
     pulumi.secret(new TsigKeyResource(`tsig-${host.name}`, { host: host.name }, opts).secret).apply((secret) => [host.name, secret] as const),
   );
+  // Forwarding: the ARC key is made like a DKIM key; each SRS secret once under its name.
+  const arcName = arcKeyName(spec);
+  const arcKey = new ArcKeyResource(`arc-${arcName.selector}-${arcName.domain}`, arcName, opts);
+  const arc = pulumi.all([arcKey.publicKey, pulumi.secret(arcKey.privateKeyPem)]).apply(([publicKey, privateKeyPem]): DkimKey => ({ ...arcName, publicKey, privateKeyPem }));
+  const srs = spec.forwarding.srsKeys.map((name) => pulumi.secret(new PasswordResource(`srs-${name}`, { user: `srs-${name}` }, opts).password));
   const state = STATE_USERS.map((user) => pulumi.secret(new PasswordResource(`state-${user}`, { user }, opts).password).apply((password) => [user, password] as const));
-  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig), pulumi.all(state)]).apply(([dkimKeys, caCertPem, certs, tsigs, passwords]) => ({
+  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig), pulumi.all(state), arc, pulumi.all(srs)]).apply(([dkimKeys, caCertPem, certs, tsigs, passwords, arcKey, srsSecrets]) => ({
     dkim: dkimKeys,
     caCertPem,
     hosts: Object.fromEntries(certs),
     tsig: Object.fromEntries(tsigs),
     state: Object.fromEntries(passwords) as StatePasswords,
+    arc: arcKey,
+    srs: srsSecrets,
   }));
 }

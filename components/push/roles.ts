@@ -18,8 +18,9 @@ import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
 import { SMARTHOST_CA } from "../render/postfix/outbound";
+import { POSTSRSD_PATHS } from "../render/postsrsd";
 import { RESOLVER_PATHS } from "../render/resolver";
-import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
+import { ARC_KEY, RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
@@ -42,7 +43,8 @@ const MONITORING_UNITS = [EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager
 export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
   // unbound: the validating resolver of the hosts that send to the Internet (render/resolver.ts).
-  edge: ["postfix", "postfix-lmdb", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  // postsrsd: the SRS addresses of forwarded mail (render/postsrsd.ts).
+  edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
   outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
@@ -57,8 +59,9 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
  * in the script). valkey does nothing on a host that is not a state host (its files say which).
  */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
-  // unbound first: Postfix and rspamd resolve through it from their start.
-  edge: ["unbound", "valkey", "postfix", "rspamd", "nginx", NODE_EXPORTER],
+  // unbound first: Postfix and rspamd resolve through it from their start; postsrsd before
+  // postfix: Postfix's SRS lookups need it answering.
+  edge: ["unbound", "valkey", "postsrsd", "postfix", "rspamd", "nginx", NODE_EXPORTER],
   outbound: ["unbound", "valkey", "postfix", "rspamd", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
   monitoring: [EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
@@ -116,7 +119,10 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/mailboxes`),
-    ...["milter_headers.conf", "rbl_group.conf", "greylist.conf", "classifier-bayes.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+    ...["milter_headers.conf", "rbl_group.conf", "greylist.conf", "classifier-bayes.conf", "arc.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
+    allow(ARC_KEY, 0o640, RSPAMD_GROUP),
+    allow(POSTSRSD_PATHS.settings),
+    allow(POSTSRSD_PATHS.secrets, 0o600),
     allow("/etc/rspamd/override.d/rbl.conf"),
     below(dirname(NGINX_CONF)),
     below(dirname(WEB_ROOT)),

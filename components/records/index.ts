@@ -5,7 +5,8 @@
  */
 import { ConfigError } from "../config/errors";
 import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
-import { DaneKey, DkimKey, findDkimKey } from "../keys/material";
+import { arcKeyName, DaneKey, DkimKey, findDkimKey } from "../keys/material";
+import { forwardingDomain } from "../topology/naming";
 import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
 import { Cname, dkimRecordName, smtpTlsaName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
@@ -90,6 +91,17 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
   // listed instead (config/spf.ts counts the lookups the same way).
   const edgeTerms = spfNamesEdgesByMx(edges.length) ? ["mx"] : ipTerms(edges.flatMap(addressesOf));
   const spf = ["v=spf1", ...edgeTerms, ...ipTerms(outboundAddresses), ...spfIncludes(spec).map((i) => `include:${i}`), "-all"].join(" ");
+
+  // Forwarding: the SRS return addresses (SRS0=…@fwd.<serverDomain>) lead back to the edges, which
+  // forward with them as the envelope sender; the ARC key the edges seal with sits beside them.
+  const forwarding = forwardingDomain(spec);
+  owner = { domain: spec.serverDomain };
+  for (const edge of edges) add(forwarding, { type: "MX", priority: MX_PRIORITY, exchange: edge.fqdn });
+  txt(forwarding, ["v=spf1", ...edgeTerms, "-all"].join(" "));
+  const arcName = arcKeyName(spec);
+  const arc = findDkimKey(dkim, arcName.domain, arcName.selector);
+  if (!arc) throw new Error(`no ARC key for ${dkimRecordName(arcName.selector, arcName.domain)}: the record set needs the key of forwarding.arcSelector`);
+  txt(dkimRecordName(arc.selector, arc.domain), `v=DKIM1; k=rsa; p=${arc.publicKey}`);
 
   const dmarc = [
     "v=DMARC1",

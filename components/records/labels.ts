@@ -6,6 +6,7 @@
 import { ConfigProblem, configProblem } from "../config/errors";
 import { FleetSpec } from "../config/spec";
 import { domainWebNames, namedHosts, Topology } from "../topology";
+import { forwardingDomain } from "../topology/naming";
 
 /** The names under a hosted domain that hold its policy TXT records. */
 export function domainPolicyNames(domain: string) {
@@ -83,8 +84,13 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
   return {
     services: {
       path: ["serverDomain"],
-      names: Object.values(topology.services).map((s) => [s.fqdn, addressTypes]),
-      shorten: "use a shorter server domain",
+      // The forwarding domain: SRS return addresses of forwarded mail, and the edges' ARC key.
+      names: [
+        ...Object.values(topology.services).map((s): [string, string] => [s.fqdn, addressTypes]),
+        [forwardingDomain(spec), "MX, TXT"],
+        [dkimRecordName(spec.forwarding.arcSelector, forwardingDomain(spec)), "TXT"],
+      ],
+      shorten: "use a shorter server domain (or ARC selector)",
       rename: "choose another server domain",
     },
     hosts: topology.hosts.map((h) => ({

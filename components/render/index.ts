@@ -7,6 +7,7 @@ import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
 import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
+import { renderPostsrsd } from "./postsrsd";
 import { renderResolver } from "./resolver";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
@@ -17,7 +18,7 @@ import { renderEdgeWeb } from "./web";
 const sendersResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb, sendersResolver],
+  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, sendersResolver],
   outbound: [renderOutboundPostfix, renderOutboundRspamd, sendersResolver],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],

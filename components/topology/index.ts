@@ -65,6 +65,14 @@ export const ALERTMANAGER_PORT = 9093;
 export const BLACKBOX_PORT = 9115;
 /** Dovecot 2.4's own OpenMetrics endpoint (service stats, inet_listener http) on the stores. */
 export const DOVECOT_METRICS_PORT = 9900;
+/**
+ * Forwarding on the edges (render/postfix/forwarding.ts), on loopback only and so in no firewall rule:
+ * postsrsd's two lookup tables (Debian's ports) and the smtpd that forwarded mail passes through to
+ * have its envelope sender rewritten.
+ */
+export const SRS_FORWARD_PORT = 10001;
+export const SRS_REVERSE_PORT = 10002;
+export const FORWARD_PORT = 10027;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {

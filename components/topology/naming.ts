@@ -24,3 +24,12 @@ export function namedHosts(spec: Pick<FleetSpec, "hosts">): NamedHost[] {
       : { host: { ...h, name: h.name }, namePath: ["hosts", h.role, i, "name"] };
   });
 }
+
+/**
+ * The name forwarded mail leaves under (render/postfix/forwarding.ts): its SRS return addresses
+ * (SRS0=…@fwd.<serverDomain>, MX the edges) and its ARC seals' d=. A name of its own, so that it
+ * never meets a hosted domain's mailboxes or records, even where serverDomain is one.
+ */
+export function forwardingDomain(spec: Pick<FleetSpec, "serverDomain">): string {
+  return `fwd.${spec.serverDomain}`;
+}

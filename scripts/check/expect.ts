@@ -10,7 +10,7 @@ import { givenAddresses } from "../../components/build";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, Host, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
-import { DkimKey } from "../../components/keys/material";
+import { DkimKey, publishedKeyNames } from "../../components/keys/material";
 import { dnsblZone, parseDkimRecord } from "./parse";
 
 export interface Expected {
@@ -94,7 +94,7 @@ export function expectedFromStack(stack: string, options: ExpectOptions = {}): E
   const given = outputs.dkimTxt ? dkimKeys(outputs.dkimTxt) : undefined;
   // Without the keys the record set still needs one per selector; the DKIM check then judges the
   // published key by its form alone (dkimKeysKnown: false), never by this empty placeholder.
-  const keys = given ?? spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: "" })));
+  const keys = given ?? publishedKeyNames(spec).map((name) => ({ ...name, publicKey: "" }));
   return {
     stack,
     topology,

@@ -85,7 +85,7 @@ export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./hos
 export { ACME, BACKUP, RBL, RBL_ZONES, ROOT } from "./peers";
 export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
-export { CLIENT, EXT, EXT_USER } from "./peers";
+export { CLIENT, EXT, EXT_GONE, EXT_USER } from "./peers";
 export * from "./clients";
 
 const REPO = join(__dirname, "..", "..");

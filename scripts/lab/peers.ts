@@ -22,6 +22,8 @@ export const RBL_ZONES = { block: "bl.example.net", allow: "wl.example.net" } as
 export const ROOT = peer("root");
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
+/** An address ext accepts and bounces: the far end of a forward whose bounce must find its way back. */
+export const EXT_GONE = `gone@${EXT_DOMAIN}`;
 
 /** The TTL of the lab's peer zones. */
 const PEER_TTL = 300;
@@ -97,6 +99,9 @@ export function extPostfixMainCf(): string {
     // Like a strict receiver: a client without forward-confirmed reverse DNS is turned away.
     "smtpd_client_restrictions = reject_unknown_client_hostname",
     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+    // A recipient ext accepts and then cannot deliver (.invalid never resolves): its bounce goes to the
+    // envelope sender, which for a forward is the fleet's SRS address (test/lab/forwarding.test.ts).
+    `virtual_alias_maps = inline:{ {${EXT_GONE}=${EXT_GONE.split("@")[0]}@nowhere.invalid} }`,
     "smtpd_milters = inet:127.0.0.1:11332",
     "milter_default_action = tempfail",
     // Receiving over STARTTLS with the key its TLSA record pins.

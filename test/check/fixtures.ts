@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { parseFleetConfig, readStackConfig } from "../../components/config";
+import { publishedKeyNames } from "../../components/keys/material";
 import { buildRecordSet } from "../../components/records";
 import { buildTopology } from "../../components/topology";
 import { givenAddresses } from "../../components/build";
@@ -50,7 +51,7 @@ export const RSA512 = generateKeyPairSync("rsa", { modulusLength: 512 }).publicK
 
 export const spec = parseFleetConfig(readStackConfig("lab", { passphrase: "mailfleet-lab" }).raw);
 export const topology = buildTopology(spec);
-const keys = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: RSA2048 })));
+const keys = publishedKeyNames(spec).map((name) => ({ ...name, publicKey: RSA2048 }));
 /** The key every good MX certificate carries here, and so the TLSA record's hash. */
 export const SPKI_SHA256 = "ab".repeat(32);
 export const recordSet = buildRecordSet(topology, givenAddresses(spec), keys, fakeDane(topology));

@@ -116,7 +116,7 @@ describe("the record plan", () => {
   it("refuses a record set that is not the plan, naming what is missing and what was not planned", () => {
     const plan = recordPlan(lab.topology);
     const withoutMx = lab.set.records.filter((r) => !(r.type === "MX" && r.exchange.startsWith("mx2.")));
-    assert.throws(() => recordsAsPlanned(plan, withoutMx, lab.addresses), /missing MX example\.com mx2\.mail\.example\.com, MX example\.org mx2\.mail\.example\.com; unplanned none/);
+    assert.throws(() => recordsAsPlanned(plan, withoutMx, lab.addresses), /missing MX fwd\.mail\.example\.com mx2\.mail\.example\.com, MX example\.com mx2\.mail\.example\.com, MX example\.org mx2\.mail\.example\.com; unplanned none/);
     const extra: DnsRecord = { name: "extra.example.com", type: "CNAME", target: "mail.mail.example.com", ...at };
     assert.throws(() => recordsAsPlanned(plan, [...lab.set.records, extra], lab.addresses), /missing none; unplanned CNAME extra\.example\.com/);
   });

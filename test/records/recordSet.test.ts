@@ -10,7 +10,7 @@ import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../co
 import { buildRecordSet, DnsRecord, recordNames, txtStrings } from "../../components/records";
 import { buildTopology, domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
 import { fakeDane, fakeDkim, lab } from "../support/labRecords";
-import { daneKeys } from "../../components/keys/material";
+import { daneKeys, publishedKeyNames } from "../../components/keys/material";
 
 const S = "mail.example.com";
 const DOMAINS = ["example.com", "example.org"];
@@ -97,7 +97,7 @@ describe("DKIM (RFC 6376)", () => {
   const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
   const p = publicKey.toString("base64");
   const rotating = lab((raw) => (raw.dkim = { selectors: ["lab1", "lab2"], active: "lab2" }));
-  const keys = rotating.spec.domains.flatMap((domain) => ["lab1", "lab2"].map((selector) => ({ domain, selector, publicKey: p })));
+  const keys = publishedKeyNames(rotating.spec).map((name) => ({ ...name, publicKey: p }));
   const set = buildRecordSet(rotating.topology, rotating.addresses, keys);
 
   it("a 2048-bit key splits into character-strings of at most 255 bytes that rejoin to the record", () => {

@@ -9,7 +9,7 @@ import { BACKUP_PATHS, BACKUP_SCRIPT_SOURCE, backupSchedule, renderStoreBackup }
 import { RenderedFile } from "../../components/render/file";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
-import { TEST_STATE_PASSWORDS, validRaw } from "../support/fixtures";
+import { TEST_FORWARDING_KEYS, TEST_STATE_PASSWORDS, validRaw } from "../support/fixtures";
 import { testRenderInput } from "../support/renderInput";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { buildFleet } from "../../components/build";
@@ -19,7 +19,7 @@ import { join } from "node:path";
 
 /** The backup files embed no key material. */
 /** The backup files use no key. */
-const NO_KEYS = { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS };
+const NO_KEYS = { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS };
 
 const PASSWORD = "a long enough repository password";
 

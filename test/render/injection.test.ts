@@ -7,7 +7,7 @@
  * carries none of that file's structural characters (separators, quotes, comment and brace
  * characters), so it cannot add a list element, a field or a directive within a line either.
  */
-import { TEST_STATE_PASSWORDS } from "../support/fixtures";
+import { TEST_FORWARDING_KEYS, TEST_STATE_PASSWORDS } from "../support/fixtures";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { ConfigError, FleetSpec, parseFleetConfig } from "../../components/config";
 import { createFleetCa, issueHostCertificate } from "../../components/keys/generate";
-import { FleetKeys } from "../../components/keys/material";
+import { arcKeyName, FleetKeys } from "../../components/keys/material";
 import { validRaw } from "../support/fixtures";
 import { buildTopology } from "../../components/topology";
 
@@ -25,15 +25,14 @@ const cert = issueHostCertificate(ca, "host.mail.example.com", []);
 
 /** The same key material for every name, so that only the swapped token can change the output. */
 function keysFor(spec: FleetSpec): FleetKeys {
+  const pair = {
+    publicKey: dkimPair.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+    privateKeyPem: dkimPair.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  };
   return {
-    dkim: spec.domains.flatMap((domain) =>
-      spec.dkim.selectors.map((selector) => ({
-        domain,
-        selector,
-        publicKey: dkimPair.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
-        privateKeyPem: dkimPair.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-      })),
-    ),
+    dkim: spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, ...pair }))),
+    arc: { ...arcKeyName(spec), ...pair },
+    srs: TEST_FORWARDING_KEYS.srs,
     caCertPem: ca.certPem,
     hosts: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, cert])),
     tsig: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),

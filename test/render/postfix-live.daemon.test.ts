@@ -5,7 +5,7 @@
  * small Python stand-ins that speak just enough of their protocols; Postfix is stopped at the
  * end of each run.
  */
-import { TEST_STATE_PASSWORDS } from "../support/fixtures";
+import { TEST_FORWARDING_KEYS, TEST_STATE_PASSWORDS } from "../support/fixtures";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { file, RenderedFile } from "../../components/render/file";
@@ -18,7 +18,7 @@ import { lab } from "../support/labRecords";
 import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 const { topology, addresses } = lab();
-const input: TestRenderInput = testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS }, mtaStsPolicy(topology).policy);
+const input: TestRenderInput = testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 

@@ -8,6 +8,7 @@ import { postscreenAllowSite } from "../../components/config/dnsList";
 import { describe, it } from "node:test";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostsOf } from "../../components/topology";
+import { forwardingDomain } from "../../components/topology/naming";
 import { withDebian13Host, Debian13Host } from "../support/debian13";
 import { TestRenderInput } from "../support/renderInput";
 import { labInput } from "./postfix.fixtures";
@@ -104,7 +105,26 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     lmtp_bind_address: own.ipv4,
     smtpd_sasl_auth_enable: "no",
   });
-  assert.deepEqual(inetServices(h), ["smtp inet postscreen"], "port 25 goes through postscreen; no other port listens");
+  // Port 25 goes through postscreen; the only other listener is loopback's, where forwards re-enter for SRS.
+  assert.deepEqual(inetServices(h), ["smtp inet postscreen", "127.0.0.1:10027 inet smtpd"]);
+  const fwd = forwardingDomain(spec);
+  assert.deepEqual(postconf(h, ["relay_domains", "relay_recipient_maps", "recipient_canonical_maps", "default_transport"]), {
+    relay_domains: fwd,
+    relay_recipient_maps: "tcp:127.0.0.1:10002",
+    recipient_canonical_maps: "tcp:127.0.0.1:10002",
+    default_transport: "forward:[127.0.0.1]:10027",
+  });
+  assert.deepEqual(
+    postconf(h, ["127.0.0.1:10027/inet/cleanup_service_name", "127.0.0.1:10027/inet/content_filter", "127.0.0.1:10027/inet/receive_override_options", "srscleanup/unix/sender_canonical_maps", "srscleanup/unix/sender_canonical_classes"], "-P"),
+    {
+      "127.0.0.1:10027/inet/cleanup_service_name": "srscleanup",
+      "127.0.0.1:10027/inet/content_filter": "smtp:",
+      "127.0.0.1:10027/inet/receive_override_options": "no_milters",
+      "srscleanup/unix/sender_canonical_maps": "tcp:127.0.0.1:10001",
+      "srscleanup/unix/sender_canonical_classes": "envelope_sender",
+    },
+    "only mail re-entering on loopback (forwards) gets an SRS sender",
+  );
   // The tables as Postfix reads them: per-mailbox LMTP to the right store, aliases expanded.
   const lmtp = Object.entries(input.topology.mailboxStore).map(([mailbox, store]) => `${mailbox} lmtp:inet:[${input.addresses[store].ipv4}]:24`);
   assert.deepEqual(lookup(h, "mailboxes", Object.keys(input.topology.mailboxStore)), lmtp);

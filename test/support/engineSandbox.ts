@@ -17,12 +17,12 @@ export const LAB_PASSPHRASE = "mailfleet-lab";
  * What an `up` of the lab stack makes, read from the stack file (so a host or a key more is no edit
  * here): its hosts and domains, and its resources: the stack, the MailFleet component, the fleet CA,
  * a DKIM key per domain and selector, a certificate and a TSIG key per host, the state service's
- * passwords (the engine leaves its default provider out of the counts).
+ * passwords, forwarding's ARC key and SRS secrets (the engine leaves its default provider out of the counts).
  */
 export function labStackShape(): { hosts: string[]; domains: string[]; resources: number } {
   const { spec } = readStackSpec("lab", { passphrase: LAB_PASSPHRASE });
   const hosts = buildTopology(spec).hosts.map((h) => h.name).sort();
-  const resources = 2 + 1 + spec.domains.length * spec.dkim.selectors.length + 2 * hosts.length + STATE_USERS.length;
+  const resources = 2 + 1 + spec.domains.length * spec.dkim.selectors.length + 2 * hosts.length + STATE_USERS.length + 1 + spec.forwarding.srsKeys.length;
   return { hosts, domains: [...spec.domains].sort(), resources };
 }
 

@@ -49,3 +49,8 @@ export const ADMIN_USER = /system account.*use a dedicated admin user such as ma
 
 /** Stand-in passwords of the state service's users, for renders that need keys but test none of them. */
 export const TEST_STATE_PASSWORDS = { rspamd: "a".repeat(64), replica: "b".repeat(64), sentinel: "c".repeat(64), learn: "d".repeat(64) };
+/** Forwarding's keys for renders that need no real ones: the ARC key of the fixtures' forwarding domain and one SRS secret. */
+export const TEST_FORWARDING_KEYS = {
+  arc: { domain: "fwd.mail.example.com", selector: "arc1", publicKey: "AA==", privateKeyPem: "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n" },
+  srs: ["e".repeat(64)],
+};

@@ -1,6 +1,7 @@
 /** The lab stack as the record tests see it: spec, topology, the given addresses, stand-in DKIM keys. */
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
+import { publishedKeyNames } from "../../components/keys/material";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, hostsOf, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -29,5 +30,5 @@ export function fakeDane(topology: Topology) {
 
 /** A stand-in public key per domain and selector: the record tests check placement, not key material. */
 export function fakeDkim(spec: FleetSpec) {
-  return spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => ({ domain, selector, publicKey: `FAKE${selector}${domain.length}` })));
+  return publishedKeyNames(spec).map(({ domain, selector }) => ({ domain, selector, publicKey: `FAKE${selector}${domain.length}` }));
 }

@@ -7,6 +7,7 @@ import { HostKeys, Parsed } from "../schema";
 import { aliasAddresses, aliasesWithoutLoops, aliasMap, aliasTargetsExist } from "./aliases";
 import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
 import { dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
+import { srsKeysListedOnce } from "./forwarding";
 import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
 import { RuleInput, Rule } from "./input";
 import { adminIsMailbox, catchAllsDeliver, mailboxAddresses, mailboxesListedOnce } from "./mailboxes";
@@ -26,6 +27,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   aliasesWithoutLoops,
   adminIsMailbox,
   catchAllsDeliver,
+  srsKeysListedOnce,
   dkimSelectors,
   spfWithinLookupLimit,
   namesInZones,

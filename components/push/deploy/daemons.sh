@@ -210,6 +210,27 @@ reload_valkey() {
     stays_alive "$VALKEY_PID" && stays_alive "$SENTINEL_PID"
   fi
 }
+# postsrsd (render/postsrsd.ts) reads its settings and secrets only when it starts and has no
+# reload: changed files restart it (under systemd its unit, which runs Debian's launcher), unchanged
+# ones leave it running. Without systemd the launcher runs detached with a pid file.
+postsrsd_run=/run/mailfleet-postsrsd
+reload_postsrsd() {
+  local pid=$postsrsd_run/postsrsd.pid sum
+  sum=$(cat /etc/default/postsrsd /etc/postsrsd.secret | sha256sum)
+  install -d -m 0700 "$postsrsd_run"
+  if $systemd; then
+    if [ "$(cat "$postsrsd_run/sum" 2>/dev/null)" != "$sum" ] || ! systemctl is-active --quiet postsrsd; then systemctl restart postsrsd || return 1; fi
+    systemctl enable --quiet postsrsd
+  else
+    if ! alive "$pid" || [ "$(cat "$postsrsd_run/sum" 2>/dev/null)" != "$sum" ]; then
+      stop_pid "$pid" || return 1
+      setsid /usr/share/postsrsd/postsrsd-systemd-launcher </dev/null >>/var/log/postsrsd.log 2>&1 &
+      echo $! > "$pid"
+    fi
+    comes_up "$pid" && stays_alive "$pid" || return 1
+  fi
+  echo "$sum" > "$postsrsd_run/sum"
+}
 # The bundle this host runs, for node_exporter's textfile collector: which one, and since when.
 record_bundle() {
   local hash
@@ -225,7 +246,7 @@ reload_all() {
     if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
     if [[ $d == prometheus* ]]; then
       reload_exporter "$d" || { log "$d did not reload"; return 1; }
-    elif $systemd && [ "$d" != valkey ]; then
+    elif $systemd && [ "$d" != valkey ] && [ "$d" != postsrsd ]; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }

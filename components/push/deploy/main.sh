@@ -73,8 +73,8 @@ case "$role" in
     # since Dovecot refuses every login while its passdb file is missing.
     target_dir "$LOCK_LIST"
     if [ ! -e "$dir/${LOCK_LIST##*/}" ]; then install -m 0640 -o root -g dovecot /dev/null "$dir/${LOCK_LIST##*/}"; fi ;;
-  outbound)
-    # Root's, readable by rspamd's group: rspamd reads the keys, never writes them.
+  edge|outbound)
+    # Root's, readable by rspamd's group: rspamd reads the keys (DKIM, ARC), never writes them.
     managed_dir "$RSPAMD_DKIM_DIR" "root:$RSPAMD_GROUP" 0750 ;;
   dns)
     managed_dir "$KNOT_ZONE_DIR" root:knot 0750 ;;
@@ -118,7 +118,7 @@ done | sort -u | awk 'NR == 1 || index($0, last "/") != 1 { print; last = $0 }' 
 
 export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT PROMETHEUS_CONFIG ALERTMANAGER_CONFIG
 export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP VALKEY_UNIT SENTINEL_UNIT SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED
-export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey as_valkey check_exporter
+export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey check_postsrsd as_valkey check_exporter
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate "$@"' validate "${daemons[@]}" >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2
   die "validation failed: nothing was changed"

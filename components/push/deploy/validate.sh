@@ -66,6 +66,12 @@ check_exporter() {
     prometheus-blackbox-exporter) out=$("/usr/bin/$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
   esac
 }
+# postsrsd has no checker of its own: its settings file must be shell Debian's launcher can source,
+# and there must be a secret to sign with.
+check_postsrsd() {
+  bash -n /etc/default/postsrsd || return 1
+  [ -s /etc/postsrsd.secret ] || { echo "/etc/postsrsd.secret is empty: postsrsd would have no secret to sign with"; return 1; }
+}
 check_nft() { if $has_nft; then nft -c -f "$NFT_CONF"; fi; }
 # validate DAEMON...: under errexit, so the first failing check ends it (check_knot relies on that).
 validate() {

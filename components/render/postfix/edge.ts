@@ -11,6 +11,7 @@ import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
+import { forwardingServices, forwardingSettings } from "./forwarding";
 import { hostedAliases, mailboxTransports } from "./tables";
 
 const MAILBOX_TABLE = "mailboxes";
@@ -83,6 +84,7 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
     setting("smtpd_tls_security_level", "may", "Offer STARTTLS on port 25; RFC 3207 forbids requiring it of a public MX."),
     daneTls(),
     setting("milter_default_action", "accept", "Mail keeps flowing unscanned when rspamd is down, rather than being deferred."),
+    ...forwardingSettings(spec),
     setting("postscreen_access_list", "permit_mynetworks"),
     setting(
       "postscreen_greet_action",
@@ -118,6 +120,7 @@ function edgeServices(spec: FleetSpec): Service[] {
     { service: "tlsproxy", type: "unix", maxproc: "0", command: "tlsproxy" },
     ...coreServices(spec),
     { service: "lmtp", type: "unix", command: "lmtp" },
+    ...forwardingServices(),
   ];
 }
 

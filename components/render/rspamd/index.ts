@@ -5,7 +5,7 @@
  */
 import { parseDnsList } from "../../config/dnsList";
 import { FleetSpec } from "../../config/spec";
-import { findDkimKey } from "../../keys/material";
+import { arcKeyName, findDkimKey } from "../../keys/material";
 import { oncePer } from "../../memo";
 import { Host } from "../../topology";
 import { RenderedFile, file } from "../file";
@@ -336,6 +336,32 @@ function outboundRatelimit(input: RenderInput): RenderedFile {
   );
 }
 
+export const ARC_KEY = `${RSPAMD_DKIM_DIR}/arc.key`;
+
+/**
+ * ARC (RFC 8617) on the edges: every message taken in is sealed with the fleet's ARC key under
+ * the forwarding domain (fwd.<serverDomain>), recording the SPF, DKIM and DMARC results seen here, so a receiver of a forward that
+ * trusts the fleet can rely on them where the forward breaks SPF. rspamd sees only the alias, before
+ * Postfix expands it: what stays in a mailbox is sealed too, which costs three headers and no trust.
+ */
+function arcSealing(input: RenderInput): RenderedFile[] {
+  const { domain, selector } = arcKeyName(input.topology.spec);
+  const lines = [
+    "# Seal what arrives from the Internet, as the forwarding domain, whatever the sender's domain.",
+    "sign_inbound = true;",
+    "sign_local = false;",
+    "sign_authenticated = false;",
+    `use_domain_sign_inbound = ${ucl(domain)};`,
+    "use_esld = false;",
+    "allow_hdrfrom_mismatch = true;",
+    "allow_username_mismatch = true;",
+    "try_fallback = false;",
+    `domain { ${ucl(domain)} { selector = ${ucl(selector)}; path = ${ucl(ARC_KEY)}; } }`,
+    "",
+  ];
+  return [file(`${LOCAL}/arc.conf`, lines.join("\n")), file(ARC_KEY, input.keys.arc.privateKeyPem, { secret: true, mode: 0o640, group: RSPAMD_GROUP })];
+}
+
 /** Spam scoring of mail from the Internet; spec.spam.warnOnly keeps it to headers. */
 export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[] {
   const { spam } = input.topology.spec;
@@ -344,6 +370,7 @@ export function renderEdgeRspamd(input: RenderInput, host: Host): RenderedFile[]
   return [
     ...workers(input, host),
     file(`${LOCAL}/dkim_signing.conf`, "# The edge receives; only the outbound MTA signs.\nenabled = false;\n"),
+    ...arcSealing(input),
     ...dnsListRules(spam),
     actions([
       ...(spam.warnOnly
