@@ -24,7 +24,7 @@ import { RenderedFile } from "../../components/render/file";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { CheckResult, CHECKS } from "../../scripts/check/result";
-import { Debian13Host, RunResult } from "../support/debian13";
+import { beforeVmail, Debian13Host, RunResult } from "../support/debian13";
 import { validRaw } from "../support/fixtures";
 import { testRenderInput } from "../support/renderInput";
 import { bootstrapLiveFiles } from "../support/tlsLive";
@@ -54,7 +54,7 @@ function storeFiles(): RenderedFile[] {
     "\nprotocols =\nservice auth {\n  inet_listener auth-postfix {\n    listen = 127.0.0.1\n  }\n}\nservice stats {\n  inet_listener http {\n    listen = 127.0.0.1\n  }\n}\n";
   const input = testRenderInput(build.topology, givenAddresses(spec), keys, "");
   return [
-    ...build.hostFiles.store1.map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f)),
+    ...beforeVmail(build.hostFiles.store1).map((f) => (f.path === DOVECOT_CONF ? { ...f, content: f.content + loopback } : f)),
     // The certificate files deploy.sh would install before Dovecot first reads them.
     ...bootstrapLiveFiles(input, hostNamed(build.topology, "store1")),
   ];

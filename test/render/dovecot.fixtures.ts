@@ -4,7 +4,7 @@ import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { renderStoreDovecot } from "../../components/render/dovecot";
 import { file } from "../../components/render/file";
 import { LOCK_PATHS } from "../../components/render/lock";
-import { VMAIL } from "../../components/topology/vmail";
+import { beforeVmail } from "../support/debian13";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology, hostNamed } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -23,8 +23,7 @@ export function labInput(change: (raw: Record<string, any>) => void = () => {}):
 
 export const LAB = labInput();
 /** The store's rendered files, plus the empty lock list deploy.sh makes where none is (render/lock.ts). */
-/** The vmail group does not exist when the files are placed (deploy.sh makes it first; the daemon test's prelude later): those files start as root's. */
 export const filesOf = (input: TestRenderInput, store: string) => [
-  ...renderStoreDovecot(input, hostNamed(input.topology, store)).map((f) => (f.group === VMAIL.group ? { ...f, group: "root" } : f)),
+  ...beforeVmail(renderStoreDovecot(input, hostNamed(input.topology, store))),
   file(LOCK_PATHS.list, "", { mode: 0o640, group: "dovecot" }),
 ];

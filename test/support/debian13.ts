@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../components/render/file";
+import { VMAIL } from "../../components/topology/vmail";
 import { requireTier } from "./tier";
 
 export const DEBIAN13_ROOT = process.env.MAILFLEET_DEBIAN13_ROOT ?? "/var/cache/mailfleet/trixie-root";
@@ -31,6 +32,12 @@ export function asUser(user: string, argv: string[]): string[] {
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/**
+ * A store's files as a fresh host can take them: the vmail group does not exist yet when files are
+ * placed (deploy.sh makes it first; a test makes it after boot), so its files start as root's.
+ */
+export const beforeVmail = (files: RenderedFile[]): RenderedFile[] => files.map((f) => (f.group === VMAIL.group ? { ...f, group: "root" } : f));
 
 export class Debian13Host {
   private readonly dir = mkdtempSync(join(tmpdir(), "mailfleet-debian13-"));
