@@ -16,6 +16,7 @@ import { file, RenderedFile } from "../../components/render/file";
 import { renderHost } from "../../components/render";
 import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { TLS_LIVE_DIR } from "../../components/render/input";
+import { ROOT_KEY } from "../../components/render/resolver";
 import { TEXTFILE_DIR } from "../../components/render/monitoring";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
@@ -336,8 +337,9 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
   // rspamd, Postfix and Valkey (out1 is a state host) keep their own state there; the DKIM directory is asserted on
-  // its own; the daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts).
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", ...DEPLOY_RUNTIME, TLS_LIVE_DIR];
+  // its own; the daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts),
+  // and so is unbound's trust anchor, seeded once (render/resolver.ts) and kept current by unbound.
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", ...DEPLOY_RUNTIME, TLS_LIVE_DIR, ROOT_KEY];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();
