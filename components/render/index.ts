@@ -5,7 +5,7 @@ import { renderStoreDovecot } from "./dovecot";
 import { RenderedFile } from "./file";
 import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
-import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
+import { renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
@@ -13,8 +13,8 @@ import { renderValkey } from "./valkey";
 import { renderEdgeWeb } from "./web";
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb],
-  outbound: [renderOutboundPostfix, renderOutboundRspamd],
+  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],
 };

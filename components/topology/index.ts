@@ -65,6 +65,10 @@ export const ALERTMANAGER_PORT = 9093;
 export const BLACKBOX_PORT = 9115;
 /** Dovecot 2.4's own OpenMetrics endpoint (service stats, inet_listener http) on the stores. */
 export const DOVECOT_METRICS_PORT = 9900;
+/** Debian's prometheus-postfix-exporter (queues from showq, counters from Postfix's own log) on the edges and outbound hosts. */
+export const POSTFIX_EXPORTER_PORT = 9154;
+/** mtail's metrics (deliveries by transport and status, from Postfix's own log) beside it. */
+export const MTAIL_PORT = 3903;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -112,6 +116,11 @@ const STATE_PORTS: Port[] = (["edge", "outbound", "state"] as const).flatMap((fr
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
 /** Every host's metrics, for the fleet's monitoring hosts and the operator's own Prometheus only. */
 const nodeExporter: Port = { port: NODE_EXPORTER_PORT, service: "node-exporter", from: "scrapers" };
+/** An MTA's queue and delivery metrics (edge and outbound), for the same scrapers. */
+const mtaExporters: Port[] = [
+  { port: POSTFIX_EXPORTER_PORT, service: "postfix-exporter", from: "scrapers" },
+  { port: MTAIL_PORT, service: "mtail", from: "scrapers" },
+];
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {
   switch (role) {
@@ -123,6 +132,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         { port: HTTPS_PORT, service: "https", from: "any" },
         // The users' spam and ham reports (rspamd's learn API, behind its enable_password).
         { port: RSPAMD_CONTROLLER_PORT, service: "rspamd-controller", from: "store" },
+        ...mtaExporters,
         nodeExporter,
         ssh,
       ];
@@ -130,6 +140,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
       return [
         { port: SUBMISSION_PORT, service: "submission", from: "any" },
         { port: SUBMISSIONS_PORT, service: "submissions", from: "any" },
+        ...mtaExporters,
         nodeExporter,
         ssh,
       ];
