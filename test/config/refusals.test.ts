@@ -171,6 +171,8 @@ const REFUSALS: Row[] = [
     /not an http\(s\) URL .* like https:\/\/alerts\.example\.net\/hook\/TOKEN/],
   ["a certificate threshold certbot never reaches", (r) => (r.monitoring = { thresholds: { certificateDays: 90 } }), ["monitoring.thresholds.certificateDays"],
     /certbot renews 30 days before the end; give at most 60/],
+  ["a queue age the postfix exporter cannot tell", (r) => (r.monitoring = { thresholds: { queueStuckSeconds: 3600 } }), ["monitoring.thresholds.queueStuckSeconds"],
+    /one of 10, 100, 1000, 10000, 100000: the postfix exporter's message age buckets/],
   ["a monitoring host without its address on byo", (r) => (r.hosts.monitoring = [{ name: "mon" }]), ["hosts.monitoring[0].ipv4"], /required with compute: byo/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
