@@ -5,12 +5,14 @@
  * Watchdog fires; then faults made with real tools (nft, openssl with the fleet's own certificate
  * hook, the backup script), side by side on different hosts, each post their named alert within
  * 90 s and its resolution within 90 s of the repair; then a destination answering 4xx (ext's
- * Postfix) leaves mail stuck in out1's queue. From the lab's Internet no exporter,
+ * Postfix) leaves mail stuck in out1's queue; and every panel of the fleet's Grafana dashboard
+ * returns data. From the lab's Internet no exporter,
  * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
 import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
@@ -200,5 +202,15 @@ describe("the fleet watches itself", () => {
       },
     );
     assert.equal(queueSize("out1"), 0, "the stuck message left once ext took it");
+  });
+
+  test("every panel of the fleet's Grafana dashboard returns data from the lab's Prometheus", async () => {
+    // A recipient the edge refuses, so the rejects panel has something to show.
+    const r = smtpSend({ server: labHost(fleet, "mx1").fqdn, from: "carol@example.net", to: ["nobody@example.com"], subject: "refused" });
+    assert.equal(r.ok, false, JSON.stringify(r));
+    // All hosts, as the dashboard's "All" asks.
+    const query = (expr: string) => prometheus<{ result: unknown[] }>(`query?query=${encodeURIComponent(expr.replaceAll("$host", ".*"))}`).result;
+    const empty = () => DASHBOARD_PANELS.filter((p) => query(p.expr).length === 0).map((p) => p.title);
+    assert.deepEqual(await waitUntil(empty, (e) => e.length === 0, LIMIT_MS, 2000), [], "panels without data");
   });
 });

@@ -13,6 +13,7 @@ import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
 import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
+import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
 import { dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
@@ -164,6 +165,8 @@ export interface MonitoringOutputs {
   rules: string;
   /** The blackbox exporter's modules the probes use. */
   blackboxModules: string;
+  /** The fleet's Grafana dashboard (JSON to import). */
+  dashboard: string;
 }
 
 export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
@@ -177,5 +180,6 @@ export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): Monit
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
     blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),
+    dashboard: JSON.stringify(grafanaDashboard(topology), null, 2),
   };
 }
