@@ -16,7 +16,11 @@ import { FleetSpec } from "../components/config/spec";
 import { createMissingKeys, loadOrCreateKeys } from "../components/keys/offline";
 import { formatPlan } from "../components/plan";
 import { standInAddresses } from "../components/topology/addresses";
+import { grafanaDashboard } from "../components/render/monitoring/dashboard";
 import { buildTopology } from "../components/topology";
+
+/** The fleet's Grafana dashboard, beside the plan. */
+export const DASHBOARD_FILE = "grafana-dashboard.json";
 
 /**
  * Replaces <out>/hosts (one tree per host, each file with its mode) and <out>/zones. One host at a
@@ -77,6 +81,7 @@ export async function renderStack(options: RenderOptions, phase = <T>(_name: Ren
   const build = phase("build", () => buildFleet(spec, addresses, keys));
   const plan = phase("write", () => {
     writeBuild(outDir, build);
+    writeFileSync(join(outDir, DASHBOARD_FILE), `${JSON.stringify(grafanaDashboard(topology), null, 2)}\n`);
     const text = formatPlan(build, addresses, { stack, placeholderAddresses: placeholders, redactedSecrets: redacted, outDir });
     writeFileSync(join(outDir, "plan.txt"), text);
     return text;

@@ -30,7 +30,7 @@ import {
   serverAddress,
   sshTarget,
 } from "./formats";
-import { LETSENCRYPT_DIRECTORY, Role } from "./spec";
+import { LETSENCRYPT_DIRECTORY, QUEUE_AGE_BUCKETS, Role } from "./spec";
 
 export const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium", monitoring: "t3.small" };
 /** The hourly intervals an aws.dlm.LifecyclePolicy create rule accepts. */
@@ -240,6 +240,11 @@ export const KEYS = {
           backupAgeHours: z.number().int().min(1).max(24 * 30).optional(),
           diskFreePercent: z.number().int().min(1).max(50).default(10),
           authFailuresPerMinute: z.number().int().min(1).max(100000).default(30),
+          queueMessages: z.number().int().min(1).max(10_000_000).default(1000),
+          // The postfix exporter counts queued messages by age in these buckets only: a threshold between them could not be told.
+          queueStuckSeconds: z.literal(QUEUE_AGE_BUCKETS, `one of ${QUEUE_AGE_BUCKETS.join(", ")}: the postfix exporter's message age buckets`).default(10_000),
+          deferralPercent: z.number().int().min(1).max(100).default(20),
+          noDeliveriesHours: z.number().int().min(1).max(24 * 30).default(24),
         })
         .prefault({}),
     })

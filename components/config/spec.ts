@@ -206,7 +206,18 @@ export interface MonitoringThresholds {
   diskFreePercent: number;
   /** A store alerts when more logins than this fail within a minute (password guessing). */
   authFailuresPerMinute: number;
+  /** An edge or outbound host alerts when more messages than this wait in its Postfix queue. */
+  queueMessages: number;
+  /** ... or when a message has waited longer than this (one of QUEUE_AGE_BUCKETS). */
+  queueStuckSeconds: number;
+  /** A host alerts when more than this share of its delivery attempts is deferred or bounced (over 30 minutes). */
+  deferralPercent: number;
+  /** The fleet alerts when no host has delivered a message for this many hours. */
+  noDeliveriesHours: number;
 }
+
+/** prometheus-postfix-exporter's buckets of queued messages' age, in seconds (its showq collector). */
+export const QUEUE_AGE_BUCKETS = [10, 100, 1000, 10_000, 100_000] as const;
 
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */

@@ -20,7 +20,8 @@ import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from ".
 import { TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
-import { MONITORING_PATHS, TEXTFILE_DIR } from "../render/monitoring";
+import { MONITORING_PATHS, MTAIL_PROGRAM, TEXTFILE_DIR } from "../render/monitoring";
+import { POSTFIX_LOG } from "../render/postfix/common";
 import { AllowedFile, DEPLOY_ROLES, DeployRole, ROLE_ALLOWLIST, ROLE_DAEMONS, ROLE_PACKAGES } from "./roles";
 
 /**
@@ -109,6 +110,9 @@ export function deployFacts(): Record<string, BashValue> {
     PROMETHEUS_CONFIG: MONITORING_PATHS.prometheusConfig,
     ALERTMANAGER_CONFIG: MONITORING_PATHS.alertmanagerConfig,
     TEXTFILE_DIR,
+    POSTFIX_LOG,
+    // The directory Debian's mtail unit reads its programs from (--progs).
+    MTAIL_PROGRAMS: dirname(MTAIL_PROGRAM),
     RSPAMD_DKIM_DIR,
     RSPAMD_GROUP,
     VALKEY_CONF: VALKEY_PATHS.server,

@@ -11,7 +11,7 @@ import { BACKUP_PATHS } from "../render/backup";
 import { USERS_PATH } from "../render/dovecot/users";
 import { LEARN_PATHS } from "../render/dovecot/learn";
 import { VMAIL } from "../topology/vmail";
-import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, PROMETHEUS_GROUP } from "../render/monitoring";
+import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, MTAIL_PROGRAM, PROMETHEUS_GROUP } from "../render/monitoring";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
@@ -35,6 +35,8 @@ const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-
 /** Every fleet host's own metrics (render/monitoring): the node exporter, with its flags in /etc/default. */
 const NODE_EXPORTER = EXPORTER_UNITS.node;
 const MONITORING_UNITS = [EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.blackbox];
+/** An MTA's queue and delivery metrics (render/monitoring renderMtaExporters). */
+const MTA_EXPORTERS = [EXPORTER_UNITS.postfix, EXPORTER_UNITS.mtail];
 
 /**
  * The packages the deploy script makes sure of for each role; the mail roles' are installed at
@@ -44,9 +46,9 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
   // unbound: the validating resolver of the hosts that send to the Internet (render/resolver.ts).
   // postsrsd: the SRS addresses of forwarded mail (render/postsrsd.ts).
-  edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
   // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
@@ -60,9 +62,10 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
  */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
   // unbound first: Postfix and rspamd resolve through it from their start; postsrsd before
-  // postfix: Postfix's SRS lookups need it answering.
-  edge: ["unbound", "valkey", "postsrsd", "postfix", "rspamd", "nginx", NODE_EXPORTER],
-  outbound: ["unbound", "valkey", "postfix", "rspamd", NODE_EXPORTER],
+  // postfix: Postfix's SRS lookups need it answering. The MTA exporters after Postfix: its log
+  // file exists before they open it.
+  edge: ["unbound", "valkey", "postsrsd", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
+  outbound: ["unbound", "valkey", "postfix", ...MTA_EXPORTERS, "rspamd", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
   monitoring: [EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
   dns: ["knot"],
@@ -100,6 +103,8 @@ const ALLOW_TLS = [
 const RSPAMD_LOCAL = "/etc/rspamd/local.d";
 const ALLOW_MTA = [
   ...Object.values(RESOLVER_PATHS).map((path) => allow(path)),
+  ...MTA_EXPORTERS.map((unit) => allow(argsPath(unit))),
+  allow(MTAIL_PROGRAM),
   allow(`${POSTFIX_DIR}/main.cf`),
   allow(`${POSTFIX_DIR}/master.cf`),
   allow(`${POSTFIX_DIR}/${VIRTUAL_TABLE}`),

@@ -5,7 +5,7 @@ import { renderStoreDovecot } from "./dovecot";
 import { RenderedFile } from "./file";
 import { renderHostFirewall } from "./firewall";
 import { RenderInput } from "./input";
-import { renderMonitoringHost, renderNodeExporter } from "./monitoring";
+import { renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "./monitoring";
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderPostsrsd } from "./postsrsd";
 import { renderResolver } from "./resolver";
@@ -18,8 +18,8 @@ import { renderEdgeWeb } from "./web";
 const sendersResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, sendersResolver],
-  outbound: [renderOutboundPostfix, renderOutboundRspamd, sendersResolver],
+  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, sendersResolver],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, sendersResolver],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],
 };

@@ -73,6 +73,10 @@ export const DOVECOT_METRICS_PORT = 9900;
 export const SRS_FORWARD_PORT = 10001;
 export const SRS_REVERSE_PORT = 10002;
 export const FORWARD_PORT = 10027;
+/** Debian's prometheus-postfix-exporter (queues from showq, counters from Postfix's own log) on the edges and outbound hosts. */
+export const POSTFIX_EXPORTER_PORT = 9154;
+/** mtail's metrics (deliveries by transport and status, from Postfix's own log) beside it. */
+export const MTAIL_PORT = 3903;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -120,6 +124,11 @@ const STATE_PORTS: Port[] = (["edge", "outbound", "state"] as const).flatMap((fr
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
 /** Every host's metrics, for the fleet's monitoring hosts and the operator's own Prometheus only. */
 const nodeExporter: Port = { port: NODE_EXPORTER_PORT, service: "node-exporter", from: "scrapers" };
+/** An MTA's queue and delivery metrics (edge and outbound), for the same scrapers. */
+const mtaExporters: Port[] = [
+  { port: POSTFIX_EXPORTER_PORT, service: "postfix-exporter", from: "scrapers" },
+  { port: MTAIL_PORT, service: "mtail", from: "scrapers" },
+];
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {
   switch (role) {
@@ -131,6 +140,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
         { port: HTTPS_PORT, service: "https", from: "any" },
         // The users' spam and ham reports (rspamd's learn API, behind its enable_password).
         { port: RSPAMD_CONTROLLER_PORT, service: "rspamd-controller", from: "store" },
+        ...mtaExporters,
         nodeExporter,
         ssh,
       ];
@@ -138,6 +148,7 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
       return [
         { port: SUBMISSION_PORT, service: "submission", from: "any" },
         { port: SUBMISSIONS_PORT, service: "submissions", from: "any" },
+        ...mtaExporters,
         nodeExporter,
         ssh,
       ];

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { POSTFIX_LOG } from "../../components/render/postfix/common";
 import { SMTP_PORT } from "../../components/topology";
 import { exec, execOk, hostRoot } from "./host";
 import { CA_FILE, MAILTOOL } from "./plan";
@@ -124,14 +125,14 @@ export function headers(message: string): { name: string; value: string }[] {
   });
 }
 
-/** The size of a host's syslog now: where to count from. */
+/** The size of a host's Postfix log (maillog_file) now: where to count from. */
 export function logSize(host: string): number {
-  return statSync(join(hostRoot(host), "var/log/syslog")).size;
+  return statSync(join(hostRoot(host), POSTFIX_LOG)).size;
 }
 
-/** Lines of a host's syslog that match `pattern`, since the log had `offset` bytes; by default Postfix's deferrals. */
+/** Lines of a host's Postfix log that match `pattern`, since the log had `offset` bytes; by default the deferrals. */
 export function logLinesSince(host: string, offset: number, pattern = /status=deferred/): number {
-  const log = readFileSync(join(hostRoot(host), "var/log/syslog"), "utf8").slice(offset);
+  const log = readFileSync(join(hostRoot(host), POSTFIX_LOG), "utf8").slice(offset);
   return log.split("\n").filter((line) => pattern.test(line)).length;
 }
 

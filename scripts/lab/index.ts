@@ -567,6 +567,8 @@ const DAEMONS: Record<string, string> = {
   "prometheus-node": "node-exporter",
   "prometheus-aler": "alertmanager",
   "prometheus-blac": "blackbox-exporter",
+  "prometheus-post": "postfix-exporter",
+  mtail: "mtail",
   prometheus: "prometheus",
   master: "postfix",
   rspamd: "rspamd",

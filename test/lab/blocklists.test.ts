@@ -12,6 +12,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildFleet, givenAddresses } from "../../components/build";
+import { POSTFIX_LOG } from "../../components/render/postfix/common";
 import {
   EXT,
   execOk,
@@ -34,7 +35,8 @@ import { restoreHosts, useLab } from "../support/lab";
 const ALICE = "alice@example.com";
 /** ext's extra addresses: listed and refused (never passed), let in by warnOnly, allowlisted, sent from in an outage. */
 const SOURCES = { refused: "203.0.113.125", warnOnly: "203.0.113.126", allowed: "203.0.113.127", outage: "203.0.113.128" };
-const SYSLOG = "var/log/syslog";
+/** postscreen's and dnsblog's lines are in Postfix's own log (maillog_file). */
+const POSTFIX_LOG_FILE = POSTFIX_LOG.slice(1);
 const RSPAMD_LOG = "var/log/rspamd/rspamd.log";
 
 describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
@@ -80,12 +82,12 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
 
   test("a listed client is refused by postscreen naming the list; an unlisted client's mail arrives", async () => {
     await listAddress(SOURCES.refused);
-    const offset = logEnd(SYSLOG);
+    const offset = logEnd(POSTFIX_LOG_FILE);
     const refused = send(SOURCES.refused, `listed ${run}`);
     assert.equal(refused.ok, false, "a listed client's mail was accepted");
     assert.equal(refused.code, 550);
     assert.match(refused.message!, /Service unavailable; client \[203\.0\.113\.125\] blocked using bl\.example\.net/);
-    assert.match(logSince(SYSLOG, offset), /postfix\/postscreen\[\d+\]: NOQUEUE: reject: RCPT from \[203\.0\.113\.125\]:\d+: 550 5\.7\.1 .*blocked using bl\.example\.net/);
+    assert.match(logSince(POSTFIX_LOG_FILE, offset), /postfix\/postscreen\[\d+\]: NOQUEUE: reject: RCPT from \[203\.0\.113\.125\]:\d+: 550 5\.7\.1 .*blocked using bl\.example\.net/);
 
     const subject = `unlisted ${run}`;
     const accepted = send(EXT.ipv4, subject);
@@ -99,15 +101,15 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
     assert.equal(pushed.code, 0, pushed.stderr);
     try {
       await listAddress(SOURCES.warnOnly);
-      const offsets = { syslog: logEnd(SYSLOG), rspamd: logEnd(RSPAMD_LOG) };
+      const offsets = { postfix: logEnd(POSTFIX_LOG_FILE), rspamd: logEnd(RSPAMD_LOG) };
       const subject = `warn-only ${run}`;
       // postscreen restarts after the reload: the first connection may still meet the old one.
       const accepted = await waitUntil(() => send(SOURCES.warnOnly, subject), (r) => r.ok, 30_000, 2000);
       assert.ok(accepted.ok, JSON.stringify(accepted));
       assert.equal(await arrives(subject), "Junk", "marked as spam, filed into Junk");
-      const syslog = logSince(SYSLOG, offsets.syslog);
-      assert.match(syslog, /dnsblog\[\d+\]: addr 203\.0\.113\.126 listed by domain bl\.example\.net as 127\.0\.0\.2/);
-      assert.match(syslog, /postscreen\[\d+\]: DNSBL rank 3 for \[203\.0\.113\.126\]/);
+      const postfixLog = logSince(POSTFIX_LOG_FILE, offsets.postfix);
+      assert.match(postfixLog, /dnsblog\[\d+\]: addr 203\.0\.113\.126 listed by domain bl\.example\.net as 127\.0\.0\.2/);
+      assert.match(postfixLog, /postscreen\[\d+\]: DNSBL rank 3 for \[203\.0\.113\.126\]/);
       // rspamd counts the same listing: marked as spam (add header), never rejected.
       const line = await rspamdLine(offsets.rspamd, accepted.message_id!);
       assert.match(line, /MAILFLEET_DNSBL_BLEXAMPLENET\(6\.00\)/);
@@ -120,15 +122,15 @@ describe("DNS blocklists at the edge", { timeout: 8 * 60_000 }, () => {
   test("an allowlisting outweighs a listing, at postscreen and in rspamd", async () => {
     await listAddress(SOURCES.allowed);
     await listAddress(SOURCES.allowed, RBL_ZONES.allow);
-    const offsets = { syslog: logEnd(SYSLOG), rspamd: logEnd(RSPAMD_LOG) };
+    const offsets = { postfix: logEnd(POSTFIX_LOG_FILE), rspamd: logEnd(RSPAMD_LOG) };
     const subject = `allowlisted ${run}`;
     const accepted = await sendPastGreylisting(SOURCES.allowed, subject);
     assert.ok(accepted.ok, JSON.stringify(accepted));
     await arrives(subject);
-    const syslog = logSince(SYSLOG, offsets.syslog);
-    assert.match(syslog, /addr 203\.0\.113\.127 listed by domain bl\.example\.net as 127\.0\.0\.2/);
-    assert.match(syslog, /addr 203\.0\.113\.127 listed by domain wl\.example\.net as 127\.0\.0\.2/);
-    assert.match(syslog, /postscreen\[\d+\]: PASS NEW \[203\.0\.113\.127\]/);
+    const postfixLog = logSince(POSTFIX_LOG_FILE, offsets.postfix);
+    assert.match(postfixLog, /addr 203\.0\.113\.127 listed by domain bl\.example\.net as 127\.0\.0\.2/);
+    assert.match(postfixLog, /addr 203\.0\.113\.127 listed by domain wl\.example\.net as 127\.0\.0\.2/);
+    assert.match(postfixLog, /postscreen\[\d+\]: PASS NEW \[203\.0\.113\.127\]/);
     const line = await rspamdLine(offsets.rspamd, accepted.message_id!);
     assert.match(line, /MAILFLEET_DNSBL_BLEXAMPLENET\(6\.00\)/);
     assert.match(line, /MAILFLEET_DNSWL_WLEXAMPLENET\(-6\.00\)/);

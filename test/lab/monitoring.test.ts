@@ -4,14 +4,17 @@
  * receiver on the admin host, outside the fleet. After bring-up every target is up and only the
  * Watchdog fires; then faults made with real tools (nft, openssl with the fleet's own certificate
  * hook, the backup script), side by side on different hosts, each post their named alert within
- * 90 s and its resolution within 90 s of the repair. From the lab's Internet no exporter,
+ * 90 s and its resolution within 90 s of the repair; then a destination answering 4xx (ext's
+ * Postfix) leaves mail stuck in out1's queue; and every panel of the fleet's Grafana dashboard
+ * returns data. From the lab's Internet no exporter,
  * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../components/topology";
-import { CA_FILE, CLIENT, EXT, execOk, MAILTOOL, labHost, LabFleet, openPorts, sendByMx, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
+import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
@@ -105,13 +108,17 @@ describe("the fleet watches itself", () => {
 
   test("from the Internet no monitoring port answers; inside, only the monitoring host reaches the exporters", () => {
     const fleetHosts = fleet.hosts.filter((h) => h.kind === "fleet");
-    const ports = [NODE_EXPORTER_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
+    const ports = [NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, MTAIL_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
     const everywhere = fleetHosts.flatMap((h) => [h.ipv4, `[${h.ipv6}]`].flatMap((a) => ports.map((p) => `${a}:${p}`)));
     for (const outside of [EXT.name, CLIENT.name]) assert.deepEqual(openPorts(outside, everywhere), [], `from ${outside}`);
     // A host reaches its own address over the loopback, which every firewall admits.
     const exporters = (but?: string) => fleetHosts.filter((h) => h.name !== but).map((h) => `${h.ipv4}:${NODE_EXPORTER_PORT}`);
     for (const inside of ["mx1", "out1", "store1"]) assert.deepEqual(openPorts(inside, exporters(inside)), [], `${inside} reaches no other host's exporter`);
     assert.deepEqual(openPorts("mon", exporters()), exporters().sort(), "the monitoring host reaches every exporter");
+    // The MTAs' postfix exporter and mtail: the monitoring host reaches them, another fleet host does not.
+    const mtaExporters = (but?: string) => fleetHosts.filter((h) => h.name !== but && (h.role === "edge" || h.role === "outbound")).flatMap((h) => [POSTFIX_EXPORTER_PORT, MTAIL_PORT].map((p) => `${h.ipv4}:${p}`));
+    assert.deepEqual(openPorts("mon", mtaExporters()), mtaExporters().sort(), "the monitoring host reaches every MTA's exporters");
+    for (const inside of ["mx1", "store1"]) assert.deepEqual(openPorts(inside, mtaExporters(inside)), [], `${inside} reaches no MTA's exporters`);
   });
 
   test("faults on separate hosts post their named alert within 90 s, and its resolution within 90 s of the repair", async () => {
@@ -174,5 +181,36 @@ describe("the fleet watches itself", () => {
         },
       ),
     ]);
+  });
+
+  test("a destination that answers 4xx leaves mail stuck in out1's queue: QueueStuck, resolved once it takes the mail", async () => {
+    const bob = `${EXT_USER}@${EXT_DOMAIN}`;
+    const subject = `stuck ${randomBytes(4).toString("hex")}`;
+    // ext's Postfix turns bob away with a temporary error, as a receiver that is full or greylisting does.
+    const refuse = `inline:{ { ${bob} = 450 4.2.1 mailbox busy, try later } }`;
+    await faultAlerts(
+      "QueueStuck",
+      "out1",
+      () => {
+        execOk(EXT.name, ["sh", "-ec", 'postconf -e "smtpd_recipient_restrictions = check_recipient_access $0" && postfix reload', refuse]);
+        const r = smtpSend({ server: labHost(fleet, "out1").fqdn, port: SUBMISSION_PORT, mode: "starttls", auth: { user: "alice@example.com", password: labPassword("alice@example.com") }, from: "alice@example.com", to: [bob], subject });
+        assert.equal(r.ok, true, JSON.stringify(r));
+      },
+      () => {
+        execOk(EXT.name, ["sh", "-ec", "postconf -X smtpd_recipient_restrictions && postfix reload"]);
+        execOk("out1", ["postqueue", "-f"]);
+      },
+    );
+    assert.equal(queueSize("out1"), 0, "the stuck message left once ext took it");
+  });
+
+  test("every panel of the fleet's Grafana dashboard returns data from the lab's Prometheus", async () => {
+    // A recipient the edge refuses, so the rejects panel has something to show.
+    const r = smtpSend({ server: labHost(fleet, "mx1").fqdn, from: "carol@example.net", to: ["nobody@example.com"], subject: "refused" });
+    assert.equal(r.ok, false, JSON.stringify(r));
+    // All hosts, as the dashboard's "All" asks.
+    const query = (expr: string) => prometheus<{ result: unknown[] }>(`query?query=${encodeURIComponent(expr.replaceAll("$host", ".*"))}`).result;
+    const empty = () => DASHBOARD_PANELS.filter((p) => query(p.expr).length === 0).map((p) => p.title);
+    assert.deepEqual(await waitUntil(empty, (e) => e.length === 0, LIMIT_MS, 2000), [], "panels without data");
   });
 });

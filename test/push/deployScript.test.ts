@@ -81,9 +81,10 @@ test("every fact the header carries is read by a part, and the parts read no upp
   const parts = readParts().join("\n");
   const facts = Object.keys(deployFacts());
   const read = new Set([...parts.matchAll(/\$\{?#?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
-  // bash's own, S (the state directory's descriptor path, set by main.sh) and ARGS (the flags a
-  // Debian /etc/default file of a Prometheus daemon sets, sourced by daemons.sh and validate.sh).
-  const bashOwn = new Set(["BASHPID", "BASH_REMATCH", "S", "ARGS"]);
+  // bash's own, S (the state directory's descriptor path, set by main.sh), ARGS (the flags a
+  // Debian /etc/default file of a Prometheus daemon sets, sourced by daemons.sh) and the four
+  // variables of Debian's /etc/default/mtail.
+  const bashOwn = new Set(["BASHPID", "BASH_REMATCH", "S", "ARGS", "LOGS", "HOST", "PORT", "EXTRA_ARGS"]);
   for (const fact of facts) assert.ok(read.has(fact), `${fact} is in the header but no part reads it`);
   for (const name of read) assert.ok(facts.includes(name) || bashOwn.has(name), `the parts read $${name}, which the header does not set`);
 });

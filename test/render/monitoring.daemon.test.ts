@@ -5,10 +5,11 @@
  * healthy ones.
  */
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { file, RenderedFile } from "../../components/render/file";
-import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, renderMonitoringHost, renderNodeExporter } from "../../components/render/monitoring";
+import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, MTAIL_PROGRAM, renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "../../components/render/monitoring";
 import { alertRules, probeIntervalSeconds } from "../../components/render/monitoring/rules";
 import { hostNamed } from "../../components/topology";
 import { withDebian13Host } from "../support/debian13";
@@ -20,8 +21,8 @@ const files = [...renderMonitoringHost(input, mon), ...renderNodeExporter(input,
 const { thresholds } = input.topology.spec.monitoring;
 const FOR = 3 * Math.max(input.topology.spec.monitoring.scrapeIntervalSeconds, probeIntervalSeconds(input.topology));
 
-function flags(unit: string): string {
-  const args = files.find((f) => f.path === argsPath(unit))!.content;
+function flags(unit: string, from = files): string {
+  const args = from.find((f) => f.path === argsPath(unit))!.content;
   return /^ARGS="(.*)"$/m.exec(args)![1];
 }
 
@@ -30,7 +31,7 @@ const CHECKS = [
   `promtool check config ${MONITORING_PATHS.prometheusConfig}`,
   `amtool check-config ${MONITORING_PATHS.alertmanagerConfig}`,
   `prometheus-blackbox-exporter ${flags(EXPORTER_UNITS.blackbox)} --config.check`,
-  ...Object.values(EXPORTER_UNITS).map((unit) => `/usr/bin/${unit} ${flags(unit)} --help >/dev/null`),
+  ...[EXPORTER_UNITS.node, EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.blackbox].map((unit) => `/usr/bin/${unit} ${flags(unit)} --help >/dev/null`),
 ].join(" && ");
 
 describe("monitoring host files in Debian 13", () => {
@@ -45,6 +46,49 @@ describe("monitoring host files in Debian 13", () => {
     const r = withDebian13Host(broken, (h) => h.run(["promtool", "check", "config", MONITORING_PATHS.prometheusConfig]));
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /Watchdog|parse error/);
+  });
+});
+
+/** Postfix's own log as an edge and an outbound host write it (maillog_file): deliveries, and lines that are none. */
+const SAMPLE_LOG = [
+  "Dec  6 22:00:00 mx1 postfix/lmtp[123]: 4ABC: to=<alice@example.com>, relay=192.0.2.31[192.0.2.31]:24, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 <alice@example.com> ok)",
+  "Dec  6 22:00:01 mx1 postfix/lmtp[123]: 4ABD: to=<alice@example.com>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to 192.0.2.31[192.0.2.31]:24: Connection timed out)",
+  "Dec  6 22:00:02 out1 postfix/smtp[124]: 4ABE: to=<bob@example.net>, orig_to=<b@example.net>, relay=mx.example.net[198.51.100.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.2.0, status=deferred (host mx.example.net said: 450 4.2.0 try later)",
+  "Dec  6 22:00:03 out1 postfix/smtp[124]: 4ABF: to=<carol@example.net>, relay=mx.example.net[198.51.100.2]:25, delay=1, dsn=5.1.1, status=bounced (host mx.example.net said: 550 5.1.1 no such user)",
+  "Dec  6 22:00:04 out1 postfix/relay/smtp[125]: 4AC0: to=<dave@example.net>, relay=mx.example.net[198.51.100.2]:25, delay=1, dsn=2.0.0, status=sent (250 ok)",
+  "Dec  6 22:00:05 mx1 postfix/smtpd[126]: NOQUEUE: reject: RCPT from unknown[198.51.100.9]: 550 5.1.1 <x@example.com>: Recipient address rejected: User unknown; from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<x>",
+  "Dec  6 22:00:06 mx1 postfix/cleanup[127]: 4AC1: message-id=<1@example.net>",
+  "Dec  6 22:00:07 mx1 postfix/qmgr[128]: 4AC1: from=<a@example.net>, size=300, nrcpt=1 (queue active)",
+  "",
+].join("\n");
+
+describe("an MTA's exporters in Debian 13", () => {
+  const mx1Files = renderMtaExporters(input, hostNamed(input.topology, "mx1"));
+  const sample = file("/var/log/postfix-sample.log", SAMPLE_LOG);
+  const oneShot = (program: RenderedFile[]) =>
+    withDebian13Host([...program, sample], (h) => h.run(["mtail", "--one_shot", "--one_shot_format", "prometheus", "--progs", "/etc/mtail", "--logs", sample.path, "--logtostderr"]));
+
+  const compiles = (program: RenderedFile[]) => withDebian13Host(program, (h) => h.run(["timeout", "30", "mtail", "--progs", dirname(MTAIL_PROGRAM), "--compile_only", "--address", "127.0.0.1", "--port", "0"]));
+
+  it("the postfix exporter takes its flags, and mtail compiles the program (deploy.sh's checks)", () => {
+    const r = withDebian13Host(mx1Files, (h) => h.run(["sh", "-ec", `/usr/bin/${EXPORTER_UNITS.postfix} ${flags(EXPORTER_UNITS.postfix, mx1Files)} --help >/dev/null`]));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const c = compiles(mx1Files);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+  });
+
+  it("mtail counts a sample log's deliveries by transport and status, and nothing else", () => {
+    const r = oneShot(mx1Files);
+    assert.equal(r.code, 0, r.stderr);
+    const counts = [...r.stdout.matchAll(/^postfix_deliveries_total\{prog="postfix.mtail",status="(\w+)",transport="(\w+)"\} (\d+)$/gm)].map((m) => `${m[2]} ${m[1]} ${m[3]}`);
+    assert.deepEqual(counts.sort(), ["lmtp deferred 1", "lmtp sent 1", "smtp bounced 1", "smtp deferred 1", "smtp sent 1"]);
+  });
+
+  it("a program that does not compile is refused (the check can fail)", () => {
+    const broken = mx1Files.map((f) => (f.path === MTAIL_PROGRAM ? { ...f, content: f.content.replace("counter postfix_deliveries_total", "counter") } : f));
+    const r = compiles(broken);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /compile failed for postfix.mtail/);
   });
 });
 
@@ -78,6 +122,11 @@ const lmtp = probe("lmtp", "store1", "192.0.2.31:24");
 const smtp = probe("smtp", "mx1", "mx1.mail.example.com:25");
 const tls = probe("tls", "store1", "store1.mail.example.com:993");
 const sts = probe("mta_sts", "mx1", "https://mta-sts.example.com/.well-known/mta-sts.txt");
+/** An MTA's exporter series (job postfix; mtail's add transport and status). */
+const mta = (host: string, role: string) => ({ job: "postfix", host, role, instance: `${host}:9154` });
+const delivered = (host: string, role: string, transport: string) => ({ job: "mtail", host, role, instance: `${host}:3903`, prog: "postfix.mtail", transport });
+/** Minutes past the first hour without a delivery after which NoDeliveries fires, and some. */
+const NO_DELIVERIES = thresholds.noDeliveriesHours * 60 + 70;
 const down = (minutes: number) => `1 ${"0 ".repeat(minutes).trim()}`;
 const PERIOD = Math.ceil(FOR / 60) + 2;
 
@@ -109,6 +158,68 @@ const CASES: AlertCase[] = [
     at: PERIOD,
     fires: [{ labels }],
   })),
+  {
+    alert: "MtaExporterDown",
+    input: [
+      { series: series("up", { ...mta("mx1", "edge"), job: "postfix" }), values: down(PERIOD) },
+      { series: series("up", { ...mta("mx1", "edge"), job: "mtail" }), values: `1x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { ...mta("mx1", "edge"), job: "postfix" } }],
+  },
+  {
+    alert: "QueueLarge",
+    input: [
+      { series: series("postfix_showq_message_age_seconds_count", { ...mta("mx1", "edge"), queue: "other" }), values: `${thresholds.queueMessages + 500}x${PERIOD}` },
+      { series: series("postfix_showq_message_age_seconds_count", { ...mta("mx2", "edge"), queue: "other" }), values: `5x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { host: "mx1", role: "edge" }, value: String(thresholds.queueMessages + 500) }],
+  },
+  {
+    alert: "QueueStuck",
+    // out1: three messages, one younger than the threshold; mx2: old mail in the hold queue (the operator's own).
+    input: [
+      { series: series("postfix_showq_message_age_seconds_count", { ...mta("out1", "outbound"), queue: "other" }), values: `3x${PERIOD}` },
+      { series: series("postfix_showq_message_age_seconds_bucket", { ...mta("out1", "outbound"), queue: "other", le: String(thresholds.queueStuckSeconds) }), values: `1x${PERIOD}` },
+      { series: series("postfix_showq_message_age_seconds_count", { ...mta("mx2", "edge"), queue: "hold" }), values: `4x${PERIOD}` },
+      { series: series("postfix_showq_message_age_seconds_bucket", { ...mta("mx2", "edge"), queue: "hold", le: String(thresholds.queueStuckSeconds) }), values: `0x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { host: "out1", role: "outbound" }, value: "2" }],
+  },
+  {
+    alert: "EdgeDeferringToStore",
+    // mx1 defers one LMTP delivery a minute; mx2 delivers five a minute.
+    input: [
+      { series: series("postfix_deliveries_total", { ...delivered("mx1", "edge", "lmtp"), status: "deferred" }), values: "0+1x10" },
+      { series: series("postfix_deliveries_total", { ...delivered("mx2", "edge", "lmtp"), status: "sent" }), values: "0+5x10" },
+    ],
+    at: 6,
+    fires: [{ labels: { host: "mx1", role: "edge" }, value: "5" }],
+  },
+  {
+    alert: "DeferralRateHigh",
+    // out1: as many deferred as sent; mx1: one deferral for ten sent.
+    input: [
+      { series: series("postfix_deliveries_total", { ...delivered("out1", "outbound", "smtp"), status: "sent" }), values: "0+1x40" },
+      { series: series("postfix_deliveries_total", { ...delivered("out1", "outbound", "smtp"), status: "deferred" }), values: "0+1x40" },
+      { series: series("postfix_deliveries_total", { ...delivered("mx1", "edge", "lmtp"), status: "sent" }), values: "0+10x40" },
+      { series: series("postfix_deliveries_total", { ...delivered("mx1", "edge", "lmtp"), status: "deferred" }), values: "0+1x40" },
+    ],
+    at: 35,
+    fires: [{ labels: { host: "out1", role: "outbound" }, value: "50" }],
+  },
+  {
+    alert: "NoDeliveries",
+    // out1 stops sending after the first hour; mx1 delivers a message a minute throughout.
+    input: [
+      { series: series("postfix_deliveries_total", { ...delivered("out1", "outbound", "smtp"), status: "sent" }), values: `0+1x60 60x${NO_DELIVERIES}` },
+      { series: series("postfix_deliveries_total", { ...delivered("mx1", "edge", "lmtp"), status: "sent" }), values: `0+1x${NO_DELIVERIES + 60}` },
+    ],
+    at: NO_DELIVERIES + 60,
+    fires: [{ labels: { host: "out1", role: "outbound" } }],
+  },
   {
     alert: "CertificateExpiresSoon",
     // At minute 1, time() is 60: the lineage ends in 5 days, the healthy one in 60.

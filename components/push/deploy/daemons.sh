@@ -78,20 +78,30 @@ reload_knot() {
 }
 # Debian's Prometheus packages run `/usr/bin/<unit> $ARGS` from /etc/default/<unit>
 # (render/monitoring): changed flags need a restart, a changed config file only a HUP. Without
-# systemd the script does the unit's job, as the prometheus user, and keeps the flags it started
-# the daemon with beside its pid.
+# systemd the script does the unit's job, as the unit's user with its supplementary groups, and
+# keeps the flags it started the daemon with beside its pid.
 exporter_run=/run/mailfleet-exporters
-reload_exporter() {
-  local unit=$1 ARGS=''
+is_exporter() { [[ $1 == prometheus* || $1 == mtail ]]; }
+# The flags the unit starts the daemon with; Debian's mtail unit builds them from four variables.
+exporter_args() {
+  local ARGS='' LOGS='' HOST='' PORT='' EXTRA_ARGS=''
   # shellcheck source=/dev/null
-  . "/etc/default/$unit"
+  . "/etc/default/$1"
+  if [ "$1" = mtail ]; then ARGS="--progs $MTAIL_PROGRAMS --logtostderr --address $HOST --port $PORT --logs $LOGS $EXTRA_ARGS"; fi
+  printf '%s' "$ARGS"
+}
+# User= and SupplementaryGroups= of Debian's unit: the postfix exporter reads the log (adm) and showq (postdrop).
+unit_field() { sed -n "s/^$2=//p" "/usr/lib/systemd/system/$1.service" | head -1; }
+reload_exporter() {
+  local unit=$1 ARGS
+  ARGS=$(exporter_args "$unit")
   install -d -m 0755 "$exporter_run"
   local pid=$exporter_run/$unit.pid started=$exporter_run/$unit.args same=false
   [ "$(cat "$started" 2>/dev/null)" = "$ARGS" ] && same=true
-  # The node exporter reads nothing but its flags and dies on SIGHUP (no handler, no ExecReload):
-  # with the same flags it is left running. The others reread their config on SIGHUP.
+  # The node and postfix exporters read nothing but their flags and die on SIGHUP (no handler):
+  # with the same flags they are left running. The others reread their config on SIGHUP.
   local rereads=true
-  [ "$unit" = prometheus-node-exporter ] && rereads=false
+  case $unit in prometheus-node-exporter|prometheus-postfix-exporter) rereads=false ;; esac
   if $systemd; then
     if ! $same || ! systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; elif $rereads; then systemctl reload "$unit"; fi || return 1
     systemctl enable --quiet "$unit"
@@ -103,8 +113,13 @@ reload_exporter() {
       local n
       for n in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
     fi
+    local user groups extra
+    user=$(unit_field "$unit" User)
+    groups=$(id -Gn "$user" | tr ' ' ,)
+    extra=$(unit_field "$unit" SupplementaryGroups)
+    [ -z "$extra" ] || groups=$groups,${extra// /,}
     # shellcheck disable=SC2086 # ARGS is the list of flags
-    setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "/usr/bin/$unit" $ARGS </dev/null >>"/var/log/$unit.log" 2>&1 &
+    setsid setpriv --reuid="$user" --regid="$user" --groups="$groups" "/usr/bin/$unit" $ARGS </dev/null >>"/var/log/$unit.log" 2>&1 &
     echo $! > "$pid"
   fi
   printf '%s' "$ARGS" > "$started"
@@ -244,7 +259,7 @@ reload_all() {
   reload_nft || { log "the firewall did not load"; return 1; }
   for d in "${daemons[@]}"; do
     if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
-    if [[ $d == prometheus* ]]; then
+    if is_exporter "$d"; then
       reload_exporter "$d" || { log "$d did not reload"; return 1; }
     elif $systemd && [ "$d" != valkey ] && [ "$d" != postsrsd ]; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }

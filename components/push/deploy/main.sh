@@ -75,7 +75,14 @@ case "$role" in
     if [ ! -e "$dir/${LOCK_LIST##*/}" ]; then install -m 0640 -o root -g dovecot /dev/null "$dir/${LOCK_LIST##*/}"; fi ;;
   edge|outbound)
     # Root's, readable by rspamd's group: rspamd reads the keys (DKIM, ARC), never writes them.
-    managed_dir "$RSPAMD_DKIM_DIR" "root:$RSPAMD_GROUP" 0750 ;;
+    managed_dir "$RSPAMD_DKIM_DIR" "root:$RSPAMD_GROUP" 0750
+    # Postfix's own log, root:adm 0640 like Debian's mail.log: the postfix exporter and mtail read
+    # it as group adm (postlogd would make it 0600, root's alone). postlogd appends to it as it is.
+    target_dir "$POSTFIX_LOG"
+    mta_log=$dir/${POSTFIX_LOG##*/}
+    if [ -L "$mta_log" ]; then log "removing the symlink planted at $POSTFIX_LOG"; rm -f "$mta_log"; fi
+    [ -e "$mta_log" ] || install -m 0640 -o root -g adm /dev/null "$mta_log"
+    chown root:adm "$mta_log" && chmod 0640 "$mta_log" ;;
   dns)
     managed_dir "$KNOT_ZONE_DIR" root:knot 0750 ;;
 esac
@@ -116,9 +123,9 @@ for p in "${paths[@]}"; do
   case "$p" in /etc/*) echo /etc ;; *) echo "${p%/*}" ;; esac
 done | sort -u | awk 'NR == 1 || index($0, last "/") != 1 { print; last = $0 }' > "$work/layers"
 
-export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT PROMETHEUS_CONFIG ALERTMANAGER_CONFIG
+export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT PROMETHEUS_CONFIG ALERTMANAGER_CONFIG MTAIL_PROGRAMS
 export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP VALKEY_UNIT SENTINEL_UNIT SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED
-export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey check_postsrsd as_valkey check_exporter
+export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey check_postsrsd as_valkey check_exporter is_exporter exporter_args
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate "$@"' validate "${daemons[@]}" >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2
   die "validation failed: nothing was changed"

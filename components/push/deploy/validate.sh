@@ -54,9 +54,13 @@ check_valkey() {
 }
 # A Prometheus daemon parses its flags (a bad one fails), then its own checker reads its config.
 check_exporter() {
-  local unit=$1 ARGS='' out
-  # shellcheck source=/dev/null
-  . "/etc/default/$unit"
+  local unit=$1 ARGS out
+  ARGS=$(exporter_args "$unit")
+  case $unit in
+    # mtail compiles its programs and exits: on a port of its own (the running mtail holds the
+    # unit's) and without --logs, with which it hangs after compiling.
+    mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
+  esac
   # shellcheck disable=SC2086 # ARGS is the list of flags
   out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
   case $unit in
@@ -81,7 +85,7 @@ validate() {
   done < "$work/layers"
   check_nft || return 1
   for d in "$@"; do
-    if [[ $d == prometheus* ]]; then check_exporter "$d"; else "check_$d"; fi
+    if is_exporter "$d"; then check_exporter "$d"; else "check_$d"; fi
   done
   if [ "$role" = store ]; then check_backup; fi
 }

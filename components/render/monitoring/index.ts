@@ -4,14 +4,18 @@
  * Alertmanager and blackbox exporter. Every Debian unit starts `/usr/bin/<unit> $ARGS` from
  * /etc/default/<unit>; the deploy script does the same on a host without systemd (daemons.sh).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { stringify } from "yaml";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, NODE_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
+import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
+import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { dovecotTargets, exporterTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -19,6 +23,8 @@ export const EXPORTER_UNITS = {
   prometheus: "prometheus",
   alertmanager: "prometheus-alertmanager",
   blackbox: "prometheus-blackbox-exporter",
+  postfix: "prometheus-postfix-exporter",
+  mtail: "mtail",
 } as const;
 
 export const MONITORING_PATHS = {
@@ -27,6 +33,12 @@ export const MONITORING_PATHS = {
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
   blackboxConfig: "/etc/prometheus/blackbox.yml",
 } as const;
+
+/** mtail's program for the deliveries by transport and status, in the directory Debian's unit reads (--progs /etc/mtail). */
+export const MTAIL_PROGRAM = "/etc/mtail/postfix.mtail";
+
+/** The mtail program, kept as mtail source beside this module (a daemon test runs it on a sample log). */
+export const MTAIL_PROGRAM_SOURCE = join(__dirname, "postfix.mtail");
 
 /** The user and group Debian's Prometheus packages run as. */
 export const PROMETHEUS_GROUP = "prometheus";
@@ -49,6 +61,21 @@ export function renderNodeExporter(input: RenderInput, host: Host): RenderedFile
   return [argsFile(EXPORTER_UNITS.node, [`--web.listen-address=${address}:${NODE_EXPORTER_PORT}`, `--collector.textfile.directory=${TEXTFILE_DIR}`])];
 }
 
+/**
+ * An MTA's own metrics, on its private address: Debian's postfix exporter (queues by age and size
+ * from showq, smtpd and SASL counters from Postfix's own log) and mtail with a short program for
+ * the deliveries by transport and status, which that exporter does not count.
+ */
+export function renderMtaExporters(input: RenderInput, host: Host): RenderedFile[] {
+  const address = internalIpv4(placed(input, host).addresses);
+  return [
+    argsFile(EXPORTER_UNITS.postfix, [`--web.listen-address=${address}:${POSTFIX_EXPORTER_PORT}`, `--postfix.logfile_path=${POSTFIX_LOG}`]),
+    // Debian's mtail unit reads these four variables, not ARGS.
+    file(argsPath(EXPORTER_UNITS.mtail), `# Rendered by mailfleet: what mtail reads and where it answers.\nLOGS=${POSTFIX_LOG}\nHOST=${address}\nPORT=${MTAIL_PORT}\nEXTRA_ARGS=""\n`),
+    file(MTAIL_PROGRAM, readFileSync(MTAIL_PROGRAM_SOURCE, "utf8")),
+  ];
+}
+
 /** prometheus.yml: the fleet's exporters, the probes through the local blackbox exporter, the rules, the local Alertmanager. */
 export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: string): string {
   const interval = seconds(topology.spec.monitoring.scrapeIntervalSeconds);
@@ -61,6 +88,8 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
     scrape_configs: [
       { job_name: "node", static_configs: exporterTargets(topology, hosts) },
       { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
+      { job_name: "postfix", static_configs: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT) },
+      { job_name: "mtail", static_configs: mtaTargets(topology, hosts, MTAIL_PORT) },
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -131,18 +160,26 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
   /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; postfix: TargetGroup[]; mtail: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
   /** The alert rule file, as a monitoring host loads it. */
   rules: string;
   /** The blackbox exporter's modules the probes use. */
   blackboxModules: string;
+  /** The fleet's Grafana dashboard (JSON to import). */
+  dashboard: string;
 }
 
 export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
   return {
-    fileSd: { node: exporterTargets(topology, hosts), dovecot: dovecotTargets(topology, hosts), probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
+    fileSd: {
+      node: exporterTargets(topology, hosts),
+      dovecot: dovecotTargets(topology, hosts),
+      postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
+      mtail: mtaTargets(topology, hosts, MTAIL_PORT),
+      probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
     blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),
+    dashboard: JSON.stringify(grafanaDashboard(topology), null, 2),
   };
 }

@@ -36,6 +36,11 @@ export function probeIntervalSeconds(topology: Topology): number {
   return Math.max(PROBE_MIN_INTERVAL, topology.spec.monitoring.scrapeIntervalSeconds);
 }
 
+/** The postfix exporter's age bucket a threshold names: its `le` as the exporter prints it, or as Prometheus 3 normalizes it (100.0). */
+function exporterBucket(seconds: number): string {
+  return `${seconds}(\\\\.0)?`;
+}
+
 export function alertRules(topology: Topology): RuleFile {
   const { thresholds } = topology.spec.monitoring;
   const soon = faultFor(topology);
@@ -63,6 +68,68 @@ export function alertRules(topology: Topology): RuleFile {
         summary: "{{ $labels.host }} does not answer the monitoring host",
         description:
           "prometheus-node-exporter on {{ $labels.host }} ({{ $labels.instance }}) gives no metrics: the host is down, unreachable from the monitoring host, or the exporter stopped. Check the host, `systemctl status prometheus-node-exporter`, and its firewall.",
+      },
+    },
+    {
+      alert: "MtaExporterDown",
+      expr: 'up{job=~"postfix|mtail"} == 0',
+      for: soon,
+      labels: { severity: warning },
+      annotations: {
+        summary: "The {{ $labels.job }} metrics of {{ $labels.host }} do not answer",
+        description:
+          "Without them the queue and delivery alerts of {{ $labels.host }} are blind. Check `systemctl status prometheus-postfix-exporter` (job postfix) or `systemctl status mtail` (job mtail) on {{ $labels.host }}, and that /var/log/postfix.log exists and is readable by group adm.",
+      },
+    },
+    {
+      alert: "QueueLarge",
+      expr: `sum by (host, role) (postfix_showq_message_age_seconds_count) > ${thresholds.queueMessages}`,
+      for: soon,
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $value | printf \"%.0f\" }} messages wait in the Postfix queue of {{ $labels.host }}",
+        description: `More than ${thresholds.queueMessages} queued messages (monitoring.thresholds.queueMessages): a destination is away or slow, or the host is sending a flood. \`postqueue -p\` on {{ $labels.host }} shows who waits for what; \`qshape deferred\` by destination.`,
+      },
+    },
+    {
+      // Messages older than the threshold: all queued ones minus those in the age bucket below it (held mail is the operator's own).
+      alert: "QueueStuck",
+      expr: `sum by (host, role) (postfix_showq_message_age_seconds_count{queue!="hold"}) - sum by (host, role) (postfix_showq_message_age_seconds_bucket{queue!="hold", le=~"${exporterBucket(thresholds.queueStuckSeconds)}"}) > 0`,
+      for: soon,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $value | printf \"%.0f\" }} messages on {{ $labels.host }} have waited more than ${thresholds.queueStuckSeconds} s",
+        description: `Messages older than ${thresholds.queueStuckSeconds} s (monitoring.thresholds.queueStuckSeconds) in the queue of {{ $labels.host }}: their destination keeps answering 4xx or cannot be reached. \`postqueue -p\` on {{ $labels.host }} shows each one's reason; fix the destination (a store: see StoreLmtpDown) and run \`postqueue -f\`, or remove mail that can never go (\`postsuper -d\`).`,
+      },
+    },
+    {
+      alert: "EdgeDeferringToStore",
+      expr: 'sum by (host, role) (increase(postfix_deliveries_total{role="edge", transport="lmtp", status="deferred"}[5m])) > 0',
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.host }} could not hand {{ $value | printf \"%.0f\" }} messages to a store in the last 5 minutes",
+        description:
+          "The edge defers LMTP deliveries: a store is down, full or refuses it. `postqueue -p` on {{ $labels.host }} names the store and the reason; look at StoreLmtpDown and Dovecot's log on that store. The mail waits on the edge and goes once the store takes it.",
+      },
+    },
+    {
+      alert: "DeferralRateHigh",
+      expr: `sum by (host, role) (increase(postfix_deliveries_total{status=~"deferred|bounced"}[30m])) / sum by (host, role) (increase(postfix_deliveries_total[30m])) * 100 > ${thresholds.deferralPercent} and sum by (host, role) (increase(postfix_deliveries_total[30m])) >= 10`,
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $value | printf \"%.0f\" }}% of the delivery attempts of {{ $labels.host }} were deferred or bounced in the last 30 minutes",
+        description: `More than ${thresholds.deferralPercent}% (monitoring.thresholds.deferralPercent) of at least 10 attempts: receivers refuse or delay this host's mail (a blocklist, a bad reputation, DNS or TLS trouble) or a destination is away. Read the reasons in /var/log/postfix.log on {{ $labels.host }} (\`grep status=deferred\`).`,
+      },
+    },
+    {
+      // An hour without a message sent, for the whole threshold: an MTA that has stopped delivering.
+      alert: "NoDeliveries",
+      expr: 'sum by (host, role) (increase(postfix_deliveries_total{status="sent"}[1h])) == 0',
+      for: `${thresholds.noDeliveriesHours}h`,
+      labels: { severity: warning },
+      annotations: {
+        summary: `{{ $labels.host }} has delivered no message for ${thresholds.noDeliveriesHours} hours`,
+        description: `Nothing left {{ $labels.host }} (monitoring.thresholds.noDeliveriesHours): mail does not reach it (DNS, the MX records, a firewall, its users), or every delivery fails (see DeferralRateHigh). Send a test message through it and follow it in /var/log/postfix.log on {{ $labels.host }}.`,
       },
     },
     {

@@ -33,6 +33,11 @@ export function dovecotTargets(topology: Topology, hosts: PlacedHosts): TargetGr
   return hostsOf(topology, "store").map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${DOVECOT_METRICS_PORT}`], labels: { host: h.name, role: h.role } }));
 }
 
+/** The edge and outbound hosts' MTA exporters at `port` (the postfix exporter, mtail). */
+export function mtaTargets(topology: Topology, hosts: PlacedHosts, port: number): TargetGroup[] {
+  return topology.hosts.filter((h) => h.sends).map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${port}`], labels: { host: h.name, role: h.role } }));
+}
+
 /**
  * The probes of the services users and senders reach, by name as they do (so the certificate is
  * checked for the name it must carry), and the stores' LMTP banner from inside the fleet.

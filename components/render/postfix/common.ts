@@ -10,6 +10,8 @@ import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
 export const CONFIG_DIR = "/etc/postfix";
 export const VIRTUAL_TABLE = "virtual";
+/** Postfix's own log (postlogd): Debian's postfix exporter and mtail read it; the deploy script makes it root:adm 0640. */
+export const POSTFIX_LOG = "/var/log/postfix.log";
 
 export function hostAddresses(input: RenderInput, host: Host): HostAddresses {
   return placed(input, host).addresses;
@@ -41,6 +43,11 @@ export function baseSettings(input: RenderInput, host: Host): Setting[] {
       "The name in the banner and in HELO: it must equal the PTR of the host's addresses (FCrDNS), or receivers score the mail as spam.",
     ),
     setting("myorigin", "$myhostname"),
+    setting(
+      "maillog_file",
+      POSTFIX_LOG,
+      "Postfix writes its own log (postlogd) where Debian's postfix exporter and mtail read it: Debian 13 keeps syslog in the journal, which that exporter cannot read.",
+    ),
     setting(
       "mydestination",
       ["$myhostname", "localhost"],
