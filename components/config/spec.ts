@@ -194,6 +194,11 @@ export interface MonitoringThresholds {
   authFailuresPerMinute: number;
 }
 
+export interface BimiSpec {
+  logo: string;
+  certificate?: string;
+}
+
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
   serverDomain: string;
@@ -215,6 +220,8 @@ export interface FleetSpec {
   aliases: Record<string, string[]>;
   /** Hosted domain -> address that receives mail for unknown local parts. */
   catchAll: Record<string, string>;
+  /** Hosted domain -> its BIMI logo (SVG Tiny PS) and, if it has one, its VMC/CMC (PEM). */
+  bimi: Record<string, BimiSpec>;
   recipientDelimiter: string;
   messageSizeLimitMb: number;
   smarthost?: SmarthostSpec;

@@ -6,7 +6,7 @@ import { ConfigProblem } from "../errors";
 import { HostKeys, Parsed } from "../schema";
 import { aliasAddresses, aliasesWithoutLoops, aliasMap, aliasTargetsExist } from "./aliases";
 import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
-import { dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
+import { bimiNeedsEnforcedDmarc, dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
 import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
 import { RuleInput, Rule } from "./input";
 import { adminIsMailbox, catchAllsDeliver, mailboxAddresses, mailboxesListedOnce } from "./mailboxes";
@@ -29,6 +29,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   dkimSelectors,
   spfWithinLookupLimit,
   namesInZones,
+  bimiNeedsEnforcedDmarc,
   sshPushCanConnect,
   awsHostsGetPublicKey,
   zoneBackendNameservers,
@@ -40,7 +41,7 @@ export const CONFIG_RULES: readonly Rule[] = [
 /** The problems every rule finds in the keys that parsed (a key is in `parsed` only when it did). */
 export function ruleProblems(parsed: Partial<Parsed>, hostKeys: HostKeys): ConfigProblem[] {
   // Keys that failed stand in as empty values; the rules that need them check ok() first.
-  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, spfIncludes: [], adminSshCidrs: [], ...parsed } as Parsed;
+  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, bimi: {}, spfIncludes: [], adminSshCidrs: [], ...parsed } as Parsed;
   const input: RuleInput = {
     c,
     ok: (...keys) => keys.every((k) => k in parsed),
