@@ -39,6 +39,8 @@ describe("BIMI from the client", { timeout: 120_000 }, () => {
     assert.equal(found.status.result, "pass", JSON.stringify(found.status));
     assert.equal(found.location, "https://mta-sts.example.com/bimi/logo.svg");
     assert.equal(found.authority, "https://mta-sts.example.com/bimi/certificate.pem");
+    // The record is in the signed zone: the client's validating resolver vouches for it (AD).
+    assert.match(execOk(CLIENT.name, ["kdig", "+dnssec", "default._bimi.example.com", "TXT"]), /;; Flags: [^;]*\bad\b/);
 
     const [svg, pem] = [found.location!, found.authority!].map(fetchOnClient);
     assert.deepEqual(svg, { status: "200", body: logo });
