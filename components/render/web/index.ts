@@ -67,6 +67,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "        }",
   ];
   // BIMI logos and mark certificates, on the MTA-STS names (a domain without a certificate has no file: 404).
+  const bimiByHost = bimiFiles("$mailfleet_bimi");
   const bimiLocation = (path: string, type: string, alias: string) => [
     `        location = ${path} {`,
     '            if ($mailfleet_bimi = "") { return 404; }',
@@ -87,8 +88,8 @@ function nginxConf(input: RenderInput, host: Host): string {
     "            default_type text/plain;",
     `            alias ${WEB_FILES.mtaSts};`,
     "        }",
-    ...bimiLocation(BIMI_PATHS.logo, "image/svg+xml", bimiFiles("$mailfleet_bimi").logo),
-    ...bimiLocation(BIMI_PATHS.certificate, "application/pem-certificate-chain", bimiFiles("$mailfleet_bimi").certificate),
+    ...bimiLocation(BIMI_PATHS.logo, "image/svg+xml", bimiByHost.logo),
+    ...bimiLocation(BIMI_PATHS.certificate, "application/pem-certificate-chain", bimiByHost.certificate),
     ...autoconfig,
     "        location = /autodiscover/autodiscover.xml {",
     '            if ($mailfleet_autodiscover = "") { return 404; }',
@@ -156,9 +157,9 @@ export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
     file(NGINX_CONF, nginxConf(input, host)),
     file(WEB_FILES.mtaSts, input.mtaStsPolicy),
     file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
-    ...Object.entries(topology.spec.bimi).flatMap(([domain, { logo, certificate }]) => [
-      file(bimiFiles(hostName(domain)).logo, logo),
-      ...(certificate ? [file(bimiFiles(domain).certificate, certificate)] : []),
-    ]),
+    ...Object.entries(topology.spec.bimi).flatMap(([domain, { logo, certificate }]) => {
+      const paths = bimiFiles(hostName(domain));
+      return [file(paths.logo, logo), ...(certificate ? [file(paths.certificate, certificate)] : [])];
+    }),
   ];
 }
