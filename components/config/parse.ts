@@ -5,7 +5,7 @@
  * with its key path and a fix. The spec keeps what the operator wrote: topology names the hosts.
  */
 import { ConfigError, ConfigProblem, configProblem as problem, firstPerPath } from "./errors";
-import { controlCharacterPaths, formatPath, REDACTED_SECRET, secretHint, stringPaths } from "./formats";
+import { controlCharacterPaths, REDACTED_SECRET, secretHint, stringPaths } from "./formats";
 import { aliasMap, ruleProblems } from "./rules";
 import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, isMultilinePath, KEYS, Parsed, REQUIRED_HINT, scalarFromString, zonesOf } from "./schema";
 import { FleetSpec, HostSpec, ROLES } from "./spec";
