@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { isSystemAccount } from "./accounts";
+import { bimiDomains, isBimiFile } from "./bimi";
 import {
   acmeDirectory,
   cloudflareToken,
@@ -15,6 +16,7 @@ import {
   webhookUrl,
   dnsName,
   email,
+  formatPath,
   fqdn,
   HOST_LABEL_RE,
   hostIpv4,
@@ -194,6 +196,8 @@ export const KEYS = {
       arcSelector: z.string().regex(SELECTOR_RE, "not a selector — lowercase letters, digits and hyphens (arc1)").default("arc1"),
     })
     .prefault({}),
+  // Hosted domain -> its BIMI logo (and mark certificate), published at default._bimi.<domain>.
+  bimi: bimiDomains,
   recipientDelimiter: z.enum(["+", "-", ""]).default("+"),
   messageSizeLimitMb: z.number().int().min(1).max(200).default(25),
   smarthost: z
@@ -347,8 +351,11 @@ export function hostCount(given: Parsed["hosts"]["edge"]): number {
   return Array.isArray(given) ? given.length : given.count;
 }
 
-/** Multi-line values are allowed only where a PEM block is expected. */
-export const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
+/** Multi-line values are allowed only where a PEM block or a BIMI logo is expected. */
+const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
+export function isMultilinePath(path: readonly (string | number)[]): boolean {
+  return MULTILINE_PATHS.has(formatPath(path)) || isBimiFile(path);
+}
 
 /** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */
 export function scalarFromString(value: unknown): unknown {

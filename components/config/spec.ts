@@ -219,6 +219,11 @@ export interface MonitoringThresholds {
 /** prometheus-postfix-exporter's buckets of queued messages' age, in seconds (its showq collector). */
 export const QUEUE_AGE_BUCKETS = [10, 100, 1000, 10_000, 100_000] as const;
 
+export interface BimiSpec {
+  logo: string;
+  certificate?: string;
+}
+
 export interface FleetSpec {
   /** Every server name lives under it: mx1.<serverDomain>, smtp.<serverDomain>, … */
   serverDomain: string;
@@ -242,6 +247,8 @@ export interface FleetSpec {
   catchAll: Record<string, string>;
   /** How mail to foreign alias targets leaves: SRS-rewritten and ARC-sealed by the edges. */
   forwarding: ForwardingSpec;
+  /** Hosted domain -> its BIMI logo (SVG Tiny PS) and, if it has one, its VMC/CMC (PEM). */
+  bimi: Record<string, BimiSpec>;
   recipientDelimiter: string;
   messageSizeLimitMb: number;
   smarthost?: SmarthostSpec;

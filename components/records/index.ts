@@ -7,9 +7,9 @@ import { ConfigError } from "../config/errors";
 import { spfIncludes, spfNamesEdgesByMx } from "../config/spf";
 import { arcKeyName, DaneKey, DkimKey, findDkimKey } from "../keys/material";
 import { forwardingDomain } from "../topology/naming";
-import { Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
+import { bimiUrls, Host, hostsOf, HTTPS_PORT, IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../topology";
 import { AddressBook, PlacedHost, placeHosts, PlacedHosts } from "../topology/addresses";
-import { Cname, dkimRecordName, smtpTlsaName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
+import { bimiRecordName, Cname, dkimRecordName, smtpTlsaName, dmarcReportAuthorization, domainCnames, domainPolicyNames, domainSrvNames, recordNameProblems } from "./labels";
 import { mtaStsPolicy } from "./mtaSts";
 import { DnsRecord, PtrRecord, RecordData, RecordOwner, RecordSet } from "./types";
 import { zoneOf } from "./zones";
@@ -132,6 +132,13 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
     txt(policy.dmarc, dmarc);
     const reportAuthorization = dmarcReportAuthorization(spec, D);
     if (reportAuthorization) txt(reportAuthorization, "v=DMARC1");
+
+    // BIMI: the logo (and mark certificate) on the domain's MTA-STS name; an empty a= says there is no certificate.
+    const bimi = spec.bimi[D];
+    if (bimi) {
+      const urls = bimiUrls(D);
+      txt(bimiRecordName(D), `v=BIMI1; l=${urls.logo}; a=${bimi.certificate ? urls.certificate : ""}`);
+    }
 
     txt(policy.mtaStsId, `v=STSv1; id=${mtaSts.id}`);
     cname(cnames.mtaSts);

@@ -31,6 +31,11 @@ export function smtpTlsaName(mxHost: string): string {
   return `_25._tcp.${mxHost}`;
 }
 
+/** BIMI's assertion record for the default selector (the one receivers look up without a BIMI-Selector header). */
+export function bimiRecordName(domain: string): string {
+  return `default._bimi.${domain}`;
+}
+
 export function dkimRecordName(selector: string, domain: string): string {
   return `${selector}._domainkey.${domain}`;
 }
@@ -109,6 +114,7 @@ function owners(topology: Topology): { services: NameOwner; hosts: NameOwner[]; 
           ...Object.values(domainSrvNames(d)).map((n): [string, string] => [n, "SRV"]),
           ...spec.dkim.selectors.map((s): [string, string] => [dkimRecordName(s, d), "TXT"]),
           ...(report ? [[report, "TXT"] as [string, string]] : []),
+          ...(spec.bimi[d] ? [[bimiRecordName(d), "TXT"] as [string, string]] : []),
           ...Object.values(domainCnames(topology, d)).map((c): [string, string] => [c.name, "CNAME"]),
         ],
         shorten: "use a shorter domain (or DKIM selector, or DMARC report domain)",

@@ -244,6 +244,18 @@ export function domainWebNames(domain: string): DomainWebNames {
   return { mtaSts: `mta-sts.${domain}`, autoconfig: `autoconfig.${domain}`, autodiscover: `autodiscover.${domain}` };
 }
 
+/** Where a domain's BIMI logo and mark certificate are served on its web names. */
+export const BIMI_PATHS = { logo: "/bimi/logo.svg", certificate: "/bimi/certificate.pem" } as const;
+
+/**
+ * The URLs of a domain's BIMI files: on its MTA-STS name, which the edges' certificates already
+ * cover (receivers fetch them over HTTPS only), so BIMI needs no name or certificate of its own.
+ */
+export function bimiUrls(domain: string): Record<keyof typeof BIMI_PATHS, string> {
+  const host = domainWebNames(domain).mtaSts;
+  return { logo: `https://${host}${BIMI_PATHS.logo}`, certificate: `https://${host}${BIMI_PATHS.certificate}` };
+}
+
 /**
  * The names a host's certificate must carry: its own name, the service names of its role, and on
  * edge hosts the per-domain web names that CNAME to it (MTA-STS policy, client autoconfig).

@@ -13,7 +13,7 @@ const key = (name: string) => `${CONFIG_NAMESPACE}:${name}`;
 
 /**
  * The new stack file's text. Renamed: serverDomain, domains and every address in a hosted domain
- * (admin, DMARC/TLS-RPT report addresses, mailboxes, aliases, catch-alls); foreign addresses and
+ * (admin, DMARC/TLS-RPT report addresses, mailboxes, aliases, catch-alls, BIMI logos); foreign addresses and
  * everything else stay as they are. The DNS zones stay the source's, since the renamed names
  * are subdomains of them and the zones (Cloudflare zone ids, the authoritative server) exist.
  */
@@ -57,5 +57,6 @@ export function testStackConfig(sourceYaml: string, stackName: string): string {
   );
   update("aliases", (v) => mapKeys(v, (k) => address(k), addresses));
   update("catchAll", (v) => mapKeys(v, (k) => name(k), address));
+  update("bimi", (v) => mapKeys(v, (k) => name(k), (x) => x));
   return stringify({ ...doc, config }, { lineWidth: 0 });
 }

@@ -302,3 +302,19 @@ describe("DANE", () => {
     assert.equal(unsigned.set.records.filter((r) => r.type === "TLSA").length, 0);
   });
 });
+
+describe("BIMI: default._bimi for the domains with a logo", () => {
+  it("example.com points at its logo and mark certificate on its MTA-STS name, which the edges' certificates cover", () => {
+    assert.deepEqual(texts(LAB.set.records, "default._bimi.example.com"), [
+      "v=BIMI1; l=https://mta-sts.example.com/bimi/logo.svg; a=https://mta-sts.example.com/bimi/certificate.pem",
+    ]);
+    const edge = hostsOf(LAB.topology, "edge")[0];
+    assert.ok(hostCertificateNames(LAB.topology, edge).includes("mta-sts.example.com"));
+    assert.deepEqual(at(LAB.set.records, "default._bimi.example.org"), [], "example.org has no logo: no record");
+    assert.ok(recordNames(LAB.topology).includes("default._bimi.example.com"));
+  });
+  it("a logo without a mark certificate gets an empty a= tag", () => {
+    const noMark = lab((raw) => delete raw.bimi["example.com"].certificate);
+    assert.deepEqual(texts(noMark.set.records, "default._bimi.example.com"), ["v=BIMI1; l=https://mta-sts.example.com/bimi/logo.svg; a="]);
+  });
+});

@@ -110,6 +110,22 @@ test("the edge serves the MTA-STS policy, autoconfig and autodiscover, and 404 f
   for (const nf of notFound) assert.equal(nf.status, 404, nf.url);
 });
 
+test("the edge serves a domain's BIMI logo and mark certificate on its MTA-STS name only, as the TXT record names them", () => {
+  const { logo, certificate } = input.topology.spec.bimi["example.com"];
+  const [svg, pem, ...notFound] = fetchAll([
+    ["GET", "https://mta-sts.example.com/bimi/logo.svg"],
+    ["GET", "https://mta-sts.example.com/bimi/certificate.pem"],
+    // example.org has no logo; other names and plain HTTP serve none either.
+    ["GET", "https://mta-sts.example.org/bimi/logo.svg"],
+    ["GET", "https://autoconfig.example.com/bimi/logo.svg"],
+    ["GET", "https://mx1.mail.example.com/bimi/logo.svg"],
+    ["GET", "http://mta-sts.example.com/bimi/logo.svg"],
+  ]);
+  assert.deepEqual([svg.status, svg.type, svg.body], [200, "image/svg+xml", logo]);
+  assert.deepEqual([pem.status, pem.type, pem.body], [200, "application/pem-certificate-chain", certificate]);
+  for (const nf of notFound) assert.equal(nf.status, 404, nf.url);
+});
+
 test("nginx picks the certificate by SNI: the domains' web lineage for their names, the host's for the rest", () => {
   // The web lineage gets a certificate of its own (as certbot would issue it), from another CA.
   const ca = createFleetCa("web lineage test");

@@ -211,6 +211,7 @@ describe("test stack settings derived from another stack", () => {
   it("renames catch-alls of the lab and leaves foreign names alone", () => {
     const test = derive("lab", "mailfleet-lab", "test-x");
     assert.deepEqual(test.catchAll, { "test-x.example.org": "bob@test-x.example.org" });
+    assert.deepEqual(Object.keys(test.bimi), ["test-x.example.com"]);
     assert.deepEqual(test.zone?.nameservers.map((n) => n.name), ["ns1.example.com"]);
   });
 

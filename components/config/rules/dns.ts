@@ -37,3 +37,15 @@ export const namesInZones: Rule = ({ c, ok }) => {
     ...c.domains.flatMap((d, i) => (inZone(d) ? [] : [outside(["domains", i], d)])),
   ];
 };
+
+/**
+ * BIMI for hosted domains only, and only under an enforced DMARC policy: receivers ignore a logo
+ * unless DMARC is quarantine or reject for every message (the fleet publishes no pct, so 100).
+ */
+export const bimiNeedsEnforcedDmarc: Rule = ({ c, ok, hosted }) =>
+  Object.keys(c.bimi).flatMap((domain) => [
+    ...(ok("domains") && !hosted.has(domain) ? [problem(["bimi", domain], "is not a hosted domain", `hosted: ${c.domains.join(", ")}`)] : []),
+    ...(ok("dmarc") && c.dmarc.policy === "none"
+      ? [problem(["bimi", domain], "has a logo but DMARC is p=none, so receivers show no logo", "set dmarc.policy to quarantine or reject (after its reports show your mail passes), or remove the logo")]
+      : []),
+  ]);

@@ -6,7 +6,7 @@ import { ConfigProblem } from "../errors";
 import { HostKeys, Parsed } from "../schema";
 import { aliasAddresses, aliasesWithoutLoops, aliasMap, aliasTargetsExist } from "./aliases";
 import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
-import { dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
+import { bimiNeedsEnforcedDmarc, dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
 import { srsKeysListedOnce } from "./forwarding";
 import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
 import { RuleInput, Rule } from "./input";
@@ -31,6 +31,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   dkimSelectors,
   spfWithinLookupLimit,
   namesInZones,
+  bimiNeedsEnforcedDmarc,
   sshPushCanConnect,
   awsHostsGetPublicKey,
   zoneBackendNameservers,
@@ -42,7 +43,7 @@ export const CONFIG_RULES: readonly Rule[] = [
 /** The problems every rule finds in the keys that parsed (a key is in `parsed` only when it did). */
 export function ruleProblems(parsed: Partial<Parsed>, hostKeys: HostKeys): ConfigProblem[] {
   // Keys that failed stand in as empty values; the rules that need them check ok() first.
-  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, spfIncludes: [], adminSshCidrs: [], ...parsed } as Parsed;
+  const c = { domains: [], mailboxes: [], aliases: {}, catchAll: {}, bimi: {}, spfIncludes: [], adminSshCidrs: [], ...parsed } as Parsed;
   const input: RuleInput = {
     c,
     ok: (...keys) => keys.every((k) => k in parsed),

@@ -1,12 +1,14 @@
 /**
- * The edge's web server (nginx-light, Debian 13): the MTA-STS policy (RFC 8461) and mail client
- * autoconfig/autodiscover for every hosted domain; everything else is 404. One self-contained
- * nginx.conf (Debian's sites-enabled default site is not included) with maps from the Host header
- * to the hosted domain. The files an edge gets do not grow with the domains: the policy and the
- * autodiscover answer are the same for every domain (one file each), and the autoconfig document,
- * which names its domain, is answered by nginx itself with the domain from the map filled in.
+ * The edge's web server (nginx-light, Debian 13): the MTA-STS policy (RFC 8461), mail client
+ * autoconfig/autodiscover for every hosted domain, and the BIMI logos of those that have one;
+ * everything else is 404. One self-contained nginx.conf (Debian's sites-enabled default site is
+ * not included) with maps from the Host header to the hosted domain. Apart from the BIMI files
+ * (one logo, and maybe a certificate, per domain that has them), the files an edge gets do not
+ * grow with the domains: the policy and the autodiscover answer are the same for every domain
+ * (one file each), and the autoconfig document, which names its domain, is answered by nginx
+ * itself with the domain from the map filled in.
  */
-import { certificateLineages, CertificateLineage, domainWebNames, Host } from "../../topology";
+import { BIMI_PATHS, certificateLineages, CertificateLineage, domainWebNames, Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { liveTls, placed, RenderInput } from "../input";
 import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
@@ -19,6 +21,11 @@ export const WEB_FILES = {
   mtaSts: `${WEB_ROOT}/mta-sts.txt`,
   autodiscover: `${WEB_ROOT}/autodiscover.xml`,
 } as const;
+
+/** A hosted domain's BIMI files, named by the domain (nginx's map picks them by the Host header). */
+export function bimiFiles(domain: string) {
+  return { logo: `${WEB_ROOT}/bimi/${domain}.svg`, certificate: `${WEB_ROOT}/bimi/${domain}.pem` };
+}
 
 /** Host names are validated by the config layer; this refuses anything else in a map line. */
 function hostName(value: string): string {
@@ -59,6 +66,15 @@ function nginxConf(input: RenderInput, host: Host): string {
     `            return 200 ${autoconfigBody(input)};`,
     "        }",
   ];
+  // BIMI logos and mark certificates, on the MTA-STS names (a domain without a certificate has no file: 404).
+  const bimiByHost = bimiFiles("$mailfleet_bimi");
+  const bimiLocation = (path: string, type: string, alias: string) => [
+    `        location = ${path} {`,
+    '            if ($mailfleet_bimi = "") { return 404; }',
+    `            default_type ${type};`,
+    `            alias ${alias};`,
+    "        }",
+  ];
   const notFound = ["        location / {", "            return 404;", "        }"];
   const httpsServer = (lineage: CertificateLineage, defaultServer: boolean) => [
     "    server {",
@@ -72,6 +88,8 @@ function nginxConf(input: RenderInput, host: Host): string {
     "            default_type text/plain;",
     `            alias ${WEB_FILES.mtaSts};`,
     "        }",
+    ...bimiLocation(BIMI_PATHS.logo, "image/svg+xml", bimiByHost.logo),
+    ...bimiLocation(BIMI_PATHS.certificate, "application/pem-certificate-chain", bimiByHost.certificate),
     ...autoconfig,
     "        location = /autodiscover/autodiscover.xml {",
     '            if ($mailfleet_autodiscover = "") { return 404; }',
@@ -86,7 +104,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "",
   ];
   return [
-    "# Rendered by mailfleet: the edge serves only the MTA-STS policy and mail client autoconfig.",
+    "# Rendered by mailfleet: the edge serves only the MTA-STS policy, mail client autoconfig and BIMI logos.",
     "user www-data;",
     "worker_processes auto;",
     "pid /run/nginx.pid;",
@@ -110,6 +128,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "",
     "    # Host header -> hosted domain whose document answers.",
     ...map("mailfleet_mta_sts", domains.map((d) => [domainWebNames(d).mtaSts, "1"])),
+    ...map("mailfleet_bimi", domains.filter((d) => spec.bimi[d]).map((d) => [domainWebNames(d).mtaSts, d])),
     ...map("mailfleet_autoconfig", domains.map((d) => [domainWebNames(d).autoconfig, d])),
     // Outlook also reaches autodiscover through an SRV record pointing at the web service name.
     ...map("mailfleet_autodiscover", [...domains.map((d) => domainWebNames(d).autodiscover), services.web.fqdn].map((n): [string, string] => [n, "1"])),
@@ -138,5 +157,9 @@ export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
     file(NGINX_CONF, nginxConf(input, host)),
     file(WEB_FILES.mtaSts, input.mtaStsPolicy),
     file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
+    ...Object.entries(topology.spec.bimi).flatMap(([domain, { logo, certificate }]) => {
+      const paths = bimiFiles(hostName(domain));
+      return [file(paths.logo, logo), ...(certificate ? [file(paths.certificate, certificate)] : [])];
+    }),
   ];
 }
