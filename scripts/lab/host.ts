@@ -70,7 +70,8 @@ export function enterArgv(name: string, argv: string[]): string[] {
 /** Runs argv on a lab host as root and waits for it. */
 export function exec(name: string, argv: string[], options: { input?: string; timeoutMs?: number } = {}): ExecResult {
   const r = spawnSync("nsenter", enterArgv(name, argv), { encoding: "utf8", input: options.input, timeout: options.timeoutMs ?? 60_000 });
-  if (r.error) throw r.error;
+  // Named, so a timeout says which host and command (spawnSync's own error names only nsenter).
+  if (r.error) throw new Error(`${name}: ${argv.join(" ")}: ${r.error.message}`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
