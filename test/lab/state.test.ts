@@ -5,6 +5,7 @@
  * holds across equal-priority MX, Bayes statistics are one set, the primary's loss (SIGKILL while
  * mail flows) is survived with nothing lost or twice, and the state ports answer only the fleet.
  * Outbound: a login past its hourly messages or recipients is held off with a 4xx, and `./mf lock` shuts a login out.
+ * Replies: what a user sends through out1 is remembered, so an answer to it from ext scores REPLY at either edge.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -222,4 +223,27 @@ test("./mf lock refuses a login's AUTH at once, on every store; ./mf unlock lets
     assert.equal(unlocked.status, 0, unlocked.stderr);
   }
   assert.equal(submit("alice@example.com", `unlocked ${tag()}`).ok, true, "unlocked, she sends again");
+});
+
+/** rspamd's result line for a message on a host (it names the Message-ID), once rspamd has written it. */
+const scanned = (host: string, messageId: string) =>
+  waitUntil(() => exec(host, ["grep", "-F", `id: ${messageId},`, "/var/log/rspamd/rspamd.log"]).stdout, (line) => line !== "", 30_000, 500);
+/** A message from ext's user to alice straight to an MX (swaks), answering `inReplyTo` if given; its Message-ID. */
+function fromExt(mx: string, inReplyTo?: string): string {
+  const id = `<reply-${tag()}@example.net>`;
+  const headers = ["--header", `Message-Id: ${id}`, ...(inReplyTo ? ["--header", `In-Reply-To: ${inReplyTo}`] : [])];
+  exec(EXT.name, ["swaks", "--server", address(mx), "--from", `${EXT_USER}@example.net`, "--to", ALICE, "--helo", EXT.fqdn, ...headers, "--timeout", "20"]);
+  return id;
+}
+
+test("replies: ext's answer to what alice sent through out1 is a reply (REPLY) at either edge; the same mail answering nothing of hers is not", async () => {
+  const sent = submit(ALICE, `question ${tag()}`);
+  assert.equal(sent.ok, true, JSON.stringify(sent));
+  const asked = sent.message_id!;
+  for (const mx of ["mx1", "mx2"]) {
+    const [reply, other, unknown] = await Promise.all([fromExt(mx, asked), fromExt(mx), fromExt(mx, `<never-${tag()}@example.com>`)].map((id) => scanned(mx, id)));
+    assert.match(reply, /[[,]REPLY\(/, `${mx} finds out1's record of alice's message in the shared state: ${reply}`);
+    assert.doesNotMatch(other, /[[,]REPLY\(/, `${mx}: no In-Reply-To, no REPLY`);
+    assert.doesNotMatch(unknown, /[[,]REPLY\(/, `${mx}: an answer to a message no user sent is no reply`);
+  }
 });
