@@ -7,7 +7,7 @@
 import { ConfigError, ConfigProblem, configProblem as problem, firstPerPath } from "./errors";
 import { controlCharacterPaths, REDACTED_SECRET, secretHint, stringPaths } from "./formats";
 import { aliasMap, ruleProblems } from "./rules";
-import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, isMultilinePath, KEYS, Parsed, REQUIRED_HINT, scalarFromString, zonesOf } from "./schema";
+import { DEFAULT_DATA_VOLUME_GB, DEFAULT_INSTANCE, hostKeysGiven, KEYS, multilineAllowed, Parsed, REQUIRED_HINT, scalarFromString, zonesOf } from "./schema";
 import { FleetSpec, HostSpec, ROLES } from "./spec";
 
 export interface ParseOptions {
@@ -41,7 +41,7 @@ export function parseFleetConfig(input: Record<string, unknown>, options: ParseO
 export function checkFleetConfig(input: Record<string, unknown>, options: ParseOptions = {}): ConfigCheck {
   const raw = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, scalarFromString(v)]));
   const problems: ConfigProblem[] = [];
-  for (const path of controlCharacterPaths(raw, isMultilinePath)) {
+  for (const path of controlCharacterPaths(raw, multilineAllowed)) {
     problems.push(problem(path, "contains a control character (newline, NUL, tab …)", "such a value could inject a line into a rendered file; remove it"));
   }
   for (const path of options.allowRedacted ? [] : stringPaths(raw, (text) => text === REDACTED_SECRET)) {

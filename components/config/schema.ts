@@ -133,6 +133,16 @@ const ratelimits = z
   })
   .prefault({});
 /** One schema per top-level key; a key's default applies when the stack leaves it out. */
+const RELAY_PORT = "not a TCP port (1-65535) — the relay's submission port, like 587";
+/** What any relay takes: where it is, the login (the password a stack secret), and the CA its certificate must chain to. */
+const RELAY_FIELDS = {
+  host: fqdn,
+  port: z.number(RELAY_PORT).int(RELAY_PORT).min(1, RELAY_PORT).max(65535, RELAY_PORT).default(587),
+  username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
+  password: relayPassword,
+  caCertificate: pemCertificates.optional(),
+};
+
 export const KEYS = {
   serverDomain: fqdn,
   domains: z.array(fqdn).min(1, "at least one hosted domain is required"),
@@ -200,16 +210,18 @@ export const KEYS = {
   bimi: bimiDomains,
   recipientDelimiter: z.enum(["+", "-", ""]).default("+"),
   messageSizeLimitMb: z.number().int().min(1).max(200).default(25),
-  smarthost: z
-    .strictObject({
-      host: fqdn,
-      port: z.number().int().min(1).max(65535).default(587),
-      username: z.string().regex(/^[A-Za-z0-9@._+-]{1,128}$/, "letters, digits and @ . _ + - only"),
-      password: relayPassword,
-      spfInclude: dnsName.optional(),
-      caCertificate: pemCertificates.optional(),
-    })
-    .optional(),
+  smarthost: z.strictObject({ ...RELAY_FIELDS, spfInclude: dnsName.optional() }).optional(),
+  // A hosted domain's own relay: its senders' mail leaves through it, with its own login (issue 25).
+  domainSmarthosts: z
+    .record(
+      z.string(),
+      z.strictObject({
+        ...RELAY_FIELDS,
+        // One TLS setting (smtp_tls_wrappermode) serves every relay, so a domain's relay speaks STARTTLS.
+        port: RELAY_FIELDS.port.refine((p) => p !== 465, "port 465 (TLS from the first byte) is for the global smarthost only — use the relay's STARTTLS port (587)"),
+      }),
+    )
+    .default({}),
   spfIncludes: z.array(dnsName).default([]),
   spam: z
     .strictObject({
@@ -353,8 +365,9 @@ export function hostCount(given: Parsed["hosts"]["edge"]): number {
 
 /** Multi-line values are allowed only where a PEM block or a BIMI logo is expected. */
 const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
-export function isMultilinePath(path: readonly (string | number)[]): boolean {
-  return MULTILINE_PATHS.has(formatPath(path)) || isBimiFile(path);
+
+export function multilineAllowed(path: readonly (string | number)[]): boolean {
+  return MULTILINE_PATHS.has(formatPath(path)) || isBimiFile(path) || (path.length === 3 && path[0] === "domainSmarthosts" && path[2] === "caCertificate");
 }
 
 /** Pulumi keeps top-level scalar config as strings (`pulumi config set mailfleet:dnsTtl 300`). */

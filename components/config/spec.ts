@@ -40,16 +40,20 @@ export interface MailboxSpec {
 export type DmarcPolicy = "none" | "quarantine" | "reject";
 export type MtaStsMode = "enforce" | "testing" | "none";
 
-export interface SmarthostSpec {
+/** A relay Postfix logs in to after STARTTLS with the relay's certificate verified. */
+export interface RelaySpec {
   host: string;
   port: number;
   username: string;
   /** Secret. */
   password: string;
-  /** SPF include the relay provider documents (e.g. `_spf.relay.example`), if any. */
-  spfInclude?: string;
   /** The CA (PEM) the relay's certificate must chain to; absent: the system's trust (Debian's ca-certificates). */
   caCertificate?: string;
+}
+
+export interface SmarthostSpec extends RelaySpec {
+  /** SPF include the relay provider documents (e.g. `_spf.relay.example`), if any. */
+  spfInclude?: string;
 }
 
 export interface AwsSpec {
@@ -252,6 +256,8 @@ export interface FleetSpec {
   recipientDelimiter: string;
   messageSizeLimitMb: number;
   smarthost?: SmarthostSpec;
+  /** Hosted domain -> the relay its senders' mail leaves through instead (port 587-style STARTTLS, own login). */
+  domainSmarthosts: Record<string, RelaySpec>;
   /** Extra SPF includes for other senders of the hosted domains (newsletters, ticketing, …). */
   spfIncludes: string[];
   spam: SpamSpec;

@@ -17,7 +17,7 @@ import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
-import { SMARTHOST_CA } from "../render/postfix/outbound";
+import { RELAY_CA_DIR, SMARTHOST_CA } from "../render/postfix/outbound";
 import { POSTSRSD_PATHS } from "../render/postsrsd";
 import { RESOLVER_PATHS } from "../render/resolver";
 import { ARC_KEY, RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
@@ -140,6 +140,9 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(`${POSTFIX_DIR}/sender_login`),
     allow(`${POSTFIX_DIR}/sasl_passwd`, 0o600),
     allow(`${POSTFIX_DIR}/${SMARTHOST_CA}`),
+    allow(`${POSTFIX_DIR}/sender_relay`),
+    allow(`${POSTFIX_DIR}/tls_policy`),
+    below(RELAY_CA_DIR),
     allow(`${RSPAMD_LOCAL}/sender_login.map`),
     allow("/etc/rspamd/lua.local.d/sender_login.lua"),
     below(RSPAMD_DKIM_DIR, 0o640, RSPAMD_GROUP),

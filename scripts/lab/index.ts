@@ -62,6 +62,13 @@ import {
   delvAnchor,
   EXT,
   EXT_TLS_CHAIN,
+  RELAY,
+  RELAY_LOGIN,
+  RELAY_TLS_CHAIN,
+  RELAY_USERS,
+  relayDovecotConf,
+  relayPostfixMainCf,
+  relayUsers,
   EXT_RSPAMD_FILES,
   EXT_USER,
   extPostfixMainCf,
@@ -82,7 +89,7 @@ import { startRbldnsd } from "./rbl";
 import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR, WEBHOOK } from "./plan";
 
 export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
-export { ACME, BACKUP, RBL, RBL_ZONES, ROOT } from "./peers";
+export { ACME, BACKUP, RBL, RBL_ZONES, RELAY, RELAY_LOGIN, ROOT } from "./peers";
 export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
 export { CLIENT, EXT, EXT_GONE, EXT_USER } from "./peers";
@@ -105,22 +112,28 @@ export interface LabFleet {
   build: FleetBuild;
   hosts: LabHost[];
   /** ext's STARTTLS key and certificate, and the SHA-256 its TLSA record pins. */
-  ext: ExtTls;
+  ext: PeerTls;
+  /** The relay's: its certificate is the CA a fleet's domain pins for it. */
+  relay: PeerTls;
 }
 
-export interface ExtTls {
+export interface PeerTls {
   keyPem: string;
   certPem: string;
   spkiSha256: string;
 }
 
-/** ext's key and self-signed certificate, made once per lab machine (like the fleet's keys), so its TLSA record is known before ext is up. */
-function loadOrCreateExtTls(dir = join(LAB_DIR, "ext-tls")): ExtTls {
+/**
+ * A peer's key and self-signed certificate for its name, made once per lab machine (like the fleet's
+ * keys), so what pins it (ext's TLSA record, a relay's pinned CA) is known before the peer is up.
+ */
+function loadOrCreatePeerTls(peer: LabHost): PeerTls {
+  const dir = join(LAB_DIR, `${peer.name}-tls`);
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
   if (!existsSync(cert)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=$3" -addext "subjectAltName=DNS:$3" -keyout "$1" -out "$2" 2>/dev/null', [key, cert, EXT.fqdn]);
+    sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=$3" -addext "subjectAltName=DNS:$3" -keyout "$1" -out "$2" 2>/dev/null', [key, cert, peer.fqdn]);
   }
   const keyPem = readFileSync(key, "utf8");
   return { keyPem, certPem: readFileSync(cert, "utf8"), spkiSha256: spkiSha256(keyPem) };
@@ -134,7 +147,7 @@ function labSpec(): FleetSpec {
 export function loadLabFleet(): LabFleet {
   const spec = labSpec();
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
-  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreateExtTls() };
+  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreatePeerTls(EXT), relay: loadOrCreatePeerTls(RELAY) };
 }
 
 export function labHost(fleet: LabFleet, name: string): LabHost {
@@ -437,8 +450,20 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
 }
 
+/** The relay: Postfix on the submission port with STARTTLS, Dovecot checking its customers' logins. */
+function startRelay(fleet: LabFleet): void {
+  writeHostFile(RELAY.name, "/etc/postfix/main.cf", relayPostfixMainCf());
+  writeHostFile(RELAY.name, RELAY_TLS_CHAIN, `${fleet.relay.keyPem.trim()}\n${fleet.relay.certPem}`, 0o600);
+  writeHostFile(RELAY.name, "/etc/dovecot/dovecot.conf", relayDovecotConf());
+  writeHostFile(RELAY.name, RELAY_USERS, relayUsers(RELAY_LOGIN, labPassword(RELAY_LOGIN)), 0o640);
+  execOk(RELAY.name, ["sh", "-c", 'chgrp dovecot "$1" && postconf -Me "submission/inet=submission inet n - n - - smtpd"', "relay", RELAY_USERS]);
+  // Postfix first: its start makes the spool's private/ where Dovecot puts the auth socket.
+  startService(RELAY.name, ["postfix", "start"]);
+  startService(RELAY.name, ["dovecot"]);
+}
+
 /** The port each of the lab's serving peers answers on. */
-const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT, root: DNS_PORT };
+const PEER_PORTS: Partial<Record<LabKind, number>> = { ext: SMTP_PORT, acme: PEBBLE_PORT, backup: REST_SERVER_PORT, root: DNS_PORT, relay: SUBMISSION_PORT };
 
 /**
  * The ports that show a host's role is serving, each with a lab host its firewall admits: public
@@ -545,6 +570,7 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   }
 
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
+  if (fleet.hosts.includes(RELAY)) startRelay(fleet);
   // The monitoring host probes the fleet by the names senders use.
   for (const host of fleet.hosts.filter((h) => h.role === "monitoring")) startResolver(host.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
   for (const host of fleet.hosts) {

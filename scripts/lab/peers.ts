@@ -20,6 +20,7 @@ export const RBL = peer("rbl");
 /** The lab's DNS blocklist and allowlist zones, served by rbldnsd on RBL (scripts/lab/rbl.ts). */
 export const RBL_ZONES = { block: "bl.example.net", allow: "wl.example.net" } as const;
 export const ROOT = peer("root");
+export const RELAY = peer("relay");
 /** The mailbox on ext that outbound tests write to: a Unix user, Maildir in its home. */
 export const EXT_USER = "bob";
 /** An address ext accepts and bounces: the far end of a forward whose bounce must find its way back. */
@@ -37,7 +38,7 @@ export const EXT_TLS_CHAIN = "/etc/postfix/ext-chain.pem";
  * as a DANE receiver does: the fleet's outbound hosts then send to it only over verified TLS.
  */
 export function labZones(nameserver: NameserverSpec, extTlsa?: string): ZoneFile[] {
-  const hosts = [CLIENT, EXT, ACME, BACKUP, RBL];
+  const hosts = [CLIENT, EXT, ACME, BACKUP, RBL, RELAY];
   const record = (name: string, data: RecordData, owner: RecordOwner = { domain: EXT_DOMAIN }): DnsRecord => ({
     name,
     zone: EXT_DOMAIN,
@@ -116,6 +117,70 @@ export function extPostfixMainCf(): string {
     "maillog_file = /var/log/postfix.log",
     "",
   ].join("\n");
+}
+
+/** The relay's key and self-signed certificate (a fleet pins it as the relay's CA), one PEM file. */
+export const RELAY_TLS_CHAIN = "/etc/postfix/relay-chain.pem";
+/** The relay's Dovecot passwd-file: its one customer login. */
+export const RELAY_USERS = "/etc/dovecot/relay-users";
+/** The login a fleet's domain has at the relay. */
+export const RELAY_LOGIN = "fleet-org";
+
+/**
+ * The relay's Postfix: a provider's smarthost on port 587 that relays for its logged-in customers
+ * only, offers AUTH only after STARTTLS, and delivers by MX lookup (to ext).
+ */
+export function relayPostfixMainCf(): string {
+  return [
+    "# The lab's relay provider (not fleet config).",
+    "compatibility_level = 3.6",
+    `myhostname = ${RELAY.fqdn}`,
+    "mydestination =",
+    "inet_interfaces = all",
+    "inet_protocols = all",
+    "mynetworks = 127.0.0.0/8 [::1]/128",
+    "alias_maps =",
+    "alias_database =",
+    `smtpd_tls_chain_files = ${RELAY_TLS_CHAIN}`,
+    "smtpd_tls_security_level = may",
+    "smtpd_tls_auth_only = yes",
+    "smtpd_tls_loglevel = 1",
+    "smtpd_sasl_auth_enable = yes",
+    "smtpd_sasl_type = dovecot",
+    "smtpd_sasl_path = private/auth",
+    "smtpd_relay_restrictions = permit_sasl_authenticated, reject",
+    "smtp_tls_security_level = may",
+    "maillog_file = /var/log/postfix.log",
+    "",
+  ].join("\n");
+}
+
+/** The relay's Dovecot 2.4: authentication only, for its Postfix (the customers' logins). */
+export function relayDovecotConf(): string {
+  return [
+    "# The lab's relay provider (not fleet config).",
+    "dovecot_config_version = 2.4.0",
+    "dovecot_storage_version = 2.4.0",
+    "protocols =",
+    "log_path = /var/log/dovecot.log",
+    "auth_mechanisms = plain login",
+    "passdb passwd-file {",
+    `  passwd_file_path = ${RELAY_USERS}`,
+    "}",
+    "service auth {",
+    "  unix_listener /var/spool/postfix/private/auth {",
+    "    mode = 0660",
+    "    user = postfix",
+    "    group = postfix",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** The relay's passwd-file line for a login (the lab's test password, in Dovecot's PLAIN scheme). */
+export function relayUsers(login: string, password: string): string {
+  return `${login}:{PLAIN}${password}\n`;
 }
 
 /** client's Postfix: a user's machine that sends by MX lookup (Postfix picks among equal-priority MX at random). */

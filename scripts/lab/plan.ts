@@ -40,7 +40,7 @@ export const WEBHOOK = `${LAB_TOOLS}/webhook.py`;
 /** The foreign domain the lab's `ext` host receives mail for. */
 export const EXT_DOMAIN = "example.net";
 
-export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup" | "rbl" | "root";
+export type LabKind = "fleet" | "dns" | "client" | "ext" | "admin" | "acme" | "backup" | "rbl" | "root" | "relay";
 
 export interface LabHost {
   /** Label: mx1, dns1, client, … */
@@ -71,6 +71,8 @@ export const LAB_PEERS: LabHost[] = [
   { name: "backup", fqdn: `backup.${EXT_DOMAIN}`, ipv4: "203.0.113.40", ipv6: "2001:db8:0:3::40", kind: "backup", ssh: false },
   // DNS block- and allowlists (rbldnsd) for the edges' postscreen and rspamd: scripts/lab/rbl.ts.
   { name: "rbl", fqdn: "rbl.example.net", ipv4: "203.0.113.54", ipv6: "2001:db8:0:3::54", kind: "rbl", ssh: false },
+  // A relay provider's smarthost (Postfix, SASL by Dovecot after STARTTLS) that a domain may send through.
+  { name: "relay", fqdn: `relay.${EXT_DOMAIN}`, ipv4: "203.0.113.26", ipv6: "2001:db8:0:3::26", kind: "relay", ssh: false },
 ];
 
 /** Pebble's ACME API and its management API (which serves the root it issues under). */

@@ -84,6 +84,24 @@ const REFUSALS: Row[] = [
     r.smarthost = { host: "relay.example.net", username: "u", password: REDACTED_SECRET };
     r.ssh = { privateKey: REDACTED_SECRET };
   }, ["mailboxes[1].passwordHash", "smarthost.password", "ssh.privateKey"], STDIN],
+  // A domain's own relay (issue 25): like the global smarthost's, each value checked where it lands.
+  ...(
+    [
+      ["a relay for a domain the fleet does not host", "example.net", {}, 'domainSmarthosts["example.net"]', /not a hosted domain.*list it under mailfleet:domains, or remove its relay/],
+      ["a domain relay on the fleet's own host", "example.org", { host: "out1.mail.example.com" }, 'domainSmarthosts["example.org"].host', /fleet's own names.*would loop/],
+      ["a domain relay port out of range", "example.org", { port: 65536 }, 'domainSmarthosts["example.org"].port', /not a TCP port \(1-65535\) — the relay's submission port, like 587/],
+      ["a domain relay on port 465", "example.org", { port: 465 }, 'domainSmarthosts["example.org"].port', /use the relay's STARTTLS port \(587\)/],
+      ["a space in a domain relay password", "example.org", { password: "a b" }, 'domainSmarthosts["example.org"].password', /printable ASCII characters without spaces/],
+      ["a placeholder domain relay password", "example.org", { password: REDACTED_SECRET }, 'domainSmarthosts["example.org"].password', STDIN],
+      ["a domain relay login with a colon", "example.org", { username: "u:x" }, 'domainSmarthosts["example.org"].username', /letters, digits and @ \. _ \+ - only/],
+      ["a domain relay host with a space", "example.org", { host: "relay.example.net x" }, 'domainSmarthosts["example.org"].host', /not a fully qualified domain name/],
+    ] as const
+  ).map(([title, domain, change, path, fix]): Row => [title, (r) => (r.domainSmarthosts = { [domain]: { host: "relay.example.net", username: "u", password: "pw-1234", ...change } }), [path], fix]),
+  ["the global smarthost on the fleet's own name", (r) => (r.smarthost = { host: "mail.example.com", username: "u", password: "pw" }), ["smarthost.host"], /fleet's own names/],
+  ["two domains at one relay trusting it differently", (r) => (r.domainSmarthosts = {
+    "example.com": { host: "relay.example.net", username: "a", password: "pw-a" },
+    "example.org": { host: "relay.example.net", username: "b", password: "pw-b", caCertificate: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" },
+  }), ['domainSmarthosts["example.org"].caCertificate'], /give every domain that uses this relay the same caCertificate/],
   ["server domain that makes mta-sts.<it> too long", (r) => {
     r.serverDomain = longDomain(250);
     r.dnsZones = ["example.com", "example.org"];

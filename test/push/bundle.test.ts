@@ -150,13 +150,15 @@ test("parseBundle and deploy.sh read every bundle alike: both refuse it, or both
   );
 });
 
-/** Every host of every example stack (and the lab with a smarthost), as buildFleet renders it. */
+/** Every host of every example stack (and the lab with a smarthost, with a domain's pinned relay), as buildFleet renders it. */
 function exampleBundles(): { name: string; role: DeployRole; files: RenderedFile[] }[] {
   const stacks = readdirSync("stacks").flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
   assert.ok(stacks.length >= 4, stacks.join(" "));
   const specs = stacks.map((stack) => [stack, parseFleetConfig(readStackConfig(stack, { passphrase: stack === "lab" ? "mailfleet-lab" : "mailfleet-example" }).raw)] as const);
   const lab = specs.find(([stack]) => stack === "lab")![1];
   specs.push(["lab+smarthost", { ...lab, smarthost: { host: "relay.example.net", port: 587, username: "u@example.com", password: "pw" } }]);
+  const pinned = lab.tls.acme.caBundle!;
+  specs.push(["lab+domain relays", { ...lab, domainSmarthosts: { "example.org": { host: "relay.example.net", port: 587, username: "org", password: "pw", caCertificate: pinned } } }]);
   const retention = { hourly: 24, daily: 14, weekly: 8 };
   specs.push(["lab+backup", { ...lab, backup: { repository: "rest:http://192.0.2.99:8000/mail", password: "a long enough repository password", intervalMinutes: 60, retention } }]);
   const keys = mkdtempSync(join(tmpdir(), "mailfleet-keys-"));

@@ -145,6 +145,7 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     "smtp_tls_CAfile", "smtp_dns_support_level",
   ]);
   const relay = spec.smarthost;
+  const logsIn = relay !== undefined || Object.keys(spec.domainSmarthosts).length > 0;
   assert.deepEqual(got, {
     myhostname: host.fqdn,
     smtp_helo_name: host.fqdn,
@@ -164,13 +165,13 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     smtpd_hide_client_session: "yes",
     message_size_limit: String(spec.messageSizeLimitMb * 1024 * 1024),
     relayhost: relay ? `[${relay.host}]:${relay.port}` : "",
-    smtp_sasl_auth_enable: relay ? "yes" : "no",
+    smtp_sasl_auth_enable: logsIn ? "yes" : "no",
     // The relay's certificate verified (secure), against the pinned CA or the system's roots, before the login is sent.
     // Or, without a relay, DANE to each receiver: its signed TLSA records or else opportunistic TLS.
     smtp_tls_security_level: relay ? "secure" : "dane",
     smtp_dns_support_level: "dnssec",
     smtp_tls_CAfile: relay ? (relay.caCertificate ? "/etc/postfix/smarthost-ca.pem" : "/etc/ssl/certs/ca-certificates.crt") : "",
-    smtp_sasl_password_maps: relay ? "texthash:/etc/postfix/sasl_passwd" : "",
+    smtp_sasl_password_maps: logsIn ? "texthash:/etc/postfix/sasl_passwd" : "",
     mynetworks: ["127.0.0.0/8", ...(spec.ipv6 ? ["[::1]/128"] : []), ...relayNetworks].join(", "),
   });
   // No smtpd on port 25; 587 requires STARTTLS, 465 is TLS from the first byte.
@@ -215,6 +216,51 @@ describe("postfix configs pass Debian 13's postfix check and postconf, silently,
     const [out] = hostsOf(input.topology, "outbound");
     const ca = renderOutboundPostfix(input, out).find((f) => f.path === "/etc/postfix/smarthost-ca.pem");
     assert.equal(ca?.content, input.topology.spec.smarthost!.caCertificate);
+  });
+
+  it("with domain relays (one pinned, one on the system's trust) beside the global smarthost", () => {
+    const input = labInput((raw) => {
+      raw.smarthost = { host: "relay.example.net", username: "fleet", password: "global-pw" };
+      raw.domainSmarthosts = {
+        "example.org": { host: "smtp.relay-org.example", username: "org@relay", password: "org:pw!1", caCertificate: raw.tls.acme.caBundle },
+        "example.com": { host: "smtp.relay-com.example", port: 2525, username: "com", password: "com-pw" },
+      };
+    });
+    checkFleet(input);
+    const [out] = hostsOf(input.topology, "outbound");
+    checked(input, out, (h) => {
+      assert.deepEqual(
+        postconf(h, ["sender_dependent_relayhost_maps", "smtp_sender_dependent_authentication", "smtp_tls_policy_maps", "smtp_sasl_auth_soft_bounce", "smtp_sasl_tls_security_options"]),
+        {
+          sender_dependent_relayhost_maps: "texthash:/etc/postfix/sender_relay",
+          smtp_sender_dependent_authentication: "yes",
+          smtp_tls_policy_maps: "texthash:/etc/postfix/tls_policy",
+          // A refused login defers: the mail waits in the queue.
+          smtp_sasl_auth_soft_bounce: "yes",
+          smtp_sasl_tls_security_options: "noanonymous",
+        },
+      );
+      // Postfix's own lookup order for the sender alice@example.org: the address, then @domain.
+      assert.deepEqual(lookup(h, "sender_relay", ["@example.org", "@example.com", "@example.net"]), [
+        "@example.org [smtp.relay-org.example]:587",
+        "@example.com [smtp.relay-com.example]:2525",
+      ]);
+      assert.deepEqual(lookup(h, "sasl_passwd", ["[relay.example.net]:587", "@example.org", "@example.com"]), [
+        "[relay.example.net]:587 fleet:global-pw",
+        "@example.org org@relay:org:pw!1",
+        "@example.com com:com-pw",
+      ]);
+      assert.deepEqual(lookup(h, "tls_policy", ["[smtp.relay-org.example]:587", "[smtp.relay-com.example]:2525"]), [
+        "[smtp.relay-org.example]:587 secure, match=smtp.relay-org.example, tafile=/etc/postfix/relay-ca/example.org.pem",
+        "[smtp.relay-com.example]:2525 secure, match=smtp.relay-com.example, tafile=/etc/ssl/certs/ca-certificates.crt",
+      ]);
+      assert.equal(h.run(["cat", "/etc/postfix/relay-ca/example.org.pem"]).stdout, input.topology.spec.domainSmarthosts["example.org"].caCertificate);
+    });
+    const files = renderOutboundPostfix(input, out);
+    const secret = files.find((f) => f.path === "/etc/postfix/sasl_passwd");
+    assert.deepEqual(secret && { secret: secret.secret, mode: secret.mode }, { secret: true, mode: 0o600 });
+    // The password is in the secret table alone.
+    assert.deepEqual(files.filter((f) => f.content.includes("org:pw!1")).map((f) => f.path), ["/etc/postfix/sasl_passwd"]);
   });
 
   it("without IPv6, with relay networks, another delimiter and size", () => {

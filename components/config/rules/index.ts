@@ -10,6 +10,7 @@ import { bimiNeedsEnforcedDmarc, dkimSelectors, domainsListedOnce, namesInZones,
 import { srsKeysListedOnce } from "./forwarding";
 import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
 import { RuleInput, Rule } from "./input";
+import { domainSmarthostsHosted, relaysOutsideFleet, sharedRelaysTrustAlike } from "./smarthosts";
 import { adminIsMailbox, catchAllsDeliver, mailboxAddresses, mailboxesListedOnce } from "./mailboxes";
 
 export { aliasMap } from "./aliases";
@@ -28,6 +29,9 @@ export const CONFIG_RULES: readonly Rule[] = [
   adminIsMailbox,
   catchAllsDeliver,
   srsKeysListedOnce,
+  domainSmarthostsHosted,
+  relaysOutsideFleet,
+  sharedRelaysTrustAlike,
   dkimSelectors,
   spfWithinLookupLimit,
   namesInZones,

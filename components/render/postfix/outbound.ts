@@ -10,13 +10,20 @@ import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
-import { relayhost, senderLogins, smarthostPasswords } from "./tables";
+import { relayhost, relayPasswords, relayTlsPolicies, senderLogins, senderRelays } from "./tables";
 
 const SENDER_LOGIN_TABLE = "sender_login";
 const SMARTHOST_TABLE = "sasl_passwd";
 export const SMARTHOST_CA = "smarthost-ca.pem";
+const SENDER_RELAY_TABLE = "sender_relay";
+const TLS_POLICY_TABLE = "tls_policy";
+/** The domain relays' pinned CAs, one file per domain. */
+export const RELAY_CA_DIR = `${CONFIG_DIR}/relay-ca`;
+const relayTrust = (domain: string, relay: { caCertificate?: string }) => (relay.caCertificate ? `${RELAY_CA_DIR}/${domain}.pem` : SYSTEM_TRUST);
 /** Debian's bundle of the public roots (ca-certificates). */
 const SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt";
+
+const hasDomainRelays = (spec: FleetSpec) => Object.keys(spec.domainSmarthosts).length > 0;
 
 function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const { topology } = input;
@@ -56,11 +63,7 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
     setting("non_smtpd_milters", "$smtpd_milters", "Mail made on the host (sendmail) is signed too."),
     ...(smarthost
       ? [
-          setting("relayhost", relayhost(smarthost), "All mail leaves through the smarthost."),
-          setting("smtp_sasl_auth_enable", "yes"),
-          setting("smtp_sasl_password_maps", texthash(SMARTHOST_TABLE)),
-          setting("smtp_sasl_security_options", "noanonymous"),
-          setting("smtp_sasl_tls_security_options", "noanonymous"),
+          setting("relayhost", relayhost(smarthost), "All mail leaves through the smarthost (but a domain's own relay's)."),
           setting(
             "smtp_tls_security_level",
             "secure",
@@ -71,6 +74,26 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
           ...(smarthost.port === 465 ? [setting("smtp_tls_wrappermode", "yes")] : []),
         ]
       : [daneTls()]),
+    ...(hasDomainRelays(spec)
+      ? [
+          setting("sender_dependent_relayhost_maps", texthash(SENDER_RELAY_TABLE), "A domain with its own relay (domainSmarthosts): its senders' mail leaves through it."),
+          setting("smtp_sender_dependent_authentication", "yes", "The login is looked up by sender domain first, so each domain logs in to its relay as itself."),
+          setting(
+            "smtp_tls_policy_maps",
+            texthash(TLS_POLICY_TABLE),
+            "Each domain relay is `secure` whatever the default level (DANE): verified for its name against its own trust before the login is sent.",
+          ),
+        ]
+      : []),
+    ...(smarthost || hasDomainRelays(spec)
+      ? [
+          setting("smtp_sasl_auth_enable", "yes"),
+          setting("smtp_sasl_password_maps", texthash(SMARTHOST_TABLE)),
+          setting("smtp_sasl_security_options", "noanonymous"),
+          setting("smtp_sasl_tls_security_options", "noanonymous"),
+          setting("smtp_sasl_auth_soft_bounce", "yes", "A relay that refuses the login (its 4xx or 5xx) defers the mail, which waits in the queue instead of bouncing (Postfix's default, kept on purpose)."),
+        ]
+      : []),
   ];
 }
 
@@ -105,9 +128,16 @@ export function renderOutboundPostfix(input: RenderInput, host: Host): RenderedF
     file(`${CONFIG_DIR}/master.cf`, renderMasterCf(title, outboundServices(spec))),
     file(`${CONFIG_DIR}/${VIRTUAL_TABLE}`, renderTable(`${title}: host-local aliases`, hostAliases(spec, host))),
     file(`${CONFIG_DIR}/${SENDER_LOGIN_TABLE}`, renderTable(`${title}: sender address -> SASL logins that may use it`, senderLogins(spec))),
-    ...(spec.smarthost
-      ? [file(`${CONFIG_DIR}/${SMARTHOST_TABLE}`, renderTable(`${title}: smarthost login`, smarthostPasswords(spec.smarthost)), { secret: true, mode: 0o600 })]
+    ...(spec.smarthost || hasDomainRelays(spec)
+      ? [file(`${CONFIG_DIR}/${SMARTHOST_TABLE}`, renderTable(`${title}: relay logins`, relayPasswords(spec)), { secret: true, mode: 0o600 })]
       : []),
     ...(spec.smarthost?.caCertificate ? [file(`${CONFIG_DIR}/${SMARTHOST_CA}`, spec.smarthost.caCertificate)] : []),
+    ...(hasDomainRelays(spec)
+      ? [
+          file(`${CONFIG_DIR}/${SENDER_RELAY_TABLE}`, renderTable(`${title}: sender domain -> its relay`, senderRelays(spec))),
+          file(`${CONFIG_DIR}/${TLS_POLICY_TABLE}`, renderTable(`${title}: TLS policy of the domain relays`, relayTlsPolicies(spec, relayTrust))),
+        ]
+      : []),
+    ...Object.entries(spec.domainSmarthosts).flatMap(([domain, relay]) => (relay.caCertificate ? [file(relayTrust(domain, relay), relay.caCertificate)] : [])),
   ];
 }

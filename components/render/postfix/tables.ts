@@ -1,5 +1,5 @@
 /** The lookup tables' contents, as pure functions of the spec and topology. */
-import { FleetSpec, SmarthostSpec } from "../../config/spec";
+import { FleetSpec, RelaySpec } from "../../config/spec";
 import { LMTP_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { oncePer } from "../../memo";
@@ -52,11 +52,37 @@ export const senderLogins = oncePer((spec: FleetSpec): TableEntries => {
 });
 
 /** `[host]:port` as relayhost names it: brackets skip the MX lookup, the smarthost is a host. */
-export function relayhost(smarthost: SmarthostSpec): string {
-  return `[${smarthost.host}]:${smarthost.port}`;
+export function relayhost(relay: RelaySpec): string {
+  return `[${relay.host}]:${relay.port}`;
 }
 
-/** The smarthost's SASL login, keyed exactly as relayhost is written. Secret. */
-export function smarthostPasswords(smarthost: SmarthostSpec): TableEntries {
-  return [[relayhost(smarthost), [`${smarthost.username}:${smarthost.password}`]]];
+/**
+ * The relays' SASL logins. Secret. The global smarthost's keyed exactly as relayhost is written; a
+ * domain's keyed `@domain`, which Postfix looks up first by sender (smtp_sender_dependent_authentication),
+ * so each domain logs in as itself even when two domains share one relay.
+ */
+export function relayPasswords(spec: Pick<FleetSpec, "smarthost" | "domainSmarthosts">): TableEntries {
+  const login = (relay: RelaySpec) => [`${relay.username}:${relay.password}`];
+  return [
+    ...(spec.smarthost ? [[relayhost(spec.smarthost), login(spec.smarthost)] as const] : []),
+    ...Object.entries(spec.domainSmarthosts).map(([domain, relay]) => [`@${domain}`, login(relay)] as const),
+  ];
+}
+
+/** Sender domain -> its relay (sender_dependent_relayhost_maps). */
+export function senderRelays(spec: Pick<FleetSpec, "domainSmarthosts">): TableEntries {
+  return Object.entries(spec.domainSmarthosts).map(([domain, relay]) => [`@${domain}`, [relayhost(relay)]] as const);
+}
+
+/**
+ * Each domain relay's TLS policy: `secure` (verified, whatever the default level), its name matched,
+ * and only the trust given to it (`tafile`: its pinned CA, or the system's roots), so another relay's
+ * pinned CA never vouches for it. One line per relay: the rules make relays at one place share a CA.
+ */
+export function relayTlsPolicies(spec: Pick<FleetSpec, "domainSmarthosts">, trustOf: (domain: string, relay: RelaySpec) => string): TableEntries {
+  const byNexthop = new Map<string, readonly string[]>();
+  for (const [domain, relay] of Object.entries(spec.domainSmarthosts)) {
+    if (!byNexthop.has(relayhost(relay))) byNexthop.set(relayhost(relay), ["secure", `match=${relay.host}`, `tafile=${trustOf(domain, relay)}`]);
+  }
+  return [...byNexthop];
 }
