@@ -58,8 +58,9 @@ check_exporter() {
   ARGS=$(exporter_args "$unit")
   case $unit in
     # mtail compiles its programs and exits: on a port of its own (the running mtail holds the
-    # unit's) and without --logs, with which it hangs after compiling.
-    mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
+    # unit's), without --logs, with which it hangs after compiling, and logging to stderr, not to
+    # files in /tmp.
+    mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --logtostderr --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
   esac
   # shellcheck disable=SC2086 # ARGS is the list of flags
   out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
