@@ -117,5 +117,12 @@ export function renderTable(title: string, ...parts: TableEntries[]): string {
  * not the live ones.
  */
 export function texthash(file: string): string {
-  return `texthash:$config_directory/${file}`;
+  return configTable("texthash", file);
 }
+
+/** A regexp: table, named in $config_directory for the same reason (regexp: is built into Postfix, pcre: needs postfix-pcre). */
+export function regexpTable(file: string): string {
+  return configTable("regexp", file);
+}
+
+const configTable = (type: string, file: string) => `${type}:$config_directory/${file}`;
