@@ -18,7 +18,7 @@ const OLD = "1".repeat(64);
 const NEW = "2".repeat(64);
 
 /** postsrsd's tables as the edge's main.cf and master.cf name them (postconf -x, expanded). */
-const TABLES = { [SRS_FORWARD_PORT]: ["-P", "srscleanup/unix/sender_canonical_maps"], [SRS_REVERSE_PORT]: ["recipient_canonical_maps"] };
+const TABLES: Record<number, string[]> = { [SRS_FORWARD_PORT]: ["-P", "srscleanup/unix/sender_canonical_maps"], [SRS_REVERSE_PORT]: ["recipient_canonical_maps"] };
 
 /** Runs postsrsd with the rendered files and the given secrets, and hands over a lookup on one of its tables, as the edge's Postfix makes it. */
 function withPostsrsd(secrets: string[], check: (lookup: (port: number, key: string) => string) => void): void {
