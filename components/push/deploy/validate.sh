@@ -10,7 +10,8 @@ check_postfix() {
   # warning: each one main.cf or master.cf names is opened here (a lookup compiles the whole file).
   local map
   for map in $( { postconf -nx; postconf -Px; } | grep -o 'regexp:[^ ,}]*' | sort -u); do
-    warnings=$(postmap -q mailfleet-probe "$map" 2>&1 >/dev/null)
+    # Not found (every probe) exits 1 as well: a message is what tells a bad table.
+    warnings=$(postmap -q mailfleet-probe "$map" 2>&1 >/dev/null) || true
     [ -z "$warnings" ] || { echo "$warnings"; return 1; }
   done
 }
