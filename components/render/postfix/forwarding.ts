@@ -8,11 +8,10 @@
  * only mail leaving for a foreign domain passes through the loopback smtpd below, whose own cleanup
  * rewrites, so the mail the stores keep holds its real envelope sender.
  */
-import { FQDN_RE } from "../../config/formats";
 import { FleetSpec } from "../../config/spec";
 import { FORWARD_PORT, SRS_FORWARD_PORT, SRS_REVERSE_PORT } from "../../topology";
 import { forwardingDomain } from "../../topology/naming";
-import { regexpTable, Service, Setting, setting } from "./format";
+import { hostNamePattern, regexpTable, Service, Setting, setting } from "./format";
 
 const LOOPBACK = "127.0.0.1";
 const srsTable = (port: number) => `tcp:${LOOPBACK}:${port}`;
@@ -28,13 +27,10 @@ export const SRS_ADDRESS_TABLE = "srs_addresses";
  * regexp tables match without regard to case by default, as SRS addresses may come back folded.
  */
 export function srsAddressTable(spec: FleetSpec): string {
-  const domain = forwardingDomain(spec);
-  // The config admits only host names (FQDN_RE); a dot is the one regexp character they hold.
-  if (!FQDN_RE.test(domain)) throw new Error(`refusing to render ${JSON.stringify(domain)} into a regexp table`);
   return [
     "# every edge MX: the addresses postsrsd is asked to reverse (any other is not looked up there)",
     "# Rendered by mailfleet; the next deploy replaces local edits.",
-    `/^(SRS[01][-+=].+@${domain.replaceAll(".", "\\.")})$/ \${1}`,
+    `/^(SRS[01][-+=].+@${hostNamePattern(forwardingDomain(spec))})$/ \${1}`,
     "",
   ].join("\n");
 }
