@@ -17,6 +17,7 @@ import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { LOCK_PATHS } from "../render/lock";
 import { CONFIG_DIR as POSTFIX_DIR, VIRTUAL_TABLE } from "../render/postfix/common";
+import { SRS_ADDRESS_TABLE } from "../render/postfix/forwarding";
 import { RELAY_CA_DIR, SMARTHOST_CA } from "../render/postfix/outbound";
 import { POSTSRSD_PATHS } from "../render/postsrsd";
 import { RESOLVER_PATHS } from "../render/resolver";
@@ -124,6 +125,7 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     ...ALLOW_TLS,
     ...ALLOW_MTA,
     allow(`${POSTFIX_DIR}/mailboxes`),
+    allow(`${POSTFIX_DIR}/${SRS_ADDRESS_TABLE}`),
     ...["milter_headers.conf", "rbl_group.conf", "greylist.conf", "classifier-bayes.conf", "arc.conf"].map((f) => allow(`${RSPAMD_LOCAL}/${f}`)),
     allow(ARC_KEY, 0o640, RSPAMD_GROUP),
     allow(POSTSRSD_PATHS.settings),

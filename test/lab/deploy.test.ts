@@ -38,6 +38,15 @@ test("a Postfix config with a misspelt parameter is refused and the live config 
   assert.equal(live("mx1", "var/spool/postfix/pid/master.pid"), master, "Postfix was not restarted");
 });
 
+test("a regexp table with a line Postfix would skip is refused, though postfix check passes it", async () => {
+  const table = "/etc/postfix/srs_addresses";
+  const r = await push(labHost(fleet, "mx1"), withContent("mx1", table, (c) => c.replace("SRS[01]", "SRS[01")));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /regexp map \/etc\/postfix\/srs_addresses, line \d+: /);
+  assert.match(r.stderr, /validation failed: nothing was changed/);
+  assert.equal(live("mx1", table.slice(1)), files("mx1").find((f) => f.path === table)!.content);
+});
+
 test("an nginx config that cannot bind is refused by nginx -t", async () => {
   const r = await push(labHost(fleet, "mx1"), withContent("mx1", "/etc/nginx/nginx.conf", (c) => c.replace(/}\s*$/, "server { listen 203.0.113.99:8443; }\n}\n")));
   assert.equal(r.code, 1);

@@ -4,13 +4,16 @@
  * publishes DMARC p=reject) writes to forward@example.org, an alias of bob@example.net on ext; the
  * edge forwards it with an SRS envelope sender under the server domain and an ARC seal. A forward to
  * gone@example.net is accepted by ext and then bounced: the bounce goes to the SRS address and comes
- * back, reversed, to alice. A made-up SRS address (bad hash) is refused at the edge.
+ * back, reversed, to alice. A made-up SRS address (bad hash) is refused at the edge. While postsrsd
+ * is down, only the SRS addresses wait (451); hosted mail is taken in as ever.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EXT, EXT_GONE, EXT_USER, extMessages, headers, imapMessages, labHost, LabFleet, labPassword, smtpSend, waitUntil } from "../../scripts/lab";
+import { deployFiles, exec, execOk, EXT, EXT_GONE, EXT_USER, extMessages, headers, imapMessages, labHost, LabFleet, labPassword, push, smtpSend, waitUntil } from "../../scripts/lab";
+import { SRS_ADDRESS_TABLE } from "../../components/render/postfix/forwarding";
+import { SRS_REVERSE_PORT } from "../../components/topology";
 import { forwardingDomain } from "../../components/topology/naming";
-import { useLab } from "../support/lab";
+import { restoreHosts, useLab } from "../support/lab";
 
 const ALICE = "alice@example.com";
 const FORWARD = "forward@example.org";
@@ -89,5 +92,30 @@ describe("Forwarding with SRS and ARC", { timeout: 5 * 60_000 }, () => {
     assert.equal(r.ok, false, JSON.stringify(r));
     assert.equal(r.stage, "rcpt");
     assert.equal(r.code, 550);
+  });
+
+  test("while postsrsd is down a bounce to an SRS address is deferred (451) and hosted mail still goes in", async () => {
+    const mx = labHost(fleet, "mx1");
+    // Its process group, whose leader's pid the push keeps on a host without systemd (push/deploy/daemons.sh):
+    // postsrsd serves each of Postfix's connections from a child of its own, which outlives the leader.
+    execOk(mx.name, ["sh", "-c", 'kill -- "-$(cat /run/mailfleet-postsrsd/postsrsd.pid)"']);
+    try {
+      const answering = () => exec(mx.name, ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${SRS_REVERSE_PORT}`]).code === 0;
+      await waitUntil(answering, (up) => !up, 10_000, 200);
+      const bounce = smtpSend({ on: EXT.name, server: mx.fqdn, from: "", to: [`SRS0=AAAA=ZZ=example.com=alice@${fwd()}`], subject: `bounce ${run}` });
+      assert.deepEqual({ stage: bounce.stage, code: bounce.code }, { stage: "rcpt", code: 451 }, JSON.stringify(bounce));
+      const subject = `postsrsd down ${run}`;
+      const sent = smtpSend({ on: EXT.name, server: mx.fqdn, from: "carol@example.net", to: [ALICE], subject });
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      const store = labHost(fleet, "store1").fqdn;
+      const got = await waitUntil(() => imapMessages(store, ALICE, labPassword(ALICE), subject), (m) => m.length > 0, 60_000, 1000);
+      assert.equal(got.length, 1, `${subject} did not reach ${ALICE}`);
+    } finally {
+      // A push starts postsrsd again only when a file changed: one with a line more, then the lab's own.
+      const table = `/etc/postfix/${SRS_ADDRESS_TABLE}`;
+      const r = await push(mx, deployFiles(fleet, mx).map((f) => (f.path === table ? { ...f, content: `${f.content}# restart\n` } : f)));
+      assert.equal(r.code, 0, r.stderr);
+      await restoreHosts(fleet, [mx]);
+    }
   });
 });

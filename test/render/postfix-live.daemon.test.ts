@@ -13,6 +13,7 @@ import { mtaStsPolicy } from "../../components/records";
 import { liveTls, TLS_LIVE_DIR } from "../../components/render/input";
 import { renderEdgePostfix, renderOutboundPostfix } from "../../components/render/postfix";
 import { Host, hostNamed } from "../../components/topology";
+import { forwardingDomain } from "../../components/topology/naming";
 import { withDebian13Host } from "../support/debian13";
 import { lab } from "../support/labRecords";
 import { testRenderInput, TestRenderInput } from "../support/renderInput";
@@ -92,7 +93,7 @@ Server(("127.0.0.1", int(sys.argv[1])), Session).serve_forever()
 /** An outside MTA delivering to the edge: every reply it got, as JSON. */
 const EDGE_CLIENT = String.raw`
 import json, smtplib, ssl, sys
-mx, fqdn = sys.argv[1], sys.argv[2]
+mx, fqdn, srs = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {}
 s = smtplib.SMTP(mx, 25, local_hostname="client.example.net", source_address=("${CLIENT}", 0), timeout=60)
 out["ehlo"] = s.ehlo()[1].decode().split("\n")[1:]
@@ -101,7 +102,7 @@ s.starttls(context=ssl._create_unverified_context())
 out["tls"] = s.sock.version()
 s.ehlo()
 s.mail("carol@example.com")
-for rcpt in ["nobody@example.com", "someone@example.net", "alice+news@example.com", "sales@example.com", "anything@example.org", "postmaster@" + fqdn]:
+for rcpt in ["nobody@example.com", "someone@example.net", "alice+news@example.com", "sales@example.com", "anything@example.org", "postmaster@" + fqdn, srs]:
     out[rcpt] = s.rcpt(rcpt)[0]
 out["data"] = s.data(b"Subject: hello\r\n\r\nhi\r\n")[0]
 s.quit()
@@ -186,8 +187,10 @@ const own = (name: string) => {
 };
 
 describe("Postfix running with the rendered configs", () => {
-  it("edge MX: accepts hosted mail only, hands it to the right store over LMTP, relays for nobody", () => {
+  it("edge MX: accepts hosted mail only, hands it to the right store over LMTP, relays for nobody; without postsrsd it defers SRS addresses only", () => {
     const host = hostNamed(topology, "mx1");
+    // No postsrsd runs here: the bounce of a forward must wait for it, hosted mail must not.
+    const srs = `SRS0=HHHH=TT=example.net=carol@${forwardingDomain(topology.spec)}`;
     const stores = ["store1", "store2"].map((s) => addresses[s].ipv4);
     const files = [...renderEdgePostfix(input, host), script("/root/lmtp.py", LMTP_STANDIN), script("/root/client.py", EDGE_CLIENT)];
     const out = live(
@@ -196,7 +199,7 @@ describe("Postfix running with the rendered configs", () => {
       [...own("mx1"), ...stores],
       `: > /tmp/lmtp.log; standin python3 /root/lmtp.py /tmp/lmtp.log ${stores.join(" ")}
 listening ${stores[1]} 24
-echo "=== smtp"; python3 /root/client.py ${addresses.mx1.ipv4} ${host.fqdn}
+echo "=== smtp"; python3 /root/client.py ${addresses.mx1.ipv4} ${host.fqdn} ${srs}
 printf 'Subject: loop\\n\\nx\\n' | sendmail -f '' double-bounce
 printf 'Subject: cron\\n\\nx\\n' | sendmail root
 sleep 1; for i in $(seq 150); do [ -z "$(postqueue -j)" ] && break; sleep 0.2; done
@@ -213,6 +216,8 @@ echo "=== lmtp"; sort /tmp/lmtp.log`,
       { unknown: 550, relay: 554 },
       "an unknown mailbox is refused with 550 at RCPT, a foreign domain with relay access denied",
     );
+    assert.equal(smtp[srs], 451, "an SRS address is deferred while postsrsd cannot be asked: neither accepted nor refused");
+    assert.match(out.log, /connect to TCP map 127\.0\.0\.1:10002: Connection refused/);
     for (const rcpt of ["alice+news@example.com", "sales@example.com", "anything@example.org", `postmaster@${host.fqdn}`]) assert.equal(smtp[rcpt], 250, rcpt);
     assert.equal(smtp.data, 250);
     assert.equal(out.queue, "", "everything was delivered or discarded");

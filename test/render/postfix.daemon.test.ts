@@ -11,7 +11,7 @@ import { Host, hostsOf } from "../../components/topology";
 import { forwardingDomain } from "../../components/topology/naming";
 import { withDebian13Host, Debian13Host } from "../support/debian13";
 import { TestRenderInput } from "../support/renderInput";
-import { labInput } from "./postfix.fixtures";
+import { labInput, srsAddressCases } from "./postfix.fixtures";
 
 function renderPostfix(input: TestRenderInput, host: Host) {
   return host.role === "edge" ? renderEdgePostfix(input, host) : renderOutboundPostfix(input, host);
@@ -31,8 +31,8 @@ function postconf(host: Debian13Host, names: string[], flag = "-x"): Record<stri
 }
 
 /** Looks keys up in one of the host's tables the way Postfix does; prints `key value` per hit. */
-function lookup(h: Debian13Host, table: string, keys: string[]): string[] {
-  const r = h.run(["postmap", "-q", "-", `texthash:/etc/postfix/${table}`], keys.join("\n") + "\n");
+function lookup(h: Debian13Host, table: string, keys: string[], type = "texthash"): string[] {
+  const r = h.run(["postmap", "-q", "-", `${type}:/etc/postfix/${table}`], keys.join("\n") + "\n");
   assert.equal(r.stderr, "");
   return r.stdout.split("\n").filter(Boolean).map((line) => line.replace("\t", " "));
 }
@@ -110,8 +110,9 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
   const fwd = forwardingDomain(spec);
   assert.deepEqual(postconf(h, ["relay_domains", "relay_recipient_maps", "recipient_canonical_maps", "default_transport"]), {
     relay_domains: fwd,
-    relay_recipient_maps: "tcp:127.0.0.1:10002",
-    recipient_canonical_maps: "tcp:127.0.0.1:10002",
+    // postsrsd (port 10002) is asked only about what the regexp table passes through.
+    relay_recipient_maps: "pipemap:{regexp:/etc/postfix/srs_addresses, tcp:127.0.0.1:10002}",
+    recipient_canonical_maps: "pipemap:{regexp:/etc/postfix/srs_addresses, tcp:127.0.0.1:10002}",
     default_transport: "forward:[127.0.0.1]:10027",
   });
   assert.deepEqual(
@@ -125,6 +126,8 @@ function expectEdge(h: Debian13Host, input: TestRenderInput, host: Host): void {
     },
     "only mail re-entering on loopback (forwards) gets an SRS sender",
   );
+  const { srs, other } = srsAddressCases(fwd);
+  assert.deepEqual(lookup(h, "srs_addresses", [...srs, ...other], "regexp"), srs.map((a) => `${a} ${a}`), "only SRS addresses of the forwarding domain pass");
   // The tables as Postfix reads them: per-mailbox LMTP to the right store, aliases expanded.
   const lmtp = Object.entries(input.topology.mailboxStore).map(([mailbox, store]) => `${mailbox} lmtp:inet:[${input.addresses[store].ipv4}]:24`);
   assert.deepEqual(lookup(h, "mailboxes", Object.keys(input.topology.mailboxStore)), lmtp);

@@ -4,10 +4,12 @@ import { describe, it } from "node:test";
 import { renderEdgePostfix } from "../../components/render/postfix";
 import { dnsblThreshold } from "../../components/render/postfix/edge";
 import { renderTable } from "../../components/render/postfix/format";
+import { srsAddressTable } from "../../components/render/postfix/forwarding";
 import { hostedAliases, senderLogins } from "../../components/render/postfix/tables";
 import { hostsOf } from "../../components/topology";
+import { forwardingDomain } from "../../components/topology/naming";
 import { lab } from "../support/labRecords";
-import { labInput } from "./postfix.fixtures";
+import { labInput, srsAddressCases } from "./postfix.fixtures";
 
 describe("postfix tables and formats", () => {
   it("sender logins follow nested aliases to hosted mailboxes, and skip foreign-only aliases", () => {
@@ -44,6 +46,20 @@ describe("postfix tables and formats", () => {
     assert.match(renderTable("t", [["postmaster@mx1.example.com", ["root"]]], shared), /^postmaster@mx1\.example\.com root\n@example\.com alice@example\.com\n$/m);
     assert.throws(() => renderTable("t", [["@example.com", ["bob@example.org"]]], shared), /@example\.com appears twice/);
     assert.throws(() => renderTable("t", [["a", ["b"]], ["a", ["c"]]]), /a appears twice/);
+  });
+
+  it("the SRS address table passes through only SRS addresses of the forwarding domain, as they are", () => {
+    const { spec } = lab();
+    const rules = srsAddressTable(spec).split("\n").filter((line) => line && !line.startsWith("#"));
+    assert.equal(rules.length, 1);
+    const [, pattern, result] = /^\/(.*)\/ (.*)$/.exec(rules[0]) ?? assert.fail(`not a regexp table rule: ${rules[0]}`);
+    assert.equal(result, "${1}");
+    // Postfix's regexp: tables ignore case unless a rule's flags say otherwise.
+    const re = new RegExp(pattern, "i");
+    const { srs, other } = srsAddressCases(forwardingDomain(spec));
+    for (const address of srs) assert.equal(re.exec(address)?.[1], address, address);
+    for (const address of other) assert.doesNotMatch(address, re);
+    assert.throws(() => srsAddressTable({ ...spec, serverDomain: "mail.example.com)|(.*" }), /refusing to render/);
   });
 
   it("refuses a host of the wrong role", () => {

@@ -1,8 +1,9 @@
 /**
  * The edges' SRS (render/postsrsd.ts) run by Debian 13's postsrsd through Debian's own launcher, asked
- * through Postfix's tcp tables as the edge's Postfix asks it: a forward's sender is rewritten under the
- * forwarding domain and reversed again, a tampered hash is not reversed, and during a rotation (a new
- * secret put first) addresses signed with the old secret still reverse while new ones use the new.
+ * through the tables the edge's Postfix names (the reverse one behind the SRS address filter): a
+ * forward's sender is rewritten under the forwarding domain and reversed again, also when a mailer on
+ * the way folded its case, a tampered hash is not reversed, and during a rotation (a new secret put
+ * first) addresses signed with the old secret still reverse while new ones use the new.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -16,7 +17,10 @@ import { labInput } from "../support/lab";
 const OLD = "1".repeat(64);
 const NEW = "2".repeat(64);
 
-/** Runs postsrsd with the rendered files and the given secrets, and hands over a lookup on one of its tables. */
+/** postsrsd's tables as the edge's main.cf and master.cf name them (postconf -x, expanded). */
+const TABLES: Record<number, string[]> = { [SRS_FORWARD_PORT]: ["-P", "srscleanup/unix/sender_canonical_maps"], [SRS_REVERSE_PORT]: ["recipient_canonical_maps"] };
+
+/** Runs postsrsd with the rendered files and the given secrets, and hands over a lookup on one of its tables, as the edge's Postfix makes it. */
 function withPostsrsd(secrets: string[], check: (lookup: (port: number, key: string) => string) => void): void {
   const input = labInput((spec) => spec);
   const edge = { ...input, keys: { ...input.keys, srs: secrets } };
@@ -24,7 +28,11 @@ function withPostsrsd(secrets: string[], check: (lookup: (port: number, key: str
   const host = new Debian13Host([...renderPostsrsd(edge), ...renderEdgePostfix(edge, hostNamed(input.topology, "mx1"))]).boot();
   try {
     assert.equal(host.exec(["sh", "-c", "setsid /usr/share/postsrsd/postsrsd-systemd-launcher </dev/null >/tmp/postsrsd.log 2>&1 &"]).code, 0);
-    const lookup = (port: number, key: string) => host.exec(["postmap", "-q", key, `tcp:127.0.0.1:${port}`]).stdout.trim();
+    const lookup = (port: number, key: string) => {
+      const table = host.exec(["postconf", "-xh", ...TABLES[port]]).stdout.trim();
+      assert.ok(table.includes(`tcp:127.0.0.1:${port}`), table);
+      return host.exec(["postmap", "-q", key, table]).stdout.trim();
+    };
     for (let i = 0; i < 50 && host.exec(["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${SRS_REVERSE_PORT}`]).code !== 0; i++) host.exec(["sleep", "0.1"]);
     check(lookup);
   } finally {
@@ -38,6 +46,7 @@ test("a forward's sender becomes an SRS address under the forwarding domain and 
     const srs = lookup(SRS_FORWARD_PORT, "carol@example.net");
     assert.match(srs, new RegExp(`^SRS0=([^=]{4})=[^=]{2}=example\\.net=carol@${fwd.replace(/\./g, "\\.")}$`));
     assert.equal(lookup(SRS_REVERSE_PORT, srs), "carol@example.net");
+    assert.equal(lookup(SRS_REVERSE_PORT, srs.toLowerCase()), "carol@example.net", "folded on the way back");
     const hash = /^SRS0=([^=]+)=/.exec(srs)![1];
     const tampered = srs.replace(`=${hash}=`, `=${hash === "AAAA" ? "BBBB" : "AAAA"}=`);
     assert.equal(lookup(SRS_REVERSE_PORT, tampered), "", "a bad hash is no recipient (relay_recipient_maps finds nothing)");

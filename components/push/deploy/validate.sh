@@ -6,6 +6,14 @@ check_postfix() {
   local warnings
   warnings=$( { postconf -n >/dev/null; postconf -M >/dev/null; } 2>&1) || { echo "$warnings"; return 1; }
   [ -z "$warnings" ] || { echo "$warnings"; return 1; }
+  # postfix check opens no regexp: table, and Postfix skips a line that does not compile with only a
+  # warning: each one main.cf or master.cf names is opened here (a lookup compiles the whole file).
+  local map
+  for map in $( { postconf -nx; postconf -Px; } | grep -o 'regexp:[^ ,}]*' | sort -u); do
+    # Not found (every probe) exits 1 as well: a message is what tells a bad table.
+    warnings=$(postmap -q mailfleet-probe "$map" 2>&1 >/dev/null) || true
+    [ -z "$warnings" ] || { echo "$warnings"; return 1; }
+  done
 }
 # Debian's unbound.conf with every drop-in of unbound.conf.d, the staged one among them; the root's
 # trust anchor it names is seeded first (daemons.sh), as Debian's unit does before it starts unbound.

@@ -11,7 +11,7 @@ import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
 import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
-import { forwardingServices, forwardingSettings } from "./forwarding";
+import { forwardingServices, forwardingSettings, SRS_ADDRESS_TABLE, srsAddressTable } from "./forwarding";
 import { hostedAliases, mailboxTransports } from "./tables";
 
 const MAILBOX_TABLE = "mailboxes";
@@ -141,5 +141,6 @@ export function renderEdgePostfix(input: RenderInput, host: Host): RenderedFile[
       renderTable(`${title}: aliases (foreign targets are forwarded over SMTP)`, hostAliases(spec, host), hostedAliases(spec)),
     ),
     file(`${CONFIG_DIR}/${MAILBOX_TABLE}`, mailboxTable(input)),
+    file(`${CONFIG_DIR}/${SRS_ADDRESS_TABLE}`, srsAddressTable(spec)),
   ];
 }

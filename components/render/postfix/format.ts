@@ -3,6 +3,7 @@
  * texthash lookup tables. Each formatter refuses characters that could end a line or start a
  * new directive, so a value that slipped past config validation fails the render, not the host.
  */
+import { FQDN_RE } from "../../config/formats";
 import { oncePer } from "../../memo";
 
 /** One main.cf parameter, with the problem it prevents when that is not obvious. */
@@ -117,5 +118,18 @@ export function renderTable(title: string, ...parts: TableEntries[]): string {
  * not the live ones.
  */
 export function texthash(file: string): string {
-  return `texthash:$config_directory/${file}`;
+  return configTable("texthash", file);
+}
+
+/** A regexp: table, named in $config_directory for the same reason (regexp: is built into Postfix, pcre: needs postfix-pcre). */
+export function regexpTable(file: string): string {
+  return configTable("regexp", file);
+}
+
+const configTable = (type: string, file: string) => `${type}:$config_directory/${file}`;
+
+/** A host name as a regexp table's pattern for it alone: the dot is the one regexp character the config admits in one (FQDN_RE). */
+export function hostNamePattern(name: string): string {
+  if (!FQDN_RE.test(name)) throw new Error(`refusing to render ${JSON.stringify(name)} into a regexp table`);
+  return name.replaceAll(".", "\\.");
 }

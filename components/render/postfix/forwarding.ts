@@ -11,12 +11,35 @@
 import { FleetSpec } from "../../config/spec";
 import { FORWARD_PORT, SRS_FORWARD_PORT, SRS_REVERSE_PORT } from "../../topology";
 import { forwardingDomain } from "../../topology/naming";
-import { Service, Setting, setting } from "./format";
+import { hostNamePattern, regexpTable, Service, Setting, setting } from "./format";
 
 const LOOPBACK = "127.0.0.1";
 const srsTable = (port: number) => `tcp:${LOOPBACK}:${port}`;
 const FORWARD_TRANSPORT = "forward";
 const SRS_CLEANUP = "srscleanup";
+
+/** The edge's table of addresses that can be SRS addresses of the forwarding domain (srsAddressTable). */
+export const SRS_ADDRESS_TABLE = "srs_addresses";
+
+/**
+ * Passes through (maps to itself) only an address that can be an SRS address of the forwarding
+ * domain: SRS0 or SRS1, a separator, then anything, at exactly fwd.<serverDomain>. Postfix's
+ * regexp tables match without regard to case by default, as SRS addresses may come back folded.
+ */
+export function srsAddressTable(spec: FleetSpec): string {
+  return [
+    "# every edge MX: the addresses postsrsd is asked to reverse (any other is not looked up there)",
+    "# Rendered by mailfleet; the next deploy replaces local edits.",
+    `/^(SRS[01][-+=].+@${hostNamePattern(forwardingDomain(spec))})$/ \${1}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * postsrsd's reverse table behind the address filter: an address that cannot be SRS is no lookup
+ * at all (not found), so hosted mail does not wait for postsrsd, or get deferred while it is down.
+ */
+const srsReverse = `pipemap:{${regexpTable(SRS_ADDRESS_TABLE)}, ${srsTable(SRS_REVERSE_PORT)}}`;
 
 export function forwardingSettings(spec: FleetSpec): Setting[] {
   return [
@@ -27,10 +50,14 @@ export function forwardingSettings(spec: FleetSpec): Setting[] {
     ),
     setting(
       "relay_recipient_maps",
-      srsTable(SRS_REVERSE_PORT),
+      srsReverse,
       "An SRS address is a recipient only when postsrsd can reverse it: a forged one (bad hash, too old) gets 550 at RCPT, so the edge is no open relay.",
     ),
-    setting("recipient_canonical_maps", srsTable(SRS_REVERSE_PORT), "Reverses SRS recipients to the original sender; any other address is left as it is."),
+    setting(
+      "recipient_canonical_maps",
+      srsReverse,
+      "Reverses SRS recipients to the original sender; any other address is left as it is, without asking postsrsd.",
+    ),
     setting(
       "recipient_canonical_classes",
       "envelope_recipient",
