@@ -58,6 +58,12 @@ export const OUTPUTS: Record<string, PropertySpec & { optional?: true }> = {
   },
   dnsServerFiles: { type: "array", items: ANY, secret: true, optional: true, description: "push: none with dns: zone only — the nameserver's Knot config and zone files." },
   backupBucket: { type: "string", optional: true, description: "aws only — the S3 bucket the stores' restic backups go to." },
+  monitoring: {
+    type: "object",
+    additionalProperties: ANY,
+    description: "For an operator's own Prometheus and Grafana: file_sd targets with role and host labels, the alert rules, the blackbox modules, the dashboard.",
+  },
+  dnssecDs: { type: "object", additionalProperties: { type: "array", items: { type: "string" } }, optional: true, description: "Signed zones only — zone -> the DS records its parent must publish." },
 };
 
 /** The zod schema under its wrappers (optional, default, …) and whether a value may be left out. */
@@ -113,6 +119,14 @@ class SchemaWriter {
         return { oneOf: def.options.map((o: z.ZodType) => this.property(o, path).spec) };
       case "object":
         return { $ref: `#/types/${this.objectType(schema as z.ZodObject, path)}` };
+      case "literal": {
+        // A choice of values (monitoring.thresholds.queueStuckSeconds): their one JSON type.
+        const values = def.values as unknown[];
+        if (values.every((v) => typeof v === "number")) return { type: values.every(Number.isInteger) ? "integer" : "number" };
+        if (values.every((v) => typeof v === "string")) return { type: "string" };
+        if (values.every((v) => typeof v === "boolean")) return { type: "boolean" };
+        throw new Error(`config key ${path.join(".")}: a literal of mixed types has no package schema type`);
+      }
       default:
         throw new Error(`config key ${path.join(".")}: a ${def.type} schema has no package schema type — add it to components/package/schema.ts`);
     }

@@ -6,18 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readStackConfig } from "../../components/config";
 import { KEYS } from "../../components/config/schema";
+import { spkiSha256 } from "../../components/keys/material";
 import { pkcs8Pem } from "../support/dkimVerify";
 import { CliRun, filesUnder, LAB_PASSPHRASE, labSandbox, labStackShape, pulumi, reveal, Sandbox } from "../support/engineSandbox";
 import { openStack, REPO_ROOT } from "../../scripts/engine";
 
 const FLEET = "mailfleet:index:MailFleet";
 /** Stack + the component's provider + MailFleet + the keys: as many as the TypeScript program's. */
-const RESOURCES = labStackShape().resources;
+const { hosts: HOSTS, resources: RESOURCES } = labStackShape();
 
 function ok(run: CliRun): string {
   assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -99,6 +101,7 @@ describe("engine: the component package's schema, as pulumi package get-schema p
     assert.deepEqual(secretPaths(schema, schema.resources[FLEET].inputProperties).sort(), [
       "backup.password",
       "cloudflare.acmeApiToken",
+      "domainSmarthosts.*.password",
       "mailboxes[].passwordHash",
       "monitoring.webhookUrl",
       "smarthost.password",
@@ -129,7 +132,7 @@ describe("engine: the component package's schema, as pulumi package get-schema p
 /** A DKIM key as rspamd's key table holds it: base64 PKCS#8 DER on one line. */
 const pkcs8Der = (pem: string) => pkcs8Pem(pem).replace(/-----[A-Z ]+-----|\s/g, "");
 
-/** Each engine-made key, certificate and TSIG secret in a stack export -> a name that is the same in either stack. */
+/** Each engine-made key, certificate, TSIG secret and password in a stack export -> a name that is the same in either stack. */
 function keyNames(exported: any): [string, string][] {
   return reveal(exported.deployment.resources).flatMap((r: any) => {
     const name = r.urn.split("::").pop();
@@ -137,8 +140,11 @@ function keyNames(exported: any): [string, string][] {
     return [
       ...(o.privateKeyPem ? [[o.privateKeyPem, `${name}.privateKeyPem`], [pkcs8Der(o.privateKeyPem), `${name}.pkcs8`], [o.publicKey, `${name}.publicKey`]] : []),
       ...(o.certPem ? [[o.certPem, `${name}.certPem`]] : []),
-      ...(o.keyPem ? [[o.keyPem, `${name}.keyPem`]] : []),
+      // A host key stands in the TLSA records too, as its SPKI hash (upper case in zone files).
+      ...(o.keyPem ? [[o.keyPem, `${name}.keyPem`], ...[spkiSha256(o.keyPem)].flatMap((h) => [[h, `${name}.spki`], [h.toUpperCase(), `${name}.spki`]])] : []),
       ...(r.type.endsWith(":TsigKey") ? [[o.secret, `${name}.secret`]] : []),
+      // Valkey's ACL lines hold a password as its SHA-256.
+      ...(r.type.endsWith(":Password") ? [[o.password, `${name}.password`], [createHash("sha256").update(o.password).digest("hex"), `${name}.sha256`]] : []),
     ] as [string, string][];
   });
 }
@@ -195,7 +201,7 @@ describe("engine: a YAML program runs the lab fleet through the component packag
       assert.deepEqual(Object.keys(mine).sort(), Object.keys(theirs).sort());
       for (const key of Object.keys(theirs)) assert.deepEqual(mine[key], theirs[key], key);
       // The comparison is not empty: every host's files are there, keys named in them.
-      assert.equal(Object.keys(theirs.hostFiles as object).length, 5);
+      assert.deepEqual(Object.keys(theirs.hostFiles as object).sort(), [...HOSTS].sort());
       assert.match(JSON.stringify(mine.hostFiles), /<cert-out1\.keyPem>/);
       await stack.destroy();
     } finally {
