@@ -4,6 +4,7 @@
  * client's unbound and delv (BIND's validating lookup tool) trust the root's DS alone. Every record the
  * fleet publishes validates; a tampered chain (a wrong DS at the parent) makes the answers bogus.
  */
+import { POSTFIX_LOG } from "../../components/render/postfix/common";
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -182,7 +183,7 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
 
   describe("outbound DANE: out1 validates with its own unbound and sends by DANE (ext's MX publishes TLSA 3 1 1)", () => {
     const ALICE = "alice@example.com";
-    const out1Log = join(hostRoot("out1"), "var/log/syslog");
+    const out1Log = join(hostRoot("out1"), POSTFIX_LOG);
     const extTlsa = `${smtpTlsaName(EXT.fqdn)}.`;
 
     /** ext's TLSA on dns1 replaced by one for this digest, through Knot, which signs the change. */

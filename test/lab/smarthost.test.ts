@@ -6,6 +6,7 @@
  * certificate gets no mail and no password: the mail waits in out1's queue and arrives once the
  * relay is back. The password is in no log. The suite pushes out1 with the relay and puts it back.
  */
+import { POSTFIX_LOG } from "../../components/render/postfix/common";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -70,7 +71,7 @@ async function flushed(subject: string): Promise<void> {
 }
 
 const relayLog = () => readFileSync(join(hostRoot(RELAY.name), RELAY_LOG), "utf8");
-const bounces = () => (readFileSync(join(hostRoot("out1"), "var/log/syslog"), "utf8").match(/status=bounced/g) ?? []).length;
+const bounces = () => (readFileSync(join(hostRoot("out1"), POSTFIX_LOG), "utf8").match(/status=bounced/g) ?? []).length;
 
 /** Every file under a host's /var/log that holds `text`. */
 function logsHolding(host: string, text: string): string[] {
