@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { plan, spread, testFiles } from "../run";
+import { FIRST_ON_ITS_LAB, LAB_SECONDS, plan, spread, testFiles } from "../run";
 import { REPO_DIR, requireTier, tierOf } from "./tier";
 
 describe("a test file's tier is where it lives", () => {
@@ -51,6 +51,19 @@ describe("the runner's plan", () => {
     const parts = spread(Object.keys(weights), 2, (f) => weights[f]);
     assert.deepEqual(parts, [["a", "d"], ["b", "c", "e"]]);
     assert.deepEqual(spread(["x"], 2, () => 1), [["x"], []]);
+  });
+
+  it("a suite that needs the fleet as brought up leads its lab, the rest in path order", () => {
+    const [first] = FIRST_ON_ITS_LAB;
+    const parts = spread(["test/lab/a.test.ts", first, "test/lab/z.test.ts"], 1, () => 1);
+    assert.deepEqual(parts, [[first, "test/lab/a.test.ts", "test/lab/z.test.ts"]]);
+  });
+
+  it("every lab suite of the repo has its measured seconds, and a suite without them is refused, naming it", () => {
+    const labFiles = testFiles().filter((f) => tierOf(f) === "lab");
+    assert.deepEqual(Object.keys(LAB_SECONDS).sort(), labFiles);
+    assert.ok(FIRST_ON_ITS_LAB.every((f) => labFiles.includes(f)));
+    assert.throws(() => plan(["test/lab/new.test.ts"], ["lab"]), /test\/lab\/new\.test\.ts has no entry in LAB_SECONDS/);
   });
 
   it("finds this file among the repo's test files", () => {
