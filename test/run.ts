@@ -69,6 +69,17 @@ export const LAB_SECONDS: Record<string, number> = {
  */
 export const FIRST_ON_ITS_LAB = ["test/lab/monitoring.test.ts"];
 
+/**
+ * A run's files as the `node --test` calls that run them, one after the other: node runs the files
+ * it is given in path order, whatever their order on its command line, so each FIRST_ON_ITS_LAB
+ * file gets a call of its own before the rest.
+ */
+export function batches(files: string[]): string[][] {
+  const first = files.filter((f) => FIRST_ON_ITS_LAB.includes(f));
+  const rest = files.filter((f) => !first.includes(f));
+  return [...first.map((f) => [f]), ...(rest.length > 0 ? [rest] : [])];
+}
+
 function labSeconds(file: string): number {
   const seconds = LAB_SECONDS[file];
   if (seconds === undefined) throw new Error(`test/run.ts: ${file} has no entry in LAB_SECONDS: run it once (./mf test lab --test-reporter=spec prints each suite's time) and add its seconds`);
@@ -84,10 +95,7 @@ export function plan(files: string[], tiers: readonly Tier[], weight: (file: str
   });
 }
 
-/**
- * Files in `n` parts of about equal weight: the heaviest file first, each into the lightest part so
- * far; every part in path order, but for FIRST_ON_ITS_LAB files, which lead theirs.
- */
+/** Files in `n` parts of about equal weight: the heaviest file first, each into the lightest part so far; every part in path order. */
 export function spread(files: string[], n: number, weight: (file: string) => number): string[][] {
   const parts = Array.from({ length: n }, () => ({ weight: 0, files: [] as string[] }));
   for (const file of [...files].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b))) {
@@ -95,8 +103,7 @@ export function spread(files: string[], n: number, weight: (file: string) => num
     lightest.weight += weight(file);
     lightest.files.push(file);
   }
-  const rank = (file: string) => (FIRST_ON_ITS_LAB.includes(file) ? 0 : 1);
-  return parts.map((p) => p.files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)));
+  return parts.map((p) => p.files.sort());
 }
 
 /** `node --test` over argv, its output passed on; whether all passed. */
@@ -132,10 +139,15 @@ async function main(args: string[]): Promise<number> {
   const passed: boolean[] = [];
   const execute = async (run: Run): Promise<boolean> => {
     const start = Date.now();
-    const argv = ["--import", "tsx", "--test", `--test-concurrency=${run.group.concurrency}`, ...options, ...run.files];
-    const env = run.lab !== undefined ? { MAILFLEET_LAB: SHARED_LAB, MAILFLEET_LAB_INSTANCE: run.lab } : {};
+    const argv = ["--import", "tsx", "--test", `--test-concurrency=${run.group.concurrency}`, ...options];
+    const env = { ...process.env, ...(run.lab !== undefined ? { MAILFLEET_LAB: SHARED_LAB, MAILFLEET_LAB_INSTANCE: run.lab } : {}) };
     const ok = await (setUps.get(run) ?? Promise.resolve())
-      .then(() => nodeTest(argv, { ...process.env, ...env }))
+      .then(async () => {
+        let passed = true;
+        // A failed batch does not stop the next: every suite reports.
+        for (const files of batches(run.files)) passed = (await nodeTest([...argv, ...files], env)) && passed;
+        return passed;
+      })
       .catch((error: Error) => {
         console.error(error);
         return false;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FIRST_ON_ITS_LAB, LAB_SECONDS, plan, spread, testFiles } from "../run";
+import { batches, FIRST_ON_ITS_LAB, LAB_SECONDS, plan, spread, testFiles } from "../run";
 import { REPO_DIR, requireTier, tierOf } from "./tier";
 
 describe("a test file's tier is where it lives", () => {
@@ -53,10 +53,11 @@ describe("the runner's plan", () => {
     assert.deepEqual(spread(["x"], 2, () => 1), [["x"], []]);
   });
 
-  it("a suite that needs the fleet as brought up leads its lab, the rest in path order", () => {
+  it("a suite that needs the fleet as brought up runs alone before the rest of its lab's (node orders the files of one call by path)", () => {
     const [first] = FIRST_ON_ITS_LAB;
-    const parts = spread(["test/lab/a.test.ts", first, "test/lab/z.test.ts"], 1, () => 1);
-    assert.deepEqual(parts, [[first, "test/lab/a.test.ts", "test/lab/z.test.ts"]]);
+    assert.deepEqual(batches(["test/lab/a.test.ts", first, "test/lab/z.test.ts"]), [[first], ["test/lab/a.test.ts", "test/lab/z.test.ts"]]);
+    assert.deepEqual(batches(["test/lab/a.test.ts"]), [["test/lab/a.test.ts"]]);
+    assert.deepEqual(batches([first]), [[first]]);
   });
 
   it("every lab suite of the repo has its measured seconds, and a suite without them is refused, naming it", () => {
