@@ -89,18 +89,12 @@ def ehlo(args):
 
 
 # A store that has just restored a mailbox rebuilds its indexes on the first read: on a busy
-# 2-core machine that took over 30 s once.
-IMAP_TIMEOUT = 90
+# 2-core machine that took over 30 s once. Two tries of this fit the caller's 150 s.
+IMAP_TIMEOUT = 60
 
 
 def imap(args):
-    context = tls_context(args.cafile)
-    client = imaplib.IMAP4_SSL(args.host, 993, ssl_context=context, timeout=IMAP_TIMEOUT)
-    try:
-        try:
-            client.login(args.user, args.password)
-        except imaplib.IMAP4.error as error:
-            return {"ok": False, "stage": "login", "message": str(error)}
+    def work(client):
         client.select("INBOX", readonly=True)
         typ, data = client.search(None, "SUBJECT", json.dumps(args.subject))
         messages = []
@@ -115,11 +109,17 @@ def imap(args):
                 "received": [" ".join(r.split()) for r in header.get_all("Received") or []],
             })
         return {"ok": True, "messages": messages}
-    finally:
-        try:
-            client.logout()
-        except Exception:
-            pass
+    return read_only(args, work)
+
+
+def read_only(args, work):
+    """A read that changes nothing, tried again once on a new connection when the first stalls, as a
+    mail client reconnects: Dovecot 2.4.1's login proxy now and then stops passing the other store's
+    answer on (README, Known issues). The result says so."""
+    try:
+        return logged_in(args, work)
+    except TimeoutError:
+        return {**logged_in(args, work), "reconnected": True}
 
 
 def logged_in(args, work):
@@ -192,7 +192,7 @@ def state(args):
                 messages.append({"subject": header.get("Subject"), "message_id": header.get("Message-ID"), "flags": sorted(flags)})
             folders[name] = messages
         return {"ok": True, "folders": folders}
-    return logged_in(args, work)
+    return read_only(args, work)
 
 
 def main():
