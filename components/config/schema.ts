@@ -249,6 +249,14 @@ export const KEYS = {
     .strictObject({
       cidrs: z.array(monitoringNetwork).default([]),
       webhookUrl: webhookUrl.optional(),
+      // Alert mail through a relay provider outside the fleet: the outbound hosts may be what is down.
+      email: z
+        .strictObject({
+          to: z.array(email).min(1, "give at least one address").max(20, "at most 20 addresses — use a list address"),
+          from: email,
+          relay: z.strictObject(RELAY_FIELDS),
+        })
+        .optional(),
       scrapeIntervalSeconds: z.number().int().min(1).max(300).default(30),
       thresholds: z
         .strictObject({
@@ -364,7 +372,7 @@ export function hostCount(given: Parsed["hosts"]["edge"]): number {
 }
 
 /** Multi-line values are allowed only where a PEM block or a BIMI logo is expected. */
-const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate"]);
+const MULTILINE_PATHS = new Set(["ssh.privateKey", "tls.acme.caBundle", "smarthost.caCertificate", "monitoring.email.relay.caCertificate"]);
 
 export function multilineAllowed(path: readonly (string | number)[]): boolean {
   return MULTILINE_PATHS.has(formatPath(path)) || isBimiFile(path) || (path.length === 3 && path[0] === "domainSmarthosts" && path[2] === "caCertificate");

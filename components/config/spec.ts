@@ -196,9 +196,17 @@ export interface MonitoringSpec {
   cidrs: string[];
   /** Secret (it often holds a token): where Alertmanager posts every alert; outside the fleet. */
   webhookUrl?: string;
+  /** Alert mail, through a relay outside the fleet (Alertmanager logs in after STARTTLS). */
+  email?: AlertMailSpec;
   /** How often Prometheus scrapes and probes; a fault alerts after about three intervals. */
   scrapeIntervalSeconds: number;
   thresholds: MonitoringThresholds;
+}
+
+export interface AlertMailSpec {
+  to: string[];
+  from: string;
+  relay: RelaySpec;
 }
 
 export interface MonitoringThresholds {

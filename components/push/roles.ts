@@ -165,6 +165,6 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(LEARN_PATHS.program, 0o755),
     allow(LEARN_PATHS.passwordHeader, 0o640, VMAIL.group),
   ],
-  monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP)],
+  monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP), allow(MONITORING_PATHS.alertRelayCa)],
   dns: [allow(NFTABLES_CONF), allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
 };

@@ -143,11 +143,22 @@ function labSpec(): FleetSpec {
   return readStackSpec(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).spec;
 }
 
+/**
+ * The stack's alert mail goes through the lab's relay peer, whose certificate is made per lab
+ * machine: the stack file cannot hold it, so the lab pins it here, as an operator pins a provider's CA.
+ */
+function pinLabRelay(spec: FleetSpec, relay: PeerTls): FleetSpec {
+  const email = spec.monitoring.email;
+  if (email?.relay.host !== RELAY.fqdn) return spec;
+  return { ...spec, monitoring: { ...spec.monitoring, email: { ...email, relay: { ...email.relay, caCertificate: relay.certPem } } } };
+}
+
 /** The lab stack rendered by the project: spec → keys (kept under LAB_DIR) → buildFleet. */
 export function loadLabFleet(): LabFleet {
-  const spec = labSpec();
+  const relay = loadOrCreatePeerTls(RELAY);
+  const spec = pinLabRelay(labSpec(), relay);
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
-  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreatePeerTls(EXT), relay: loadOrCreatePeerTls(RELAY) };
+  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreatePeerTls(EXT), relay };
 }
 
 export function labHost(fleet: LabFleet, name: string): LabHost {

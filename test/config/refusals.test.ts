@@ -88,7 +88,7 @@ const REFUSALS: Row[] = [
   ...(
     [
       ["a relay for a domain the fleet does not host", "example.net", {}, 'domainSmarthosts["example.net"]', /not a hosted domain.*list it under mailfleet:domains, or remove its relay/],
-      ["a domain relay on the fleet's own host", "example.org", { host: "out1.mail.example.com" }, 'domainSmarthosts["example.org"].host', /fleet's own names.*would loop/],
+      ["a domain relay on the fleet's own host", "example.org", { host: "out1.mail.example.com" }, 'domainSmarthosts["example.org"].host', /fleet's own names.*cannot relay through itself/],
       ["a domain relay port out of range", "example.org", { port: 65536 }, 'domainSmarthosts["example.org"].port', /not a TCP port \(1-65535\) — the relay's submission port, like 587/],
       ["a domain relay on port 465", "example.org", { port: 465 }, 'domainSmarthosts["example.org"].port', /use the relay's STARTTLS port \(587\)/],
       ["a space in a domain relay password", "example.org", { password: "a b" }, 'domainSmarthosts["example.org"].password', /printable ASCII characters without spaces/],
@@ -187,6 +187,12 @@ const REFUSALS: Row[] = [
     /wider than \/16 .* give your Prometheus hosts' networks/],
   ["a webhook URL that could break out of its YAML line", (r) => (r.monitoring = { webhookUrl: "https://alerts.example.net/x\" y: z" }), ["monitoring.webhookUrl"],
     /not an http\(s\) URL .* like https:\/\/alerts\.example\.net\/hook\/TOKEN/],
+  ...(
+    [
+      ["alert mail to no one", { to: [] }, "monitoring.email.to", /give at least one address/],
+      ["alert mail through the fleet's own outbound host", { relay: { host: "out1.mail.example.com", username: "u", password: "pw-1234" } }, "monitoring.email.relay.host", /fleet's own names.*cannot relay through itself/],
+    ] as const
+  ).map(([title, change, path, fix]): Row => [title, (r) => (r.monitoring = { email: { to: ["ops@example.net"], from: "alerts@example.com", relay: { host: "relay.example.net", username: "u", password: "pw-1234" }, ...change } }), [path], fix]),
   ["a certificate threshold certbot never reaches", (r) => (r.monitoring = { thresholds: { certificateDays: 90 } }), ["monitoring.thresholds.certificateDays"],
     /certbot renews 30 days before the end; give at most 60/],
   ["a queue age the postfix exporter cannot tell", (r) => (r.monitoring = { thresholds: { queueStuckSeconds: 3600 } }), ["monitoring.thresholds.queueStuckSeconds"],
@@ -231,6 +237,7 @@ describe("config that must keep passing", () => {
     r.hosts.monitoring = [{ name: "mon", ipv4: "192.0.2.41", ipv6: "2001:db8:0:1::41" }];
     r.monitoring = { cidrs: ["198.51.100.0/24", "2001:db8:7::/48"], webhookUrl: "https://alerts.example.net/hook/T0KEN?x=1", scrapeIntervalSeconds: 15 };
   });
+  accepts("alert mail through a relay provider", (r) => (r.monitoring = { email: { to: ["ops@example.net"], from: "alerts@example.com", relay: { host: "relay.example.net", username: "u", password: "pw-1234" } } }));
   accepts("resolver forwarders of either family", (r) => (r.resolver = { forwarders: ["10.0.0.2", "2001:db8::53"] }));
   accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
   accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));

@@ -103,6 +103,7 @@ describe("engine: the component package's schema, as pulumi package get-schema p
       "cloudflare.acmeApiToken",
       "domainSmarthosts.*.password",
       "mailboxes[].passwordHash",
+      "monitoring.email.relay.password",
       "monitoring.webhookUrl",
       "smarthost.password",
       "ssh.privateKey",

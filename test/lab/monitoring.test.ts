@@ -4,7 +4,8 @@
  * receiver on the admin host, outside the fleet. After bring-up every target is up and only the
  * Watchdog fires; then faults made with real tools (nft, openssl with the fleet's own certificate
  * hook, the backup script), side by side on different hosts, each post their named alert within
- * 90 s and its resolution within 90 s of the repair; then a destination answering 4xx (ext's
+ * 90 s and its resolution within 90 s of the repair, and mail both to ext's user through the lab's
+ * relay provider (monitoring.email); then a destination answering 4xx (ext's
  * Postfix) leaves mail stuck in out1's queue; and every panel of the fleet's Grafana dashboard
  * returns data. From the lab's Internet no exporter,
  * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
@@ -14,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
-import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, MAILTOOL, RELAY, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
@@ -56,9 +57,26 @@ function posted(alertname: string, host: string, status: "firing" | "resolved", 
     .filter((a) => Date.parse(status === "firing" ? a.startsAt : a.endsAt) >= since - 1000);
 }
 
-/** Makes a fault, waits for its alert, repairs it, waits for the resolution: each within LIMIT_MS. */
-async function faultAlerts(alertname: string, host: string, fault: () => void, repair: () => void): Promise<void> {
+/** Alert mail at ext's user (monitoring.email, through the lab's relay provider) with this subject; Alertmanager's subject is `[FIRING:n] <alertname> <host> …`. */
+const alertMails = (subject: RegExp) => extMessages().filter((m) => subject.test(m)).length;
+const mailSubject = (status: "firing" | "resolved", alertname: string, host: string) =>
+  new RegExp(`^Subject: \\[${status === "firing" ? "FIRING:\\d+" : "RESOLVED"}\\] ${alertname} ${host}\\b`, "m");
+
+/** Waits until more alert mails with this subject than `before` arrived at ext, within LIMIT_MS. */
+async function mailed(subject: RegExp, before: number, what: string): Promise<void> {
+  const count = await waitUntil(() => alertMails(subject), (n) => n > before, LIMIT_MS, 2000);
+  assert.ok(count > before, `no alert mail for ${what} reached ext through the relay within ${LIMIT_MS / 1000} s`);
+}
+
+/**
+ * Makes a fault, waits for its alert (posted and mailed), repairs it, waits for the resolution: each
+ * within LIMIT_MS. A fault that holds up the alert mail too (ext refusing its user) has it checked
+ * after the repair: queued, not lost.
+ */
+async function faultAlerts(alertname: string, host: string, fault: () => void, repair: () => void, mail: "at once" | "after the repair" = "at once"): Promise<void> {
   const start = Date.now();
+  const [firingMail, resolvedMail] = [mailSubject("firing", alertname, host), mailSubject("resolved", alertname, host)];
+  const mailsBefore = { firing: alertMails(firingMail), resolved: alertMails(resolvedMail) };
   let repaired = false;
   try {
     fault();
@@ -66,11 +84,14 @@ async function faultAlerts(alertname: string, host: string, fault: () => void, r
     assert.ok(fired.length > 0, `${alertname} on ${host} was not posted within ${LIMIT_MS / 1000} s`);
     assert.match(fired[0].annotations.summary, new RegExp(host), "the summary names the host");
     assert.ok(fired[0].annotations.description.length > 40, "the description says what to do");
+    if (mail === "at once") await mailed(firingMail, mailsBefore.firing, `${alertname} on ${host}`);
     const fixedAt = Date.now();
     repair();
     repaired = true;
     const resolved = await waitUntil(() => posted(alertname, host, "resolved", fixedAt), (a) => a.length > 0, LIMIT_MS, 2000);
     assert.ok(resolved.length > 0, `${alertname} on ${host} was not resolved within ${LIMIT_MS / 1000} s of the repair`);
+    if (mail === "after the repair") await mailed(firingMail, mailsBefore.firing, `${alertname} on ${host}`);
+    await mailed(resolvedMail, mailsBefore.resolved, `${alertname} on ${host} resolved`);
   } finally {
     // A fault that failed halfway may leave nothing to repair: its own error is the one to see.
     if (!repaired) {
@@ -181,6 +202,9 @@ describe("the fleet watches itself", () => {
         },
       ),
     ]);
+    // The Watchdog fired all along, and its mails would have come with the first alert's: it repeats
+    // every 5 minutes, the webhook's job, not a mailbox's.
+    assert.equal(alertMails(/^Subject: .*Watchdog/m), 0, "the Watchdog is not mailed");
   });
 
   test("a destination that answers 4xx leaves mail stuck in out1's queue: QueueStuck, resolved once it takes the mail", async () => {
@@ -198,8 +222,10 @@ describe("the fleet watches itself", () => {
       },
       () => {
         execOk(EXT.name, ["sh", "-ec", "postconf -X smtpd_recipient_restrictions && postfix reload"]);
-        execOk("out1", ["postqueue", "-f"]);
+        // The alert mail to bob waited at the relay meanwhile.
+        for (const queued of ["out1", RELAY.name]) execOk(queued, ["postqueue", "-f"]);
       },
+      "after the repair",
     );
     assert.equal(queueSize("out1"), 0, "the stuck message left once ext took it");
   });

@@ -10,17 +10,21 @@ export const domainSmarthostsHosted: Rule = ({ c, ok, hosted }) =>
         )
     : [];
 
-/** A relay named under serverDomain is one of the fleet's own hosts: the outbound MTA would send the mail back to the fleet. */
+/**
+ * A relay named under serverDomain is one of the fleet's own hosts: the outbound MTA would send the
+ * mail back to the fleet, and alert mail would depend on the fleet it reports on.
+ */
 export const relaysOutsideFleet: Rule = ({ c, ok }) => {
   if (!ok("serverDomain")) return [];
   const own = (host: string) => host === c.serverDomain || host.endsWith(`.${c.serverDomain}`);
   const relays: [PropertyKey[], string][] = [
     ...(ok("smarthost") && c.smarthost ? [[["smarthost", "host"], c.smarthost.host] as [PropertyKey[], string]] : []),
     ...(ok("domainSmarthosts") ? Object.entries(c.domainSmarthosts).map(([domain, r]) => [["domainSmarthosts", domain, "host"], r.host] as [PropertyKey[], string]) : []),
+    ...(ok("monitoring") && c.monitoring.email ? [[["monitoring", "email", "relay", "host"], c.monitoring.email.relay.host] as [PropertyKey[], string]] : []),
   ];
   return relays
     .filter(([, host]) => own(host))
-    .map(([path, host]) => problem(path, `"${host}" is one of the fleet's own names (under ${c.serverDomain})`, "name the relay provider's host: mail sent to the fleet's own host would loop"));
+    .map(([path, host]) => problem(path, `"${host}" is one of the fleet's own names (under ${c.serverDomain})`, "name the relay provider's host: the fleet cannot relay through itself"));
 };
 
 /** Postfix keys a relay's TLS policy by `[host]:port`: two domains relaying there must trust it alike. */

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { AlertMailSpec } from "../../config/spec";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
@@ -32,6 +33,8 @@ export const MONITORING_PATHS = {
   rules: "/etc/prometheus/mailfleet.rules.yml",
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
   blackboxConfig: "/etc/prometheus/blackbox.yml",
+  /** The CA the alert mail relay's certificate must chain to (monitoring.email.relay.caCertificate). */
+  alertRelayCa: "/etc/prometheus/alert-relay-ca.pem",
 } as const;
 
 /** mtail's program for the deliveries by transport and status, in the directory Debian's unit reads (--progs /etc/mtail). */
@@ -113,9 +116,34 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
   return `# Rendered by mailfleet: what this monitoring host watches.\n${stringify(config)}`;
 }
 
-/** alertmanager.yml: every alert to the operator's webhook (outside the fleet), resolved ones too. */
-export function alertmanagerConfig(topology: Topology): string {
-  const { webhookUrl, scrapeIntervalSeconds } = topology.spec.monitoring;
+/**
+ * Alert mail through the relay provider, logged in after STARTTLS (or on 465 with TLS at once) with
+ * the relay's certificate verified, greeting with the monitoring host's name.
+ */
+function emailConfig(mail: AlertMailSpec, hello: string) {
+  const { relay } = mail;
+  return {
+    to: mail.to.join(", "),
+    from: mail.from,
+    smarthost: `${relay.host}:${relay.port}`,
+    hello,
+    auth_username: relay.username,
+    auth_password: relay.password,
+    require_tls: true,
+    tls_config: { server_name: relay.host, ...(relay.caCertificate ? { ca_file: MONITORING_PATHS.alertRelayCa } : {}) },
+    send_resolved: true,
+  };
+}
+
+/**
+ * alertmanager.yml: every alert to the operator's webhook and alert mail (both outside the fleet),
+ * resolved ones too. The Watchdog, which repeats every 5 minutes, goes to the webhook only: a mailbox
+ * would get 288 of them a day.
+ */
+export function alertmanagerConfig(topology: Topology, hello: string): string {
+  const { webhookUrl, email, scrapeIntervalSeconds } = topology.spec.monitoring;
+  // A fresh object for each receiver: a shared one would be written as a YAML alias.
+  const webhook = () => (webhookUrl ? { webhook_configs: [{ url: webhookUrl, send_resolved: true }] } : {});
   const config = {
     route: {
       receiver: "operator",
@@ -124,11 +152,14 @@ export function alertmanagerConfig(topology: Topology): string {
       group_interval: seconds(2 * scrapeIntervalSeconds),
       repeat_interval: "4h",
       // The Watchdog repeats often: a receiver that stops hearing it knows the alerting is down.
-      routes: [{ matchers: ['alertname="Watchdog"'], receiver: "operator", repeat_interval: "5m" }],
+      routes: [{ matchers: ['alertname="Watchdog"'], receiver: "watchdog", repeat_interval: "5m" }],
     },
-    receivers: [{ name: "operator", ...(webhookUrl ? { webhook_configs: [{ url: webhookUrl, send_resolved: true }] } : {}) }],
+    receivers: [
+      { name: "operator", ...webhook(), ...(email ? { email_configs: [emailConfig(email, hello)] } : {}) },
+      { name: "watchdog", ...webhook() },
+    ],
   };
-  return `# Rendered by mailfleet: where alerts go (monitoring.webhookUrl).\n${stringify(config)}`;
+  return `# Rendered by mailfleet: where alerts go (monitoring.webhookUrl, monitoring.email).\n${stringify(config)}`;
 }
 
 export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFile[] {
@@ -150,8 +181,9 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
       "--storage.path=/var/lib/prometheus/alertmanager/",
       "--cluster.listen-address=",
     ]),
-    // The webhook URL may hold a token: readable by Alertmanager's user only.
-    file(MONITORING_PATHS.alertmanagerConfig, alertmanagerConfig(topology), { secret: true, mode: 0o640, group: PROMETHEUS_GROUP }),
+    // The webhook URL may hold a token, the mail route a password: readable by Alertmanager's user only.
+    file(MONITORING_PATHS.alertmanagerConfig, alertmanagerConfig(topology, host.fqdn), { secret: true, mode: 0o640, group: PROMETHEUS_GROUP }),
+    ...(topology.spec.monitoring.email?.relay.caCertificate ? [file(MONITORING_PATHS.alertRelayCa, topology.spec.monitoring.email.relay.caCertificate)] : []),
     argsFile(EXPORTER_UNITS.blackbox, [`--config.file=${MONITORING_PATHS.blackboxConfig}`, `--web.listen-address=127.0.0.1:${BLACKBOX_PORT}`]),
     file(MONITORING_PATHS.blackboxConfig, header("how each probe talks to the fleet") + stringify({ modules: blackboxModules(host.fqdn) })),
   ];
