@@ -408,7 +408,7 @@ describe("blocklist probes against a real list in Debian 13", () => {
   const answers = [...listed.map((p) => `${p.labels.address} :127.0.0.2:listed`), `${refused.labels.address} :127.255.255.254:public resolver`, `${rewritten.labels.address} :198.51.100.1:ads`];
   const PROBE = [
     'zone=$1; shift',
-    `rbldnsd -u rbldns -r ${dirname(LIST)} -b 127.0.0.1/53 "$zone:ip4set:list" "$zone:ip6trie:list"`,
+    `rbldnsd -u rbldns -r ${dirname(LIST)} -b 127.0.0.1/53 "$zone:ip4set:list" "$zone:ip6trie:list" >/var/log/rbldnsd.log 2>&1`,
     `prometheus-blackbox-exporter --config.file=${MONITORING_PATHS.blackboxConfig} --web.listen-address=127.0.0.1:9115 >/var/log/blackbox.log 2>&1 </dev/null &`,
     "for i in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:9115/ && break; sleep 0.1; done",
     'for m in "$@"; do echo "$m $(curl -sf "http://127.0.0.1:9115/probe?module=$m&target=127.0.0.1:53" | grep -E "^probe_(success|dns_answer_rrs) " | sort | tr "\\n" " ")"; done',
