@@ -37,6 +37,22 @@ export function filterOctets(filter: string): number[][] | string {
   return values;
 }
 
+/**
+ * The longest list zone a query about an IPv6 address fits under: its 32 reversed nibbles take 64
+ * of a DNS name's 253 characters (postscreen, rspamd and the monitoring host all ask so).
+ */
+export const MAX_LIST_ZONE_LENGTH = 253 - 64;
+
+/** The zone of a site: `zen.spamhaus.org=127.0.0.[2..11]*3` → `zen.spamhaus.org`. */
+export function siteZone(site: string): string {
+  return /^[^=*]*/.exec(site)![0];
+}
+
+/** The zones of spam.dnsbls, each once (a zone may be listed twice with different reply filters and weights). */
+export function blocklistZones(sites: readonly string[]): string[] {
+  return [...new Set(sites.map(siteZone))];
+}
+
 /** A site of spam.dnsbls; a site of spam.dnswls is the same with its weight counted against the score (`allow`). */
 export function parseDnsList(site: string, allow = false): DnsList {
   const match = /^([^=*]+)(?:=([^*]+))?(?:\*(-?\d+))?$/.exec(site);

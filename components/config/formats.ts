@@ -5,7 +5,7 @@
  */
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { filterOctets } from "./dnsList";
+import { filterOctets, MAX_LIST_ZONE_LENGTH, siteZone } from "./dnsList";
 
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 // Service labels such as _spf or _dmarc appear in names that other parties publish.
@@ -206,6 +206,9 @@ export const dnsblSite = z
     const filter = /=([^*]+)/.exec(site)?.[1];
     const octets = filter === undefined ? [] : filterOctets(filter);
     if (typeof octets === "string") ctx.addIssue({ code: "custom", message: `not a reply filter: ${octets} — like 127.0.0.[2..11] or 127.0.0.[2;4]` });
+    if (siteZone(site).length > MAX_LIST_ZONE_LENGTH) {
+      ctx.addIssue({ code: "custom", message: `the zone is longer than ${MAX_LIST_ZONE_LENGTH} characters: a query about an IPv6 address (64 more) would pass DNS's 253 — use the list's own, shorter zone` });
+    }
   });
 /** An allowlist site: the same syntax, its weight how much a listing lowers the score, so never negative. */
 export const dnswlSite = dnsblSite.refine(

@@ -53,7 +53,8 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
   // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
-  monitoring: [...MONITORING_UNITS, "nftables", NODE_EXPORTER, ...CERTBOT],
+  // unbound: the resolver the blocklist probes ask (render/resolver.ts).
+  monitoring: [...MONITORING_UNITS, "unbound", "nftables", NODE_EXPORTER, ...CERTBOT],
   dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
 };
 
@@ -68,7 +69,8 @@ export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
   edge: ["unbound", "valkey", "postsrsd", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
   outbound: ["unbound", "valkey", "postfix", ...MTA_EXPORTERS, "rspamd", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
-  monitoring: [EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
+  // unbound first: the blackbox exporter's probes resolve the fleet's names and ask the blocklists through it.
+  monitoring: ["unbound", EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
   dns: ["knot"],
 };
 
@@ -101,9 +103,11 @@ const ALLOW_TLS = [
   allow(ACME_PATHS.unit),
   allow(ACME_PATHS.renewDropIn),
 ];
+/** The host's own resolver (render/resolver.ts): the MTAs' and the monitoring hosts'. */
+const ALLOW_RESOLVER = Object.values(RESOLVER_PATHS).map((path) => allow(path));
 const RSPAMD_LOCAL = "/etc/rspamd/local.d";
 const ALLOW_MTA = [
-  ...Object.values(RESOLVER_PATHS).map((path) => allow(path)),
+  ...ALLOW_RESOLVER,
   ...MTA_EXPORTERS.map((unit) => allow(argsPath(unit))),
   allow(MTAIL_PROGRAM),
   allow(`${POSTFIX_DIR}/main.cf`),
@@ -165,6 +169,6 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(LEARN_PATHS.program, 0o755),
     allow(LEARN_PATHS.passwordHeader, 0o640, VMAIL.group),
   ],
-  monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP), allow(MONITORING_PATHS.alertRelayCa)],
+  monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...ALLOW_RESOLVER, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP), allow(MONITORING_PATHS.alertRelayCa)],
   dns: [allow(NFTABLES_CONF), allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
 };

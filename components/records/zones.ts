@@ -38,6 +38,11 @@ export function reverseZone(address: string): string {
   return `${labels.slice(labels.length === 4 ? 1 : 16).join(".")}.${arpa(labels)}`;
 }
 
+/** The name that asks a DNS list about an address: its reversed octets, or reversed nibbles for IPv6, under the zone (RFC 5782 §2.1, §2.4). */
+export function dnsblQuery(address: string, zone: string): string {
+  return `${reverseLabels(address).join(".")}.${zone}`;
+}
+
 /** The PTR owner name of an address (RFC 1035 §3.5, RFC 3596 §2.5). */
 export function reverseName(address: string): string {
   const labels = reverseLabels(address);

@@ -14,14 +14,17 @@ import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
 import { renderEdgeWeb } from "./web";
 
-/** The hosts that send to the Internet (edges forward) validate DNSSEC for DANE with their own resolver. */
-const sendersResolver = (input: RenderInput) => renderResolver(input.topology.spec);
+/**
+ * A resolver of the host's own: the hosts that send to the Internet (edges forward) validate DNSSEC
+ * for DANE with it; the monitoring host asks the blocklists with it, which refuse public resolvers.
+ */
+const ownResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, sendersResolver],
-  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, sendersResolver],
+  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, ownResolver],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, ownResolver],
   store: [renderStoreDovecot, renderStoreBackup],
-  monitoring: [renderMonitoringHost],
+  monitoring: [renderMonitoringHost, ownResolver],
 };
 
 export function renderHost(input: RenderInput, host: Host): RenderedFile[] {

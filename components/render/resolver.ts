@@ -2,7 +2,8 @@
  * The edges' and outbound hosts' own validating resolver (issue 24): Debian's unbound on loopback,
  * which Postfix's DANE lookups and rspamd ask through /etc/resolv.conf. A TLSA record counts only
  * when a resolver the host trusts says it validated (the AD bit), so the resolver must be on the
- * host itself: an AD bit from across a network proves nothing.
+ * host itself: an AD bit from across a network proves nothing. The monitoring hosts run it too:
+ * their blocklist probes ask through it, since the lists refuse queries from public resolvers.
  */
 import { FleetSpec } from "../config/spec";
 import { file, RenderedFile } from "./file";

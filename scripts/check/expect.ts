@@ -6,12 +6,13 @@
  */
 import { readStackSpec } from "../../components/build";
 import { FleetSpec } from "../../components/config";
+import { blocklistZones } from "../../components/config/dnsList";
 import { givenAddresses } from "../../components/build";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, Host, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { DkimKey, publishedKeyNames } from "../../components/keys/material";
-import { dnsblZone, parseDkimRecord } from "./parse";
+import { parseDkimRecord } from "./parse";
 
 export interface Expected {
   /** The stack's name, for the commands a fix names. */
@@ -100,6 +101,6 @@ export function expectedFromStack(stack: string, options: ExpectOptions = {}): E
     topology,
     recordSet: buildRecordSet(topology, addresses, keys),
     dkimKeysKnown: given !== undefined,
-    dnsbls: (options.dnsbls ?? spec.spam.dnsbls).map(dnsblZone),
+    dnsbls: blocklistZones(options.dnsbls ?? spec.spam.dnsbls),
   };
 }

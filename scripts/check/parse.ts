@@ -6,7 +6,6 @@
 import { createPublicKey } from "node:crypto";
 import { MTASTSPolicy } from "mailauth";
 import { parsePolicy } from "mailauth/lib/mta-sts";
-import { reverseLabels } from "../../components/records";
 
 /** RFC 6376 §3.2 tag=value list (also DMARC, TLS-RPT, MTA-STS TXT): tags lowercased, values trimmed. */
 export function tagList(text: string): { tags: Map<string, string>; problems: string[] } {
@@ -171,16 +170,6 @@ export function certificateNames(subjectAltName: string | undefined): string[] {
     .map((s) => s.trim())
     .filter((s) => s.startsWith("DNS:"))
     .map((s) => s.slice(4).toLowerCase());
-}
-
-/** The query name that asks a DNSBL about an address: reversed octets, or reversed nibbles for IPv6. */
-export function dnsblQuery(address: string, zone: string): string {
-  return `${reverseLabels(address).join(".")}.${zone}`;
-}
-
-/** The zone of a postscreen_dnsbl_sites entry: `zen.spamhaus.org=127.0.0.[2..11]*3` → `zen.spamhaus.org`. */
-export function dnsblZone(site: string): string {
-  return site.replace(/[=*].*$/, "");
 }
 
 /**

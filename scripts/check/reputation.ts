@@ -3,7 +3,8 @@
  * zone's reason and the way out.
  */
 import { addressesOf, Expected } from "./expect";
-import { dnsblQuery, dnsblVerdict } from "./parse";
+import { dnsblQuery } from "../../components/records";
+import { dnsblVerdict } from "./parse";
 import { Probes } from "./probes";
 import { CheckResult, each, fail, Finding, line, merge, warn } from "./result";
 

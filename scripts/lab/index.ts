@@ -19,6 +19,7 @@ import { DsByZone, keymgrDsScript, parseKeymgrDs } from "../../components/dns/ds
 import { RenderedFile } from "../../components/render/file";
 import { KNOT_CONF } from "../../components/render/knot";
 import { liveTls } from "../../components/render/input";
+import { RESOLVER_PATHS } from "../../components/render/resolver";
 import { textTable } from "../../components/table";
 import {
   ALERTMANAGER_PORT,
@@ -397,9 +398,9 @@ function startResolver(host: string, config: string): void {
   writeHostFile(host, "/etc/resolv.conf", "nameserver 127.0.0.1\noptions trust-ad\n");
 }
 
-/** The fleet hosts that run their own validating resolver (render/resolver.ts): the ones that send to the Internet. */
-export function fleetResolverHosts(fleet: Pick<LabFleet, "hosts">): LabHost[] {
-  return fleet.hosts.filter((h) => h.role === "edge" || h.role === "outbound");
+/** The fleet hosts that run their own validating resolver: those the fleet renders one for (render/resolver.ts). */
+export function fleetResolverHosts(fleet: LabFleet): LabHost[] {
+  return fleet.hosts.filter((h) => fleet.build.hostFiles[h.name]?.some((f) => f.path === RESOLVER_PATHS.conf));
 }
 
 /** Every zone dns1 serves: the fleet's and the lab's peer zones. */
@@ -449,7 +450,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
     if (peer === EXT) writeHostFile(EXT.name, EXT_TLS_CHAIN, `${fleet.ext.keyPem.trim()}\n${fleet.ext.certPem}`, 0o600);
     // A validating resolver of its own, as a user's machine and a DANE-checking mail server have:
     // before the daemons that read resolv.conf at start (rspamd).
-    startResolver(peer.name, labUnboundConf(labServedZones(fleet, dns), "root"));
+    startResolver(peer.name, labUnboundConf(labServedZones(fleet, dns)));
   }
   for (const [path, content] of Object.entries(EXT_RSPAMD_FILES)) writeHostFile(EXT.name, path, content);
   execOk(EXT.name, ["sh", "-c", `useradd -m ${EXT_USER} && install -d -o _rspamd -g _rspamd /run/rspamd`]);
@@ -582,8 +583,6 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
 
   if (fleet.hosts.includes(CLIENT) && fleet.hosts.includes(EXT)) startPeers(fleet, dns, trust);
   if (fleet.hosts.includes(RELAY)) startRelay(fleet);
-  // The monitoring host probes the fleet by the names senders use.
-  for (const host of fleet.hosts.filter((h) => h.role === "monitoring")) startResolver(host.name, labUnboundConf(labServedZones(fleet, dns), { nameserver: dns.ipv4 }));
   for (const host of fleet.hosts) {
     for (const { port, from } of serviceProbes(host, fleet.hosts)) await waitForPort(host.ipv4, port, 60_000, from);
   }

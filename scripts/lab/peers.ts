@@ -204,15 +204,14 @@ export function clientPostfixMainCf(): string {
 }
 
 /**
- * A lab resolver (unbound on 127.0.0.1), as a user's machine, a DANE-checking mail server or the
- * monitoring host has. No cache: a test sees every change at once (a listing too). Where it starts from:
- *  - the lab's root (client, ext): it iterates from the root (its hints name the root host) and
- *    validates every answer from the root's DS, its trust anchor, so a signed zone's answers are
- *    checked as on the Internet and CNAMEs into another zone resolve (mta-sts.example.org -> …);
- *  - dns1 (the monitoring host): a stub zone for each zone dns1 serves, no validation.
- * Both ask rbldnsd on RBL for the list zones, which are unsigned test data (domain-insecure).
+ * A lab resolver (unbound on 127.0.0.1), as a user's machine or a DANE-checking mail server has. No
+ * cache: a test sees every change at once (a listing too). It iterates from the lab's root (its hints
+ * name the root host) and validates every answer from the root's DS, its trust anchor, so a signed
+ * zone's answers are checked as on the Internet and CNAMEs into another zone resolve
+ * (mta-sts.example.org -> …). It asks rbldnsd on RBL for the list zones, which are unsigned test
+ * data (domain-insecure).
  */
-export function labUnboundConf(zones: string[], from: "root" | { nameserver: string }): string {
+export function labUnboundConf(zones: string[]): string {
   return [
     "# A lab resolver (not fleet config).",
     "server:",
@@ -221,29 +220,27 @@ export function labUnboundConf(zones: string[], from: "root" | { nameserver: str
     "  do-daemonize: yes",
     "  username: unbound",
     '  chroot: ""',
-    ...labResolverSettings(zones, from),
+    ...labResolverSettings(zones),
     "",
   ].join("\n");
 }
 
-/** What every lab resolver is told beside its own listeners: where it starts, no cache, the lab's zones and lists. */
-function labResolverSettings(zones: string[], from: "root" | { nameserver: string }): string[] {
+/** What every lab resolver is told beside its own listeners: the lab's root, no cache, the lab's zones and lists. */
+function labResolverSettings(zones: string[]): string[] {
   const lists = Object.values(RBL_ZONES);
-  const stubs: [string, string][] = [
-    ...(from === "root" ? [] : zones.map((zone): [string, string] => [zone, from.nameserver])),
-    ...lists.map((zone): [string, string] => [zone, RBL.ipv4]),
-  ];
   return [
-    ...(from === "root"
-      ? ['  module-config: "validator iterator"', `  root-hints: "${LAB_ROOT_HINTS}"`, `  trust-anchor-file: "${ROOT_ANCHOR}"`, "  val-bogus-ttl: 0", ...lists.map((zone) => `  domain-insecure: "${zone}"`)]
-      : ['  module-config: "iterator"']),
+    '  module-config: "validator iterator"',
+    `  root-hints: "${LAB_ROOT_HINTS}"`,
+    `  trust-anchor-file: "${ROOT_ANCHOR}"`,
+    "  val-bogus-ttl: 0",
+    ...lists.map((zone) => `  domain-insecure: "${zone}"`),
     "  cache-max-ttl: 0",
     "  cache-max-negative-ttl: 0",
     "  # The lab's documentation ranges are its Internet: answers there are not rebinding.",
     "  do-not-query-localhost: no",
     // unbound answers the documentation ranges' reverse zones itself (RFC 6303; 2001:db8::/32 as a whole) unless told not to.
     ...[...zones, "8.b.d.0.1.0.0.2.ip6.arpa"].map((zone) => `  local-zone: "${zone}" nodefault`),
-    ...stubs.flatMap(([zone, address]) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${address}`]),
+    ...lists.flatMap((zone) => ["stub-zone:", `  name: "${zone}"`, `  stub-addr: ${RBL.ipv4}`]),
   ];
 }
 
@@ -255,7 +252,7 @@ function labResolverSettings(zones: string[], from: "root" | { nameserver: strin
 export const DEBIAN_ROOT_ANCHOR_DROP_IN = "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf";
 
 export function labFleetResolverDropIn(zones: string[]): string {
-  return ["# The lab's root instead of the Internet's (not fleet config).", "server:", ...labResolverSettings(zones, "root"), ""].join("\n");
+  return ["# The lab's root instead of the Internet's (not fleet config).", "server:", ...labResolverSettings(zones), ""].join("\n");
 }
 
 /** Where the lab's resolvers find the root server. */

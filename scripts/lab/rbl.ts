@@ -2,10 +2,12 @@
  * The lab's DNS blocklist and allowlist: Debian's rbldnsd on the rbl host, serving bl.example.net
  * and wl.example.net from one dataset file each (/var/lib/rbldnsd/<zone>, loaded both as ip4set and
  * ip6trie, each skipping the other family's lines), answering 127.0.0.2 for a listed address. The
- * lab's resolvers (client's, the edges') reach them by stub zones (peers.ts labUnboundConf).
+ * lab's resolvers (client's, ext's, and the fleet's own on the edges, outbound and monitoring hosts)
+ * reach them by stub zones (peers.ts labResolverSettings).
  */
 import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dnsblQuery } from "../../components/records";
 import { exec, execOk, hostRoot, startService } from "./host";
 import { waitUntil } from "./clients";
 import { RBL, RBL_ZONES } from "./peers";
@@ -36,15 +38,6 @@ export function rbldnsdRunning(): boolean {
   return exec(RBL.name, ["sh", "-c", 'kill -0 "$(cat "$1")"', "running", PID_FILE]).code === 0;
 }
 
-/** The name a list zone answers for an address: its reversed octets (IPv4) or nibbles (IPv6) under the zone. */
-export function listQuery(address: string, zone: ListZone): string {
-  if (!address.includes(":")) return `${address.split(".").reverse().join(".")}.${zone}`;
-  const [head, tail = ""] = address.split("::");
-  const groups = (part: string) => (part ? part.split(":") : []);
-  const full = [...groups(head), ...Array(8 - groups(head).length - groups(tail).length).fill("0"), ...groups(tail)];
-  return `${[...full.map((g) => g.padStart(4, "0")).join("")].reverse().join(".")}.${zone}`;
-}
-
 async function setListed(address: string, zone: ListZone, listed: boolean): Promise<void> {
   const path = dataFile(zone);
   const lines = readFileSync(path, "utf8").split("\n").filter((line) => line !== "" && line !== address);
@@ -54,7 +47,7 @@ async function setListed(address: string, zone: ListZone, listed: boolean): Prom
   const seconds = Math.max(Date.now(), before + 1000) / 1000;
   utimesSync(path, seconds, seconds);
   if (!rbldnsdRunning()) return;
-  const answered = () => exec(RBL.name, ["kdig", "+short", `@${RBL.ipv4}`, listQuery(address, zone), "A"]).stdout.trim();
+  const answered = () => exec(RBL.name, ["kdig", "+short", `@${RBL.ipv4}`, dnsblQuery(address, zone), "A"]).stdout.trim();
   const answer = await waitUntil(answered, (a) => (a === LISTED) === listed, 10_000, 200);
   if ((answer === LISTED) !== listed) throw new Error(`rbldnsd: ${address} still ${listed ? "not listed" : "listed"} in ${zone}`);
 }

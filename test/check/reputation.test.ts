@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dnsblQuery, dnsblVerdict, dnsblZone } from "../../scripts/check/parse";
+import { dnsblQuery } from "../../components/records";
+import { siteZone } from "../../components/config/dnsList";
+import { dnsblVerdict } from "../../scripts/check/parse";
 import { check, onlyFailure } from "./fixtures";
 
 describe("record readers", () => {
@@ -12,8 +14,8 @@ describe("record readers", () => {
     assert.equal(dnsblQuery("192.0.2.99", "zen.spamhaus.org"), "99.2.0.192.zen.spamhaus.org");
     assert.equal(dnsblQuery("2001:db8:1:2:3:4:567:89ab", "bl.example"), "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.bl.example");
     assert.equal(dnsblQuery("2001:db8::21", "bl.example"), `1.2.0.0.${"0.".repeat(20)}8.b.d.0.1.0.0.2.bl.example`);
-    assert.equal(dnsblZone("zen.spamhaus.org=127.0.0.[2..11]*3"), "zen.spamhaus.org");
-    assert.equal(dnsblZone("bl.spamcop.net"), "bl.spamcop.net");
+    assert.equal(siteZone("zen.spamhaus.org=127.0.0.[2..11]*3"), "zen.spamhaus.org");
+    assert.equal(siteZone("bl.spamcop.net"), "bl.spamcop.net");
     assert.deepEqual(dnsblVerdict([]), { listed: false });
     assert.deepEqual(dnsblVerdict(["127.0.0.2", "127.0.0.4"]), { listed: true, codes: ["127.0.0.2", "127.0.0.4"] });
     assert.match((dnsblVerdict(["127.255.255.254"]) as { unknown: string }).unknown, /refused the query/);

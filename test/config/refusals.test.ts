@@ -201,6 +201,13 @@ const REFUSALS: Row[] = [
   ["a resolver forwarding to loopback (the host's own unbound) or to a name", (r) => (r.resolver = { forwarders: ["127.0.0.1", "dns.example.net"] }),
     ["resolver.forwarders[0]", "resolver.forwarders[1]"], /no other host reaches — give|not an IP address — like 192\.0\.2\.10/],
   ["a forwarder listed twice", (r) => (r.resolver = { forwarders: ["192.0.2.53", "192.0.2.53"] }), ["resolver.forwarders"], /listed twice — list each once/],
+  ["a list zone too long for an IPv6 query", (r) => (r.spam = { dnsbls: [`${[label(63), label(63), label(60)].join(".")}.net*3`] }), ["spam.dnsbls[0]"],
+    /longer than 189 characters: a query about an IPv6 address .* use the list's own, shorter zone/],
+  ["more blocklist probes than the monitoring hosts should send", (r) => {
+    r.compute = "aws";
+    r.hosts = { edge: { count: 50 }, outbound: { count: 50 }, store: { count: 1 } };
+    r.spam = { dnsbls: ["a.example.net", "b.example.net", "c.example.net"] };
+  }, ["spam.dnsbls"], /200 sending addresses × 3 list zones make 600 blocklist probes, more than 500: .* — list fewer zones/],
   ["every error of a byo host", (r) => (r.hosts.edge[0] = { name: "MX1", ipv6: "::1", sshHost: "not a host" }),
     ["hosts.edge[0].name", "hosts.edge[0].ipv6", "hosts.edge[0].sshHost", "hosts.edge[0].ipv4"],
     /not a host label — lowercase|no other host reaches — give|IPv4 address or host name — like|required with compute: byo — give/],
@@ -239,6 +246,9 @@ describe("config that must keep passing", () => {
   });
   accepts("alert mail through a relay provider", (r) => (r.monitoring = { email: { to: ["ops@example.net"], from: "alerts@example.com", relay: { host: "relay.example.net", username: "u", password: "pw-1234" } } }));
   accepts("resolver forwarders of either family", (r) => (r.resolver = { forwarders: ["10.0.0.2", "2001:db8::53"] }));
+  accepts("a list zone listed twice with its own replies and weights, up to the probe bound", (r) => {
+    r.spam = { dnsbls: ["zen.spamhaus.org=127.0.0.[2..3]*3", "zen.spamhaus.org=127.0.0.[10;11]*1", `${[label(63), label(63), label(57)].join(".")}.net`] };
+  });
   accepts("relay networks up to the bound", (r) => (r.relayNetworks = ["198.51.100.0/24", "10.20.0.0/16", "2001:db8:5::/48", "203.0.113.7/32"]));
   accepts("admin networks up to the bound", (r) => (r.adminSshCidrs = ["10.0.0.0/8", "2001:db8::/32", "203.0.113.0/28"]));
   for (const user of ["root", "mailfleet", "admin", "deploy"]) accepts(`ssh.user ${user}`, (r) => (r.ssh = { user }));

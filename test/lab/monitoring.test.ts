@@ -5,17 +5,19 @@
  * Watchdog fires; then faults made with real tools (nft, openssl with the fleet's own certificate
  * hook, the backup script), side by side on different hosts, each post their named alert within
  * 90 s and its resolution within 90 s of the repair, and mail both to ext's user through the lab's
- * relay provider (monitoring.email); then a destination answering 4xx (ext's
- * Postfix) leaves mail stuck in out1's queue; and every panel of the fleet's Grafana dashboard
- * returns data. From the lab's Internet no exporter,
+ * relay provider (monitoring.email); then a destination answering 4xx (ext's Postfix) leaves mail
+ * stuck in out1's queue; out1's addresses listed on the lab's blocklist (rbldnsd on rbl, asked
+ * through mon's own unbound) post SendingAddressListed; and every panel of the fleet's Grafana
+ * dashboard returns data. From the lab's Internet no exporter,
  * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
-import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, MAILTOOL, RELAY, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { LISTED_METRIC } from "../../components/render/monitoring/rules";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, DNS_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
+import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, listAddress, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, RBL_ZONES, RELAY, sendByMx, smtpSend, unlistAddress, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
@@ -70,33 +72,41 @@ async function mailed(subject: RegExp, before: number, what: string): Promise<vo
 
 /**
  * Makes a fault, waits for its alert (posted and mailed), repairs it, waits for the resolution: each
- * within LIMIT_MS. A fault that holds up the alert mail too (ext refusing its user) has it checked
- * after the repair: queued, not lost.
+ * within LIMIT_MS; it returns the firing posts. `all`: whether the posts so far are all the fault
+ * should bring (default: any one). A fault that holds up the alert mail too (ext refusing its user)
+ * has `mail` checked after the repair: queued, not lost.
  */
-async function faultAlerts(alertname: string, host: string, fault: () => void, repair: () => void, mail: "at once" | "after the repair" = "at once"): Promise<void> {
+async function faultAlerts(
+  alertname: string,
+  host: string,
+  fault: () => unknown,
+  repair: () => unknown,
+  { all = (a: Notification["alerts"]) => a.length > 0, mail = "at once" }: { all?: (posts: Notification["alerts"]) => boolean; mail?: "at once" | "after the repair" } = {},
+): Promise<Notification["alerts"]> {
   const start = Date.now();
   const [firingMail, resolvedMail] = [mailSubject("firing", alertname, host), mailSubject("resolved", alertname, host)];
   const mailsBefore = { firing: alertMails(firingMail), resolved: alertMails(resolvedMail) };
   let repaired = false;
   try {
-    fault();
-    const fired = await waitUntil(() => posted(alertname, host, "firing", start), (a) => a.length > 0, LIMIT_MS, 2000);
-    assert.ok(fired.length > 0, `${alertname} on ${host} was not posted within ${LIMIT_MS / 1000} s`);
+    await fault();
+    const fired = await waitUntil(() => posted(alertname, host, "firing", start), all, LIMIT_MS, 2000);
+    assert.ok(all(fired), `${alertname} on ${host} was not posted within ${LIMIT_MS / 1000} s`);
     assert.match(fired[0].annotations.summary, new RegExp(host), "the summary names the host");
     assert.ok(fired[0].annotations.description.length > 40, "the description says what to do");
     if (mail === "at once") await mailed(firingMail, mailsBefore.firing, `${alertname} on ${host}`);
     const fixedAt = Date.now();
-    repair();
+    await repair();
     repaired = true;
-    const resolved = await waitUntil(() => posted(alertname, host, "resolved", fixedAt), (a) => a.length > 0, LIMIT_MS, 2000);
-    assert.ok(resolved.length > 0, `${alertname} on ${host} was not resolved within ${LIMIT_MS / 1000} s of the repair`);
+    const resolved = await waitUntil(() => posted(alertname, host, "resolved", fixedAt), all, LIMIT_MS, 2000);
+    assert.ok(all(resolved), `${alertname} on ${host} was not resolved within ${LIMIT_MS / 1000} s of the repair`);
     if (mail === "after the repair") await mailed(firingMail, mailsBefore.firing, `${alertname} on ${host}`);
     await mailed(resolvedMail, mailsBefore.resolved, `${alertname} on ${host} resolved`);
+    return fired;
   } finally {
     // A fault that failed halfway may leave nothing to repair: its own error is the one to see.
     if (!repaired) {
       try {
-        repair();
+        await repair();
       } catch {
         // reported by the fault's error above
       }
@@ -225,9 +235,34 @@ describe("the fleet watches itself", () => {
         // The alert mail to bob waited at the relay meanwhile.
         for (const queued of ["out1", RELAY.name]) execOk(queued, ["postqueue", "-f"]);
       },
-      "after the repair",
+      { mail: "after the repair" },
     );
     assert.equal(queueSize("out1"), 0, "the stuck message left once ext took it");
+  });
+
+  test("out1's IPv4 and IPv6 listed on the lab's blocklist: SendingAddressListed for each, resolved once delisted; the resolver asked answers on loopback only", async () => {
+    const out1 = labHost(fleet, "out1");
+    const addresses = [out1.ipv4, out1.ipv6];
+    const zone = RBL_ZONES.block;
+    const each = (posts: Notification["alerts"]) => addresses.every((a) => posts.some((p) => p.labels.address === a && p.labels.zone === zone));
+    const fired = await faultAlerts(
+      "SendingAddressListed",
+      "out1",
+      async () => {
+        for (const address of addresses) await listAddress(address);
+      },
+      async () => {
+        for (const address of addresses) await unlistAddress(address);
+      },
+      { all: each },
+    );
+    for (const alert of fired) assert.ok(alert.annotations.summary.includes(alert.labels.address) && alert.annotations.summary.includes(zone), alert.annotations.summary);
+    // Delisted, nothing reads as listed: mx1's and mx2's addresses never were.
+    const listed = prometheus<{ result: { metric: Record<string, string> }[] }>(`query?query=${encodeURIComponent(`${LISTED_METRIC} == 1`)}`).result;
+    assert.deepEqual(listed, [], "nothing listed after the delisting");
+    // mon's unbound, which the probes ask, is no open resolver: it listens on loopback, and nothing answers on 53 from outside or inside.
+    const dns = [`${mon().ipv4}:${DNS_PORT}`, `[${mon().ipv6}]:${DNS_PORT}`];
+    for (const from of [EXT.name, "mx1"]) assert.deepEqual(openPorts(from, dns), [], `from ${from}`);
   });
 
   test("every panel of the fleet's Grafana dashboard returns data from the lab's Prometheus", async () => {

@@ -1,8 +1,8 @@
 /**
  * The monitoring host's files for the lab stack, checked by Debian 13's own tools: `promtool check
  * config` (with the rules), `amtool check-config`, the blackbox exporter's `--config.check`, every
- * unit's flags; and `promtool test rules` proving each alert fires on its series and stays quiet on
- * healthy ones.
+ * unit's flags; `promtool test rules` proving each alert fires on its series and stays quiet on
+ * healthy ones; and the blocklist probes' modules run by the real blackbox exporter against rbldnsd.
  */
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
@@ -10,9 +10,10 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { file, RenderedFile } from "../../components/render/file";
 import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, MTAIL_PROGRAM, renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "../../components/render/monitoring";
+import { blocklistProbes } from "../../components/render/monitoring/targets";
 import { alertRules, probeIntervalSeconds } from "../../components/render/monitoring/rules";
 import { hostNamed } from "../../components/topology";
-import { withDebian13Host } from "../support/debian13";
+import { Debian13Host, withDebian13Host } from "../support/debian13";
 import { labInput } from "../support/lab";
 
 const input = labInput();
@@ -314,6 +315,37 @@ const CASES: AlertCase[] = [
   },
 ];
 
+/** A blocklist probe's series: the lab's list, asked through the prober's own resolver. */
+const dnsbl = (host: string, role: string, address: string) => ({ job: "dnsbl", host, role, address, zone: "bl.example.net", instance: "127.0.0.1:53" });
+const listedOut1 = dnsbl("out1", "outbound", "192.0.2.21");
+const refusedMx1 = dnsbl("mx1", "edge", "192.0.2.11");
+const cleanMx2 = dnsbl("mx2", "edge", "192.0.2.12");
+CASES.push(
+  {
+    alert: "SendingAddressListed",
+    // out1 listed (an answer, a verdict); mx1's list answered an error code (an answer, no verdict); mx2 clean (NXDOMAIN).
+    input: [
+      { series: series("probe_dns_answer_rrs", listedOut1), values: "1x5" },
+      { series: series("probe_success", listedOut1), values: "1x5" },
+      { series: series("probe_dns_answer_rrs", refusedMx1), values: "1x5" },
+      { series: series("probe_success", refusedMx1), values: "0x5" },
+      { series: series("probe_dns_answer_rrs", cleanMx2), values: "0x5" },
+      { series: series("probe_success", cleanMx2), values: "1x5" },
+    ],
+    at: 3,
+    fires: [{ labels: listedOut1 }],
+  },
+  {
+    alert: "BlocklistCheckFailing",
+    input: [
+      { series: series("probe_success", refusedMx1), values: "0x15" },
+      { series: series("probe_success", cleanMx2), values: "1x15" },
+    ],
+    at: 12,
+    fires: [{ labels: refusedMx1 }],
+  },
+);
+
 /** A promtool test: fires as expected at `at`, and is quiet a minute before any fault began. */
 function promtoolTest(c: AlertCase): object {
   const rule = alertRules(input.topology).groups[0].rules.find((r) => r.alert === c.alert)!;
@@ -360,5 +392,53 @@ describe("alert rules under promtool test rules", () => {
     const r = runRuleTests(wrong);
     assert.notEqual(r.code, 0, r.out);
     assert.match(r.out, /StoreLmtpDown/);
+  });
+});
+
+describe("blocklist probes against a real list in Debian 13", () => {
+  const probes = blocklistProbes(input.topology, input.hosts);
+  const probe = (host: string, family: "ipv4" | "ipv6") => probes.find((p) => p.labels.host === host && p.module.includes(`_${family}_`))!;
+  const listed = [probe("out1", "ipv4"), probe("out1", "ipv6")];
+  const clean = probe("mx1", "ipv6");
+  // A list's error code (Spamhaus's answer to a query through a public resolver), and a resolver that rewrites NXDOMAIN.
+  const refused = probe("mx1", "ipv4");
+  const rewritten = probe("mx2", "ipv4");
+  /** rbldnsd in the place of the monitoring host's unbound (127.0.0.1:53): the lab's list zone from one file, loaded as ip4set and ip6trie as the lab's rbl host does. */
+  const LIST = "/var/lib/rbldnsd/list";
+  const answers = [...listed.map((p) => `${p.labels.address} :127.0.0.2:listed`), `${refused.labels.address} :127.255.255.254:public resolver`, `${rewritten.labels.address} :198.51.100.1:ads`];
+  const PROBE = [
+    'zone=$1; shift',
+    `rbldnsd -u rbldns -r ${dirname(LIST)} -b 127.0.0.1/53 "$zone:ip4set:list" "$zone:ip6trie:list" >/var/log/rbldnsd.log 2>&1`,
+    `prometheus-blackbox-exporter --config.file=${MONITORING_PATHS.blackboxConfig} --web.listen-address=127.0.0.1:9115 >/var/log/blackbox.log 2>&1 </dev/null &`,
+    "for i in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:9115/ && break; sleep 0.1; done",
+    'for m in "$@"; do echo "$m $(curl -sf "http://127.0.0.1:9115/probe?module=$m&target=127.0.0.1:53" | grep -E "^probe_(success|dns_answer_rrs) " | sort | tr "\\n" " ")"; done',
+  ].join("\n");
+
+  /** What each probe says as the recording rule reads it: listed (a verdict and an answer), clean (a verdict, no answer), or no verdict. */
+  function verdicts(): Record<string, string> {
+    const host = new Debian13Host([...files, file(LIST, `${answers.join("\n")}\n`)]).boot();
+    try {
+      const r = host.exec(["sh", "-ec", PROBE, "probe", listed[0].labels.zone, ...[...listed, clean, refused, rewritten].map((p) => p.module)]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return Object.fromEntries(
+        r.stdout.trim().split("\n").map((line) => {
+          const [module, ...metrics] = line.trim().split(/\s+/);
+          const value = (name: string) => Number(metrics[metrics.indexOf(name) + 1]);
+          return [module, value("probe_success") !== 1 ? "no verdict" : value("probe_dns_answer_rrs") > 0 ? "listed" : "clean"];
+        }),
+      );
+    } finally {
+      host.dispose();
+    }
+  }
+
+  it("read a listing (IPv4 and IPv6) as listed and NXDOMAIN as clean; a list's error code or a rewritten NXDOMAIN gives no verdict", () => {
+    assert.deepEqual(verdicts(), {
+      [listed[0].module]: "listed",
+      [listed[1].module]: "listed",
+      [clean.module]: "clean",
+      [refused.module]: "no verdict",
+      [rewritten.module]: "no verdict",
+    });
   });
 });

@@ -12,6 +12,7 @@ import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAw
 import { RuleInput, Rule } from "./input";
 import { domainSmarthostsHosted, relaysOutsideFleet, sharedRelaysTrustAlike } from "./smarthosts";
 import { adminIsMailbox, catchAllsDeliver, mailboxAddresses, mailboxesListedOnce } from "./mailboxes";
+import { blocklistProbesBounded } from "./monitoring";
 
 export { aliasMap } from "./aliases";
 
@@ -42,6 +43,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   mtaStsEnforceNeedsAcme,
   byoBackupHasRepository,
   cloudflareZoneIdsKnown,
+  blocklistProbesBounded,
 ];
 
 /** The problems every rule finds in the keys that parsed (a key is in `parsed` only when it did). */

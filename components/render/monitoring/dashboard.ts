@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { Topology } from "../../topology";
+import { LISTED_METRIC } from "./rules";
 
 export interface DashboardPanel {
   title: string;
@@ -59,6 +60,13 @@ export const DASHBOARD_PANELS: readonly DashboardPanel[] = [
     legend: "{{host}}",
     unit: "h",
     description: "Each store's last successful restic backup (BackupTooOld).",
+  },
+  {
+    title: "Sending addresses on blocklists",
+    expr: `sum by (host, address) (${LISTED_METRIC}{host=~"$host"})`,
+    legend: "{{host}} {{address}}",
+    unit: "short",
+    description: "In how many lists of spam.dnsbls each sending address is listed, 0 when in none (SendingAddressListed); a gap is a list that gave no verdict (BlocklistCheckFailing).",
   },
 ];
 

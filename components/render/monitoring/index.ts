@@ -16,7 +16,7 @@ import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
 import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { BLOCKLIST_JOB, blocklistProbes, blocklistTargets, BlocklistTargetGroup, dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -84,6 +84,22 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
   const interval = seconds(topology.spec.monitoring.scrapeIntervalSeconds);
   const blackbox = `127.0.0.1:${BLACKBOX_PORT}`;
   const probeInterval = probeIntervalSeconds(topology);
+  /** A probe job; without `module` each target names its own (label __param_module). */
+  const probeScrape = (job: string, groups: TargetGroup[], module?: ProbeModule) => ({
+    job_name: job,
+    scrape_interval: seconds(probeInterval),
+    scrape_timeout: seconds(probeInterval - 1),
+    metrics_path: "/probe",
+    ...(module ? { params: { module: [module] } } : {}),
+    static_configs: groups,
+    // The standard blackbox relabelling: the target becomes a parameter, the exporter the address.
+    relabel_configs: [
+      { source_labels: ["__address__"], target_label: "__param_target" },
+      { source_labels: ["__param_target"], target_label: "instance" },
+      { target_label: "__address__", replacement: blackbox },
+    ],
+  });
+  const blocklists = blocklistTargets(blocklistProbes(topology, hosts));
   const config = {
     global: { scrape_interval: interval, evaluation_interval: interval },
     rule_files: [MONITORING_PATHS.rules],
@@ -97,20 +113,8 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
         .filter((p) => p.groups.length > 0)
-        .map((p) => ({
-          job_name: p.job,
-          scrape_interval: seconds(probeInterval),
-          scrape_timeout: seconds(probeInterval - 1),
-          metrics_path: "/probe",
-          params: { module: [p.module] },
-          static_configs: p.groups,
-          // The standard blackbox relabelling: the target becomes a parameter, the exporter the address.
-          relabel_configs: [
-            { source_labels: ["__address__"], target_label: "__param_target" },
-            { source_labels: ["__param_target"], target_label: "instance" },
-            { target_label: "__address__", replacement: blackbox },
-          ],
-        })),
+        .map((p) => probeScrape(p.job, p.groups, p.module)),
+      ...(blocklists.length > 0 ? [probeScrape(BLOCKLIST_JOB, blocklists)] : []),
     ],
   };
   return `# Rendered by mailfleet: what this monitoring host watches.\n${stringify(config)}`;
@@ -185,33 +189,48 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
     file(MONITORING_PATHS.alertmanagerConfig, alertmanagerConfig(topology, host.fqdn), { secret: true, mode: 0o640, group: PROMETHEUS_GROUP }),
     ...(topology.spec.monitoring.email?.relay.caCertificate ? [file(MONITORING_PATHS.alertRelayCa, topology.spec.monitoring.email.relay.caCertificate)] : []),
     argsFile(EXPORTER_UNITS.blackbox, [`--config.file=${MONITORING_PATHS.blackboxConfig}`, `--web.listen-address=127.0.0.1:${BLACKBOX_PORT}`]),
-    file(MONITORING_PATHS.blackboxConfig, header("how each probe talks to the fleet") + stringify({ modules: blackboxModules(host.fqdn) })),
+    file(MONITORING_PATHS.blackboxConfig, header("how each probe talks to the fleet") + stringify({ modules: blackboxModules(host.fqdn, blocklistProbes(topology, input.hosts)) })),
   ];
 }
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
   /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; postfix: TargetGroup[]; mtail: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  fileSd: {
+    node: TargetGroup[];
+    dovecot: TargetGroup[];
+    postfix: TargetGroup[];
+    mtail: TargetGroup[];
+    probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[];
+    /**
+     * Every sending address in every list of spam.dnsbls: each target is the resolver on your blackbox
+     * exporter's own host (127.0.0.1:53, one that asks the lists itself, not a public one), each group
+     * names its module in `__param_module`; scrape them as the job this names through your blackbox exporter.
+     */
+    blocklists: { job: string; targets: BlocklistTargetGroup[] };
+  };
   /** The alert rule file, as a monitoring host loads it. */
   rules: string;
-  /** The blackbox exporter's modules the probes use. */
+  /** The blackbox exporter's modules the probes use (one per blocklist probe). */
   blackboxModules: string;
   /** The fleet's Grafana dashboard (JSON to import). */
   dashboard: string;
 }
 
 export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
+  const blocklists = blocklistProbes(topology, hosts);
   return {
     fileSd: {
       node: exporterTargets(topology, hosts),
       dovecot: dovecotTargets(topology, hosts),
       postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
       mtail: mtaTargets(topology, hosts, MTAIL_PORT),
-      probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
+      probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })),
+      blocklists: { job: BLOCKLIST_JOB, targets: blocklistTargets(blocklists) },
+    },
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
-    blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),
+    blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`, blocklists) }),
     dashboard: JSON.stringify(grafanaDashboard(topology), null, 2),
   };
 }

@@ -4,6 +4,7 @@
  * with `promtool test rules`: it fires on its series and stays quiet on healthy ones.
  */
 import { Topology } from "../../topology";
+import { BLOCKLIST_JOB } from "./targets";
 
 export interface AlertRule {
   alert: string;
@@ -13,9 +14,22 @@ export interface AlertRule {
   annotations: { summary: string; description: string };
 }
 
-export interface RuleFile {
-  groups: { name: string; rules: AlertRule[] }[];
+export interface RecordingRule {
+  record: string;
+  expr: string;
 }
+
+/** The alerts first, then the series they read that rules record. */
+export interface RuleFile {
+  groups: [{ name: string; rules: AlertRule[] }, ...{ name: string; rules: RecordingRule[] }[]];
+}
+
+/**
+ * 1 while a list names a sending address, 0 while it does not, absent while its probe has no
+ * verdict (labels host, role, address, zone): a probe succeeds with a verdict, and a listed address
+ * has an answer (blackbox.ts).
+ */
+export const LISTED_METRIC = "mailfleet:sending_address_listed";
 
 /** Prometheus' duration syntax for a number of seconds. */
 export function seconds(n: number): string {
@@ -231,6 +245,27 @@ export function alertRules(topology: Topology): RuleFile {
         description: "The last six hours' growth fills the file system within 24 hours. Find what grows on {{ $labels.host }} (a queue, a mailbox, logs) before it is full.",
       },
     },
+    {
+      alert: "SendingAddressListed",
+      expr: `${LISTED_METRIC} == 1`,
+      labels: { severity: page },
+      annotations: {
+        summary: "{{ $labels.address }} of {{ $labels.host }} is listed on {{ $labels.zone }}",
+        description:
+          "Receivers that use {{ $labels.zone }} refuse or junk mail from {{ $labels.address }}. The list's TXT record for the address says why (`dig +short TXT` of the reversed address under {{ $labels.zone }}, as the blackbox module's query_name spells it). Find and stop the cause on {{ $labels.host }} (a compromised login or a flood: `postqueue -p`, /var/log/postfix.log), then ask {{ $labels.zone }} for delisting on its site. If it stays listed, move the host's sending to a clean address (a new address with its PTR, or a new host) and retire this one.",
+      },
+    },
+    {
+      alert: "BlocklistCheckFailing",
+      expr: `probe_success{job="${BLOCKLIST_JOB}"} == 0`,
+      for: "10m",
+      labels: { severity: warning },
+      annotations: {
+        summary: "{{ $labels.address }} of {{ $labels.host }} cannot be checked on {{ $labels.zone }}",
+        description:
+          "The monitoring host's own resolver gets no verdict from {{ $labels.zone }}: no answer, or an error code (127.255.255.x: the list refuses queries that come through a public resolver, which resolver.forwarders may be, or over its free limit) or an address outside 127.0.0.0/8 (a resolver rewriting NXDOMAIN). A listing would go unseen. Check unbound on the monitoring host (`unbound-checkconf`, its log) and ask it yourself: `dig @127.0.0.1` the probe's query_name.",
+      },
+    },
   ];
   if (topology.spec.backup) {
     const { backupAgeHours } = thresholds;
@@ -265,5 +300,6 @@ export function alertRules(topology: Topology): RuleFile {
       },
     );
   }
-  return { groups: [{ name: "mailfleet", rules }] };
+  const records: RecordingRule[] = [{ record: LISTED_METRIC, expr: `probe_dns_answer_rrs{job="${BLOCKLIST_JOB}"} > bool 0 and probe_success{job="${BLOCKLIST_JOB}"} == 1` }];
+  return { groups: [{ name: "mailfleet", rules }, { name: "mailfleet-records", rules: records }] };
 }

@@ -3,8 +3,10 @@
  * service, each labelled with its `host` and `role`. The monitoring host's own prometheus.yml and
  * the stack outputs for an operator's own Prometheus (file_sd lists) are both made from these.
  */
+import { blocklistZones } from "../../config/dnsList";
 import { Role } from "../../config/spec";
-import { DOVECOT_METRICS_PORT, domainWebNames, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
+import { dnsblQuery } from "../../records";
+import { DNS_PORT, DOVECOT_METRICS_PORT, domainWebNames, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 
 /** One file_sd entry: targets and the labels they share. */
@@ -60,4 +62,46 @@ export function probeJobs(topology: Topology, hosts: PlacedHosts): ProbeJob[] {
       groups: edges.length === 0 ? [] : topology.spec.domains.map((d) => ({ targets: [`https://${domainWebNames(d).mtaSts}/.well-known/mta-sts.txt`], labels: { host: edges[0].name, role: "edge" } })),
     },
   ];
+}
+
+/** The blocklist probes' job; alert rules match on it. */
+export const BLOCKLIST_JOB = "dnsbl";
+
+/**
+ * Where a blocklist probe asks: the prober's own resolver on loopback (render/resolver.ts on a
+ * monitoring host). Lists refuse queries that come through public resolvers.
+ */
+export const BLOCKLIST_RESOLVER = `127.0.0.1:${DNS_PORT}`;
+
+/** One sending address asked about in one list: the blackbox exporter's dns prober has a fixed query, so each is a module of its own. */
+export interface BlocklistProbe {
+  /** `dnsbl_<host>_<ipv4|ipv6>_<zone>`: a host label and a validated DNS name, so letters, digits, `-`, `_` and `.` only. */
+  module: string;
+  /** The A query that asks the list: `<reversed address>.<zone>`. */
+  query: string;
+  labels: { host: string; role: Role; address: string; zone: string };
+}
+
+/** A blocklist probe's file_sd entry: the resolver as target, and its module as `__param_module`, which sets the probe's module per target. */
+export interface BlocklistTargetGroup {
+  targets: string[];
+  labels: BlocklistProbe["labels"] & { __param_module: string };
+}
+
+/** Every sending address (IPv4, and IPv6 when on) of the hosts that send to the Internet, in every zone of spam.dnsbls. */
+export function blocklistProbes(topology: Topology, hosts: PlacedHosts): BlocklistProbe[] {
+  const zones = blocklistZones(topology.spec.spam.dnsbls);
+  return topology.hosts
+    .filter((h) => h.sends)
+    .flatMap((h) => {
+      const { ipv4, ipv6 } = hosts[h.name].addresses;
+      const addresses: [family: string, address: string][] = [["ipv4", ipv4], ...(ipv6 ? [["ipv6", ipv6] as [string, string]] : [])];
+      return addresses.flatMap(([family, address]) =>
+        zones.map((zone) => ({ module: `dnsbl_${h.name}_${family}_${zone}`, query: dnsblQuery(address, zone), labels: { host: h.name, role: h.role, address, zone } })),
+      );
+    });
+}
+
+export function blocklistTargets(probes: BlocklistProbe[]): BlocklistTargetGroup[] {
+  return probes.map((p) => ({ targets: [BLOCKLIST_RESOLVER], labels: { ...p.labels, __param_module: p.module } }));
 }
