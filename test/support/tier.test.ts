@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { batches, FIRST_ON_ITS_LAB, LAB_SECONDS, plan, spread, testFiles } from "../run";
+import { batches, LAB_SECONDS, LAB_SEQUENCE, plan, spread, testFiles } from "../run";
 import { REPO_DIR, requireTier, tierOf } from "./tier";
 
 describe("a test file's tier is where it lives", () => {
@@ -53,17 +53,20 @@ describe("the runner's plan", () => {
     assert.deepEqual(spread(["x"], 2, () => 1), [["x"], []]);
   });
 
-  it("a suite that needs the fleet as brought up runs alone before the rest of its lab's (node orders the files of one call by path)", () => {
-    const [first] = FIRST_ON_ITS_LAB;
-    assert.deepEqual(batches(["test/lab/a.test.ts", first, "test/lab/z.test.ts"]), [[first], ["test/lab/a.test.ts", "test/lab/z.test.ts"]]);
+  it("the lab sequence's suites share a lab and run alone, in its order, before the rest of that lab's (node orders the files of one call by path)", () => {
+    const [first, second] = LAB_SEQUENCE;
+    const files = ["test/lab/a.test.ts", second, first, "test/lab/z.test.ts"];
+    assert.deepEqual(batches(files), [[first], [second], ["test/lab/a.test.ts", "test/lab/z.test.ts"]]);
     assert.deepEqual(batches(["test/lab/a.test.ts"]), [["test/lab/a.test.ts"]]);
-    assert.deepEqual(batches([first]), [[first]]);
+    // Light as they are, the two stay together: one part gets both.
+    const parts = spread([...files, "test/lab/heavy.test.ts"], 2, (f) => (f.includes("heavy") ? 10 : 1));
+    assert.deepEqual(parts.map((p) => p.filter((f) => LAB_SEQUENCE.includes(f)).length).sort(), [0, 2]);
   });
 
   it("every lab suite of the repo has its measured seconds, and a suite without them is refused, naming it", () => {
     const labFiles = testFiles().filter((f) => tierOf(f) === "lab");
     assert.deepEqual(Object.keys(LAB_SECONDS).sort(), labFiles);
-    assert.ok(FIRST_ON_ITS_LAB.every((f) => labFiles.includes(f)));
+    assert.ok(LAB_SEQUENCE.every((f) => labFiles.includes(f)));
     assert.throws(() => plan(["test/lab/new.test.ts"], ["lab"]), /test\/lab\/new\.test\.ts has no entry in LAB_SECONDS/);
   });
 
