@@ -47,6 +47,8 @@ function acmeUpdateSections(topology: Topology, tsig: Record<string, string>): {
 }
 
 export const KNOT_CONF = "/etc/knot/knot.conf";
+/** knotd's run directory: its pid file and its control socket, knot.sock, which knotc and knot-exporter talk to. */
+export const KNOT_RUNDIR = "/run/knot";
 /** Knot's key store (the KASP database and the private keys): never in a bundle, so no push removes or replaces it. */
 export const KNOT_KEY_DIR = "/var/lib/knot/keys";
 /** The signing policy every zone follows (dnssec: true). */
@@ -99,7 +101,7 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
   const conf = [
     "# Rendered by mailfleet: the authoritative server for the fleet's zones.",
     "server:",
-    '    rundir: "/run/knot"',
+    `    rundir: "${KNOT_RUNDIR}"`,
     "    user: knot:knot",
     "    # Only the nameserver's published addresses.",
     `    listen: [ ${listen.join(", ")} ]`,
@@ -120,6 +122,8 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
     "template:",
     "  - id: default",
     "    semantic-checks: on",
+    "    # Counters of each zone's queries and answers (by type, rcode, protocol) for knot-exporter.",
+    "    module: mod-stats",
     "    # The push owns the zone files; Knot never writes them back.",
     "    zonefile-sync: -1",
     "    # Knot applies the difference between the served zone and a changed file and numbers",

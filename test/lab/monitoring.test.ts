@@ -7,13 +7,16 @@
  * 90 s and its resolution within 90 s of the repair; then a destination answering 4xx (ext's
  * Postfix) leaves mail stuck in out1's queue; and every panel of the fleet's Grafana dashboard
  * returns data. From the lab's Internet no exporter,
- * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
+ * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters. The
+ * nameserver dns1 is watched like a fleet host (node exporter, knot-exporter with Knot's mod-stats):
+ * kdig queries from client show up in mon's Prometheus as Knot's query counter growing.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
+import { watchedNameserver } from "../../components/render/monitoring/targets";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
 import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, sendByMx, smtpSend, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
@@ -22,6 +25,9 @@ useLab((up) => (fleet = up));
 
 const LIMIT_MS = 90_000;
 const mon = () => labHost(fleet, "mon");
+const dns1 = () => labHost(fleet, "dns1");
+/** The nameserver's `host` label (its short name, ns1), as the fleet's targets give it. */
+const nameserverLabel = () => watchedNameserver(fleet.build.topology)!.host;
 
 /** A GET from the admin host (the networks the monitoring host's firewall admits), as JSON. */
 function getJson<T>(url: string): T {
@@ -101,7 +107,9 @@ describe("the fleet watches itself", () => {
     assert.deepEqual(state, { down: [], failed: [], alerts: ["Watchdog"] });
     const targets = prometheus<{ activeTargets: Target[] }>("targets").activeTargets;
     const exporters = targets.filter((t) => t.labels.job === "node").map((t) => t.labels.host).sort();
-    assert.deepEqual(exporters, fleet.hosts.filter((h) => h.kind === "fleet").map((h) => h.name).sort(), "every fleet host's exporter is scraped");
+    assert.deepEqual(exporters, [...fleet.hosts.filter((h) => h.kind === "fleet").map((h) => h.name), nameserverLabel()].sort(), "every fleet host's exporter and the nameserver's are scraped");
+    const knot = targets.filter((t) => t.labels.job === "knot").map((t) => `${t.labels.host} ${t.labels.role} ${t.labels.instance}`);
+    assert.deepEqual(knot, [`${nameserverLabel()} dns ${dns1().ipv4}:${KNOT_EXPORTER_PORT}`], "the nameserver's knot-exporter is scraped");
     const watchdog = await waitUntil(() => notifications().flatMap((n) => n.alerts).filter((a) => a.labels.alertname === "Watchdog"), (w) => w.length > 0, LIMIT_MS, 2000);
     assert.ok(watchdog.length > 0, "the Watchdog reached the webhook outside the fleet");
   });
@@ -119,6 +127,22 @@ describe("the fleet watches itself", () => {
     const mtaExporters = (but?: string) => fleetHosts.filter((h) => h.name !== but && (h.role === "edge" || h.role === "outbound")).flatMap((h) => [POSTFIX_EXPORTER_PORT, MTAIL_PORT].map((p) => `${h.ipv4}:${p}`));
     assert.deepEqual(openPorts("mon", mtaExporters()), mtaExporters().sort(), "the monitoring host reaches every MTA's exporters");
     for (const inside of ["mx1", "store1"]) assert.deepEqual(openPorts(inside, mtaExporters(inside)), [], `${inside} reaches no MTA's exporters`);
+    // The nameserver has public addresses only, and its exporters listen on one: its firewall admits mon alone.
+    const nameserver = [NODE_EXPORTER_PORT, KNOT_EXPORTER_PORT].map((p) => `${dns1().ipv4}:${p}`);
+    for (const outside of [EXT.name, CLIENT.name, "mx1"]) assert.deepEqual(openPorts(outside, [...nameserver, ...nameserver.map((t) => t.replace(dns1().ipv4, `[${dns1().ipv6}]`))]), [], `from ${outside} to dns1`);
+    assert.deepEqual(openPorts("mon", nameserver), nameserver.sort(), "the monitoring host reaches the nameserver's exporters");
+  });
+
+  test("kdig queries from the Internet show up in mon's Prometheus as Knot's query counter of the zone", async () => {
+    // HINFO: a type no host of the lab asks for, so the counter grows by the queries sent here.
+    const counted = `sum(knot_query_type_total{host="${nameserverLabel()}", zone="example.com.", type="HINFO"}) or vector(0)`;
+    const count = () => Number(prometheus<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent(counted)}`).result[0].value[1]);
+    const before = count();
+    const queries = 25;
+    const names = Array.from({ length: queries }, (_, i) => `q${i}.example.com`);
+    const answer = execOk(CLIENT.name, ["kdig", `@${dns1().ipv4}`, "-t", "HINFO", ...names]);
+    assert.equal(answer.match(/status: NXDOMAIN/g)?.length, queries, answer);
+    assert.ok((await waitUntil(count, (n) => n >= before + queries, LIMIT_MS, 2000)) >= before + queries, `the counter did not grow by ${queries} from ${before}`);
   });
 
   test("faults on separate hosts post their named alert within 90 s, and its resolution within 90 s of the repair", async () => {

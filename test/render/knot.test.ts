@@ -18,3 +18,9 @@ describe("Knot server with ACME updates", () => {
     assert.doesNotMatch(files.find((f) => f.path === KNOT_CONF)!.content, /^(key|acl):/m);
   });
 });
+
+describe("Knot server statistics", () => {
+  it("counts every zone's queries with mod-stats in the default template, which knot-exporter reads", () => {
+    assert.match(files.find((f) => f.path === KNOT_CONF)!.content, /^template:\n  - id: default\n(    .*\n)*    module: mod-stats\n/m);
+  });
+});

@@ -69,14 +69,24 @@ check_exporter() {
     # unit's), without --logs, with which it hangs after compiling, and logging to stderr, not to
     # files in /tmp.
     mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --logtostderr --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
+    # Its argparse stops at --help before it reads what follows: it starts with its flags instead, on
+    # a loopback port of its own, and must still be serving when timeout ends it 2 s later (status 124). Its
+    # unit (the push's own) is checked as systemd would load it.
+    knot-exporter)
+      local rc=0
+      # shellcheck disable=SC2086 # ARGS is the list of flags
+      out=$(timeout 2 "$unit" $ARGS --web-listen-addr 127.0.0.1 --web-listen-port 0 2>&1) || rc=$?
+      [ "$rc" = 124 ] || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+      systemd-analyze verify --man=no "$(pushed_unit "$unit")"
+      return ;;
   esac
   # shellcheck disable=SC2086 # ARGS is the list of flags
-  out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+  out=$("$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
   case $unit in
     prometheus) out=$(promtool check config "$PROMETHEUS_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     prometheus-alertmanager) out=$(amtool check-config "$ALERTMANAGER_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     # shellcheck disable=SC2086
-    prometheus-blackbox-exporter) out=$("/usr/bin/$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
+    prometheus-blackbox-exporter) out=$("$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
   esac
 }
 # postsrsd has no checker of its own: its settings file must be shell Debian's launcher can source,

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { Topology } from "../../topology";
+import { watchedNameserver } from "./targets";
 
 export interface DashboardPanel {
   title: string;
@@ -60,13 +61,21 @@ export const DASHBOARD_PANELS: readonly DashboardPanel[] = [
     unit: "h",
     description: "Each store's last successful restic backup (BackupTooOld).",
   },
+  {
+    title: "DNS queries by zone (5 min)",
+    expr: 'sum by (host, zone) (increase(knot_query_type_total{host=~"$host"}[5m]))',
+    legend: "{{host}} {{zone}}",
+    unit: "short",
+    description: "Queries the primary nameserver's Knot answered for each zone (mod-stats, via knot-exporter).",
+  },
 ];
 
 /** The dashboard as Grafana imports it: a Prometheus data source to pick, the fleet's hosts, the panels two abreast. */
 export function grafanaDashboard(topology: Topology): object {
   const { serverDomain } = topology.spec;
   const datasource = { type: "prometheus", uid: "${datasource}" };
-  const hosts = topology.hosts.map((h) => h.name);
+  const nameserver = watchedNameserver(topology);
+  const hosts = [...topology.hosts.map((h) => h.name), ...(nameserver ? [nameserver.host] : [])];
   return {
     title: `mailfleet ${serverDomain}`,
     // Stable per fleet, so a re-import replaces the dashboard instead of adding another.

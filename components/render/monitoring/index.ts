@@ -3,19 +3,22 @@
  * address (the firewall admits only the scrapers), and on monitoring hosts Debian's Prometheus,
  * Alertmanager and blackbox exporter. Every Debian unit starts `/usr/bin/<unit> $ARGS` from
  * /etc/default/<unit>; the deploy script does the same on a host without systemd (daemons.sh).
+ * The primary nameserver (dns: zone) runs the node exporter and Debian's knot-exporter, which
+ * ships no unit: the push installs one that reads its flags the same way.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
+import { KNOT_RUNDIR } from "../knot";
 import { placed, RenderInput } from "../input";
 import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
 import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { dovecotTargets, exporterTargets, mtaTargets, nameserverTargets, ProbeModule, probeJobs, TargetGroup, watchedNameserver } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -25,6 +28,7 @@ export const EXPORTER_UNITS = {
   blackbox: "prometheus-blackbox-exporter",
   postfix: "prometheus-postfix-exporter",
   mtail: "mtail",
+  knot: "knot-exporter",
 } as const;
 
 export const MONITORING_PATHS = {
@@ -39,6 +43,9 @@ export const MTAIL_PROGRAM = "/etc/mtail/postfix.mtail";
 
 /** The mtail program, kept as mtail source beside this module (a daemon test runs it on a sample log). */
 export const MTAIL_PROGRAM_SOURCE = join(__dirname, "postfix.mtail");
+
+/** knot-exporter's unit, which Debian does not ship (daemons.sh reloads systemd when the push changes it). */
+export const KNOT_EXPORTER_UNIT = `/etc/systemd/system/${EXPORTER_UNITS.knot}.service`;
 
 /** The user and group Debian's Prometheus packages run as. */
 export const PROMETHEUS_GROUP = "prometheus";
@@ -55,10 +62,47 @@ function argsFile(unit: string, flags: string[]): RenderedFile {
   return file(argsPath(unit), `# Rendered by mailfleet: the flags of ${unit}.\nARGS="${flags.join(" ")}"\n`);
 }
 
-/** Every host's node exporter: on its private address only, with the textfile collector for mailfleet's own facts. */
+/** The node exporter on `address`, with the textfile collector for mailfleet's own facts. */
+function nodeExporter(address: string): RenderedFile {
+  return argsFile(EXPORTER_UNITS.node, [`--web.listen-address=${address}:${NODE_EXPORTER_PORT}`, `--collector.textfile.directory=${TEXTFILE_DIR}`]);
+}
+
+/** Every host's node exporter: on its private address only. */
 export function renderNodeExporter(input: RenderInput, host: Host): RenderedFile[] {
-  const address = internalIpv4(placed(input, host).addresses);
-  return [argsFile(EXPORTER_UNITS.node, [`--web.listen-address=${address}:${NODE_EXPORTER_PORT}`, `--collector.textfile.directory=${TEXTFILE_DIR}`])];
+  return [nodeExporter(internalIpv4(placed(input, host).addresses))];
+}
+
+/**
+ * The primary nameserver's exporters (dns: zone): the node exporter and knot-exporter, which reads
+ * knotd's statistics (mod-stats), zone serials and timers over its control socket. The stack gives
+ * the nameserver its public addresses only, so they listen on its IPv4; its firewall admits the
+ * scrapers alone. knot-exporter runs as knot, the account the control socket admits.
+ */
+export function renderNameserverExporters(topology: Topology): RenderedFile[] {
+  const ns = watchedNameserver(topology);
+  if (!ns) return [];
+  const unit = [
+    "# Rendered by mailfleet: Debian's knot-exporter ships no unit.",
+    "[Unit]",
+    "Description=Prometheus exporter for Knot DNS",
+    "After=knot.service",
+    "",
+    "[Service]",
+    "User=knot",
+    "Group=knot",
+    `EnvironmentFile=${argsPath(EXPORTER_UNITS.knot)}`,
+    `ExecStart=/usr/sbin/${EXPORTER_UNITS.knot} $ARGS`,
+    "Restart=on-failure",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+  return [
+    nodeExporter(ns.address),
+    argsFile(EXPORTER_UNITS.knot, [`--web-listen-addr ${ns.address}`, `--web-listen-port ${KNOT_EXPORTER_PORT}`, `--knot-socket-path ${KNOT_RUNDIR}/knot.sock`]),
+    file(KNOT_EXPORTER_UNIT, unit),
+  ];
 }
 
 /**
@@ -76,6 +120,12 @@ export function renderMtaExporters(input: RenderInput, host: Host): RenderedFile
   ];
 }
 
+/** The primary nameserver's knot-exporter, if the stack has one. */
+function knotJob(topology: Topology): object[] {
+  const targets = nameserverTargets(topology, KNOT_EXPORTER_PORT);
+  return targets.length === 0 ? [] : [{ job_name: "knot", static_configs: targets }];
+}
+
 /** prometheus.yml: the fleet's exporters, the probes through the local blackbox exporter, the rules, the local Alertmanager. */
 export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: string): string {
   const interval = seconds(topology.spec.monitoring.scrapeIntervalSeconds);
@@ -90,6 +140,7 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
       { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
       { job_name: "postfix", static_configs: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT) },
       { job_name: "mtail", static_configs: mtaTargets(topology, hosts, MTAIL_PORT) },
+      ...knotJob(topology),
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -159,8 +210,8 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
-  /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; postfix: TargetGroup[]; mtail: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  /** file_sd lists: the node exporters, the stores' Dovecot metrics, the MTAs' exporters, the primary nameserver's knot-exporter, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; postfix: TargetGroup[]; mtail: TargetGroup[]; knot: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
   /** The alert rule file, as a monitoring host loads it. */
   rules: string;
   /** The blackbox exporter's modules the probes use. */
@@ -176,6 +227,7 @@ export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): Monit
       dovecot: dovecotTargets(topology, hosts),
       postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
       mtail: mtaTargets(topology, hosts, MTAIL_PORT),
+      knot: nameserverTargets(topology, KNOT_EXPORTER_PORT),
       probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
