@@ -72,6 +72,8 @@ export function dnssecPolicy(): string[] {
   ];
 }
 export const KNOT_ZONE_DIR = "/var/lib/knot/zones";
+/** The statistics every zone keeps (mod-stats). */
+const STATS_MODULE = "mailfleet";
 
 export function knotZonePath(origin: string): string {
   return `${KNOT_ZONE_DIR}/${origin}.zone`;
@@ -116,14 +118,19 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
     "",
     ...(spec.dnssec ? dnssecPolicy() : []),
     ...(acme?.conf ?? []),
+    "# Counters of each zone's queries and answers for knot-exporter: mod-stats' defaults (protocol,",
+    "# operation, bytes, rcode) and the queries by type.",
+    "mod-stats:",
+    `  - id: ${STATS_MODULE}`,
+    "    query-type: on",
+    "",
     acme
       ? "# No acl but the hosts' DNS-01 updates: Knot refuses every zone transfer, NOTIFY and other update."
       : "# No acl anywhere: Knot refuses every zone transfer, NOTIFY and dynamic update, so the zones change only through the push of new zone files.",
     "template:",
     "  - id: default",
     "    semantic-checks: on",
-    "    # Counters of each zone's queries and answers (by type, rcode, protocol) for knot-exporter.",
-    "    module: mod-stats",
+    `    module: mod-stats/${STATS_MODULE}`,
     "    # The push owns the zone files; Knot never writes them back.",
     "    zonefile-sync: -1",
     "    # Knot applies the difference between the served zone and a changed file and numbers",

@@ -21,6 +21,8 @@ describe("Knot server with ACME updates", () => {
 
 describe("Knot server statistics", () => {
   it("counts every zone's queries with mod-stats in the default template, which knot-exporter reads", () => {
-    assert.match(files.find((f) => f.path === KNOT_CONF)!.content, /^template:\n  - id: default\n(    .*\n)*    module: mod-stats\n/m);
+    const conf = files.find((f) => f.path === KNOT_CONF)!.content;
+    assert.match(conf, /^mod-stats:\n  - id: mailfleet\n    query-type: on\n/m);
+    assert.match(conf, /^template:\n  - id: default\n(    .*\n)*    module: mod-stats\/mailfleet\n/m);
   });
 });

@@ -69,14 +69,13 @@ check_exporter() {
     # unit's), without --logs, with which it hangs after compiling, and logging to stderr, not to
     # files in /tmp.
     mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --logtostderr --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
-    # Its argparse stops at --help before it reads what follows: it starts with its flags instead, on
-    # a loopback port of its own, and must still be serving when timeout ends it 2 s later (status 124). Its
-    # unit (the push's own) is checked as systemd would load it.
+    # Its argparse stops at --help before it reads what follows, and once it has parsed them it asks
+    # knotd's control socket before it listens: with its flags and a socket that is not there, it must
+    # get as far as that connect. Its unit (the push's own) is checked as systemd would load it.
     knot-exporter)
-      local rc=0
       # shellcheck disable=SC2086 # ARGS is the list of flags
-      out=$(timeout 2 "$unit" $ARGS --web-listen-addr 127.0.0.1 --web-listen-port 0 2>&1) || rc=$?
-      [ "$rc" = 124 ] || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+      out=$("$unit" $ARGS --knot-socket-path /nonexistent/knot.sock 2>&1) || true
+      [[ $out == *KnotCtlErrorConnect* ]] || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
       systemd-analyze verify --man=no "$(pushed_unit "$unit")"
       return ;;
   esac

@@ -63,10 +63,10 @@ export const DASHBOARD_PANELS: readonly DashboardPanel[] = [
   },
   {
     title: "DNS queries by zone (5 min)",
-    expr: 'sum by (host, zone) (increase(knot_query_type_total{host=~"$host"}[5m]))',
+    expr: 'sum by (host, zone) (increase(knot_server_operation_total{type="query", host=~"$host"}[5m]))',
     legend: "{{host}} {{zone}}",
     unit: "short",
-    description: "Queries the primary nameserver's Knot answered for each zone (mod-stats, via knot-exporter).",
+    description: "Queries the primary nameserver's Knot answered for each zone (mod-stats, via knot-exporter; by type: knot_query_type_total).",
   },
 ];
 

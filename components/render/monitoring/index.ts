@@ -92,7 +92,9 @@ export function renderNameserverExporters(topology: Topology): RenderedFile[] {
     "Group=knot",
     `EnvironmentFile=${argsPath(EXPORTER_UNITS.knot)}`,
     `ExecStart=/usr/sbin/${EXPORTER_UNITS.knot} $ARGS`,
+    // It asks knotd at its start and exits if knotd does not answer yet: it tries again.
     "Restart=on-failure",
+    "RestartSec=5",
     "",
     "[Install]",
     "WantedBy=multi-user.target",
