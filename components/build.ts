@@ -12,6 +12,7 @@ import { renderHost, renderInput } from "./render";
 import { RenderedFile } from "./render/file";
 import { renderNameserverFirewall } from "./render/firewall";
 import { renderKnotServer } from "./render/knot";
+import { renderNameserverExporters } from "./render/monitoring";
 import { AddressBook, placeHosts } from "./topology/addresses";
 import { buildTopology, Host, hostsOf, Topology, topologyProblems } from "./topology";
 export { givenAddresses } from "./topology/addresses";
@@ -77,7 +78,7 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const zones = spec.dns === "zone" ? zoneFiles(recordSet, spec) : [];
   const dnsServerFiles =
     spec.dns === "zone"
-      ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig)]
+      ? [renderNameserverFirewall(topology, input.hosts, zoneBackend(spec).nameservers[0].name), ...renderKnotServer(zones, topology, keys.tsig), ...renderNameserverExporters(topology)]
       : [];
   return { topology, recordSet, eachHostFiles, hostFiles, zoneFiles: zones, dnsServerFiles };
 }

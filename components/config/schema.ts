@@ -32,7 +32,7 @@ import {
   serverAddress,
   sshTarget,
 } from "./formats";
-import { LETSENCRYPT_DIRECTORY, QUEUE_AGE_BUCKETS, Role } from "./spec";
+import { LETSENCRYPT_DIRECTORY, QUEUE_AGE_BUCKETS, Role, ZONE_EXPIRE_SECONDS } from "./spec";
 
 export const DEFAULT_INSTANCE: Record<Role, string> = { edge: "t3.small", outbound: "t3.small", store: "t3.medium", monitoring: "t3.small" };
 /** The hourly intervals an aws.dlm.LifecyclePolicy create rule accepts. */
@@ -269,6 +269,13 @@ export const KEYS = {
           queueStuckSeconds: z.literal(QUEUE_AGE_BUCKETS, `one of ${QUEUE_AGE_BUCKETS.join(", ")}: the postfix exporter's message age buckets`).default(10_000),
           deferralPercent: z.number().int().min(1).max(100).default(20),
           noDeliveriesHours: z.number().int().min(1).max(24 * 30).default(24),
+          // Half the SOA expire: a secondary cut off from the primary for a week still has a week to be mended.
+          zoneExpiryHours: z
+            .number()
+            .int()
+            .min(1)
+            .max(ZONE_EXPIRE_SECONDS / 3600 - 1, `the fleet's zones expire ${ZONE_EXPIRE_SECONDS / 3600} hours (SOA expire) after a secondary's last refresh: give fewer hours`)
+            .default(ZONE_EXPIRE_SECONDS / 3600 / 2),
         })
         .prefault({}),
     })

@@ -226,7 +226,12 @@ export interface MonitoringThresholds {
   deferralPercent: number;
   /** The fleet alerts when no host has delivered a message for this many hours. */
   noDeliveriesHours: number;
+  /** A secondary nameserver alerts when its copy of a zone expires within this many hours (it has not reached the primary). */
+  zoneExpiryHours: number;
 }
+
+/** The fleet's zones' SOA expire: how long a secondary serves them without reaching the primary. */
+export const ZONE_EXPIRE_SECONDS = 14 * 86400;
 
 /** prometheus-postfix-exporter's buckets of queued messages' age, in seconds (its showq collector). */
 export const QUEUE_AGE_BUCKETS = [10, 100, 1000, 10_000, 100_000] as const;

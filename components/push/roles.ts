@@ -5,13 +5,13 @@
  * widen them.
  */
 import { dirname } from "node:path";
-import { Role } from "../config/spec";
 import { ACME_PATHS } from "../render/acme";
 import { BACKUP_PATHS } from "../render/backup";
 import { USERS_PATH } from "../render/dovecot/users";
 import { LEARN_PATHS } from "../render/dovecot/learn";
+import { HostRole } from "../topology";
 import { VMAIL } from "../topology/vmail";
-import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, MTAIL_PROGRAM, PROMETHEUS_GROUP } from "../render/monitoring";
+import { argsPath, EXPORTER_UNITS, KNOT_EXPORTER_UNIT, MONITORING_PATHS, MTAIL_PROGRAM, PROMETHEUS_GROUP } from "../render/monitoring";
 import { NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_PATHS } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
@@ -25,7 +25,7 @@ import { ARC_KEY, RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
 
-export type DeployRole = Role | "dns";
+export type DeployRole = HostRole;
 export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store", "monitoring", "dns"];
 
 /** rspamd's shared state: any mail host may be a state host (topology.state), so every mail role has the packages. */
@@ -55,7 +55,7 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
   // unbound: the resolver the blocklist probes ask (render/resolver.ts).
   monitoring: [...MONITORING_UNITS, "unbound", "nftables", NODE_EXPORTER, ...CERTBOT],
-  dns: ["knot", "knot-dnsutils", "knot-dnssecutils", "nftables"],
+  dns: ["knot", "knot-dnsutils", "knot-dnssecutils", EXPORTER_UNITS.knot, "nftables", NODE_EXPORTER],
 };
 
 /**
@@ -71,7 +71,8 @@ export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
   store: ["valkey", "dovecot", NODE_EXPORTER],
   // unbound first: the blackbox exporter's probes resolve the fleet's names and ask the blocklists through it.
   monitoring: ["unbound", EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
-  dns: ["knot"],
+  // knot-exporter after Knot: it asks knotd's control socket at every scrape.
+  dns: ["knot", EXPORTER_UNITS.knot, NODE_EXPORTER],
 };
 
 /** One file a bundle may write, or with a path ending in "/" any file below that directory. */
@@ -87,7 +88,7 @@ const below = (dir: string, maxMode = 0o644, group = "root"): AllowedFile => all
 
 /** A state host's Valkey and Sentinel files (any mail host may be one). */
 const ALLOW_STATE = [...Object.values(VALKEY_PATHS).map((path) => allow(path, 0o640, VALKEY_GROUP)), ...Object.values(VALKEY_UNITS).map((u) => allow(u.dropIn))];
-/** Every fleet host's: its firewall and its node exporter's flags. */
+/** Every host's (the nameserver's too): its firewall and its node exporter's flags. */
 const ALLOW_ALL = [allow(NFTABLES_CONF), allow(argsPath(NODE_EXPORTER))];
 /** The bootstrap certificate, the lineages, and certbot's side (tls.mode acme); the daemons read /etc/mailfleet/tls/live/, which no bundle writes. */
 const ALLOW_TLS = [
@@ -170,5 +171,5 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(LEARN_PATHS.passwordHeader, 0o640, VMAIL.group),
   ],
   monitoring: [...ALLOW_ALL, ...ALLOW_TLS, ...ALLOW_RESOLVER, ...MONITORING_UNITS.map((unit) => allow(argsPath(unit))), allow(MONITORING_PATHS.prometheusConfig), allow(MONITORING_PATHS.rules), allow(MONITORING_PATHS.blackboxConfig), allow(MONITORING_PATHS.alertmanagerConfig, 0o640, PROMETHEUS_GROUP), allow(MONITORING_PATHS.alertRelayCa)],
-  dns: [allow(NFTABLES_CONF), allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot")],
+  dns: [...ALLOW_ALL, allow(KNOT_CONF, 0o640, "knot"), below(KNOT_ZONE_DIR, 0o640, "knot"), allow(argsPath(EXPORTER_UNITS.knot)), allow(KNOT_EXPORTER_UNIT)],
 };

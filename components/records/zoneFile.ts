@@ -3,7 +3,7 @@
  * reverse zones (IPv4 per /24, IPv6 per /64) holding the PTR wishes, for an authoritative server
  * the operator runs (render/knot.ts renderKnotServer) or any other that reads master files.
  */
-import { FleetSpec, NameserverSpec, ZoneBackendSpec } from "../config/spec";
+import { FleetSpec, NameserverSpec, ZONE_EXPIRE_SECONDS, ZoneBackendSpec } from "../config/spec";
 import { txtStrings } from "./txt";
 import { findZone, reverseName, reverseZone } from "./zones";
 import { DnsRecord, RecordSet } from "./types";
@@ -15,10 +15,9 @@ export interface ZoneFile {
   content: string;
 }
 
-/** SOA timers. Refresh/retry matter only to secondaries; expire is long so they ride out an outage of the primary. */
+/** SOA timers. Refresh/retry matter only to secondaries; expire (ZONE_EXPIRE_SECONDS) is long so they ride out an outage of the primary. */
 const SOA_REFRESH = 3600;
 const SOA_RETRY = 900;
-const SOA_EXPIRE = 1209600;
 
 /** What zone files are written from besides the records: the zones, their TTL and the nameservers (the fleet's spec, or the lab's peer zones). */
 export type ZoneSettings = Pick<FleetSpec, "dnsZones" | "dnsTtl" | "ipv6" | "zone">;
@@ -65,7 +64,7 @@ function master(origin: string, ttl: number, lines: string[]): string {
 function apex(origin: string, backend: ZoneBackendSpec, spec: ZoneSettings): string[] {
   // The SOA minimum is the negative-caching TTL (RFC 2308 §4): kept at the record TTL so a newly
   // added name (another MX) is not cached as nonexistent for longer than a change takes anyway.
-  const soa = `${absolute(backend.nameservers[0].name)} ${mailboxName(backend.hostmaster)} 1 ${SOA_REFRESH} ${SOA_RETRY} ${SOA_EXPIRE} ${spec.dnsTtl}`;
+  const soa = `${absolute(backend.nameservers[0].name)} ${mailboxName(backend.hostmaster)} 1 ${SOA_REFRESH} ${SOA_RETRY} ${ZONE_EXPIRE_SECONDS} ${spec.dnsTtl}`;
   return [line(origin, spec.dnsTtl, "SOA", soa), ...nsRecords(origin, backend, spec)];
 }
 

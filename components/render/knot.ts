@@ -47,6 +47,8 @@ function acmeUpdateSections(topology: Topology, tsig: Record<string, string>): {
 }
 
 export const KNOT_CONF = "/etc/knot/knot.conf";
+/** knotd's run directory: its pid file and its control socket, knot.sock, which knotc and knot-exporter talk to. */
+export const KNOT_RUNDIR = "/run/knot";
 /** Knot's key store (the KASP database and the private keys): never in a bundle, so no push removes or replaces it. */
 export const KNOT_KEY_DIR = "/var/lib/knot/keys";
 /** The signing policy every zone follows (dnssec: true). */
@@ -70,6 +72,8 @@ export function dnssecPolicy(): string[] {
   ];
 }
 export const KNOT_ZONE_DIR = "/var/lib/knot/zones";
+/** The statistics every zone keeps (mod-stats). */
+const STATS_MODULE = "mailfleet";
 
 export function knotZonePath(origin: string): string {
   return `${KNOT_ZONE_DIR}/${origin}.zone`;
@@ -99,7 +103,7 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
   const conf = [
     "# Rendered by mailfleet: the authoritative server for the fleet's zones.",
     "server:",
-    '    rundir: "/run/knot"',
+    `    rundir: "${KNOT_RUNDIR}"`,
     "    user: knot:knot",
     "    # Only the nameserver's published addresses.",
     `    listen: [ ${listen.join(", ")} ]`,
@@ -114,12 +118,19 @@ export function renderKnotServer(zones: ZoneFile[], topology: Topology, tsig: Re
     "",
     ...(spec.dnssec ? dnssecPolicy() : []),
     ...(acme?.conf ?? []),
+    "# Counters of each zone's queries and answers for knot-exporter: mod-stats' defaults (protocol,",
+    "# operation, bytes, rcode) and the queries by type.",
+    "mod-stats:",
+    `  - id: ${STATS_MODULE}`,
+    "    query-type: on",
+    "",
     acme
       ? "# No acl but the hosts' DNS-01 updates: Knot refuses every zone transfer, NOTIFY and other update."
       : "# No acl anywhere: Knot refuses every zone transfer, NOTIFY and dynamic update, so the zones change only through the push of new zone files.",
     "template:",
     "  - id: default",
     "    semantic-checks: on",
+    `    module: mod-stats/${STATS_MODULE}`,
     "    # The push owns the zone files; Knot never writes them back.",
     "    zonefile-sync: -1",
     "    # Knot applies the difference between the served zone and a changed file and numbers",

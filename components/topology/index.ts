@@ -24,6 +24,12 @@ export interface Port {
   udp?: boolean;
 }
 
+/**
+ * The zone backend's primary nameserver is no fleet host, but the push deploys it and Prometheus
+ * labels it by role like one: every role a host the fleet manages may have.
+ */
+export type HostRole = Role | "dns";
+
 export interface Host extends NamedHostSpec {
   /** `<name>.<serverDomain>`: its A/AAAA name, its PTR target and its HELO name. */
   fqdn: string;
@@ -73,6 +79,8 @@ export const DOVECOT_METRICS_PORT = 9900;
 export const SRS_FORWARD_PORT = 10001;
 export const SRS_REVERSE_PORT = 10002;
 export const FORWARD_PORT = 10027;
+/** Knot's own exporter (Debian's knot-exporter, its default port) on the zone backend's primary nameserver. */
+export const KNOT_EXPORTER_PORT = 9433;
 /** Debian's prometheus-postfix-exporter (queues from showq, counters from Postfix's own log) on the edges and outbound hosts. */
 export const POSTFIX_EXPORTER_PORT = 9154;
 /** mtail's metrics (deliveries by transport and status, from Postfix's own log) beside it. */
@@ -179,9 +187,11 @@ function portsFor(role: Role, spec: FleetSpec): Port[] {
   }
 }
 
-/** The zone backend's primary nameserver: authoritative DNS for everyone, SSH for the push. */
+/** The zone backend's primary nameserver: authoritative DNS for everyone, SSH for the push, its metrics for the scrapers. */
 export const NAMESERVER_PORTS: Port[] = [
   { port: DNS_PORT, service: "dns", from: "any", udp: true },
+  { port: KNOT_EXPORTER_PORT, service: "knot-exporter", from: "scrapers" },
+  nodeExporter,
   ssh,
 ];
 

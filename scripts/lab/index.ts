@@ -604,6 +604,7 @@ const DAEMONS: Record<string, string> = {
   "prometheus-aler": "alertmanager",
   "prometheus-blac": "blackbox-exporter",
   "prometheus-post": "postfix-exporter",
+  "knot-exporter": "knot-exporter",
   mtail: "mtail",
   prometheus: "prometheus",
   master: "postfix",

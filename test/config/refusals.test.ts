@@ -197,6 +197,8 @@ const REFUSALS: Row[] = [
     /certbot renews 30 days before the end; give at most 60/],
   ["a queue age the postfix exporter cannot tell", (r) => (r.monitoring = { thresholds: { queueStuckSeconds: 3600 } }), ["monitoring.thresholds.queueStuckSeconds"],
     /one of 10, 100, 1000, 10000, 100000: the postfix exporter's message age buckets/],
+  ["a zone expiry threshold beyond the zones' SOA expire (it would always fire)", (r) => (r.monitoring = { thresholds: { zoneExpiryHours: 336 } }), ["monitoring.thresholds.zoneExpiryHours"],
+    /the fleet's zones expire 336 hours \(SOA expire\) after a secondary's last refresh: give fewer hours/],
   ["a monitoring host without its address on byo", (r) => (r.hosts.monitoring = [{ name: "mon" }]), ["hosts.monitoring[0].ipv4"], /required with compute: byo/],
   ["a resolver forwarding to loopback (the host's own unbound) or to a name", (r) => (r.resolver = { forwarders: ["127.0.0.1", "dns.example.net"] }),
     ["resolver.forwarders[0]", "resolver.forwarders[1]"], /no other host reaches — give|not an IP address — like 192\.0\.2\.10/],

@@ -252,8 +252,9 @@ describe("the lab stack (byo + zone)", () => {
     const topology = buildTopology(run.spec);
     assert.deepEqual(
       value.fileSd.node.map((g) => `${g.labels.host} ${g.labels.role} ${g.targets.join()}`).sort(),
-      topology.hosts.map((h) => `${h.name} ${h.role} ${h.ipv4}:9100`).sort(),
+      [...topology.hosts.map((h) => `${h.name} ${h.role} ${h.ipv4}:9100`), "ns1 dns 192.0.2.53:9100"].sort(),
     );
+    assert.deepEqual(value.fileSd.knot, [{ targets: ["192.0.2.53:9433"], labels: { host: "ns1", role: "dns" } }], "the primary nameserver's knot-exporter");
     assert.deepEqual(value.fileSd.probes.map((p) => `${p.job}:${p.module}`), ["smtp:smtp_starttls", "tls:tls_connect", "lmtp:lmtp_banner", "mta_sts:mta_sts"]);
     assert.ok(value.fileSd.probes.find((p) => p.job === "lmtp")!.targets.some((g) => g.labels.host === "store1" && g.targets[0] === "192.0.2.31:24"));
     assert.match(value.rules, /alert: Watchdog/);

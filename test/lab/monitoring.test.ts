@@ -9,14 +9,17 @@
  * stuck in out1's queue; out1's addresses listed on the lab's blocklist (rbldnsd on rbl, asked
  * through mon's own unbound) post SendingAddressListed; and every panel of the fleet's Grafana
  * dashboard returns data. From the lab's Internet no exporter,
- * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters.
+ * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters. The
+ * nameserver dns1 is watched like a fleet host (node exporter, knot-exporter with Knot's mod-stats):
+ * kdig queries from client show up in mon's Prometheus as Knot's query counter growing.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
 import { LISTED_METRIC } from "../../components/render/monitoring/rules";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, DNS_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
+import { watchedNameserver } from "../../components/render/monitoring/targets";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, DNS_PORT, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
 import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, listAddress, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, RBL_ZONES, RELAY, sendByMx, smtpSend, unlistAddress, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
@@ -25,6 +28,9 @@ useLab((up) => (fleet = up));
 
 const LIMIT_MS = 90_000;
 const mon = () => labHost(fleet, "mon");
+const dns1 = () => labHost(fleet, "dns1");
+/** The nameserver's `host` label (its short name, ns1), as the fleet's targets give it. */
+const nameserverLabel = () => watchedNameserver(fleet.build.topology)!.host;
 
 /** A GET from the admin host (the networks the monitoring host's firewall admits), as JSON. */
 function getJson<T>(url: string): T {
@@ -132,7 +138,9 @@ describe("the fleet watches itself", () => {
     assert.deepEqual(state, { down: [], failed: [], alerts: ["Watchdog"] });
     const targets = prometheus<{ activeTargets: Target[] }>("targets").activeTargets;
     const exporters = targets.filter((t) => t.labels.job === "node").map((t) => t.labels.host).sort();
-    assert.deepEqual(exporters, fleet.hosts.filter((h) => h.kind === "fleet").map((h) => h.name).sort(), "every fleet host's exporter is scraped");
+    assert.deepEqual(exporters, [...fleet.hosts.filter((h) => h.kind === "fleet").map((h) => h.name), nameserverLabel()].sort(), "every fleet host's exporter and the nameserver's are scraped");
+    const knot = targets.filter((t) => t.labels.job === "knot").map((t) => `${t.labels.host} ${t.labels.role} ${t.labels.instance}`);
+    assert.deepEqual(knot, [`${nameserverLabel()} dns ${dns1().ipv4}:${KNOT_EXPORTER_PORT}`], "the nameserver's knot-exporter is scraped");
     const watchdog = await waitUntil(() => notifications().flatMap((n) => n.alerts).filter((a) => a.labels.alertname === "Watchdog"), (w) => w.length > 0, LIMIT_MS, 2000);
     assert.ok(watchdog.length > 0, "the Watchdog reached the webhook outside the fleet");
   });
@@ -140,16 +148,35 @@ describe("the fleet watches itself", () => {
   test("from the Internet no monitoring port answers; inside, only the monitoring host reaches the exporters", () => {
     const fleetHosts = fleet.hosts.filter((h) => h.kind === "fleet");
     const ports = [NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, MTAIL_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
-    const everywhere = fleetHosts.flatMap((h) => [h.ipv4, `[${h.ipv6}]`].flatMap((a) => ports.map((p) => `${a}:${p}`)));
+    // The nameserver has public addresses only, and its exporters listen on one: its firewall admits the scrapers (mon) alone.
+    const nameserverPorts = (address: string) => [NODE_EXPORTER_PORT, KNOT_EXPORTER_PORT].map((p) => `${address}:${p}`);
+    const nameserver = nameserverPorts(dns1().ipv4);
+    const everywhere = [
+      ...fleetHosts.flatMap((h) => [h.ipv4, `[${h.ipv6}]`].flatMap((a) => ports.map((p) => `${a}:${p}`))),
+      ...nameserver,
+      ...nameserverPorts(`[${dns1().ipv6}]`),
+    ];
     for (const outside of [EXT.name, CLIENT.name]) assert.deepEqual(openPorts(outside, everywhere), [], `from ${outside}`);
     // A host reaches its own address over the loopback, which every firewall admits.
-    const exporters = (but?: string) => fleetHosts.filter((h) => h.name !== but).map((h) => `${h.ipv4}:${NODE_EXPORTER_PORT}`);
-    for (const inside of ["mx1", "out1", "store1"]) assert.deepEqual(openPorts(inside, exporters(inside)), [], `${inside} reaches no other host's exporter`);
-    assert.deepEqual(openPorts("mon", exporters()), exporters().sort(), "the monitoring host reaches every exporter");
+    const exporters = (but?: string) => [...fleetHosts.filter((h) => h.name !== but).map((h) => `${h.ipv4}:${NODE_EXPORTER_PORT}`), ...nameserver];
+    for (const inside of ["mx1", "out1", "store1"]) assert.deepEqual(openPorts(inside, exporters(inside)), [], `${inside} reaches no other host's exporter, nor the nameserver's`);
+    assert.deepEqual(openPorts("mon", exporters()), exporters().sort(), "the monitoring host reaches every exporter, the nameserver's too");
     // The MTAs' postfix exporter and mtail: the monitoring host reaches them, another fleet host does not.
     const mtaExporters = (but?: string) => fleetHosts.filter((h) => h.name !== but && (h.role === "edge" || h.role === "outbound")).flatMap((h) => [POSTFIX_EXPORTER_PORT, MTAIL_PORT].map((p) => `${h.ipv4}:${p}`));
     assert.deepEqual(openPorts("mon", mtaExporters()), mtaExporters().sort(), "the monitoring host reaches every MTA's exporters");
     for (const inside of ["mx1", "store1"]) assert.deepEqual(openPorts(inside, mtaExporters(inside)), [], `${inside} reaches no MTA's exporters`);
+  });
+
+  test("kdig queries from the Internet show up in mon's Prometheus as Knot's query counter of the zone", async () => {
+    // HINFO: a type no host of the lab asks for, so the counter grows by the queries sent here.
+    const counted = `sum(knot_query_type_total{host="${nameserverLabel()}", zone="example.com.", type="HINFO"}) or vector(0)`;
+    const count = () => Number(prometheus<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent(counted)}`).result[0].value[1]);
+    const before = count();
+    const queries = 25;
+    const names = Array.from({ length: queries }, (_, i) => `q${i}.example.com`);
+    const answer = execOk(CLIENT.name, ["kdig", `@${dns1().ipv4}`, "-t", "HINFO", ...names]);
+    assert.equal(answer.match(/status: NXDOMAIN/g)?.length, queries, answer);
+    assert.ok((await waitUntil(count, (n) => n >= before + queries, LIMIT_MS, 2000)) >= before + queries, `the counter did not grow by ${queries} from ${before}`);
   });
 
   test("faults on separate hosts post their named alert within 90 s, and its resolution within 90 s of the repair", async () => {

@@ -17,7 +17,7 @@ import { renderHost } from "../../components/render";
 import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { TLS_LIVE_DIR } from "../../components/render/input";
 import { ROOT_KEY } from "../../components/render/resolver";
-import { TEXTFILE_DIR } from "../../components/render/monitoring";
+import { renderNameserverExporters, TEXTFILE_DIR } from "../../components/render/monitoring";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
 import { labInput } from "../support/lab";
@@ -56,10 +56,10 @@ table inet mailfleet {
 const LAB = lab();
 /** One TSIG key per host for the whole file: two renders of one version are the same files. */
 const TSIG = Object.fromEntries(LAB.topology.hosts.map((h) => [h.name, generateTsigSecret()]));
-/** The lab's Knot server files, with an extra TXT record so that two versions differ. */
+/** The lab's nameserver files (Knot and its exporters), with an extra TXT record so that two versions differ. */
 function dnsFiles(version: string, firewall: RenderedFile | null = nftConf(["192.0.2.0/28", "192.0.2.96/30"])): RenderedFile[] {
   const set = { ...LAB.set, records: [...LAB.set.records, { name: "version.example.com", zone: "example.com", ttl: 300, owner: { domain: "example.com" }, type: "TXT" as const, text: version }] };
-  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, TSIG).filter((f) => f.path !== NFT_CONF), ...(firewall ? [firewall] : [])];
+  return [...renderKnotServer(zoneFiles(set, LAB.spec), LAB.topology, TSIG).filter((f) => f.path !== NFT_CONF), ...renderNameserverExporters(LAB.topology), ...(firewall ? [firewall] : [])];
 }
 
 function dnsHost(): Debian13Host {

@@ -18,7 +18,7 @@ test("every panel queries by the host variable, which lists the fleet's hosts", 
   assert.deepEqual(d.panels.map((p) => p.title), DASHBOARD_PANELS.map((p) => p.title));
   for (const p of d.panels) assert.match(p.targets[0].expr, /host=~"\$host"/, p.title);
   const host = d.templating.list.find((v) => v.name === "host")!;
-  assert.deepEqual(host.query.split(","), input.topology.hosts.map((h) => h.name));
+  assert.deepEqual(host.query.split(","), [...input.topology.hosts.map((h) => h.name), "ns1"], "the fleet's hosts and the primary nameserver");
   // No two panels on one spot.
   assert.equal(new Set(d.panels.map((p) => `${p.gridPos.x},${p.gridPos.y}`)).size, d.panels.length);
 });

@@ -118,11 +118,16 @@ test("POP3S opens 995 on the stores only when pop3 is on", () => {
   assert.ok(openings(rulesOf(build(input.addresses, (s) => ({ ...s, pop3: true })).hostFiles.store1)).anyone.includes(995));
 });
 
-test("the nameserver answers DNS over UDP and TCP to anyone and SSH only to admins", () => {
+test("the nameserver answers DNS over UDP and TCP to anyone, SSH only to admins, its exporters only to the scrapers", () => {
   const rules = rulesOf(build(input.addresses).dnsServerFiles);
   assert.match(rules, /^\s+udp dport 53 accept/m);
   assert.match(rules, /^\s+tcp dport 53 accept/m);
-  assert.deepEqual([...openings(rules).fromSets.entries()], [[22, ["admin_v4", "admin_v6"]]]);
+  assert.deepEqual([...openings(rules).fromSets.entries()], [
+    [9433, ["scrapers_v4", "scrapers_v6"]],
+    [9100, ["scrapers_v4", "scrapers_v6"]],
+    [22, ["admin_v4", "admin_v6"]],
+  ]);
+  assert.deepEqual(setMembers(rules, "scrapers_v4"), ["192.0.2.41"], "the monitoring host mon");
 });
 
 test("an admin network that overlaps another merges instead of failing", () => {

@@ -18,3 +18,11 @@ describe("Knot server with ACME updates", () => {
     assert.doesNotMatch(files.find((f) => f.path === KNOT_CONF)!.content, /^(key|acl):/m);
   });
 });
+
+describe("Knot server statistics", () => {
+  it("counts every zone's queries with mod-stats in the default template, which knot-exporter reads", () => {
+    const conf = files.find((f) => f.path === KNOT_CONF)!.content;
+    assert.match(conf, /^mod-stats:\n  - id: mailfleet\n    query-type: on\n/m);
+    assert.match(conf, /^template:\n  - id: default\n(    .*\n)*    module: mod-stats\/mailfleet\n/m);
+  });
+});

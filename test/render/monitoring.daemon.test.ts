@@ -9,12 +9,14 @@ import { dirname } from "node:path";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { file, RenderedFile } from "../../components/render/file";
-import { argsPath, EXPORTER_UNITS, MONITORING_PATHS, MTAIL_PROGRAM, renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "../../components/render/monitoring";
+import { KNOT_CONF } from "../../components/render/knot";
+import { argsPath, EXPORTER_UNITS, KNOT_EXPORTER_UNIT, MONITORING_PATHS, MTAIL_PROGRAM, renderMonitoringHost, renderMtaExporters, renderNameserverExporters, renderNodeExporter } from "../../components/render/monitoring";
 import { blocklistProbes } from "../../components/render/monitoring/targets";
 import { alertRules, probeIntervalSeconds } from "../../components/render/monitoring/rules";
 import { hostNamed } from "../../components/topology";
 import { Debian13Host, withDebian13Host } from "../support/debian13";
 import { labInput } from "../support/lab";
+import { awaitZones, LAB as KNOT_LAB, sections, unsignedFiles, zones } from "./knot.fixtures";
 
 const input = labInput();
 const mon = hostNamed(input.topology, "mon");
@@ -93,6 +95,67 @@ describe("an MTA's exporters in Debian 13", () => {
   });
 });
 
+describe("the nameserver's exporters in Debian 13", () => {
+  const nsFiles = [...unsignedFiles, ...renderNameserverExporters(KNOT_LAB.topology)];
+  const knotFlags = flags(EXPORTER_UNITS.knot, nsFiles);
+  /** deploy.sh's check_exporter for knot-exporter: with its flags it gets as far as knotd's (missing) socket; its unit verifies. */
+  const check = (extra = "") =>
+    withDebian13Host(nsFiles, (h) =>
+      h.run(["sh", "-c", `knot-exporter ${knotFlags} ${extra} --knot-socket-path /nonexistent/knot.sock; echo "rc=$?"; systemd-analyze verify --man=no ${KNOT_EXPORTER_UNIT} && echo verified`]),
+    );
+
+  it("knot-exporter parses its flags and its unit verifies; a bad flag is refused (deploy.sh's check)", () => {
+    const good = check();
+    assert.match(good.stdout, /rc=1\nverified/, good.stdout + good.stderr);
+    assert.match(good.stderr, /KnotCtlErrorConnect/);
+    const bad = check("--web-listen-prot 1");
+    assert.match(bad.stdout, /rc=2\n/, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /unrecognized arguments: --web-listen-prot/);
+    assert.doesNotMatch(bad.stderr, /KnotCtlErrorConnect/);
+    const node = withDebian13Host(nsFiles, (h) => h.run(["sh", "-c", `/usr/bin/${EXPORTER_UNITS.node} ${flags(EXPORTER_UNITS.node, nsFiles)} --help >/dev/null`]));
+    assert.equal(node.code, 0, node.stdout + node.stderr);
+  });
+
+  /**
+   * knotd serving the lab's zones (mod-stats on), knot-exporter as the knot user as its unit runs
+   * it, queried over HTTP after kdig queries; then a zone added whose file does not load: the series
+   * ZoneNotServed compares (zones known, zones with a serial).
+   */
+  const SCRAPE = `
+set -e
+ip addr add 192.0.2.53/32 dev lo
+mkdir -p /run/knot && chown knot:knot /run/knot /var/lib/knot
+knotd -c ${KNOT_CONF} &
+pid=$!
+. ${argsPath(EXPORTER_UNITS.knot)}
+setpriv --reuid knot --regid knot --init-groups knot-exporter $ARGS 2>/dev/null &
+exporter=$!
+trap 'kill $pid $exporter 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+${awaitZones("192.0.2.53", "SOA")}
+kdig @192.0.2.53 -t HINFO q1.example.com q2.example.com q3.example.com >/dev/null
+scrape() { for i in $(seq 50); do curl -sf http://192.0.2.53:9433/metrics && return; sleep 0.2; done; return 1; }
+echo "== served"; scrape | grep -E '^knot_(zone_count|zone_serial|query_type_total)[{ ]' 
+echo 'not a zone' > /var/lib/knot/zones/broken.example.zone
+printf 'zone:\n  - domain: broken.example\n    file: "/var/lib/knot/zones/broken.example.zone"\n' >> ${KNOT_CONF}
+knotc -c ${KNOT_CONF} -b reload >/dev/null
+echo "== broken"; scrape | grep -E '^knot_(zone_count|zone_serial)[{ ]'
+`;
+
+  it("knot-exporter serves Knot's zone serials and mod-stats query counters; a zone that does not load has no serial", () => {
+    const r = withDebian13Host(nsFiles, (h) => h.run(["sh", "-c", SCRAPE]));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const s = sections(r.stdout);
+    const serials = (lines: string[]) => lines.filter((l) => l.startsWith("knot_zone_serial{")).map((l) => /zone="([^"]+)"/.exec(l)![1]).sort();
+    const served = zones.map((z) => `${z.origin}.`).sort();
+    assert.deepEqual(serials(s.served), served, "a serial for every zone");
+    assert.ok(s.served.includes('knot_zone_count{section="server"} 4.0'), s.served.join("\n"));
+    assert.ok(s.served.includes('knot_query_type_total{section="mod-stats",type="HINFO",zone="example.com."} 3.0'), s.served.join("\n"));
+    // ZoneNotServed's inputs: five zones known, four with a serial.
+    assert.deepEqual(serials(s.broken), served);
+    assert.ok(s.broken.includes('knot_zone_count{section="server"} 5.0'), s.broken.join("\n"));
+  });
+});
+
 /** The labels every node-exporter series of a host carries (prometheus.yml's static labels). */
 const node = (host: string, role: string, port = 9100) => ({ job: "node", host, role, instance: `192.0.2.${host === "mx1" ? 11 : 31}:${port}` });
 const series = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
@@ -126,6 +189,8 @@ const sts = probe("mta_sts", "mx1", "https://mta-sts.example.com/.well-known/mta
 /** An MTA's exporter series (job postfix; mtail's add transport and status). */
 const mta = (host: string, role: string) => ({ job: "postfix", host, role, instance: `${host}:9154` });
 const delivered = (host: string, role: string, transport: string) => ({ job: "mtail", host, role, instance: `${host}:3903`, prog: "postfix.mtail", transport });
+/** A nameserver's knot-exporter series. */
+const knot = (host: string) => ({ job: "knot", host, role: "dns", instance: `${host}:9433` });
 /** Minutes past the first hour without a delivery after which NoDeliveries fires, and some. */
 const NO_DELIVERIES = thresholds.noDeliveriesHours * 60 + 70;
 const down = (minutes: number) => `1 ${"0 ".repeat(minutes).trim()}`;
@@ -312,6 +377,39 @@ const CASES: AlertCase[] = [
     ],
     at: thresholds.backupAgeHours * 60 + 5,
     fires: [{ labels: store1 }],
+  },
+  {
+    alert: "KnotDown",
+    input: [
+      { series: series("up", knot("ns1")), values: down(PERIOD) },
+      { series: series("up", knot("ns2")), values: `1x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: knot("ns1") }],
+  },
+  {
+    alert: "ZoneNotServed",
+    // ns1 knows three zones and has a serial for two; ns2 serves both it knows.
+    input: [
+      { series: series("knot_zone_count", { ...knot("ns1"), section: "server" }), values: `3x${PERIOD}` },
+      { series: series("knot_zone_serial", { ...knot("ns1"), zone: "example.com." }), values: `7x${PERIOD}` },
+      { series: series("knot_zone_serial", { ...knot("ns1"), zone: "example.org." }), values: `7x${PERIOD}` },
+      { series: series("knot_zone_count", { ...knot("ns2"), section: "server" }), values: `2x${PERIOD}` },
+      { series: series("knot_zone_serial", { ...knot("ns2"), zone: "example.com." }), values: `7x${PERIOD}` },
+      { series: series("knot_zone_serial", { ...knot("ns2"), zone: "example.org." }), values: `7x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { host: "ns1", role: "dns", instance: "ns1:9433" } }],
+  },
+  {
+    alert: "ZoneExpiresSoon",
+    // A secondary with an hour left of example.com, and of example.org the whole SOA expire.
+    input: [
+      { series: series("knot_zone_stats_expiration", { ...knot("ns2"), zone: "example.com." }), values: "3600" },
+      { series: series("knot_zone_stats_expiration", { ...knot("ns2"), zone: "example.org." }), values: String(14 * DAY) },
+    ],
+    at: 1,
+    fires: [{ labels: { ...knot("ns2"), zone: "example.com." }, value: "1h 0m 0s" }],
   },
 ];
 

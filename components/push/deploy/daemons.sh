@@ -81,7 +81,7 @@ reload_knot() {
 # systemd the script does the unit's job, as the unit's user with its supplementary groups, and
 # keeps the flags it started the daemon with beside its pid.
 exporter_run=/run/mailfleet-exporters
-is_exporter() { [[ $1 == prometheus* || $1 == mtail ]]; }
+is_exporter() { [[ $1 == prometheus* || $1 == mtail || $1 == knot-exporter ]]; }
 # The flags the unit starts the daemon with; Debian's mtail unit builds them from four variables.
 exporter_args() {
   local ARGS='' LOGS='' HOST='' PORT='' EXTRA_ARGS=''
@@ -90,19 +90,25 @@ exporter_args() {
   if [ "$1" = mtail ]; then ARGS="--progs $MTAIL_PROGRAMS --logtostderr --address $HOST --port $PORT --logs $LOGS $EXTRA_ARGS"; fi
   printf '%s' "$ARGS"
 }
-# User= and SupplementaryGroups= of Debian's unit: the postfix exporter reads the log (adm) and showq (postdrop).
-unit_field() { sed -n "s/^$2=//p" "/usr/lib/systemd/system/$1.service" | head -1; }
+# A unit the push installs (knot-exporter's: Debian ships none) lies in /etc and wins, as under systemd.
+pushed_unit() { local f=/etc/systemd/system/$1.service; [ -f "$f" ] && echo "$f"; }
+# User= and SupplementaryGroups= of the unit: the postfix exporter reads the log (adm) and showq (postdrop).
+unit_field() { sed -n "s/^$2=//p" "$(pushed_unit "$1" || echo "/usr/lib/systemd/system/$1.service")" | head -1; }
 reload_exporter() {
-  local unit=$1 ARGS
+  local unit=$1 ARGS unit_file key
   ARGS=$(exporter_args "$unit")
+  # What the daemon runs with: its flags, and a pushed unit's content (a changed one restarts it too).
+  key=$ARGS
+  if unit_file=$(pushed_unit "$unit"); then key="$ARGS $(sha256sum < "$unit_file")"; fi
   install -d -m 0755 "$exporter_run"
   local pid=$exporter_run/$unit.pid started=$exporter_run/$unit.args same=false
-  [ "$(cat "$started" 2>/dev/null)" = "$ARGS" ] && same=true
-  # The node and postfix exporters read nothing but their flags and die on SIGHUP (no handler):
-  # with the same flags they are left running. The others reread their config on SIGHUP.
+  [ "$(cat "$started" 2>/dev/null)" = "$key" ] && same=true
+  # The node, postfix and Knot exporters read nothing but their flags and die on SIGHUP (no
+  # handler): with the same flags they are left running. The others reread their config on SIGHUP.
   local rereads=true
-  case $unit in prometheus-node-exporter|prometheus-postfix-exporter) rereads=false ;; esac
+  case $unit in prometheus-node-exporter|prometheus-postfix-exporter|knot-exporter) rereads=false ;; esac
   if $systemd; then
+    if [ -n "$unit_file" ]; then systemctl daemon-reload; fi
     if ! $same || ! systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; elif $rereads; then systemctl reload "$unit"; fi || return 1
     systemctl enable --quiet "$unit"
   elif $same && alive "$pid"; then
@@ -119,10 +125,10 @@ reload_exporter() {
     extra=$(unit_field "$unit" SupplementaryGroups)
     [ -z "$extra" ] || groups=$groups,${extra// /,}
     # shellcheck disable=SC2086 # ARGS is the list of flags
-    setsid setpriv --reuid="$user" --regid="$user" --groups="$groups" "/usr/bin/$unit" $ARGS </dev/null >>"/var/log/$unit.log" 2>&1 &
+    setsid setpriv --reuid="$user" --regid="$user" --groups="$groups" "$(command -v "$unit")" $ARGS </dev/null >>"/var/log/$unit.log" 2>&1 &
     echo $! > "$pid"
   fi
-  printf '%s' "$ARGS" > "$started"
+  printf '%s' "$key" > "$started"
   $systemd || { comes_up "$pid" && stays_alive "$pid"; }
 }
 # Knot diffs a changed zone file against the zone it serves (zonefile-load: difference-no-serial),

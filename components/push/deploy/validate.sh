@@ -69,14 +69,23 @@ check_exporter() {
     # unit's), without --logs, with which it hangs after compiling, and logging to stderr, not to
     # files in /tmp.
     mtail) out=$(timeout 30 mtail --progs "$MTAIL_PROGRAMS" --compile_only --logtostderr --address 127.0.0.1 --port 0 2>&1) || { echo "$out"; return 1; }; return 0 ;;
+    # Its argparse stops at --help before it reads what follows, and once it has parsed them it asks
+    # knotd's control socket before it listens: with its flags and a socket that is not there, it must
+    # get as far as that connect. Its unit (the push's own) is checked as systemd would load it.
+    knot-exporter)
+      # shellcheck disable=SC2086 # ARGS is the list of flags
+      out=$("$unit" $ARGS --knot-socket-path /nonexistent/knot.sock 2>&1) || true
+      [[ $out == *KnotCtlErrorConnect* ]] || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+      systemd-analyze verify --man=no "$(pushed_unit "$unit")"
+      return ;;
   esac
   # shellcheck disable=SC2086 # ARGS is the list of flags
-  out=$("/usr/bin/$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
+  out=$("$unit" $ARGS --help 2>&1 >/dev/null) || { echo "$unit: bad flags in /etc/default/$unit: $out"; return 1; }
   case $unit in
     prometheus) out=$(promtool check config "$PROMETHEUS_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     prometheus-alertmanager) out=$(amtool check-config "$ALERTMANAGER_CONFIG" 2>&1) || { echo "$out"; return 1; } ;;
     # shellcheck disable=SC2086
-    prometheus-blackbox-exporter) out=$("/usr/bin/$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
+    prometheus-blackbox-exporter) out=$("$unit" $ARGS --config.check 2>&1) || { echo "$out"; return 1; } ;;
   esac
 }
 # postsrsd has no checker of its own: its settings file must be shell Debian's launcher can source,

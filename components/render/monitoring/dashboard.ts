@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { Topology } from "../../topology";
 import { LISTED_METRIC } from "./rules";
+import { watchedNameserver } from "./targets";
 
 export interface DashboardPanel {
   title: string;
@@ -68,13 +69,21 @@ export const DASHBOARD_PANELS: readonly DashboardPanel[] = [
     unit: "short",
     description: "In how many lists of spam.dnsbls each sending address is listed, 0 when in none (SendingAddressListed); a gap is a list that gave no verdict (BlocklistCheckFailing).",
   },
+  {
+    title: "DNS queries by zone (5 min)",
+    expr: 'sum by (host, zone) (increase(knot_server_operation_total{type="query", host=~"$host"}[5m]))',
+    legend: "{{host}} {{zone}}",
+    unit: "short",
+    description: "Queries the primary nameserver's Knot answered for each zone (mod-stats, via knot-exporter; by type: knot_query_type_total).",
+  },
 ];
 
 /** The dashboard as Grafana imports it: a Prometheus data source to pick, the fleet's hosts, the panels two abreast. */
 export function grafanaDashboard(topology: Topology): object {
   const { serverDomain } = topology.spec;
   const datasource = { type: "prometheus", uid: "${datasource}" };
-  const hosts = topology.hosts.map((h) => h.name);
+  const nameserver = watchedNameserver(topology);
+  const hosts = [...topology.hosts.map((h) => h.name), ...(nameserver ? [nameserver.host] : [])];
   return {
     title: `mailfleet ${serverDomain}`,
     // Stable per fleet, so a re-import replaces the dashboard instead of adding another.

@@ -3,20 +3,23 @@
  * address (the firewall admits only the scrapers), and on monitoring hosts Debian's Prometheus,
  * Alertmanager and blackbox exporter. Every Debian unit starts `/usr/bin/<unit> $ARGS` from
  * /etc/default/<unit>; the deploy script does the same on a host without systemd (daemons.sh).
+ * The primary nameserver (dns: zone) runs the node exporter and Debian's knot-exporter, which
+ * ships no unit: the push installs one that reads its flags the same way.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { AlertMailSpec } from "../../config/spec";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, Host, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
+import { KNOT_RUNDIR } from "../knot";
 import { placed, RenderInput } from "../input";
 import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
 import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { BLOCKLIST_JOB, blocklistProbes, blocklistTargets, BlocklistTargetGroup, dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { BLOCKLIST_JOB, blocklistProbes, blocklistTargets, BlocklistTargetGroup, dovecotTargets, exporterTargets, mtaTargets, nameserverTargets, ProbeModule, probeJobs, TargetGroup, watchedNameserver } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -26,6 +29,7 @@ export const EXPORTER_UNITS = {
   blackbox: "prometheus-blackbox-exporter",
   postfix: "prometheus-postfix-exporter",
   mtail: "mtail",
+  knot: "knot-exporter",
 } as const;
 
 export const MONITORING_PATHS = {
@@ -43,6 +47,9 @@ export const MTAIL_PROGRAM = "/etc/mtail/postfix.mtail";
 /** The mtail program, kept as mtail source beside this module (a daemon test runs it on a sample log). */
 export const MTAIL_PROGRAM_SOURCE = join(__dirname, "postfix.mtail");
 
+/** knot-exporter's unit, which Debian does not ship (daemons.sh reloads systemd when the push changes it). */
+export const KNOT_EXPORTER_UNIT = `/etc/systemd/system/${EXPORTER_UNITS.knot}.service`;
+
 /** The user and group Debian's Prometheus packages run as. */
 export const PROMETHEUS_GROUP = "prometheus";
 
@@ -58,10 +65,49 @@ function argsFile(unit: string, flags: string[]): RenderedFile {
   return file(argsPath(unit), `# Rendered by mailfleet: the flags of ${unit}.\nARGS="${flags.join(" ")}"\n`);
 }
 
-/** Every host's node exporter: on its private address only, with the textfile collector for mailfleet's own facts. */
+/** The node exporter on `address`, with the textfile collector for mailfleet's own facts. */
+function nodeExporter(address: string): RenderedFile {
+  return argsFile(EXPORTER_UNITS.node, [`--web.listen-address=${address}:${NODE_EXPORTER_PORT}`, `--collector.textfile.directory=${TEXTFILE_DIR}`]);
+}
+
+/** Every host's node exporter: on its private address only. */
 export function renderNodeExporter(input: RenderInput, host: Host): RenderedFile[] {
-  const address = internalIpv4(placed(input, host).addresses);
-  return [argsFile(EXPORTER_UNITS.node, [`--web.listen-address=${address}:${NODE_EXPORTER_PORT}`, `--collector.textfile.directory=${TEXTFILE_DIR}`])];
+  return [nodeExporter(internalIpv4(placed(input, host).addresses))];
+}
+
+/**
+ * The primary nameserver's exporters (dns: zone): the node exporter and knot-exporter, which reads
+ * knotd's statistics (mod-stats), zone serials and timers over its control socket. The stack gives
+ * the nameserver its public addresses only, so they listen on its IPv4; its firewall admits the
+ * scrapers alone. knot-exporter runs as knot, the account the control socket admits.
+ */
+export function renderNameserverExporters(topology: Topology): RenderedFile[] {
+  const ns = watchedNameserver(topology);
+  if (!ns) return [];
+  const unit = [
+    "# Rendered by mailfleet: Debian's knot-exporter ships no unit.",
+    "[Unit]",
+    "Description=Prometheus exporter for Knot DNS",
+    "After=knot.service",
+    "",
+    "[Service]",
+    "User=knot",
+    "Group=knot",
+    `EnvironmentFile=${argsPath(EXPORTER_UNITS.knot)}`,
+    `ExecStart=/usr/sbin/${EXPORTER_UNITS.knot} $ARGS`,
+    // It asks knotd at its start and exits if knotd does not answer yet: it tries again.
+    "Restart=on-failure",
+    "RestartSec=5",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+  return [
+    nodeExporter(ns.address),
+    argsFile(EXPORTER_UNITS.knot, [`--web-listen-addr ${ns.address}`, `--web-listen-port ${KNOT_EXPORTER_PORT}`, `--knot-socket-path ${KNOT_RUNDIR}/knot.sock`]),
+    file(KNOT_EXPORTER_UNIT, unit),
+  ];
 }
 
 /**
@@ -77,6 +123,12 @@ export function renderMtaExporters(input: RenderInput, host: Host): RenderedFile
     file(argsPath(EXPORTER_UNITS.mtail), `# Rendered by mailfleet: what mtail reads and where it answers.\nLOGS=${POSTFIX_LOG}\nHOST=${address}\nPORT=${MTAIL_PORT}\nEXTRA_ARGS=""\n`),
     file(MTAIL_PROGRAM, readFileSync(MTAIL_PROGRAM_SOURCE, "utf8")),
   ];
+}
+
+/** The primary nameserver's knot-exporter, if the stack has one. */
+function knotJob(topology: Topology): object[] {
+  const targets = nameserverTargets(topology, KNOT_EXPORTER_PORT);
+  return targets.length === 0 ? [] : [{ job_name: "knot", static_configs: targets }];
 }
 
 /** prometheus.yml: the fleet's exporters, the probes through the local blackbox exporter, the rules, the local Alertmanager. */
@@ -109,6 +161,7 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
       { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
       { job_name: "postfix", static_configs: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT) },
       { job_name: "mtail", static_configs: mtaTargets(topology, hosts, MTAIL_PORT) },
+      ...knotJob(topology),
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -195,12 +248,13 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
-  /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  /** file_sd lists: the node exporters, the stores' Dovecot metrics, the MTAs' exporters, the primary nameserver's knot-exporter, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
   fileSd: {
     node: TargetGroup[];
     dovecot: TargetGroup[];
     postfix: TargetGroup[];
     mtail: TargetGroup[];
+    knot: TargetGroup[];
     probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[];
     /**
      * Every sending address in every list of spam.dnsbls: each target is the resolver on your blackbox
@@ -225,6 +279,7 @@ export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): Monit
       dovecot: dovecotTargets(topology, hosts),
       postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
       mtail: mtaTargets(topology, hosts, MTAIL_PORT),
+      knot: nameserverTargets(topology, KNOT_EXPORTER_PORT),
       probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })),
       blocklists: { job: BLOCKLIST_JOB, targets: blocklistTargets(blocklists) },
     },

@@ -4,7 +4,7 @@
  * with `promtool test rules`: it fires on its series and stays quiet on healthy ones.
  */
 import { Topology } from "../../topology";
-import { BLOCKLIST_JOB } from "./targets";
+import { BLOCKLIST_JOB, watchedNameserver } from "./targets";
 
 export interface AlertRule {
   alert: string;
@@ -300,6 +300,46 @@ export function alertRules(topology: Topology): RuleFile {
       },
     );
   }
+  if (watchedNameserver(topology)) rules.push(...knotRules(soon, thresholds.zoneExpiryHours));
   const records: RecordingRule[] = [{ record: LISTED_METRIC, expr: `probe_dns_answer_rrs{job="${BLOCKLIST_JOB}"} > bool 0 and probe_success{job="${BLOCKLIST_JOB}"} == 1` }];
   return { groups: [{ name: "mailfleet", rules }, { name: "mailfleet-records", rules: records }] };
+}
+
+/** The nameserver's (dns: zone) alerts, from knot-exporter's metrics; the node exporter's alerts cover the host. */
+function knotRules(soon: string, zoneExpiryHours: number): AlertRule[] {
+  return [
+    {
+      // knot-exporter fails the whole scrape when knotd's control socket does not answer.
+      alert: "KnotDown",
+      expr: 'up{job="knot"} == 0',
+      for: soon,
+      labels: { severity: "page" },
+      annotations: {
+        summary: "Knot on {{ $labels.host }} does not answer its exporter",
+        description:
+          "knot-exporter on {{ $labels.host }} ({{ $labels.instance }}) gives no metrics: knotd is down or its control socket does not answer, or the exporter stopped. The fleet's zones are served by the secondaries only until they expire. Check `knotc status` and `systemctl status knot knot-exporter` on {{ $labels.host }}, and `journalctl -u knot` for the reason.",
+      },
+    },
+    {
+      // A zone knotd knows (knot_zone_count) without a serial is one it failed to load.
+      alert: "ZoneNotServed",
+      expr: "sum by (host, role, instance) (knot_zone_count) > count by (host, role, instance) (knot_zone_serial)",
+      for: soon,
+      labels: { severity: "page" },
+      annotations: {
+        summary: "Knot on {{ $labels.host }} does not serve every zone it is configured with",
+        description:
+          "Knot on {{ $labels.host }} knows more zones than it serves: a zone did not load (a bad zone file, its signing keys, its journal), so that zone answers SERVFAIL. `knotc zone-status` on {{ $labels.host }} shows the zone without a serial; its log (`journalctl -u knot`) says why. Fix it and run `knotc zone-reload <zone>`, or push again.",
+      },
+    },
+    {
+      alert: "ZoneExpiresSoon",
+      expr: `knot_zone_stats_expiration < ${zoneExpiryHours} * 3600`,
+      labels: { severity: "page" },
+      annotations: {
+        summary: "Zone {{ $labels.zone }} on {{ $labels.host }} expires in {{ $value | humanizeDuration }}",
+        description: `{{ $labels.host }} ({{ $labels.instance }}) is a secondary of {{ $labels.zone }} that has not refreshed it from the primary (monitoring.thresholds.zoneExpiryHours: ${zoneExpiryHours}). When it expires the secondary answers SERVFAIL for the zone. Check that it reaches the primary (TCP 53, the primary's acl for its transfers), read \`knotc zone-status {{ $labels.zone }}\` there, and run \`knotc zone-refresh {{ $labels.zone }}\` once mended.`,
+      },
+    },
+  ];
 }

@@ -1,18 +1,20 @@
 /**
- * What Prometheus watches, from the topology alone: every host's exporter and every probe of a
- * service, each labelled with its `host` and `role`. The monitoring host's own prometheus.yml and
- * the stack outputs for an operator's own Prometheus (file_sd lists) are both made from these.
+ * What Prometheus watches, from the topology alone: every host's exporter (the zone backend's
+ * primary nameserver's too) and every probe of a service, each labelled with its `host` and `role`.
+ * The monitoring host's own prometheus.yml and the stack outputs for an operator's own Prometheus
+ * (file_sd lists) are both made from these.
  */
 import { blocklistZones } from "../../config/dnsList";
 import { Role } from "../../config/spec";
 import { dnsblQuery } from "../../records";
-import { DNS_PORT, DOVECOT_METRICS_PORT, domainWebNames, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
+import { zoneBackend } from "../../records/zoneFile";
+import { DNS_PORT, DOVECOT_METRICS_PORT, domainWebNames, HostRole, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 
 /** One file_sd entry: targets and the labels they share. */
 export interface TargetGroup {
   targets: string[];
-  labels: { host: string; role: Role };
+  labels: { host: string; role: HostRole };
 }
 
 /** The blackbox modules the probes use (blackbox.ts defines each). */
@@ -25,9 +27,28 @@ export interface ProbeJob {
   groups: TargetGroup[];
 }
 
-/** node_exporter on every host, at the address it binds (the private one). */
+/**
+ * The zone backend's primary nameserver (dns: zone) as Prometheus knows it: labelled by its short
+ * name and role dns, its exporters on its first address, the only one the stack gives it.
+ */
+export function watchedNameserver(topology: Topology): { host: string; address: string } | undefined {
+  if (topology.spec.dns !== "zone") return undefined;
+  const primary = zoneBackend(topology.spec).nameservers[0];
+  return { host: primary.name.split(".")[0], address: primary.ipv4 };
+}
+
+/** The primary nameserver's exporter at `port`, if the stack has one. */
+export function nameserverTargets(topology: Topology, port: number): TargetGroup[] {
+  const ns = watchedNameserver(topology);
+  return ns ? [{ targets: [`${ns.address}:${port}`], labels: { host: ns.host, role: "dns" } }] : [];
+}
+
+/** node_exporter on every host, at the address it binds (the private one), and on the primary nameserver. */
 export function exporterTargets(topology: Topology, hosts: PlacedHosts): TargetGroup[] {
-  return topology.hosts.map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${NODE_EXPORTER_PORT}`], labels: { host: h.name, role: h.role } }));
+  return [
+    ...topology.hosts.map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${NODE_EXPORTER_PORT}`], labels: { host: h.name, role: h.role } })),
+    ...nameserverTargets(topology, NODE_EXPORTER_PORT),
+  ];
 }
 
 /** Each store's Dovecot OpenMetrics endpoint (auth and delivery counters). */
