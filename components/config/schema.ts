@@ -261,6 +261,8 @@ export const KEYS = {
           queueStuckSeconds: z.literal(QUEUE_AGE_BUCKETS, `one of ${QUEUE_AGE_BUCKETS.join(", ")}: the postfix exporter's message age buckets`).default(10_000),
           deferralPercent: z.number().int().min(1).max(100).default(20),
           noDeliveriesHours: z.number().int().min(1).max(24 * 30).default(24),
+          // rspamd rejects clear spam only (score 15 on an edge): half of all it scans is a spam wave or a rule gone wrong.
+          rspamdRejectPercent: z.number().int().min(1).max(100).default(50),
         })
         .prefault({}),
     })

@@ -218,6 +218,8 @@ export interface MonitoringThresholds {
   deferralPercent: number;
   /** The fleet alerts when no host has delivered a message for this many hours. */
   noDeliveriesHours: number;
+  /** An edge or outbound host alerts when rspamd rejects more than this share of what it scanned (over 30 minutes). */
+  rspamdRejectPercent: number;
 }
 
 /** prometheus-postfix-exporter's buckets of queued messages' age, in seconds (its showq collector). */

@@ -12,14 +12,14 @@ import { renderResolver } from "./resolver";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
-import { renderEdgeWeb } from "./web";
+import { renderEdgeWeb, renderOutboundWeb } from "./web";
 
 /** The hosts that send to the Internet (edges forward) validate DNSSEC for DANE with their own resolver. */
 const sendersResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
   edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, sendersResolver],
-  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, sendersResolver],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, renderOutboundWeb, sendersResolver],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost],
 };

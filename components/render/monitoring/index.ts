@@ -15,7 +15,7 @@ import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
 import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { dovecotTargets, exporterTargets, mtaTargets, ProbeModule, probeJobs, TargetGroup } from "./targets";
+import { ExporterJobs, exporterJobs, ProbeModule, probeJobs, TargetGroup } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -86,10 +86,7 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
     rule_files: [MONITORING_PATHS.rules],
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] }] },
     scrape_configs: [
-      { job_name: "node", static_configs: exporterTargets(topology, hosts) },
-      { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
-      { job_name: "postfix", static_configs: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT) },
-      { job_name: "mtail", static_configs: mtaTargets(topology, hosts, MTAIL_PORT) },
+      ...Object.entries(exporterJobs(topology, hosts)).map(([job, groups]) => ({ job_name: job, static_configs: groups })),
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -159,8 +156,8 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
-  /** file_sd lists: the node exporters, the stores' Dovecot metrics, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: { node: TargetGroup[]; dovecot: TargetGroup[]; postfix: TargetGroup[]; mtail: TargetGroup[]; probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
+  /** file_sd lists: each exporter job's targets (targets.ts), and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  fileSd: ExporterJobs & { probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[] };
   /** The alert rule file, as a monitoring host loads it. */
   rules: string;
   /** The blackbox exporter's modules the probes use. */
@@ -171,12 +168,7 @@ export interface MonitoringOutputs {
 
 export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): MonitoringOutputs {
   return {
-    fileSd: {
-      node: exporterTargets(topology, hosts),
-      dovecot: dovecotTargets(topology, hosts),
-      postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
-      mtail: mtaTargets(topology, hosts, MTAIL_PORT),
-      probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
+    fileSd: { ...exporterJobs(topology, hosts), probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })) },
     rules: stringify(alertRules(topology)),
     // Your prober greets the MX hosts with a name of the fleet's: give it one that resolves if your edges check it.
     blackboxModules: stringify({ modules: blackboxModules(`monitoring.${topology.spec.serverDomain}`) }),
