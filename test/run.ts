@@ -57,7 +57,7 @@ export const LAB_SECONDS: Record<string, number> = {
   "test/lab/forwarding.test.ts": 70,
   "test/lab/learning.test.ts": 48,
   "test/lab/mail.test.ts": 101,
-  "test/lab/monitoring.test.ts": 230,
+  "test/lab/monitoring.test.ts": 300,
   "test/lab/smarthost.test.ts": 128,
   "test/lab/state.test.ts": 118,
 };

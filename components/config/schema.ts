@@ -276,6 +276,8 @@ export const KEYS = {
             .min(1)
             .max(ZONE_EXPIRE_SECONDS / 3600 - 1, `the fleet's zones expire ${ZONE_EXPIRE_SECONDS / 3600} hours (SOA expire) after a secondary's last refresh: give fewer hours`)
             .default(ZONE_EXPIRE_SECONDS / 3600 / 2),
+          // rspamd rejects clear spam only (score 15 on an edge): half of all it scans is a spam wave or a rule gone wrong.
+          rspamdRejectPercent: z.number().int().min(1).max(100).default(50),
         })
         .prefault({}),
     })

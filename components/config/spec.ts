@@ -228,6 +228,8 @@ export interface MonitoringThresholds {
   noDeliveriesHours: number;
   /** A secondary nameserver alerts when its copy of a zone expires within this many hours (it has not reached the primary). */
   zoneExpiryHours: number;
+  /** An edge or outbound host alerts when rspamd rejects more than this share of what it scanned (over 30 minutes). */
+  rspamdRejectPercent: number;
 }
 
 /** The fleet's zones' SOA expire: how long a secondary serves them without reaching the primary. */

@@ -49,7 +49,8 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // postsrsd: the SRS addresses of forwarded mail (render/postsrsd.ts).
   edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
+  // nginx-light: rspamd's metrics path for the scrapers (render/web/metrics.ts), on the edges too.
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
   // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
@@ -67,7 +68,7 @@ export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
   // postfix: Postfix's SRS lookups need it answering. The MTA exporters after Postfix: its log
   // file exists before they open it.
   edge: ["unbound", "valkey", "postsrsd", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
-  outbound: ["unbound", "valkey", "postfix", ...MTA_EXPORTERS, "rspamd", NODE_EXPORTER],
+  outbound: ["unbound", "valkey", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
   // unbound first: the blackbox exporter's probes resolve the fleet's names and ask the blocklists through it.
   monitoring: ["unbound", EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
@@ -153,6 +154,8 @@ export const ROLE_ALLOWLIST: Record<DeployRole, readonly AllowedFile[]> = {
     allow(`${RSPAMD_LOCAL}/sender_login.map`),
     allow("/etc/rspamd/lua.local.d/sender_login.lua"),
     below(RSPAMD_DKIM_DIR, 0o640, RSPAMD_GROUP),
+    // rspamd's metrics path only (render/web/metrics.ts).
+    allow(NGINX_CONF),
   ],
   store: [
     ...ALLOW_ALL,

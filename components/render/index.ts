@@ -12,7 +12,7 @@ import { renderResolver } from "./resolver";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
-import { renderEdgeWeb } from "./web";
+import { renderEdgeWeb, renderOutboundWeb } from "./web";
 
 /**
  * A resolver of the host's own: the hosts that send to the Internet (edges forward) validate DNSSEC
@@ -22,7 +22,7 @@ const ownResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
   edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, ownResolver],
-  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, ownResolver],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, renderOutboundWeb, ownResolver],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost, ownResolver],
 };

@@ -85,6 +85,11 @@ export const KNOT_EXPORTER_PORT = 9433;
 export const POSTFIX_EXPORTER_PORT = 9154;
 /** mtail's metrics (deliveries by transport and status, from Postfix's own log) beside it. */
 export const MTAIL_PORT = 3903;
+/**
+ * rspamd's metrics on the edges and outbound hosts: nginx answers GET /metrics from the loopback
+ * controller and nothing else (render/web/metrics.ts). Next to rspamd's own ports (11335 is its fuzzy storage's).
+ */
+export const RSPAMD_METRICS_PORT = 11336;
 
 /** Names users and other MTAs see, besides host names; each resolves to every host of a role. */
 export interface ServiceName {
@@ -132,10 +137,11 @@ const STATE_PORTS: Port[] = (["edge", "outbound", "state"] as const).flatMap((fr
 const ssh: Port = { port: SSH_PORT, service: "ssh", from: "admin" };
 /** Every host's metrics, for the fleet's monitoring hosts and the operator's own Prometheus only. */
 const nodeExporter: Port = { port: NODE_EXPORTER_PORT, service: "node-exporter", from: "scrapers" };
-/** An MTA's queue and delivery metrics (edge and outbound), for the same scrapers. */
+/** An MTA's queue, delivery and scanning metrics (edge and outbound), for the same scrapers. */
 const mtaExporters: Port[] = [
   { port: POSTFIX_EXPORTER_PORT, service: "postfix-exporter", from: "scrapers" },
   { port: MTAIL_PORT, service: "mtail", from: "scrapers" },
+  { port: RSPAMD_METRICS_PORT, service: "rspamd-metrics", from: "scrapers" },
 ];
 
 function portsFor(role: Role, spec: FleetSpec): Port[] {

@@ -17,7 +17,7 @@ import { AddressBook, standInAddresses } from "../../components/topology/address
 import { ingressRules } from "../../components/compute/firewall";
 import { MAIL_FS_LABEL, mailVolumeLines, userData } from "../../components/compute/userData";
 import { mailVolumeDevice } from "../../components/compute/awsStorage";
-import { buildTopology, hostsOf } from "../../components/topology";
+import { buildTopology, hostsOf, RSPAMD_METRICS_PORT } from "../../components/topology";
 import { VMAIL } from "../../components/topology/vmail";
 import { labInput } from "../support/lab";
 import { exampleSpec } from "../support/harness";
@@ -137,6 +137,8 @@ describe("ingressRules", () => {
     const watched = { ...prod, hosts: [...prod.hosts, { role: "monitoring" as const, instanceType: "t3.small" }], monitoring: { ...prod.monitoring, cidrs: ["198.51.100.0/24"] } };
     assert.deepEqual(sources(watched, 9100).sort(), ["edge", "monitoring", "outbound", "store"].flatMap((role) => [`${role} 198.51.100.0/24`, `${role} monitoring-group`]));
     assert.deepEqual(sources(watched, 24).filter((s) => s.endsWith("monitoring-group")), ["store monitoring-group"], "the LMTP banner probe");
+    // rspamd's metrics path: on the MTAs, to the same scrapers.
+    assert.deepEqual(sources(watched, RSPAMD_METRICS_PORT).sort(), ["edge", "outbound"].flatMap((role) => [`${role} 198.51.100.0/24`, `${role} monitoring-group`]));
     assert.deepEqual(sources(watched, 9090), prod.adminSshCidrs.map((c) => `monitoring ${c}`));
     // Without monitoring hosts there is no monitoring group to name: only the operator's networks.
     assert.ok(sources({ ...prod, monitoring: { ...prod.monitoring, cidrs: [] } }, 9100).length === 0);

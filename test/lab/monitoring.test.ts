@@ -12,6 +12,7 @@
  * Prometheus or Alertmanager port answers; inside the fleet only mon reaches the exporters. The
  * nameserver dns1 is watched like a fleet host (node exporter, knot-exporter with Knot's mod-stats):
  * kdig queries from client show up in mon's Prometheus as Knot's query counter growing.
+ * mon's Prometheus counts rspamd's scans through the metrics path, which refuses every controller command.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -19,8 +20,8 @@ import { describe, test } from "node:test";
 import { DASHBOARD_PANELS } from "../../components/render/monitoring/dashboard";
 import { LISTED_METRIC } from "../../components/render/monitoring/rules";
 import { watchedNameserver } from "../../components/render/monitoring/targets";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, DNS_PORT, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, SUBMISSION_PORT } from "../../components/topology";
-import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, listAddress, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, RBL_ZONES, RELAY, sendByMx, smtpSend, unlistAddress, waitUntil, webhookReceiver } from "../../scripts/lab";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, DNS_PORT, KNOT_EXPORTER_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, PROMETHEUS_PORT, RSPAMD_CONTROLLER_PORT, RSPAMD_METRICS_PORT, SUBMISSION_PORT } from "../../components/topology";
+import { CA_FILE, CLIENT, EXT, EXT_DOMAIN, EXT_USER, execOk, extMessages, listAddress, MAILTOOL, labHost, LabFleet, labPassword, openPorts, queueSize, RBL_ZONES, RELAY, sendByMx, smtpSend, startService, unlistAddress, waitUntil, webhookReceiver } from "../../scripts/lab";
 import { useLab } from "../support/lab";
 
 let fleet: LabFleet;
@@ -120,6 +121,12 @@ async function faultAlerts(
   }
 }
 
+/** Each [method, url]'s HTTP status from a lab host, side by side; 000 where nothing answers within 3 s (a firewall's drop). */
+function httpStatuses(from: string, requests: [string, string][]): string[] {
+  const script = 'd=$(mktemp -d); i=0; while [ $# -gt 0 ]; do curl -s -o /dev/null -w "%{http_code}" --max-time 3 -X "$1" "$2" >"$d/$i" & i=$((i+1)); shift 2; done; wait; for j in $(seq 0 $((i-1))); do cat "$d/$j"; echo; done; rm -rf "$d"';
+  return execOk(from, ["bash", "-c", script, "statuses", ...requests.flat()]).trim().split("\n");
+}
+
 /** A rule set of the lab's own beside the fleet's table: dropped packets, removed by deleting the table. */
 const FAULT_TABLE = "inet labfault";
 function dropOn(host: string, rules: string[]): void {
@@ -147,7 +154,7 @@ describe("the fleet watches itself", () => {
 
   test("from the Internet no monitoring port answers; inside, only the monitoring host reaches the exporters", () => {
     const fleetHosts = fleet.hosts.filter((h) => h.kind === "fleet");
-    const ports = [NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, MTAIL_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
+    const ports = [NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, MTAIL_PORT, RSPAMD_METRICS_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT];
     // The nameserver has public addresses only, and its exporters listen on one: its firewall admits the scrapers (mon) alone.
     const nameserverPorts = (address: string) => [NODE_EXPORTER_PORT, KNOT_EXPORTER_PORT].map((p) => `${address}:${p}`);
     const nameserver = nameserverPorts(dns1().ipv4);
@@ -161,8 +168,8 @@ describe("the fleet watches itself", () => {
     const exporters = (but?: string) => [...fleetHosts.filter((h) => h.name !== but).map((h) => `${h.ipv4}:${NODE_EXPORTER_PORT}`), ...nameserver];
     for (const inside of ["mx1", "out1", "store1"]) assert.deepEqual(openPorts(inside, exporters(inside)), [], `${inside} reaches no other host's exporter, nor the nameserver's`);
     assert.deepEqual(openPorts("mon", exporters()), exporters().sort(), "the monitoring host reaches every exporter, the nameserver's too");
-    // The MTAs' postfix exporter and mtail: the monitoring host reaches them, another fleet host does not.
-    const mtaExporters = (but?: string) => fleetHosts.filter((h) => h.name !== but && (h.role === "edge" || h.role === "outbound")).flatMap((h) => [POSTFIX_EXPORTER_PORT, MTAIL_PORT].map((p) => `${h.ipv4}:${p}`));
+    // The MTAs' postfix exporter, mtail and rspamd's metrics path: the monitoring host reaches them, another fleet host does not.
+    const mtaExporters = (but?: string) => fleetHosts.filter((h) => h.name !== but && (h.role === "edge" || h.role === "outbound")).flatMap((h) => [POSTFIX_EXPORTER_PORT, MTAIL_PORT, RSPAMD_METRICS_PORT].map((p) => `${h.ipv4}:${p}`));
     assert.deepEqual(openPorts("mon", mtaExporters()), mtaExporters().sort(), "the monitoring host reaches every MTA's exporters");
     for (const inside of ["mx1", "store1"]) assert.deepEqual(openPorts(inside, mtaExporters(inside)), [], `${inside} reaches no MTA's exporters`);
   });
@@ -300,5 +307,44 @@ describe("the fleet watches itself", () => {
     const query = (expr: string) => prometheus<{ result: unknown[] }>(`query?query=${encodeURIComponent(expr.replaceAll("$host", ".*"))}`).result;
     const empty = () => DASHBOARD_PANELS.filter((p) => query(p.expr).length === 0).map((p) => p.title);
     assert.deepEqual(await waitUntil(empty, (e) => e.length === 0, LIMIT_MS, 2000), [], "panels without data");
+  });
+
+  test("mon's Prometheus counts rspamd's scan of a message ext sends to an edge", async () => {
+    const scanned = () => prometheus<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent('rspamd_scanned_total{host="mx1"}')}`).result.map((r) => Number(r.value[1]))[0];
+    const before = scanned();
+    assert.ok(before !== undefined, "mon scrapes mx1's rspamd");
+    const r = smtpSend({ on: EXT.name, server: labHost(fleet, "mx1").fqdn, from: `${EXT_USER}@${EXT_DOMAIN}`, to: ["alice@example.com"], subject: `scanned ${randomBytes(4).toString("hex")}` });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const after = await waitUntil(scanned, (n) => n > before, LIMIT_MS, 2000);
+    assert.ok(after > before, `rspamd_scanned_total{host="mx1"} stayed at ${before}`);
+  });
+
+  test("no rspamd controller command reaches an edge's or outbound host's controller from mon or ext: the metrics path answers GET /metrics only", () => {
+    const at = (host: string, port: number, path: string) => `http://${labHost(fleet, host).ipv4}:${port}${path}`;
+    const mtas = ["mx1", "out1"];
+    const writes = ["/learnspam", "/learnham", "/saveactions", "/statreset"];
+    const fromMon = httpStatuses("mon", [
+      ...mtas.map((host): [string, string] => ["GET", at(host, RSPAMD_METRICS_PORT, "/metrics")]),
+      ...mtas.flatMap((host) => writes.map((path): [string, string] => ["POST", at(host, RSPAMD_METRICS_PORT, path)])),
+      // The controller's own port: on an edge for the stores only, on an outbound host on loopback only.
+      ...mtas.map((host): [string, string] => ["POST", at(host, RSPAMD_CONTROLLER_PORT, "/learnspam")]),
+    ]);
+    assert.deepEqual(fromMon, [...mtas.map(() => "200"), ...mtas.flatMap(() => writes.map(() => "404")), ...mtas.map(() => "000")], "from mon");
+    const fromExt = httpStatuses(EXT.name, mtas.flatMap((host) => [RSPAMD_METRICS_PORT, RSPAMD_CONTROLLER_PORT].map((port): [string, string] => ["POST", at(host, port, "/learnspam")])));
+    assert.deepEqual(fromExt, ["000", "000", "000", "000"], "from ext nothing answers");
+  });
+
+  test("rspamd stopped on an edge: RspamdNotScanning names it within 90 s, and is resolved within 90 s of its start", async () => {
+    // By its pid file: the lab's hosts share this machine's process table.
+    const pid = "/run/rspamd/rspamd.pid";
+    await faultAlerts(
+      "RspamdNotScanning",
+      "mx2",
+      () => execOk("mx2", ["sh", "-c", 'p=$(cat "$0") && kill -TERM "$p" && while kill -0 "$p" 2>/dev/null; do sleep 0.2; done', pid], { timeoutMs: 30_000 }),
+      () => {
+        startService("mx2", ["rspamd", "-u", "_rspamd", "-g", "_rspamd", "-c", "/etc/rspamd/rspamd.conf"]);
+        execOk("mx2", ["sh", "-c", 'for i in $(seq 100); do [ -s "$0" ] && kill -0 "$(cat "$0")" 2>/dev/null && exit 0; sleep 0.2; done; exit 1', pid]);
+      },
+    );
   });
 });

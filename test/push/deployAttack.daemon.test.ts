@@ -336,10 +336,11 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   after(() => hosts.forEach((h) => h.dispose()));
   const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
-  // rspamd, Postfix and Valkey (out1 is a state host) keep their own state there; the DKIM directory is asserted on
+  // rspamd, Postfix, Valkey (out1 is a state host) and nginx (its temporary directories, made at its first start;
+  // it serves rspamd's metrics) keep their own state there; the DKIM directory is asserted on
   // its own; the daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts),
   // and so is unbound's trust anchor, seeded once (render/resolver.ts) and kept current by unbound.
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", ...DEPLOY_RUNTIME, TLS_LIVE_DIR, ROOT_KEY];
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", "/var/lib/nginx", ...DEPLOY_RUNTIME, TLS_LIVE_DIR, ROOT_KEY];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();

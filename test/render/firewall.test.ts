@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Role } from "../../components/config/spec";
-import { hostsOf, MTAIL_PORT, POSTFIX_EXPORTER_PORT, Topology } from "../../components/topology";
+import { hostsOf, MTAIL_PORT, POSTFIX_EXPORTER_PORT, RSPAMD_METRICS_PORT, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
 import { build, input, natted, overlappingAdmins, rulesOf } from "./firewall.fixtures";
 
@@ -67,11 +67,11 @@ test("edges and outbound hosts open only their public mail ports to anyone", () 
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.mx1)).anyone, [25, 80, 443]);
   assert.deepEqual(openings(rulesOf(fleet.hostFiles.out1)).anyone, [465, 587]);
   // mx2 runs no state service; mx1 and out1 are state hosts (the first of their roles): only SSH, the exporters (mtail,
-  // node, postfix), the state ports and (on the edges) rspamd's controller for the stores are restricted.
+  // node, postfix, rspamd's metrics path), the state ports and (on the edges) rspamd's controller for the stores are restricted.
   const restricted = (host: string) => [...openings(rulesOf(fleet.hostFiles[host])).fromSets.keys()].sort((a, b) => a - b);
-  assert.deepEqual(restricted("mx2"), [22, 3903, 9100, 9154, 11334], "mx2: only SSH, the exporters and the controller are restricted, nothing else is open");
-  assert.deepEqual(restricted("mx1"), [22, 3903, 6379, 9100, 9154, 11334, 26379], "mx1: only SSH, the state service, the exporters and the controller are restricted, nothing else is open");
-  assert.deepEqual(restricted("out1"), [22, 3903, 6379, 9100, 9154, 26379], "out1: only SSH, the state service and the exporters are restricted, nothing else is open");
+  assert.deepEqual(restricted("mx2"), [22, 3903, 9100, 9154, 11334, 11336], "mx2: only SSH, the exporters and the controller are restricted, nothing else is open");
+  assert.deepEqual(restricted("mx1"), [22, 3903, 6379, 9100, 9154, 11334, 11336, 26379], "mx1: only SSH, the state service, the exporters and the controller are restricted, nothing else is open");
+  assert.deepEqual(restricted("out1"), [22, 3903, 6379, 9100, 9154, 11336, 26379], "out1: only SSH, the state service and the exporters are restricted, nothing else is open");
 });
 
 test("rspamd's controller opens on the edges only, to the stores only (their Junk reports)", () => {
@@ -102,8 +102,8 @@ test("every host's exporter admits only the monitoring hosts and monitoring.cidr
   for (const host of fleet.topology.hosts) {
     const rules = rulesOf(fleet.hostFiles[host.name]);
     assert.deepEqual(openings(rules).fromSets.get(9100), ["scrapers_v4", "scrapers_v6"], host.name);
-    // The postfix exporter and mtail on the MTAs, to the same scrapers; nowhere else.
-    for (const port of [POSTFIX_EXPORTER_PORT, MTAIL_PORT]) assert.deepEqual(openings(rules).fromSets.get(port), host.sends ? ["scrapers_v4", "scrapers_v6"] : undefined, `${host.name}:${port}`);
+    // The postfix exporter, mtail and rspamd's metrics path on the MTAs, to the same scrapers; nowhere else.
+    for (const port of [POSTFIX_EXPORTER_PORT, MTAIL_PORT, RSPAMD_METRICS_PORT]) assert.deepEqual(openings(rules).fromSets.get(port), host.sends ? ["scrapers_v4", "scrapers_v6"] : undefined, `${host.name}:${port}`);
     assert.deepEqual(setMembers(rules, "scrapers_v4"), [...addressesOfRole(fleet.topology, input.addresses, "monitoring", 4), "198.51.100.0/24"].sort());
     assert.deepEqual(setMembers(rules, "scrapers_v6"), [...addressesOfRole(fleet.topology, input.addresses, "monitoring", 6), "2001:db8:99::/48"].sort());
   }

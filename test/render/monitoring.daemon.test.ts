@@ -191,6 +191,8 @@ const mta = (host: string, role: string) => ({ job: "postfix", host, role, insta
 const delivered = (host: string, role: string, transport: string) => ({ job: "mtail", host, role, instance: `${host}:3903`, prog: "postfix.mtail", transport });
 /** A nameserver's knot-exporter series. */
 const knot = (host: string) => ({ job: "knot", host, role: "dns", instance: `${host}:9433` });
+/** rspamd's series, through the metrics path (job rspamd). */
+const scanner = (host: string, role: string) => ({ job: "rspamd", host, role, instance: `${host}:11336` });
 /** Minutes past the first hour without a delivery after which NoDeliveries fires, and some. */
 const NO_DELIVERIES = thresholds.noDeliveriesHours * 60 + 70;
 const down = (minutes: number) => `1 ${"0 ".repeat(minutes).trim()}`;
@@ -285,6 +287,33 @@ const CASES: AlertCase[] = [
     ],
     at: NO_DELIVERIES + 60,
     fires: [{ labels: { host: "out1", role: "outbound" } }],
+  },
+  {
+    alert: "RspamdNotScanning",
+    // mx1 takes a message a minute and rspamd's count stands still; out1's rspamd metrics are gone.
+    // mx2 takes and scans a message a minute, its metrics answer.
+    input: [
+      { series: series("postfix_smtpd_messages_processed_total", { ...mta("mx1", "edge"), sasl_method: "" }), values: `0+1x${PERIOD}` },
+      { series: series("rspamd_scanned_total", scanner("mx1", "edge")), values: `5x${PERIOD}` },
+      { series: series("up", scanner("out1", "outbound")), values: down(PERIOD) },
+      { series: series("postfix_smtpd_messages_processed_total", { ...mta("mx2", "edge"), sasl_method: "" }), values: `0+1x${PERIOD}` },
+      { series: series("rspamd_scanned_total", scanner("mx2", "edge")), values: `0+1x${PERIOD}` },
+      { series: series("up", scanner("mx2", "edge")), values: `1x${PERIOD}` },
+    ],
+    at: PERIOD,
+    fires: [{ labels: { host: "mx1", role: "edge" } }, { labels: { host: "out1", role: "outbound" } }],
+  },
+  {
+    alert: "RspamdRejectRateHigh",
+    // mx1 rejects three of every four messages it scans; mx2 one of ten.
+    input: [
+      { series: series("rspamd_scanned_total", scanner("mx1", "edge")), values: "0+4x40" },
+      { series: series("rspamd_actions_total", { ...scanner("mx1", "edge"), type: "reject" }), values: "0+3x40" },
+      { series: series("rspamd_scanned_total", scanner("mx2", "edge")), values: "0+10x40" },
+      { series: series("rspamd_actions_total", { ...scanner("mx2", "edge"), type: "reject" }), values: "0+1x40" },
+    ],
+    at: 35,
+    fires: [{ labels: { host: "mx1", role: "edge" }, value: "75" }],
   },
   {
     alert: "CertificateExpiresSoon",

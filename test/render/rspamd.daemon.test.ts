@@ -8,10 +8,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RenderedFile, file } from "../../components/render/file";
 import { EDGE_SCORES, renderEdgeRspamd, renderOutboundRspamd } from "../../components/render/rspamd";
-import { hostNamed } from "../../components/topology";
+import { renderTlsFiles } from "../../components/render/tls";
+import { renderEdgeWeb, renderOutboundWeb } from "../../components/render/web";
+import { hostNamed, RSPAMD_METRICS_PORT } from "../../components/topology";
+import { internalIpv4 } from "../../components/topology/addresses";
 import { verifyDkim } from "../support/dkimVerify";
 import { labInput } from "../support/lab";
 import { withDebian13Host } from "../support/debian13";
+import { bootstrapLiveFiles } from "../support/tlsLive";
 
 const input = labInput();
 const warnOnlyInput = labInput((s) => ({ ...s, spam: { ...s.spam, warnOnly: true } }));
@@ -24,8 +28,9 @@ const HOST_FILES: RenderedFile[] = [file("/etc/resolv.conf", "nameserver 127.0.0
 /**
  * Runs named shell commands against a started rspamd (files written in place) and returns each
  * one's output by name. rspamd runs under `timeout`, so it dies even if the host run is cut off.
+ * With `nginxAt`, the host's private address is put on its loopback and nginx runs beside rspamd.
  */
-function inRspamd(files: RenderedFile[], commands: Record<string, string>): Record<string, string> {
+function inRspamd(files: RenderedFile[], commands: Record<string, string>, nginxAt?: string): Record<string, string> {
   const script = Object.entries(commands)
     .map(([name, command]) => `echo "=== ${name}" && ${command}`)
     .join(" && ");
@@ -35,8 +40,10 @@ function inRspamd(files: RenderedFile[], commands: Record<string, string>): Reco
       "-c",
       `mkdir -p /run/rspamd /var/log/rspamd && chown _rspamd:_rspamd /run/rspamd /var/log/rspamd /var/lib/rspamd
 timeout -s KILL 110 rspamd -u _rspamd -g _rspamd -f >/tmp/rspamd.out 2>&1 & pid=$!
+${nginxAt ? `{ ip addr add ${nginxAt}/32 dev lo && nginx; } || { kill $pid; exit 1; }` : ""}
 for i in $(seq 450); do rspamc -t 1 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && break; sleep 0.2; done
 ( ${script} ); rc=$?
+${nginxAt ? "nginx -s quit" : ""}
 kill $pid; wait $pid
 [ $rc = 0 ] || tail -20 /var/log/rspamd/rspamd.log >&2
 exit $rc`,
@@ -217,4 +224,50 @@ test("the edge's RBL module asks exactly spam.dnsbls and spam.dnswls (none of rs
     // Postscreen's weights times add_header / threshold (6 / 3).
     { MAILFLEET_DNSBL_BLEXAMPLENET: 6, MAILFLEET_DNSBL_ZENSPAMHAUSORG: 4, MAILFLEET_DNSWL_WLEXAMPLENET: -6 },
   );
+});
+
+test("the scrapers get rspamd's metrics through nginx on the private address (edge, outbound), and nothing else of the controller", () => {
+  const mx1 = hostNamed(input.topology, "mx1");
+  const out1 = hostNamed(input.topology, "out1");
+  const roles = {
+    // The edge's nginx.conf also serves HTTPS: it needs the host's certificates.
+    edge: { host: mx1, files: [...edge(), ...renderEdgeWeb(input, mx1), ...renderTlsFiles(input, mx1), ...bootstrapLiveFiles(input, mx1)] },
+    outbound: { host: out1, files: [...outbound(), ...renderOutboundWeb(input, out1)] },
+  };
+  const message = ["From: a@example.net", "To: alice@example.com", "Subject: counted", "Message-ID: <counted@example.net>", "", "Hello", ""].join("\r\n");
+  // Writes and reads the controller answers on loopback; the learn password does not help either.
+  const refused: [string, string, string][] = [
+    ["POST", "/learnspam", `-H 'Password: ${input.keys.state.learn}' --data-binary @/tmp/msg.eml`],
+    ["POST", "/saveactions", `-H 'Password: ${input.keys.state.learn}' --data '[1,2,3]'`],
+    ["GET", "/statreset", ""],
+    ["GET", "/history", ""],
+    ["GET", "/stat", ""],
+    // nginx resolves the dot segments before it picks a location.
+    ["GET", "/metrics/../statreset", ""],
+    ["POST", "/metrics", "--data x"],
+  ];
+  for (const [role, { host, files }] of Object.entries(roles)) {
+    const address = internalIpv4(input.addresses[host.name]);
+    const url = (path: string) => `http://${address}:${RSPAMD_METRICS_PORT}${path}`;
+    const status = (method: string, path: string, args: string) => `curl -sS -o /dev/null -w '%{http_code}\\n' --path-as-is -X ${method} ${args} ${url(path)}`;
+    const out = inRspamd(
+      [...files, file("/tmp/msg.eml", message)],
+      {
+        before: `curl -sS --fail ${url("/metrics")}`,
+        scan: "rspamc -h 127.0.0.1:11333 /tmp/msg.eml >/dev/null",
+        after: `curl -sS --fail ${url("/metrics")}`,
+        refused: refused.map(([method, path, args]) => status(method, path, args)).join(" && "),
+        // A scraper's X-Forwarded-For never reaches rspamd, which would judge that address instead of loopback's.
+        forwarded: status("GET", "/metrics", "-H 'X-Forwarded-For: 203.0.113.9'"),
+        listening: `ss -Hltn | awk '{print $4}' | grep ':${RSPAMD_METRICS_PORT}$'`,
+      },
+      address,
+    );
+    const scanned = (metrics: string) => Number(/^rspamd_scanned_total (\d+)$/m.exec(metrics)?.[1]);
+    assert.equal(scanned(out.after), scanned(out.before) + 1, `${role}: the scan is counted\n${out.after}`);
+    assert.match(out.after, /^rspamd_actions_total\{type="reject"\} \d+$/m, role);
+    assert.deepEqual(out.refused.trim().split("\n"), ["404", "404", "404", "404", "404", "404", "403"], role);
+    assert.equal(out.forwarded.trim(), "200", role);
+    assert.equal(out.listening.trim(), `${address}:${RSPAMD_METRICS_PORT}`, `${role}: on the private address only`);
+  }
 });

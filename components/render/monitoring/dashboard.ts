@@ -42,6 +42,13 @@ export const DASHBOARD_PANELS: readonly DashboardPanel[] = [
     description: "Mail refused at the door (unknown recipients, policy, blocklists), by SMTP code.",
   },
   {
+    title: "rspamd actions (5 min)",
+    expr: 'sum by (host, type) (increase(rspamd_actions_total{host=~"$host"}[5m]))',
+    legend: "{{host}} {{type}}",
+    unit: "short",
+    description: "What rspamd did with the mail it scanned on each edge and outbound host: no action, greylist, add header, soft reject, reject (RspamdRejectRateHigh, RspamdNotScanning).",
+  },
+  {
     title: "Failed logins (5 min)",
     expr: 'sum by (host) (increase(dovecot_auth_failures_total{host=~"$host"}[5m])) or sum by (host) (increase(postfix_smtpd_sasl_authentication_failures_total{host=~"$host"}[5m]))',
     legend: "{{host}}",

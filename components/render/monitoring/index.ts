@@ -19,7 +19,7 @@ import { POSTFIX_LOG } from "../postfix/common";
 import { blackboxModules } from "./blackbox";
 import { grafanaDashboard } from "./dashboard";
 import { alertRules, probeIntervalSeconds, seconds } from "./rules";
-import { BLOCKLIST_JOB, blocklistProbes, blocklistTargets, BlocklistTargetGroup, dovecotTargets, exporterTargets, mtaTargets, nameserverTargets, ProbeModule, probeJobs, TargetGroup, watchedNameserver } from "./targets";
+import { BLOCKLIST_JOB, blocklistProbes, blocklistTargets, BlocklistTargetGroup, ExporterJobs, exporterJobs, ProbeModule, probeJobs, TargetGroup, watchedNameserver } from "./targets";
 
 /** The Debian units, each with its own /etc/default file; the deploy script's daemon names. */
 export const EXPORTER_UNITS = {
@@ -126,10 +126,6 @@ export function renderMtaExporters(input: RenderInput, host: Host): RenderedFile
 }
 
 /** The primary nameserver's knot-exporter, if the stack has one. */
-function knotJob(topology: Topology): object[] {
-  const targets = nameserverTargets(topology, KNOT_EXPORTER_PORT);
-  return targets.length === 0 ? [] : [{ job_name: "knot", static_configs: targets }];
-}
 
 /** prometheus.yml: the fleet's exporters, the probes through the local blackbox exporter, the rules, the local Alertmanager. */
 export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: string): string {
@@ -157,11 +153,10 @@ export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: st
     rule_files: [MONITORING_PATHS.rules],
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] }] },
     scrape_configs: [
-      { job_name: "node", static_configs: exporterTargets(topology, hosts) },
-      { job_name: "dovecot", static_configs: dovecotTargets(topology, hosts) },
-      { job_name: "postfix", static_configs: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT) },
-      { job_name: "mtail", static_configs: mtaTargets(topology, hosts, MTAIL_PORT) },
-      ...knotJob(topology),
+      // A job without targets (knot on a stack without a zone backend) is left out.
+      ...Object.entries(exporterJobs(topology, hosts))
+        .filter(([, groups]) => groups.length > 0)
+        .map(([job, groups]) => ({ job_name: job, static_configs: groups })),
       { job_name: "prometheus", static_configs: [{ targets: [`${own}:${PROMETHEUS_PORT}`] }] },
       { job_name: "alertmanager", static_configs: [{ targets: [`${own}:${ALERTMANAGER_PORT}`] }] },
       ...probeJobs(topology, hosts)
@@ -248,13 +243,8 @@ export function renderMonitoringHost(input: RenderInput, host: Host): RenderedFi
 
 /** What an operator's own Prometheus needs to watch the fleet (stack output `monitoring`). */
 export interface MonitoringOutputs {
-  /** file_sd lists: the node exporters, the stores' Dovecot metrics, the MTAs' exporters, the primary nameserver's knot-exporter, and each probe job's targets (scrape them through your blackbox exporter with `module`). */
-  fileSd: {
-    node: TargetGroup[];
-    dovecot: TargetGroup[];
-    postfix: TargetGroup[];
-    mtail: TargetGroup[];
-    knot: TargetGroup[];
+  /** file_sd lists: each exporter job's targets (targets.ts), and each probe job's targets (scrape them through your blackbox exporter with `module`). */
+  fileSd: ExporterJobs & {
     probes: { job: string; module: ProbeModule; targets: TargetGroup[] }[];
     /**
      * Every sending address in every list of spam.dnsbls: each target is the resolver on your blackbox
@@ -275,11 +265,7 @@ export function monitoringOutputs(topology: Topology, hosts: PlacedHosts): Monit
   const blocklists = blocklistProbes(topology, hosts);
   return {
     fileSd: {
-      node: exporterTargets(topology, hosts),
-      dovecot: dovecotTargets(topology, hosts),
-      postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
-      mtail: mtaTargets(topology, hosts, MTAIL_PORT),
-      knot: nameserverTargets(topology, KNOT_EXPORTER_PORT),
+      ...exporterJobs(topology, hosts),
       probes: probeJobs(topology, hosts).map((p) => ({ job: p.job, module: p.module, targets: p.groups })),
       blocklists: { job: BLOCKLIST_JOB, targets: blocklistTargets(blocklists) },
     },

@@ -3,7 +3,7 @@
  * the host, its description says what to do. test/render/monitoringRules.daemon.test.ts proves each
  * with `promtool test rules`: it fires on its series and stays quiet on healthy ones.
  */
-import { Topology } from "../../topology";
+import { RSPAMD_METRICS_PORT, Topology } from "../../topology";
 import { BLOCKLIST_JOB, watchedNameserver } from "./targets";
 
 export interface AlertRule {
@@ -49,6 +49,9 @@ export const PROBE_MIN_INTERVAL = 15;
 export function probeIntervalSeconds(topology: Topology): number {
   return Math.max(PROBE_MIN_INTERVAL, topology.spec.monitoring.scrapeIntervalSeconds);
 }
+
+/** RspamdNotScanning compares the mail Postfix took with rspamd's scans over this window. */
+const RSPAMD_SCAN_WINDOW = "10m";
 
 /** The postfix exporter's age bucket a threshold names: its `le` as the exporter prints it, or as Prometheus 3 normalizes it (100.0). */
 function exporterBucket(seconds: number): string {
@@ -144,6 +147,26 @@ export function alertRules(topology: Topology): RuleFile {
       annotations: {
         summary: `{{ $labels.host }} has delivered no message for ${thresholds.noDeliveriesHours} hours`,
         description: `Nothing left {{ $labels.host }} (monitoring.thresholds.noDeliveriesHours): mail does not reach it (DNS, the MX records, a firewall, its users), or every delivery fails (see DeferralRateHigh). Send a test message through it and follow it in /var/log/postfix.log on {{ $labels.host }}.`,
+      },
+    },
+    {
+      // Mail Postfix took (smtpd made a queue file) while rspamd's scanned counter stood still, or rspamd's metrics are gone.
+      alert: "RspamdNotScanning",
+      expr: `(sum by (host, role) (increase(postfix_smtpd_messages_processed_total[${RSPAMD_SCAN_WINDOW}])) > 0 unless on (host) sum by (host) (increase(rspamd_scanned_total[${RSPAMD_SCAN_WINDOW}])) > 0) or sum by (host, role) (up{job="rspamd"}) == 0`,
+      for: soon,
+      labels: { severity: page },
+      annotations: {
+        summary: "rspamd on {{ $labels.host }} scans no mail",
+        description: `Postfix on {{ $labels.host }} took mail in the last ${RSPAMD_SCAN_WINDOW} that rspamd did not scan, or rspamd's metrics (nginx on port ${RSPAMD_METRICS_PORT}, from the controller on loopback) do not answer. With rspamd down an edge lets mail in unscanned (no spam verdict, no ARC seal) and an outbound host answers its users with a 4xx (nothing would be signed); with nginx down only rspamd's alerts are blind. Check \`systemctl status rspamd nginx\` and /var/log/rspamd/rspamd.log on {{ $labels.host }}.`,
+      },
+    },
+    {
+      alert: "RspamdRejectRateHigh",
+      expr: `sum by (host, role) (increase(rspamd_actions_total{type="reject"}[30m])) / sum by (host, role) (increase(rspamd_scanned_total[30m])) * 100 > ${thresholds.rspamdRejectPercent} and sum by (host, role) (increase(rspamd_scanned_total[30m])) >= 10`,
+      labels: { severity: warning },
+      annotations: {
+        summary: "rspamd on {{ $labels.host }} rejected {{ $value | printf \"%.0f\" }}% of the mail it scanned in the last 30 minutes",
+        description: `More than ${thresholds.rspamdRejectPercent}% (monitoring.thresholds.rspamdRejectPercent) of at least 10 scanned messages were rejected. \`grep '(reject)' /var/log/rspamd/rspamd.log\` on {{ $labels.host }} names the symbols. On an edge: a spam wave, or a blocklist or rule that turns good mail away (spam.warnOnly turns rejects into headers while you look). On an outbound host: users sending with a From they may not use (MAILFLEET_FROM_NOT_OWNED), a misconfigured client or a stolen login.`,
       },
     },
     {

@@ -8,7 +8,7 @@ import { blocklistZones } from "../../config/dnsList";
 import { Role } from "../../config/spec";
 import { dnsblQuery } from "../../records";
 import { zoneBackend } from "../../records/zoneFile";
-import { DNS_PORT, DOVECOT_METRICS_PORT, domainWebNames, HostRole, hostsOf, IMAPS_PORT, LMTP_PORT, NODE_EXPORTER_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
+import { DNS_PORT, DOVECOT_METRICS_PORT, domainWebNames, HostRole, hostsOf, IMAPS_PORT, KNOT_EXPORTER_PORT, LMTP_PORT, MTAIL_PORT, NODE_EXPORTER_PORT, POSTFIX_EXPORTER_PORT, RSPAMD_METRICS_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, Topology } from "../../topology";
 import { internalIpv4, PlacedHosts } from "../../topology/addresses";
 
 /** One file_sd entry: targets and the labels they share. */
@@ -56,9 +56,32 @@ export function dovecotTargets(topology: Topology, hosts: PlacedHosts): TargetGr
   return hostsOf(topology, "store").map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${DOVECOT_METRICS_PORT}`], labels: { host: h.name, role: h.role } }));
 }
 
-/** The edge and outbound hosts' MTA exporters at `port` (the postfix exporter, mtail). */
+/** The edge and outbound hosts' metrics at `port` (the postfix exporter, mtail, rspamd's metrics path). */
 export function mtaTargets(topology: Topology, hosts: PlacedHosts, port: number): TargetGroup[] {
   return topology.hosts.filter((h) => h.sends).map((h) => ({ targets: [`${internalIpv4(hosts[h.name].addresses)}:${port}`], labels: { host: h.name, role: h.role } }));
+}
+
+/** The fleet's exporters by Prometheus job name (alert rules match on it). */
+export interface ExporterJobs {
+  node: TargetGroup[];
+  dovecot: TargetGroup[];
+  postfix: TargetGroup[];
+  mtail: TargetGroup[];
+  rspamd: TargetGroup[];
+  /** The primary nameserver's knot-exporter (dns: zone), none otherwise. */
+  knot: TargetGroup[];
+}
+
+/** Every exporter Prometheus scrapes: a monitoring host's scrape jobs and the stack's file_sd lists alike. */
+export function exporterJobs(topology: Topology, hosts: PlacedHosts): ExporterJobs {
+  return {
+    node: exporterTargets(topology, hosts),
+    dovecot: dovecotTargets(topology, hosts),
+    postfix: mtaTargets(topology, hosts, POSTFIX_EXPORTER_PORT),
+    mtail: mtaTargets(topology, hosts, MTAIL_PORT),
+    rspamd: mtaTargets(topology, hosts, RSPAMD_METRICS_PORT),
+    knot: nameserverTargets(topology, KNOT_EXPORTER_PORT),
+  };
 }
 
 /**

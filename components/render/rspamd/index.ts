@@ -21,7 +21,8 @@ export const RSPAMD_DKIM_DIR = "/var/lib/rspamd/dkim";
 /** The group Debian's rspamd package runs as: it reads the keys, never writes them (deploy.sh keeps the directory root:_rspamd 0750). */
 export const RSPAMD_GROUP = "_rspamd";
 const SCANNER = "127.0.0.1:11333";
-const CONTROLLER = `127.0.0.1:${RSPAMD_CONTROLLER_PORT}`;
+/** The controller on loopback, which rspamd trusts without a password (secure_ip): nginx's metrics path reaches it here (render/web/metrics.ts). */
+export const RSPAMD_LOOPBACK_CONTROLLER = `127.0.0.1:${RSPAMD_CONTROLLER_PORT}`;
 
 /** Edge thresholds: rspamd's own defaults, which its symbol scores are tuned for. */
 export const EDGE_SCORES = { reject: 15, addHeader: 6, greylist: 4 } as const;
@@ -48,14 +49,15 @@ function milterAddress(): string {
 }
 
 /**
- * The controller (web UI and learning API). Loopback trusts its callers (rspamd's secure_ip); on an
+ * The controller (web UI and learning API). Loopback trusts its callers (rspamd's secure_ip), among
+ * them nginx's metrics-only path for the scrapers (render/web/metrics.ts); on an
  * edge it also listens on the private address for the stores' Junk reports (render/dovecot/learn.ts),
  * where every command needs the learn password (enable_password for writes such as learn_spam, the
  * same for reads): the firewall admits the stores only. rspamd 3.12 takes the password as written
  * (its own hash format has no standard KDF to make it with), so the file is secret, rspamd's group only.
  */
 function controller(input: RenderInput, host: Host): RenderedFile {
-  const lines = ["# Web UI and learning API: loopback, and on an edge the private address for the stores.", `bind_socket = ${ucl(CONTROLLER)};`];
+  const lines = ["# Web UI and learning API: loopback, and on an edge the private address for the stores.", `bind_socket = ${ucl(RSPAMD_LOOPBACK_CONTROLLER)};`];
   if (host.role === "edge") {
     const password = ucl(input.keys.state.learn);
     lines.push(`bind_socket = ${ucl(`${internalIpv4(input.hosts[host.name].addresses)}:${RSPAMD_CONTROLLER_PORT}`)};`, `password = ${password};`, `enable_password = ${password};`);

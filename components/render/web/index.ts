@@ -6,12 +6,14 @@
  * (one logo, and maybe a certificate, per domain that has them), the files an edge gets do not
  * grow with the domains: the policy and the autodiscover answer are the same for every domain
  * (one file each), and the autoconfig document, which names its domain, is answered by nginx
- * itself with the domain from the map filled in.
+ * itself with the domain from the map filled in. On the edges and the outbound hosts nginx also
+ * answers rspamd's metrics to the scrapers (metrics.ts); an outbound host's nginx does nothing else.
  */
 import { BIMI_PATHS, certificateLineages, CertificateLineage, domainWebNames, Host } from "../../topology";
 import { RenderedFile, file } from "../file";
 import { liveTls, placed, RenderInput } from "../input";
 import { outlookAutodiscover, thunderbirdAutoconfig } from "./clientConfig";
+import { rspamdMetricsServer } from "./metrics";
 
 export const WEB_ROOT = "/var/www/mailfleet";
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
@@ -44,7 +46,34 @@ function autoconfigBody(input: RenderInput): string {
   return `'${document.replaceAll(placeholder, "$mailfleet_autoconfig")}'`;
 }
 
-function nginxConf(input: RenderInput, host: Host): string {
+/** nginx.conf around a role's `http` lines: one self-contained file, no default site, no MIME table. */
+function nginxConf(purpose: string, http: string[]): string {
+  return [
+    `# Rendered by mailfleet: ${purpose}.`,
+    "user www-data;",
+    "worker_processes auto;",
+    "pid /run/nginx.pid;",
+    "error_log /var/log/nginx/error.log;",
+    "",
+    "events {",
+    "    worker_connections 768;",
+    "}",
+    "",
+    "http {",
+    "    server_tokens off;",
+    // No mime.types: each location sets its own type, so a file name cannot change what a
+    // client is told (RFC 8461 §3.3 requires text/plain for the policy).
+    "    types {}",
+    "    default_type application/octet-stream;",
+    "    charset off;",
+    "    access_log /var/log/nginx/access.log;",
+    ...http,
+    "}",
+    "",
+  ].join("\n");
+}
+
+function edgeNginxConf(input: RenderInput, host: Host): string {
   const { spec, services } = input.topology;
   const domains = spec.domains.map(hostName);
   const map = (variable: string, entries: [string, string][]) => [
@@ -103,25 +132,7 @@ function nginxConf(input: RenderInput, host: Host): string {
     "    }",
     "",
   ];
-  return [
-    "# Rendered by mailfleet: the edge serves only the MTA-STS policy, mail client autoconfig and BIMI logos.",
-    "user www-data;",
-    "worker_processes auto;",
-    "pid /run/nginx.pid;",
-    "error_log /var/log/nginx/error.log;",
-    "",
-    "events {",
-    "    worker_connections 768;",
-    "}",
-    "",
-    "http {",
-    "    server_tokens off;",
-    // No mime.types: each location sets its own type, so a file name cannot change what a
-    // client is told (RFC 8461 §3.3 requires text/plain for the policy).
-    "    types {}",
-    "    default_type application/octet-stream;",
-    "    charset off;",
-    "    access_log /var/log/nginx/access.log;",
+  return nginxConf("the edge serves only the MTA-STS policy, mail client autoconfig and BIMI logos, and rspamd's metrics to the scrapers", [
     "    ssl_protocols TLSv1.2 TLSv1.3;",
     "    # Room for any DNS name (up to 253 characters) in a server_name.",
     "    server_names_hash_bucket_size 256;",
@@ -143,9 +154,8 @@ function nginxConf(input: RenderInput, host: Host): string {
     ...autoconfig,
     ...notFound,
     "    }",
-    "}",
-    "",
-  ].join("\n");
+    ...rspamdMetricsServer(input, host),
+  ]);
 }
 
 export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
@@ -154,7 +164,7 @@ export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
   // The record set's policy, whose id the TXT records carry. Every domain's policy names the same
   // *.<serverDomain> pattern: one file serves them all.
   return [
-    file(NGINX_CONF, nginxConf(input, host)),
+    file(NGINX_CONF, edgeNginxConf(input, host)),
     file(WEB_FILES.mtaSts, input.mtaStsPolicy),
     file(WEB_FILES.autodiscover, outlookAutodiscover(topology)),
     ...Object.entries(topology.spec.bimi).flatMap(([domain, { logo, certificate }]) => {
@@ -162,4 +172,10 @@ export function renderEdgeWeb(input: RenderInput, host: Host): RenderedFile[] {
       return [file(paths.logo, logo), ...(certificate ? [file(paths.certificate, certificate)] : [])];
     }),
   ];
+}
+
+/** An outbound host's nginx: rspamd's metrics for the scrapers, nothing else (render/web/metrics.ts). */
+export function renderOutboundWeb(input: RenderInput, host: Host): RenderedFile[] {
+  if (host.role !== "outbound") throw new Error(`${host.name} is not an outbound host`);
+  return [file(NGINX_CONF, nginxConf("the outbound host serves only rspamd's metrics, to the scrapers", rspamdMetricsServer(input, host)))];
 }
