@@ -63,15 +63,22 @@ export function useLab(onUp: (fleet: LabFleet) => void = () => undefined): () =>
 
 /**
  * Puts hosts back as the lab deployed them (the lab's own render), for a suite that changed them, so
- * the next suite finds the lab as the bring-up left it. The peers forget what they cached meanwhile
- * (a DNS answer, a DKIM key): client's and ext's unbound drop their caches on SIGHUP, and ext's rspamd
- * starts its workers afresh.
+ * the next suite finds the lab as the bring-up left it.
  */
 export async function restoreHosts(fleet: LabFleet, hosts: LabHost[]): Promise<void> {
   for (const host of hosts) {
     const r = await push(host, deployFiles(fleet, host));
     if (r.code !== 0) throw new Error(`lab: restoring ${host.name} failed: ${r.stderr}`);
   }
+  forgetPublished();
+}
+
+/**
+ * After a push that changed what the fleet publishes, the peers forget what they cached of it (a DNS
+ * answer, a DKIM key): client's and ext's unbound drop their caches on SIGHUP, and ext's rspamd
+ * starts its workers afresh.
+ */
+export function forgetPublished(): void {
   forgetDns();
   reload(EXT.name, "/run/rspamd/rspamd.pid");
 }
