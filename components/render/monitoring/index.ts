@@ -125,8 +125,6 @@ export function renderMtaExporters(input: RenderInput, host: Host): RenderedFile
   ];
 }
 
-/** The primary nameserver's knot-exporter, if the stack has one. */
-
 /** prometheus.yml: the fleet's exporters, the probes through the local blackbox exporter, the rules, the local Alertmanager. */
 export function prometheusConfig(topology: Topology, hosts: PlacedHosts, own: string): string {
   const interval = seconds(topology.spec.monitoring.scrapeIntervalSeconds);
