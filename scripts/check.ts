@@ -1,14 +1,17 @@
 /**
  * Live deliverability check: `./mf check --stack <env> [--dns <server-ip>]...`
  *   [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json] [--ssh-key <file>] [--known-hosts <file>]
+ *   [--trust-anchor <file>] [--resolver <ip>]
  * Compares what DNS answers and what the MX and MTA-STS hosts serve with the stack's record set,
+ * validates each zone's chain of trust with delv,
  * prints a table with pass/warn/fail and a fix per problem, and exits 1 on any fail (so a
  * pipeline can gate on it), 2 on a usage error. With SSH access to the stores (--ssh-key, or the
  * stack's ssh.privateKey decrypted) it also reads each store's newest backup. Secrets: PULUMI_CONFIG_PASSPHRASE.
  */
 // First, before anything that needs a newer Node: says which Node this needs on an older one.
 import "../components/nodeVersion";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../components/config";
@@ -17,13 +20,14 @@ import { systemDns } from "./check/dns";
 import { expectedFromStack, readOutputs, stackAddresses } from "./check/expect";
 import { backupStatus } from "./check/backup";
 import { storeAccess } from "./backup/remote";
-import { fetchMtaStsPolicy, probeTls } from "./check/probes";
+import { fetchMtaStsPolicy, probeTls, runDelv } from "./check/probes";
 import { CheckName, CHECKS, formatTable } from "./check/result";
 import { SMTP_PORT } from "../components/topology";
 
 const USAGE =
   "usage: ./mf check --stack <env> [--dns <server-ip>]... [--outputs <json>] [--ca <pem>] [--dnsbl <zone>]... [--skip <check,…>] [--at <time>] [--json]\n" +
   "       [--ssh-key <file>] [--ssh-user <user>] [--known-hosts <file>] (the backup check: each store's newest snapshot, over SSH) [--dir <folder with stacks/>]\n" +
+  "       [--trust-anchor <file>] [--resolver <ip>] (the dnssec check: delv's trust-anchors file for a private root, the recursive resolver delv asks)\n" +
   "  --at: judge certificate lifetimes as of that time (ISO 8601), e.g. what will have expired by next month\n" +
   `checks: ${CHECKS.join(", ")}`;
 
@@ -44,6 +48,8 @@ async function main(): Promise<number> {
         "known-hosts": { type: "string" },
         "ssh-user": { type: "string" },
         dir: { type: "string" },
+        "trust-anchor": { type: "string" },
+        resolver: { type: "string" },
       },
     }));
   } catch (error) {
@@ -53,8 +59,15 @@ async function main(): Promise<number> {
   const skip = values.skip.split(",").filter((s) => s !== "");
   const unknown = skip.filter((s) => !(CHECKS as readonly string[]).includes(s));
   const now = values.at === undefined ? new Date() : new Date(values.at);
-  if (!values.stack || unknown.length > 0 || Number.isNaN(now.getTime())) {
-    console.error(`${unknown.length ? `unknown check(s): ${unknown.join(", ")}\n` : ""}${USAGE}`);
+  const badResolver = values.resolver !== undefined && isIP(values.resolver) === 0;
+  const badAnchor = values["trust-anchor"] !== undefined && !existsSync(values["trust-anchor"]);
+  if (!values.stack || unknown.length > 0 || Number.isNaN(now.getTime()) || badResolver || badAnchor) {
+    const why = [
+      ...(unknown.length ? [`unknown check(s): ${unknown.join(", ")}`] : []),
+      ...(badResolver ? [`--resolver: ${values.resolver} is not an IP address`] : []),
+      ...(badAnchor ? [`--trust-anchor: no file ${values["trust-anchor"]}`] : []),
+    ];
+    console.error([...why, USAGE].join("\n"));
     return 2;
   }
   try {
@@ -81,6 +94,7 @@ async function main(): Promise<number> {
         starttls: (host, address) => probeTls(host, address, { port: SMTP_PORT, starttls: true, ca }),
         tls: ({ name, address, port, starttls }) => probeTls(name, address, { port, starttls, ca }),
         policy: (domain, address) => fetchMtaStsPolicy(domain, address, { ca }),
+        delv: (zone) => runDelv(zone, { trustAnchor: values["trust-anchor"], resolver: values.resolver }),
         ...(access && !("missing" in access) ? { backupStatus: (store: string) => backupStatus(access, store) } : {}),
         now,
       },

@@ -3,10 +3,11 @@
  * MX hosts and the MTA-STS host serve. Every failure names the fix. The network is reached only
  * through Probes, so the same code runs against a hand-written zone in the unit tests.
  *
- * RUNNERS below is the index: each check, and the module of its concern (names, authentication,
- * transport, reputation, backup). A check makes its lines with the helpers of result.ts.
+ * RUNNERS below is the index: each check, and the module of its concern (dnssec, names,
+ * authentication, transport, reputation, backup). A check makes its lines with the helpers of result.ts.
  */
 import { checkBackup } from "./backup";
+import { checkDnssec } from "./dnssec";
 import { checkDkim, checkDmarc, checkSpf, checkTlsRpt } from "./authentication";
 import { Expected } from "./expect";
 import { checkAddresses, checkCnames, checkMx, checkPtr, checkSrv } from "./names";
@@ -17,6 +18,7 @@ import { checkMtaSts, checkStartTls, checkTls } from "./transport";
 
 /** Every check, in the order of CHECKS; the module of its concern after each. */
 const RUNNERS: Record<CheckName, (e: Expected, p: Probes) => Promise<CheckResult[]>> = {
+  dnssec: checkDnssec, // dnssec: each zone's chain of trust from the trust anchor, by delv
   mx: checkMx, // names: each domain's MX, all at one priority
   address: checkAddresses, // names: A/AAAA of every host and service name
   cname: checkCnames, // names

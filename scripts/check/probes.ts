@@ -6,6 +6,7 @@
  * machine's resolver. Probes is what the checks reach the network through, so the unit tests answer
  * from hand-written zones and servers.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { request } from "node:https";
 import { connect as tcpConnect, Socket } from "node:net";
@@ -34,7 +35,40 @@ export interface Probes {
   starttls(host: string, address: string): Promise<TlsProbe>;
   tls(endpoint: TlsEndpoint): Promise<TlsProbe>;
   policy(domain: string, address: string): Promise<PolicyFetch>;
+  /** delv's validation of a zone's SOA; absent, no dnssec lines (the unit tests of other checks). */
+  delv?(zone: string): Promise<DelvRun>;
   now: Date;
+}
+
+/** What a delv run gave: its output (stderr, then stdout), why it gave none, or that delv is not installed. */
+export type DelvRun = { output: string } | { error: string } | { missing: true };
+
+export interface DelvOptions {
+  /** A `trust-anchors { … };` file (delv -a) for a private root, e.g. the lab's; else delv's built-in root key. */
+  trustAnchor?: string;
+  /** The recursive resolver delv asks; else the system's (/etc/resolv.conf). */
+  resolver?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The argv of delv for a zone's SOA. +cd: the resolver hands over what it has even when it judges it
+ * bogus (or trusts another anchor), so delv's own validation gives the verdict and says why.
+ */
+export function delvArgv(zone: string, options: DelvOptions): string[] {
+  return ["+cd", ...(options.trustAnchor ? ["-a", options.trustAnchor] : []), ...(options.resolver ? [`@${options.resolver}`] : []), "SOA", zone];
+}
+
+/** Runs delv (an argument array, no shell) on a zone whose name the stack's validation vouches for. */
+export function runDelv(zone: string, options: DelvOptions = {}): Promise<DelvRun> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise((resolve) => {
+    execFile("delv", delvArgv(zone, options), { encoding: "utf8", timeout: timeoutMs }, (error, stdout, stderr) => {
+      if ((error as NodeJS.ErrnoException | null)?.code === "ENOENT") return resolve({ missing: true });
+      if (error?.killed) return resolve({ error: `delv gave no verdict within ${timeoutMs / 1000} s` });
+      resolve({ output: `${stderr}${stdout}` });
+    });
+  });
 }
 
 export interface TlsProbe {

@@ -6,7 +6,7 @@ import type { Expected } from "./expect";
 
 export type Status = "pass" | "warn" | "fail";
 
-export const CHECKS = ["mx", "address", "cname", "srv", "ptr", "spf", "dkim", "dmarc", "mta-sts", "tls-rpt", "starttls", "tls", "dnsbl", "backup"] as const;
+export const CHECKS = ["dnssec", "mx", "address", "cname", "srv", "ptr", "spf", "dkim", "dmarc", "mta-sts", "tls-rpt", "starttls", "tls", "dnsbl", "backup"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface CheckResult {

@@ -41,6 +41,23 @@ export function shAsync(script: string, args: string[] = [], timeoutMs = 60_000)
   });
 }
 
+/**
+ * A directory (for PATH) of wrappers that run these Debian 13 tools on this machine, with the
+ * Debian 13 root's own loader and libraries: an operator's tool the lab runs from this machine's
+ * side (`./mf check`'s delv in client's namespace), which this machine may lack or have in another version.
+ */
+export function debianToolDir(tools: string[]): string {
+  const dir = join(LAB_DIR, "debian13-tools");
+  const [multiarch] = readdirSync(join(DEBIAN13_ROOT, "usr/lib")).filter((d) => d.endsWith("-linux-gnu"));
+  const libs = join(DEBIAN13_ROOT, "usr/lib", multiarch);
+  const [loader] = readdirSync(libs).filter((f) => /^ld-linux.*\.so\.\d$/.test(f));
+  mkdirSync(dir, { recursive: true });
+  for (const tool of tools) {
+    writeFileSync(join(dir, tool), `#!/bin/sh\nexec '${join(libs, loader)}' --library-path '${libs}' '${join(DEBIAN13_ROOT, "usr/bin", tool)}' "$@"\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
 export function hostDir(name: string): string {
   return join(LAB_DIR, "hosts", name);
 }

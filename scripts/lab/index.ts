@@ -89,7 +89,7 @@ import {
 import { startRbldnsd } from "./rbl";
 import { CA_FILE, DELV_ANCHOR, LAB_DIR, LAB_TOOLS, LabHost, LabKind, labHosts, MAILTOOL, netnsName, PEBBLE_MANAGEMENT_PORT, PEBBLE_PORT, REST_SERVER_PORT, ROOT_ANCHOR, WEBHOOK } from "./plan";
 
-export { exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
+export { debianToolDir, exec, execOk, ExecResult, hostRoot, startOn, startService } from "./host";
 export { ACME, BACKUP, RBL, RBL_ZONES, RELAY, RELAY_LOGIN, ROOT } from "./peers";
 export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
@@ -420,8 +420,7 @@ export function knotDs(host: string, zones: string[], conf = KNOT_CONF): DsByZon
  */
 export async function startRoot(fleet: LabFleet, dns: LabHost): Promise<void> {
   const zones = labServedZones(fleet, dns);
-  const ds = fleet.spec.dnssec ? knotDs(dns.name, zones) : {};
-  writeRootZone(dns, zones.map((zone) => ({ zone, ds: ds[zone] ?? [] })));
+  writeRootZone(dns, rootDelegations(fleet, dns));
   writeHostFile(ROOT.name, KNOT_CONF, rootKnotConf());
   execOk(ROOT.name, ["sh", "-c", "chown -R knot:knot /var/lib/knot && install -d -o knot -g knot /run/knot"]);
   startService(ROOT.name, ["knotd", "-d", "-c", KNOT_CONF]);
@@ -433,6 +432,16 @@ export async function startRoot(fleet: LabFleet, dns: LabHost): Promise<void> {
     writeHostFile(peer.name, LAB_ROOT_HINTS, labRootHints());
   }
   for (const host of resolvers) writeHostFile(host.name, DEBIAN_ROOT_ANCHOR_DROP_IN, labFleetResolverDropIn(zones));
+}
+
+/**
+ * The root zone's delegations as the bring-up writes them: every zone dns1 serves, with the DS
+ * dns1's Knot gives (none with dnssec: false); `change` alters a zone's DS, as a tampered parent would.
+ */
+export function rootDelegations(fleet: LabFleet, dns: LabHost, change: (zone: string, ds: string[]) => string[] = (_, ds) => ds): RootDelegation[] {
+  const zones = labServedZones(fleet, dns);
+  const ds = fleet.spec.dnssec ? knotDs(dns.name, zones) : {};
+  return zones.map((zone) => ({ zone, ds: change(zone, ds[zone] ?? []) }));
 }
 
 /** Writes the root zone with these delegations and has the root's Knot (when running) load it. */

@@ -22,17 +22,14 @@ import {
   EXT_USER,
   extMessages,
   hostRoot,
-  knotDs,
   labHost,
   labPassword,
-  labServedZones,
   logSize,
   presentedCertificate,
   smtpSend,
   waitUntil,
-  writeRootZone,
 } from "../../scripts/lab";
-import { forgetDns, useLab } from "../support/lab";
+import { forgetDns, publishWrongDs, restoreRoot, useLab } from "../support/lab";
 
 /** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
 function delv(queries: string[][]): Map<string, string> {
@@ -57,23 +54,8 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
   const lab = useLab();
   let tampered = false;
 
-  /** The root zone as the bring-up wrote it: every zone dns1 serves delegated with its DS. */
-  function rootDelegations(change: (zone: string, ds: string[]) => string[] = (_, ds) => ds) {
-    const dns = labHost(lab(), "dns1");
-    const all = labServedZones(lab(), dns);
-    const ds = knotDs(dns.name, all);
-    return all.map((zone) => ({ zone, ds: change(zone, ds[zone] ?? []) }));
-  }
-
-  /** The root as the bring-up left it, and a resolver that forgets what it judged meanwhile. */
-  function restoreRoot() {
-    writeRootZone(labHost(lab(), "dns1"), rootDelegations());
-    forgetDns();
-    tampered = false;
-  }
-
   after(() => {
-    if (tampered) restoreRoot();
+    if (tampered) restoreRoot(lab());
   });
 
   it("delv validates every record the fleet publishes, forward and reverse, from the root's DS alone", () => {
@@ -89,15 +71,13 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
 
   it("a wrong DS at the parent makes the zone bogus: unbound answers SERVFAIL, delv refuses", () => {
     tampered = true;
-    writeRootZone(
-      labHost(lab(), "dns1"),
-      rootDelegations((zone, ds) => (zone === "example.org" ? ds.map((line) => line.replace(/[0-9A-F]{8}$/, "00000000")) : ds)),
-    );
+    publishWrongDs(lab(), "example.org");
     const verdicts = delv([["MX", "example.org"], ["MX", "example.com"]]);
     assert.match(verdicts.get("MX example.org")!, /resolution failed|no valid|broken trust chain|insecurity proof failed/, verdicts.get("MX example.org"));
     assert.equal(verdicts.get("MX example.com"), "; fully validated", "the other zones stay valid");
     assert.match(exec(CLIENT.name, ["kdig", "@127.0.0.1", "MX", "example.org"]).stdout, /status: SERVFAIL/);
-    restoreRoot();
+    restoreRoot(lab());
+    tampered = false;
     assert.equal(delv([["MX", "example.org"]]).get("MX example.org"), "; fully validated");
   });
 

@@ -12,7 +12,7 @@ import { FleetSpec } from "../../components/config/spec";
 import { loadOrCreateKeys } from "../../components/keys/offline";
 import { mtaStsPolicy } from "../../components/records";
 import { buildTopology } from "../../components/topology";
-import { CLIENT, deployFiles, down, execOk, EXT, hostRoot, LabFleet, LabHost, loadLabFleet, NS_PREFIX, push, up } from "../../scripts/lab";
+import { CLIENT, deployFiles, down, execOk, EXT, hostRoot, LabFleet, LabHost, labHost, loadLabFleet, NS_PREFIX, push, rootDelegations, up, writeRootZone } from "../../scripts/lab";
 import { labNamespaces } from "../../scripts/lab/host";
 import { SHARED_LAB } from "./labSetup";
 import { testRenderInput, TestRenderInput } from "./renderInput";
@@ -90,6 +90,21 @@ export function forgetPublished(): void {
 export function forgetDns(): void {
   const resolvers = labNamespaces().map((ns) => ns.slice(NS_PREFIX.length)).filter((host) => existsSync(join(hostRoot(host), "run/unbound.pid")));
   for (const host of resolvers) reload(host, "/run/unbound.pid");
+}
+
+/**
+ * The lab root publishes a wrong DS for `zone` (its digest's last 8 hex digits zeroed), as a tampered
+ * or stale parent would, and the resolvers forget what they judged; restoreRoot puts it back.
+ */
+export function publishWrongDs(fleet: LabFleet, zone: string): void {
+  writeRootZone(labHost(fleet, "dns1"), rootDelegations(fleet, labHost(fleet, "dns1"), (z, ds) => (z === zone ? ds.map((l) => l.replace(/[0-9A-F]{8}$/, "00000000")) : ds)));
+  forgetDns();
+}
+
+/** The lab root as the bring-up left it, and resolvers that forget what they judged meanwhile. */
+export function restoreRoot(fleet: LabFleet): void {
+  writeRootZone(labHost(fleet, "dns1"), rootDelegations(fleet, labHost(fleet, "dns1")));
+  forgetDns();
 }
 
 /** SIGHUP to one host's daemon, by its pid file: the lab's hosts share this machine's process table, so pkill would reach every host's. */
