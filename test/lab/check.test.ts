@@ -13,9 +13,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { givenAddresses } from "../../components/build";
-import { clientTrustFile, deployFiles, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
-import { restoreHosts, useLab } from "../support/lab";
-import { CheckResult } from "../../scripts/check/result";
+import { CLIENT, clientTrustFile, debianToolDir, DELV_ANCHOR, deployFiles, hostRoot, LAB_PASSPHRASE, netnsName, push } from "../../scripts/lab";
+import { publishWrongDs, restoreHosts, restoreRoot, useLab } from "../support/lab";
+import { CheckName, CHECKS, CheckResult } from "../../scripts/check/result";
 import { RenderedFile } from "../../components/render/file";
 
 const REPO = resolve(__dirname, "../..");
@@ -27,6 +27,8 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
   const lab = useLab();
   let dir: string;
   let outputs: string;
+  let delvDir: string;
+  let tampered = false;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "mailfleet-check-"));
@@ -34,21 +36,29 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
     const dkimTxt = Object.fromEntries(lab().build.recordSet.records.flatMap((r) => (r.type === "TXT" && r.name.includes("._domainkey.") ? [[r.name, r.text]] : [])));
     outputs = join(dir, "outputs.json");
     writeFileSync(outputs, JSON.stringify({ hostAddresses: givenAddresses(lab().spec), dkimTxt }));
+    delvDir = debianToolDir(["delv"]);
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (tampered) restoreRoot(lab());
   });
 
-  /** `npm run check` inside the client namespace; its exit status and its --json results. */
-  function check(): { status: number | null; results: CheckResult[]; stderr: string } {
+  /**
+   * `npm run check` inside the client namespace; its exit status and its --json results. Its delv is
+   * Debian 13's (this machine may have none), trusting the lab root's DS (--trust-anchor) and asking
+   * client's resolver (--resolver).
+   */
+  function check(only?: CheckName): { status: number | null; results: CheckResult[]; stderr: string } {
+    const skip = only ? ["--skip", CHECKS.filter((c) => c !== only).join(",")] : [];
     const run = spawnSync(
       "ip",
       [
         "netns", "exec", netnsName("client"),
         process.execPath, join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "scripts/check.ts"),
         "--stack", "lab", "--dns", DNS_SERVER, "--ca", clientTrustFile(), "--outputs", outputs, "--dnsbl", DNSBL, "--json",
+        "--trust-anchor", join(hostRoot(CLIENT.name), DELV_ANCHOR), "--resolver", "127.0.0.1", ...skip,
       ],
-      { cwd: REPO, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE }, timeout: 5 * 60_000 },
+      { cwd: REPO, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE, PATH: `${delvDir}:${process.env.PATH}` }, timeout: 5 * 60_000 },
     );
     assert.ok(run.stdout.trim().startsWith("["), `the check printed no results:\n${run.stdout}\n${run.stderr}`);
     return { status: run.status, results: JSON.parse(run.stdout), stderr: run.stderr };
@@ -150,5 +160,26 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
     } finally {
       await restoreHosts(fleet, [dns]);
     }
+  });
+  it("validates every zone's chain of trust from the root's DS; a wrong DS at the root fails that zone, naming the fix", () => {
+    const zones = ["example.com", "example.org", "2.0.192.in-addr.arpa", "1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"];
+    const valid = check("dnssec");
+    assert.deepEqual(valid.results.map((r) => [r.subject, r.status, r.detail]), zones.map((z) => [z, "pass", "signed, chain of trust valid from the trust anchor"]), show(valid.results) + valid.stderr);
+    assert.equal(valid.status, 0);
+
+    tampered = true;
+    publishWrongDs(lab(), "example.org");
+    try {
+      const broken = check("dnssec");
+      assert.equal(broken.status, 1);
+      assert.deepEqual(broken.results.filter((r) => r.status !== "pass").map((r) => r.subject), ["example.org"], show(broken.results));
+      const line = broken.results.find((r) => r.subject === "example.org")!;
+      assert.match(line.detail, /^bogus: validating example\.org\/DNSKEY: no valid signature found \(DS\); resolution failed: broken trust chain/);
+      assert.match(line.fix!, /the parent's DS does not match example\.org's key: replace the DS at example\.org's registrar with the DS from the stack output `dnssecDs`/);
+    } finally {
+      restoreRoot(lab());
+      tampered = false;
+    }
+    assert.equal(check("dnssec").status, 0, "the root's right DS back, the chain is valid again");
   });
 });
