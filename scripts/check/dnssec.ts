@@ -5,7 +5,6 @@
  * parent's DS. The verdict is judged against the stack's `dnssec` setting: signed zones need their DS
  * at the parent; with `dnssec: false` a DS left at the parent is what breaks the zone.
  */
-import { execFile } from "node:child_process";
 import { zoneFiles } from "../../components/records";
 import { Expected } from "./expect";
 import { DelvRun, Probes } from "./probes";

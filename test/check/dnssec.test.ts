@@ -11,9 +11,10 @@
  * under the lab root); no-resolver.txt with @192.0.2.254 (no host there).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { runChecks } from "../../scripts/check/checks";
 import { Chain, chainFinding, parseDelv, publishedZones } from "../../scripts/check/dnssec";
@@ -136,5 +137,16 @@ describe("running delv", () => {
       process.env.PATH = path;
       rmSync(empty, { recursive: true });
     }
+  });
+
+  it("./mf check refuses a --resolver that is not an address and a --trust-anchor that is not a file, before anything runs", () => {
+    const repo = resolve(__dirname, "../..");
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(repo, "node_modules/tsx/dist/cli.mjs"), join(repo, "scripts/check.ts"), "--stack", "lab", ...args], { cwd: repo, encoding: "utf8", timeout: 60_000 });
+    const resolver = cli("--resolver", "127.0.0.1 +vtrace");
+    assert.equal(resolver.status, 2, resolver.stderr);
+    assert.match(resolver.stderr, /^--resolver: 127\.0\.0\.1 \+vtrace is not an IP address\nusage:/);
+    const anchor = cli("--trust-anchor", "/nonexistent/anchor.conf");
+    assert.equal(anchor.status, 2, anchor.stderr);
+    assert.match(anchor.stderr, /^--trust-anchor: no file \/nonexistent\/anchor\.conf\nusage:/);
   });
 });
