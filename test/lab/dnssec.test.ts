@@ -256,7 +256,6 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
   describe("DANE key rollover: the next key's TLSA first, the switch once every nameserver has served it for twice the TTL, the old TLSA last", () => {
     /** The lab stack at a DANE key generation. */
     const at = (generation: number) => loadLabFleet((s) => ({ ...s, tls: { ...s.tls, daneKeyGeneration: generation } }));
-    const TTL = lab().spec.dnsTtl;
     const edges = () => lab().hosts.filter((h) => h.role === "edge");
     const dns1 = () => labHost(lab(), "dns1");
     const servedKey = (mx: LabHost) => presentedCertificate({ address: mx.ipv4, port: SMTP_PORT, name: mx.fqdn, starttls: "smtp" }).spki;
@@ -295,6 +294,7 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
 
     it("ext sends all along: a forced switch to a key no nameserver serves is refused; generation 2, then 3: no message deferred, every one verified", async () => {
       const [g1, g2, g3] = [lab(), at(2), at(3)];
+      const TTL = g1.spec.dnsTtl;
       assert.equal(g1.spec.tls.daneKeyGeneration, 1);
       await switched(g1, 1, 60_000);
 
