@@ -23,11 +23,14 @@ export function lab(change: (raw: Record<string, any>) => void = () => {}): Lab 
   return { spec, topology, addresses, set: buildRecordSet(topology, addresses, fakeDkim(spec), fakeDane(topology)) };
 }
 
-/** A stand-in SPKI hash per edge and DANE key generation when the zones are signed, as the build pins them. */
+/**
+ * A stand-in SPKI hash per edge and DANE key generation when the zones are signed, as the build pins
+ * them: "ab"… for the generation served, another per other generation.
+ */
 export function fakeDane(topology: Topology) {
   const { spec } = topology;
   const generations = holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
-  return spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: `${generation}`.padStart(64, "a") }))) : [];
+  return spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: generation === spec.tls.daneKeyGeneration ? "ab".repeat(32) : `${generation}`.padStart(64, "0") }))) : [];
 }
 
 /** A stand-in public key per domain and selector: the record tests check placement, not key material. */
