@@ -226,7 +226,7 @@ describe("the set as a whole", () => {
     for (const r of split.set.records) {
       const expected = r.name === "mail.example.com" || r.name.endsWith(".mail.example.com") ? "mail.example.com" : r.name.endsWith("example.org") ? "example.org" : "example.com";
       assert.equal(r.zone, expected, r.name);
-      assert.equal(r.ttl, 300);
+      assert.equal(r.ttl, split.spec.dnsTtl);
     }
   });
   it("no duplicates, and the same input gives the same records in the same order", () => {
