@@ -68,7 +68,7 @@ export function buildFleet(spec: FleetSpec, addresses: AddressBook, keys: FleetK
   const topology = buildTopology(spec);
   // The one join of hosts and addresses: the records and the files are made from the same placed hosts.
   const placed = placeHosts(topology, addresses);
-  const recordSet = recordSetOf(topology, placed, [...keys.dkim, keys.arc], spec.dnssec ? daneKeys(hostsOf(topology, "edge"), keys.hosts) : []);
+  const recordSet = recordSetOf(topology, placed, [...keys.dkim, keys.arc], spec.dnssec ? daneKeys(spec, hostsOf(topology, "edge"), keys) : []);
   const input = renderInput(topology, placed, keys, recordSet.mtaSts.policy, backupRepositoryBase);
   function* eachHostFiles(): Generator<HostFiles> {
     for (const host of topology.hosts) yield { host, files: renderHost(input, host) };

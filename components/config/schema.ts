@@ -184,8 +184,10 @@ export const KEYS = {
           propagationSeconds: z.number().int().min(0).max(3600).default(60),
         })
         .default({ directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }),
+      // Which of each edge's DANE keys port 25 serves; raising it by one rolls every edge's key.
+      daneKeyGeneration: z.number().int().min(1).max(1_000_000).default(1),
     })
-    .default({ mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } }),
+    .default({ mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }, daneKeyGeneration: 1 }),
   tlsRpt: z.strictObject({ rua: email }).optional(),
   mailboxes: z
     .array(

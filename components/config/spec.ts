@@ -103,6 +103,11 @@ export interface TlsSpec {
   /** acme: publicly trusted certificates by DNS-01, issued and renewed on the hosts; fleet-ca: the fleet CA only. */
   mode: TlsMode;
   acme: AcmeSpec;
+  /**
+   * The DANE key generation each edge serves on port 25 (acme, dnssec). Its TLSA is published with
+   * the previous and the next generation's; raising it by one is a staged key rollover (README).
+   */
+  daneKeyGeneration: number;
 }
 
 export interface NameserverSpec {

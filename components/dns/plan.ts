@@ -5,7 +5,7 @@
  * A record's key says what it is, never what it holds: an address record is named for the host
  * it points at, a TXT record for its kind (`v=spf1`, `v=DKIM1` …).
  */
-import { publishedKeyNames } from "../keys/material";
+import { daneGenerations, holdsDaneKeys, publishedKeyNames } from "../keys/material";
 import { buildRecordSet, DnsRecord } from "../records";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook, standInAddresses } from "../topology/addresses";
@@ -31,7 +31,8 @@ export function recordKeys(records: readonly DnsRecord[], addresses: AddressBook
       case "TXT":
         return `TXT ${r.name} ${r.text.split(/[ ;]/)[0]}`;
       case "TLSA":
-        return `TLSA ${r.name}`;
+        // One resource per key: a rollover adds the next key's record and deletes the oldest one.
+        return `TLSA ${r.name} ${r.generation}`;
     }
   });
   // Two records of one kind at one name (never made today) are told apart by their order.
@@ -61,7 +62,8 @@ export function recordPlan(topology: Topology): PlannedRecord[] {
   const { spec } = topology;
   const addresses = standInAddresses(topology);
   const dkim = publishedKeyNames(spec).map((name) => ({ ...name, publicKey: "planned" }));
-  const dane = spec.dnssec ? hostsOf(topology, "edge").map((h) => ({ host: h.name, spkiSha256: "planned" })) : [];
+  const generations = holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
+  const dane = spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: "planned" }))) : [];
   const { records } = buildRecordSet(topology, addresses, dkim, dane);
   const keys = recordKeys(records, addresses);
   return records.map(({ name, zone, type, ttl, owner }, i) => ({ key: keys[i], name, zone, type, ttl, owner }));

@@ -112,6 +112,15 @@ export function generateDkimKey(domain: string, selector: string): DkimKey {
   return dkimKeyOf(domain, selector, generateKeyPairSync("rsa", DKIM_KEY_OPTIONS));
 }
 
+/**
+ * An edge's DANE key (the key its port-25 certificate carries, pinned by TLSA 3 1 1): RSA 2048 like
+ * the host keys, so every MX and every generation has one algorithm. PKCS#8 PEM.
+ */
+export function generateDaneKey(): string {
+  const { generateKeyPairSync } = require("node:crypto") as typeof import("node:crypto");
+  return generateKeyPairSync("rsa", { modulusLength: RSA_BITS, publicExponent: 0x10001 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+}
+
 /** The fleet's bootstrap CA (self-signed, 10 years), which issues every host certificate. */
 export function createFleetCa(serverDomain: string): FleetCa {
   const keys = rsaKeyPair(CA_RSA_BITS);

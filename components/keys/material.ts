@@ -12,18 +12,48 @@ export function spkiSha256(keyPem: string): string {
   return createHash("sha256").update(createPublicKey(keyPem).export({ type: "spki", format: "der" })).digest("hex");
 }
 
-/** An MX host's key a TLSA record pins: the SPKI hash of the key its port-25 certificate carries. */
+/** An MX host's key a TLSA record pins: the SPKI hash of a key its port-25 certificate carries (or will). */
 export interface DaneKey {
   host: string;
+  generation: number;
   spkiSha256: string;
 }
 
-/** dnssec: each edge pins its host key (the bootstrap certificate's, which certbot's lineage takes over). */
-export function daneKeys(edges: readonly { name: string }[], hosts: Record<string, HostCertificate>): DaneKey[] {
-  return edges.map((h) => {
-    const cert = hosts[h.name];
-    if (!cert) throw new Error(`no host key for ${h.name}`);
-    return { host: h.name, spkiSha256: spkiSha256(cert.keyPem) };
+/** One of an edge's DANE keys (tls.mode acme). Secret. */
+export interface DaneKeyPem {
+  generation: number;
+  keyPem: string;
+}
+
+/**
+ * The DANE key generations an edge holds and publishes TLSA for while it is asked to serve
+ * `generation`: the previous one (until the next rollover: an edge whose switch is still gated
+ * serves it, and DNS may change before or after the push), the served one, and the next one (so
+ * its TLSA is in every cache long before the switch).
+ */
+export function daneGenerations(generation: number): number[] {
+  return [...(generation > 1 ? [generation - 1] : []), generation, generation + 1];
+}
+
+/** Whether the edges have DANE keys of their own: with signed zones and ACME certificates. */
+export function holdsDaneKeys(spec: Pick<FleetSpec, "tls" | "dnssec">): boolean {
+  return spec.dnssec && spec.tls.mode === "acme";
+}
+
+/**
+ * dnssec: the keys each edge's TLSA records pin. With tls.mode acme, each edge's own DANE keys
+ * (ACME lineages carry them: render/acme.ts); with fleet-ca, the host key its certificate carries.
+ */
+export function daneKeys(spec: Pick<FleetSpec, "tls">, edges: readonly { name: string }[], keys: Pick<FleetKeys, "hosts" | "dane">): DaneKey[] {
+  return edges.flatMap((h) => {
+    if (spec.tls.mode === "fleet-ca") {
+      const cert = keys.hosts[h.name];
+      if (!cert) throw new Error(`no host key for ${h.name}`);
+      return [{ host: h.name, generation: spec.tls.daneKeyGeneration, spkiSha256: spkiSha256(cert.keyPem) }];
+    }
+    const held = keys.dane[h.name];
+    if (!held) throw new Error(`no DANE keys for ${h.name}`);
+    return held.map((k) => ({ host: h.name, generation: k.generation, spkiSha256: spkiSha256(k.keyPem) }));
   });
 }
 
@@ -79,6 +109,8 @@ export interface FleetKeys {
   caCertPem: string;
   /** Host name -> its certificate. */
   hosts: Record<string, HostCertificate>;
+  /** tls.mode acme with dnssec: edge name -> its DANE keys of daneGenerations(tls.daneKeyGeneration). Secret. */
+  dane: Record<string, DaneKeyPem[]>;
   /**
    * Host name -> base64 of its TSIG key (HMAC-SHA256, 256 bits): what the host signs its DNS-01
    * updates to the zone backend's Knot with. Secret.

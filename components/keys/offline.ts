@@ -7,14 +7,15 @@
  *   <dir>/tsig/<name>.key                 one TSIG secret per host (base64), added to older folders
  *   <dir>/arc/<domain>.<selector>.key     the edges' ARC key (forwarding), like a DKIM key
  *   <dir>/srs/<name>.secret               one SRS secret per forwarding.srsKeys name
+ *   <dir>/dane/<edge>.<generation>.key    an edge's DANE keys (acme with dnssec), PKCS#8 PEM
  * Every file is 0600 and the folders 0700.
  */
 import { X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Host, Topology, hostCertificateNames } from "../topology";
-import { FleetCa, createFleetCa, generateDkimKey, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
-import { arcKeyName, DkimKey, FleetKeys, HostCertificate, STATE_USERS, StatePasswords } from "./material";
+import { Host, Topology, hostCertificateNames, hostsOf } from "../topology";
+import { FleetCa, createFleetCa, generateDaneKey, generateDkimKey, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate, issueHostCertificateAsync } from "./generate";
+import { arcKeyName, daneGenerations, DaneKeyPem, DkimKey, FleetKeys, holdsDaneKeys, HostCertificate, STATE_USERS, StatePasswords } from "./material";
 
 /**
  * What an offline render writes where the stack would put the Cloudflare token it creates at
@@ -125,6 +126,21 @@ function hostCertificate(dir: string, ca: FleetCa, host: Host, names: string[]):
   });
 }
 
+/** An edge's DANE keys of the generations it holds, each made once in its own file. */
+function daneKeysOf(dir: string, edge: Host, generation: number): DaneKeyPem[] {
+  return daneGenerations(generation).map((g) => ({
+    generation: g,
+    keyPem: loadOrCreate(
+      [join(dir, "dane", `${edge.name}.${g}.key`)],
+      ([pem]) => pem,
+      () => {
+        const made = generateDaneKey();
+        return [made, [made]];
+      },
+    ),
+  }));
+}
+
 /** A generated password (64 hex digits) kept in its own file. */
 function password(path: string): string {
   return loadOrCreate(
@@ -138,7 +154,7 @@ function password(path: string): string {
 }
 
 export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
-  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig"), join(dir, "state"), join(dir, "arc"), join(dir, "srs")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+  for (const sub of [dir, join(dir, "dkim"), join(dir, "hosts"), join(dir, "tsig"), join(dir, "state"), join(dir, "arc"), join(dir, "srs"), join(dir, "dane")]) mkdirSync(sub, { recursive: true, mode: 0o700 });
   const { spec } = topology;
   const dkim = spec.domains.flatMap((domain) => spec.dkim.selectors.map((selector) => dkimKey(dir, domain, selector)));
   const ca = fleetCa(dir, spec.serverDomain);
@@ -161,5 +177,6 @@ export function loadOrCreateKeys(dir: string, topology: Topology): FleetKeys {
   const state = Object.fromEntries(STATE_USERS.map((user) => [user, password(join(dir, "state", `${user}.password`))])) as StatePasswords;
   const arcName = arcKeyName(spec);
   const srs = spec.forwarding.srsKeys.map((name) => password(join(dir, "srs", `${name}.secret`)));
-  return { dkim, caCertPem: ca.certPem, hosts, tsig, state, arc: dkimKey(dir, arcName.domain, arcName.selector, "arc"), srs, ...cloudflare };
+  const dane = Object.fromEntries((holdsDaneKeys(spec) ? hostsOf(topology, "edge") : []).map((h) => [h.name, daneKeysOf(dir, h, spec.tls.daneKeyGeneration)]));
+  return { dkim, caCertPem: ca.certPem, hosts, tsig, state, arc: dkimKey(dir, arcName.domain, arcName.selector, "arc"), srs, dane, ...cloudflare };
 }

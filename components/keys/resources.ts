@@ -11,9 +11,9 @@
  * node-forge and nothing else) and require Node built-ins inside themselves.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostCertificateNames, Topology } from "../topology";
-import { createFleetCa, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate } from "./generate";
-import { arcKeyName, DkimKey, FleetKeys, STATE_USERS, StatePasswords } from "./material";
+import { hostCertificateNames, hostsOf, Topology } from "../topology";
+import { createFleetCa, generateDaneKey, generateDkimKeyAsync, generatePassword, generateTsigSecret, issueHostCertificate } from "./generate";
+import { arcKeyName, daneGenerations, DkimKey, FleetKeys, holdsDaneKeys, STATE_USERS, StatePasswords } from "./material";
 
 /** Dynamic resource type tokens: pulumi-nodejs:dynamic/mailfleet:<type>. */
 const MODULE = "mailfleet";
@@ -89,6 +89,32 @@ export class TsigKeyResource extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: TsigKeyInputs, opts?: pulumi.CustomResourceOptions) {
     super(tsigKeyProvider, name, { ...args, secret: undefined }, { ...opts, additionalSecretOutputs: ["secret"] }, MODULE, "TsigKey");
+  }
+}
+
+interface DaneKeyInputs {
+  host: string;
+  generation: number;
+}
+
+export const daneKeyProvider: pulumi.dynamic.ResourceProvider<DaneKeyInputs, DaneKeyInputs & { keyPem: string }> = {
+  async create(inputs) {
+    return { id: `dane-${inputs.host}-${inputs.generation}`, outs: { ...inputs, keyPem: generateDaneKey() } };
+  },
+  async diff(_id, olds, news) {
+    return replaceOn(["host", "generation"], { ...olds }, { ...news });
+  },
+};
+
+/**
+ * One DANE key generation of an edge (tls.mode acme with dnssec): made once, kept secret in the
+ * state; the generation before the previous one leaves the program, and the state, at a rollover.
+ */
+export class DaneKeyResource extends pulumi.dynamic.Resource {
+  declare readonly keyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: DaneKeyInputs, opts?: pulumi.CustomResourceOptions) {
+    super(daneKeyProvider, name, { ...args, keyPem: undefined }, { ...opts, additionalSecretOutputs: ["keyPem"] }, MODULE, "DaneKey");
   }
 }
 
@@ -226,9 +252,16 @@ export function fleetKeyResources(topology: Topology, parent: pulumi.Resource): 
   const arcName = arcKeyName(spec);
   const arcKey = new ArcKeyResource(`arc-${arcName.selector}-${arcName.domain}`, arcName, opts);
   const arc = pulumi.all([arcKey.publicKey, pulumi.secret(arcKey.privateKeyPem)]).apply(([publicKey, privateKeyPem]): DkimKey => ({ ...arcName, publicKey, privateKeyPem }));
+  const dane = (holdsDaneKeys(spec) ? hostsOf(topology, "edge") : []).map((host) =>
+    pulumi.all(
+      daneGenerations(spec.tls.daneKeyGeneration).map((generation) =>
+        pulumi.secret(new DaneKeyResource(`dane-${host.name}-${generation}`, { host: host.name, generation }, opts).keyPem).apply((keyPem) => ({ generation, keyPem })),
+      ),
+    ).apply((held) => [host.name, held] as const),
+  );
   const srs = spec.forwarding.srsKeys.map((name) => pulumi.secret(new PasswordResource(`srs-${name}`, { user: `srs-${name}` }, opts).password));
   const state = STATE_USERS.map((user) => pulumi.secret(new PasswordResource(`state-${user}`, { user }, opts).password).apply((password) => [user, password] as const));
-  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig), pulumi.all(state), arc, pulumi.all(srs)]).apply(([dkimKeys, caCertPem, certs, tsigs, passwords, arcKey, srsSecrets]) => ({
+  return pulumi.all([pulumi.all(dkim), ca.certPem, pulumi.all(hosts), pulumi.all(tsig), pulumi.all(state), arc, pulumi.all(srs), pulumi.all(dane)]).apply(([dkimKeys, caCertPem, certs, tsigs, passwords, arcKey, srsSecrets, daneHeld]) => ({
     dkim: dkimKeys,
     caCertPem,
     hosts: Object.fromEntries(certs),
@@ -236,5 +269,6 @@ export function fleetKeyResources(topology: Topology, parent: pulumi.Resource): 
     state: Object.fromEntries(passwords) as StatePasswords,
     arc: arcKey,
     srs: srsSecrets,
+    dane: Object.fromEntries(daneHeld),
   }));
 }

@@ -31,7 +31,8 @@ export const DEPLOY_ROLES: readonly DeployRole[] = ["edge", "outbound", "store",
 /** rspamd's shared state: any mail host may be a state host (topology.state), so every mail role has the packages. */
 const VALKEY = ["valkey-server", "valkey-sentinel", "valkey-tools"];
 /** certbot and the DNS-01 plugins of both DNS backends: every role gets its certificates by ACME (tls.mode acme). */
-const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare"];
+// kdig: mailfleet-certs asks every nameserver for an edge's next TLSA before a DANE key switch (render/acme.ts).
+const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare", "knot-dnsutils"];
 
 /** Every fleet host's own metrics (render/monitoring): the node exporter, with its flags in /etc/default. */
 const NODE_EXPORTER = EXPORTER_UNITS.node;
@@ -104,6 +105,7 @@ const ALLOW_TLS = [
   allow(ACME_PATHS.caBundle),
   allow(ACME_PATHS.unit),
   allow(ACME_PATHS.renewDropIn),
+  below(ACME_PATHS.daneKeys, 0o600),
 ];
 /** The host's own resolver (render/resolver.ts): the MTAs' and the monitoring hosts'. */
 const ALLOW_RESOLVER = Object.values(RESOLVER_PATHS).map((path) => allow(path));

@@ -75,7 +75,7 @@ export function recordSetOf(topology: Topology, placed: PlacedHosts, dkim: DkimP
     if (host.sends) txt(host.fqdn, "v=spf1 a -all");
     // DANE: a sender that finds this signed TLSA accepts only a certificate with the pinned key (RFC 7672).
     for (const key of dane.filter((k) => k.host === host.name)) {
-      add(smtpTlsaName(host.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: key.spkiSha256 });
+      add(smtpTlsaName(host.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: key.spkiSha256, generation: key.generation });
     }
   }
   // Service names resolve to every host of their role: clients spread over them, and adding a

@@ -10,8 +10,11 @@ export type RecordData =
   | { type: "CNAME"; target: string }
   /** target "." = the service is decidedly not offered (RFC 2782, RFC 6186 §4). */
   | { type: "SRV"; priority: number; weight: number; port: number; target: string }
-  /** DANE (RFC 6698, RFC 7672): usage 3 DANE-EE, selector 1 SPKI, matching 1 SHA-256 of the server's key. */
-  | { type: "TLSA"; usage: 3; selector: 1; matchingType: 1; digest: string };
+  /**
+   * DANE (RFC 6698, RFC 7672): usage 3 DANE-EE, selector 1 SPKI, matching 1 SHA-256 of the server's key.
+   * `generation`: which of the MX's DANE keys it pins (not published; names the record's resource).
+   */
+  | { type: "TLSA"; usage: 3; selector: 1; matchingType: 1; digest: string; generation: number };
 
 /**
  * What a record is made for: a host's own name (its addresses and HELO SPF: what the host's PTR

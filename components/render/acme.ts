@@ -4,7 +4,10 @@
  * API), and renews it on certbot.timer; its deploy hook (render/tls.ts) installs each new
  * certificate and reloads the daemons that serve it.
  */
+import { daneKeys, holdsDaneKeys } from "../keys/material";
+import { smtpTlsaName } from "../records/labels";
 import { zoneBackend } from "../records/zoneFile";
+import { zoneOf } from "../records/zones";
 import { CertificateLineage, Host } from "../topology";
 import { RenderedFile, file } from "./file";
 import { CERT_DEPLOY_HOOK, RenderInput, TLS_PATHS } from "./input";
@@ -22,7 +25,16 @@ export const ACME_PATHS = {
   unit: "/etc/systemd/system/mailfleet-certs.service",
   /** certbot.timer's `certbot renew` must reach a private ACME server too. */
   renewDropIn: "/etc/systemd/system/certbot.service.d/mailfleet-ca.conf",
+  /** An edge's DANE keys, one file per generation it holds (keys/material.ts daneGenerations). */
+  daneKeys: "/etc/mailfleet/dane",
+  /**
+   * This host's DANE memory: `seen/<hash>`, when it first saw that key's TLSA served by every
+   * nameserver (the switch's clock); `pinned-<lineage>`, that the lineage carries a DANE key.
+   */
+  daneState: "/var/lib/mailfleet-certs",
 } as const;
+
+export const daneKeyPath = (generation: number) => `${ACME_PATHS.daneKeys}/${generation}.key`;
 
 /** The certbot DNS plugin for the stack's DNS backend, by its option prefix. */
 function dnsPlugin(input: RenderInput, host: Host): { name: string; credentials: string } {
@@ -80,21 +92,75 @@ function certbotArguments(input: RenderInput, host: Host): string[] {
 }
 
 /**
- * DANE: the lineage an edge serves on port 25 must carry the host key its TLSA record pins (the push's
- * TLS_PATHS.key). certbot makes a key of its own at a lineage's first issuance; `pin` puts the pinned
- * key in its place and has the certificate issued again for it, and --reuse-key keeps it from then on.
- * It compares public keys, so a run that was stopped between the two steps is finished by the next.
+ * DANE: the lineage an edge serves on port 25 carries the DANE key of tls.daneKeyGeneration. certbot
+ * makes a key of its own at a lineage's first issuance; `pin` puts the DANE key in its place and has
+ * the certificate issued again for it, and --reuse-key keeps it from then on. It compares public
+ * keys, so a run that was stopped between the two steps is finished by the next.
+ *
+ * A key rollover is staged (README, "DANE key rollover"): once a lineage carries a DANE key, a switch
+ * to another waits until every nameserver of the zone serves the new key's TLSA, and for twice the
+ * TTL after this edge first saw that, so no resolver still holds a TLSA answer without it. Not yet
+ * served: the switch is refused and the old key stays. Served too recently: a retry is scheduled
+ * for the moment the wait ends.
  */
-function pinScript(): string[] {
+function pinScript(input: RenderInput, host: Host): string[] {
+  const { spec } = input.topology;
+  const keys = daneKeys(spec, [host], input.keys);
+  const served = daneKeyPath(spec.tls.daneKeyGeneration);
+  const tlsaName = smtpTlsaName(host.fqdn);
+  const holdSeconds = 2 * spec.dnsTtl;
   return [
+    `published="${keys.map((k) => k.spkiSha256).join(" ")}"`,
+    'spki_sha256() { openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }',
+    "# Every address of every nameserver of the zone, as this host's validating resolver finds them.",
+    "nameservers() {",
+    `  for ns in $(kdig +short NS ${zoneOf(spec.dnsZones, tlsaName)}); do kdig +short A "$ns"; kdig +short AAAA "$ns"; done | grep -E '^[0-9a-fA-F:.]+$'`,
+    "}",
+    `state=${ACME_PATHS.daneState}`,
+    "# Whether every nameserver serves the TLSA record for this key hash (the refusal says which does not).",
+    "served_everywhere() {",
+    '  servers=$(nameservers)',
+    '  [ -n "$servers" ] || { echo "no nameserver of the zone found"; return 1; }',
+    "  for ns in $servers; do",
+    `    kdig +short +norec "@$ns" TLSA ${tlsaName} | tr -d ' ' | tr 'A-F' 'a-f' | grep -qx "311$1" || { echo "nameserver $ns does not serve ${tlsaName} TLSA 3 1 1 $1"; return 1; }`,
+    "  done",
+    "}",
+    "# Starts each published key's clock as early as this host can see it: the next rollover's wait counts from here.",
+    "note_served() {",
+    '  mkdir -p -m 0700 "$state" "$state/seen"',
+    '  for h in $published; do [ -f "$state/seen/$h" ] || ! served_everywhere "$h" >/dev/null || date +%s > "$state/seen/$h"; done',
+    "}",
+    "# Whether a pinned lineage may switch to this key hash now. 0: yes; 1: refused (not served); 2: wait (a retry is scheduled).",
+    "gate() {",
+    '  why=$(served_everywhere "$1") || { echo "mailfleet-certs: DANE switch refused, the old key stays: $why. Once it is served, run $0 again"; return 1; }',
+    '  [ -f "$state/seen/$1" ] || date +%s > "$state/seen/$1"',
+    '  left=$(( $(cat "$state/seen/$1") + ' + String(holdSeconds) + ' - $(date +%s) ))',
+    "  [ $left -le 0 ] && return 0",
+    '  echo "mailfleet-certs: DANE switch in ${left}s: every nameserver serves the new key TLSA, but resolvers may still hold an answer without it (twice the TTL); retried then"',
+    "  retry_in $left",
+    "  return 2",
+    "}",
+    "# A retry that outlives this run: a transient timer under systemd, a detached sleep without it.",
+    "retry_in() {",
+    "  if [ -d /run/systemd/system ]; then",
+    `    systemd-run --quiet --on-active="$1" --unit="mailfleet-certs-retry-$(date +%s)" systemctl start ${ACME_PATHS.unit.split("/").pop()}`,
+    "  else",
+    `    setsid nohup sh -c 'sleep "$0"; exec "$1"' "$1" "$0" </dev/null >>${ACME_PATHS.log} 2>&1 &`,
+    "  fi",
+    "}",
     "pin() {",
     "  lineage=$1",
     "  shift",
     '  key=$(readlink -f "/etc/letsencrypt/live/$lineage/privkey.pem") && [ -f "$key" ] || return 0',
-    `  [ "$(openssl x509 -in "/etc/letsencrypt/live/$lineage/cert.pem" -noout -pubkey)" = "$(openssl pkey -in ${TLS_PATHS.key} -pubout)" ] && return 0`,
-    '  echo "mailfleet-certs: $lineage: issuing again for the key its TLSA record pins"',
-    `  install -m 0600 ${TLS_PATHS.key} "$key"`,
-    '  issue "$lineage" --force-renewal "$@"',
+    `  want=$(openssl pkey -in ${served} -pubout | spki_sha256)`,
+    '  have=$(openssl x509 -in "/etc/letsencrypt/live/$lineage/cert.pem" -noout -pubkey | spki_sha256)',
+    "  note_served",
+    '  [ "$have" = "$want" ] && { touch "$state/pinned-$lineage"; return 0; }',
+    "  # Certbot's own first key is replaced at once: no TLSA pins it, so no sender could verify it anyway.",
+    '  if [ -f "$state/pinned-$lineage" ]; then gate "$want" || { [ $? = 2 ] || status=1; return 0; }; fi',
+    `  echo "mailfleet-certs: $lineage: issuing again for DANE key generation ${spec.tls.daneKeyGeneration}"`,
+    `  install -m 0600 ${served} "$key"`,
+    '  issue "$lineage" --force-renewal "$@" && touch "$state/pinned-$lineage"',
     "}",
   ];
 }
@@ -102,7 +168,7 @@ function pinScript(): string[] {
 function certsScript(input: RenderInput, host: Host, lineages: CertificateLineage[]): string {
   const { acme } = input.topology.spec.tls;
   // The edge's own lineage (its host name, what Postfix serves on 25) when its TLSA is published.
-  const pinned = input.topology.spec.dnssec && host.role === "edge" ? host.name : undefined;
+  const pinned = holdsDaneKeys(input.topology.spec) && host.role === "edge" ? host.name : undefined;
   return [
     "#!/bin/sh",
     `# Rendered by mailfleet for ${host.fqdn}: asks the ACME CA for each of this host's certificates by`,
@@ -120,9 +186,9 @@ function certsScript(input: RenderInput, host: Host, lineages: CertificateLineag
     "  shift",
     '  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) mailfleet-certs: $lineage"',
     `  certbot certonly ${certbotArguments(input, host).join(" ")} --cert-name "$lineage" "$@" ||`,
-    '    { echo "mailfleet-certs: $lineage failed: see /var/log/letsencrypt/letsencrypt.log" >&2; status=1; }',
+    '    { echo "mailfleet-certs: $lineage failed: see /var/log/letsencrypt/letsencrypt.log" >&2; status=1; return 1; }',
     "}",
-    ...(pinned ? pinScript() : []),
+    ...(pinned ? pinScript(input, host) : []),
     ...lineages.map((l) => {
       const domains = l.names.map((n) => `-d ${n}`).join(" ");
       return [`issue ${l.name} "$@" ${domains}`, ...(l.name === pinned ? [`pin ${l.name} "$@" ${domains}`] : [])].join("\n");
@@ -130,6 +196,13 @@ function certsScript(input: RenderInput, host: Host, lineages: CertificateLineag
     "exit $status",
     "",
   ].join("\n");
+}
+
+/** The edge's DANE keys of every generation its TLSA records pin: the switch and its fallback need each. */
+function daneKeyFiles(input: RenderInput, host: Host): RenderedFile[] {
+  const held = input.keys.dane[host.name];
+  if (!held) throw new Error(`no DANE keys for ${host.name}`);
+  return held.map((k) => file(daneKeyPath(k.generation), k.keyPem.endsWith("\n") ? k.keyPem : `${k.keyPem}\n`, { secret: true }));
 }
 
 export function renderAcmeFiles(input: RenderInput, host: Host, lineages: CertificateLineage[]): RenderedFile[] {
@@ -150,6 +223,7 @@ export function renderAcmeFiles(input: RenderInput, host: Host, lineages: Certif
   ].join("\n");
   return [
     file(ACME_PATHS.script, certsScript(input, host, lineages), { mode: 0o755 }),
+    ...(holdsDaneKeys(input.topology.spec) && host.role === "edge" ? daneKeyFiles(input, host) : []),
     file(ACME_PATHS.credentials, dnsPlugin(input, host).credentials, { secret: true }),
     file(ACME_PATHS.unit, unit),
     ...(acme.eab ? [file(ACME_PATHS.eabHmac, `${acme.eab.hmac}\n`, { secret: true })] : []),

@@ -94,25 +94,45 @@ export async function checkStartTls(e: Expected, p: Probes): Promise<CheckResult
       untrusted: enforce ? "fail" : "warn",
       untrustedWhy: enforce ? ": with MTA-STS enforce, senders refuse to deliver" : "",
     });
-    if (servedBy?.role === "edge" && e.topology.spec.dnssec) findings.push(...daneFindings(await p.dns.tlsa(smtpTlsaName(exchange)), tls.spkiSha256, exchange));
+    if (servedBy?.role === "edge" && e.topology.spec.dnssec) {
+      findings.push(...daneFindings(await p.dns.tlsa(smtpTlsaName(exchange)), tls.spkiSha256, exchange, servedDaneKey(e, exchange)));
+    }
     return merge(findings, certificateSummary(tls));
   });
 }
 
+/** The hash of the DANE key the stack asks `exchange` to serve (tls.daneKeyGeneration's), from the record set. */
+function servedDaneKey(e: Expected, exchange: string): string | undefined {
+  const name = smtpTlsaName(exchange);
+  const record = e.recordSet.records.find((r) => r.type === "TLSA" && r.name === name && r.generation === e.topology.spec.tls.daneKeyGeneration);
+  return record?.type === "TLSA" ? record.digest : undefined;
+}
+
 /**
  * DANE (RFC 7672): a sender that finds the MX's TLSA records accepts only a certificate whose key one
- * of them pins (3 1 1: SHA-256 of the SPKI). None, or none that matches, is named with its fix.
+ * of them pins (3 1 1: SHA-256 of the SPKI). None, or none that matches, is named with its fix; a
+ * pinned key that is not the generation the stack asks for is a key switch still waiting or refused.
  */
-export function daneFindings(tlsa: string[], spkiSha256: string, exchange: string): Finding[] {
+export function daneFindings(tlsa: string[], spkiSha256: string, exchange: string, wanted?: string): Finding[] {
   const name = smtpTlsaName(exchange);
   if (tlsa.length === 0) return [fail(`no TLSA record at ${name}: DANE senders cannot verify ${exchange}`, "publish it with `pulumi up` (dnssec: true); with dns: zone, check that the push reached the nameserver")];
-  if (tlsa.some((t) => t.toLowerCase() === `3 1 1 ${spkiSha256}`)) return [];
-  return [
-    fail(
-      `no TLSA record at ${name} pins the key of the certificate ${exchange} serves (SPKI SHA-256 ${spkiSha256}): DANE senders defer all mail to it`,
-      `on ${exchange}, run mailfleet-certs (it issues the certificate again for the key its TLSA pins, /etc/mailfleet/tls/host.key); if the host key changed, run \`pulumi up\` to publish its TLSA`,
-    ),
-  ];
+  if (!tlsa.some((t) => t.toLowerCase() === `3 1 1 ${spkiSha256}`)) {
+    return [
+      fail(
+        `no TLSA record at ${name} pins the key of the certificate ${exchange} serves (SPKI SHA-256 ${spkiSha256}): DANE senders defer all mail to it`,
+        `on ${exchange}, run mailfleet-certs (it issues the certificate again for the DANE key the stack asks for) and read /var/log/mailfleet-certs.log; if the key changed, run \`pulumi up\` to publish its TLSA`,
+      ),
+    ];
+  }
+  if (wanted && wanted !== spkiSha256) {
+    return [
+      warn(
+        `${exchange} serves a DANE key its TLSA pins, but not the one of tls.daneKeyGeneration (SPKI SHA-256 ${wanted}): its key switch waits or was refused`,
+        `read /var/log/mailfleet-certs.log on ${exchange}: a switch waits twice the TTL after every nameserver serves the new key's TLSA; once they do, run mailfleet-certs there. Do not raise the generation again before it has switched`,
+      ),
+    ];
+  }
+  return [];
 }
 
 /**

@@ -154,10 +154,10 @@ function pinLabRelay(spec: FleetSpec, relay: PeerTls): FleetSpec {
   return { ...spec, monitoring: { ...spec.monitoring, email: { ...email, relay: { ...email.relay, caCertificate: relay.certPem } } } };
 }
 
-/** The lab stack rendered by the project: spec → keys (kept under LAB_DIR) → buildFleet. */
-export function loadLabFleet(): LabFleet {
+/** The lab stack rendered by the project: spec (with `change`, if any) → keys (kept under LAB_DIR) → buildFleet. */
+export function loadLabFleet(change: (spec: FleetSpec) => FleetSpec = (spec) => spec): LabFleet {
   const relay = loadOrCreatePeerTls(RELAY);
-  const spec = pinLabRelay(labSpec(), relay);
+  const spec = change(pinLabRelay(labSpec(), relay));
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
   return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreatePeerTls(EXT), relay };
 }

@@ -50,7 +50,7 @@ export function labZones(nameserver: NameserverSpec, extTlsa?: string): ZoneFile
     record(EXT_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
     // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
     record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
-    ...(extTlsa ? [record(smtpTlsaName(EXT.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: extTlsa })] : []),
+    ...(extTlsa ? [record(smtpTlsaName(EXT.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: extTlsa, generation: 1 })] : []),
     ...hosts.flatMap((h) => [
       record(h.fqdn, { type: "A", address: h.ipv4, host: h.name }, { host: h.name }),
       record(h.fqdn, { type: "AAAA", address: h.ipv6, host: h.name }, { host: h.name }),

@@ -119,7 +119,7 @@ describe("check probes", () => {
     assert.equal(probe.error, undefined);
     assert.deepEqual(probe.tls?.names, ["imap.mail.example.com"]);
     assert.equal(probe.tls?.trusted, true);
-    const spec = { ...labInput().topology.spec, tls: { mode: "acme" as const, acme: { directory: "https://acme.example.net/dir", propagationSeconds: 60 } } };
+    const spec = { ...labInput().topology.spec, tls: { mode: "acme" as const, acme: { directory: "https://acme.example.net/dir", propagationSeconds: 60 }, daneKeyGeneration: 1 } };
     const findings = certificateFindings(probe.tls!, "imap.mail.example.com", new Date(), {
       spec,
       host: "store1.mail.example.com",

@@ -144,4 +144,13 @@ describe("DANE: each MX's TLSA against the certificate it serves", () => {
     assert.ok(missing.length > 0 && missing.every((r) => r.subject.startsWith("mx1.mail.example.com ")), JSON.stringify(missing));
     assert.match(missing[0].detail, /no TLSA record at _25\._tcp\.mx1\.mail\.example\.com: DANE senders cannot verify/);
   });
+  it("warns when an MX serves a pinned key of another generation than tls.daneKeyGeneration: its switch waits or was refused", async () => {
+    const nextKey = "2".padStart(64, "0");
+    const waiting = await check(undefined, { starttls: async (host) => (host.startsWith("mx1") ? { ...goodTls(host), tls: { ...goodTls(host).tls!, spkiSha256: nextKey } } : goodTls(host)) });
+    assert.deepEqual(failures(waiting), []);
+    const warned = waiting.filter((r) => r.status === "warn" && r.check === "starttls");
+    assert.ok(warned.length > 0 && warned.every((r) => r.subject.startsWith("mx1.mail.example.com ")), JSON.stringify(warned));
+    assert.match(warned[0].detail, /mx1\.mail\.example\.com serves a DANE key its TLSA pins, but not the one of tls\.daneKeyGeneration.*its key switch waits or was refused/);
+    assert.match(warned[0].fix!, /read \/var\/log\/mailfleet-certs\.log on mx1\.mail\.example\.com/);
+  });
 });

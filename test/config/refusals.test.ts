@@ -143,6 +143,13 @@ const REFUSALS: Row[] = [
     r.mtaSts = { mode: "enforce" };
     r.tls = { mode: "fleet-ca" };
   }, ["mtaSts.mode"], /no sender trusts the fleet CA.*set tls.mode: acme .*or mtaSts.mode: testing/],
+  ["a DANE key rollover with fleet-CA certificates", (r) => (r.tls = { mode: "fleet-ca", daneKeyGeneration: 2 }), ["tls.daneKeyGeneration"],
+    /tls.mode is fleet-ca: there port 25 serves the host certificate's key.*remove it \(or set it to 1\), or use tls.mode: acme with dnssec: true/],
+  ["a DANE key rollover with unsigned zones", (r) => {
+    r.dnssec = false;
+    r.tls = { daneKeyGeneration: 2 };
+  }, ["tls.daneKeyGeneration"], /dnssec is false: unsigned zones publish no TLSA/],
+  ["a DANE key generation of 0", (r) => (r.tls = { daneKeyGeneration: 0 }), ["tls.daneKeyGeneration"], />=1|at least 1|too small/i],
   ["an ACME directory over plain HTTP", (r) => (r.tls = { acme: { directory: "http://acme.example.net/directory" } }), ["tls.acme.directory"], /not an https:\/\/ URL/],
   ["an ACME directory with shell characters", (r) => (r.tls = { acme: { directory: "https://acme.example.net/dir;reboot" } }), ["tls.acme.directory"], /not an https:\/\/ URL/],
   ["an EAB HMAC that is no base64url", (r) => (r.tls = { acme: { eab: { kid: "kid-1", hmac: "not base64url!" } } }), ["tls.acme.eab.hmac"], /base64url/],

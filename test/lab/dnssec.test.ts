@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { spkiSha256 } from "../../components/keys/material";
 import { DnsRecord } from "../../components/records";
 import { SMTP_PORT } from "../../components/topology";
 import { smtpTlsaName } from "../../components/records/labels";
@@ -24,8 +25,13 @@ import {
   hostRoot,
   labHost,
   labPassword,
+  LabFleet,
+  LabHost,
+  loadLabFleet,
   logSize,
   presentedCertificate,
+  push,
+  deployFiles,
   smtpSend,
   waitUntil,
 } from "../../scripts/lab";
@@ -224,6 +230,98 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
       execOk("out1", ["postqueue", "-f"]);
       await waitUntil(() => arrived(held), (n) => n === 1, 60_000, 500);
       assert.match(out1LogSince(offset), /Verified TLS connection established to mx\.example\.net/);
+    });
+  });
+
+  describe("DANE key rollover: the next key's TLSA first, the switch once every nameserver has served it for twice the TTL, the old TLSA last", () => {
+    /** The lab stack at a DANE key generation. */
+    const at = (generation: number) => loadLabFleet((s) => ({ ...s, tls: { ...s.tls, daneKeyGeneration: generation } }));
+    const edges = () => lab().hosts.filter((h) => h.role === "edge");
+    const dns1 = () => labHost(lab(), "dns1");
+    const servedKey = (mx: LabHost) => presentedCertificate({ address: mx.ipv4, port: SMTP_PORT, name: mx.fqdn, starttls: "smtp" }).spki;
+    const daneKey = (fleet: LabFleet, mx: string, generation: number) => spkiSha256(fleet.keys.dane[mx].find((k) => k.generation === generation)!.keyPem);
+    const certsLog = (mx: LabHost) => join(hostRoot(mx.name), "var/log/mailfleet-certs.log");
+    const certsLogSince = (mx: LabHost, offset: number) => readFileSync(certsLog(mx), "utf8").slice(offset);
+    /** When mx first saw the key's TLSA served by every nameserver (its own record: the switch's clock). */
+    const firstSeen = (mx: LabHost, key: string) => Number(readFileSync(join(hostRoot(mx.name), "var/lib/mailfleet-certs/seen", key), "utf8").trim());
+    const extLog = join(hostRoot(EXT.name), "var/log/postfix.log");
+
+    /** The push of a rollover step: the zone (when asked) first, then the edges side by side. */
+    async function pushTo(fleet: LabFleet, { zone }: { zone: boolean }) {
+      const pushed = async (host: LabHost) => {
+        const r = await push(host, deployFiles(fleet, host));
+        assert.equal(r.code, 0, `${host.name}: ${r.stderr}`);
+      };
+      if (zone) await pushed(dns1());
+      await Promise.all(edges().map(pushed));
+    }
+    /** Until each edge serves its key of `generation` on port 25; returns when each was first seen doing so (epoch seconds). */
+    async function switched(fleet: LabFleet, generation: number, timeoutMs: number): Promise<number[]> {
+      return Promise.all(
+        edges().map(async (mx) => {
+          await waitUntil(() => servedKey(mx), (k) => k === daneKey(fleet, mx.name, generation), timeoutMs, 2_000);
+          return Date.now() / 1000;
+        }),
+      );
+    }
+
+    after(async () => {
+      // The lab's own stack (generation 1) back: the zone first, then the edges, which switch back at once (key 1 is served).
+      await pushTo(lab(), { zone: true });
+      forgetDns();
+      await switched(lab(), 1, 120_000);
+    });
+
+    it("ext sends all along: a forced switch to a key no nameserver serves is refused; generation 2, then 3: no message deferred, every one verified", async () => {
+      const [g1, g2, g3] = [lab(), at(2), at(3)];
+      const TTL = g1.spec.dnsTtl;
+      assert.equal(g1.spec.tls.daneKeyGeneration, 1);
+      await switched(g1, 1, 60_000);
+
+      const extOffset = statSync(extLog).size;
+      const run = Date.now();
+      let submitted = 0;
+      const loop = setInterval(() => {
+        if (submitted >= 150) return;
+        submitted += 1;
+        execOk(EXT.name, ["sh", "-c", `printf "From: <bob@example.net>\\nTo: <alice@example.com>\\nSubject: rollover ${run} ${submitted}\\n\\nDuring a DANE key rollover.\\n" | sendmail -f bob@example.net alice@example.com`]);
+      }, 2_000);
+      try {
+        // Forced: the edges told to serve generation 3 while the zone still pins 1 and 2. Refused: key 1 stays.
+        const offsets = edges().map((mx) => statSync(certsLog(mx)).size);
+        await pushTo(g3, { zone: false });
+        for (const [i, mx] of edges().entries()) {
+          const log = await waitUntil(() => certsLogSince(mx, offsets[i]), (l) => /DANE switch refused|issuing again/.test(l), 60_000, 1_000);
+          assert.match(log, new RegExp(`DANE switch refused, the old key stays: nameserver \\S+ does not serve _25\\._tcp\\.${mx.fqdn.replace(/\./g, "\\.")} TLSA 3 1 1 ${daneKey(g3, mx.name, 3)}`), log);
+          assert.equal(servedKey(mx), daneKey(g1, mx.name, 1), `${mx.name} still serves key 1`);
+        }
+
+        // Generation 2: the zone (which published key 2 as the next one with generation 1) first, then the edges.
+        await pushTo(g2, { zone: true });
+        await switched(g2, 2, (2 * TTL + 60) * 1000);
+
+        // Generation 3: key 3's TLSA came with generation 2, just now, so each edge waits twice the TTL from when it saw it served.
+        const before = edges().map((mx) => statSync(certsLog(mx)).size);
+        await pushTo(g3, { zone: true });
+        const seen3 = edges().map((mx) => firstSeen(mx, daneKey(g3, mx.name, 3)));
+        const at3 = await switched(g3, 3, (2 * TTL + 90) * 1000);
+        for (const [i, mx] of edges().entries()) {
+          assert.match(certsLogSince(mx, before[i]), /DANE switch in \d+s/, `${mx.name} waited`);
+          assert.ok(at3[i] >= seen3[i] + 2 * TTL, `${mx.name} switched ${at3[i] - seen3[i]}s after key 3's TLSA was first served everywhere`);
+          // The old TLSA leaves with the rollover after the one that retired its key: key 1's is gone, key 2's stays.
+          const tlsa = execOk(EXT.name, ["kdig", "+short", `@${dns1().ipv4}`, "TLSA", smtpTlsaName(mx.fqdn)]).toLowerCase().replace(/ /g, "");
+          assert.doesNotMatch(tlsa, new RegExp(daneKey(g1, mx.name, 1)));
+          assert.match(tlsa, new RegExp(daneKey(g3, mx.name, 2)));
+        }
+      } finally {
+        clearInterval(loop);
+      }
+      // Every message out of ext's queue: each sent over a verified connection, none deferred at any step.
+      await waitUntil(() => exec(EXT.name, ["postqueue", "-j"]).stdout.trim(), (q) => q === "", 90_000, 1_000);
+      const log = readFileSync(extLog, "utf8").slice(extOffset);
+      assert.doesNotMatch(log, /status=deferred|Untrusted TLS|TLSA/, log.split("\n").filter((l) => /deferred|Untrusted|TLSA/.test(l)).join("\n"));
+      assert.equal((log.match(/to=<alice@example\.com>.*status=sent/g) ?? []).length, submitted, log);
+      assert.ok(submitted > 60, `${submitted} messages sent during the rollover`);
     });
   });
 });

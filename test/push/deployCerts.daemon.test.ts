@@ -21,7 +21,7 @@ const PUSHER = "192.0.2.2";
 const LIVE = liveTls("out1");
 
 function out1Files(mode: "acme" | "fleet-ca", messageSizeLimitMb = 25): RenderedFile[] {
-  const input = labInput((s: FleetSpec) => ({ ...s, messageSizeLimitMb, tls: { mode, acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } } }));
+  const input = labInput((s: FleetSpec) => ({ ...s, messageSizeLimitMb, tls: { ...s.tls, mode, acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } } }));
   return renderHost(input, hostNamed(input.topology, "out1"));
 }
 
@@ -43,7 +43,7 @@ const served = (host: Debian13Host) =>
 
 /** The lab's nameserver files (firewall, knot.conf with the hosts' TSIG keys, zones) with tls.mode acme. */
 function nameserverFiles(dmarc: "reject" | "quarantine") {
-  const input = labInput((s: FleetSpec) => ({ ...s, dmarc: { ...s.dmarc, policy: dmarc }, tls: { mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } } }));
+  const input = labInput((s: FleetSpec) => ({ ...s, dmarc: { ...s.dmarc, policy: dmarc }, tls: { ...s.tls, mode: "acme", acme: { directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 } } }));
   return { files: buildFleet(input.topology.spec, input.addresses, input.keys).dnsServerFiles, tsig: input.keys.tsig };
 }
 

@@ -10,7 +10,7 @@ import { ConfigError, spfIncludes, spfLookups as countedLookups } from "../../co
 import { buildRecordSet, DnsRecord, recordNames, txtStrings } from "../../components/records";
 import { buildTopology, domainWebNames, hostCertificateNames, hostsOf } from "../../components/topology";
 import { fakeDane, fakeDkim, lab } from "../support/labRecords";
-import { daneKeys, publishedKeyNames } from "../../components/keys/material";
+import { daneGenerations, daneKeys, publishedKeyNames } from "../../components/keys/material";
 
 const S = "mail.example.com";
 const DOMAINS = ["example.com", "example.org"];
@@ -226,7 +226,7 @@ describe("the set as a whole", () => {
     for (const r of split.set.records) {
       const expected = r.name === "mail.example.com" || r.name.endsWith(".mail.example.com") ? "mail.example.com" : r.name.endsWith("example.org") ? "example.org" : "example.com";
       assert.equal(r.zone, expected, r.name);
-      assert.equal(r.ttl, 300);
+      assert.equal(r.ttl, split.spec.dnsTtl);
     }
   });
   it("no duplicates, and the same input gives the same records in the same order", () => {
@@ -287,19 +287,36 @@ describe("a domain's web names, one home for every reader", () => {
 });
 
 describe("DANE", () => {
-  it("signed zones: each edge publishes _25._tcp.<edge> TLSA 3 1 1 with its key's SPKI SHA-256 (RFC 7672); unsigned zones: none", () => {
+  const tlsaOf = (set: { records: readonly DnsRecord[] }) =>
+    set.records.flatMap((r) => (r.type === "TLSA" ? [{ name: r.name, zone: r.zone, usage: r.usage, selector: r.selector, matchingType: r.matchingType, digest: r.digest }] : []));
+  const keyPair = () => {
     const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    const expected = createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
-    const hosts = Object.fromEntries(hostsOf(LAB.topology, "edge").map((h) => [h.name, { certPem: "", keyPem }]));
-    const set = buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec), daneKeys(hostsOf(LAB.topology, "edge"), hosts));
-    const tlsa = set.records.filter((r) => r.type === "TLSA");
+    return { keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(), hash: createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex") };
+  };
+  const edges = hostsOf(LAB.topology, "edge");
+
+  it("acme: each edge publishes _25._tcp.<edge> TLSA 3 1 1 for the SPKI SHA-256 of each DANE key it holds (RFC 7672); unsigned zones: none", () => {
+    const generation = 4;
+    assert.deepEqual(daneGenerations(generation), [3, 4, 5], "the previous, the served and the next generation");
+    assert.deepEqual(daneGenerations(1), [1, 2], "generation 1 has no previous one");
+    const held = Object.fromEntries(edges.map((h) => [h.name, daneGenerations(generation).map((g) => ({ generation: g, ...keyPair() }))]));
+    const spec = { ...LAB.spec, tls: { ...LAB.spec.tls, mode: "acme" as const, daneKeyGeneration: generation } };
+    const set = buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec), daneKeys(spec, edges, { hosts: {}, dane: held }));
     assert.deepEqual(
-      tlsa.map((r) => ({ name: r.name, zone: r.zone, ...(r.type === "TLSA" ? { usage: r.usage, selector: r.selector, matchingType: r.matchingType, digest: r.digest } : {}) })),
-      ["mx1", "mx2"].map((h) => ({ name: `_25._tcp.${h}.mail.example.com`, zone: "example.com", usage: 3, selector: 1, matchingType: 1, digest: expected })),
+      tlsaOf(set),
+      edges.flatMap((h) => held[h.name].map((k) => ({ name: `_25._tcp.${h.name}.mail.example.com`, zone: "example.com", usage: 3, selector: 1, matchingType: 1, digest: k.hash }))),
     );
     const unsigned = lab((raw) => (raw.dnssec = false));
-    assert.equal(unsigned.set.records.filter((r) => r.type === "TLSA").length, 0);
+    assert.equal(tlsaOf(unsigned.set).length, 0);
+  });
+  it("fleet-ca: each edge's one TLSA pins the host key its certificate carries", () => {
+    const { keyPem, hash } = keyPair();
+    const hosts = Object.fromEntries(edges.map((h) => [h.name, { certPem: "", keyPem }]));
+    const spec = { ...LAB.spec, tls: { ...LAB.spec.tls, mode: "fleet-ca" as const } };
+    assert.deepEqual(
+      tlsaOf(buildRecordSet(LAB.topology, LAB.addresses, fakeDkim(LAB.spec), daneKeys(spec, edges, { hosts, dane: {} }))).map((r) => [r.name, r.digest]),
+      edges.map((h) => [`_25._tcp.${h.name}.mail.example.com`, hash]),
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import { lab } from "../support/labRecords";
 export function delegatedZones(): ZoneFile[] {
   const split = lab((raw) => {
     raw.dnsZones = ["example.com", "example.org", "mail.example.com"];
+    raw.dnsTtl = 300;
     raw.zone = {
       hostmaster: "dns.admin@example.com",
       nameservers: [

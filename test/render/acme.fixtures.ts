@@ -7,7 +7,7 @@ import { labInput } from "../support/lab";
 
 export const acme = (change: (acme: FleetSpec["tls"]["acme"]) => FleetSpec["tls"]["acme"] = (a) => a) => (s: FleetSpec): FleetSpec => ({
   ...s,
-  tls: { mode: "acme", acme: change({ directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }) },
+  tls: { ...s.tls, mode: "acme", acme: change({ directory: LETSENCRYPT_DIRECTORY, propagationSeconds: 60 }) },
 });
 export const ACME = labInput(acme());
 export const filesOf = (input: TestRenderInput, host: string) => renderTlsFiles(input, hostNamed(input.topology, host));

@@ -19,7 +19,7 @@ import { join } from "node:path";
 
 /** The backup files embed no key material. */
 /** The backup files use no key. */
-const NO_KEYS = { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS };
+const NO_KEYS = { dkim: [], caCertPem: "", hosts: {}, tsig: {}, dane: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS };
 
 const PASSWORD = "a long enough repository password";
 

@@ -18,7 +18,7 @@ export function labInput(change: (raw: Record<string, any>) => void = () => {}):
   const addresses: AddressBook = Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, { ipv4: h.ipv4!, ...(h.ipv6 ? { ipv6: h.ipv6 } : {}) }]));
   // The Dovecot files name the TLS paths but embed no key material.
   const topology = buildTopology(spec);
-  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS }, mtaStsPolicy(topology).policy);
+  return testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, dane: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS }, mtaStsPolicy(topology).policy);
 }
 
 export const LAB = labInput();

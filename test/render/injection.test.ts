@@ -15,9 +15,9 @@ import fc from "fast-check";
 import { buildFleet, givenAddresses } from "../../components/build";
 import { ConfigError, FleetSpec, parseFleetConfig } from "../../components/config";
 import { createFleetCa, issueHostCertificate } from "../../components/keys/generate";
-import { arcKeyName, FleetKeys } from "../../components/keys/material";
+import { arcKeyName, daneGenerations, FleetKeys, holdsDaneKeys } from "../../components/keys/material";
 import { validRaw } from "../support/fixtures";
-import { buildTopology } from "../../components/topology";
+import { buildTopology, hostsOf } from "../../components/topology";
 import { FQDN_RE } from "../../components/config/formats";
 import { hostNamePattern } from "../../components/render/postfix/format";
 
@@ -39,6 +39,9 @@ function keysFor(spec: FleetSpec): FleetKeys {
     hosts: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, cert])),
     tsig: Object.fromEntries(buildTopology(spec).hosts.map((h) => [h.name, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="])),
     state: TEST_STATE_PASSWORDS,
+    dane: Object.fromEntries(
+      (holdsDaneKeys(spec) ? hostsOf(buildTopology(spec), "edge") : []).map((h) => [h.name, daneGenerations(spec.tls.daneKeyGeneration).map((generation) => ({ generation, keyPem: pair.privateKeyPem }))]),
+    ),
   };
 }
 

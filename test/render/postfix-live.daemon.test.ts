@@ -19,7 +19,7 @@ import { lab } from "../support/labRecords";
 import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 const { topology, addresses } = lab();
-const input: TestRenderInput = testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS }, mtaStsPolicy(topology).policy);
+const input: TestRenderInput = testRenderInput(topology, addresses, { dkim: [], caCertPem: "", hosts: {}, tsig: {}, dane: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS }, mtaStsPolicy(topology).policy);
 /** Where the test client connects from: an outside address, not in mynetworks. */
 const CLIENT = "203.0.113.5";
 

@@ -6,7 +6,7 @@ import { lab } from "../support/labRecords";
 import { testRenderInput, TestRenderInput } from "../support/renderInput";
 
 /** Postfix's checks do not read certificates or keys: placeholders stand in for them. */
-const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {}, tsig: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS };
+const KEYS: FleetKeys = { dkim: [], caCertPem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", hosts: {}, tsig: {}, dane: {}, state: TEST_STATE_PASSWORDS, ...TEST_FORWARDING_KEYS };
 
 export function labInput(change?: (raw: Record<string, any>) => void): TestRenderInput {
   const { topology, addresses } = lab(change);

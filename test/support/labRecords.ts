@@ -1,7 +1,7 @@
 /** The lab stack as the record tests see it: spec, topology, the given addresses, stand-in DKIM keys. */
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
-import { publishedKeyNames } from "../../components/keys/material";
+import { daneGenerations, holdsDaneKeys, publishedKeyNames } from "../../components/keys/material";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, hostsOf, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -23,9 +23,14 @@ export function lab(change: (raw: Record<string, any>) => void = () => {}): Lab 
   return { spec, topology, addresses, set: buildRecordSet(topology, addresses, fakeDkim(spec), fakeDane(topology)) };
 }
 
-/** A stand-in SPKI hash per edge when the zones are signed, as the build pins each edge's host key. */
+/**
+ * A stand-in SPKI hash per edge and DANE key generation when the zones are signed, as the build pins
+ * them: "ab"… for the generation served, another per other generation.
+ */
 export function fakeDane(topology: Topology) {
-  return topology.spec.dnssec ? hostsOf(topology, "edge").map((h) => ({ host: h.name, spkiSha256: "ab".repeat(32) })) : [];
+  const { spec } = topology;
+  const generations = holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
+  return spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: generation === spec.tls.daneKeyGeneration ? "ab".repeat(32) : `${generation}`.padStart(64, "0") }))) : [];
 }
 
 /** A stand-in public key per domain and selector: the record tests check placement, not key material. */

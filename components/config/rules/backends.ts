@@ -44,6 +44,19 @@ export const mtaStsEnforceNeedsAcme: Rule = ({ c, ok }) =>
       ]
     : [];
 
+export const daneRolloverNeedsAcme: Rule = ({ c, ok }) =>
+  ok("tls", "dnssec") && c.tls.daneKeyGeneration !== 1 && (c.tls.mode !== "acme" || !c.dnssec)
+    ? [
+        problem(
+          ["tls", "daneKeyGeneration"],
+          c.dnssec
+            ? "rolls the edges' DANE keys, but tls.mode is fleet-ca: there port 25 serves the host certificate's key, which its TLSA pins"
+            : "rolls the edges' DANE keys, but dnssec is false: unsigned zones publish no TLSA",
+          "remove it (or set it to 1), or use tls.mode: acme with dnssec: true",
+        ),
+      ]
+    : [];
+
 export const byoBackupHasRepository: Rule = ({ c, ok }) =>
   ok("backup", "compute") && c.backup && c.compute === "byo" && !c.backup.repository
     ? [

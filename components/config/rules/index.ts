@@ -5,7 +5,7 @@
 import { ConfigProblem } from "../errors";
 import { HostKeys, Parsed } from "../schema";
 import { aliasAddresses, aliasesWithoutLoops, aliasMap, aliasTargetsExist } from "./aliases";
-import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
+import { awsHostsGetPublicKey, byoBackupHasRepository, cloudflareZoneIdsKnown, daneRolloverNeedsAcme, mtaStsEnforceNeedsAcme, sshPushCanConnect, zoneBackendNameservers } from "./backends";
 import { bimiNeedsEnforcedDmarc, dkimSelectors, domainsListedOnce, namesInZones, spfWithinLookupLimit } from "./dns";
 import { srsKeysListedOnce } from "./forwarding";
 import { addressesUnique, hostAddressesFitBackend, hostsPerRole, mailVolumesOnAwsStores } from "./hosts";
@@ -41,6 +41,7 @@ export const CONFIG_RULES: readonly Rule[] = [
   awsHostsGetPublicKey,
   zoneBackendNameservers,
   mtaStsEnforceNeedsAcme,
+  daneRolloverNeedsAcme,
   byoBackupHasRepository,
   cloudflareZoneIdsKnown,
   blocklistProbesBounded,
