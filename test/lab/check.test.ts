@@ -100,17 +100,18 @@ describe("check against the live lab", { timeout: 20 * 60_000 }, () => {
   it("names each fault of a deliberately broken zone, with its fix", async () => {
     const fleet = lab();
     const dns = fleet.hosts.find((h) => h.role === "dns")!;
+    const ttl = fleet.spec.dnsTtl;
     const edits: Record<string, [string | RegExp, string][]> = {
       "example.com.zone": [
         // Anchored: the forwarding domain's MX (fwd.mail.example.com., in this zone too) ends the same way.
-        [/^example\.com\. 300 IN MX 10 mx2\.mail\.example\.com\.$/m, "example.com. 300 IN MX 20 mx2.mail.example.com."],
+        [new RegExp(`^example\\.com\\. ${ttl} IN MX 10 mx2\\.mail\\.example\\.com\\.$`, "m"), `example.com. ${ttl} IN MX 20 mx2.mail.example.com.`],
         [/id=[0-9a-f]+"/, 'id=stale1"'],
         [" ip4:192.0.2.21 ip6:2001:db8:0:1::21 -all", " ip6:2001:db8:0:1::21 -all"],
       ],
       "example.org.zone": [
         [/^lab1\._domainkey\.example\.org\. .*\n/m, ""],
         [/^_smtp\._tls\.example\.org\. .*\n/m, ""],
-        ["_dmarc.example.org. 300 IN TXT \"v=DMARC1; p=reject;", "_dmarc.example.org. 300 IN TXT \"v=DMARC1; p=none;"],
+        [`_dmarc.example.org. ${ttl} IN TXT "v=DMARC1; p=reject;`, `_dmarc.example.org. ${ttl} IN TXT "v=DMARC1; p=none;`],
       ],
       "2.0.192.in-addr.arpa.zone": [["IN PTR out1.mail.example.com.", "IN PTR host-21.provider.example."]],
     };
