@@ -169,8 +169,13 @@ function loadOrCreatePeerCa(ext: PeerTls): PeerCa {
       [file("ca-key.pem"), file("ca.pem")],
     );
   }
-  // KEY CERT NAME...: a certificate for KEY naming each NAME, issued by the CA.
-  const issue = 'key=$1 out=$2; shift 2; san=$(printf "DNS:%s," "$@"); openssl req -x509 -new -key "$key" -CA "$0/ca.pem" -CAkey "$0/ca-key.pem" -days 3650 -subj "/CN=$1" -addext "subjectAltName=${san%,}" -out "$out" 2>/dev/null';
+  // DIR KEY CERT NAME...: a server certificate for KEY naming each NAME, issued by the CA in DIR, with
+  // the extensions a strict verifier (Python's ssl, which mta-sts-daemon uses) requires of a leaf.
+  const issue = [
+    'ca=$1 key=$2 out=$3; shift 3; san=$(printf "DNS:%s," "$@")',
+    'openssl req -new -key "$key" -subj "/CN=$1" | openssl x509 -req -CA "$ca/ca.pem" -CAkey "$ca/ca-key.pem" -days 3650 -out "$out" -extfile <(printf "%s\\n" ' +
+      '"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" "subjectAltName=${san%,}")',
+  ].join("\n");
   if (!existsSync(file("ext-mx.pem"))) {
     writeFileSync(file("ext-key.pem"), ext.keyPem, { mode: 0o600 });
     sh(issue, [dir, file("ext-key.pem"), file("ext-mx.pem"), EXT.fqdn, STS_MX]);
