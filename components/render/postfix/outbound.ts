@@ -29,7 +29,6 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const authStore = hostNamed(topology, topology.authStore);
   const authAddress = internalIpv4(placed(input, authStore).addresses);
   const smarthost = spec.smarthost;
-  // Each domain relay is `secure`: verified for its name against its own trust before the login is sent.
   const relayPolicies = texthash(TLS_POLICY_TABLE);
   return [
     ...baseSettings(input, host),
