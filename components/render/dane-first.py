@@ -50,7 +50,7 @@ async def secure_answer(name, rdtype):
     except dns.resolver.NXDOMAIN as nx:
         response = nx.response(nx.qnames()[0]) if nx.qnames() else None
         return (response is not None and bool(response.flags & dns.flags.AD)), []
-    except (dns.resolver.NoNameservers, dns.exception.Timeout, dns.resolver.LifetimeTimeout) as error:
+    except dns.exception.DNSException as error:  # SERVFAIL (bogus), timeouts, malformed answers
         raise LookupFailed(str(error)) from error
     return bool(answer.response.flags & dns.flags.AD), list(answer.rrset or [])
 
@@ -80,10 +80,10 @@ async def policy(key):
             secure, mx = await secure_answer(domain, "MX")
             if not secure:
                 return "NOTFOUND "
-            exchanges = [r.exchange.to_text(omit_final_dot=True) for r in mx]
-            if exchanges == [""]:
+            # A null MX (RFC 7505) receives no mail at all; no MX at all means the domain itself.
+            if any(r.exchange == dns.name.root for r in mx):
                 return "NOTFOUND "
-            hosts = exchanges or [domain]
+            hosts = [r.exchange.to_text(omit_final_dot=True) for r in mx] or [domain]
         verdicts = await asyncio.gather(*(secure_answer(f"_{port}._tcp.{h}", "TLSA") for h in hosts))
     except LookupFailed:
         return "OK dane"
