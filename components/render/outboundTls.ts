@@ -75,7 +75,8 @@ function daneFirstUnit(): string {
     "ProtectHome=yes",
     "PrivateTmp=yes",
     "PrivateDevices=yes",
-    "RestrictAddressFamilies=AF_INET AF_INET6",
+    // AF_UNIX: asyncio's event loop wakes itself through a socketpair.
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
     "",
     "[Install]",
     "WantedBy=multi-user.target",

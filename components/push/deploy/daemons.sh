@@ -255,11 +255,12 @@ reload_postsrsd() {
 # Daemons that read their files only when they start and have no reload (render/outboundTls.ts):
 # changed files restart them, unchanged ones leave them running. Under systemd their units; without
 # it (the lab) the command runs detached with a pid file.
-# NAME UNIT FILE COMMAND...
+# NAME UNIT "FILE..." COMMAND...
 restart_on_change() {
   local name=$1 unit=$2 sum run=/run/mailfleet-$1
   local pid=$run/$name.pid
-  sum=$(sha256sum < "$3")
+  # shellcheck disable=SC2086 # the list of files the daemon starts from
+  sum=$(cat $3 | sha256sum)
   shift 3
   install -d -m 0700 "$run"
   if $systemd; then
@@ -280,9 +281,9 @@ restart_on_change() {
 reload_mta_sts() {
   restart_on_change mta-sts postfix-mta-sts-resolver "$MTA_STS_CONF" setpriv --reuid="$STS_USER" --regid="$STS_USER" --init-groups mta-sts-daemon --config "$MTA_STS_CONF"
 }
-# The DANE-first socketmap, as an unprivileged user (its unit's DynamicUser).
+# The DANE-first socketmap, as an unprivileged user (its unit's DynamicUser); a changed unit restarts it too.
 reload_dane_first() {
-  restart_on_change dane-first "${DANE_FIRST_UNIT##*/}" "$DANE_FIRST" setpriv --reuid=nobody --regid=nogroup --clear-groups python3 "$DANE_FIRST" "$DANE_FIRST_PORT"
+  restart_on_change dane-first "${DANE_FIRST_UNIT##*/}" "$DANE_FIRST $DANE_FIRST_UNIT" setpriv --reuid=nobody --regid=nogroup --clear-groups python3 "$DANE_FIRST" "$DANE_FIRST_PORT"
 }
 # The bundle this host runs, for node_exporter's textfile collector: which one, and since when.
 record_bundle() {
