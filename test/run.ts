@@ -52,7 +52,7 @@ export const LAB_SECONDS: Record<string, number> = {
   "test/lab/certificates.test.ts": 155,
   "test/lab/check.test.ts": 10,
   "test/lab/deploy.test.ts": 30,
-  "test/lab/dnssec.test.ts": 280,
+  "test/lab/dnssec.test.ts": 290,
   "test/lab/engine.test.ts": 260,
   "test/lab/forwarding.test.ts": 70,
   "test/lab/learning.test.ts": 48,

@@ -13,11 +13,12 @@ import { FIREWALL_TABLE, NFTABLES_CONF } from "../render/firewall";
 import { CERT_DEPLOY_HOOK, TLS_LINEAGES, TLS_LIVE_DIR, TLS_PATHS, TLS_PEERS_CA } from "../render/input";
 import { KNOT_CONF, KNOT_ZONE_DIR } from "../render/knot";
 import { RESOLVER_PATHS, ROOT_KEY } from "../render/resolver";
+import { OUTBOUND_TLS_PATHS, STS_USER } from "../render/outboundTls";
 import { LOCK_PATHS } from "../render/lock";
 import { LEARN_PATHS } from "../render/dovecot/learn";
 import { RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { SENTINEL_STATE_FILE, VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
-import { TlsDaemon } from "../topology";
+import { DANE_FIRST_PORT, TlsDaemon } from "../topology";
 import { VMAIL } from "../topology/vmail";
 import { BUNDLE_ALPHABET, BUNDLE_BASE64, BUNDLE_COUNT, BUNDLE_LINE, BUNDLE_MAGIC, BUNDLE_PATH } from "./bundleGrammar";
 import { MONITORING_PATHS, MTAIL_PROGRAM, TEXTFILE_DIR } from "../render/monitoring";
@@ -107,6 +108,11 @@ export function deployFacts(): Record<string, BashValue> {
     KNOT_ZONE_DIR,
     UNBOUND_ROOT_KEY: ROOT_KEY,
     UNBOUND_ROOT_SEED: RESOLVER_PATHS.rootAnchorSeed,
+    MTA_STS_CONF: OUTBOUND_TLS_PATHS.stsConf,
+    STS_USER,
+    DANE_FIRST: OUTBOUND_TLS_PATHS.daneFirst,
+    DANE_FIRST_UNIT: OUTBOUND_TLS_PATHS.daneFirstUnit,
+    DANE_FIRST_PORT: String(DANE_FIRST_PORT),
     PROMETHEUS_CONFIG: MONITORING_PATHS.prometheusConfig,
     ALERTMANAGER_CONFIG: MONITORING_PATHS.alertmanagerConfig,
     TEXTFILE_DIR,

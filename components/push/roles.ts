@@ -21,6 +21,7 @@ import { SRS_ADDRESS_TABLE } from "../render/postfix/forwarding";
 import { RELAY_CA_DIR, SMARTHOST_CA } from "../render/postfix/outbound";
 import { POSTSRSD_PATHS } from "../render/postsrsd";
 import { RESOLVER_PATHS } from "../render/resolver";
+import { OUTBOUND_TLS_PATHS } from "../render/outboundTls";
 import { ARC_KEY, RSPAMD_DKIM_DIR, RSPAMD_GROUP } from "../render/rspamd";
 import { VALKEY_GROUP, VALKEY_PATHS, VALKEY_UNITS } from "../render/valkey";
 import { NGINX_CONF, WEB_ROOT } from "../render/web";
@@ -34,6 +35,11 @@ const VALKEY = ["valkey-server", "valkey-sentinel", "valkey-tools"];
 // kdig: mailfleet-certs asks every nameserver for an edge's next TLSA before a DANE key switch (render/acme.ts).
 const CERTBOT = ["certbot", "python3-certbot-dns-rfc2136", "python3-certbot-dns-cloudflare", "knot-dnsutils"];
 
+/**
+ * Outbound TLS policy on the hosts that send to the Internet (render/outboundTls.ts): Debian's
+ * MTA-STS resolver, and dnspython for the DANE-first socketmap in front of it.
+ */
+const OUTBOUND_TLS = ["postfix-mta-sts-resolver", "python3-dnspython"];
 /** Every fleet host's own metrics (render/monitoring): the node exporter, with its flags in /etc/default. */
 const NODE_EXPORTER = EXPORTER_UNITS.node;
 const MONITORING_UNITS = [EXPORTER_UNITS.prometheus, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.blackbox];
@@ -48,10 +54,10 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
   // nftables: every role loads its rule set, /etc/nftables.conf, with `nft -f`.
   // unbound: the validating resolver of the hosts that send to the Internet (render/resolver.ts).
   // postsrsd: the SRS addresses of forwarded mail (render/postsrsd.ts).
-  edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
+  edge: ["postfix", "postfix-lmdb", "postsrsd", "rspamd", "unbound", ...OUTBOUND_TLS, "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // libsasl2-modules: the PLAIN/LOGIN mechanisms Postfix needs to log in to a smarthost.
   // nginx-light: rspamd's metrics path for the scrapers (render/web/metrics.ts), on the edges too.
-  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", "libsasl2-modules", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
+  outbound: ["postfix", "postfix-lmdb", "rspamd", "unbound", ...OUTBOUND_TLS, "libsasl2-modules", "nginx-light", "nftables", NODE_EXPORTER, ...MTA_EXPORTERS, ...VALKEY, ...CERTBOT],
   // restic: the store's backups (render/backup.ts); installed whether or not the stack configures them.
   // curl: the Junk reports to the edges' rspamd (render/dovecot/learn.ts).
   store: ["curl", "dovecot-imapd", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-sieve", "dovecot-managesieved", "restic", "nftables", NODE_EXPORTER, ...VALKEY, ...CERTBOT],
@@ -65,11 +71,11 @@ export const ROLE_PACKAGES: Record<DeployRole, readonly string[]> = {
  * in the script). valkey does nothing on a host that is not a state host (its files say which).
  */
 export const ROLE_DAEMONS: Record<DeployRole, readonly string[]> = {
-  // unbound first: Postfix and rspamd resolve through it from their start; postsrsd before
-  // postfix: Postfix's SRS lookups need it answering. The MTA exporters after Postfix: its log
+  // unbound first: Postfix and rspamd resolve through it from their start; postsrsd and the TLS
+  // policy tables (dane_first, mta_sts) before postfix: its lookups need them answering. The MTA exporters after Postfix: its log
   // file exists before they open it.
-  edge: ["unbound", "valkey", "postsrsd", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
-  outbound: ["unbound", "valkey", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
+  edge: ["unbound", "valkey", "postsrsd", "dane_first", "mta_sts", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
+  outbound: ["unbound", "valkey", "dane_first", "mta_sts", "postfix", ...MTA_EXPORTERS, "rspamd", "nginx", NODE_EXPORTER],
   store: ["valkey", "dovecot", NODE_EXPORTER],
   // unbound first: the blackbox exporter's probes resolve the fleet's names and ask the blocklists through it.
   monitoring: ["unbound", EXPORTER_UNITS.blackbox, EXPORTER_UNITS.alertmanager, EXPORTER_UNITS.prometheus, NODE_EXPORTER],
@@ -112,6 +118,9 @@ const ALLOW_RESOLVER = Object.values(RESOLVER_PATHS).map((path) => allow(path));
 const RSPAMD_LOCAL = "/etc/rspamd/local.d";
 const ALLOW_MTA = [
   ...ALLOW_RESOLVER,
+  allow(OUTBOUND_TLS_PATHS.stsConf),
+  allow(OUTBOUND_TLS_PATHS.daneFirst, 0o755),
+  allow(OUTBOUND_TLS_PATHS.daneFirstUnit),
   ...MTA_EXPORTERS.map((unit) => allow(argsPath(unit))),
   allow(MTAIL_PROGRAM),
   allow(`${POSTFIX_DIR}/main.cf`),

@@ -9,6 +9,7 @@ import { renderMonitoringHost, renderMtaExporters, renderNodeExporter } from "./
 import { renderEdgePostfix, renderOutboundPostfix } from "./postfix";
 import { renderPostsrsd } from "./postsrsd";
 import { renderResolver } from "./resolver";
+import { renderOutboundTls } from "./outboundTls";
 import { renderEdgeRspamd, renderOutboundRspamd } from "./rspamd";
 import { renderTlsFiles } from "./tls";
 import { renderValkey } from "./valkey";
@@ -21,8 +22,8 @@ import { renderEdgeWeb, renderOutboundWeb } from "./web";
 const ownResolver = (input: RenderInput) => renderResolver(input.topology.spec);
 
 const ROLE_RENDERERS: Record<Host["role"], ((input: RenderInput, host: Host) => RenderedFile[])[]> = {
-  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, ownResolver],
-  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, renderOutboundWeb, ownResolver],
+  edge: [renderEdgePostfix, renderMtaExporters, renderEdgeRspamd, renderEdgeWeb, renderPostsrsd, ownResolver, renderOutboundTls],
+  outbound: [renderOutboundPostfix, renderMtaExporters, renderOutboundRspamd, renderOutboundWeb, ownResolver, renderOutboundTls],
   store: [renderStoreDovecot, renderStoreBackup],
   monitoring: [renderMonitoringHost, ownResolver],
 };

@@ -79,6 +79,12 @@ export const DOVECOT_METRICS_PORT = 9900;
 export const SRS_FORWARD_PORT = 10001;
 export const SRS_REVERSE_PORT = 10002;
 export const FORWARD_PORT = 10027;
+/**
+ * Outbound TLS policy (render/outboundTls.ts), on loopback only and so in no firewall rule: Debian's
+ * mta-sts-daemon on its default port, and the DANE-first socketmap Postfix asks before it.
+ */
+export const MTA_STS_RESOLVER_PORT = 8461;
+export const DANE_FIRST_PORT = 8462;
 /** Knot's own exporter (Debian's knot-exporter, its default port) on the zone backend's primary nameserver. */
 export const KNOT_EXPORTER_PORT = 9433;
 /** Debian's prometheus-postfix-exporter (queues from showq, counters from Postfix's own log) on the edges and outbound hosts. */

@@ -63,6 +63,8 @@ import {
   delvAnchor,
   EXT,
   EXT_TLS_CHAIN,
+  EXT_WEB_CHAIN,
+  extStsWebFiles,
   RELAY,
   RELAY_LOGIN,
   RELAY_TLS_CHAIN,
@@ -83,6 +85,8 @@ import {
   ROOT,
   RootDelegation,
   rootKnotConf,
+  STS_MX,
+  STS_POLICY_HOSTS,
   rootZone,
   ROOT_ZONE_FILE,
 } from "./peers";
@@ -93,7 +97,7 @@ export { debianToolDir, exec, execOk, ExecResult, hostRoot, startOn, startServic
 export { ACME, BACKUP, RBL, RBL_ZONES, RELAY, RELAY_LOGIN, ROOT } from "./peers";
 export { listAddress, startRbldnsd, stopRbldnsd, unlistAddress } from "./rbl";
 export * from "./plan";
-export { CLIENT, EXT, EXT_GONE, EXT_USER } from "./peers";
+export { CLIENT, DANE_STS_DOMAIN, EXT, EXT_GONE, EXT_TLS_CHAIN, EXT_USER, STS_DOMAIN, STS_MX } from "./peers";
 export * from "./clients";
 
 const REPO = join(__dirname, "..", "..");
@@ -112,8 +116,10 @@ export interface LabFleet {
   keys: FleetKeys;
   build: FleetBuild;
   hosts: LabHost[];
-  /** ext's STARTTLS key and certificate, and the SHA-256 its TLSA record pins. */
+  /** ext's STARTTLS key and self-signed certificate, and the SHA-256 its TLSA record pins. */
   ext: PeerTls;
+  /** The lab's public CA for its peers (the fleet's hosts trust it), and what it issued to ext. */
+  peerCa: PeerCa;
   /** The relay's: its certificate is the CA a fleet's domain pins for it. */
   relay: PeerTls;
 }
@@ -140,6 +146,48 @@ function loadOrCreatePeerTls(peer: LabHost): PeerTls {
   return { keyPem, certPem: readFileSync(cert, "utf8"), spkiSha256: spkiSha256(keyPem) };
 }
 
+/**
+ * The lab's stand-in for the public CAs that sign a receiver's MX and MTA-STS web server: made once
+ * per lab machine, trusted by the fleet's hosts (trustSystemWide). What it issued to ext: a
+ * certificate for ext's own STARTTLS key (DANE-EE pins the key, so the TLSA record still matches)
+ * naming ext and STS_MX, and one for ext's nginx naming the MTA-STS policy hosts.
+ */
+export interface PeerCa {
+  certPem: string;
+  extMxCertPem: string;
+  extWebChainPem: string;
+}
+
+function loadOrCreatePeerCa(ext: PeerTls): PeerCa {
+  const dir = join(LAB_DIR, "peer-ca");
+  const file = (name: string) => join(dir, name);
+  if (!existsSync(file("ca.pem"))) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    sh(
+      'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=mailfleet lab peer CA" ' +
+        '-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout "$1" -out "$2" 2>/dev/null',
+      [file("ca-key.pem"), file("ca.pem")],
+    );
+  }
+  // DIR KEY CERT NAME...: a server certificate for KEY naming each NAME, issued by the CA in DIR, with
+  // the extensions a strict verifier (Python's ssl, which mta-sts-daemon uses) requires of a leaf.
+  const issue = [
+    'ca=$1 key=$2 out=$3; shift 3; san=$(printf "DNS:%s," "$@")',
+    'openssl req -new -key "$key" -subj "/CN=$1" | openssl x509 -req -CA "$ca/ca.pem" -CAkey "$ca/ca-key.pem" -days 3650 -out "$out" -extfile <(printf "%s\\n" ' +
+      '"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" "subjectAltName=${san%,}")',
+  ].join("\n");
+  if (!existsSync(file("ext-mx.pem"))) {
+    writeFileSync(file("ext-key.pem"), ext.keyPem, { mode: 0o600 });
+    sh(issue, [dir, file("ext-key.pem"), file("ext-mx.pem"), EXT.fqdn, STS_MX]);
+  }
+  if (!existsSync(file("ext-web.pem"))) {
+    sh('openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"', [file("ext-web-key.pem")]);
+    sh(issue, [dir, file("ext-web-key.pem"), file("ext-web.pem"), ...STS_POLICY_HOSTS]);
+  }
+  const read = (name: string) => readFileSync(file(name), "utf8");
+  return { certPem: read("ca.pem"), extMxCertPem: read("ext-mx.pem"), extWebChainPem: `${read("ext-web-key.pem").trim()}\n${read("ext-web.pem")}` };
+}
+
 function labSpec(): FleetSpec {
   return readStackSpec(LAB_STACK, { dir: join(REPO, "stacks"), passphrase: LAB_PASSPHRASE }).spec;
 }
@@ -159,7 +207,8 @@ export function loadLabFleet(change: (spec: FleetSpec) => FleetSpec = (spec) => 
   const relay = loadOrCreatePeerTls(RELAY);
   const spec = change(pinLabRelay(labSpec(), relay));
   const keys = loadOrCreateKeys(KEYS_DIR, buildTopology(spec));
-  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext: loadOrCreatePeerTls(EXT), relay };
+  const ext = loadOrCreatePeerTls(EXT);
+  return { spec, keys, build: buildFleet(spec, givenAddresses(spec), keys), hosts: labHosts(spec), ext, peerCa: loadOrCreatePeerCa(ext), relay };
 }
 
 export function labHost(fleet: LabFleet, name: string): LabHost {
@@ -357,9 +406,9 @@ export function pebbleRoot(): string {
   return execOk("admin", ["curl", "-sS", "--fail", "--cacert", apiCa, `https://${ACME.ipv4}:${PEBBLE_MANAGEMENT_PORT}/roots/0`]);
 }
 
-/** Adds a root to a host's system trust store (Debian's /etc/ssl/certs), as the ca-certificates package holds the public ones. */
-function trustSystemWide(host: string, pem: string): void {
-  writeHostFile(host, "/usr/local/share/ca-certificates/mailfleet-lab-acme-root.crt", pem);
+/** Adds roots to a host's system trust store (Debian's /etc/ssl/certs), as the ca-certificates package holds the public ones. */
+function trustSystemWide(host: string, roots: Record<string, string>): void {
+  for (const [name, pem] of Object.entries(roots)) writeHostFile(host, `/usr/local/share/ca-certificates/mailfleet-lab-${name}.crt`, pem);
   execOk(host, ["update-ca-certificates", "--fresh"], { timeoutMs: 60_000 });
 }
 
@@ -456,7 +505,7 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
     writeHostFile(peer.name, MAILTOOL, tool, 0o755);
     writeHostFile(peer.name, CA_FILE, trust);
     writeHostFile(peer.name, "/etc/postfix/main.cf", peer === EXT ? extPostfixMainCf() : clientPostfixMainCf());
-    if (peer === EXT) writeHostFile(EXT.name, EXT_TLS_CHAIN, `${fleet.ext.keyPem.trim()}\n${fleet.ext.certPem}`, 0o600);
+    if (peer === EXT) writeHostFile(EXT.name, EXT_TLS_CHAIN, extTlsChain(fleet, "peer-ca"), 0o600);
     // A validating resolver of its own, as a user's machine and a DANE-checking mail server have:
     // before the daemons that read resolv.conf at start (rspamd).
     startResolver(peer.name, labUnboundConf(labServedZones(fleet, dns)));
@@ -465,10 +514,22 @@ function startPeers(fleet: LabFleet, dns: LabHost, trust: string): void {
   execOk(EXT.name, ["sh", "-c", `useradd -m ${EXT_USER} && install -d -o _rspamd -g _rspamd /run/rspamd`]);
   startService(EXT.name, ["postfix", "start"]);
   startService(EXT.name, ["rspamd", "-u", "_rspamd", "-g", "_rspamd"]);
+  // The MTA-STS policies of ext's STS domains, over HTTPS as a receiver publishes them.
+  for (const [path, content] of Object.entries(extStsWebFiles())) writeHostFile(EXT.name, path, content);
+  writeHostFile(EXT.name, EXT_WEB_CHAIN, fleet.peerCa.extWebChainPem, 0o600);
+  startService(EXT.name, ["nginx"]);
   startService(CLIENT.name, ["postfix", "start"]);
   // Operators' own programs run with `ip netns exec mflab-client …` resolve through the lab DNS.
   mkdirSync(join("/etc/netns", netnsName(CLIENT.name)), { recursive: true });
   writeFileSync(join("/etc/netns", netnsName(CLIENT.name), "resolv.conf"), readFileSync(join(hostRoot(CLIENT.name), "etc/resolv.conf")));
+}
+
+/**
+ * ext's STARTTLS key with a certificate: the peer CA's (which names ext and STS_MX, so a sender
+ * enforcing MTA-STS verifies it), or the self-signed one (which only DANE, pinning the key, accepts).
+ */
+export function extTlsChain(fleet: LabFleet, cert: "peer-ca" | "self-signed"): string {
+  return `${fleet.ext.keyPem.trim()}\n${cert === "peer-ca" ? fleet.peerCa.extMxCertPem : fleet.ext.certPem}`;
 }
 
 /** The relay: Postfix on the submission port with STARTTLS, Dovecot checking its customers' logins. */
@@ -560,10 +621,11 @@ export async function up(options: UpOptions = {}): Promise<UpTimings> {
   if (acme) {
     await waitForPort(ACME.ipv4, PEBBLE_MANAGEMENT_PORT, 30_000);
     trust = pebbleRoot();
-    // Pebble's root stands in for the public roots Debian's ca-certificates gives a real host (a store
-    // proxying a user to another store checks its certificate against them); before the push, which reads them.
-    for (const host of fleet.hosts.filter((h) => h.kind === "fleet")) trustSystemWide(host.name, trust);
   }
+  // Pebble's root stands in for the public roots Debian's ca-certificates gives a real host (a store
+  // proxying a user to another store checks its certificate against them), the peer CA for those that
+  // sign receivers' certificates (MTA-STS checks them); before the push, which reads them.
+  for (const host of fleet.hosts.filter((h) => h.kind === "fleet")) trustSystemWide(host.name, { "peer-ca": fleet.peerCa.certPem, ...(acme ? { "acme-root": trust } : {}) });
   step("trust anchors in place");
 
   for (const host of fleet.hosts.filter((h) => h.ssh)) await waitForPort(host.ipv4, SSH_PORT, 20_000);

@@ -26,6 +26,23 @@ export const EXT_USER = "bob";
 /** An address ext accepts and bounces: the far end of a forward whose bounce must find its way back. */
 export const EXT_GONE = `gone@${EXT_DOMAIN}`;
 
+/**
+ * Two receiver domains of ext's for the fleet's outbound MTA-STS (test/lab/dnssec.test.ts), each
+ * with an `enforce` policy that ext serves over HTTPS at mta-sts.<domain> (STS_POLICY):
+ * - STS_DOMAIN's MX, STS_MX, has no TLSA record: its policy alone decides, and ext's certificate
+ *   (from the lab's peer CA, which the fleet's hosts trust) matches it;
+ * - DANE_STS_DOMAIN's MX is ext's own name, which has TLSA: DANE decides, and its policy names
+ *   another MX, so a sender that let STS override DANE would refuse to deliver there.
+ */
+export const STS_DOMAIN = `sts.${EXT_DOMAIN}`;
+export const DANE_STS_DOMAIN = `dane.${EXT_DOMAIN}`;
+export const STS_MX = `mx-sts.${EXT_DOMAIN}`;
+/** The policy both domains publish (RFC 8461 §3.2). */
+export const STS_POLICY = `version: STSv1\nmode: enforce\nmx: ${STS_MX}\nmax_age: 86400\n`;
+/** ext's nginx, which serves STS_POLICY: its key and certificate (from the peer CA) for both policy hosts, in one PEM file. */
+export const EXT_WEB_CHAIN = "/etc/nginx/mta-sts-chain.pem";
+export const STS_POLICY_HOSTS = [STS_DOMAIN, DANE_STS_DOMAIN].map((d) => `mta-sts.${d}`);
+
 /** The TTL of the lab's peer zones. */
 const PEER_TTL = 300;
 
@@ -51,6 +68,13 @@ export function labZones(nameserver: NameserverSpec, extTlsa?: string): ZoneFile
     // Mail the client sends as example.net passes SPF at the fleet's edge, like a real sender's.
     record(EXT_DOMAIN, { type: "TXT", text: `v=spf1 a:${CLIENT.fqdn} a:${EXT.fqdn} -all` }),
     ...(extTlsa ? [record(smtpTlsaName(EXT.fqdn), { type: "TLSA", usage: 3, selector: 1, matchingType: 1, digest: extTlsa, generation: 1 })] : []),
+    record(STS_DOMAIN, { type: "MX", priority: 10, exchange: STS_MX }),
+    record(DANE_STS_DOMAIN, { type: "MX", priority: 10, exchange: EXT.fqdn }),
+    ...[STS_DOMAIN, DANE_STS_DOMAIN].map((d) => record(`_mta-sts.${d}`, { type: "TXT", text: "v=STSv1; id=lab1" })),
+    ...[STS_MX, ...STS_POLICY_HOSTS].flatMap((name) => [
+      record(name, { type: "A", address: EXT.ipv4, host: EXT.name }, { host: EXT.name }),
+      record(name, { type: "AAAA", address: EXT.ipv6, host: EXT.name }, { host: EXT.name }),
+    ]),
     ...hosts.flatMap((h) => [
       record(h.fqdn, { type: "A", address: h.ipv4, host: h.name }, { host: h.name }),
       record(h.fqdn, { type: "AAAA", address: h.ipv6, host: h.name }, { host: h.name }),
@@ -89,7 +113,7 @@ export function extPostfixMainCf(): string {
     `myhostname = ${EXT.fqdn}`,
     `mydomain = ${EXT_DOMAIN}`,
     `myorigin = ${EXT_DOMAIN}`,
-    `mydestination = ${EXT_DOMAIN}, localhost`,
+    `mydestination = ${EXT_DOMAIN}, ${STS_DOMAIN}, ${DANE_STS_DOMAIN}, localhost`,
     "inet_interfaces = all",
     "inet_protocols = all",
     "mynetworks = 127.0.0.0/8 [::1]/128",
@@ -117,6 +141,28 @@ export function extPostfixMainCf(): string {
     "maillog_file = /var/log/postfix.log",
     "",
   ].join("\n");
+}
+
+/** ext's nginx: STS_POLICY over HTTPS for both policy hosts, as a receiver publishes its MTA-STS policy. */
+export function extStsWebFiles(): Record<string, string> {
+  return {
+    "/etc/nginx/conf.d/mta-sts.conf": [
+      "# The lab's receiver's MTA-STS policy (not fleet config).",
+      "server {",
+      "  listen 443 ssl;",
+      "  listen [::]:443 ssl;",
+      `  server_name ${STS_POLICY_HOSTS.join(" ")};`,
+      `  ssl_certificate ${EXT_WEB_CHAIN};`,
+      `  ssl_certificate_key ${EXT_WEB_CHAIN};`,
+      "  location = /.well-known/mta-sts.txt {",
+      "    default_type text/plain;",
+      "    root /srv/mta-sts;",
+      "  }",
+      "}",
+      "",
+    ].join("\n"),
+    "/srv/mta-sts/.well-known/mta-sts.txt": STS_POLICY,
+  };
 }
 
 /** The relay's key and self-signed certificate (a fleet pins it as the relay's CA), one PEM file. */

@@ -6,22 +6,24 @@
  */
 import { POSTFIX_LOG } from "../../components/render/postfix/common";
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { spkiSha256 } from "../../components/keys/material";
 import { DnsRecord } from "../../components/records";
-import { SMTP_PORT } from "../../components/topology";
 import { smtpTlsaName } from "../../components/records/labels";
 import {
   CLIENT,
+  DANE_STS_DOMAIN,
   DELV_ANCHOR,
   exec,
   execOk,
   EXT,
   EXT_DOMAIN,
+  EXT_TLS_CHAIN,
   EXT_USER,
   extMessages,
+  extTlsChain,
   hostRoot,
   labHost,
   labPassword,
@@ -33,8 +35,11 @@ import {
   push,
   deployFiles,
   smtpSend,
+  STS_DOMAIN,
+  STS_MX,
   waitUntil,
 } from "../../scripts/lab";
+import { DANE_FIRST_PORT, MTA_STS_RESOLVER_PORT, SMTP_PORT } from "../../components/topology";
 import { forgetDns, publishWrongDs, restoreRoot, useLab } from "../support/lab";
 
 /** delv's verdict per query, run in one shell on client: `<query>\t<first line of delv's answer>`. */
@@ -167,9 +172,33 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
     });
   });
 
+  // Mail from the fleet to the lab's receivers: alice submits to out1, which sends by its TLS policy.
+  const ALICE = "alice@example.com";
+  const out1Log = join(hostRoot("out1"), POSTFIX_LOG);
+  /** alice submits to out1 with AUTH, from the user's machine; the log offset before it. */
+  function aliceSends(subject: string, to: string): { offset: number } {
+    const offset = logSize("out1");
+    const r = smtpSend({ server: `smtp.${lab().spec.serverDomain}`, port: 587, mode: "starttls", auth: { user: ALICE, password: labPassword(ALICE) }, from: ALICE, to: [to], subject });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    return { offset };
+  }
+  const out1LogSince = (offset: number) => readFileSync(out1Log, "utf8").slice(offset);
+  const arrived = (subject: string) => extMessages().filter((m) => m.includes(`Subject: ${subject}`)).length;
+  /** Waits (bounded) until out1's queue holds mail to `to` with a delay reason, and returns it (postqueue -j). */
+  async function deferral(to: string): Promise<string> {
+    const queued = await waitUntil(
+      () => exec("out1", ["postqueue", "-j"]).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { queue_id: string; recipients: { address: string; delay_reason?: string }[] }),
+      (q) => q.some((m) => m.recipients.some((r) => r.address === to && r.delay_reason)),
+      60_000,
+      500,
+    );
+    return queued.flatMap((m) => m.recipients).find((r) => r.address === to)?.delay_reason ?? "";
+  }
+  /** Waits (bounded) for out1's verdict on mail to `to` since `offset`, and returns the log since then. */
+  const out1Verdict = (offset: number, to: string) =>
+    waitUntil(() => out1LogSince(offset), (l) => new RegExp(`to=<${to.replace(/\./g, "\\.")}>.*status=(sent|deferred|bounced)`).test(l), 60_000, 500);
+
   describe("outbound DANE: out1 validates with its own unbound and sends by DANE (ext's MX publishes TLSA 3 1 1)", () => {
-    const ALICE = "alice@example.com";
-    const out1Log = join(hostRoot("out1"), POSTFIX_LOG);
     const extTlsa = `${smtpTlsaName(EXT.fqdn)}.`;
 
     /** ext's TLSA on dns1 replaced by one for this digest, through Knot, which signs the change. */
@@ -177,16 +206,6 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
       execOk("dns1", ["sh", "-c", 'knotc zone-begin "$2" && knotc zone-unset "$2" "$0" TLSA && knotc zone-set "$2" "$0" 300 TLSA 3 1 1 "$1" && knotc -b zone-commit "$2"', extTlsa, digest, EXT_DOMAIN]);
       forgetTlsa("out1");
     }
-
-    /** alice submits to out1 with AUTH, from the user's machine; the message's queue id on out1 and the log offset before it. */
-    function aliceSends(subject: string): { offset: number } {
-      const offset = logSize("out1");
-      const r = smtpSend({ server: `smtp.${lab().spec.serverDomain}`, port: 587, mode: "starttls", auth: { user: ALICE, password: labPassword(ALICE) }, from: ALICE, to: [`${EXT_USER}@${EXT_DOMAIN}`], subject });
-      assert.equal(r.ok, true, JSON.stringify(r));
-      return { offset };
-    }
-    const out1LogSince = (offset: number) => readFileSync(out1Log, "utf8").slice(offset);
-    const arrived = (subject: string) => extMessages().filter((m) => m.includes(`Subject: ${subject}`)).length;
 
     it("out1's own resolver validates: ext's signed TLSA answer carries the AD bit; from the Internet it does not answer", () => {
       assert.match(execOk("out1", ["kdig", "@127.0.0.1", "+dnssec", "TLSA", extTlsa]), /;; Flags: qr rd ra ad;/);
@@ -203,8 +222,8 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
 
     it("mail to ext leaves over a verified TLS connection; with ext's TLSA wrong out1 defers (postqueue -j says why), and sends once it is right again", async () => {
       const sent = `outbound-dane ${Date.now()}`;
-      const first = aliceSends(sent);
-      const log = await waitUntil(() => out1LogSince(first.offset), (l) => /to=<bob@example\.net>.*status=(sent|deferred|bounced)/.test(l), 60_000, 500);
+      const first = aliceSends(sent, `${EXT_USER}@${EXT_DOMAIN}`);
+      const log = await out1Verdict(first.offset, `${EXT_USER}@${EXT_DOMAIN}`);
       assert.match(log, /Verified TLS connection established to mx\.example\.net/, log);
       assert.match(log, /to=<bob@example\.net>.*status=sent/, log);
       await waitUntil(() => arrived(sent), (n) => n === 1, 30_000, 500);
@@ -212,14 +231,8 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
       const held = `outbound-dane-wrong ${Date.now()}`;
       setExtTlsa("00".repeat(32));
       try {
-        const second = aliceSends(held);
-        const queued = await waitUntil(
-          () => exec("out1", ["postqueue", "-j"]).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { queue_id: string; recipients: { address: string; delay_reason?: string }[] }),
-          (q) => q.some((m) => m.recipients.some((r) => r.address === `${EXT_USER}@${EXT_DOMAIN}` && r.delay_reason)),
-          60_000,
-          500,
-        );
-        const reason = queued.flatMap((m) => m.recipients).find((r) => r.address === `${EXT_USER}@${EXT_DOMAIN}`)?.delay_reason ?? "";
+        const second = aliceSends(held, `${EXT_USER}@${EXT_DOMAIN}`);
+        const reason = await deferral(`${EXT_USER}@${EXT_DOMAIN}`);
         assert.match(reason, /TLS|certificate|TLSA/i, reason);
         assert.doesNotMatch(out1LogSince(second.offset), /to=<bob@example\.net>.*status=sent/);
         assert.equal(arrived(held), 0, "nothing reached ext over an unverified connection");
@@ -230,6 +243,64 @@ describe("DNSSEC and DANE in the lab", { timeout: 10 * 60_000 }, () => {
       execOk("out1", ["postqueue", "-f"]);
       await waitUntil(() => arrived(held), (n) => n === 1, 60_000, 500);
       assert.match(out1LogSince(offset), /Verified TLS connection established to mx\.example\.net/);
+    });
+  });
+
+  describe("outbound MTA-STS: out1 enforces a receiver's policy where no TLSA exists, and DANE where one does", () => {
+    const out1 = () => labHost(lab(), "out1");
+
+    /** ext's STARTTLS certificate for the same key: the peer CA's, or the self-signed one only DANE accepts. */
+    function setExtCertificate(cert: "peer-ca" | "self-signed") {
+      writeFileSync(join(hostRoot(EXT.name), EXT_TLS_CHAIN), extTlsChain(lab(), cert), { mode: 0o600 });
+      execOk(EXT.name, ["postfix", "reload"]);
+    }
+
+    it("the TLS policy tables listen on loopback only: from the Internet neither port answers", () => {
+      // Every address and port at once, each connect bounded: `<address> <port> <exit code>` per line.
+      const probe = 'for t in "$@"; do (timeout 3 bash -c "exec 3<>/dev/tcp/${t% *}/${t#* }" 2>/dev/null; echo "$t $?") & done; wait';
+      const targets = [DANE_FIRST_PORT, MTA_STS_RESOLVER_PORT].flatMap((port) => [out1().ipv4, out1().ipv6].map((address) => `${address} ${port}`));
+      const results = execOk(EXT.name, ["bash", "-c", probe, "probe", ...targets]).trim().split("\n");
+      assert.equal(results.length, targets.length, results.join("\n"));
+      const answered = results.filter((line) => line.endsWith(" 0"));
+      assert.deepEqual(answered, [], `answered from ext: ${answered.join(", ")}`);
+    });
+
+    it("no TLSA, an enforce policy: mail leaves verified against the policy's MX; with a certificate no public CA signed out1 defers (postqueue -j says why), and sends once it is back", async () => {
+      const to = `${EXT_USER}@${STS_DOMAIN}`;
+      const sent = `outbound-sts ${Date.now()}`;
+      const log = await out1Verdict(aliceSends(sent, to).offset, to);
+      assert.match(log, new RegExp(`Verified TLS connection established to ${STS_MX.replace(/\./g, "\\.")}`), log);
+      assert.match(log, /status=sent/, log);
+      await waitUntil(() => arrived(sent), (n) => n === 1, 30_000, 500);
+
+      const held = `outbound-sts-untrusted ${Date.now()}`;
+      setExtCertificate("self-signed");
+      try {
+        const { offset } = aliceSends(held, to);
+        const reason = await deferral(to);
+        assert.match(reason, /certificate|TLS/i, reason);
+        assert.doesNotMatch(out1LogSince(offset), new RegExp(`to=<${to.replace(/\./g, "\\.")}>.*status=sent`));
+        assert.equal(arrived(held), 0, "nothing reached ext over an unverified connection");
+      } finally {
+        setExtCertificate("peer-ca");
+      }
+      const offset = logSize("out1");
+      execOk("out1", ["postqueue", "-f"]);
+      await waitUntil(() => arrived(held), (n) => n === 1, 60_000, 500);
+      assert.match(out1LogSince(offset), /Verified TLS connection established/);
+    });
+
+    it("DANE first (RFC 8461 §2): to a domain whose MX has TLSA and whose STS policy names another MX, mail leaves by DANE", async () => {
+      // The STS answer out1's resolver gives would refuse ext's MX: only the DANE-first table keeps it from deciding.
+      const sts = execOk("out1", ["postmap", "-q", DANE_STS_DOMAIN, `socketmap:inet:127.0.0.1:${MTA_STS_RESOLVER_PORT}:postfix`]);
+      assert.match(sts, new RegExp(`^secure match=${STS_MX.replace(/\./g, "\\.")}`), sts);
+      assert.equal(execOk("out1", ["postmap", "-q", DANE_STS_DOMAIN, `socketmap:inet:127.0.0.1:${DANE_FIRST_PORT}:dane`]).trim(), "dane-only");
+      const to = `${EXT_USER}@${DANE_STS_DOMAIN}`;
+      const sent = `outbound-dane-first ${Date.now()}`;
+      const log = await out1Verdict(aliceSends(sent, to).offset, to);
+      assert.match(log, /Verified TLS connection established to mx\.example\.net/, log);
+      assert.match(log, /status=sent/, log);
+      await waitUntil(() => arrived(sent), (n) => n === 1, 30_000, 500);
     });
   });
 

@@ -7,6 +7,7 @@
  * (Postfix + rspamd) likewise on out1's addresses.
  */
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import { after, describe, it } from "node:test";
 import { bundleFiles, deployCommand, DeployRole } from "../../components/push/bundle";
 import { zoneFiles } from "../../components/records";
@@ -17,6 +18,7 @@ import { renderHost } from "../../components/render";
 import { DKIM_KEY_TABLE } from "../../components/render/rspamd";
 import { TLS_LIVE_DIR } from "../../components/render/input";
 import { ROOT_KEY } from "../../components/render/resolver";
+import { OUTBOUND_TLS_PATHS } from "../../components/render/outboundTls";
 import { renderNameserverExporters, TEXTFILE_DIR } from "../../components/render/monitoring";
 import { hostNamed } from "../../components/topology";
 import { asUser, Debian13Host, RunResult } from "../support/debian13";
@@ -336,11 +338,11 @@ describe("deploy.sh (outbound role, Postfix + rspamd)", () => {
   after(() => hosts.forEach((h) => h.dispose()));
   const KEYS = DKIM_KEY_TABLE;
   const SASL = "/etc/postfix/sasl_passwd";
-  // rspamd, Postfix, Valkey (out1 is a state host) and nginx (its temporary directories, made at its first start;
-  // it serves rspamd's metrics) keep their own state there; the DKIM directory is asserted on
+  // rspamd, Postfix, Valkey (out1 is a state host), nginx (its temporary directories, made at its first start;
+  // it serves rspamd's metrics) and mta-sts-daemon (its policy cache) keep their own state there; the DKIM directory is asserted on
   // its own; the daemons' certificates are installed by deploy.sh itself, outside the bundle (deployCerts.daemon.test.ts),
   // and so is unbound's trust anchor, seeded once (render/resolver.ts) and kept current by unbound.
-  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", "/var/lib/nginx", ...DEPLOY_RUNTIME, TLS_LIVE_DIR, ROOT_KEY];
+  const RUNTIME = ["/var/lib/rspamd", "/var/lib/postfix", "/var/lib/valkey", "/var/lib/nginx", dirname(OUTBOUND_TLS_PATHS.stsCache), ...DEPLOY_RUNTIME, TLS_LIVE_DIR, ROOT_KEY];
 
   it("an _rspamd account's symlinks (staged, backup, key names; the key directory itself) change nothing outside and give it nothing", () => {
     const host = fresh();

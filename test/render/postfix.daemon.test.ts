@@ -173,7 +173,8 @@ function expectOutbound(h: Debian13Host, input: TestRenderInput, host: Host, rel
     // Or, without a relay, DANE to each receiver: its signed TLSA records or else opportunistic TLS.
     smtp_tls_security_level: relay ? "secure" : "dane",
     smtp_dns_support_level: "dnssec",
-    smtp_tls_CAfile: relay ? (relay.caCertificate ? "/etc/postfix/smarthost-ca.pem" : "/etc/ssl/certs/ca-certificates.crt") : "",
+    // Without a relay, the system's roots: what an MTA-STS receiver's certificate must chain to.
+    smtp_tls_CAfile: relay?.caCertificate ? "/etc/postfix/smarthost-ca.pem" : "/etc/ssl/certs/ca-certificates.crt",
     smtp_sasl_password_maps: logsIn ? "texthash:/etc/postfix/sasl_passwd" : "",
     mynetworks: ["127.0.0.0/8", ...(spec.ipv6 ? ["[::1]/128"] : []), ...relayNetworks].join(", "),
   });

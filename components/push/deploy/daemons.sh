@@ -252,6 +252,39 @@ reload_postsrsd() {
   fi
   echo "$sum" > "$postsrsd_run/sum"
 }
+# Daemons that read their files only when they start and have no reload (render/outboundTls.ts):
+# changed files restart them, unchanged ones leave them running. Under systemd their units; without
+# it (the lab) the command runs detached with a pid file.
+# NAME UNIT "FILE..." COMMAND...
+restart_on_change() {
+  local name=$1 unit=$2 sum run=/run/mailfleet-$1
+  local pid=$run/$name.pid
+  # shellcheck disable=SC2086 # the list of files the daemon starts from
+  sum=$(cat $3 | sha256sum)
+  shift 3
+  install -d -m 0700 "$run"
+  if $systemd; then
+    systemctl daemon-reload
+    if [ "$(cat "$run/sum" 2>/dev/null)" != "$sum" ] || ! systemctl is-active --quiet "$unit"; then systemctl restart "$unit" || return 1; fi
+    systemctl enable --quiet "$unit"
+  else
+    if ! alive "$pid" || [ "$(cat "$run/sum" 2>/dev/null)" != "$sum" ]; then
+      stop_pid "$pid" || return 1
+      setsid "$@" </dev/null >>"/var/log/$name.log" 2>&1 &
+      echo $! > "$pid"
+    fi
+    comes_up "$pid" && stays_alive "$pid" || return 1
+  fi
+  echo "$sum" > "$run/sum"
+}
+# Debian's mta-sts-daemon as its unit runs it: as _mta-sts, with its config.
+reload_mta_sts() {
+  restart_on_change mta-sts postfix-mta-sts-resolver "$MTA_STS_CONF" setpriv --reuid="$STS_USER" --regid="$STS_USER" --init-groups mta-sts-daemon --config "$MTA_STS_CONF"
+}
+# The DANE-first socketmap, as an unprivileged user (its unit's DynamicUser); a changed unit restarts it too.
+reload_dane_first() {
+  restart_on_change dane-first "${DANE_FIRST_UNIT##*/}" "$DANE_FIRST $DANE_FIRST_UNIT" setpriv --reuid=nobody --regid=nogroup --clear-groups python3 "$DANE_FIRST" "$DANE_FIRST_PORT"
+}
 # The bundle this host runs, for node_exporter's textfile collector: which one, and since when.
 record_bundle() {
   local hash
@@ -267,7 +300,7 @@ reload_all() {
     if [ "$d" = knot ]; then challenges=$(acme_challenges); fi
     if is_exporter "$d"; then
       reload_exporter "$d" || { log "$d did not reload"; return 1; }
-    elif $systemd && [ "$d" != valkey ] && [ "$d" != postsrsd ]; then
+    elif $systemd && ! [[ $d =~ ^(valkey|postsrsd|mta_sts|dane_first)$ ]]; then
       reload_unit "$d" || { log "$d did not reload"; return 1; }
     else
       "reload_$d" || { log "$d did not reload"; return 1; }

@@ -124,8 +124,8 @@ for p in "${paths[@]}"; do
 done | sort -u | awk 'NR == 1 || index($0, last "/") != 1 { print; last = $0 }' > "$work/layers"
 
 export role stage work has_nft NFT_CONF KNOT_CONF KNOT_ZONE_DIR BACKUP_SCRIPT PROMETHEUS_CONFIG ALERTMANAGER_CONFIG MTAIL_PROGRAMS
-export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP VALKEY_UNIT SENTINEL_UNIT SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED
-export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey check_postsrsd as_valkey check_exporter is_exporter exporter_args pushed_unit
+export VALKEY_CONF SENTINEL_CONF VALKEY_GROUP VALKEY_UNIT SENTINEL_UNIT SIEVE_DIR UNBOUND_ROOT_KEY UNBOUND_ROOT_SEED MTA_STS_CONF DANE_FIRST DANE_FIRST_UNIT
+export -f validate check_unbound seed_root_anchor check_postfix check_rspamd check_nginx check_dovecot check_backup check_knot check_nft check_valkey check_postsrsd check_mta_sts check_dane_first as_valkey check_exporter is_exporter exporter_args pushed_unit
 if ! unshare --mount --propagation private -- bash -c 'set -euo pipefail; validate "$@"' validate "${daemons[@]}" >"$work/check.log" 2>&1; then
   cat "$work/check.log" >&2
   die "validation failed: nothing was changed"

@@ -94,6 +94,19 @@ check_postsrsd() {
   bash -n /etc/default/postsrsd || return 1
   [ -s /etc/postsrsd.secret ] || { echo "/etc/postsrsd.secret is empty: postsrsd would have no secret to sign with"; return 1; }
 }
+# mta-sts-daemon's own loader reads the config (YAML, its defaults filled in) and makes the cache it names.
+check_mta_sts() {
+  python3 -c 'import asyncio, sys
+from postfix_mta_sts_resolver import utils
+cfg = utils.load_config(sys.argv[1])
+assert cfg["host"] in ("127.0.0.1", "::1"), "mta-sts-daemon must listen on loopback only"
+utils.create_cache(cfg["cache"]["type"], cfg["cache"]["options"])' "$MTA_STS_CONF"
+}
+# The socketmap compiles (to no file), and its unit loads as systemd would load it.
+check_dane_first() {
+  python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$DANE_FIRST" || return 1
+  systemd-analyze verify --man=no "$DANE_FIRST_UNIT"
+}
 check_nft() { if $has_nft; then nft -c -f "$NFT_CONF"; fi; }
 # validate DAEMON...: under errexit, so the first failing check ends it (check_knot relies on that).
 validate() {

@@ -6,6 +6,7 @@ import { FleetSpec } from "../../config/spec";
 import { Host } from "../../topology";
 import { HostAddresses, internalIpv4 } from "../../topology/addresses";
 import { liveTls, placed, RenderInput, RSPAMD_MILTER } from "../input";
+import { tlsPolicyMaps } from "../outboundTls";
 import { Service, Setting, setting, TableEntries, texthash } from "./format";
 
 export const CONFIG_DIR = "/etc/postfix";
@@ -119,13 +120,26 @@ export function mynetworks(spec: FleetSpec, extra: readonly string[], why: strin
   return setting("mynetworks", bracketed, why);
 }
 
+/** Debian's bundle of the public roots (ca-certificates). */
+export const SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt";
+
 /**
- * TLS to other MTAs by DANE (RFC 7672): a receiver whose MX has signed TLSA records gets mail only over
- * TLS with a certificate they match, else it is deferred; a receiver without them gets opportunistic
- * TLS (encrypt when offered), since requiring it would bounce mail to the many MTAs without it.
+ * TLS to other MTAs (render/outboundTls.ts): by DANE (RFC 7672) where the receiver's MX has signed TLSA
+ * records, else by its MTA-STS policy (RFC 8461) where it publishes one in enforce mode, else
+ * opportunistic (encrypt when offered), since requiring TLS would bounce mail to the many MTAs without
+ * it. Where DANE or STS applies, a certificate that does not match defers the mail; it never goes in
+ * clear. `leadingMaps` are asked before DANE and STS (the domain relays' own policies).
  */
-export function daneTls(): Setting {
-  return setting("smtp_tls_security_level", "dane");
+export function outboundTls(leadingMaps: string[] = []): Setting[] {
+  return [
+    setting("smtp_tls_security_level", "dane"),
+    setting(
+      "smtp_tls_policy_maps",
+      [...leadingMaps, ...tlsPolicyMaps()],
+      "The first table that answers wins: DANE first (a receiver with validated TLSA gets dane or dane-only), then its MTA-STS policy (secure, matched against the policy's MX names).",
+    ),
+    setting("smtp_tls_CAfile", SYSTEM_TRUST, "An MTA-STS receiver's certificate must chain to a public root (RFC 8461 §4.2); DANE-EE ignores the chain."),
+  ];
 }
 
 /** The services every Postfix instance needs for its own queue, whatever it receives. */

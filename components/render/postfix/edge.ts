@@ -9,7 +9,7 @@ import { Host, LMTP_CONCURRENCY } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { RenderInput } from "../input";
-import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
+import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAddresses, hostAliases, mynetworks, outboundTls, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
 import { forwardingServices, forwardingSettings, SRS_ADDRESS_TABLE, srsAddressTable } from "./forwarding";
 import { hostedAliases, mailboxTransports } from "./tables";
@@ -82,7 +82,7 @@ function edgeSettings(input: RenderInput, host: Host): Setting[] {
       "A sender domain that cannot receive replies or bounces is forged.",
     ),
     setting("smtpd_tls_security_level", "may", "Offer STARTTLS on port 25; RFC 3207 forbids requiring it of a public MX."),
-    daneTls(),
+    ...outboundTls(),
     setting("milter_default_action", "accept", "Mail keeps flowing unscanned when rspamd is down, rather than being deferred."),
     ...forwardingSettings(spec),
     setting("postscreen_access_list", "permit_mynetworks"),

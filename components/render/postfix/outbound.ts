@@ -8,7 +8,7 @@ import { AUTH_PORT, Host, hostNamed } from "../../topology";
 import { internalIpv4 } from "../../topology/addresses";
 import { file, RenderedFile } from "../file";
 import { placed, RenderInput } from "../input";
-import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, daneTls, VIRTUAL_TABLE } from "./common";
+import { assertRole, baseSettings, CONFIG_DIR, coreServices, hostAliases, mynetworks, outboundTls, SYSTEM_TRUST, VIRTUAL_TABLE } from "./common";
 import { renderMainCf, renderMasterCf, renderTable, Service, Setting, setting, texthash } from "./format";
 import { relayhost, relayPasswords, relayTlsPolicies, senderLogins, senderRelays } from "./tables";
 
@@ -20,8 +20,6 @@ const TLS_POLICY_TABLE = "tls_policy";
 /** The domain relays' pinned CAs, one file per domain. */
 export const RELAY_CA_DIR = `${CONFIG_DIR}/relay-ca`;
 const relayTrust = (domain: string, relay: { caCertificate?: string }) => (relay.caCertificate ? `${RELAY_CA_DIR}/${domain}.pem` : SYSTEM_TRUST);
-/** Debian's bundle of the public roots (ca-certificates). */
-const SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt";
 
 const hasDomainRelays = (spec: FleetSpec) => Object.keys(spec.domainSmarthosts).length > 0;
 
@@ -31,6 +29,7 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
   const authStore = hostNamed(topology, topology.authStore);
   const authAddress = internalIpv4(placed(input, authStore).addresses);
   const smarthost = spec.smarthost;
+  const relayPolicies = texthash(TLS_POLICY_TABLE);
   return [
     ...baseSettings(input, host),
     mynetworks(spec, spec.relayNetworks, "Loopback and the configured relay networks may send without AUTH; anyone else must log in."),
@@ -73,16 +72,15 @@ function outboundSettings(input: RenderInput, host: Host): Setting[] {
           // Port 465 speaks TLS from the first byte (RFC 8314); 587 starts with STARTTLS.
           ...(smarthost.port === 465 ? [setting("smtp_tls_wrappermode", "yes")] : []),
         ]
-      : [daneTls()]),
+      : outboundTls(hasDomainRelays(spec) ? [relayPolicies] : [])),
     ...(hasDomainRelays(spec)
       ? [
           setting("sender_dependent_relayhost_maps", texthash(SENDER_RELAY_TABLE), "A domain with its own relay (domainSmarthosts): its senders' mail leaves through it."),
           setting("smtp_sender_dependent_authentication", "yes", "The login is looked up by sender domain first, so each domain logs in to its relay as itself."),
-          setting(
-            "smtp_tls_policy_maps",
-            texthash(TLS_POLICY_TABLE),
-            "Each domain relay is `secure` whatever the default level (DANE): verified for its name against its own trust before the login is sent.",
-          ),
+          // Without a smarthost, outboundTls asks the domain relays' table first.
+          ...(smarthost
+            ? [setting("smtp_tls_policy_maps", relayPolicies, "Each domain relay is `secure` whatever the default level: verified for its name against its own trust before the login is sent.")]
+            : []),
         ]
       : []),
     ...(smarthost || hasDomainRelays(spec)
