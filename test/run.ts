@@ -1,13 +1,14 @@
 /**
  * The test runner behind `./mf test` (every tier) and `./mf test --unit` (the fast tier): the files
  * of the chosen tiers (test/support/tier.ts), each group in one `node --test`:
- *   fast and daemon files two at a time: each daemon check has its own throwaway host;
- *   engine files one at a time, after them: each runs whole `pulumi up`s;
- *   lab files last, spread over two labs side by side by their measured time (LAB_SECONDS), one at a
- *   time on each. This process brings the labs up (one after the other) while the groups before run,
- *   and down after their last suite, even on a failure or Ctrl-C.
- *   The lab suites mostly wait (on queues, certificates, timers), so two labs halve their time; they
- *   run after the daemon files: beside those, IMAP reads through a store's proxy stalled past 90 s.
+ *   first, fast and daemon files two at a time: each daemon check has its own throwaway host;
+ *   then, side by side: engine files one at a time (each runs whole `pulumi up`s, on the CPU), and
+ *   lab files spread over two labs by their measured time (LAB_SECONDS), one at a time on each. This
+ *   process brings the labs up (one after the other) while the first stage runs, and down after
+ *   their last suite, even on a failure or Ctrl-C.
+ *   The lab suites mostly wait (on queues, certificates, timers), so two labs halve their time and the
+ *   engine files fit beside them; they run after the daemon files: beside those, IMAP reads through a
+ *   store's proxy stalled past 90 s.
  * Usage: node --import tsx test/run.ts [tier…] [node --test option…], e.g. `lab --test-reporter=spec`.
  */
 import { spawn } from "node:child_process";
@@ -20,12 +21,14 @@ export interface Group {
   concurrency: number;
   /** The labs (instances, scripts/lab/plan.ts) the group's files are spread over, side by side, each brought up once. */
   labs?: string[];
+  /** The groups of a stage run side by side; the stages one after the other. */
+  stage: number;
 }
 
 export const GROUPS: Group[] = [
-  { tiers: ["fast", "daemon"], concurrency: 2 },
-  { tiers: ["engine"], concurrency: 1 },
-  { tiers: ["lab"], concurrency: 1, labs: ["", "2"] },
+  { tiers: ["fast", "daemon"], concurrency: 2, stage: 1 },
+  { tiers: ["engine"], concurrency: 1, stage: 2 },
+  { tiers: ["lab"], concurrency: 1, labs: ["", "2"], stage: 2 },
 ];
 
 /** One `node --test` run: a group's files, or its share of them on one lab. */
@@ -167,8 +170,8 @@ async function main(args: string[]): Promise<number> {
     return ok;
   };
   try {
-    for (const group of GROUPS) {
-      const mine = runs.filter((run) => run.group === group);
+    for (const stage of [...new Set(GROUPS.map((g) => g.stage))].sort((a, b) => a - b)) {
+      const mine = runs.filter((run) => run.group.stage === stage);
       if (mine.length === 0) continue;
       if (interrupted) return 1;
       passed.push(...(await Promise.all(mine.map(execute))));

@@ -32,16 +32,16 @@ describe("the runner's plan", () => {
     assert.deepEqual(plan(files, ["fast"]).map((r) => r.files), [["test/a/x.test.ts"]]);
   });
 
-  it("every tier: fast and daemon two at a time, then engine, then the lab files spread over two labs, one at a time on each", () => {
+  it("every tier: fast and daemon two at a time, then engine beside the lab files, which are spread over two labs, one at a time on each", () => {
     const size = (f: string) => ({ "test/lab/l.test.ts": 30, "test/lab/m.test.ts": 20, "test/lab/n.test.ts": 15 })[f] ?? 1;
     const runs = plan([...files, "test/lab/n.test.ts"], ["fast", "daemon", "engine", "lab"], size);
     assert.deepEqual(
-      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, lab: r.lab })),
+      runs.map((r) => ({ files: r.files, concurrency: r.group.concurrency, lab: r.lab, stage: r.group.stage })),
       [
-        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, lab: undefined },
-        { files: ["test/engine/e.test.ts"], concurrency: 1, lab: undefined },
-        { files: ["test/lab/l.test.ts"], concurrency: 1, lab: "" },
-        { files: ["test/lab/m.test.ts", "test/lab/n.test.ts"], concurrency: 1, lab: "2" },
+        { files: ["test/a/x.test.ts", "test/a/x.daemon.test.ts"], concurrency: 2, lab: undefined, stage: 1 },
+        { files: ["test/engine/e.test.ts"], concurrency: 1, lab: undefined, stage: 2 },
+        { files: ["test/lab/l.test.ts"], concurrency: 1, lab: "", stage: 2 },
+        { files: ["test/lab/m.test.ts", "test/lab/n.test.ts"], concurrency: 1, lab: "2", stage: 2 },
       ],
     );
   });
