@@ -13,6 +13,7 @@ import { cloudflareRecordArgs } from "../../components/dns/cloudflare";
 import { DS_COMMAND } from "../../components/dns/zone";
 import { MailFleet } from "../../components/fleet";
 import { deployCommand } from "../../components/push/bundle";
+import { spkiSha256 } from "../../components/keys/material";
 import { DnsRecord } from "../../components/records";
 import { buildTopology, hostsOf } from "../../components/topology";
 import { forwardingDomain } from "../../components/topology/naming";
@@ -327,6 +328,23 @@ describe("DNSSEC", () => {
 });
 
 describe("keys", () => {
+  it("DANE: each edge's keys by generation, kept across a rollover; one Cloudflare TLSA record per key, pinning its SPKI SHA-256", async () => {
+    const first = await runFleet(exampleSpec("prod"));
+    const rolled = await runFleet(exampleSpec("prod", (raw) => (raw.tls = { ...raw.tls, daneKeyGeneration: 2 })));
+    assert.equal(first.spec.dns, "cloudflare");
+    const edges = hostsOf(buildTopology(first.spec), "edge");
+    const dane = (run: Run) => run.resources.filter((r) => r.type === `${DYNAMIC_PREFIX}DaneKey`);
+    const names = (run: Run) => dane(run).map((r) => r.name).sort();
+    assert.deepEqual(names(first), edges.flatMap((h) => [1, 2].map((g) => `dane-${h.name}-${g}`)).sort());
+    assert.deepEqual(names(rolled), edges.flatMap((h) => [1, 2, 3].map((g) => `dane-${h.name}-${g}`)).sort(), "the previous, the served and the next");
+    for (const key of dane(first)) assert.equal(byName(dane(rolled), key.name).state.keyPem, key.state.keyPem, `${key.name} is kept`);
+    for (const h of edges) {
+      const tlsa = ofType(rolled.resources, CF_RECORD).filter((r) => r.inputs.type === "TLSA" && r.inputs.name === `_25._tcp.${h.name}.${first.spec.serverDomain}`);
+      const pinned = [1, 2, 3].map((g) => spkiSha256(byName(dane(rolled), `dane-${h.name}-${g}`).state.keyPem));
+      assert.deepEqual(tlsa.map((r) => r.inputs.data).sort((a, b) => a.certificate.localeCompare(b.certificate)), pinned.map((certificate) => ({ usage: 3, selector: 1, matchingType: 1, certificate })).sort((a, b) => a.certificate.localeCompare(b.certificate)));
+    }
+  });
+
   it("stay the same across runs, and a new selector adds one key per domain while the old stays published", async () => {
     const first = await runFleet(exampleSpec("prod"));
     const rotated = await runFleet(exampleSpec("prod", (raw) => (raw.dkim = { selectors: ["mf2026a", "mf2026b"], active: "mf2026b" })));
