@@ -7,8 +7,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { readStackSpec } from "../../components/build";
-import { STATE_USERS } from "../../components/keys/material";
-import { buildTopology } from "../../components/topology";
+import { daneGenerations, holdsDaneKeys, STATE_USERS } from "../../components/keys/material";
+import { buildTopology, hostsOf } from "../../components/topology";
 import { pulumiBinDir, REPO_ROOT } from "../../scripts/engine";
 
 export const LAB_PASSPHRASE = "mailfleet-lab";
@@ -21,8 +21,10 @@ export const LAB_PASSPHRASE = "mailfleet-lab";
  */
 export function labStackShape(): { hosts: string[]; domains: string[]; resources: number } {
   const { spec } = readStackSpec("lab", { passphrase: LAB_PASSPHRASE });
-  const hosts = buildTopology(spec).hosts.map((h) => h.name).sort();
-  const resources = 2 + 1 + spec.domains.length * spec.dkim.selectors.length + 2 * hosts.length + STATE_USERS.length + 1 + spec.forwarding.srsKeys.length;
+  const topology = buildTopology(spec);
+  const hosts = topology.hosts.map((h) => h.name).sort();
+  const daneKeys = holdsDaneKeys(spec) ? hostsOf(topology, "edge").length * daneGenerations(spec.tls.daneKeyGeneration).length : 0;
+  const resources = 2 + 1 + spec.domains.length * spec.dkim.selectors.length + 2 * hosts.length + STATE_USERS.length + 1 + spec.forwarding.srsKeys.length + daneKeys;
   return { hosts, domains: [...spec.domains].sort(), resources };
 }
 
