@@ -231,30 +231,9 @@ reload_valkey() {
     stays_alive "$VALKEY_PID" && stays_alive "$SENTINEL_PID"
   fi
 }
-# postsrsd (render/postsrsd.ts) reads its settings and secrets only when it starts and has no
-# reload: changed files restart it (under systemd its unit, which runs Debian's launcher), unchanged
-# ones leave it running. Without systemd the launcher runs detached with a pid file.
-postsrsd_run=/run/mailfleet-postsrsd
-reload_postsrsd() {
-  local pid=$postsrsd_run/postsrsd.pid sum
-  sum=$(cat /etc/default/postsrsd /etc/postsrsd.secret | sha256sum)
-  install -d -m 0700 "$postsrsd_run"
-  if $systemd; then
-    if [ "$(cat "$postsrsd_run/sum" 2>/dev/null)" != "$sum" ] || ! systemctl is-active --quiet postsrsd; then systemctl restart postsrsd || return 1; fi
-    systemctl enable --quiet postsrsd
-  else
-    if ! alive "$pid" || [ "$(cat "$postsrsd_run/sum" 2>/dev/null)" != "$sum" ]; then
-      stop_pid "$pid" || return 1
-      setsid /usr/share/postsrsd/postsrsd-systemd-launcher </dev/null >>/var/log/postsrsd.log 2>&1 &
-      echo $! > "$pid"
-    fi
-    comes_up "$pid" && stays_alive "$pid" || return 1
-  fi
-  echo "$sum" > "$postsrsd_run/sum"
-}
-# Daemons that read their files only when they start and have no reload (render/outboundTls.ts):
-# changed files restart them, unchanged ones leave them running. Under systemd their units; without
-# it (the lab) the command runs detached with a pid file.
+# Daemons that read their files only when they start and have no reload (postsrsd, and the ones of
+# render/outboundTls.ts): changed files restart them, unchanged ones leave them running. Under
+# systemd their units; without it (the lab) the command runs detached with a pid file.
 # NAME UNIT "FILE..." COMMAND...
 restart_on_change() {
   local name=$1 unit=$2 sum run=/run/mailfleet-$1
@@ -276,6 +255,11 @@ restart_on_change() {
     comes_up "$pid" && stays_alive "$pid" || return 1
   fi
   echo "$sum" > "$run/sum"
+}
+# postsrsd (render/postsrsd.ts) reads its settings and secrets only at start; under systemd its unit
+# runs Debian's launcher, which runs here without it.
+reload_postsrsd() {
+  restart_on_change postsrsd postsrsd "/etc/default/postsrsd /etc/postsrsd.secret" /usr/share/postsrsd/postsrsd-systemd-launcher
 }
 # Debian's mta-sts-daemon as its unit runs it: as _mta-sts, with its config.
 reload_mta_sts() {
