@@ -5,7 +5,7 @@
  * A record's key says what it is, never what it holds: an address record is named for the host
  * it points at, a TXT record for its kind (`v=spf1`, `v=DKIM1` …).
  */
-import { daneGenerations, holdsDaneKeys, publishedKeyNames } from "../keys/material";
+import { pinnedGenerations, publishedKeyNames } from "../keys/material";
 import { buildRecordSet, DnsRecord } from "../records";
 import { hostsOf, Topology } from "../topology";
 import { AddressBook, standInAddresses } from "../topology/addresses";
@@ -62,8 +62,7 @@ export function recordPlan(topology: Topology): PlannedRecord[] {
   const { spec } = topology;
   const addresses = standInAddresses(topology);
   const dkim = publishedKeyNames(spec).map((name) => ({ ...name, publicKey: "planned" }));
-  const generations = holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
-  const dane = spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: "planned" }))) : [];
+  const dane = spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => pinnedGenerations(spec).map((generation) => ({ host: h.name, generation, spkiSha256: "planned" }))) : [];
   const { records } = buildRecordSet(topology, addresses, dkim, dane);
   const keys = recordKeys(records, addresses);
   return records.map(({ name, zone, type, ttl, owner }, i) => ({ key: keys[i], name, zone, type, ttl, owner }));

@@ -40,6 +40,11 @@ export function holdsDaneKeys(spec: Pick<FleetSpec, "tls" | "dnssec">): boolean 
   return spec.dnssec && spec.tls.mode === "acme";
 }
 
+/** The generations each edge's TLSA records pin: its own DANE keys' (acme), or the one host key's (fleet-ca). */
+export function pinnedGenerations(spec: Pick<FleetSpec, "tls" | "dnssec">): number[] {
+  return holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
+}
+
 /**
  * dnssec: the keys each edge's TLSA records pin. With tls.mode acme, each edge's own DANE keys
  * (ACME lineages carry them: render/acme.ts); with fleet-ca, the host key its certificate carries.

@@ -1,7 +1,7 @@
 /** The lab stack as the record tests see it: spec, topology, the given addresses, stand-in DKIM keys. */
 import { parseFleetConfig, readStackConfig } from "../../components/config";
 import { FleetSpec } from "../../components/config/spec";
-import { daneGenerations, holdsDaneKeys, publishedKeyNames } from "../../components/keys/material";
+import { pinnedGenerations, publishedKeyNames } from "../../components/keys/material";
 import { buildRecordSet, RecordSet } from "../../components/records";
 import { buildTopology, hostsOf, Topology } from "../../components/topology";
 import { AddressBook } from "../../components/topology/addresses";
@@ -29,8 +29,7 @@ export function lab(change: (raw: Record<string, any>) => void = () => {}): Lab 
  */
 export function fakeDane(topology: Topology) {
   const { spec } = topology;
-  const generations = holdsDaneKeys(spec) ? daneGenerations(spec.tls.daneKeyGeneration) : [spec.tls.daneKeyGeneration];
-  return spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => generations.map((generation) => ({ host: h.name, generation, spkiSha256: generation === spec.tls.daneKeyGeneration ? "ab".repeat(32) : `${generation}`.padStart(64, "0") }))) : [];
+  return spec.dnssec ? hostsOf(topology, "edge").flatMap((h) => pinnedGenerations(spec).map((generation) => ({ host: h.name, generation, spkiSha256: generation === spec.tls.daneKeyGeneration ? "ab".repeat(32) : `${generation}`.padStart(64, "0") }))) : [];
 }
 
 /** A stand-in public key per domain and selector: the record tests check placement, not key material. */
